@@ -1,0 +1,5 @@
+"""Entry point for ``python -m battwatch``."""
+
+from battwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Serial source: reads ADC lines on a thread, reconnects with capped backoff, only enqueues."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, NamedTuple
+
+from battwatch.core.model import Command, LinkDown, LinkUp
+from battwatch.core.protocol import MAX_LINE, encode_command
+
+logger = logging.getLogger(__name__)
+
+
+class RawLine(NamedTuple):
+    """One line as it came off the wire, stamped with the host clock on arrival."""
+
+    t: float
+    line: bytes
+
+
+class SerialSource:
+    """Owns the port. Everything it learns goes on ``inbox``; it never touches analysis state."""
+
+    def __init__(
+        self,
+        url: str,
+        baudrate: int,
+        inbox: queue.Queue[Any],
+        *,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 30.0,
+        read_timeout_s: float = 0.2,
+    ) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.inbox = inbox
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.read_timeout_s = read_timeout_s
+        self._stop = threading.Event()
+        self._port: Any = None
+        self._write_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="serial", daemon=True)
+        self.connects = 0
+        self.disconnects = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        port = self._port
+        if port is not None:
+            try:
+                port.cancel_read()  # wake the blocking read at once instead of waiting it out
+            except Exception:  # noqa: BLE001 - not every port type can cancel
+                pass
+        self._thread.join(timeout)
+
+    def send(self, cmd: Command) -> bool:
+        """Write a command to the device (any thread); False when the link is down."""
+        port = self._port
+        if port is None:
+            return False
+        try:
+            with self._write_lock:
+                port.write(encode_command(cmd))
+            return True
+        except Exception as e:  # noqa: BLE001 - a dying port raises many kinds of errors
+            logger.debug("serial: cannot send %s: %s", cmd.name, e)
+            return False
+
+    # -- reader thread -----------------------------------------------------------------
+    def _open(self) -> Any:
+        import serial  # pyserial; imported here so the CLI's --help stays light
+
+        port = serial.serial_for_url(self.url, do_not_open=True)
+        port.baudrate = self.baudrate
+        port.timeout = self.read_timeout_s
+        if hasattr(port, "exclusive"):
+            try:
+                port.exclusive = True  # a second battwatch on the same adapter is a mistake
+            except (ValueError, AttributeError):
+                pass
+        port.open()
+        return port
+
+    def _run(self) -> None:
+        delay = self.reconnect_min_s
+        down_reported = False
+        while not self._stop.is_set():
+            try:
+                port = self._open()
+            except Exception as e:  # noqa: BLE001 - SerialException, OSError, ValueError (bad URL)
+                if not down_reported:
+                    logger.warning("serial: cannot open %s: %s (retrying)", self.url, e)
+                    self.inbox.put(LinkDown(time.time(), f"cannot open {self.url}: {e}"))
+                    down_reported = True
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.reconnect_max_s)
+                continue
+            self._port = port
+            self.connects += 1
+            down_reported = False
+            delay = self.reconnect_min_s
+            logger.info("serial: %s open", self.url)
+            self.inbox.put(LinkUp(time.time(), self.url))
+            reason = self._read_loop(port)
+            self._port = None
+            try:
+                port.close()
+            except Exception:  # noqa: BLE001
+                pass
+            if self._stop.is_set():
+                break
+            self.disconnects += 1
+            logger.warning("serial: %s lost: %s", self.url, reason)
+            self.inbox.put(LinkDown(time.time(), reason))
+            down_reported = True
+            self._stop.wait(delay)
+
+    def _read_loop(self, port: Any) -> str:
+        buf = b""
+        put = self.inbox.put
+        while not self._stop.is_set():
+            try:
+                chunk = port.read(port.in_waiting or 1)
+            except Exception as e:  # noqa: BLE001 - unplugged USB shows up as SerialException/OSError
+                return str(e) or type(e).__name__
+            if not chunk:
+                continue
+            now = time.time()
+            buf += chunk
+            if b"\n" not in buf:
+                if len(buf) > MAX_LINE:
+                    put(RawLine(now, buf))  # the decoder counts it as garbage; resync at next \n
+                    buf = b""
+                continue
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    put(RawLine(now, line))
+        return "stopped"

@@ -1,0 +1,221 @@
+"""Local store: SQLite (WAL) for readings, events and alert state, plus daily CSV logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from battwatch.core.csvlog import COLUMNS, format_row
+from battwatch.core.model import AlertTransition, Reading
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    t REAL PRIMARY KEY,            -- Unix seconds, end of window; replaying twice overwrites
+    main_v REAL, main_min_v REAL, main_max_v REAL,
+    sos_v REAL, sos_min_v REAL, sos_max_v REAL,
+    temp_c REAL, window_s REAL, flags INTEGER, state TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    t REAL NOT NULL, battery TEXT, alert TEXT, severity TEXT, state TEXT,
+    value REAL, message TEXT,
+    UNIQUE (t, battery, alert, state, severity)
+);
+CREATE INDEX IF NOT EXISTS events_t ON events (t);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _utc_day(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d")
+
+
+class DailyCsvLog:
+    """Appends readings to one CSV file per UTC day, in the replay format."""
+
+    def __init__(self, directory: Path, vehicle: str) -> None:
+        self.directory = directory
+        self.vehicle = vehicle
+        self._day: str | None = None
+        self._fh: IO[str] | None = None
+        self._writer: Any = None
+        self._day_end = float("-inf")
+        self._day_start = float("inf")
+
+    def path_for(self, day: str) -> Path:
+        return self.directory / f"{self.vehicle}-{day}.csv"
+
+    def _open(self, t: float) -> None:
+        self.close()
+        self._day = _utc_day(t)
+        start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+        self._day_start, self._day_end = start, start + 86400.0
+        path = self.path_for(self._day)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self._fh = path.open("a", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        if new:
+            self._writer.writerow(COLUMNS)
+
+    def write(self, r: Reading) -> None:
+        if not self._day_start <= r.t < self._day_end:
+            self._open(r.t)
+        self._writer.writerow(format_row(r, self.vehicle))
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self._day_start, self._day_end = float("inf"), float("-inf")
+
+    def prune(self, keep_days: int, now: float) -> int:
+        """Delete daily logs older than ``keep_days``; returns how many went."""
+        if keep_days <= 0 or not self.directory.is_dir():
+            return 0
+        cutoff = _utc_day(now - keep_days * 86400.0)
+        gone = 0
+        for path in self.directory.glob(f"{self.vehicle}-*.csv"):
+            day = path.stem[len(self.vehicle) + 1 :]
+            if day < cutoff and path != (self._fh and Path(self._fh.name)):
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
+
+
+class Store:
+    """The embedded default sink: everything the daemon learns lands here first.
+
+    Writes are batched into one transaction per ``commit_rows`` readings or
+    ``commit_interval_s`` seconds (whichever comes first) to spare the SD card; alert
+    transitions commit at once because they must survive a power cut.
+    """
+
+    name = "store"
+
+    def __init__(
+        self,
+        directory: Path,
+        vehicle: str,
+        *,
+        csv_logs: bool = True,
+        commit_rows: int = 500,
+        commit_interval_s: float = 30.0,
+        retention_days: int = 730,
+        csv_retention_days: int = 0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.vehicle = vehicle
+        self.commit_rows = commit_rows
+        self.commit_interval_s = commit_interval_s
+        self.retention_days = retention_days
+        self.csv_retention_days = csv_retention_days
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.directory / "battwatch.sqlite3", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash may
+        # lose the last transaction, which is the trade the SD card wants.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.csv = DailyCsvLog(self.directory / "logs", vehicle) if csv_logs else None
+        self._pending: list[tuple[Any, ...]] = []
+        self._last_commit = time.monotonic()
+        self.readings_written = 0
+
+    # -- sink protocol ---------------------------------------------------------------
+    def start(self) -> None:
+        pass
+
+    def write_reading(self, r: Reading, state: str | None = None) -> None:
+        self._pending.append(
+            (r.t, r.main_v, r.main_min_v, r.main_max_v, r.sos_v, r.sos_min_v, r.sos_max_v,
+             r.temp_c, r.window_s, r.flags, state)
+        )
+        if self.csv is not None:
+            self.csv.write(r)
+        if (
+            len(self._pending) >= self.commit_rows
+            or time.monotonic() - self._last_commit >= self.commit_interval_s
+        ):
+            self.flush()
+
+    def write_transition(self, tr: AlertTransition) -> None:
+        self.flush()  # keep order: readings before the alert they caused
+        self.db.execute(
+            "INSERT OR IGNORE INTO events (t, battery, alert, severity, state, value, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tr.t, tr.battery, tr.alert, tr.severity, tr.state, tr.value, tr.message),
+        )
+
+    def flush(self) -> None:
+        if self._pending:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?)", self._pending
+                )
+            self.readings_written += len(self._pending)
+            self._pending.clear()
+        if self.csv is not None:
+            self.csv.flush()
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+        if self.csv is not None:
+            self.csv.close()
+        self.db.close()
+
+    # -- state that must survive a restart -------------------------------------------
+    def put(self, key: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # -- housekeeping ------------------------------------------------------------------
+    def prune(self, now: float) -> int:
+        """Apply retention; returns the number of readings deleted."""
+        self.flush()
+        cutoff = now - self.retention_days * 86400.0
+        cur = self.db.execute("DELETE FROM readings WHERE t < ?", (cutoff,))
+        self.db.execute("DELETE FROM events WHERE t < ?", (cutoff,))
+        if self.csv is not None:
+            self.csv.prune(self.csv_retention_days, now)
+        return cur.rowcount
+
+    # -- queries (status, report) ------------------------------------------------------
+    def count_readings(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM readings").fetchone()[0])
+
+    def last_reading(self) -> Reading | None:
+        row = self.db.execute(
+            "SELECT t, main_v, main_min_v, main_max_v, sos_v, sos_min_v, sos_max_v, temp_c,"
+            " window_s, flags FROM readings ORDER BY t DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return Reading(*row[:9], self.vehicle, row[9])
+
+    def events(self, limit: int = 50) -> list[AlertTransition]:
+        rows = self.db.execute(
+            "SELECT t, battery, alert, severity, state, value, message FROM events"
+            " ORDER BY t DESC, id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [AlertTransition(r[0], self.vehicle, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]

@@ -1,0 +1,263 @@
+"""The daemon: wires source, pipeline and sinks; main loop; ordered shutdown."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from battwatch.adapters.serial_source import RawLine, SerialSource
+from battwatch.adapters.store import Store
+from battwatch.config import Config
+from battwatch.core.calibration import Calibration, FrameCalibrator
+from battwatch.core.decoder import DeviceDecoder
+from battwatch.core.model import AlertTransition, Command, LinkDown, LinkUp, Reading, Tick
+from battwatch.core.pipeline import Outbound, Pipeline
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
+
+
+def build_pipeline(cfg: Config) -> Pipeline:
+    """The same pipeline for the daemon and for replay."""
+    from battwatch.core.analysis import build_analyzer
+
+    return Pipeline(cfg.vehicle.id, build_analyzer(cfg))
+
+
+def build_decoder(cfg: Config) -> DeviceDecoder:
+    cal = cfg.adc.calibration
+    return DeviceDecoder(
+        FrameCalibrator(
+            Calibration(cal.main.gain, cal.main.offset),
+            Calibration(cal.sos.gain, cal.sos.offset),
+            cal.temp_offset_c,
+            cfg.vehicle.id,
+        )
+    )
+
+
+def open_store(cfg: Config, directory: Path | None = None) -> Store:
+    s = cfg.store
+    return Store(
+        directory or s.path,
+        cfg.vehicle.id,
+        csv_logs=s.csv_logs,
+        commit_rows=s.commit_rows,
+        commit_interval_s=s.commit_interval_s,
+        retention_days=s.retention_days,
+        csv_retention_days=s.csv_retention_days,
+    )
+
+
+class App:
+    """Owns every moving part. Only the thread that calls ``run()`` touches the pipeline."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        store_dir: Path | None = None,
+        on_reading: Callable[[Reading], None] | None = None,
+        on_transition: Callable[[AlertTransition], None] | None = None,
+        stop_when: Callable[[App], bool] | None = None,
+        use_scheduler: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
+        self.pipeline = build_pipeline(cfg)
+        self.decoder = build_decoder(cfg)
+        self.store = open_store(cfg, store_dir)
+        self.source = SerialSource(
+            cfg.adc.port,
+            cfg.adc.baudrate,
+            self.inbox,
+            reconnect_min_s=cfg.adc.reconnect_min_s,
+            reconnect_max_s=cfg.adc.reconnect_max_s,
+        )
+        self.on_reading = on_reading
+        self.on_transition = on_transition
+        self.stop_when = stop_when
+        self.use_scheduler = use_scheduler
+        self.stop_requested = threading.Event()
+        self.force_exit = False
+        self.transitions = 0
+        self.link_up = False
+        self._scheduler: Any = None
+        self._last_frame_mono = time.monotonic()
+        self._silence_reported = False
+        self._last_reading_t: float | None = None
+        self._restore()
+
+    # -- state across restarts -----------------------------------------------------------
+    def _restore(self) -> None:
+        analyzer = self.pipeline.analyzer
+        saved = self.store.get("analyzer")
+        if analyzer is not None and saved is not None and hasattr(analyzer, "import_state"):
+            try:
+                analyzer.import_state(saved)
+                logger.info("restored analysis state from %s", self.store.directory)
+            except Exception:  # noqa: BLE001 - a stale state must not keep the daemon down
+                logger.exception("saved analysis state unusable; starting afresh")
+
+    def _save(self) -> None:
+        analyzer = self.pipeline.analyzer
+        if analyzer is not None and hasattr(analyzer, "export_state"):
+            self.store.put("analyzer", analyzer.export_state())
+        t = self._last_reading_t or time.time()
+        summary = self.pipeline.summary(t)
+        summary["link"] = self.decoder.stats.as_dict()
+        summary["link"]["connected"] = self.link_up
+        self.store.put("summary", summary)
+
+    # -- signals -------------------------------------------------------------------------
+    def handle_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self.stop_requested.is_set() and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: skip draining
+        self.stop_requested.set()
+
+    def install_signal_handlers(self) -> dict[int, Any]:
+        previous = {}
+        for sig in HANDLED_SIGNALS:
+            previous[sig] = signal.signal(sig, self.handle_signal)
+        return previous
+
+    # -- routing ---------------------------------------------------------------------------
+    def _route(self, outs: list[Outbound]) -> None:
+        for out in outs:
+            if isinstance(out, Reading):
+                self._last_reading_t = out.t
+                state = None
+                analyzer = self.pipeline.analyzer
+                if analyzer is not None:
+                    state = analyzer.state_of(out)
+                self.store.write_reading(out, state)
+                if self.on_reading is not None:
+                    self.on_reading(out)
+            elif isinstance(out, AlertTransition):
+                self.transitions += 1
+                logger.log(
+                    logging.WARNING if out.state == "raised" else logging.INFO,
+                    "alert %s %s/%s %s: %s", out.state, out.battery, out.alert, out.severity,
+                    out.message,
+                )
+                self.store.write_transition(out)
+                if self.on_transition is not None:
+                    self.on_transition(out)
+
+    def _handle(self, ev: Any) -> None:
+        if isinstance(ev, RawLine):
+            r = self.decoder.feed(ev.line, ev.t)
+            if r is not None:
+                self._last_frame_mono = time.monotonic()
+                if self._silence_reported:
+                    logger.info("ADC data flowing again")
+                self._silence_reported = False
+                self._route(self.pipeline.reading(r))
+        elif isinstance(ev, LinkUp):
+            self.link_up = True
+            self.decoder.link_reset()
+            self._last_frame_mono = time.monotonic()
+            self._configure_device()
+        elif isinstance(ev, LinkDown):
+            self.link_up = False
+        elif isinstance(ev, Tick):
+            self._route(self.pipeline.tick(self._last_reading_t or ev.t))
+            self.store.flush()
+            self._save()
+        elif ev == "prune":
+            n = self.store.prune(self._last_reading_t or time.time())
+            if n:
+                logger.info("retention: %d old readings deleted", n)
+
+    def _configure_device(self) -> None:
+        adc = self.cfg.adc
+        self.source.send(Command("HELLO"))
+        self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
+        self.source.send(Command("TRIG", (str(adc.crank_trigger_mv), "50")))
+
+    def _check_silence(self) -> None:
+        silent_s = time.monotonic() - self._last_frame_mono
+        if self._silence_reported or silent_s < self.cfg.adc.silent_after_s:
+            return
+        self._silence_reported = True
+        reason = "unplugged" if not self.link_up else "no valid frame"
+        logger.warning("ADC silent for %.0f s (%s)", silent_s, reason)
+        base = self._last_reading_t if self._last_reading_t is not None else time.time() - silent_s
+        self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        sched = BackgroundScheduler(daemon=True)
+        # jobs only enqueue: the main thread owns all state
+        sched.add_job(lambda: self.inbox.put(Tick(time.time())), "interval", seconds=TICK_S,
+                      coalesce=True, max_instances=1, id="tick")
+        sched.add_job(lambda: self.inbox.put("prune"), "interval", hours=6,
+                      coalesce=True, max_instances=1, id="prune")
+        sched.start()
+        self._scheduler = sched
+
+    def run(self) -> int:
+        logger.info("battwatch starting: vehicle %s, ADC %s, store %s", self.cfg.vehicle.id,
+                    self.cfg.adc.port, self.store.directory)
+        if self.use_scheduler:
+            self._start_scheduler()
+        self.source.start()
+        self.inbox.put("prune")
+        try:
+            while not self.stop_requested.is_set():
+                if self.stop_when is not None and self.stop_when(self):
+                    break
+                try:
+                    ev = self.inbox.get(timeout=0.25)
+                except queue.Empty:
+                    self._check_silence()
+                    continue
+                try:
+                    self._handle(ev)
+                except Exception:  # noqa: BLE001 - one bad event must never kill the daemon
+                    logger.exception("error handling %r", ev)
+                self._check_silence()
+        finally:
+            self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        """Ordered: stop producers, drain what they queued, flush, close."""
+        logger.info("battwatch stopping")
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if self._scheduler is not None:
+            steps.append(("scheduler", lambda: self._scheduler.shutdown(wait=False)))
+        steps += [
+            ("serial", self.source.stop),
+            ("drain", self._drain),
+            ("state", self._save),
+            ("store", self.store.close),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - each step is isolated so the rest still runs
+                logger.exception("shutdown step %s failed", name)
+        logger.info("battwatch stopped")
+
+    def _drain(self) -> None:
+        if self.force_exit:
+            return
+        while True:
+            try:
+                ev = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if ev != "prune":
+                self._handle(ev)

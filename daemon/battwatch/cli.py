@@ -1,0 +1,215 @@
+"""Command line: ``battwatch <command>``. The only module that exits the process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from battwatch import __version__
+
+if TYPE_CHECKING:
+    from battwatch.config import Config
+
+DEFAULT_CONFIG = "/etc/battwatch/battwatch.toml"
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def setup_logging(level: str = "info") -> None:
+    # Under systemd, journald stamps every line itself; elsewhere a timestamp helps.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if "JOURNAL_STREAM" not in os.environ:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level.upper(), stream=sys.stdout, format=fmt, force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
+
+
+def load_config(path: str | None, *, required: bool, vehicle: str = "demo") -> Config:
+    """The file if given (or required), else the embedded defaults."""
+    from battwatch import config
+
+    if path is None and not required:
+        return config.defaults(vehicle)
+    return config.load(path or DEFAULT_CONFIG)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    import json
+
+    from battwatch import config
+
+    cfg = config.load(args.config)
+    sinks = ["store"] + [n for n in ("mqtt", "influx") if getattr(cfg, n) is not None]
+    print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})")
+    if args.show:
+        print(json.dumps(config.redacted(cfg), indent=2, default=str))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from battwatch.app import App
+
+    cfg = load_config(args.config, required=True)
+    setup_logging(args.log_level or cfg.logging.level)
+    app = App(cfg)
+    app.install_signal_handlers()
+    return app.run()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from battwatch.core.csvlog import CsvFormatError
+    from battwatch.replay import replay_file, stderr_warn
+
+    cfg = load_config(args.config, required=False, vehicle="replay")
+    path = Path(args.log)
+    if not path.is_file():
+        print(f"battwatch replay: {path}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        res = replay_file(
+            path,
+            cfg,
+            jsonl=sys.stdout if args.jsonl else None,
+            warn=stderr_warn,
+            store_dir=Path(args.store) if args.store else None,
+        )
+    except CsvFormatError as e:
+        print(f"battwatch replay: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if res.unknown_columns:
+        stderr_warn(f"{path}: columns ignored: {', '.join(res.unknown_columns)}")
+    if not args.jsonl:
+        for tr in res.transitions:
+            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+    print(
+        f"replayed {res.readings} readings ({res.skipped} rows skipped), "
+        f"{len(res.transitions)} alert transitions",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_adc_sim(args: argparse.Namespace) -> int:
+    from battwatch.adapters.sim import run_cli
+
+    return run_cli(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from battwatch.demo import run_demo
+
+    return run_demo(scenario=args.scenario, seconds=args.seconds, keep=args.keep)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from battwatch.calibrate import run_calibrate
+
+    return run_calibrate(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from battwatch.status import run_status
+
+    return run_status(args)
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _config_arg(p: argparse.ArgumentParser, required_default: bool) -> None:
+    if required_default:
+        p.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH",
+                       help=f"configuration file (default {DEFAULT_CONFIG})")
+    else:
+        p.add_argument("-c", "--config", default=None, metavar="PATH",
+                       help="configuration file (default: embedded defaults)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="battwatch",
+        description="12 V starter battery and SOS backup battery monitor for vehicles.",
+    )
+    p.add_argument("--version", action="version", version=f"battwatch {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("run", help="run the daemon (logs to stdout for journald)")
+    _config_arg(s, True)
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("check-config", help="validate a configuration file and list every problem")
+    _config_arg(s, True)
+    s.add_argument("--show", action="store_true", help="print the effective configuration (secrets masked)")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
+    s.add_argument("log", metavar="LOG.csv")
+    _config_arg(s, False)
+    s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
+    s.add_argument("--store", metavar="DIR", help="also write readings and alerts to a store in DIR")
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", metavar="LOG.csv", help="replay this log")
+    src.add_argument("--scenario", metavar="NAME", help="a built-in scenario (--list-scenarios)")
+    src.add_argument("--list-scenarios", action="store_true", help="list built-in scenarios")
+    s.add_argument("--speed", type=float, default=1.0,
+                   help="time compression: 1 = real time, 3600 = an hour a second, 0 = as fast as read")
+    s.add_argument("--link", metavar="PATH", help="keep a symlink to the pty at PATH")
+    s.add_argument("--noise", type=float, default=0.0, metavar="P",
+                   help="probability of damaging each line (bad CRC, cut, garbage)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--unplug-after", type=float, metavar="S", help="unplug after S real seconds")
+    s.add_argument("--unplug-for", type=float, default=5.0, metavar="S", help="stay unplugged S seconds")
+    s.add_argument("--exit-at-end", action="store_true", help="exit when the data ends (default: stay open)")
+    s.set_defaults(func=cmd_adc_sim)
+
+    s = sub.add_parser("demo", help="months of a car in about a minute, no hardware, no services")
+    s.add_argument("--scenario", default="demo", help="built-in scenario (default: demo)")
+    s.add_argument("--seconds", type=float, default=60.0, help="target duration (default 60)")
+    s.add_argument("--keep", metavar="DIR", help="keep the demo's store in DIR")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
+    _config_arg(s, False)
+    s.add_argument("--channel", choices=["main", "sos"], required=True)
+    s.add_argument("--point", action="append", metavar="RAW:TRUE",
+                   help="a reference point in volts (give two for offline use)")
+    s.add_argument("--samples", type=int, default=20, help="frames to average per live point")
+    s.add_argument("--port", help="ADC port (default: [adc] port of the configuration)")
+    s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("status", help="health of both batteries, alerts and link from the store")
+    _config_arg(s, True)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from battwatch.config import ConfigError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `battwatch replay ... | head`: the reader left; not an error worth a traceback
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _entry() -> Any:  # pragma: no cover - console-script shim
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The pure, clock-free core: no I/O, no threads, no wall clock."""

@@ -1,0 +1,130 @@
+"""The CSV log contract: read rows into Readings and write Readings as rows (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from battwatch.core.model import Reading
+from battwatch.core.timefmt import iso_utc, parse_time
+
+# Column order used when battwatch writes a log; readers accept any order.
+COLUMNS: tuple[str, ...] = (
+    "time",
+    "vehicle",
+    "main_v",
+    "main_v_min",
+    "main_v_max",
+    "sos_v",
+    "sos_v_min",
+    "sos_v_max",
+    "temp_c",
+)
+_KNOWN = frozenset(COLUMNS)
+
+
+class CsvFormatError(ValueError):
+    """The header cannot be used at all (no ``time`` column, no voltage column)."""
+
+
+class RowError(ValueError):
+    """One row cannot be used; the replay skips it, counts it and says why."""
+
+
+def _volts(text: str, column: str) -> float | None:
+    if not text:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise RowError(f"{column}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(v):
+        raise RowError(f"{column}: {text.strip()!r} is not a finite number")
+    return v
+
+
+class RowParser:
+    """Turns the rows of one CSV log into Readings, given its header."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        names = [h.strip().lstrip("\ufeff").lower() for h in header]
+        index = {n: i for i, n in enumerate(names) if n}
+        if "time" not in index:
+            raise CsvFormatError("the header has no 'time' column")
+        if "main_v" not in index and "sos_v" not in index:
+            raise CsvFormatError("the header has neither a 'main_v' nor a 'sos_v' column")
+        self.unknown_columns = [n for n in names if n and n not in _KNOWN]
+        self.width = len(names)
+        self._time = index["time"]
+        self._cols = tuple(index.get(c, -1) for c in COLUMNS[2:])
+        self._vehicle = index.get("vehicle", -1)
+        self._last_t = -math.inf
+
+    def parse(self, row: Sequence[str]) -> Reading:
+        """One row to a Reading; raises RowError with a reason a person can act on."""
+        if len(row) > self.width:
+            raise RowError(f"{len(row)} fields, the header has {self.width}")
+        n = len(row)
+        it = self._time
+        if it >= n or not row[it].strip():
+            raise RowError("time is empty")
+        try:
+            t = parse_time(row[it])
+        except ValueError as e:
+            raise RowError(f"time: {e}") from None
+        if t <= self._last_t:
+            raise RowError(f"time {row[it].strip()} is not after the previous row's")
+        vals: list[float | None] = []
+        for col, name in zip(self._cols, COLUMNS[2:]):
+            vals.append(_volts(row[col].strip(), name) if 0 <= col < n else None)
+        main, main_min, main_max, sos, sos_min, sos_max, temp = vals
+        if main is None and sos is None:
+            raise RowError("neither main_v nor sos_v has a value")
+        # A row without extremes stands for a single sample: its window is its average.
+        if main is not None:
+            main_min = main if main_min is None else main_min
+            main_max = main if main_max is None else main_max
+            if not main_min <= main <= main_max:
+                raise RowError(f"main_v {main} is outside its own min/max [{main_min}, {main_max}]")
+        if sos is not None:
+            sos_min = sos if sos_min is None else sos_min
+            sos_max = sos if sos_max is None else sos_max
+            if not sos_min <= sos <= sos_max:
+                raise RowError(f"sos_v {sos} is outside its own min/max [{sos_min}, {sos_max}]")
+        vc = self._vehicle
+        vehicle = row[vc].strip() or None if 0 <= vc < n else None
+        self._last_t = t
+        return Reading(t, main, main_min, main_max, sos, sos_min, sos_max, temp, 0.0, vehicle)
+
+
+def _num(v: float | None, digits: int) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def format_row(r: Reading, vehicle: str | None = None) -> list[str]:
+    """A Reading as a row in ``COLUMNS`` order (millivolt precision)."""
+    return [
+        iso_utc(r.t),
+        r.vehicle or vehicle or "",
+        _num(r.main_v, 3),
+        _num(r.main_min_v, 3),
+        _num(r.main_max_v, 3),
+        _num(r.sos_v, 3),
+        _num(r.sos_min_v, 3),
+        _num(r.sos_max_v, 3),
+        _num(r.temp_c, 1),
+    ]
+
+
+def write_csv(fh: TextIO, readings: Iterable[Reading], vehicle: str | None = None) -> int:
+    """Write a header and one row per reading; returns the number of rows."""
+    import csv
+
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(COLUMNS)
+    n = 0
+    for r in readings:
+        w.writerow(format_row(r, vehicle))
+        n += 1
+    return n

@@ -1,0 +1,60 @@
+"""The brain shared by the daemon and replay: readings in, records for the sinks out (pure)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from battwatch.core.model import AlertTransition, Reading
+
+Outbound = Reading | AlertTransition
+
+
+class Analyzer(Protocol):
+    """Battery health analysis: see battwatch.core.analysis."""
+
+    def feed(self, r: Reading) -> list[AlertTransition]: ...
+
+    def link_lost(self, t: float, reason: str) -> list[AlertTransition]: ...
+
+    def tick(self, t: float) -> list[AlertTransition]: ...
+
+    def summary(self, t: float) -> dict[str, Any]: ...
+
+    def state_of(self, r: Reading) -> str: ...
+
+
+class Pipeline:
+    """Feeds readings through the analysis in time order; the one owner of domain state."""
+
+    def __init__(self, vehicle: str, analyzer: Analyzer | None = None) -> None:
+        self.vehicle = vehicle
+        self.analyzer = analyzer
+        self.readings = 0
+        self.last_t: float | None = None
+
+    def reading(self, r: Reading) -> list[Outbound]:
+        self.readings += 1
+        self.last_t = r.t
+        if r.vehicle is None:
+            r = r._replace(vehicle=self.vehicle)
+        out: list[Outbound] = [r]
+        if self.analyzer is not None:
+            out.extend(self.analyzer.feed(r))
+        return out
+
+    def link_lost(self, t: float, reason: str) -> list[Outbound]:
+        """No data is coming (unplugged adapter, silent device): a sensor fault, not a flat battery."""
+        if self.analyzer is None:
+            return []
+        return list(self.analyzer.link_lost(t, reason))
+
+    def tick(self, t: float) -> list[Outbound]:
+        if self.analyzer is None:
+            return []
+        return list(self.analyzer.tick(t))
+
+    def summary(self, t: float) -> dict[str, Any]:
+        base: dict[str, Any] = {"vehicle": self.vehicle, "time": t, "readings": self.readings}
+        if self.analyzer is not None:
+            base.update(self.analyzer.summary(t))
+        return base
