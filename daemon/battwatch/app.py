@@ -12,13 +12,23 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from battwatch.adapters.sdnotify import Notifier
 from battwatch.adapters.serial_source import RawLine, SerialSource
 from battwatch.adapters.store import Store
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
-from battwatch.core.model import AlertTransition, Command, LinkDown, LinkUp, Reading, Tick
+from battwatch.core.model import (
+    AlertTransition,
+    Command,
+    HealthSummary,
+    LinkDown,
+    LinkUp,
+    Reading,
+    Tick,
+)
 from battwatch.core.pipeline import Outbound, Pipeline
+from battwatch.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +80,19 @@ class App:
         on_transition: Callable[[AlertTransition], None] | None = None,
         stop_when: Callable[[App], bool] | None = None,
         use_scheduler: bool = True,
+        sinks: list[Sink] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.cfg = cfg
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self.pipeline = build_pipeline(cfg)
         self.decoder = build_decoder(cfg)
         self.store = open_store(cfg, store_dir)
+        # the store first: everything lands locally before any network sink sees it
+        extra = build_sinks(cfg, store_dir=self.store.directory) if sinks is None else sinks
+        self.sinks: list[Sink] = [self.store, *extra]
+        self.notifier = notifier or Notifier()
+        self._last_ping = 0.0
         self.source = SerialSource(
             cfg.adc.port,
             cfg.adc.baudrate,
@@ -112,11 +129,17 @@ class App:
         analyzer = self.pipeline.analyzer
         if analyzer is not None and hasattr(analyzer, "export_state"):
             self.store.put("analyzer", analyzer.export_state())
+        self._publish_summary()
+
+    def _publish_summary(self) -> None:
         t = self._last_reading_t or time.time()
-        summary = self.pipeline.summary(t)
-        summary["link"] = self.decoder.stats.as_dict()
-        summary["link"]["connected"] = self.link_up
-        self.store.put("summary", summary)
+        data = self.pipeline.summary(t)
+        data["link"] = self.decoder.stats.as_dict()
+        data["link"]["connected"] = self.link_up
+        data["sinks"] = {s.name: s.status() for s in self.sinks}
+        summary = HealthSummary(t, self.cfg.vehicle.id, data)
+        for sink in self.sinks:
+            sink.summary(summary)
 
     # -- signals -------------------------------------------------------------------------
     def handle_signal(self, sig: int, frame: FrameType | None) -> None:
@@ -139,7 +162,8 @@ class App:
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
                     state = analyzer.state_of(out)
-                self.store.write_reading(out, state)
+                for sink in self.sinks:
+                    sink.reading(out, state or "")
                 if self.on_reading is not None:
                     self.on_reading(out)
             elif isinstance(out, AlertTransition):
@@ -149,9 +173,12 @@ class App:
                     "alert %s %s/%s %s: %s", out.state, out.battery, out.alert, out.severity,
                     out.message,
                 )
-                self.store.write_transition(out)
+                for sink in self.sinks:
+                    sink.transition(out)
                 if self.on_transition is not None:
                     self.on_transition(out)
+        if any(isinstance(out, AlertTransition) for out in outs):
+            self._publish_summary()  # the retained state must never lag an alert
 
     def _handle(self, ev: Any) -> None:
         if isinstance(ev, RawLine):
@@ -171,8 +198,14 @@ class App:
             self.link_up = False
         elif isinstance(ev, Tick):
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
-            self.store.flush()
+            for sink in self.sinks:
+                sink.flush()
             self._save()
+            st = self.decoder.stats
+            self.notifier.status(
+                f"{'link up' if self.link_up else 'link DOWN'}; {st.frames} frames, "
+                f"{st.lost_frames} lost, {sum(st.errors.values())} bad; {self.transitions} alert transitions"
+            )
         elif ev == "prune":
             n = self.store.prune(self._last_reading_t or time.time())
             if n:
@@ -212,10 +245,14 @@ class App:
                     self.cfg.adc.port, self.store.directory)
         if self.use_scheduler:
             self._start_scheduler()
+        for sink in self.sinks:
+            sink.start()
         self.source.start()
         self.inbox.put("prune")
+        self.notifier.ready(f"reading {self.cfg.adc.port}")
         try:
             while not self.stop_requested.is_set():
+                self._watchdog()
                 if self.stop_when is not None and self.stop_when(self):
                     break
                 try:
@@ -232,9 +269,19 @@ class App:
             self.shutdown()
         return 0
 
+    def _watchdog(self) -> None:
+        # pinged from the main loop itself: if the loop hangs, systemd restarts us
+        interval = self.notifier.watchdog_interval_s
+        if interval is not None:
+            now = time.monotonic()
+            if now - self._last_ping >= interval:
+                self._last_ping = now
+                self.notifier.watchdog()
+
     def shutdown(self) -> None:
         """Ordered: stop producers, drain what they queued, flush, close."""
         logger.info("battwatch stopping")
+        self.notifier.stopping()
         steps: list[tuple[str, Callable[[], None]]] = []
         if self._scheduler is not None:
             steps.append(("scheduler", lambda: self._scheduler.shutdown(wait=False)))
@@ -242,8 +289,10 @@ class App:
             ("serial", self.source.stop),
             ("drain", self._drain),
             ("state", self._save),
-            ("store", self.store.close),
         ]
+        # network sinks first (they flush to their outbox in the store directory), store last
+        for sink in reversed(self.sinks):
+            steps.append((sink.name, sink.close))
         for name, step in steps:
             try:
                 step()

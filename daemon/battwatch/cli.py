@@ -78,6 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             jsonl=sys.stdout if args.jsonl else None,
             warn=stderr_warn,
             store_dir=Path(args.store) if args.store else None,
+            publish=args.publish,
         )
     except CsvFormatError as e:
         print(f"battwatch replay: {e}", file=sys.stderr)
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s, False)
     s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
     s.add_argument("--store", metavar="DIR", help="also write readings and alerts to a store in DIR")
+    s.add_argument("--publish", action="store_true",
+                   help="send readings and alerts through the configured sinks (MQTT, InfluxDB): a backfill")
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")

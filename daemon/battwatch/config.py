@@ -11,13 +11,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from battwatch.analysis_config import AnalysisConfig
+from battwatch.configbase import Section
 
 DEFAULT_PATH = Path("/etc/battwatch/battwatch.toml")
 VEHICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # safe in MQTT topics and Influx tags
@@ -37,9 +39,7 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
-class _Section(BaseModel):
-    # Unknown keys are errors: a typo must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_Section = Section
 
 
 Positive = Annotated[float, Field(gt=0)]
@@ -207,6 +207,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     mqtt: MqttConfig | None = None  # absent: the MQTT sink is off
     influx: InfluxConfig | None = None  # absent: the InfluxDB sink is off
+    analysis: AnalysisConfig = AnalysisConfig()
 
 
 # Secrets that may come from a *_file key or an environment variable, never printed.

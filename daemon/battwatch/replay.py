@@ -14,8 +14,9 @@ from typing import IO, TextIO
 
 from battwatch.config import Config
 from battwatch.core.csvlog import CsvFormatError, RowError, RowParser
-from battwatch.core.model import AlertTransition, Reading
+from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.pipeline import Pipeline
+from battwatch.sinks import Sink
 
 MAX_WARNINGS = 50  # per file; the count in the summary still includes every skipped row
 
@@ -102,29 +103,52 @@ def replay_file(
     jsonl: TextIO | None = None,
     warn: Callable[[str], None] | None = None,
     store_dir: Path | None = None,
+    publish: bool = False,
+    sinks: list[Sink] | None = None,
+    close_timeout_s: float = 30.0,
 ) -> ReplayResult:
-    """Replay one log through a fresh pipeline built from ``cfg``."""
+    """Replay one log through a fresh pipeline built from ``cfg``.
+
+    ``publish`` sends readings, transitions and summaries through the sinks the
+    configuration turns on (MQTT, InfluxDB), exactly as the daemon would: a backfill.
+    Their outbox lives in ``store_dir`` (default: the configured store path).
+    """
     from battwatch.app import build_pipeline, open_store
+    from battwatch.sinks import build_sinks
 
     pipeline = build_pipeline(cfg)
     store = open_store(cfg, store_dir) if store_dir is not None else None
+    out_sinks: list[Sink] = list(sinks or [])
+    if publish:
+        out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path)
+    targets: list[Sink] = ([store] if store is not None else []) + out_sinks
+    for sink in out_sinks:
+        sink.start()
+
+    def publish_summary(t: float) -> None:
+        summary = HealthSummary(t, cfg.vehicle.id, pipeline.summary(t))
+        for sink in targets:
+            sink.summary(summary)
 
     def emit(tr: AlertTransition) -> None:
         if jsonl is not None:
             jsonl.write(json.dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
             jsonl.flush()
-        if store is not None:
-            store.write_transition(tr)
+        for sink in targets:
+            sink.transition(tr)
+        if targets:
+            publish_summary(tr.t)
 
     on_reading = None
-    if store is not None:
+    if targets:
         analyzer = pipeline.analyzer
-        write = store.write_reading
-        if analyzer is not None:
-            state_of = analyzer.state_of
-            on_reading = lambda r: write(r, state_of(r))  # noqa: E731
-        else:
-            on_reading = write
+
+        def on_reading(r: Reading) -> None:
+            state = analyzer.state_of(r) if analyzer is not None else ""
+            for sink in targets:
+                sink.reading(r, state)
+
+    res = ReplayResult()
     try:
         with open_log(path) as fh:
             res = replay_rows(
@@ -136,12 +160,14 @@ def replay_file(
                     res.transitions.append(out)
                     emit(out)
     finally:
+        if targets and pipeline.last_t is not None:
+            publish_summary(pipeline.last_t)
         if store is not None:
             analyzer = pipeline.analyzer
             if analyzer is not None and hasattr(analyzer, "export_state"):
                 store.put("analyzer", analyzer.export_state())
-            store.put("summary", pipeline.summary(pipeline.last_t or 0.0))
-            store.close()
+        for sink in reversed(targets):
+            sink.close(close_timeout_s)
     return res
 
 

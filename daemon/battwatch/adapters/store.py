@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from battwatch.core.csvlog import COLUMNS, format_row
-from battwatch.core.model import AlertTransition, Reading
+from battwatch.core.model import AlertTransition, HealthSummary, Reading
 
 logger = logging.getLogger(__name__)
 
@@ -172,11 +172,24 @@ class Store:
             self.csv.flush()
         self._last_commit = time.monotonic()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         self.flush()
         if self.csv is not None:
             self.csv.close()
         self.db.close()
+
+    def reading(self, r: Reading, state: str) -> None:
+        self.write_reading(r, state)
+
+    def transition(self, tr: AlertTransition) -> None:
+        self.write_transition(tr)
+
+    def summary(self, s: HealthSummary) -> None:
+        self.put("summary", s.data)
+
+    def status(self) -> dict[str, Any]:
+        return {"path": str(self.directory), "readings_written": self.readings_written,
+                "pending": len(self._pending)}
 
     # -- state that must survive a restart -------------------------------------------
     def put(self, key: str, value: Any) -> None:

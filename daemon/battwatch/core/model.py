@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Battery = Literal["main", "sos"]
 Severity = Literal["info", "warning", "critical"]
@@ -115,6 +115,15 @@ class Tick:
     """Periodic housekeeping (retention, summaries); carries the time it stands for."""
 
     t: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSummary:
+    """The current health of both batteries (see battwatch.core.analysis.summary)."""
+
+    t: float
+    vehicle: str
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,200 @@
+"""The simulation loop: a plan (drives, climate, batteries, faults) in, window Readings out."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from battwatch.core.model import Reading
+from battwatch.scenarios.backup import BackupPack, PackAgeing, PackParams
+from battwatch.scenarios.climate import DAY_S, ENGINE_HEAT_C, PARK_TAU_S, RUN_TAU_S, Climate, Weather, relax
+from battwatch.scenarios.faults import Artefact, Fault, apply_artefacts
+from battwatch.scenarios.lead_acid import (
+    AgmParams,
+    AlternatorParams,
+    MainAgeing,
+    MainBattery,
+    RunWindow,
+    smart_alternator,
+    stuck_regulator,
+    weak_alternator,
+)
+from battwatch.scenarios.usage import Drive, State, timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Windowing:
+    """How the device cuts time into windows (one frame per window)."""
+
+    park_window_s: float = 600.0  # while the car sleeps
+    drive_window_s: float = 60.0  # while awake or running
+    adc_rate_hz: float = 10.0  # samples behind each average: one bad sample moves it by 1/n [ENG]
+    min_window_s: float = 5.0  # a remainder shorter than this joins the window before it
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one scenario run needs; times are Unix seconds."""
+
+    day0: float  # UTC midnight of day 0 of the schedule
+    end: float  # end of the last window
+    drives: tuple[Drive, ...]
+    climate: Climate
+    main: AgmParams = field(default_factory=AgmParams)
+    alternator: AlternatorParams = field(default_factory=AlternatorParams)
+    pack: PackParams = field(default_factory=PackParams)
+    main_ageing: MainAgeing | None = None
+    pack_ageing: PackAgeing | None = None
+    faults: tuple[Fault, ...] = ()
+    artefacts: tuple[Artefact, ...] = ()
+    windowing: Windowing = field(default_factory=Windowing)
+
+
+# In-window spread of the samples around the trend (V) [ENG: a 12-16 bit ADC behind a divider].
+ASLEEP_NOISE_V = (0.001, 0.004)
+WAKE_DIP_V = (0.01, 0.08)
+AWAKE_DIP_V = (0.02, 0.15)  # fuel pump prime, window motors, blower steps
+AWAKE_RISE_V = (0.005, 0.03)
+SOS_REST_NOISE_V = (0.001, 0.003)
+SOS_CHARGE_NOISE_V = (0.003, 0.012)  # charger ripple
+TEMP_SENSOR_SD_C = 0.05
+
+
+def simulate(plan: Plan, start: float, key: str) -> Iterator[Reading]:
+    """Readings from the window ending at ``start`` to ``plan.end``; ``key`` seeds the streams."""
+    readings = _windows(plan, start, key)
+    rng = random.Random(f"{key}/artefacts")
+    return apply_artefacts(readings, plan.artefacts, rng, plan.windowing.adc_rate_hz)
+
+
+def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
+    win = plan.windowing
+    t0 = start - win.park_window_s
+    rng = random.Random(f"{key}/physics")
+    days = int(math.ceil((plan.end - plan.day0) / DAY_S)) + 1
+    weather = Weather(plan.climate, random.Random(f"{key}/weather"), plan.day0, days)
+    segments = timeline(plan.drives, t0, plan.end, random.Random(f"{key}/wakeups"))
+    bat = MainBattery(plan.main, plan.main_ageing)
+    pack = BackupPack(plan.pack, plan.pack_ageing)
+    p = plan.main
+    alt = plan.alternator
+    drains = [f for f in plan.faults if f.kind == "drain"]
+    weak = [f for f in plan.faults if f.kind == "weak-alternator"]
+    regulators = [f for f in plan.faults if f.kind == "regulator"]
+    dumps = [f for f in plan.faults if f.kind == "load-dump"]
+    leaks = [f for f in plan.faults if f.kind == "leaky-pack"]
+    shorts = sorted(f.start for f in plan.faults if f.kind == "shorted-cell")
+    ageing = plan.main_ageing is not None or plan.pack_ageing is not None
+    gauss, uniform = rng.gauss, rng.uniform
+    temp = weather.ambient(t0)
+    for seg in segments:
+        state = seg.state
+        w = win.park_window_s if state == State.ASLEEP else win.drive_window_s
+        a = seg.start
+        while a < seg.end:
+            b = a + w
+            if b > seg.end - win.min_window_s:
+                b = seg.end
+            dt = b - a
+            mid = a + 0.5 * dt
+            if ageing:
+                bat.age_to(mid)
+                pack.age_to(mid)
+            ambient = weather.ambient(mid)
+            t_begin = temp
+            if state == State.RUNNING:
+                temp = relax(temp, ambient + ENGINE_HEAT_C, dt, RUN_TAU_S)
+            else:
+                temp = relax(temp, ambient, dt, PARK_TAU_S)
+            tc = 0.5 * (t_begin + temp)
+
+            # 12 V channel
+            if state == State.RUNNING:
+                crank = bat.crank(tc, rng) if a == seg.start else None
+                run = _running(bat, alt, tc, ambient, crank is not None, mid, weak, regulators, rng)
+                bat.charge(run.current_a, dt, tc)
+                avg, lo, hi = run.avg, run.lo, run.hi
+                if crank is not None:
+                    v_min, v_crank, secs = crank
+                    avg = (avg * (dt - secs) + v_crank * secs) / dt
+                    lo = min(lo, v_min)
+                for f in dumps:
+                    if a < f.start <= b:
+                        hi = max(hi, f.value)
+                        avg += 0.5 * (f.value - avg) / dt  # a ~1 s triangular pulse
+            else:
+                if state == State.ASLEEP:
+                    current = p.sleep_current_a + sum(f.value for f in drains if f.active(mid))
+                elif state == State.WAKE:
+                    current = p.wake_current_a
+                else:
+                    current = p.awake_current_a
+                v0, v1 = bat.draw(current, dt, tc, rested=state == State.ASLEEP)
+                if state == State.ASLEEP:
+                    avg = 0.5 * (v0 + v1) + gauss(0.0, 0.0005)
+                    lo = min(v0, v1) - uniform(*ASLEEP_NOISE_V)
+                    hi = max(v0, v1) + uniform(*ASLEEP_NOISE_V)
+                else:
+                    avg = 0.5 * (v0 + v1) + gauss(0.0, 0.002)
+                    lo = min(v0, v1) - uniform(*(WAKE_DIP_V if state == State.WAKE else AWAKE_DIP_V))
+                    hi = max(v0, v1) + uniform(*AWAKE_RISE_V)
+
+            # SOS channel
+            pack.leak_factor = 1.0
+            for f in leaks:
+                if f.active(mid):
+                    pack.leak_factor = f.value
+            shorting = bool(shorts) and a < shorts[0] <= b
+            if shorts and shorts[0] <= a:
+                pack.shorted_cells += 1
+                shorts.pop(0)
+            supply = state in (State.AWAKE, State.RUNNING)
+            s0, s1 = pack.step(dt, tc, supply)
+            s_avg = 0.5 * (s0 + s1)
+            s_lo, s_hi = min(s0, s1), max(s0, s1)
+            if shorting:
+                before = (shorts.pop(0) - a) / dt
+                pack.shorted_cells += 1
+                s2 = pack.pack_v()
+                s_avg = before * s_avg + (1.0 - before) * s2
+                s_lo = min(s_lo, s2)
+            noise = SOS_CHARGE_NOISE_V if pack.charging else SOS_REST_NOISE_V
+            s_avg += gauss(0.0, noise[0] * 0.3)
+            s_lo -= uniform(*noise)
+            s_hi += uniform(*noise)
+
+            avg, s_avg = round(avg, 3), round(s_avg, 3)
+            yield Reading(
+                t=b,
+                main_v=avg,
+                main_min_v=min(round(lo, 3), avg),
+                main_max_v=max(round(hi, 3), avg),
+                sos_v=s_avg,
+                sos_min_v=min(round(s_lo, 3), s_avg),
+                sos_max_v=max(round(s_hi, 3), s_avg),
+                temp_c=round(tc + gauss(0.0, TEMP_SENSOR_SD_C), 1),
+                window_s=dt,
+            )
+            a = b
+
+
+def _running(
+    bat: MainBattery,
+    alt: AlternatorParams,
+    temp_c: float,
+    ambient_c: float,
+    post_start: bool,
+    t: float,
+    weak: list[Fault],
+    regulators: list[Fault],
+    rng: random.Random,
+) -> RunWindow:
+    for f in regulators:
+        if f.active(t):
+            return stuck_regulator(bat, f.value, temp_c, rng)
+    for f in weak:
+        if f.active(t):
+            return weak_alternator(bat, f.value, temp_c, rng)
+    return smart_alternator(bat, alt, temp_c, ambient_c, post_start, rng)
