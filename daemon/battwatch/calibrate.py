@@ -8,7 +8,7 @@ import time
 
 from battwatch.core.calibration import Calibration, FrameCalibrator, fit_two_point
 
-MIN_SPAN_V = {"main": 2.0, "sos": 0.5}  # closer points make the slope noise-dominated
+MIN_SPAN_V = {"main": 1.5, "sos": 0.5}  # closer points make the slope noise-dominated
 
 
 def parse_point(text: str) -> tuple[float, float]:
