@@ -111,6 +111,7 @@ class App:
         self._scheduler: Any = None
         self._last_frame_mono = time.monotonic()
         self._silence_reported = False
+        self._awaiting_first_frame = False
         self._last_reading_t: float | None = None
         self._restore()
 
@@ -185,12 +186,13 @@ class App:
             r = self.decoder.feed(ev.line, ev.t)
             if r is not None:
                 self._last_frame_mono = time.monotonic()
-                if self._silence_reported:
-                    logger.info("ADC data flowing again")
-                self._silence_reported = False
+                if self._silence_reported or self._awaiting_first_frame:
+                    logger.info("ADC data flowing%s", " again" if self._silence_reported else "")
+                self._silence_reported = self._awaiting_first_frame = False
                 self._route(self.pipeline.reading(r))
         elif isinstance(ev, LinkUp):
             self.link_up = True
+            self._awaiting_first_frame = True
             self.decoder.link_reset()
             self._last_frame_mono = time.monotonic()
             self._configure_device()

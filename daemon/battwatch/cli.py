@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--unplug-after", type=float, metavar="S", help="unplug after S real seconds")
     s.add_argument("--unplug-for", type=float, default=5.0, metavar="S", help="stay unplugged S seconds")
     s.add_argument("--exit-at-end", action="store_true", help="exit when the data ends (default: stay open)")
+    s.add_argument("--wait-hello", action="store_true",
+                   help="start streaming when the reader sends HELLO (no frames lost to its open)")
     s.set_defaults(func=cmd_adc_sim)
 
     s = sub.add_parser("demo", help="months of a car in about a minute, no hardware, no services")

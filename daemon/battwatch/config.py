@@ -284,8 +284,13 @@ def _format_errors(exc: ValidationError) -> list[str]:
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
             msg = msg[0].lower() + msg[1:] if msg else msg
+            value = err.get("input")
+            if isinstance(value, dict):
+                # a rule across several keys of a section: the section is the place
+                problems.append(f"{path}: {msg}")
+                continue
             secret = any(str(p) in ("password", "token") for p in loc)
-            found = "(secret)" if secret else _describe(err.get("input"))
+            found = "(secret)" if secret else _describe(value)
             problems.append(f"{path}: found {found}; expected: {msg}")
     return problems
 

@@ -53,7 +53,7 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
         f"through a pseudo-terminal ({link}) into the daemon's serial path."
     )
     logging.basicConfig(level=logging.ERROR)  # the progress display is the output here
-    emu = AdcEmulator(readings, speed=speed, link=link)
+    emu = AdcEmulator(readings, speed=speed, link=link, wait_hello=True)
     raised: list[AlertTransition] = []
     t0 = readings[0].t
 

@@ -79,12 +79,16 @@ class AdcEmulator:
         noise: float = 0.0,
         seed: int = 0,
         default_window_s: float = 1.0,
+        wait_hello: bool = False,
     ) -> None:
         self._readings: Iterator[Reading] = iter(readings)
         self.speed = speed
         self.link = link
         self.noise = noise
         self.default_window_s = default_window_s
+        # Opening a serial port flushes its input, so frames written before the reader is
+        # there are lost; with wait_hello the stream starts when the Pi says HELLO.
+        self.wait_hello = wait_hello
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._master: int | None = None
@@ -182,14 +186,14 @@ class AdcEmulator:
     def _hello(self) -> bytes:
         return encode_hello(Hello(1, FIRMWARE, BOARD, 16, self.rate_hz, self._uptime_ms))
 
-    def _serve_commands(self) -> None:
+    def _serve_commands(self, timeout: float = 0.0) -> None:
         """Answer whatever the Pi sent (HELLO, RATE, FAST, TRIG, TIME, SLEEP)."""
         with self._lock:
             fd = self._master
         if fd is None:
             return
         try:
-            r, _, _ = select.select([fd], [], [], 0)
+            r, _, _ = select.select([fd], [], [], timeout)
             if not r:
                 return
             data = os.read(fd, 4096)
@@ -230,10 +234,12 @@ class AdcEmulator:
     def run(self) -> None:
         """Write every reading as a frame, paced to ``speed``; returns at the end or on close()."""
         t0: float | None = None
-        real0 = time.monotonic()
         prev_t: float | None = None
         seq = 0
         since_time = TIME_EVERY
+        while self.wait_hello and "HELLO" not in self.commands and not self.stop_event.is_set():
+            self._serve_commands(timeout=0.2)
+        real0 = time.monotonic()
         for r in self._readings:
             if self.stop_event.is_set():
                 return
@@ -336,6 +342,7 @@ def run_cli(args: object) -> int:
         link=link,
         noise=float(getattr(args, "noise", 0.0)),
         seed=int(getattr(args, "seed", 0)),
+        wait_hello=bool(getattr(args, "wait_hello", False)),
     )
     print(f"adc-sim: serving on {emu.device_path}" + (f" (link {link})" if link else ""), flush=True)
     stop = threading.Event()

@@ -88,7 +88,7 @@ class DeviceDecoder:
             )
         elif isinstance(msg, DeviceTime):
             shift = self.timebase.device_time(msg.uptime_ms, msg.unix_ms)
-            if shift:
+            if shift and self._last_t != float("-inf"):
                 # the board's clock replaces our host-clock guess: trust it, even backwards
                 logger.warning("ADC clock adopted; readings move by %+.0f s", shift)
                 self._last_t = float("-inf")

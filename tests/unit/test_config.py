@@ -1,0 +1,101 @@
+"""Configuration: the catalogue of bad files, the examples, secrets that never print."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from battwatch import config
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "config"
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "config").glob("*.toml"))
+
+
+def _expectations(path: Path) -> list[str]:
+    return [line.split("# expect:", 1)[1].strip() for line in path.read_text().splitlines() if line.startswith("# expect:")]
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("invalid-*.toml")), ids=lambda p: p.stem)
+def test_invalid_config_reports_every_problem_with_its_key_path(path: Path) -> None:
+    expected = _expectations(path)
+    assert expected, f"{path.name} has no '# expect:' lines"
+    with pytest.raises(config.ConfigError) as e:
+        config.load(path)
+    problems = e.value.problems
+    for fragment in expected:
+        assert any(fragment in p for p in problems), f"{fragment!r} not in {problems}"
+    # every problem is reported at once, and nothing more than what the file gets wrong
+    assert len(problems) == len(expected), problems
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_shipped_example_passes_check_config(path: Path, battwatch_bin: str) -> None:
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert ": OK" in res.stdout
+
+
+def test_check_config_exits_2_with_every_problem_and_no_traceback(battwatch_bin: str) -> None:
+    res = subprocess.run(
+        [battwatch_bin, "check-config", "-c", str(DATA / "invalid-types.toml")], capture_output=True, text=True
+    )
+    assert res.returncode == 2
+    assert "3 problem(s)" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_file_is_a_clear_error(battwatch_bin: str, tmp_path: Path) -> None:
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(tmp_path / "nope.toml")], capture_output=True, text=True)
+    assert res.returncode == 2 and "file not found" in res.stderr
+
+
+def test_syntax_error_names_the_line() -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.load(DATA / "invalid-syntax.toml")
+    assert "line 3" in e.value.problems[0]
+
+
+def test_minimal_config_uses_the_embedded_defaults() -> None:
+    cfg = config.load(DATA / "valid-minimal.toml")
+    assert cfg.vehicle.id == "car-1"
+    assert cfg.battery.sos.lifespan_years == (4.0, 7.0)
+    assert cfg.adc.port == "/dev/battwatch-adc" and cfg.adc.baudrate == 115200
+    assert cfg.store.path == Path("/var/lib/battwatch")
+    assert cfg.mqtt is None and cfg.influx is None  # absent section: sink off
+
+
+def test_secret_from_file_is_loaded_and_never_printed(tmp_path: Path, battwatch_bin: str) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("hunter2-very-secret\n")
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(
+        f'[vehicle]\nid = "car-1"\n[mqtt]\nhost = "broker"\nusername = "car-1"\npassword_file = "{secret}"\n'
+    )
+    cfg = config.load(cfg_path)
+    assert cfg.mqtt is not None and cfg.mqtt.password is not None
+    assert cfg.mqtt.password.get_secret_value() == "hunter2-very-secret"
+    assert "hunter2" not in repr(cfg)
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(cfg_path), "--show"], capture_output=True, text=True)
+    assert res.returncode == 0
+    assert "hunter2" not in res.stdout + res.stderr
+    assert "********" in res.stdout
+
+
+def test_secret_from_environment_and_from_systemd_credentials(tmp_path: Path) -> None:
+    raw = {"vehicle": {"id": "car-1"}, "influx": {"url": "http://x", "org": "o", "bucket": "b"}}
+    cfg = config.from_dict(raw, env={"BATTWATCH_INFLUX_TOKEN": "tok-env"})
+    assert cfg.influx is not None and cfg.influx.token is not None
+    assert cfg.influx.token.get_secret_value() == "tok-env"
+    (tmp_path / "influx-token").write_text("tok-cred\n")
+    raw = {"vehicle": {"id": "car-1"}, "influx": {"url": "http://x", "org": "o", "bucket": "b"}}
+    cfg = config.from_dict(raw, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert cfg.influx is not None and cfg.influx.token is not None
+    assert cfg.influx.token.get_secret_value() == "tok-cred"
+
+
+def test_a_bad_password_value_is_reported_without_showing_it() -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.from_dict({"vehicle": {"id": "c"}, "mqtt": {"host": "b", "password": 12345678}}, env={})
+    assert any("mqtt.password" in p for p in e.value.problems)
+    assert not any("12345678" in p for p in e.value.problems)

@@ -1,0 +1,117 @@
+"""The ADC wire protocol: CRC, parsing, encoding and the examples of firmware-notes/protocol.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from battwatch.core.model import Ack, Command, DeviceTime, Frame, Hello
+from battwatch.core.protocol import (
+    MAX_LINE,
+    FrameError,
+    crc16,
+    encode_ack,
+    encode_command,
+    encode_frame,
+    encode_hello,
+    encode_time,
+    frame_line,
+    parse_command,
+    parse_line,
+    seq_gap,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "firmware-notes" / "protocol.md"
+
+
+def test_crc_matches_the_published_check_value() -> None:
+    """CRC-16/CCITT-FALSE of '123456789' is 0x29B1 (the catalogue check value)."""
+    assert crc16(b"123456789") == 0x29B1
+
+
+def test_every_example_line_in_the_protocol_doc_is_valid() -> None:
+    """A firmware author copies these examples: each must carry a correct CRC."""
+    examples = re.findall(r"^(\$BW[A-Z],[^\s]*\*[0-9A-F]{4})$", DOC.read_text(), re.M)
+    assert len(examples) >= 4
+    for line in examples:
+        body = line[1:-5]
+        assert frame_line(body).rstrip(b"\r\n").decode() == line
+
+
+def test_data_frame_example_parses_to_its_fields() -> None:
+    fr = parse_line(b"$BWD,41,41250,1000,12640,12631,12652,5210,5208,5213,85,0*C641\r\n")
+    assert fr == Frame(41, 41250, 1000, 12640, 12631, 12652, 5210, 5208, 5213, 85, 0)
+
+
+def test_frame_round_trip_with_absent_channels_and_flags() -> None:
+    fr = Frame(7, 123456789012, 10, None, None, None, 4801, 4790, 4820, -123, 0x19)
+    line = encode_frame(fr)
+    assert line.endswith(b"\r\n") and b",,,4801," in line
+    assert parse_line(line) == fr
+
+
+def test_hello_time_ack_round_trip() -> None:
+    h = Hello(1, "1.2.0", "bw-adc-r1", 16, 0.2, 5210)
+    assert parse_line(encode_hello(h)) == h
+    d = DeviceTime(5210, 1735689600123)
+    assert parse_line(encode_time(d)) == d
+    a = Ack("RATE", False, "range")
+    assert parse_line(encode_ack(a)) == a
+
+
+def test_command_round_trip() -> None:
+    c = Command("FAST", ("30", "100"))
+    assert encode_command(c) == b"$BWC,FAST,30,100*7CD0\r\n"
+    assert parse_command(encode_command(c)) == c
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (b"$BWD,41,41250,1000,12640,12631,12652,5210,5208,5213,85,0*C642", "checksum"),
+        (b"BWD,41,41250*C641", "garbage"),
+        (b"\x00\xff\x13garbage", "garbage"),
+        (b"$BWD,41,41250,1000,126", "partial"),
+        (b"$BWD,41,41250,1000,12640*ZZZZ", "garbage"),
+        (b"$" + b"A" * MAX_LINE + b"*0000", "garbage"),
+    ],
+)
+def test_bad_lines_raise_frame_error_with_their_kind(line: bytes, kind: str) -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(line)
+    assert e.value.kind == kind
+
+
+def test_valid_crc_but_wrong_field_count_is_malformed() -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(frame_line("BWD,1,2,3"))
+    assert e.value.kind == "malformed"
+
+
+def test_valid_crc_but_non_numeric_field_is_malformed() -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(frame_line("BWD,x,2,1000,1,1,1,1,1,1,,0"))
+    assert e.value.kind == "malformed"
+
+
+def test_unknown_frame_type_is_counted_not_fatal() -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(frame_line("BWZ,1"))
+    assert e.value.kind == "unknown"
+
+
+def test_non_ascii_body_with_matching_crc_is_garbage() -> None:
+    body = "BWT,1,2é".encode("latin-1")
+    line = b"$%s*%04X" % (body, crc16(body))
+    with pytest.raises(FrameError) as e:
+        parse_line(line)
+    assert e.value.kind == "garbage"
+
+
+def test_sequence_gap_counts_lost_frames_across_the_32_bit_wrap() -> None:
+    assert seq_gap(5, 6) == 0
+    assert seq_gap(5, 9) == 3
+    assert seq_gap(0xFFFFFFFF, 0) == 0
+    assert seq_gap(0xFFFFFFFE, 2) == 3

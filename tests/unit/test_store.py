@@ -1,0 +1,91 @@
+"""The local SQLite store and daily CSV logs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from battwatch.adapters.store import Store
+from battwatch.core.model import AlertTransition, Reading
+
+DAY = 86400.0
+T0 = 1735689600.0  # 2025-01-01T00:00:00Z
+
+
+def _r(t: float, v: float = 12.6) -> Reading:
+    return Reading(t, v, v, v, 5.2, 5.2, 5.2, 10.0, 60.0, "car")
+
+
+def _count(path: Path) -> int:
+    db = sqlite3.connect(path / "battwatch.sqlite3")
+    try:
+        return int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_store_uses_wal_and_batches_commits(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car", commit_rows=10, commit_interval_s=3600)
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for i in range(9):
+        s.write_reading(_r(T0 + i))
+    assert _count(tmp_path) == 0  # still pending: one transaction per batch spares the SD card
+    s.write_reading(_r(T0 + 9))
+    assert _count(tmp_path) == 10
+    s.close()
+
+
+def test_alert_transitions_commit_at_once_after_pending_readings(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car", commit_rows=1000, commit_interval_s=3600)
+    s.write_reading(_r(T0))
+    s.write_transition(AlertTransition(T0, "car", "sos", "age", "warning", "raised", 5.1, "old pack"))
+    assert _count(tmp_path) == 1
+    db = sqlite3.connect(tmp_path / "battwatch.sqlite3")
+    assert db.execute("SELECT alert, state FROM events").fetchall() == [("age", "raised")]
+    s.close()
+
+
+def test_writing_the_same_reading_twice_keeps_one_row(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car")
+    s.write_reading(_r(T0, 12.5))
+    s.write_reading(_r(T0, 12.6))
+    s.close()
+    s = Store(tmp_path, "car")
+    assert s.count_readings() == 1
+    last = s.last_reading()
+    assert last is not None and last.main_v == 12.6
+    s.close()
+
+
+def test_key_values_survive_a_reopen(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car")
+    s.put("analyzer", {"alerts": [1, 2]})
+    s.close()
+    assert Store(tmp_path, "car").get("analyzer") == {"alerts": [1, 2]}
+
+
+def test_daily_logs_roll_over_at_utc_midnight_and_retention_prunes(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car", retention_days=2, csv_retention_days=2)
+    for day in range(5):
+        s.write_reading(_r(T0 + day * DAY + 100))
+    s.flush()
+    logs = sorted(p.name for p in (tmp_path / "logs").glob("*.csv"))
+    assert logs == [f"car-2025-01-0{d}.csv" for d in range(1, 6)]
+    deleted = s.prune(now=T0 + 4 * DAY + 50)
+    assert deleted == 2  # readings of Jan 1 and Jan 2 are older than two days
+    logs = sorted(p.name for p in (tmp_path / "logs").glob("*.csv"))
+    assert logs == ["car-2025-01-03.csv", "car-2025-01-04.csv", "car-2025-01-05.csv"]
+    assert s.count_readings() == 3
+    s.close()
+
+
+def test_daily_log_appends_after_a_restart_without_a_second_header(tmp_path: Path) -> None:
+    s = Store(tmp_path, "car")
+    s.write_reading(_r(T0 + 10))
+    s.close()
+    s = Store(tmp_path, "car")
+    s.write_reading(_r(T0 + 20))
+    s.close()
+    text = (tmp_path / "logs" / "car-2025-01-01.csv").read_text().splitlines()
+    assert text[0].startswith("time,") and len(text) == 3
+    assert sum(1 for line in text if line.startswith("time,")) == 1
