@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +44,7 @@ def year_csv(path: Path) -> None:
     from battwatch import scenarios
     from battwatch.core.csvlog import write_csv
 
-    start = datetime(2025, 1, 6, tzinfo=timezone.utc).timestamp()
+    start = datetime(2025, 1, 6, tzinfo=UTC).timestamp()
     rows = []
     for r in scenarios.generate("long-healthy-year", seed=1, start=start):
         rows.append(r)
@@ -231,7 +231,7 @@ def main() -> int:
         "# battwatch benchmarks",
         "",
         f"Machine: {machine()}.  ",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `make bench`.",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Command: `make bench`.",
         "",
     ]
     text = "\n".join(head + sections)

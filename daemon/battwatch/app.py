@@ -149,7 +149,7 @@ class App:
         self.stop_requested.set()
 
     def install_signal_handlers(self) -> dict[int, Any]:
-        previous = {}
+        previous: dict[int, Any] = {}
         for sig in HANDLED_SIGNALS:
             previous[sig] = signal.signal(sig, self.handle_signal)
         return previous

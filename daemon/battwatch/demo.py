@@ -15,7 +15,7 @@ from battwatch.core.timefmt import iso_utc
 def _cfg(scenario: str, store: Path, port: str) -> Any:
     from battwatch import config, scenarios
 
-    facts = scenarios.scenario_config(scenario)
+    facts: dict[str, Any] = scenarios.scenario_config(scenario)
     return config.from_dict(
         {
             "vehicle": {"id": facts.get("vehicle", {}).get("id", "demo-car")},

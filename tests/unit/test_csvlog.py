@@ -9,8 +9,8 @@ import pytest
 
 from battwatch.core.csvlog import CsvFormatError, RowError, RowParser, write_csv
 from battwatch.core.model import Reading
-from battwatch.replay import open_log, replay_rows
 from battwatch.core.pipeline import Pipeline
+from battwatch.replay import open_log, replay_rows
 
 
 def test_iso_and_unix_times_and_optional_columns() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import random
@@ -286,13 +287,13 @@ class AdcEmulator:
         return th
 
 
-def _readings_for(args: object) -> Iterable[Reading]:
-    csv_path = getattr(args, "csv", None)
+def _readings_for(args: argparse.Namespace) -> Iterable[Reading]:
+    csv_path = args.csv
     if csv_path:
         return _csv_readings(Path(csv_path))
     from battwatch import scenarios
 
-    return scenarios.generate(getattr(args, "scenario"), seed=getattr(args, "seed", 0))
+    return scenarios.generate(args.scenario, seed=args.seed)
 
 
 def _csv_readings(path: Path) -> Iterator[Reading]:
@@ -315,7 +316,7 @@ def _csv_readings(path: Path) -> Iterator[Reading]:
                 print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
 
 
-def run_cli(args: object) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     """``battwatch adc-sim``: serve until the data ends (with --exit-at-end) or a signal."""
     import signal
     import sys
@@ -323,26 +324,26 @@ def run_cli(args: object) -> int:
     from battwatch import scenarios
     from battwatch.core.csvlog import CsvFormatError
 
-    if getattr(args, "list_scenarios", False):
+    if args.list_scenarios:
         for name in scenarios.names():
             print(f"{name:28} {scenarios.describe(name).splitlines()[0][:100]}")
         return 0
-    name = getattr(args, "scenario", None)
+    name = args.scenario
     if name and name not in scenarios.names():
         print(f"adc-sim: unknown scenario {name!r}; try --list-scenarios", file=sys.stderr)
         return 2
-    csv_path = getattr(args, "csv", None)
+    csv_path = args.csv
     if csv_path and not Path(csv_path).is_file():
         print(f"adc-sim: {csv_path}: no such file", file=sys.stderr)
         return 2
-    link = Path(getattr(args, "link")) if getattr(args, "link", None) else None
+    link = Path(args.link) if args.link else None
     emu = AdcEmulator(
         _readings_for(args),
-        speed=float(getattr(args, "speed", 1.0)),
+        speed=float(args.speed),
         link=link,
-        noise=float(getattr(args, "noise", 0.0)),
-        seed=int(getattr(args, "seed", 0)),
-        wait_hello=bool(getattr(args, "wait_hello", False)),
+        noise=float(args.noise),
+        seed=int(args.seed),
+        wait_hello=bool(args.wait_hello),
     )
     print(f"adc-sim: serving on {emu.device_path}" + (f" (link {link})" if link else ""), flush=True)
     stop = threading.Event()
@@ -368,16 +369,16 @@ def run_cli(args: object) -> int:
 
     th = threading.Thread(target=run, name="adc-sim", daemon=True)
     th.start()
-    unplug_after = getattr(args, "unplug_after", None)
+    unplug_after = args.unplug_after
     if unplug_after is not None:
         def script() -> None:
             if not stop.wait(unplug_after):
                 emu.unplug()
-                if not stop.wait(float(getattr(args, "unplug_for", 5.0))):
+                if not stop.wait(float(args.unplug_for)):
                     emu.replug()
 
         threading.Thread(target=script, daemon=True).start()
-    exit_at_end = bool(getattr(args, "exit_at_end", False))
+    exit_at_end = bool(args.exit_at_end)
     while not stop.is_set():
         if exit_at_end and emu.done.is_set():
             break

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def _utc_day(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
 
 
 class DailyCsvLog:
@@ -56,7 +56,7 @@ class DailyCsvLog:
     def _open(self, t: float) -> None:
         self.close()
         self._day = _utc_day(t)
-        start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+        start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
         self._day_start, self._day_end = start, start + 86400.0
         path = self.path_for(self._day)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -223,7 +223,8 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return Reading(*row[:9], self.vehicle, row[9])
+        t, mv, mmin, mmax, sv, smin, smax, temp, window, flags = row
+        return Reading(t, mv, mmin, mmax, sv, smin, smax, temp, window, self.vehicle, flags)
 
     def events(self, limit: int = 50) -> list[AlertTransition]:
         rows = self.db.execute(

@@ -76,7 +76,7 @@ class RowParser:
         if t <= self._last_t:
             raise RowError(f"time {row[it].strip()} is not after the previous row's")
         vals: list[float | None] = []
-        for col, name in zip(self._cols, COLUMNS[2:]):
+        for col, name in zip(self._cols, COLUMNS[2:], strict=True):
             vals.append(_volts(row[col].strip(), name) if 0 <= col < n else None)
         main, main_min, main_max, sos, sos_min, sos_max, temp = vals
         if main is None and sos is None:

@@ -1,0 +1,212 @@
+"""`battwatch status`: collect and render from a store built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from battwatch import config, status
+from battwatch.adapters.store import Store
+from battwatch.cli import main
+from battwatch.config import Config
+from battwatch.core.model import AlertTransition, HealthSummary, Reading
+
+T0 = 1_714_560_000.0  # 2024-05-01T10:40:00Z
+
+
+def make_cfg(store: Path, **battery: Any) -> Config:
+    return config.defaults("car-1", store={"path": str(store)}, battery=battery)
+
+
+def full_summary(t: float) -> dict[str, Any]:
+    return {
+        "vehicle": "car-1",
+        "time": t,
+        "readings": 3,
+        "state": "parked",
+        "main": {
+            "soc_pct": 81.4,
+            "age_years": 2.13,
+            "remaining_life_years": [2.5, 4.0],
+            "remaining_life_basis": "calendar age, AGM 4-7 years",
+            "last_crank_min_v": 10.42,
+            "resting_v": 12.61,
+            "alerts": [],
+        },
+        "sos": {
+            "age_years": 5.9,
+            "remaining_life_years": 0.4,
+            "remaining_life_basis": "NiMH lifespan [4, 7] years; decay trend",
+            "trend": "falling 12 mV/month",
+            "alerts": [
+                {"alert": "sos_age", "severity": "warning", "since": T0 - 86400, "value": 5.9,
+                 "message": "SOS pack is 5.9 years old; plan a replacement"},
+                {"alert": "sos_low", "severity": "critical", "since": "2024-05-01T08:00:00+00:00",
+                 "value": 4.41, "message": "SOS pack at 4.41 V at rest"},
+            ],
+        },
+        "link": {"lines": 1003, "frames": 997, "lost_frames": 3, "bad_lines": 2,
+                 "errors": {"checksum": 2}, "device_reboots": 1, "firmware": "1.2.0",
+                 "board": "bw-adc-r1", "connected": True},
+        "sinks": {
+            "store": {"path": "/x", "readings_written": 997, "pending": 0},
+            "mqtt": {"connected": False, "backlog": 1234, "last_error": "connection refused"},
+            "influx": {"connected": True, "outbox": 0},
+        },
+    }
+
+
+def build_store(directory: Path, summary: dict[str, Any] | str | None) -> None:
+    store = Store(directory, "car-1")
+    for i in range(3):
+        store.reading(Reading(T0 + i, 12.6 + i / 100, 12.5, 12.7, 4.9, 4.8, 5.0, 21.5, 1.0), "parked")
+    store.transition(AlertTransition(T0 - 3600, "car-1", "sos", "sos_low", "critical", "raised", 4.41,
+                                     "SOS pack at 4.41 V at rest"))
+    if isinstance(summary, dict):
+        store.summary(HealthSummary(T0 + 2, "car-1", summary))
+    elif isinstance(summary, str):
+        store.db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('summary', ?)", (summary,))
+    store.close()
+
+
+def no_systemd() -> str | None:
+    return None
+
+
+def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
+    build_store(tmp_path, full_summary(T0 + 2))
+    cfg = make_cfg(tmp_path, main={"installed": "2022-03-15"})
+    now = (tmp_path / "battwatch.sqlite3").stat().st_mtime + 30
+    info = status.collect(cfg, now=now, systemd=no_systemd)
+
+    assert info["daemon"]["running"] is True  # written 30 s ago, no systemd on this host
+    assert info["daemon"]["basis"].startswith("store file time")
+    assert info["readings"] == 3
+    assert info["last_reading"]["main_v"] == pytest.approx(12.62)
+    assert info["last_reading"]["state"] == "parked"
+    main_b, sos_b = info["batteries"]["main"], info["batteries"]["sos"]
+    assert main_b["soc_pct"] == pytest.approx(81.4)
+    assert main_b["remaining_life_years"] == [2.5, 4.0]
+    assert main_b["last_crank_min_v"] == pytest.approx(10.42)
+    assert main_b["other"] == {"resting_v": 12.61}
+    assert sos_b["remaining_life_basis"].startswith("NiMH")
+    # critical first, whatever order the analysis listed them in; both time formats read
+    assert [a["alert"] for a in info["alerts"]] == ["sos_low", "sos_age"]
+    assert info["alerts"][0]["since"] == "2024-05-01T08:00:00.000+00:00"
+    assert info["sinks"]["mqtt"] == {"connected": False, "backlog": 1234, "last_error": "connection refused",
+                                     "detail": full_summary(0)["sinks"]["mqtt"]}
+    assert info["sinks"]["influx"]["backlog"] == 0
+    assert info["link"]["loss_pct"] == pytest.approx(0.3)
+    assert info["recent_events"][0]["alert"] == "sos_low"
+
+    text = status.render(info)
+    for expected in (
+        "Daemon        running (no systemd here",
+        "Last reading  2024-05-01 10:40:02 UTC (",
+        "Starter battery 12 V (agm, 80 Ah)",
+        "12 V 12.62 V, SOS 4.90 V, 21.5 °C, parked",
+        "state of charge   81 %",
+        "remaining life    2.5–4.0 years (basis: calendar age, AGM 4-7 years)",
+        "last crank        minimum 10.42 V",
+        "trend             falling 12 mV/month",
+        "Alerts        2 active",
+        "CRITICAL sos/sos_low since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
+        "mqtt     DISCONNECTED, backlog 1,234, last error: connection refused",
+        "influx   connected, backlog 0",
+        "Serial link   up — bw-adc-r1 firmware 1.2.0",
+        "997 frames, 3 lost (0.30 %), 2 bad lines (checksum 2), 1 device reboots",
+    ):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+
+
+def test_missing_analysis_keys_fall_back_without_errors(tmp_path: Path) -> None:
+    # what the daemon stores before the analysis exists: no main/sos/sinks keys at all
+    build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3})
+    cfg = make_cfg(tmp_path, sos={"installed": "2019-06-01"})
+    info = status.collect(cfg, now=T0 + 10, systemd=no_systemd)
+    sos_b, main_b = info["batteries"]["sos"], info["batteries"]["main"]
+    assert sos_b["age_years"] == pytest.approx(4.92, abs=0.01)
+    assert sos_b["age_basis"] == "installed date in the configuration"
+    assert main_b["age_years"] is None and main_b["soc_pct"] is None
+    assert info["alerts"] == [] and info["sinks"] == {} and info["link"] is None
+    text = status.render(info)
+    assert "age               4.9 years, installed 2019-06-01; from the installed date in the configuration" in text
+    assert "age               unknown (set `installed` in the configuration)" in text
+    assert "remaining life    unknown" in text
+    assert "Alerts        none active" in text
+    assert "Serial link   no statistics yet" in text
+
+
+def test_wrong_types_in_summary_are_ignored(tmp_path: Path) -> None:
+    odd = {"main": "broken", "sos": {"alerts": [1, None, {"severity": "info"}], "soc_pct": "70",
+                                     "remaining_life_years": [1, "x"]},
+           "sinks": ["mqtt"], "link": {"frames": "many", "connected": "yes"}}
+    build_store(tmp_path, odd)
+    info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
+    assert info["batteries"]["main"]["present"] is False
+    assert info["batteries"]["sos"]["soc_pct"] is None
+    assert info["batteries"]["sos"]["remaining_life_years"] is None
+    assert info["alerts"] == [{"battery": "sos", "alert": "?", "severity": "info", "since": None,
+                               "value": None, "message": ""}]
+    assert info["sinks"] == {}
+    assert info["link"]["frames"] == 0 and info["link"]["connected"] is None
+    assert "Serial link   state unknown" in status.render(info)
+
+
+def test_corrupt_summary_json_is_reported_not_raised(tmp_path: Path) -> None:
+    build_store(tmp_path, "{not json")
+    info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
+    assert "not valid JSON" in info["note"]
+    assert info["readings"] == 3
+    assert "Note          the stored summary is not valid JSON" in status.render(info)
+
+
+def test_daemon_state_from_systemd_and_from_staleness(tmp_path: Path) -> None:
+    build_store(tmp_path, full_summary(T0))
+    cfg = make_cfg(tmp_path)
+    mtime = (tmp_path / "battwatch.sqlite3").stat().st_mtime
+    stale = status.collect(cfg, now=mtime + status.STALE_AFTER_S + 60, systemd=no_systemd)
+    assert stale["daemon"]["running"] is False
+    assert "NOT RUNNING (no systemd here; judged from the store; store updated 4.0 min ago)" in status.render(stale)
+    failed = status.collect(cfg, now=mtime + 5, systemd=lambda: "failed")
+    assert failed["daemon"]["running"] is False and failed["daemon"]["state"] == "failed"
+    active = status.collect(cfg, now=mtime + 5000, systemd=lambda: "active")
+    assert active["daemon"]["running"] is True
+    assert "running (systemd: active;" in status.render(active)
+
+
+def test_wall_clock_stamp_in_summary_wins_over_file_time(tmp_path: Path) -> None:
+    summary = full_summary(T0)
+    summary["updated"] = T0 - 1000
+    build_store(tmp_path, summary)
+    os.utime(tmp_path / "battwatch.sqlite3", (T0, T0))
+    info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
+    assert info["daemon"]["store_updated_age_s"] == pytest.approx(1000.0)
+    assert info["daemon"]["basis"].startswith("summary")
+    assert info["daemon"]["running"] is False
+
+
+def test_no_store_is_an_error_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg_path = tmp_path / "battwatch.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[store]\npath = "{tmp_path / "none"}"\n')
+    assert main(["status", "-c", str(cfg_path)]) == 1
+    out = capsys.readouterr().out
+    assert "no store yet: has the daemon run?" in out
+
+
+def test_json_output_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_store(tmp_path / "store", full_summary(T0))
+    cfg_path = tmp_path / "battwatch.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[store]\npath = "{tmp_path / "store"}"\n')
+    assert main(["status", "-c", str(cfg_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["vehicle"] == "car-1"
+    assert data["batteries"]["main"]["soc_pct"] == pytest.approx(81.4)
+    assert data["alerts"][0]["severity"] == "critical"
+    assert data["sinks"]["mqtt"]["backlog"] == 1234
+    assert data["link"]["lost_frames"] == 3
+    assert set(data["daemon"]) >= {"running", "state", "store_updated", "basis"}
