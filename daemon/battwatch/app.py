@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from battwatch.adapters.clock import HostClock
 from battwatch.adapters.sdnotify import Notifier
 from battwatch.adapters.serial_source import RawLine, SerialSource
 from battwatch.adapters.store import Store
@@ -51,7 +52,10 @@ def build_decoder(cfg: Config) -> DeviceDecoder:
             Calibration(cal.sos.gain, cal.sos.offset),
             cal.temp_offset_c,
             cfg.vehicle.id,
-        )
+        ),
+        hold_max_s=cfg.clock.hold_max_s,
+        step_s=cfg.clock.step_s,
+        jump_s=cfg.clock.jump_s,
     )
 
 
@@ -87,6 +91,7 @@ class App:
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self.pipeline = build_pipeline(cfg)
         self.decoder = build_decoder(cfg)
+        self.host_clock = HostClock(cfg.clock.host)
         self.store = open_store(cfg, store_dir)
         # the store first: everything lands locally before any network sink sees it
         extra = build_sinks(cfg, store_dir=self.store.directory) if sinks is None else sinks
@@ -183,7 +188,16 @@ class App:
 
     def _handle(self, ev: Any) -> None:
         if isinstance(ev, RawLine):
-            r = self.decoder.feed(ev.line, ev.t)
+            dec = self.decoder
+            r = dec.feed(ev.line, ev.t, self.host_clock.synced())
+            if dec.jumps:
+                for t, delta in dec.jumps:
+                    self.pipeline.time_jump(t, delta)
+                dec.jumps.clear()
+            if dec.released:
+                # readings held while the clock was unsynchronised, now with true times
+                for held in dec.take_released():
+                    self._route(self.pipeline.reading(held))
             if r is not None:
                 self._last_frame_mono = time.monotonic()
                 if self._silence_reported or self._awaiting_first_frame:

@@ -129,6 +129,15 @@ class StoreConfig(_Section):
     commit_rows: Annotated[int, Field(ge=1, le=100000)] = 500
 
 
+class ClockConfig(_Section):
+    # "auto": trust the host clock only once the kernel says NTP synchronised it (a Pi has
+    # no RTC); "trusted": the host has an RTC or GPS time. A board clock (BWT) always wins.
+    host: Literal["auto", "trusted"] = "auto"
+    hold_max_s: Annotated[float, Field(ge=0, le=86400)] = 900.0
+    step_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    jump_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -204,6 +213,7 @@ class Config(_Section):
     battery: BatteryConfig = BatteryConfig()
     adc: AdcConfig = AdcConfig()
     store: StoreConfig = StoreConfig()
+    clock: ClockConfig = ClockConfig()
     logging: LoggingConfig = LoggingConfig()
     mqtt: MqttConfig | None = None  # absent: the MQTT sink is off
     influx: InfluxConfig | None = None  # absent: the InfluxDB sink is off

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from battwatch.core.calibration import FrameCalibrator
-from battwatch.core.model import Ack, DeviceTime, Frame, Hello, Reading
+from battwatch.core.model import FLAG_BUFFERED, Ack, DeviceTime, Frame, Hello, Reading
 from battwatch.core.protocol import PROTO_VERSION, FrameError, parse_line, seq_gap
 from battwatch.core.timebase import Timebase
 
@@ -46,13 +46,29 @@ class DeviceDecoder:
     a noisy cable must not stop the daemon.
     """
 
-    def __init__(self, calibrator: FrameCalibrator, *, max_logged: int = 20) -> None:
+    def __init__(
+        self,
+        calibrator: FrameCalibrator,
+        *,
+        max_logged: int = 20,
+        hold_max_s: float = 900.0,
+        step_s: float = 2.0,
+        jump_s: float = 60.0,
+    ) -> None:
         self.calibrator = calibrator
         self.timebase = Timebase()
         self.stats = LinkStats()
         self._last_seq: int | None = None
         self._last_t = float("-inf")
         self._max_logged = max_logged
+        # Host-clock handling when the board has no clock of its own (firmware-notes, power.md):
+        self.hold_max_s = hold_max_s  # hold readings this long waiting for NTP, then estimate
+        self.step_s = step_s  # a synced host clock this far from our mapping: re-anchor
+        self.jump_s = jump_s  # ... and this far: tell the analysis time jumped
+        self._held: list[Reading] = []
+        self._estimated = False  # readings went out on an unsynchronised host clock
+        self.released: list[Reading] = []  # held readings re-stamped, for the caller to take
+        self.jumps: list[tuple[float, float]] = []  # (time, seconds) for the caller to take
 
     def link_reset(self) -> None:
         """The port was (re)opened: the sequence starts afresh.
@@ -68,7 +84,13 @@ class DeviceDecoder:
         if n <= self._max_logged or n % 1000 == 0:
             logger.warning("serial: %s line #%d skipped (%s): %.60r", kind, n, detail, line)
 
-    def feed(self, line: bytes, host_t: float) -> Reading | None:
+    def feed(self, line: bytes, host_t: float, host_synced: bool = True) -> Reading | None:
+        """One line in; a Reading out when it was a good data frame.
+
+        ``host_synced`` says whether the host clock is trustworthy (NTP synchronised). While
+        it is not and the board has no clock, readings are held (``released`` gets them,
+        re-stamped, once the clock is synchronised).
+        """
         self.stats.lines += 1
         try:
             msg = parse_line(line)
@@ -76,7 +98,7 @@ class DeviceDecoder:
             self._bad(e.kind, str(e), line)
             return None
         if isinstance(msg, Frame):
-            return self._frame(msg, host_t)
+            return self._frame(msg, host_t, host_synced)
         if isinstance(msg, Hello):
             if msg.proto != PROTO_VERSION:
                 self._bad("protocol", f"device speaks protocol {msg.proto}", line)
@@ -96,16 +118,22 @@ class DeviceDecoder:
             logger.warning("ADC refused %s: %s", msg.command, msg.detail)
         return None
 
-    def _frame(self, fr: Frame, host_t: float) -> Reading | None:
+    def _frame(self, fr: Frame, host_t: float, host_synced: bool) -> Reading | None:
         st = self.stats
-        reboots = self.timebase.reboots
-        t = self.timebase.to_time(fr.uptime_ms, host_t)
-        if self.timebase.reboots != reboots:
+        tb = self.timebase
+        reboots = tb.reboots
+        t = tb.to_time(fr.uptime_ms, host_t)
+        if tb.reboots != reboots:
             st.reboots += 1
             self._last_seq = None
         if self._last_seq is not None:
             st.lost_frames += seq_gap(self._last_seq, fr.seq)
         self._last_seq = fr.seq
+        if not tb.device_clock:
+            if not host_synced and not self._estimated:
+                return self._hold(fr, t)
+            if host_synced and not fr.flags & FLAG_BUFFERED:  # buffered ones arrive late by design
+                t = self._check_host_clock(fr, t, host_t)
         if t <= self._last_t:
             # the mapping moved backwards (a re-anchor after a reconnect): keep time monotonic
             self._bad("time", f"frame time {t:.3f} not after {self._last_t:.3f}", b"")
@@ -114,3 +142,52 @@ class DeviceDecoder:
         st.frames += 1
         st.last_frame_t = t
         return self.calibrator.to_reading(fr, t)
+
+    # -- a host clock that is not (yet) to be trusted ------------------------------------
+    def _hold(self, fr: Frame, t: float) -> Reading | None:
+        """Keep the reading (stamped on the provisional mapping) until the clock is synced."""
+        reading = self.calibrator.to_reading(fr, t)
+        self._held.append(reading)
+        if t - self._held[0].t < self.hold_max_s:
+            return None
+        # No NTP in sight (a car has no network most of the time): go on with estimates.
+        logger.warning(
+            "host clock still unsynchronised after %.0f s: using it, readings are estimates",
+            self.hold_max_s,
+        )
+        self._estimated = True
+        held, self._held = self._held, []
+        out = [r for r in held if r.t > self._last_t]
+        if out:
+            self._last_t = out[-1].t
+            self.stats.frames += len(out)
+            self.stats.last_frame_t = self._last_t
+        self.released.extend(out)
+        return None
+
+    def _check_host_clock(self, fr: Frame, t: float, host_t: float) -> float:
+        """Follow a synchronised host clock: re-stamp held readings, re-anchor after a step."""
+        delta = host_t - t
+        if not self._held and not self._estimated and abs(delta) <= self.step_s:
+            return t
+        self.timebase.anchor_now(fr.uptime_ms, host_t)
+        if self._held:
+            # the clock is synchronised now: the held readings get their true times
+            logger.info("host clock synchronised: %d held readings re-stamped by %+.0f s",
+                        len(self._held), delta)
+            held, self._held = self._held, []
+            self.released.extend(r._replace(t=r.t + delta) for r in held)
+            self._last_t = self.released[-1].t
+            self.stats.frames += len(held)
+        elif abs(delta) >= self.jump_s:
+            # rest windows, drain rates and trends must not read this as hours passing
+            logger.warning("host clock stepped by %+.0f s: re-anchored", delta)
+            self.jumps.append((host_t, delta))
+            if delta < 0:
+                self._last_t = float("-inf")
+        self._estimated = False
+        return host_t
+
+    def take_released(self) -> list[Reading]:
+        out, self.released = self.released, []
+        return out

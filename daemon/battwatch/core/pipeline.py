@@ -48,6 +48,12 @@ class Pipeline:
             return []
         return list(self.analyzer.link_lost(t, reason))
 
+    def time_jump(self, t: float, delta_s: float) -> None:
+        """The wall clock stepped by ``delta_s``: shift the analysis' time references with it,
+        so rest windows, drain rates and trends see no hours that never passed."""
+        if self.analyzer is not None and hasattr(self.analyzer, "time_jump"):
+            self.analyzer.time_jump(t, delta_s)
+
     def tick(self, t: float) -> list[Outbound]:
         if self.analyzer is None:
             return []

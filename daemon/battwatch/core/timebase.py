@@ -32,6 +32,11 @@ class Timebase:
         if not self.device_clock:
             self._anchor_uptime, self._anchor_t = uptime_ms, host_t
 
+    def anchor_now(self, uptime_ms: int, host_t: float) -> None:
+        """Re-anchor on the host clock whatever came before (it was just synchronised)."""
+        if not self.device_clock:
+            self._anchor_uptime, self._anchor_t = uptime_ms, host_t
+
     def device_time(self, uptime_ms: int, unix_ms: int) -> float:
         """The device's clock read ``unix_ms`` at ``uptime_ms``.
 
