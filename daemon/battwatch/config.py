@@ -197,6 +197,7 @@ class InfluxConfig(_Section):
     batch_size: Annotated[int, Field(ge=1, le=50000)] = 500
     flush_interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     backlog_max: Annotated[int, Field(ge=100, le=10_000_000)] = 500_000
+    window_s: Annotated[float, Field(ge=10, le=3600)] = 60.0  # readings are written as windows this long
     tags: dict[str, str] = {}
 
     @model_validator(mode="after")
