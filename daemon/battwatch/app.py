@@ -98,6 +98,8 @@ class App:
         self.sinks: list[Sink] = [self.store, *extra]
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
+        # the idle wait must be shorter than the watchdog ping interval, however short
+        self._wait_s = min(0.25, self.notifier.watchdog_interval_s or 0.25)
         self.source = SerialSource(
             cfg.adc.port,
             cfg.adc.baudrate,
@@ -143,6 +145,7 @@ class App:
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
         data["sinks"] = {s.name: s.status() for s in self.sinks}
+        data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks:
             sink.summary(summary)
@@ -210,8 +213,10 @@ class App:
             self.decoder.link_reset()
             self._last_frame_mono = time.monotonic()
             self._configure_device()
+            self.notifier.status(f"link up on {self.cfg.adc.port}")
         elif isinstance(ev, LinkDown):
             self.link_up = False
+            self.notifier.status(f"link DOWN: waiting for {self.cfg.adc.port}")
         elif isinstance(ev, Tick):
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
             for sink in self.sinks:
@@ -240,6 +245,7 @@ class App:
         self._silence_reported = True
         reason = "unplugged" if not self.link_up else "no valid frame"
         logger.warning("ADC silent for %.0f s (%s)", silent_s, reason)
+        self.notifier.status(f"ADC silent for {silent_s:.0f} s ({reason})")
         base = self._last_reading_t if self._last_reading_t is not None else time.time() - silent_s
         self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
 
@@ -272,7 +278,7 @@ class App:
                 if self.stop_when is not None and self.stop_when(self):
                     break
                 try:
-                    ev = self.inbox.get(timeout=0.25)
+                    ev = self.inbox.get(timeout=self._wait_s)
                 except queue.Empty:
                     self._check_silence()
                     continue
@@ -315,6 +321,7 @@ class App:
             except Exception:  # noqa: BLE001 - each step is isolated so the rest still runs
                 logger.exception("shutdown step %s failed", name)
         logger.info("battwatch stopped")
+        self.notifier.close()
 
     def _drain(self) -> None:
         if self.force_exit:

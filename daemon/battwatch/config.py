@@ -248,11 +248,18 @@ def _resolve_secrets(raw: dict[str, Any], problems: list[str], env: dict[str, st
             sec[key] = value
         elif key not in sec and env.get(var):
             sec[key] = env[var]
-        # systemd LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY/<name>
+        # systemd LoadCredential=: one file per credential ("mqtt-password"), or a whole
+        # directory (LoadCredential=battwatch:DIR, as systemd/battwatch.service does), whose
+        # files arrive as "battwatch_mqtt-password"
         elif key not in sec and env.get("CREDENTIALS_DIRECTORY"):
-            cred = Path(env["CREDENTIALS_DIRECTORY"]) / f"{section}-{key}"
-            if cred.is_file():
-                sec[key] = cred.read_text(encoding="utf-8").strip()
+            cred_dir = Path(env["CREDENTIALS_DIRECTORY"])
+            for name in (f"{section}-{key}", f"battwatch_{section}-{key}"):
+                cred = cred_dir / name
+                if cred.is_file():
+                    value = cred.read_text(encoding="utf-8").strip()
+                    if value:  # an empty placeholder means "no secret"
+                        sec[key] = value
+                    break
 
 
 def _describe(value: Any) -> str:

@@ -3,80 +3,449 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import logging
+import math
+import os
+import shutil
 import sqlite3
+import struct
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from battwatch.core.timefmt import iso_utc
 
+logger = logging.getLogger(__name__)
 
-def collect(cfg: Any) -> dict[str, Any]:
-    """Everything status shows, as plain data (read-only: the daemon may be running)."""
-    path = cfg.store.path / "battwatch.sqlite3"
-    if not path.exists():
-        return {"vehicle": cfg.vehicle.id, "store": str(path), "error": "no store yet: has the daemon run?"}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+UNIT = "battwatch.service"
+# The daemon rewrites the summary every 60 s tick: three missed ticks mean it is not running.
+STALE_AFTER_S = 180.0
+RECENT_EVENTS = 10
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# What sinks call their count of undelivered records; the first one present is the backlog.
+BACKLOG_KEYS = ("backlog", "queued")
+
+SystemdProbe = Callable[[], str | None]
+
+
+# -- collecting -------------------------------------------------------------------------------
+
+
+def systemd_state(unit: str = UNIT) -> str | None:
+    """``systemctl is-active`` for the unit, or None when this host does not run systemd."""
+    if shutil.which("systemctl") is None or not Path("/run/systemd/system").is_dir():
+        return None
     try:
-        kv = dict(db.execute("SELECT key, value FROM kv").fetchall())
-        summary = json.loads(kv.get("summary", "{}"))
-        last = db.execute(
-            "SELECT t, main_v, sos_v, temp_c FROM readings ORDER BY t DESC LIMIT 1"
-        ).fetchone()
-        count = db.execute("SELECT count(*) FROM readings").fetchone()[0]
-        events = db.execute(
-            "SELECT t, battery, alert, severity, state, message FROM events ORDER BY t DESC, id DESC LIMIT 10"
-        ).fetchall()
+        out = subprocess.run(
+            ["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        logger.debug("systemctl is-active failed: %s", e)
+        return None
+    return out.stdout.strip() or None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None for anything else (missing, text, NaN, bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _as_time(value: Any) -> float | None:
+    """Unix seconds from a number or an ISO 8601 string; None if neither."""
+    n = _number(value)
+    if n is not None:
+        return n
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _store_written_t(db_path: Path) -> float | None:
+    """When the daemon last wrote the store: the newest of the database and its WAL file."""
+    times = []
+    for p in (db_path, db_path.with_name(db_path.name + "-wal")):
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times) if times else None
+
+
+def store_holder(db_path: Path) -> tuple[int, str] | None:
+    """The process that has the store open (pid, command line), or None.
+
+    Every SQLite connection to a WAL database holds a shared POSIX lock on the ``-shm`` file
+    for as long as it is open, so asking the kernel for a conflicting lock finds the daemon
+    without trusting any clock. A cleanly stopped daemon leaves no ``-shm`` file at all.
+    """
+    shm = db_path.with_name(db_path.name + "-shm")
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        # struct flock: l_type, l_whence, l_start, l_len (0 = to the end), l_pid
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+    except OSError as e:
+        logger.debug("F_GETLK on %s failed: %s", shm, e)
+        return None
     finally:
+        os.close(fd)
+    l_type, _, _, _, pid = struct.unpack("hhqqi", answer)
+    if l_type == fcntl.F_UNLCK or pid <= 0:
+        return None
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = "?"
+    return pid, cmd
+
+
+def _open_readonly(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """A read-only connection that never blocks the daemon; a note if it is a snapshot."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db, None
+    except sqlite3.OperationalError:
         db.close()
+    # A user without write access to the WAL index (the store belongs to the battwatch
+    # user) can still read the last checkpointed state.
+    db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    return db, "store read as a snapshot (no access to its WAL): the newest minutes may be missing"
+
+
+def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
+    """The analysis summary of one battery, with the keys status knows normalised."""
+    b = _dict(raw)
+    out: dict[str, Any] = {
+        "soc_pct": _number(b.get("soc_pct")),
+        "age_years": _number(b.get("age_years")),
+        "age_basis": "analysis" if _number(b.get("age_years")) is not None else None,
+        "remaining_life_years": None,
+        "remaining_life_basis": b.get("remaining_life_basis") if isinstance(b.get("remaining_life_basis"), str) else None,
+        "last_crank_min_v": _number(b.get("last_crank_min_v")),
+        "health": b.get("health") if isinstance(b.get("health"), str) else None,
+        "trend": b.get("trend") if isinstance(b.get("trend"), str | dict) else None,
+    }
+    life = b.get("remaining_life_years")
+    if _number(life) is not None:
+        out["remaining_life_years"] = _number(life)
+    elif isinstance(life, list | tuple) and len(life) == 2 and all(_number(x) is not None for x in life):
+        out["remaining_life_years"] = [float(life[0]), float(life[1])]
+    battery_cfg = getattr(getattr(cfg, "battery", None), kind, None)
+    installed = getattr(battery_cfg, "installed", None)
+    if out["age_years"] is None and isinstance(installed, date):
+        # the configured install date still gives an age before the analysis has run
+        days = (datetime.fromtimestamp(now, UTC).date() - installed).days
+        out["age_years"] = round(days / 365.25, 2)
+        out["age_basis"] = "installed date in the configuration"
+    out["installed"] = installed.isoformat() if isinstance(installed, date) else None
+    if kind == "main" and battery_cfg is not None:
+        out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
+    elif battery_cfg is not None:
+        out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {getattr(battery_cfg, 'cells', '?')} cells"
+    known = set(out) | {"alerts"}
+    # keys the analysis added that this screen has no label for: shown as they are
+    out["other"] = {k: v for k, v in b.items() if k not in known and isinstance(v, str | int | float | bool)}
+    out["present"] = bool(b)
+    return out
+
+
+def _alerts(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    alerts: list[dict[str, Any]] = []
+    for battery in ("main", "sos"):
+        raw = _dict(summary.get(battery)).get("alerts")
+        for a in raw if isinstance(raw, list) else []:
+            if not isinstance(a, dict):
+                continue
+            since = _as_time(a.get("since"))
+            alerts.append({
+                "battery": battery,
+                "alert": str(a.get("alert", "?")),
+                "severity": str(a.get("severity", "?")),
+                "since": iso_utc(since) if since is not None else None,
+                "value": _number(a.get("value")),
+                "message": str(a.get("message", "")),
+            })
+    alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["since"] or ""))
+    return alerts
+
+
+def _sinks(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in _dict(summary.get("sinks")).items():
+        st = _dict(raw)
+        backlog = next((st[k] for k in BACKLOG_KEYS if _number(st.get(k)) is not None), None)
+        connected = st.get("connected")
+        out[str(name)] = {
+            "connected": connected if isinstance(connected, bool) else None,
+            "backlog": int(backlog) if backlog is not None else None,
+            "last_error": st.get("last_error") if isinstance(st.get("last_error"), str) else None,
+            "detail": st,
+        }
+    return out
+
+
+def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    link = _dict(summary.get("link"))
+    if not link:
+        return None
+    frames = _number(link.get("frames")) or 0.0
+    lost = _number(link.get("lost_frames")) or 0.0
+    errors = {str(k): v for k, v in _dict(link.get("errors")).items() if _number(v)}
     return {
-        "vehicle": cfg.vehicle.id,
-        "store": str(path),
-        "readings": count,
-        "last_reading": None if last is None else {
-            "time": iso_utc(last[0]), "main_v": last[1], "sos_v": last[2], "temp_c": last[3],
-        },
-        "summary": summary,
-        "recent_events": [
-            {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
-             "state": e[4], "message": e[5]}
-            for e in events
-        ],
+        "connected": link.get("connected") if isinstance(link.get("connected"), bool) else None,
+        "frames": int(frames),
+        "lost_frames": int(lost),
+        "loss_pct": round(100.0 * lost / (frames + lost), 3) if frames + lost else None,
+        "bad_lines": int(_number(link.get("bad_lines")) or 0),
+        "errors": errors,
+        "device_reboots": int(_number(link.get("device_reboots")) or 0),
+        "firmware": link.get("firmware") if isinstance(link.get("firmware"), str) else None,
+        "board": link.get("board") if isinstance(link.get("board"), str) else None,
     }
 
 
+def _daemon(summary: Mapping[str, Any], written_t: float | None, now: float,
+            systemd: str | None, holder: tuple[int, str] | None) -> dict[str, Any]:
+    """Is the daemon running? Honest about how it knows."""
+    # When the store was last written: a wall-clock stamp in the summary if the daemon
+    # writes one, else the store's modification time (it commits at least once per tick).
+    updated = _as_time(summary.get("updated"))
+    updated = updated if updated is not None else written_t
+    age = None if updated is None else max(0.0, now - updated)
+    if systemd is not None:
+        running = systemd in ("active", "reloading", "activating", "deactivating")
+        state, basis = systemd, "systemctl is-active"
+    else:
+        running = holder is not None
+        state = "running" if running else "not running"
+        basis = "a process holds the store open" if running else "no process holds the store open"
+    return {"running": running, "state": state, "systemd": systemd, "basis": basis,
+            "pid": holder[0] if holder else None, "command": holder[1] if holder else None,
+            "store_updated": iso_utc(updated) if updated is not None else None,
+            "store_updated_age_s": None if age is None else round(age, 1),
+            "stale": age is not None and age > STALE_AFTER_S}
+
+
+def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = systemd_state) -> dict[str, Any]:
+    """Everything status shows, as plain data (read-only: the daemon may be running)."""
+    now = time.time() if now is None else now
+    path = Path(cfg.store.path) / "battwatch.sqlite3"
+    info: dict[str, Any] = {"vehicle": cfg.vehicle.id, "store": str(path), "now": iso_utc(now)}
+    sd = systemd()
+    holder = store_holder(path)  # before we open it ourselves
+    if not path.exists():
+        info["daemon"] = _daemon({}, None, now, sd, holder)
+        info["error"] = "no store yet: has the daemon run?"
+        return info
+    note = None
+    try:
+        db, note = _open_readonly(path)
+        try:
+            kv = dict(db.execute("SELECT key, value FROM kv WHERE key IN ('summary')").fetchall())
+            last = db.execute(
+                "SELECT t, main_v, sos_v, temp_c, state FROM readings ORDER BY t DESC LIMIT 1"
+            ).fetchone()
+            count = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            events = db.execute(
+                "SELECT t, battery, alert, severity, state, message FROM events"
+                " ORDER BY t DESC, id DESC LIMIT ?", (RECENT_EVENTS,)
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        info["daemon"] = _daemon({}, _store_written_t(path), now, sd, holder)
+        info["error"] = f"cannot read the store: {e} (try as root or as the battwatch user)"
+        return info
+    try:
+        summary = _dict(json.loads(kv.get("summary", "{}")))
+    except json.JSONDecodeError:
+        summary = {}
+        note = "the stored summary is not valid JSON; showing readings and events only"
+    info["daemon"] = _daemon(summary, _store_written_t(path), now, sd, holder)
+    if note:
+        info["note"] = note
+    info["readings"] = count
+    info["last_reading"] = None if last is None else {
+        "time": iso_utc(last[0]), "age_s": round(now - last[0], 1),
+        "main_v": last[1], "sos_v": last[2], "temp_c": last[3], "state": last[4] or None,
+    }
+    info["vehicle_state"] = summary.get("state") if isinstance(summary.get("state"), str) else None
+    info["batteries"] = {k: _battery(summary.get(k), k, cfg, now) for k in ("main", "sos")}
+    info["alerts"] = _alerts(summary)
+    info["sinks"] = _sinks(summary)
+    info["link"] = _link(summary)
+    info["recent_events"] = [
+        {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
+         "state": e[4], "message": e[5]}
+        for e in events
+    ]
+    info["summary"] = summary
+    return info
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 0:
+        return "in the future (clock?)"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def _when(iso: Any) -> str:
+    """ISO 8601 (as in --json) shortened for people: to the second, in UTC."""
+    t = _as_time(iso)
+    return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _volts(v: Any) -> str:
+    return "—" if _number(v) is None else f"{v:.2f} V"
+
+
+def _life(b: Mapping[str, Any]) -> str:
+    life = b.get("remaining_life_years")
+    if isinstance(life, list):
+        text = f"{life[0]:.1f}–{life[1]:.1f} years"
+    elif life is not None:
+        text = f"{life:.1f} years"
+    else:
+        return "unknown (the analysis has not estimated it yet)"
+    basis = b.get("remaining_life_basis")
+    return f"{text} (basis: {basis})" if basis else text
+
+
+def _render_battery(title: str, b: Mapping[str, Any]) -> list[str]:
+    kind = f" ({b['type']})" if b.get("type") else ""
+    lines = [f"{title}{kind}"]
+    if not b.get("present"):
+        lines.append("  no analysis in the store yet")
+    if b.get("health"):
+        lines.append(f"  health            {b['health']}")
+    soc = b.get("soc_pct")
+    lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} %'}")
+    age = b.get("age_years")
+    if age is None:
+        lines.append("  age               unknown (set `installed` in the configuration)")
+    else:
+        src = f"; from the {b['age_basis']}" if b.get("age_basis") not in (None, "analysis") else ""
+        inst = f", installed {b['installed']}" if b.get("installed") else ""
+        lines.append(f"  age               {age:.1f} years{inst}{src}")
+    lines.append(f"  remaining life    {_life(b)}")
+    if b.get("last_crank_min_v") is not None:
+        lines.append(f"  last crank        minimum {_volts(b['last_crank_min_v'])}")
+    trend = b.get("trend")
+    if trend:
+        shown = trend if isinstance(trend, str) else ", ".join(f"{k} {v}" for k, v in trend.items())
+        lines.append(f"  trend             {shown}")
+    for k, v in _dict(b.get("other")).items():
+        lines.append(f"  {k:<17} {v}")
+    return lines
+
+
 def render(info: dict[str, Any]) -> str:
-    lines = [f"battwatch status: vehicle {info['vehicle']}"]
+    lines = [f"battwatch status: vehicle {info['vehicle']}    (now {_when(info['now'])})"]
+    d = _dict(info.get("daemon"))
+    if d:
+        seen = f"store updated {_ago(d.get('store_updated_age_s'))}" if d.get("store_updated") else "store never written"
+        if d.get("systemd"):
+            via = f"systemd: {d['systemd']}"
+        elif d.get("pid"):
+            via = f"pid {d['pid']} has the store open: {d.get('command') or '?'}"
+        else:
+            via = "no systemd here, and no process has the store open"
+        stale = "; nothing written for a while: is it stuck?" if d.get("running") and d.get("stale") else ""
+        lines.append(f"Daemon        {'running' if d.get('running') else 'NOT RUNNING'} ({via}; {seen}{stale})")
     if "error" in info:
-        return "\n".join(lines + [f"  {info['error']} ({info['store']})"])
-    last = info["last_reading"]
-    lines.append(f"  store: {info['store']} ({info['readings']} readings)")
+        lines.append(f"  {info['error']} ({info['store']})")
+        return "\n".join(lines)
+    if info.get("note"):
+        lines.append(f"Note          {info['note']}")
+    last = info.get("last_reading")
     if last:
+        state = f", {last['state']}" if last.get("state") else ""
+        temp = f", {last['temp_c']:.1f} °C" if _number(last.get("temp_c")) is not None else ""
         lines.append(
-            f"  last reading {last['time']}: 12 V {last['main_v']} V, SOS {last['sos_v']} V, "
-            f"{last['temp_c']} °C"
+            f"Last reading  {_when(last['time'])} ({_ago(last['age_s'])}): 12 V {_volts(last['main_v'])}, "
+            f"SOS {_volts(last['sos_v'])}{temp}{state}"
         )
-    summary = info["summary"]
-    for battery in ("main", "sos"):
-        b = summary.get(battery)
-        if not b:
-            continue
-        lines.append(f"  {battery}:")
-        for key, value in b.items():
-            if key != "alerts":
-                lines.append(f"    {key}: {value}")
-        for a in b.get("alerts", []):
-            lines.append(f"    ALERT {a['alert']} ({a['severity']}): {a['message']}")
-    link = summary.get("link")
-    if link:
+    else:
+        lines.append("Last reading  none yet")
+    n = info["readings"]
+    lines.append(f"Store         {info['store']} ({n:,} reading{'' if n == 1 else 's'})")
+    if info.get("vehicle_state"):
+        lines.append(f"Vehicle       {info['vehicle_state']}")
+    lines.append("")
+    lines += _render_battery("Starter battery 12 V", info["batteries"]["main"])
+    lines += _render_battery("SOS backup battery", info["batteries"]["sos"])
+    lines.append("")
+    alerts = info["alerts"]
+    lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
+    for a in alerts:
+        since = f" since {_when(a['since'])}" if a["since"] else ""
+        lines.append(f"  {a['severity'].upper():8} {a['battery']}/{a['alert']}{since}: {a['message']}")
+    lines.append("")
+    lines.append("Sinks")
+    if not info["sinks"]:
+        lines.append("  none reported yet")
+    for name, s in info["sinks"].items():
+        parts = []
+        if s["connected"] is not None:
+            parts.append("connected" if s["connected"] else "DISCONNECTED")
+        if s["backlog"] is not None:
+            parts.append(f"backlog {s['backlog']:,}")
+        if name == "store":
+            detail = s["detail"]
+            if _number(detail.get("readings_written")) is not None:
+                parts.append(f"{int(detail['readings_written']):,} readings written since start")
+            if _number(detail.get("pending")):
+                parts.append(f"{int(detail['pending']):,} awaiting commit")
+        if s["last_error"]:
+            parts.append(f"last error: {s['last_error']}")
+        lines.append(f"  {name:8} {', '.join(parts) or 'no details'}")
+    link = info.get("link")
+    lines.append("")
+    if link is None:
+        lines.append("Serial link   no statistics yet")
+    else:
+        up = {True: "up", False: "DOWN", None: "state unknown"}[link["connected"]]
+        who = f" — {link['board'] or '?'} firmware {link['firmware']}" if link["firmware"] else ""
+        loss = f" ({link['loss_pct']:.2f} %)" if link["loss_pct"] is not None else ""
+        kinds = f" ({', '.join(f'{k} {v}' for k, v in link['errors'].items())})" if link["errors"] else ""
+        lines.append(f"Serial link   {up}{who}")
         lines.append(
-            "  serial: {frames} frames, {lost_frames} lost, {bad_lines} bad lines, "
-            "{device_reboots} device reboots".format(**link)
+            f"  {link['frames']:,} frames, {link['lost_frames']:,} lost{loss}, "
+            f"{link['bad_lines']:,} bad lines{kinds}, {link['device_reboots']} device reboots"
         )
     if info["recent_events"]:
-        lines.append("  recent alert transitions:")
+        lines.append("")
+        lines.append("Recent alert transitions")
         for e in info["recent_events"]:
-            lines.append(f"    {e['time']} {e['battery']}/{e['alert']} {e['severity']} {e['state']}")
+            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['state']}: {e['message']}")
     return "\n".join(lines)
 
 
@@ -86,8 +455,9 @@ def run_status(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, required=True)
     info = collect(cfg)
     if args.json:
-        json.dump(info, sys.stdout, indent=2)
+        json.dump(info, sys.stdout, indent=2, default=str)
         print()
     else:
         print(render(info))
     return 0 if "error" not in info else 1
+

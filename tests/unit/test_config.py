@@ -99,3 +99,14 @@ def test_a_bad_password_value_is_reported_without_showing_it() -> None:
         config.from_dict({"vehicle": {"id": "c"}, "mqtt": {"host": "b", "password": 12345678}}, env={})
     assert any("mqtt.password" in p for p in e.value.problems)
     assert not any("12345678" in p for p in e.value.problems)
+
+
+def test_secret_from_a_systemd_credentials_directory(tmp_path: Path) -> None:
+    """LoadCredential=battwatch:/etc/battwatch/credentials names files battwatch_<section>-<key>."""
+    (tmp_path / "battwatch_mqtt-password").write_text("s3cret\n")
+    cfg = config.from_dict(
+        {"vehicle": {"id": "c"}, "mqtt": {"host": "h", "username": "u"}},
+        env={"CREDENTIALS_DIRECTORY": str(tmp_path)},
+    )
+    assert cfg.mqtt is not None and cfg.mqtt.password is not None
+    assert cfg.mqtt.password.get_secret_value() == "s3cret"

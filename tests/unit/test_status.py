@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,7 @@ def full_summary(t: float) -> dict[str, Any]:
         "sinks": {
             "store": {"path": "/x", "readings_written": 997, "pending": 0},
             "mqtt": {"connected": False, "backlog": 1234, "last_error": "connection refused"},
-            "influx": {"connected": True, "outbox": 0},
+            "influx": {"connected": True, "backlog": 0, "outbox": "/var/lib/battwatch/influx-outbox"},
         },
     }
 
@@ -83,8 +85,9 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
     now = (tmp_path / "battwatch.sqlite3").stat().st_mtime + 30
     info = status.collect(cfg, now=now, systemd=no_systemd)
 
-    assert info["daemon"]["running"] is True  # written 30 s ago, no systemd on this host
-    assert info["daemon"]["basis"].startswith("store file time")
+    # the store is closed and there is no systemd here: nothing runs, however fresh the file
+    assert info["daemon"]["running"] is False
+    assert info["daemon"]["store_updated_age_s"] == pytest.approx(30.0, abs=0.01)
     assert info["readings"] == 3
     assert info["last_reading"]["main_v"] == pytest.approx(12.62)
     assert info["last_reading"]["state"] == "parked"
@@ -105,7 +108,7 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
 
     text = status.render(info)
     for expected in (
-        "Daemon        running (no systemd here",
+        "Daemon        NOT RUNNING (no systemd here, and no process has the store open; store updated 30 s ago)",
         "Last reading  2024-05-01 10:40:02 UTC (",
         "Starter battery 12 V (agm, 80 Ah)",
         "12 V 12.62 V, SOS 4.90 V, 21.5 °C, parked",
@@ -165,18 +168,47 @@ def test_corrupt_summary_json_is_reported_not_raised(tmp_path: Path) -> None:
     assert "Note          the stored summary is not valid JSON" in status.render(info)
 
 
-def test_daemon_state_from_systemd_and_from_staleness(tmp_path: Path) -> None:
+HOLD_OPEN = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("SELECT count(*) FROM kv").fetchone()
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_daemon_found_by_the_lock_it_holds_on_the_store(tmp_path: Path) -> None:
+    build_store(tmp_path, full_summary(T0))
+    cfg = make_cfg(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(tmp_path / "battwatch.sqlite3")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == "open\n"
+        info = status.collect(cfg, now=T0, systemd=no_systemd)
+        assert info["daemon"]["running"] is True
+        assert info["daemon"]["pid"] == holder.pid
+        assert "import sqlite3, sys" in info["daemon"]["command"]
+        assert f"Daemon        running (pid {holder.pid} has the store open:" in status.render(info)
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()
+    after = status.collect(cfg, now=T0, systemd=no_systemd)
+    assert after["daemon"]["running"] is False and after["daemon"]["pid"] is None
+
+
+def test_daemon_state_from_systemd(tmp_path: Path) -> None:
     build_store(tmp_path, full_summary(T0))
     cfg = make_cfg(tmp_path)
     mtime = (tmp_path / "battwatch.sqlite3").stat().st_mtime
-    stale = status.collect(cfg, now=mtime + status.STALE_AFTER_S + 60, systemd=no_systemd)
-    assert stale["daemon"]["running"] is False
-    assert "NOT RUNNING (no systemd here; judged from the store; store updated 4.0 min ago)" in status.render(stale)
     failed = status.collect(cfg, now=mtime + 5, systemd=lambda: "failed")
     assert failed["daemon"]["running"] is False and failed["daemon"]["state"] == "failed"
+    assert "NOT RUNNING (systemd: failed; store updated 5 s ago)" in status.render(failed)
     active = status.collect(cfg, now=mtime + 5000, systemd=lambda: "active")
-    assert active["daemon"]["running"] is True
-    assert "running (systemd: active;" in status.render(active)
+    assert active["daemon"]["running"] is True and active["daemon"]["stale"] is True
+    assert "running (systemd: active; store updated 1.4 h ago; nothing written for a while: is it stuck?)" in (
+        status.render(active))
 
 
 def test_wall_clock_stamp_in_summary_wins_over_file_time(tmp_path: Path) -> None:
@@ -186,8 +218,7 @@ def test_wall_clock_stamp_in_summary_wins_over_file_time(tmp_path: Path) -> None
     os.utime(tmp_path / "battwatch.sqlite3", (T0, T0))
     info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
     assert info["daemon"]["store_updated_age_s"] == pytest.approx(1000.0)
-    assert info["daemon"]["basis"].startswith("summary")
-    assert info["daemon"]["running"] is False
+    assert info["daemon"]["stale"] is True
 
 
 def test_no_store_is_an_error_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,4 +240,4 @@ def test_json_output_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert data["alerts"][0]["severity"] == "critical"
     assert data["sinks"]["mqtt"]["backlog"] == 1234
     assert data["link"]["lost_frames"] == 3
-    assert set(data["daemon"]) >= {"running", "state", "store_updated", "basis"}
+    assert set(data["daemon"]) >= {"running", "state", "pid", "store_updated", "basis"}
