@@ -33,6 +33,7 @@ from battwatch.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
 
+PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 
@@ -120,6 +121,7 @@ class App:
         self._silence_reported = False
         self._awaiting_first_frame = False
         self._last_reading_t: float | None = None
+        self._next_prune_t = float("-inf")
         self._restore()
 
     # -- state across restarts -----------------------------------------------------------
@@ -167,6 +169,8 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
+                if out.t >= self._next_prune_t:
+                    self._prune(out.t)
                 state = None
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
@@ -227,10 +231,13 @@ class App:
                 f"{'link up' if self.link_up else 'link DOWN'}; {st.frames} frames, "
                 f"{st.lost_frames} lost, {sum(st.errors.values())} bad; {self.transitions} alert transitions"
             )
-        elif ev == "prune":
-            n = self.store.prune(self._last_reading_t or time.time())
-            if n:
-                logger.info("retention: %d old readings deleted", n)
+
+    def _prune(self, t: float) -> None:
+        # retention follows data time, so an accelerated or replayed run is bounded too
+        self._next_prune_t = t + PRUNE_EVERY_S
+        n = self.store.prune(t)
+        if n:
+            logger.info("retention: %d old readings deleted", n)
 
     def _configure_device(self) -> None:
         adc = self.cfg.adc
@@ -257,8 +264,6 @@ class App:
         # jobs only enqueue: the main thread owns all state
         sched.add_job(lambda: self.inbox.put(Tick(time.time())), "interval", seconds=TICK_S,
                       coalesce=True, max_instances=1, id="tick")
-        sched.add_job(lambda: self.inbox.put("prune"), "interval", hours=6,
-                      coalesce=True, max_instances=1, id="prune")
         sched.start()
         self._scheduler = sched
 
@@ -270,7 +275,6 @@ class App:
         for sink in self.sinks:
             sink.start()
         self.source.start()
-        self.inbox.put("prune")
         self.notifier.ready(f"reading {self.cfg.adc.port}")
         try:
             while not self.stop_requested.is_set():
@@ -331,5 +335,4 @@ class App:
                 ev = self.inbox.get_nowait()
             except queue.Empty:
                 return
-            if ev != "prune":
-                self._handle(ev)
+            self._handle(ev)
