@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 
 from battwatch.scenarios.climate import DAY_S
@@ -95,7 +95,7 @@ def plan_drives(rng: random.Random, day0: float, days: Iterable[int], usage: Usa
     drives: list[Drive] = []
     for d in days:
         midnight = day0 + d * DAY_S
-        weekday = datetime.fromtimestamp(midnight, timezone.utc).weekday()
+        weekday = datetime.fromtimestamp(midnight, UTC).weekday()
         if weekday < 5:
             for h in usage.weekday_departures_h:
                 depart = midnight + (h + rng.gauss(0.0, usage.departure_sd_h)) * HOUR_S

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from battwatch.config import Config
-    from battwatch.core.pipeline import Analyzer
+    from battwatch.core.analysis.analyzer import BatteryAnalyzer
 
 
-def build_analyzer(cfg: Config) -> Analyzer | None:
-    """The analyzer for a configuration (none yet: alerts arrive with the health issue)."""
-    return None
+def build_analyzer(cfg: Config, *, record: bool = False) -> BatteryAnalyzer:
+    """The analyzer for a configuration; ``record`` keeps full histories for ``battwatch report``."""
+    from battwatch.core.analysis.analyzer import BatteryAnalyzer
+
+    return BatteryAnalyzer(cfg, record=record)

@@ -1,0 +1,304 @@
+"""The analyzer: sensor checks, vehicle state and both batteries' rules behind one feed() (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from battwatch.core.analysis import summary as summary_mod
+from battwatch.core.analysis.engine import AlertEngine
+from battwatch.core.analysis.faults import ChannelWatch
+from battwatch.core.analysis.lead_acid import DAY_S, MainRules
+from battwatch.core.analysis.pack import PackRules
+from battwatch.core.analysis.state import (
+    AWAKE,
+    CRANK_MERGE_S,
+    CRANKING,
+    RESTING,
+    RUNNING,
+    STATE_NAMES,
+    CrankEvent,
+    Drive,
+    VehicleTracker,
+)
+from battwatch.core.analysis.trend import TrendFit
+from battwatch.core.model import AlertTransition, Reading
+
+if TYPE_CHECKING:
+    from battwatch.config import Config
+
+STATE_VERSION = 1
+HOUSEKEEP_S = 3600.0  # reminders are checked at most once an hour of data time
+
+
+@dataclass(slots=True)
+class ReportData:
+    """What ``battwatch report`` plots, collected by an analyzer built with ``record=True``."""
+
+    cranks: list[CrankEvent] = field(default_factory=list)
+    drives: list[Drive] = field(default_factory=list)
+    main_daily: list[tuple[float, float]] = field(default_factory=list)  # (day number, V at 25 °C)
+    sos_daily: list[tuple[float, float]] = field(default_factory=list)  # (day number, V)
+    sos_trend: TrendFit | None = None
+    sos_warning_day: float | None = None  # day number the trend reaches the warning level
+    sos_end_of_life_day: float | None = None  # ... and the critical level
+
+
+class BatteryAnalyzer:
+    """Implements ``battwatch.core.pipeline.Analyzer`` for one vehicle.
+
+    Every decision uses the time carried by the readings, so a replay gives exactly what the
+    live daemon gave. Per reading the work is O(1); medians, trends and age run once per UTC
+    day of data, reminders once per hour.
+    """
+
+    def __init__(self, cfg: Config, *, record: bool = False) -> None:
+        a = cfg.analysis
+        self.cfg = a
+        self.vehicle = cfg.vehicle.id
+        self.engine = AlertEngine(self.vehicle, a.alerts)
+        self.tracker = VehicleTracker(a.state, a.main.charging)
+        self.main = MainRules(a, cfg.battery.main, self.engine, record)
+        self.sos = PackRules(a, cfg.battery.sos, self.engine, record)
+        sc = a.sensor
+        self.w_main = ChannelWatch("main", sc.main_open_v, sc.main_max_v, sc, self.engine)
+        self.w_sos = ChannelWatch("sos", sc.sos_open_v, self.sos.max_v, sc, self.engine)
+        self.max_dt = a.state.max_window_s
+        self.sos_rest_s = a.state.sos_rest_min_s
+        self.gap_s = sc.silent_gap_s
+        self.gap_factor = sc.silent_gap_factor
+        self.record = record
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.dt_ref: float | None = None
+        self.day_end = 0.0
+        self.next_hk = 0.0
+        self.state = AWAKE
+        self.state_name = STATE_NAMES[AWAKE]
+        self.main_seen = False
+        self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
+
+    # -- the Analyzer protocol -----------------------------------------------------------------
+    def feed(self, r: Reading) -> list[AlertTransition]:
+        # Hot path: a handful of comparisons for a reading of a sleeping car; everything
+        # heavier (trends, medians, age) runs at the first reading of a new UTC day.
+        # unpacking the NamedTuple is the cheapest way to its fields (model.Reading's order)
+        t, v, vmin, vmax, s, smin, smax, temp, dt, _, _ = r
+        last = self.last_t
+        if last is None:
+            self._first(t)
+        else:
+            gap = t - last
+            ref = self.dt_ref
+            if ref is None:
+                self.dt_ref = gap
+            else:
+                if gap >= self.gap_s and gap >= self.gap_factor * ref:
+                    self._gap(last, t, max(self.gap_s, self.gap_factor * ref))
+                self.dt_ref = ref + 0.1 * (gap - ref)
+            if t >= self.day_end:
+                self._new_day(t)
+            if dt <= 0.0:
+                dt = gap if gap < self.max_dt else self.max_dt
+        if t >= self.next_hk:
+            self.next_hk = t + HOUSEKEEP_S
+            self.engine.housekeep(t)
+        self.last_t = t
+        t0 = t - dt
+        main_ok = False
+        if v is not None:
+            self.main_seen = True
+            if vmin is None:
+                vmin = v
+            if vmax is None:
+                vmax = v
+            w = self.w_main
+            if w.quiet and vmin >= w.open_v and vmax <= w.max_v and (vmin != vmax) == w.has_spread:
+                w.last_t = t
+                main_ok = True
+            else:
+                main_ok = w.check(t, t0, v, vmin, vmax)
+            if main_ok:
+                self._main(t, t0, v, vmin, vmax, dt, temp)
+        elif self.main_seen:
+            self._missing(self.w_main, t)
+        if s is not None:
+            if smin is None:
+                smin = s
+            if smax is None:
+                smax = s
+            w = self.w_sos
+            if w.quiet and smin >= w.open_v and smax <= w.max_v and (smin != smax) == w.has_spread:
+                w.last_t = t
+                ok = True
+            else:
+                ok = w.check(t, t0, s, smin, smax)
+            if ok:
+                sos = self.sos
+                sos.last_v = s
+                if main_ok:
+                    if self.state <= RESTING:
+                        since = t - self.tracker.last_activity  # type: ignore[operator]
+                        if since >= self.sos_rest_s:
+                            sos.rested(t, t0, s, temp, since)
+                elif not self.main_seen:
+                    # no 12 V channel at all: nothing tells when the car is awake; the pack's
+                    # level and trend are judged on what it shows, like-for-like rules are off
+                    since = t - self.first_t  # type: ignore[operator]
+                    if since >= self.sos_rest_s:
+                        sos.rested(t, t0, s, temp, since, known=False)
+        elif self.w_sos.seen:
+            self._missing(self.w_sos, t)
+        if self.engine.out:
+            return self.engine.take()
+        return self._empty
+
+    def _main(self, t: float, t0: float, v: float, vmin: float, vmax: float, dt: float, temp: float | None) -> None:
+        tr = self.tracker
+        st = tr.update(t, v, vmin, vmax, dt, temp)
+        main = self.main
+        main.last_v = v
+        if tr.crank_out is not None:
+            main.crank(tr.crank_out)
+            tr.crank_out = None
+        if tr.drive_out is not None:
+            main.drive(tr.drive_out)
+            tr.drive_out = None
+        if st == RESTING:
+            main.rested(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
+        elif st >= AWAKE:
+            if tr.woke:
+                main.park_end(t)
+                self.sos.park_end(t)
+            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st])
+        if st != self.state:
+            self.state = st
+            self.state_name = STATE_NAMES[st]
+
+    def link_lost(self, t: float, reason: str) -> list[AlertTransition]:
+        last = self.last_t if self.last_t is not None else t
+        for w in (self.w_main, self.w_sos):
+            w.silent(t, last, reason)
+        self.tracker.link_gap()
+        return self.engine.take()
+
+    def tick(self, t: float) -> list[AlertTransition]:
+        """Time-based work at data time ``t``: a start still open is judged, age, reminders."""
+        tr = self.tracker
+        oc = tr.open_crank
+        if oc is not None and t - oc.t > CRANK_MERGE_S and not self.w_main.faulted:
+            tr.open_crank = None
+            self.main.crank(oc)
+        if self.last_t is not None and t >= self.day_end:
+            self._new_day(t)
+        self.main.age(t)
+        self.sos.age(t)
+        self.engine.housekeep(t)
+        return self.engine.take()
+
+    def summary(self, t: float) -> dict[str, Any]:
+        return summary_mod.build(self, t)
+
+    def state_of(self, r: Reading) -> str:
+        """The vehicle state of the reading just fed (the analysis is sequential)."""
+        return self.state_name
+
+    def take_renotifications(self) -> list[AlertTransition]:
+        """Reminders of alerts still active after their period (not transitions; see docs)."""
+        return self.engine.take_renotifications()
+
+    # -- time ----------------------------------------------------------------------------------
+    def _first(self, t: float) -> None:
+        self.first_t = t
+        self.day_end = (t // DAY_S + 1.0) * DAY_S
+        self.main.age(t)
+        self.sos.age(t)
+
+    def _new_day(self, t: float) -> None:
+        self.day_end = (t // DAY_S + 1.0) * DAY_S
+        if self.w_main.faulted:
+            self.main.daily.close()  # keep the data, hold the verdicts
+            self.main.age(t)
+        else:
+            self.main.daily_close(t)
+        if self.w_sos.faulted:
+            self.sos.daily.close()
+            self.sos.age(t)
+        else:
+            self.sos.daily_close(t)
+
+    def _gap(self, last: float, t: float, threshold: float) -> None:
+        hours = (t - last) / 3600.0
+        for w in (self.w_main, self.w_sos):
+            if w.last_t is not None and w.last_t >= last:
+                w.silent(last + threshold, last, f"a {hours:.1f} h gap in the data")
+        # nothing is known about the gap: the car may have been used, so rest starts afresh
+        tr = self.tracker
+        tr.link_gap()
+        self.main.park_end(t)
+        self.sos.park_end(t)
+        tr.last_activity = t
+
+    def _missing(self, w: ChannelWatch, t: float) -> None:
+        """One channel stopped while the other goes on."""
+        if w.active is None and w.last_t is not None and t - w.last_t >= self.gap_s:
+            w.silent(w.last_t + self.gap_s, w.last_t, "no values from this channel")
+
+    # -- reports ---------------------------------------------------------------------------------
+    def report_data(self) -> ReportData:
+        """Everything ``battwatch report`` needs besides per-reading states and transitions."""
+        main, sos = self.main, self.sos
+        main.daily.close()
+        sos.daily.close()
+        rd = ReportData(
+            cranks=list(main.crank_log or []),
+            drives=list(main.drive_log or []),
+            main_daily=list(main.daily.history or main.daily.points),
+            sos_daily=list(sos.daily.history or sos.daily.points),
+            sos_trend=sos.trend,
+        )
+        if sos.trend is not None and sos.last_rest_t is not None:
+            today = sos.last_rest_t / DAY_S
+            if sos.trend_days_warn is not None:
+                rd.sos_warning_day = today + sos.trend_days_warn
+            if sos.trend_days_crit is not None:
+                rd.sos_end_of_life_day = today + sos.trend_days_crit
+        return rd
+
+    # -- persistence -----------------------------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """Everything a restart needs (alerts, clocks, baselines, daily series); bounded in size."""
+        return {
+            "version": STATE_VERSION,
+            "vehicle": self.vehicle,
+            "first_t": self.first_t,
+            "last_t": self.last_t,
+            "dt_ref": self.dt_ref,
+            "main_seen": self.main_seen,
+            "state": self.state,
+            "engine": self.engine.export(),
+            "tracker": self.tracker.export(),
+            "main": self.main.export(),
+            "sos": self.sos.export(),
+            "w_main": self.w_main.export(),
+            "w_sos": self.w_sos.export(),
+        }
+
+    def import_state(self, d: dict[str, Any]) -> None:
+        if d.get("version") != STATE_VERSION:
+            raise ValueError(f"analysis state version {d.get('version')!r}, expected {STATE_VERSION}")
+        self.first_t = d["first_t"]
+        self.last_t = d["last_t"]
+        self.dt_ref = d["dt_ref"]
+        self.main_seen = bool(d["main_seen"])
+        self.state = int(d["state"])
+        self.state_name = STATE_NAMES[self.state]
+        if self.last_t is not None:
+            self.day_end = (self.last_t // DAY_S + 1.0) * DAY_S
+            self.next_hk = self.last_t + HOUSEKEEP_S
+        self.engine.load(d["engine"])
+        self.tracker.load(d["tracker"])
+        self.main.load(d["main"])
+        self.sos.load(d["sos"])
+        self.w_main.load(d["w_main"])
+        self.w_sos.load(d["w_sos"])

@@ -1,0 +1,273 @@
+"""The alert engine: one alert per (battery, kind), debounce, hysteresis, flap damping, reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from battwatch.analysis_config import AlertsConfig, Debounce
+from battwatch.core.model import AlertTransition
+
+NONE, INFO, WARNING, CRITICAL = 0, 1, 2, 3
+SEVERITY_NAMES = ("none", "info", "warning", "critical")
+SEVERITY_OF = {"info": INFO, "warning": WARNING, "critical": CRITICAL}
+MAX_PENDING_REMINDERS = 100
+
+# message(severity, ctx) -> text; severity NONE asks for the "cleared" text
+MessageFn = Callable[[int, Any], str]
+
+
+class Slot:
+    """The state of one alert: its level, the pending changes, its recent history."""
+
+    __slots__ = (
+        "battery", "alert", "for_s", "for_n", "clear_for_s", "clear_for_n", "renotify_s",
+        "level", "since", "value", "message", "last_notified",
+        "up_since", "up_n", "busy", "down_since", "down_n", "down_max", "history", "flapping",
+        "sensor",
+    )
+
+    def __init__(
+        self, battery: str, alert: str, d: Debounce, *, crit_for_s: float | None = None,
+        renotify_s: float | None = None,
+    ) -> None:
+        self.battery = battery
+        self.alert = alert
+        self.for_s = (0.0, d.for_s, d.for_s, d.for_s if crit_for_s is None else crit_for_s)
+        self.for_n = d.for_n
+        self.clear_for_s = d.clear_for_s
+        self.clear_for_n = d.clear_for_n
+        self.renotify_s = renotify_s  # None: the engine's per-severity periods
+        self.sensor = alert == "sensor_fault"
+        self.level = NONE
+        self.since = 0.0
+        self.value: float | None = None
+        self.message = ""
+        self.last_notified = 0.0
+        self.up_since: list[float | None] = [None, None, None, None]
+        self.up_n = [0, 0, 0, 0]
+        self.busy = False  # some escalation or clearing is pending
+        self.down_since: float | None = None
+        self.down_n = 0
+        self.down_max = NONE
+        self.history: list[float] = []
+        self.flapping = False
+
+    def reset_pending(self) -> None:
+        self.up_since = [None, None, None, None]
+        self.up_n = [0, 0, 0, 0]
+        self.down_since = None
+        self.down_n = 0
+        self.down_max = NONE
+        self.busy = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level, "since": self.since, "value": self.value, "message": self.message,
+            "last_notified": self.last_notified, "up_since": self.up_since, "up_n": self.up_n,
+            "down_since": self.down_since, "down_n": self.down_n, "down_max": self.down_max,
+            "history": self.history, "flapping": self.flapping,
+        }
+
+    def load(self, d: dict[str, Any]) -> None:
+        self.level = int(d["level"])
+        self.since = float(d["since"])
+        self.value = None if d["value"] is None else float(d["value"])
+        self.message = str(d["message"])
+        self.last_notified = float(d["last_notified"])
+        self.up_since = [None if x is None else float(x) for x in d["up_since"]][:4]
+        self.up_n = [int(x) for x in d["up_n"]][:4]
+        self.down_since = None if d["down_since"] is None else float(d["down_since"])
+        self.down_n = int(d["down_n"])
+        self.down_max = int(d["down_max"])
+        self.history = [float(x) for x in d["history"]]
+        self.flapping = bool(d["flapping"])
+        self.busy = self.down_since is not None or any(x is not None for x in self.up_since)
+
+
+class AlertEngine:
+    """Turns per-rule verdicts ("this alert should be at severity X now") into transitions.
+
+    Semantics (docs/analysis.md "Alert engine"):
+    * a raise or an escalation needs the verdict at or above the new severity continuously
+      for ``for_s`` seconds of data time and ``for_n`` observations (``immediate`` skips that);
+    * a de-escalation or a clear needs the verdict below the current severity for
+      ``clear_for_s`` and ``clear_for_n``; hysteresis (separate clear levels) is applied by
+      the rules when they compute the verdict;
+    * every change is one transition: "raised" with the new severity (up or down), or
+      "cleared";
+    * an alert that was raised or cleared ``flap_max`` times within ``flap_window_s`` is
+      flapping: it only goes down after ``flap_hold_s`` of steady verdicts below it;
+    * reminders of still-active alerts are not transitions: see ``take_renotifications``.
+    """
+
+    def __init__(self, vehicle: str, cfg: AlertsConfig) -> None:
+        self.vehicle = vehicle
+        self.cfg = cfg
+        self.slots: dict[tuple[str, str], Slot] = {}
+        self.out: list[AlertTransition] = []
+        self.renotifications: list[AlertTransition] = []
+        self._renotify = (0.0, 0.0, cfg.renotify_warning_s, cfg.renotify_critical_s)
+
+    def slot(
+        self, battery: str, alert: str, debounce: Debounce, *, crit_for_s: float | None = None,
+        renotify_s: float | None = None,
+    ) -> Slot:
+        s = Slot(battery, alert, debounce, crit_for_s=crit_for_s, renotify_s=renotify_s)
+        self.slots[(battery, alert)] = s
+        return s
+
+    # -- verdicts ------------------------------------------------------------------------------
+    def observe(
+        self, s: Slot, t: float, t0: float, target: int, value: float | None, message: MessageFn,
+        ctx: Any = None, *, immediate: bool = False,
+    ) -> None:
+        """One verdict for alert ``s``: it should be at ``target`` now, on evidence since ``t0``."""
+        level = s.level
+        if target == level and not s.busy:
+            return
+        up_since = s.up_since
+        up_n = s.up_n
+        # track how long each severity above the current one has been supported
+        pending_up = False
+        for sev in (INFO, WARNING, CRITICAL):
+            if sev <= level:
+                continue
+            if sev <= target:
+                if up_since[sev] is None:
+                    up_since[sev] = t0
+                    up_n[sev] = 0
+                up_n[sev] += 1
+                pending_up = True
+            else:
+                up_since[sev] = None
+                up_n[sev] = 0
+        if target > level:
+            s.down_since = None
+            s.down_n = 0
+            s.down_max = NONE
+            for sev in range(target, level, -1):
+                since = up_since[sev]
+                assert since is not None
+                if immediate or (t - since >= s.for_s[sev] and up_n[sev] >= s.for_n):
+                    self._change(s, t, sev, value, message, ctx)
+                    return
+            s.busy = True
+            return
+        if target < level:
+            if s.down_since is None:
+                s.down_since = t0
+                s.down_n = 0
+                s.down_max = target
+            s.down_n += 1
+            if target > s.down_max:
+                s.down_max = target
+            need_s = s.clear_for_s
+            if s.flapping and self.cfg.flap_hold_s > need_s:
+                need_s = self.cfg.flap_hold_s
+            if t - s.down_since >= need_s and s.down_n >= s.clear_for_n:
+                self._change(s, t, s.down_max, value, message, ctx)
+                return
+            s.busy = True
+            return
+        # target == level: nothing goes down; escalations above stay reset
+        s.down_since = None
+        s.down_n = 0
+        s.down_max = NONE
+        s.busy = pending_up
+
+    def _change(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any) -> None:
+        old = s.level
+        text = message(new, ctx)
+        s.level = new
+        s.value = None if value is None else round(value, 4)
+        s.message = text
+        s.reset_pending()
+        if old == NONE:
+            s.since = t
+        s.last_notified = t
+        if new == NONE:
+            state = "cleared"
+            sev_name = SEVERITY_NAMES[old]
+        else:
+            state = "raised"
+            sev_name = SEVERITY_NAMES[new]
+        if old == NONE or new == NONE:
+            # flapping counts on/off toggles; a severity change within an episode is not one
+            hist = s.history
+            hist.append(t)
+            cfg = self.cfg
+            if len(hist) > cfg.flap_max:
+                del hist[0]
+            if len(hist) >= cfg.flap_max and t - hist[0] <= cfg.flap_window_s:
+                s.flapping = True
+            elif new == NONE:
+                s.flapping = False
+        self.out.append(
+            AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text)  # type: ignore[arg-type]
+        )
+
+    def force(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any = None) -> None:
+        """Change an alert now, bypassing the debounce (sensor faults debounce themselves)."""
+        if new != s.level:
+            self._change(s, t, new, value, message, ctx)
+
+    def hold(self, battery: str) -> None:
+        """A sensor fault: forget the pending changes of the battery's alerts (they stay put)."""
+        for s in self.slots.values():
+            if s.battery == battery and not s.sensor:
+                s.reset_pending()
+
+    # -- reminders -----------------------------------------------------------------------------
+    def housekeep(self, t: float) -> None:
+        """Queue reminders of alerts still active after their re-notification period."""
+        for s in self.slots.values():
+            if s.level < WARNING and s.renotify_s is None:
+                continue
+            if s.level == NONE:
+                continue
+            period = s.renotify_s if s.renotify_s is not None else self._renotify[s.level]
+            if period > 0.0 and t - s.last_notified >= period:
+                s.last_notified = t
+                if len(self.renotifications) >= MAX_PENDING_REMINDERS:
+                    del self.renotifications[0]  # nobody collects them (replay): keep the newest
+                self.renotifications.append(
+                    AlertTransition(
+                        t, self.vehicle, s.battery, s.alert, SEVERITY_NAMES[s.level], "raised",  # type: ignore[arg-type]
+                        s.value, f"Reminder, active since {_day(s.since)}: {s.message}",
+                    )
+                )
+
+    def take(self) -> list[AlertTransition]:
+        out = self.out
+        self.out = []
+        return out
+
+    def take_renotifications(self) -> list[AlertTransition]:
+        out = self.renotifications
+        self.renotifications = []
+        return out
+
+    def active(self, battery: str) -> list[Slot]:
+        return [s for s in self.slots.values() if s.battery == battery and s.level > NONE]
+
+    # -- persistence ---------------------------------------------------------------------------
+    def export(self) -> dict[str, Any]:
+        return {
+            f"{b}/{a}": s.as_dict()
+            for (b, a), s in self.slots.items()
+            if s.level > NONE or s.busy or s.history
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        for key, d in data.items():
+            battery, _, alert = key.partition("/")
+            s = self.slots.get((battery, alert))
+            if s is not None:
+                s.load(d)
+
+
+def _day(t: float) -> str:
+    from battwatch.core.timefmt import iso_utc
+
+    return iso_utc(t)[:16].replace("T", " ") + " UTC"

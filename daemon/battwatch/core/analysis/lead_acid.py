@@ -1,0 +1,458 @@
+"""12 V starter battery rules: resting voltage, starts, charging, over-voltage, drain, decline, age."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from datetime import UTC, date, datetime
+from typing import Any
+
+from battwatch.analysis_config import AnalysisConfig, Debounce, Table
+from battwatch.core.analysis import messages as msg
+from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
+from battwatch.core.analysis.state import CrankEvent, Drive
+from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
+
+DAY_S = 86400.0
+YEAR_S = 365.25 * DAY_S
+FIT_SAMPLE_S = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
+
+
+def interp(table: Table, x: float) -> float:
+    """Piecewise-linear look-up, held flat beyond the ends."""
+    if x <= table[0][0]:
+        return table[0][1]
+    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return table[-1][1]
+
+
+def inverse(table: Table, y: float) -> float:
+    """x for a value y of a rising table (clamped to the table's ends)."""
+    if y <= table[0][1]:
+        return table[0][0]
+    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
+        if y <= y1:
+            return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
+    return table[-1][0]
+
+
+def below(v: float, level: int, info: float | None, info_clear: float | None, warn: float,
+          warn_clear: float, crit: float, crit_clear: float) -> int:
+    """Target severity of a 'too low' value with hysteresis around the current level."""
+    if v < crit or (level >= CRITICAL and v < crit_clear):
+        return CRITICAL
+    if v < warn or (level >= WARNING and v < warn_clear):
+        return WARNING
+    if info is not None and info_clear is not None and (v < info or (level >= INFO and v < info_clear)):
+        return INFO
+    return NONE
+
+
+def above(v: float, level: int, info: float | None, info_clear: float | None, warn: float,
+          warn_clear: float, crit: float, crit_clear: float) -> int:
+    """Target severity of a 'too high' value with hysteresis around the current level."""
+    if v > crit or (level >= CRITICAL and v > crit_clear):
+        return CRITICAL
+    if v > warn or (level >= WARNING and v > warn_clear):
+        return WARNING
+    if info is not None and info_clear is not None and (v > info or (level >= INFO and v > info_clear)):
+        return INFO
+    return NONE
+
+
+def days_target(days: float | None, level: int, warn_days: float, crit_days: float, clear_days: float) -> int:
+    """Severity of a projected threshold crossing ``days`` ahead (None: no significant trend)."""
+    if days is None:
+        return NONE
+    if days <= crit_days or (level >= CRITICAL and days <= warn_days):
+        return CRITICAL
+    if days <= warn_days or (level >= WARNING and days <= clear_days):
+        return WARNING
+    return NONE
+
+
+def installed_ts(d: date | None) -> float | None:
+    if d is None:
+        return None
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+
+
+class DailySeries:
+    """One value per UTC day: the median of the day's samples (at most one per ``sample_s``)."""
+
+    __slots__ = ("sample_s", "today", "day", "last_sample", "points", "history", "keep")
+
+    def __init__(self, sample_s: float, keep_days: int, record: bool) -> None:
+        self.sample_s = sample_s
+        self.today: list[float] = []
+        self.day = -1
+        self.last_sample = -1e18
+        self.keep = keep_days
+        self.points: deque[tuple[float, float]] = deque(maxlen=keep_days)  # (day number, value)
+        self.history: list[tuple[float, float]] | None = [] if record else None
+
+    def add(self, t: float, v: float) -> None:
+        if t - self.last_sample >= self.sample_s:
+            self.last_sample = t
+            d = int(t // DAY_S)
+            if d != self.day:
+                self.close()
+                self.day = d
+            self.today.append(v)
+
+    def close(self) -> tuple[float, float] | None:
+        """End the current day: its median joins the series."""
+        if not self.today:
+            return None
+        p = (self.day + 0.5, median(self.today))
+        self.today = []
+        self.points.append(p)
+        if self.history is not None:
+            self.history.append(p)
+        return p
+
+    def window(self, last_day: float, days: float) -> tuple[list[float], list[float]]:
+        xs, ys = [], []
+        for x, y in self.points:
+            if x > last_day - days:
+                xs.append(x)
+                ys.append(y)
+        return xs, ys
+
+    def export(self) -> dict[str, Any]:
+        return {"today": self.today[-300:], "day": self.day, "last_sample": self.last_sample,
+                "points": [list(p) for p in self.points]}
+
+    def load(self, d: dict[str, Any]) -> None:
+        self.today = [float(x) for x in d["today"]]
+        self.day = int(d["day"])
+        self.last_sample = float(d["last_sample"])
+        self.points = deque(((float(x), float(y)) for x, y in d["points"]), maxlen=self.keep)
+
+
+class MainRules:
+    """The 12 V battery: every rule, fed by the analyzer with readings already classified."""
+
+    def __init__(self, cfg: AnalysisConfig, battery: Any, engine: AlertEngine, record: bool = False) -> None:
+        m = cfg.main
+        self.cfg = m
+        self.trend_cfg = cfg.trend
+        self.engine = engine
+        self.type: str = battery.type
+        self.capacity_ah: float = battery.capacity_ah
+        self.monitor_ma: float = battery.monitor_draw_ma
+        self.installed = battery.installed
+        self.installed_t = installed_ts(battery.installed)
+        self.table: Table = getattr(m.ocv, self.type)
+        self.k = m.ocv_temp_coeff_v_per_c
+        lv = m.low_voltage
+        self.lv_levels = (lv.info_v, lv.info_clear_v, lv.warn_v, lv.warn_clear_v, lv.crit_v, lv.crit_clear_v)
+        self.lv_top = lv.warn_v if lv.info_v is None else lv.info_v  # above this nothing can be raised
+        self.drain_rest_s = m.drain.rest_min_s
+        self.s_low = engine.slot("main", "low_voltage", lv.debounce)
+        self.s_crank = engine.slot("main", "weak_cranking", m.cranking.debounce)
+        self.s_charge = engine.slot("main", "undercharging", m.charging.debounce)
+        self.s_over = engine.slot("main", "overvoltage", m.overvoltage.debounce)
+        self.s_drain = engine.slot("main", "parasitic_drain", m.drain.debounce)
+        self.s_decline = engine.slot("main", "decline", m.decline.debounce)
+        self.s_age = engine.slot("main", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
+        keep = int(cfg.trend.window_days) + 7
+        self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
+        self.cranks: deque[tuple[float, float, float]] = deque(maxlen=4000)  # (day, temp, ln dip)
+        self.base_cranks: list[tuple[float, float]] = []  # (temp, ln dip) of the baseline period
+        self.first_crank_day: float | None = None
+        self.crank_log: list[CrankEvent] | None = [] if record else None
+        self.drive_log: list[Drive] | None = [] if record else None
+        self.charging_v = cfg.state.charging_v
+        self.daily_until_s = cfg.state.rest_min_s + cfg.trend.rest_window_s
+        self.z = z_two_sided(cfg.trend.confidence)
+        self.next_fit_day = 0
+        # what the summary shows
+        self.last_v: float | None = None
+        self.last_rest_v: float | None = None
+        self.last_rest_v25: float | None = None
+        self.last_rest_t: float | None = None
+        self.last_crank: CrankEvent | None = None
+        self.ocv_fit: TrendFit | None = None
+        self.dip: dict[str, Any] | None = None
+        self.rul_trend_days: float | None = None
+        self.rul_trend_what = ""
+        # drain measurement of the current park
+        self.fit = RunningFit()
+        self.fit_t = -1e18
+        self.next_verdict_h = m.drain.min_span_s / 3600.0
+        self.verdicts = 0
+
+    # -- per reading ---------------------------------------------------------------------------
+    def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
+        """A resting reading (asleep long enough for the surface charge to fade)."""
+        v25 = v if temp is None else v + self.k * (25.0 - temp)
+        self.last_rest_v = v
+        self.last_rest_v25 = v25
+        self.last_rest_t = t
+        s = self.s_low
+        if s.level or s.busy or v25 < self.lv_top:
+            target = below(v25, s.level, *self.lv_levels)
+            if target != s.level or s.busy:
+                self.engine.observe(s, t, t0, target, v, msg.main_low_voltage, self._low_ctx(target, v, v25, temp))
+        if since <= self.daily_until_s:
+            d = self.daily
+            if t - d.last_sample >= d.sample_s:
+                d.add(t, v25)
+        if since >= self.drain_rest_s and t - self.fit_t >= FIT_SAMPLE_S:
+            self.fit_t = t
+            fit = self.fit
+            fit.add(t / 3600.0, v25, 0.0 if temp is None else 1.0)
+            if fit.last_x - fit.x0 >= self.next_verdict_h:
+                self.next_verdict_h += self.cfg.drain.verdict_every_s / 3600.0
+                self._drain_verdict(t)
+
+    @property
+    def soc(self) -> float | None:
+        """State of charge (%) from the last resting voltage and the battery type's table."""
+        v25 = self.last_rest_v25
+        return None if v25 is None else inverse(self.table, v25)
+
+    def _low_ctx(self, target: int, v: float, v25: float, temp: float | None) -> dict[str, Any]:
+        lv = self.cfg.low_voltage
+        level = self.s_low.level
+        limit = {CRITICAL: lv.crit_v, WARNING: lv.warn_v, INFO: lv.info_v or lv.warn_v}.get(target, lv.warn_v)
+        clear = {CRITICAL: lv.crit_clear_v, WARNING: lv.warn_clear_v, INFO: lv.info_clear_v or lv.warn_clear_v}.get(
+            level, lv.warn_clear_v)
+        if target == CRITICAL and v <= lv.dead_cell_v:
+            return {"v": v, "v25": v25, "temp": temp, "soc": None, "dead_cell": True, "limit": lv.dead_cell_v,
+                    "state": "resting", "type": self.type}
+        return {"v": v, "v25": v25, "temp": temp, "soc": inverse(self.table, v25), "limit": limit,
+                "clear": clear, "type": self.type}
+
+    def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str) -> None:
+        """A reading while awake, cranking or running."""
+        # Over-voltage is judged on readings where the charging system shows itself: the
+        # minutes after the engine stops say nothing about the regulator.
+        if running and v >= self.charging_v:
+            ov = self.cfg.overvoltage
+            s = self.s_over
+            if v >= ov.immediate_v:
+                self.engine.observe(s, t, t0, CRITICAL, v, msg.overvoltage,
+                                    {"v": v, "limit": ov.immediate_v, "immediate": True}, immediate=True)
+            else:
+                target = above(v, s.level, None, None, ov.warn_v, ov.warn_clear_v, ov.crit_v, ov.crit_clear_v)
+                if target != s.level or s.busy:
+                    limit = ov.crit_v if target == CRITICAL else ov.warn_v
+                    clear = ov.crit_clear_v if s.level == CRITICAL and target else ov.warn_clear_v
+                    self.engine.observe(s, t, t0, target, v, msg.overvoltage,
+                                        {"v": v, "limit": limit, "clear": clear})
+        if not cranking and v <= self.cfg.low_voltage.dead_cell_v:
+            self.engine.observe(self.s_low, t, t0, CRITICAL, v, msg.main_low_voltage,
+                                {"v": v, "v25": v, "temp": None, "soc": None, "dead_cell": True,
+                                 "limit": self.cfg.low_voltage.dead_cell_v, "state": state, "type": self.type})
+
+    # -- events --------------------------------------------------------------------------------
+    def crank(self, ev: CrankEvent) -> None:
+        self.last_crank = ev
+        if self.crank_log is not None:
+            self.crank_log.append(ev)
+        cc = self.cfg.cranking
+        temp = ev.temp_c
+        dip = ev.dip_v
+        day = ev.t / DAY_S
+        # A start of a battery known to be discharged is no load test (§2.4: "only load-test
+        # at ≥ 75 % SoC"): it neither feeds the trend nor judges the battery; low_voltage
+        # already says what to do.
+        if self.s_low.level >= WARNING:
+            return
+        if dip is not None and dip > 0.05 and temp is not None:
+            y = math.log(dip)
+            self.cranks.append((day, temp, y))
+            if self.first_crank_day is None:
+                self.first_crank_day = day
+            if day - self.first_crank_day <= self.cfg.decline.crank_baseline_days and len(self.base_cranks) < 1000:
+                self.base_cranks.append((temp, y))
+        t_used = cc.assumed_temp_c if temp is None else temp
+        limit = interp(cc.limit_by_temp_c, t_used)
+        s = self.s_crank
+        level = s.level
+        v = ev.v_min
+        if v < cc.crit_v or (level >= CRITICAL and v < cc.crit_v + cc.crit_clear_margin_v):
+            target = CRITICAL
+        elif v < limit or (level >= WARNING and v < limit + cc.warn_clear_margin_v):
+            target = WARNING
+        else:
+            target = NONE
+        self.engine.observe(s, ev.t, ev.t, target, v, msg.weak_cranking,
+                            {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit,
+                             "crit": cc.crit_v, "dip": dip})
+
+    def drive(self, d: Drive) -> None:
+        if self.drive_log is not None:
+            self.drive_log.append(d)
+        ch = self.cfg.charging
+        if d.duration_s < ch.min_drive_s:
+            return
+        s = self.s_charge
+        level = s.level
+        max_low = d.duration_s >= ch.max_min_drive_s and d.max_v < ch.max_warn_v
+        if d.avg_v < ch.avg_crit_v or (level >= CRITICAL and d.avg_v < ch.avg_warn_v):
+            target = CRITICAL
+        elif d.avg_v < ch.avg_warn_v or max_low or (level >= WARNING and d.avg_v < ch.avg_clear_v):
+            target = WARNING
+        else:
+            target = NONE
+        self.engine.observe(s, d.end, d.start, target, d.avg_v, msg.undercharging,
+                            {"duration_s": d.duration_s, "avg": d.avg_v, "max": d.max_v, "max_low": max_low,
+                             "avg_warn": ch.avg_warn_v, "avg_crit": ch.avg_crit_v, "max_warn": ch.max_warn_v})
+
+    def park_end(self, t: float) -> None:
+        """The car woke up: judge the park's drain if it was long enough and not judged yet."""
+        fit = self.fit
+        dc = self.cfg.drain
+        if fit.n and self.verdicts == 0 and fit.span * 3600.0 >= dc.min_span_s:
+            self._drain_verdict(t)
+        fit.reset()
+        self.verdicts = 0
+        self.next_verdict_h = dc.min_span_s / 3600.0
+
+    def _mv_per_pct(self) -> float:
+        soc = self.soc
+        if soc is None:
+            soc = 80.0
+        lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
+        return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
+
+    def _drain_verdict(self, t: float) -> None:
+        fit = self.fit
+        slope = fit.slope()  # V per hour
+        if slope is None:
+            return
+        self.verdicts += 1
+        dc = self.cfg.drain
+        mv_pct = self._mv_per_pct()
+        rate = -slope * 12.0 * 1000.0
+        sleep_ma = dc.car_sleep_ma + self.monitor_ma
+        expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
+        excess = rate - expected
+        s = self.s_drain
+        target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
+                       dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
+        extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
+        days = None
+        total_a = extra_a + sleep_ma / 1000.0
+        soc = self.soc
+        if soc is not None and soc > 50.0 and total_a > 0:
+            days = (soc - 50.0) / 100.0 * self.capacity_ah / total_a / 24.0
+        self.engine.observe(s, t, t - fit.span * 3600.0, target, excess, msg.parasitic_drain,
+                            {"rate_mv_12h": rate, "expected_mv_12h": expected, "span_h": fit.span,
+                             "temp_known": fit.mean_z() > 0.5, "sleep_ma": sleep_ma, "extra_a": extra_a,
+                             "days_to_half": days})
+
+    # -- once a day ----------------------------------------------------------------------------
+    def daily_close(self, t: float) -> None:
+        """A UTC day ended (data time ``t``): daily value, trends, age."""
+        self.daily.close()
+        day = int(t // DAY_S)
+        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
+            self.next_fit_day = day + self.trend_cfg.fit_every_days
+            self._decline(t)
+        self.age(t)
+
+    def _decline(self, t: float) -> None:
+        tc = self.trend_cfg
+        dc = self.cfg.decline
+        today = t / DAY_S
+        s = self.s_decline
+        ctx: dict[str, Any] = {}
+        days_ocv = days_dip = None
+        xs, ys = self.daily.window(today, tc.window_days)
+        fit = None
+        if len(xs) >= tc.min_points:
+            fit = theil_sen(xs, ys, self.z)
+        self.ocv_fit = fit
+        if fit is not None and fit.falling:
+            days_ocv = fit.days_until(dc.ocv_level_v, today)
+            if days_ocv is not None:
+                ctx.update(ocv_slope_mv=-fit.slope * 1000.0, ocv_n=fit.n, ocv_level=dc.ocv_level_v,
+                           ocv_date=msg.day(t + days_ocv * DAY_S))
+        self.dip = None
+        rows = [(temp, d, y) for d, temp, y in self.cranks if d > today - tc.window_days]
+        baseline_done = self.first_crank_day is not None and today - self.first_crank_day >= dc.crank_baseline_days
+        if baseline_done and len(rows) >= dc.min_cranks and len(self.base_cranks) >= 5:
+            res = ols3(rows)
+            if res is not None:
+                a, b, c, se_c, _ = res
+                base = median([y - b * (temp - 25.0) for temp, y in self.base_cranks])
+                now = a + b * 25.0 + c * today
+                ratio = math.exp(now - base)
+                self.dip = {"ratio": ratio, "per_day": c, "n": len(rows)}
+                if c - self.z * se_c > 0.0:
+                    goal = base + math.log(dc.crank_dip_factor)
+                    days_dip = 0.0 if now >= goal else (goal - now) / c
+                    ctx.update(dip_pct=(ratio - 1.0) * 100.0, dip_n=len(rows), dip_factor=dc.crank_dip_factor,
+                               dip_date=msg.day(t + days_dip * DAY_S))
+        known = [d for d in (days_ocv, days_dip) if d is not None]
+        self.rul_trend_days = min(known) if known else None
+        self.rul_trend_what = "start dips" if days_dip is not None and days_dip == self.rul_trend_days else "rested voltage"
+        t_ocv = days_target(days_ocv, s.level, tc.warn_days, tc.crit_days, tc.clear_days)
+        t_dip = days_target(days_dip, s.level, tc.warn_days, tc.crit_days, tc.clear_days)
+        if t_ocv == NONE:
+            ctx.pop("ocv_date", None)
+        if t_dip == NONE:
+            ctx.pop("dip_date", None)
+        target = max(t_ocv, t_dip)
+        value = (days_ocv if t_ocv >= t_dip else days_dip)
+        self.engine.observe(s, t, t, target, value, msg.main_decline, ctx)
+
+    def age_years(self, t: float) -> float | None:
+        return None if self.installed_t is None else (t - self.installed_t) / YEAR_S
+
+    def expected_life(self) -> float:
+        a = self.cfg.age
+        return {"agm": a.expected_life_agm_years, "efb": a.expected_life_efb_years}.get(
+            self.type, a.expected_life_flooded_years)
+
+    def age(self, t: float) -> None:
+        age = self.age_years(t)
+        if age is None:
+            return
+        a = self.cfg.age
+        target = CRITICAL if age >= a.crit_years else WARNING if age >= a.warn_years else INFO if age >= a.info_years else NONE
+        self.engine.observe(self.s_age, t, t, target, round(age, 2), msg.main_age,
+                            {"age": age, "installed": str(self.installed), "life": self.expected_life(),
+                             "type": self.type, "warn": a.warn_years, "crit": a.crit_years})
+
+    # -- persistence ---------------------------------------------------------------------------
+    def export(self) -> dict[str, Any]:
+        return {
+            "installed": str(self.installed), "daily": self.daily.export(),
+            "cranks": [list(c) for c in list(self.cranks)[-1500:]], "base_cranks": [list(c) for c in self.base_cranks],
+            "first_crank_day": self.first_crank_day, "last_v": self.last_v,
+            "last_rest": [self.last_rest_v, self.last_rest_v25, self.last_rest_t],
+            "last_crank": None if self.last_crank is None else [
+                self.last_crank.t, self.last_crank.v_min, self.last_crank.v_pre, self.last_crank.temp_c],
+            "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
+            "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
+            "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
+            "rul": [self.rul_trend_days, self.rul_trend_what],
+        }
+
+    def load(self, d: dict[str, Any]) -> None:
+        if d.get("installed") != str(self.installed):
+            return  # a new battery: its history starts afresh
+        self.daily.load(d["daily"])
+        self.cranks = deque(((float(a), float(b), float(c)) for a, b, c in d["cranks"]), maxlen=4000)
+        self.base_cranks = [(float(a), float(b)) for a, b in d["base_cranks"]]
+        self.first_crank_day = d["first_crank_day"]
+        self.last_v = d["last_v"]
+        self.last_rest_v, self.last_rest_v25, self.last_rest_t = d["last_rest"]
+        lc = d["last_crank"]
+        self.last_crank = None if lc is None else CrankEvent(lc[0], lc[1], lc[2], lc[3])
+        self.fit.load(d["fit"])
+        self.next_verdict_h = float(d["next_verdict_h"])
+        self.verdicts = int(d["verdicts"])
+        self.fit_t = float(d["fit_t"])
+        self.next_fit_day = int(d["next_fit_day"])
+        self.ocv_fit = TrendFit.of(d["ocv_fit"])
+        self.dip = d["dip"]
+        self.rul_trend_days, self.rul_trend_what = d["rul"]
+

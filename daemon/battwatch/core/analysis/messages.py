@@ -1,0 +1,378 @@
+"""The words of every alert: what was measured, against which limit, what it means, what to do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING
+
+# Typical repair costs quoted in the messages (issue "Battery health analysis and alerts").
+SOS_PACK_COST = "typically $150-300"
+SOS_NEXT_SUSPECTS = (
+    "If the car already shows 'SOS Call System Failure' and a new pack does not cure it, the next "
+    "suspects are a telematics software update ($100-250), the antenna ($200-600) and the "
+    "telematics unit itself ($800-1,500)."
+)
+WEAK_12V_SOS = "A weak 12 V battery is also a common trigger of the 'SOS Call System Failure' message."
+REGISTER = "On a BMW the new battery must be registered to the car so that charging adapts to it."
+
+CHEM_NAMES = {"nimh": "NiMH", "li-ion": "Li-ion", "lifepo4": "LiFePO4"}
+TYPE_NAMES = {"agm": "AGM", "efb": "EFB", "flooded": "flooded"}
+CHANNEL_NAMES = {"main": "12 V", "sos": "SOS"}
+
+
+def day(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).date().isoformat()
+
+
+def when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _temp(temp_c: float | None) -> str:
+    return "" if temp_c is None else f" at {temp_c:.1f} °C"
+
+
+def _soc(soc: float | None) -> str:
+    return "" if soc is None else f"about {soc:.0f} % charged"
+
+
+def _days(d: float) -> str:
+    return "less than a day" if d < 0.75 else "about a day" if d < 1.5 else f"about {d:.0f} days"
+
+
+def _years(y: float) -> str:
+    return f"{y:.1f} years"
+
+
+# -- 12 V battery ----------------------------------------------------------------------------------
+
+
+def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
+    v, v25, temp, soc = c["v"], c["v25"], c["temp"], c["soc"]
+    corr = "" if temp is None else f" ({v25:.2f} V corrected to 25 °C from {temp:.1f} °C)"
+    if c.get("dead_cell"):
+        return (
+            f"12 V battery reads {v:.2f} V while {c['state']}, at or below {c['limit']:.1f} V: one or more "
+            f"cells are probably shorted, and the car may not start. Have the battery tested and replaced. "
+            f"{REGISTER} {WEAK_12V_SOS}"
+        )
+    if sev == NONE:
+        return (
+            f"12 V battery rested at {v:.2f} V{corr}, back above {c['clear']:.2f} V: {_soc(soc)}. "
+            f"No action needed."
+        )
+    head = f"12 V battery rested at {v:.2f} V{corr}, below the {c['limit']:.2f} V "
+    if sev == INFO:
+        return head + (
+            f"information level: {_soc(soc)}. Nothing to do yet; a longer drive tops it up. If it "
+            f"keeps resting this low, check how the car is used (many short trips)."
+        )
+    if sev == WARNING:
+        return head + (
+            f"warning level: {_soc(soc)}. A battery left this low sulfates and may not start the "
+            f"car on a cold morning. Drive for an hour or put it on a charger suited to "
+            f"{TYPE_NAMES.get(c['type'], c['type'])} batteries (BMW says recharge below 12.5 V). "
+            f"{WEAK_12V_SOS}"
+        )
+    return head + (
+        f"critical level: {_soc(soc)}. Below 12.0 V a lead-acid battery is damaged for good and "
+        f"the next start may fail. Charge it today with a proper charger, then have it load-tested; "
+        f"if it does not hold the charge, replace it. {REGISTER} {WEAK_12V_SOS}"
+    )
+
+
+def weak_cranking(sev: int, c: dict[str, Any]) -> str:
+    v, temp, limit = c["v_min"], c["temp"], c["limit"]
+    at = _temp(temp) + (" (temperature assumed)" if c.get("assumed") else "")
+    if sev == NONE:
+        return (
+            f"The last starts kept the 12 V battery at {v:.2f} V or more{at}, above the "
+            f"{limit:.2f} V limit for this temperature: cranking is healthy again."
+        )
+    dip = "" if c.get("dip") is None else f" (a {c['dip']:.2f} V dip)"
+    head = f"Engine start pulled the 12 V battery down to {v:.2f} V{dip}{at}"
+    if sev == CRITICAL:
+        return head + (
+            f", below {c['crit']:.1f} V: the battery can barely turn the engine over and the next "
+            f"cold start may fail. Have it load-tested and replaced now. {REGISTER} {WEAK_12V_SOS}"
+        )
+    return head + (
+        f"; a healthy battery stays above {limit:.2f} V at this temperature (the load-test limit "
+        f"is 9.6 V at 21 °C, lower in the cold). The battery is losing its cranking power: have "
+        f"it load-tested and plan a replacement before a cold morning leaves you stranded. "
+        f"{WEAK_12V_SOS}"
+    )
+
+
+def undercharging(sev: int, c: dict[str, Any]) -> str:
+    mins = c["duration_s"] / 60.0
+    avg, vmax = c["avg"], c["max"]
+    if sev == NONE:
+        return (
+            f"The last drive ({mins:.0f} min) averaged {avg:.2f} V with peaks of {vmax:.2f} V: the "
+            f"charging system is charging the battery again."
+        )
+    head = f"The last drive ({mins:.0f} min) averaged {avg:.2f} V and peaked at {vmax:.2f} V"
+    if sev == CRITICAL:
+        return head + (
+            f", below {c['avg_crit']:.1f} V on average: the battery is discharging while you drive, "
+            f"so the car may stall or not restart. Have the alternator, its belt and wiring checked "
+            f"before longer trips. {WEAK_12V_SOS}"
+        )
+    why = []
+    if avg < c["avg_warn"]:
+        why.append(f"a drive should average at least {c['avg_warn']:.1f} V")
+    if c.get("max_low"):
+        why.append(f"the charging voltage should reach {c['max_warn']:.1f} V at some point in a drive of 20 min or more")
+    reason = "; ".join(why) or f"a drive should average at least {c['avg_warn']:.1f} V"
+    return head + (
+        f"; {reason}. The alternator is not keeping the battery charged (BMW's smart charging "
+        f"sits at 12.5-13 V between braking phases, but not for a whole drive). Have the charging "
+        f"system checked soon."
+    )
+
+
+def overvoltage(sev: int, c: dict[str, Any]) -> str:
+    v = c["v"]
+    if sev == NONE:
+        return f"Charging voltage is back to {v:.2f} V, below {c['clear']:.1f} V."
+    if c.get("immediate"):
+        return (
+            f"The 12 V system averaged {v:.2f} V with the engine running, above the {c['limit']:.1f} V "
+            f"that 12 V equipment is built for (ISO 16750-2): the voltage regulator has failed. Stop "
+            f"driving when safe and have the alternator checked; electronics can be damaged."
+        )
+    head = f"The 12 V system held {v:.2f} V with the engine running, above the {c['limit']:.1f} V "
+    if sev == CRITICAL:
+        return head + (
+            "critical level (BMW charges at 14.8 V at most). Overcharging dries out an AGM battery "
+            "and stresses every control unit: have the alternator and regulator checked before "
+            "driving far."
+        )
+    return head + (
+        "warning level (BMW charges at 14.8 V at most). A faulty voltage regulator overcharges "
+        "the battery: have the alternator checked."
+    )
+
+
+def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
+    rate, expected, span_h = c["rate_mv_12h"], c["expected_mv_12h"], c["span_h"]
+    head = (
+        f"While the car slept, the rested 12 V voltage fell {rate:.0f} mV per 12 h (measured over "
+        f"{span_h:.0f} h{', corrected to 25 °C' if c['temp_known'] else ''}); the expected sleep current "
+        f"({c['sleep_ma']:.0f} mA) explains about {expected:.0f} mV"
+    )
+    if sev == NONE:
+        return head + ". The drain is back to normal."
+    amps = c["extra_a"]
+    days = c.get("days_to_half")
+    runway = "" if days is None else f" At this rate the battery is half empty in {_days(days)}."
+    tail = (
+        f". Something draws roughly {amps:.2f} A extra with the car asleep: a module that does not "
+        f"go to sleep, an aftermarket device, a light left on, or a battery with a soft short."
+        f"{runway} Have the closed-circuit current measured (BMW's limit is 80 mA)."
+    )
+    if sev == INFO:
+        return head + tail.replace("Have the closed-circuit", "Worth watching; if it persists, have the closed-circuit")
+    return head + tail
+
+
+def main_decline(sev: int, c: dict[str, Any]) -> str:
+    if sev == NONE:
+        return "The 12 V battery's rested voltage and start dips are no longer trending towards their limits."
+    parts = []
+    if c.get("ocv_date"):
+        parts.append(
+            f"its rested voltage (corrected to 25 °C) is falling {c['ocv_slope_mv']:.1f} mV per day "
+            f"({c['ocv_n']} daily values) and reaches {c['ocv_level']:.2f} V around {c['ocv_date']}"
+        )
+    if c.get("dip_date"):
+        parts.append(
+            f"its start dips are {c['dip_pct']:+.0f} % against its first weeks at the same temperature "
+            f"({c['dip_n']} starts) and reach {c['dip_factor']:.1f} x that baseline around {c['dip_date']}"
+        )
+    what = "; ".join(parts)
+    act = (
+        "Plan a replacement soon; lead-acid batteries often fail suddenly at the end."
+        if sev == CRITICAL
+        else "Have it tested at the next opportunity and plan a replacement."
+    )
+    return f"The 12 V battery is wearing out: {what}. {act} {REGISTER}"
+
+
+def main_age(sev: int, c: dict[str, Any]) -> str:
+    age, installed, life = c["age"], c["installed"], c["life"]
+    kind = TYPE_NAMES.get(c["type"], c["type"])
+    head = f"The 12 V battery is {_years(age)} old (installed {installed}); {kind} batteries typically last about {life:.0f} years"
+    if sev == NONE:
+        return f"The 12 V battery's installation date is {installed}: it is {_years(age)} old."
+    if sev == INFO:
+        return head + ". Nothing wrong yet: have it tested at the next service."
+    if sev == WARNING:
+        return head + (
+            f", so it is past the {c['warn']:g}-year mark. Have it load-tested before winter and "
+            f"budget for a replacement. {WEAK_12V_SOS}"
+        )
+    return head + (
+        f", so it is past the {c['crit']:g}-year mark: replace it before it leaves you stranded. "
+        f"{REGISTER} {WEAK_12V_SOS}"
+    )
+
+
+# -- SOS backup pack -------------------------------------------------------------------------------
+
+
+def _pack(c: dict[str, Any]) -> str:
+    return f"{c['cells']}-cell {CHEM_NAMES.get(c['chem'], c['chem'])} pack"
+
+
+def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
+    v, cells = c["v"], c["cells"]
+    per = v / cells
+    if sev == NONE:
+        return (
+            f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), back above "
+            f"{c['clear']:.2f} V for a {_pack(c)}."
+        )
+    head = (
+        f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), below the {c['limit']:.2f} V "
+    )
+    trend = c.get("trend_date")
+    if sev == INFO:
+        return head + (
+            f"information level for a {_pack(c)}. Still enough for an emergency call; watch the trend."
+        )
+    if sev == WARNING:
+        ahead = f"; at the current trend it reaches the critical level around {trend}" if trend else ""
+        return head + (
+            f"warning level for a {_pack(c)}. The pack is running down{ahead}. Plan a replacement of "
+            f"the SOS backup battery ({SOS_PACK_COST}) before the car reports 'SOS Call System Failure'."
+        )
+    return head + (
+        f"critical level for a {_pack(c)}: it can probably no longer hold an emergency call for the "
+        f"required minutes. Replace the SOS backup battery ({SOS_PACK_COST}). {SOS_NEXT_SUSPECTS}"
+    )
+
+
+def step_drop(sev: int, c: dict[str, Any]) -> str:
+    if sev == NONE:
+        return (
+            f"SOS backup battery rests at {c['v']:.2f} V again, within {c['margin']:.1f} V of its "
+            f"{c['ref']:.2f} V before the drop (a new pack?)."
+        )
+    drop = c["ref"] - c["v"]
+    head = (
+        f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
+        f"hours, both measured with the car asleep"
+    )
+    if sev == CRITICAL:
+        return head + (
+            f": that is about one cell of the {_pack(c)}, so a cell has probably shorted and the pack "
+            f"cannot hold an emergency call. Replace the SOS backup battery ({SOS_PACK_COST}). "
+            f"{SOS_NEXT_SUSPECTS}"
+        )
+    return head + (
+        f" (warning at {c['warn']:.2f} V). A cell is failing or a connection is poor: have the pack "
+        f"checked and plan its replacement ({SOS_PACK_COST})."
+    )
+
+
+def self_discharge(sev: int, c: dict[str, Any]) -> str:
+    rate, base, ratio = c["rate_mv"], c["base_mv"], c["ratio"]
+    head = (
+        f"While the car slept, the SOS backup battery lost {rate:.1f} mV per day (measured over "
+        f"{c['span_h']:.0f} h, brought to 20 °C), {ratio:.1f} x its own normal rate of {base:.1f} mV per "
+        f"day learned over its first {c['n_base']} parks"
+    )
+    if sev == NONE:
+        return head + ": its self-discharge is back to normal."
+    return head + (
+        f" (warning from {c['warn_ratio']:.1f} x). A pack that leaks this fast may not have the "
+        f"charge for an emergency call after a long park. Plan a replacement of the SOS backup "
+        f"battery ({SOS_PACK_COST}) before the car reports 'SOS Call System Failure'."
+    )
+
+
+def sos_decline(sev: int, c: dict[str, Any]) -> str:
+    if sev == NONE:
+        return (
+            f"The SOS backup battery's rested voltage is no longer heading for the {c['warn_level']:.2f} V "
+            f"warning level within {c['clear_days']:.0f} days."
+        )
+    head = (
+        f"The SOS backup battery's rested voltage is falling {-c['slope_mv']:.2f} mV per day "
+        f"(robust trend over {c['n']} days, 90 % range {-c['upper_mv']:.2f}-{-c['lower_mv']:.2f} mV/day) "
+        f"and reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+    )
+    if sev == CRITICAL:
+        return head + (
+            f", and the {c['crit_level']:.2f} V critical level around {c['crit_date']}. Replace the "
+            f"SOS backup battery now ({SOS_PACK_COST}). {SOS_NEXT_SUSPECTS}"
+        )
+    return head + (
+        f". Plan a replacement of the SOS backup battery ({SOS_PACK_COST}) before the car reports "
+        f"'SOS Call System Failure'."
+    )
+
+
+def sos_age(sev: int, c: dict[str, Any]) -> str:
+    age, lo, hi = c["age"], c["life_min"], c["life_max"]
+    head = (
+        f"The SOS backup battery is {_years(age)} old (installed {c['installed']}); "
+        f"{CHEM_NAMES.get(c['chem'], c['chem'])} backup packs last {lo:g}-{hi:g} years"
+    )
+    if sev == NONE:
+        return f"The SOS backup battery's installation date is {c['installed']}: it is {_years(age)} old."
+    if sev == INFO:
+        return head + (
+            f", so its replacement window opens in about {_years(lo - age)}. Nothing to do yet; "
+            f"budget for a new pack ({SOS_PACK_COST})."
+        )
+    if sev == WARNING:
+        return head + (
+            f", so it is inside its replacement window: expected remaining life at most "
+            f"{_years(max(0.0, hi - age))}. Replacing it now ({SOS_PACK_COST}) avoids an "
+            f"'SOS Call System Failure' message."
+        )
+    return head + (
+        f", and it is past the end of that window: replace it ({SOS_PACK_COST}) before it fails. "
+        f"{SOS_NEXT_SUSPECTS}"
+    )
+
+
+# -- sensors ---------------------------------------------------------------------------------------
+
+_FAULT_WHAT = {
+    "open": "the tap is disconnected, its fuse has blown or the wire is open",
+    "range": "the ADC input is saturated, reversed or wrongly calibrated",
+    "loose": "a contact is loose (the reading drops to 0 V now and then)",
+    "stuck": "the ADC or its firmware is repeating a frozen value",
+    "silent": "the logger, its power or its link is not delivering data",
+}
+
+
+def sensor_fault(sev: int, c: dict[str, Any]) -> str:
+    ch = CHANNEL_NAMES[c["battery"]]
+    battery = "12 V battery" if c["battery"] == "main" else "SOS backup battery"
+    if sev == NONE:
+        v = c.get("v")
+        now = "" if v is None else f" ({v:.2f} V)"
+        return f"{ch} channel readings are plausible again{now}; {battery} alerts resume."
+    kind = c["kind"]
+    if kind == "open":
+        seen = f"reads {c['v']:.2f} V, below the {c['limit']:.1f} V no real {battery} can show"
+    elif kind == "range":
+        seen = f"reads {c['v']:.2f} V, outside the possible {c['lo']:.1f}-{c['hi']:.1f} V"
+    elif kind == "loose":
+        seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h"
+    elif kind == "stuck":
+        seen = f"repeated exactly {c['v']:.3f} V with no noise at all for {c['hours']:.1f} h"
+    else:
+        seen = f"has sent nothing since {when(c['last_t'])} ({c['reason']})"
+    return (
+        f"{ch} channel {seen}: {_FAULT_WHAT[kind]}. This is a sensor problem, not a battery verdict: "
+        f"{battery} alerts are held as they are until the readings are plausible again. Check the "
+        f"tap, its fuse and connector, and the logger."
+    )

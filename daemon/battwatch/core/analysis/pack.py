@@ -1,0 +1,296 @@
+"""SOS backup pack rules: rested voltage, step drop, self-discharge, decline, age (pure)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from battwatch.analysis_config import AnalysisConfig, Debounce
+from battwatch.core.analysis import messages as msg
+from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
+from battwatch.core.analysis.lead_acid import (
+    DAY_S,
+    FIT_SAMPLE_S,
+    YEAR_S,
+    DailySeries,
+    below,
+    days_target,
+    installed_ts,
+    interp,
+)
+from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
+
+RING_S = 300.0  # one rested value per 5 min is kept for the step reference
+RING_LEN = 48  # 4 h of them [ENG]
+
+
+class PackRules:
+    """The SOS / eCall backup pack, judged on readings taken with the car asleep."""
+
+    def __init__(self, cfg: AnalysisConfig, battery: Any, engine: AlertEngine, record: bool = False) -> None:
+        s = cfg.sos
+        self.cfg = s
+        self.trend_cfg = cfg.trend
+        self.engine = engine
+        self.chem: str = battery.chemistry
+        self.cells: int = battery.cells
+        self.installed = battery.installed
+        self.installed_t = installed_ts(battery.installed)
+        lo, hi = battery.lifespan_years
+        self.life: tuple[float, float] = (float(lo), float(hi))
+        lim = s.chemistry.get(self.chem)
+        self.lim = lim
+        n = self.cells
+        info = None if lim.info_v is None else lim.info_v * n
+        info_clear = None if lim.info_clear_v is None else lim.info_clear_v * n
+        self.levels = (info, info_clear, lim.warn_v * n, lim.warn_clear_v * n, lim.crit_v * n, lim.crit_clear_v * n)
+        self.max_v = s.max_factor * lim.nominal_v * n + 1.0
+        self.top = self.levels[2] if info is None else info  # above this nothing can be raised
+        self.step_pre_v = 0.5 * lim.step_warn_v  # a step shows first as a fall against the last kept value
+        self.sd_rest_s = s.self_discharge.rest_min_s
+        self.s_low = engine.slot("sos", "low_voltage", s.low_voltage.debounce, crit_for_s=s.low_voltage.crit_for_s)
+        self.s_step = engine.slot("sos", "step_drop", s.step.debounce)
+        self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
+        self.s_decline = engine.slot("sos", "decline", s.decline)
+        self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
+        keep = int(cfg.trend.window_days) + 7
+        self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
+        self.z = z_two_sided(cfg.trend.confidence)
+        self.next_fit_day = 0
+        self.daily_until_s = cfg.state.sos_rest_min_s + cfg.trend.rest_window_s
+        self.ring: deque[tuple[float, float]] = deque(maxlen=RING_LEN)  # recent rested values
+        self.step_ref: float | None = None  # the rested level of the last hours
+        self.step_frozen: float | None = None  # the level before an active step
+        self.fit = RunningFit()  # self-discharge of the current park
+        self.fit_t = -1e18
+        self.base_rates: list[float] = []
+        self.baseline: float | None = None  # V per cell per day at 20 °C
+        self.last_rate: float | None = None
+        self.trend: TrendFit | None = None
+        self.trend_days_warn: float | None = None
+        self.trend_days_crit: float | None = None
+        self.last_v: float | None = None
+        self.last_rest_v: float | None = None
+        self.last_rest_t: float | None = None
+
+    # -- per reading ---------------------------------------------------------------------------
+    def rested(self, t: float, t0: float, v: float, temp: float | None, since: float, known: bool = True) -> None:
+        """A reading with the car asleep long enough for the on-charge over-voltage to relax.
+
+        ``known`` is False when there is no 12 V channel to tell: then only the level and the
+        long-term trend are judged, since a step needs like-for-like readings.
+        """
+        self.last_rest_v = v
+        self.last_rest_t = t
+        s = self.s_low
+        if s.level or s.busy or v < self.top:
+            target = below(v, s.level, *self.levels)
+            if target != s.level or s.busy:
+                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v))
+        if known:
+            ring = self.ring
+            if self.step_frozen is not None or self.s_step.busy or not ring or v <= ring[-1][1] - self.step_pre_v:
+                self._step(t, t0, v)
+            elif t - ring[-1][0] >= RING_S:
+                ring.append((t, v))
+        if since <= self.daily_until_s:
+            d = self.daily
+            if t - d.last_sample >= d.sample_s:
+                d.add(t, v)
+        if since >= self.sd_rest_s and t - self.fit_t >= FIT_SAMPLE_S:
+            self.fit_t = t
+            self.fit.add(t / DAY_S, v / self.cells, 20.0 if temp is None else temp)
+
+    def _step(self, t: float, t0: float, v: float) -> None:
+        """A sudden fall against the rested level of the last hours (or before the last drive)."""
+        ring = self.ring
+        st = self.s_step
+        frozen = self.step_frozen
+        lim = self.lim
+        if frozen is None and not st.busy:
+            if ring and v > ring[-1][1] - self.step_pre_v:
+                if t - ring[-1][0] >= RING_S:
+                    ring.append((t, v))
+                return
+            self.step_ref = self._step_reference(t)  # a pending step keeps the level from before it
+        if not ring or t - ring[-1][0] >= RING_S:
+            ring.append((t, v))
+        ref = self.step_ref
+        if frozen is None:
+            if ref is None:
+                return
+            drop = ref - v
+            target = CRITICAL if drop >= lim.step_crit_v else WARNING if drop >= lim.step_warn_v else NONE
+            if target != st.level or st.busy:
+                self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(ref, v))
+                if st.level > NONE:
+                    self.step_frozen = ref  # judge recovery against the level before the step
+            return
+        if v >= frozen - self.cfg.step.clear_margin_v:
+            target = NONE
+        else:
+            target = max(st.level, CRITICAL if frozen - v >= lim.step_crit_v else WARNING)
+        if target != st.level or st.busy:
+            self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(frozen, v))
+            if st.level == NONE:
+                self.step_frozen = None
+
+    def _step_reference(self, t: float) -> float | None:
+        ring = self.ring
+        if not ring:
+            return None
+        window = self.cfg.step.window_s
+        recent = [v for tt, v in ring if t - tt <= window]
+        if recent:
+            return median(recent)
+        if t - ring[-1][0] <= self.cfg.step.max_gap_s:
+            return median([v for _, v in list(ring)[-3:]])
+        return None
+
+    def _low_ctx(self, target: int, v: float) -> dict[str, Any]:
+        info, info_clear, warn, warn_clear, crit, crit_clear = self.levels
+        level = self.s_low.level
+        limit = {CRITICAL: crit, WARNING: warn, INFO: info or warn}.get(target, warn)
+        clear = {CRITICAL: crit_clear, WARNING: warn_clear, INFO: info_clear or warn_clear}.get(level, warn_clear)
+        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear}
+        tr = self.trend
+        if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
+            ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
+        return ctx
+
+    def _step_ctx(self, ref: float, v: float) -> dict[str, Any]:
+        return {"ref": ref, "v": v, "cells": self.cells, "chem": self.chem, "warn": self.lim.step_warn_v,
+                "margin": self.cfg.step.clear_margin_v}
+
+    # -- events --------------------------------------------------------------------------------
+    def park_end(self, t: float) -> None:
+        """The car woke up: the park's self-discharge rate, against the pack's baseline."""
+        fit = self.fit
+        sd = self.cfg.self_discharge
+        slope = fit.slope() if fit.span * DAY_S >= sd.min_span_s else None
+        span_h = fit.span * 24.0
+        temp = fit.mean_z()
+        fit.reset()
+        if slope is None:
+            return
+        rate = -slope / 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)  # V per cell per day at 20 °C
+        self.last_rate = rate
+        if self.baseline is None:
+            self.base_rates.append(rate)
+            if len(self.base_rates) >= sd.baseline_parks:
+                self.baseline = median(self.base_rates)
+            return
+        base = max(self.baseline, self.lim.min_rate_v_day)
+        ratio = rate / base
+        s = self.s_sd
+        level = s.level
+        target = WARNING if ratio >= sd.warn_ratio or (level >= WARNING and ratio >= sd.warn_clear_ratio) else NONE
+        n = self.cells
+        self.engine.observe(s, t, t - span_h * 3600.0, target, round(ratio, 2), msg.self_discharge,
+                            {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "ratio": ratio,
+                             "span_h": span_h, "n_base": len(self.base_rates), "warn_ratio": sd.warn_ratio})
+
+    # -- once a day ----------------------------------------------------------------------------
+    def daily_close(self, t: float) -> None:
+        self.daily.close()
+        day = int(t // DAY_S)
+        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
+            self.next_fit_day = day + self.trend_cfg.fit_every_days
+            self._decline(t)
+        self.age(t)
+
+    def _decline(self, t: float) -> None:
+        tc = self.trend_cfg
+        today = t / DAY_S
+        xs, ys = self.daily.window(today, tc.window_days)
+        fit = theil_sen(xs, ys, self.z) if len(xs) >= tc.min_points else None
+        self.trend = fit
+        _, _, warn, _, crit, _ = self.levels
+        s = self.s_decline
+        if fit is None or not fit.falling:
+            self.trend_days_warn = self.trend_days_crit = None
+            if s.level != NONE or s.busy:
+                self.engine.observe(s, t, t, NONE, None, msg.sos_decline, self._decline_ctx(fit, t))
+            return
+        self.trend_days_warn = fit.days_until(warn, today)
+        self.trend_days_crit = fit.days_until(crit, today)
+        level = s.level
+        t_warn = days_target(self.trend_days_warn, level, tc.warn_days, tc.crit_days, tc.clear_days)
+        target = WARNING if t_warn else NONE
+        if self.trend_days_crit is not None and (
+            self.trend_days_crit <= tc.crit_days or (level >= CRITICAL and self.trend_days_crit <= tc.warn_days)
+        ):
+            target = CRITICAL
+        self.engine.observe(s, t, t, target, self.trend_days_warn, msg.sos_decline, self._decline_ctx(fit, t))
+
+    def _decline_ctx(self, fit: TrendFit | None, t: float) -> dict[str, Any]:
+        _, _, warn, _, crit, _ = self.levels
+        ctx: dict[str, Any] = {"warn_level": warn, "crit_level": crit, "cells": self.cells, "chem": self.chem,
+                               "clear_days": self.trend_cfg.clear_days}
+        if fit is not None:
+            ctx.update(slope_mv=fit.slope * 1000.0, lower_mv=fit.lower * 1000.0, upper_mv=fit.upper * 1000.0,
+                       n=fit.n)
+        dw, dc = self.trend_days_warn, self.trend_days_crit
+        ctx["warn_date"] = "" if dw is None else msg.day(t + dw * DAY_S)
+        ctx["crit_date"] = "" if dc is None else msg.day(t + dc * DAY_S)
+        return ctx
+
+    def age_years(self, t: float) -> float | None:
+        return None if self.installed_t is None else (t - self.installed_t) / YEAR_S
+
+    def age(self, t: float) -> None:
+        age = self.age_years(t)
+        if age is None:
+            return
+        lo, hi = self.life
+        target = (
+            CRITICAL if age >= hi else WARNING if age >= lo else INFO if age >= lo - self.cfg.age.info_lead_years else NONE
+        )
+        self.engine.observe(self.s_age, t, t, target, round(age, 2), msg.sos_age,
+                            {"age": age, "installed": str(self.installed), "life_min": lo, "life_max": hi,
+                             "chem": self.chem})
+
+    def soc(self) -> float | None:
+        """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
+        v = self.last_rest_v
+        return None if v is None else interp(self.lim.soc_table, v / self.cells)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def export(self) -> dict[str, Any]:
+        return {
+            "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
+            "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "base_rates": self.base_rates,
+            "baseline": self.baseline, "last_rate": self.last_rate, "last_v": self.last_v,
+            "last_rest": [self.last_rest_v, self.last_rest_t], "fit_t": self.fit_t,
+            "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
+            "trend_days": [self.trend_days_warn, self.trend_days_crit],
+        }
+
+    def load(self, d: dict[str, Any]) -> None:
+        if d.get("installed") != str(self.installed):
+            return  # a new pack: baselines start afresh
+        self.daily.load(d["daily"])
+        self.ring = deque(((float(a), float(b)) for a, b in d["ring"]), maxlen=RING_LEN)
+        self.step_ref = d["step_ref"]
+        self.step_frozen = d["step_frozen"]
+        self.fit.load(d["fit"])
+        self.base_rates = [float(x) for x in d["base_rates"]]
+        self.baseline = d["baseline"]
+        self.last_rate = d["last_rate"]
+        self.last_v = d["last_v"]
+        self.last_rest_v, self.last_rest_t = d["last_rest"]
+        self.fit_t = float(d["fit_t"])
+        self.next_fit_day = int(d["next_fit_day"])
+        self.trend = TrendFit.of(d["trend"])
+        self.trend_days_warn, self.trend_days_crit = d["trend_days"]
+
+
+def remaining_pack_life(rules: PackRules, t: float) -> tuple[float | None, str]:
+    """min(age-based, trend-based) remaining life in years, and which one drove it."""
+    age = rules.age_years(t)
+    lo, hi = rules.life
+    by_age = None if age is None else max(0.0, 0.5 * (lo + hi) - age)
+    by_trend = None if rules.trend_days_crit is None else rules.trend_days_crit / 365.25
+    if by_trend is not None and (by_age is None or by_trend < by_age):
+        return by_trend, "trend"
+    return by_age, "age"

@@ -1,0 +1,277 @@
+"""Vehicle state from the 12 V channel: asleep, resting, awake, cranking, running (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from battwatch.analysis_config import ChargingConfig, StateConfig
+
+ASLEEP, RESTING, AWAKE, CRANKING, RUNNING = 0, 1, 2, 3, 4
+STATE_NAMES = ("asleep", "resting", "awake", "cranking", "running")
+CRANK_MERGE_S = 10.0  # dips closer than this belong to one start (fast mode: 1-s windows) [ENG]
+
+
+@dataclass(frozen=True, slots=True)
+class CrankEvent:
+    """One engine start: the lowest voltage and the voltage just before it."""
+
+    t: float
+    v_min: float
+    v_pre: float | None  # None when no reading close enough before the start
+    temp_c: float | None
+
+    @property
+    def dip_v(self) -> float | None:
+        return None if self.v_pre is None else self.v_pre - self.v_min
+
+
+@dataclass(frozen=True, slots=True)
+class Drive:
+    """One drive as the charging rule judges it."""
+
+    start: float
+    end: float
+    duration_s: float  # start to the last charging evidence (or to the last running reading)
+    avg_v: float
+    max_v: float
+    charged: bool  # the charging system showed itself at least once
+
+
+class VehicleTracker:
+    """Classifies each 12 V reading and keeps the clocks the rules need.
+
+    Activity (the car is awake) shows as a window minimum well below its average (loads
+    switching), a jump of the average between readings, or charging. The car is asleep once
+    ``asleep_after_s`` passes without activity, and a reading is *resting* once ``rest_min_s``
+    has passed since the last activity. A start is a dip of ``crank_drop_v`` below the voltage
+    just before it (at most ``crank_ref_max_v``: the battery's, not the alternator's); a lone
+    dip while asleep only counts if activity follows (else it was a glitch). Running starts
+    with a start or with charging and ends when the charging system has been silent for
+    ``run_exit_s``; a drive with no charging at all (a dead alternator) runs until the car
+    falls asleep, and is judged up to its last load activity.
+    """
+
+    __slots__ = (
+        "cfg", "_charging_v", "_dip_v", "_step_v", "_step_gap", "_rest_min", "post_start_s", "max_dt", "state", "last_activity", "last_charge", "prev_v", "prev_t",
+        "pending_dip", "open_crank", "crank_out", "drive_out", "woke", "slept",
+        "d_start", "d_sum", "d_dt", "d_max", "d_last", "d_charged", "snap", "act_snap",
+    )
+
+    def __init__(self, cfg: StateConfig, charging: ChargingConfig) -> None:
+        self.cfg = cfg
+        self._charging_v = cfg.charging_v
+        self._dip_v = cfg.activity_dip_v
+        self._step_v = cfg.activity_step_v
+        self._step_gap = cfg.activity_step_max_gap_s
+        self._rest_min = cfg.rest_min_s
+        self.post_start_s = charging.post_start_skip_s
+        self.max_dt = cfg.max_window_s
+        self.state = AWAKE
+        self.last_activity: float | None = None
+        self.last_charge = -1e18
+        self.prev_v: float | None = None
+        self.prev_t = -1e18
+        self.pending_dip: CrankEvent | None = None
+        self.open_crank: CrankEvent | None = None
+        self.crank_out: CrankEvent | None = None  # set when a start is complete; the caller clears it
+        self.drive_out: Drive | None = None  # set when a drive ends; the caller clears it
+        self.woke = False  # this reading ended a sleep (a park is over)
+        self.slept = False
+        self.d_start: float | None = None
+        self.d_sum = 0.0
+        self.d_dt = 0.0
+        self.d_max = 0.0
+        self.d_last = 0.0
+        self.d_charged = False
+        self.snap = (0.0, 0.0, 0.0, 0.0)  # (sum, dt, max, t) at the last charging evidence
+        self.act_snap = (0.0, 0.0, 0.0, 0.0)  # ... at the last activity (a drive without charging)
+
+    def since_activity(self, t: float) -> float:
+        la = self.last_activity
+        return 0.0 if la is None else t - la
+
+    def update(self, t: float, v: float, vmin: float, vmax: float, dt: float, temp: float | None) -> int:
+        """Classify one plausible 12 V reading; may set ``crank_out``, ``drive_out``, ``woke``."""
+        # the common case first: a sleeping car, nothing moving (a few attribute reads)
+        if self.state <= RESTING and self.pending_dip is None and self.open_crank is None:
+            pv = self.prev_v
+            if (
+                pv is not None and v < self._charging_v and v - vmin < self._dip_v
+                and -self._step_v < v - pv < self._step_v and t - self.prev_t <= self._step_gap
+            ):
+                self.prev_v = v
+                self.prev_t = t
+                st = RESTING if t - self.last_activity >= self._rest_min else ASLEEP  # type: ignore[operator]
+                self.state = st
+                return st
+        c = self.cfg
+        la = self.last_activity
+        if la is None:
+            # nothing known before the first reading: start the rest clock now (conservative)
+            la = self.last_activity = t
+        was = self.state
+        asleep_before = was <= RESTING
+        self.woke = False
+        oc = self.open_crank
+        if oc is not None and t - oc.t > CRANK_MERGE_S:
+            self.crank_out = oc
+            self.open_crank = None
+        prev_v = self.prev_v
+        recent = prev_v is not None and t - self.prev_t <= c.activity_step_max_gap_s
+        charging = v >= c.charging_v or (vmax >= c.charging_max_v and not asleep_before)
+        activity = charging or v - vmin >= c.activity_dip_v
+        if recent:
+            step = v - prev_v  # type: ignore[operator]
+            if step >= c.activity_step_v or -step >= c.activity_step_v:
+                activity = True
+        # -- a start? -------------------------------------------------------------------------
+        if activity and vmin >= c.crank_floor_v:
+            pre = prev_v if prev_v is not None and t - self.prev_t <= c.crank_pre_max_age_s else None
+            ref = vmax if pre is None else pre
+            if ref > c.crank_ref_max_v:
+                ref = c.crank_ref_max_v
+            if pre is not None and pre > c.crank_ref_max_v:
+                pre = None  # the alternator's voltage, not the battery's: no dip to measure
+            # With the engine running, a start (an automatic stop-start restart) shows as a
+            # brief dip inside a window; a whole window that sits low is the engine stopping
+            # with loads on, not a start.
+            transient = was != RUNNING or v - vmin >= c.crank_drop_v
+            if transient and ref >= c.crank_pre_min_v and vmin <= ref - c.crank_drop_v:
+                if oc is not None and t - oc.t <= CRANK_MERGE_S:
+                    if vmin < oc.v_min:
+                        self.open_crank = CrankEvent(oc.t, vmin, oc.v_pre, oc.temp_c)
+                elif asleep_before and not charging and t - la >= c.asleep_after_s:
+                    # a lone dip in a sleeping car: a start only if the car turns out to be awake
+                    self.pending_dip = CrankEvent(t, vmin, pre, temp)
+                    return self._quiet(t, la)
+                else:
+                    self._start(t, CrankEvent(t, vmin, pre, temp))
+                    self.prev_v = v
+                    self.prev_t = t
+                    self.last_activity = t
+                    if charging:
+                        self.last_charge = t
+                    self.state = CRANKING
+                    return CRANKING
+        pd = self.pending_dip
+        if pd is not None:
+            if t - pd.t > c.crank_confirm_s:
+                self.pending_dip = None  # nothing followed: it was a glitch
+            elif activity:
+                self.pending_dip = None
+                self._start(pd.t, pd)
+                was = RUNNING
+        self.prev_v = v
+        self.prev_t = t
+        if activity:
+            self.last_activity = la = t
+        if charging:
+            self.last_charge = t
+            if self.d_start is None:
+                # running without a start seen (the log began mid-drive, or a charger)
+                self._open_drive(t)
+                self.d_charged = True
+            state = RUNNING
+        elif t - la < c.asleep_after_s:
+            if (was == RUNNING or was == CRANKING) and (
+                not self.d_charged or t - self.last_charge < c.run_exit_s
+            ):
+                state = RUNNING
+            else:
+                state = AWAKE
+        else:
+            state = RESTING if t - la >= c.rest_min_s else ASLEEP
+        if state >= AWAKE:
+            if asleep_before:
+                self.woke = True
+            if self.d_start is not None and state != AWAKE and t - self.d_start >= self.post_start_s:
+                if dt <= 0.0:
+                    dt = t - self.d_last if self.d_last else 0.0
+                    if dt > self.max_dt:
+                        dt = self.max_dt
+                self.d_sum += v * dt
+                self.d_dt += dt
+                if vmax > self.d_max:
+                    self.d_max = vmax
+                if charging:
+                    self.d_charged = True
+                    self.snap = (self.d_sum, self.d_dt, self.d_max, t)
+                if v - vmin >= c.activity_dip_v:  # loads switching: the engine still runs
+                    self.act_snap = (self.d_sum, self.d_dt, self.d_max, t)
+            if state != AWAKE:
+                self.d_last = t
+        elif self.d_start is not None:
+            self._close_drive()
+        self.state = state
+        return state
+
+    def _quiet(self, t: float, la: float) -> int:
+        state = RESTING if t - la >= self.cfg.rest_min_s else ASLEEP
+        self.state = state
+        return state
+
+    def _start(self, t: float, ev: CrankEvent) -> None:
+        if self.d_start is not None:
+            self._close_drive()
+        self.open_crank = ev
+        self._open_drive(t)
+
+    def _open_drive(self, t: float) -> None:
+        self.d_start = t
+        self.d_sum = self.d_dt = self.d_max = 0.0
+        self.d_last = t
+        self.d_charged = False
+        self.snap = (0.0, 0.0, 0.0, t)
+        self.act_snap = (0.0, 0.0, 0.0, t)
+
+    def _close_drive(self) -> None:
+        start = self.d_start
+        assert start is not None
+        self.d_start = None
+        # the drive ends with the last sign of the engine: charging, or (with a dead
+        # alternator) the last load activity; quiet readings after it were the car parked
+        s, dt, vmax, end = self.snap if self.d_charged else self.act_snap
+        if dt > 0.0:
+            self.drive_out = Drive(start, end, end - start, s / dt, vmax, self.d_charged)
+
+    def link_gap(self) -> None:
+        """No data for a while: forget the step reference (the next reading stands alone)."""
+        self.prev_v = None
+
+    # -- persistence ---------------------------------------------------------------------------
+    def export(self) -> dict[str, Any]:
+        return {
+            "state": self.state, "last_activity": self.last_activity, "last_charge": self.last_charge,
+            "prev_v": self.prev_v, "prev_t": self.prev_t, "d_start": self.d_start,
+            "d": [self.d_sum, self.d_dt, self.d_max, self.d_last, self.d_charged, list(self.snap), list(self.act_snap)],
+            "pending_dip": _crank_list(self.pending_dip),
+            "open_crank": _crank_list(self.open_crank),
+        }
+
+    def load(self, d: dict[str, Any]) -> None:
+        self.state = int(d["state"])
+        self.last_activity = d["last_activity"]
+        self.last_charge = float(d["last_charge"])
+        self.prev_v = d["prev_v"]
+        self.prev_t = float(d["prev_t"])
+        self.d_start = d["d_start"]
+        s, dt, vmax, last, charged, snap, act = d["d"]
+        self.d_sum, self.d_dt, self.d_max, self.d_last = float(s), float(dt), float(vmax), float(last)
+        self.d_charged = bool(charged)
+        self.snap = (float(snap[0]), float(snap[1]), float(snap[2]), float(snap[3]))
+        self.act_snap = (float(act[0]), float(act[1]), float(act[2]), float(act[3]))
+        self.pending_dip = _crank_of(d.get("pending_dip"))
+        self.open_crank = _crank_of(d.get("open_crank"))
+
+
+def _crank_list(c: CrankEvent | None) -> list[float | None] | None:
+    return None if c is None else [c.t, c.v_min, c.v_pre, c.temp_c]
+
+
+def _crank_of(d: list[float | None] | None) -> CrankEvent | None:
+    if d is None:
+        return None
+    t, v_min, v_pre, temp = d
+    assert t is not None and v_min is not None
+    return CrankEvent(float(t), float(v_min), v_pre, temp)

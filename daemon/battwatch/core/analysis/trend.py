@@ -1,0 +1,184 @@
+"""Robust trends and projections: Theil-Sen with Sen's interval, streaming least squares (pure)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+
+@dataclass(frozen=True, slots=True)
+class TrendFit:
+    """A straight line through (day, value) points with its slope interval."""
+
+    slope: float  # value units per day
+    intercept: float  # value at day 0
+    lower: float  # slope interval at the chosen confidence
+    upper: float
+    n: int
+    first_day: float
+    last_day: float
+
+    def at(self, day: float) -> float:
+        return self.intercept + self.slope * day
+
+    @property
+    def falling(self) -> bool:
+        """The whole slope interval is below zero: a significant decline."""
+        return self.upper < 0.0
+
+    @property
+    def rising(self) -> bool:
+        return self.lower > 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.slope, self.intercept, self.lower, self.upper, self.n, self.first_day, self.last_day]
+
+    @classmethod
+    def of(cls, d: list[float] | None) -> TrendFit | None:
+        if d is None:
+            return None
+        slope, intercept, lower, upper, n, first, last = d
+        return cls(float(slope), float(intercept), float(lower), float(upper), int(n), float(first), float(last))
+
+    def days_until(self, level: float, day: float) -> float | None:
+        """Days from ``day`` until the line reaches ``level`` (0 if past it), None if flat."""
+        now = self.at(day)
+        s = self.slope
+        if s < 0.0:
+            return 0.0 if now <= level else (level - now) / s
+        if s > 0.0:
+            return 0.0 if now >= level else (level - now) / s
+        return None
+
+
+def z_two_sided(confidence: float) -> float:
+    """The standard normal quantile for a two-sided interval (1.645 for 90 %)."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def median(values: list[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    m = n // 2
+    return s[m] if n % 2 else 0.5 * (s[m - 1] + s[m])
+
+
+def theil_sen(xs: list[float], ys: list[float], z: float = 1.645) -> TrendFit | None:
+    """Median of pairwise slopes, with Sen's distribution-free interval.
+
+    The interval uses the normal approximation of Kendall's S (Gilbert 1987, §16.4): with
+    N pairwise slopes sorted, C = z·sqrt(n(n-1)(2n+5)/18), the bounds are the slopes of rank
+    (N - C)/2 and (N + C)/2 + 1. Ties in x are skipped. O(n² log n): call it once a day.
+    """
+    n = len(xs)
+    if n < 3:
+        return None
+    slopes: list[float] = []
+    extend = slopes.extend
+    pts = list(zip(xs, ys, strict=True))
+    for i in range(n - 1):
+        xi, yi = pts[i]
+        extend([(yj - yi) / (xj - xi) for xj, yj in pts[i + 1:] if xj != xi])
+    big_n = len(slopes)
+    if big_n < 2:
+        return None
+    slopes.sort()
+    m = big_n // 2
+    slope = slopes[m] if big_n % 2 else 0.5 * (slopes[m - 1] + slopes[m])
+    intercept = median([y - slope * x for x, y in zip(xs, ys, strict=True)])
+    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    lo_rank = int(math.floor((big_n - c) / 2.0))  # 1-based rank -> 0-based index below
+    hi_rank = int(math.ceil((big_n + c) / 2.0))
+    lower = slopes[max(0, min(big_n - 1, lo_rank - 1))]
+    upper = slopes[max(0, min(big_n - 1, hi_rank))]
+    return TrendFit(slope, intercept, lower, upper, n, min(xs), max(xs))
+
+
+class RunningFit:
+    """Least-squares line over a stream of points in O(1) memory (x relative to the first point)."""
+
+    __slots__ = ("n", "x0", "sx", "sy", "sxx", "sxy", "last_x", "sz")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.x0 = 0.0
+        self.sx = self.sy = self.sxx = self.sxy = self.sz = 0.0
+        self.last_x = 0.0
+
+    def add(self, x: float, y: float, z: float = 0.0) -> None:
+        """Add a point; ``z`` is averaged alongside (e.g. temperature)."""
+        if self.n == 0:
+            self.x0 = x
+        dx = x - self.x0
+        self.n += 1
+        self.sx += dx
+        self.sy += y
+        self.sxx += dx * dx
+        self.sxy += dx * y
+        self.sz += z
+        self.last_x = x
+
+    @property
+    def span(self) -> float:
+        return self.last_x - self.x0 if self.n else 0.0
+
+    def slope(self) -> float | None:
+        n = self.n
+        if n < 3:
+            return None
+        den = n * self.sxx - self.sx * self.sx
+        if den <= 0.0:
+            return None
+        return (n * self.sxy - self.sx * self.sy) / den
+
+    def mean_z(self) -> float:
+        return self.sz / self.n if self.n else 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz]
+
+    def load(self, data: list[float]) -> None:
+        (n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz) = data
+        self.n = int(n)
+
+
+def ols3(rows: list[tuple[float, float, float]]) -> tuple[float, float, float, float, float] | None:
+    """y = a + b·u + c·w by least squares over (u, w, y) rows.
+
+    Returns (a, b, c, se_c, residual sd), or None when the design is degenerate. Used for the
+    crank dip: log dip against temperature and time, so seasons are not mistaken for wear.
+    """
+    n = len(rows)
+    if n < 5:
+        return None
+    mu = sum(r[0] for r in rows) / n
+    mw = sum(r[1] for r in rows) / n
+    my = sum(r[2] for r in rows) / n
+    suu = suw = sww = suy = swy = 0.0
+    for u, w, y in rows:
+        du, dw, dy = u - mu, w - mw, y - my
+        suu += du * du
+        suw += du * dw
+        sww += dw * dw
+        suy += du * dy
+        swy += dw * dy
+    det = suu * sww - suw * suw
+    if det <= 1e-12 * max(1.0, suu * sww):
+        return None
+    b = (suy * sww - swy * suw) / det
+    c = (swy * suu - suy * suw) / det
+    a = my - b * mu - c * mw
+    sse = 0.0
+    for u, w, y in rows:
+        e = y - a - b * u - c * w
+        sse += e * e
+    dof = n - 3
+    if dof <= 0:
+        return None
+    s2 = sse / dof
+    se_c = math.sqrt(s2 * suu / det)
+    return a, b, c, se_c, math.sqrt(s2)

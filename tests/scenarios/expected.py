@@ -1,0 +1,164 @@
+"""The alert transitions each simulated scenario must produce, exactly, in order.
+
+Each entry is (battery, alert, severity, state, earliest day, latest day), days counted from the
+scenario's start (battwatch.scenarios.DEFAULT_START, 2025-01-06 00:00 UTC, a Monday). The
+windows come from the scenario's physics (when a fault starts, how fast a battery runs down),
+not from a first run; the notes say why each transition belongs there. A scenario with an empty
+list is a false-alarm twin and must raise nothing at all; twins marked in INFO_ALLOWED may log
+information-level notes (never warnings).
+"""
+
+from __future__ import annotations
+
+Expect = tuple[str, str, str, str, float, float]
+
+# Scenario run lengths and the dates they imply (2025-01-06 + days):
+#   SOS installed 2022-06-01 in most scenarios: 3 years old (the info heads-up, a year before its
+#   4-7 year window) on 2025-06-01 = day 146.
+SOS_THREE_YEARS = (146.0, 146.1)
+
+EXPECTED: dict[str, list[Expect]] = {
+    # -- 12 V battery ------------------------------------------------------------------------------
+    "main-low-voltage": [
+        # starts at 80 % in a -5 °C winter: 12.51 V rested is 12.60 V at 25 °C, the info level
+        ("main", "low_voltage", "info", "raised", 0.0, 2.0),
+        # ~45 mV a day lower: below 12.40 V (25 °C) after about four days
+        ("main", "low_voltage", "warning", "raised", 2.0, 7.0),
+        # and below 12.00 V in the second week
+        ("main", "low_voltage", "critical", "raised", 9.0, 18.0),
+    ],
+    "main-healthy-week-park": [],
+    "main-parasitic-drain": [
+        # 435 mA from an 80 Ah battery that ended Monday at ~85 %
+        ("main", "low_voltage", "info", "raised", 0.5, 2.0),
+        # two 12-hour verdicts of ~65 mV per 12 h (> 50 mV beyond the expected 50 mA)
+        ("main", "parasitic_drain", "warning", "raised", 1.2, 3.0),
+        ("main", "low_voltage", "warning", "raised", 1.5, 4.0),
+    ],
+    "main-weak-crank": [
+        # minima of 8.3-9.2 V around 0 °C against limits of 9.0-9.3 V: the second start of day 0
+        ("main", "weak_cranking", "warning", "raised", 0.2, 1.5),
+    ],
+    "main-healthy-winter-cranks": [],
+    "main-undercharging": [
+        # the alternator fails from day 1: two drives without charging raise a warning
+        ("main", "undercharging", "warning", "raised", 1.0, 2.0),
+        # the battery is no longer recharged: rested below 12.60 V (25 °C) the next night
+        ("main", "low_voltage", "info", "raised", 1.5, 3.0),
+        # drive averages sink below 12.5 V as the battery empties: the battery feeds the car
+        ("main", "undercharging", "critical", "raised", 2.0, 3.0),
+    ],
+    "main-smart-alternator": [],
+    "main-overvoltage": [
+        # the regulator holds 15.2-15.8 V from day 1: the first running minutes raise a warning
+        # and the first window averaging ≥ 15.5 V escalates; parked, the alert stays
+        ("main", "overvoltage", "warning", "raised", 1.0, 1.5),
+        ("main", "overvoltage", "critical", "raised", 1.0, 1.5),
+    ],
+    "main-load-dump-spike": [],
+    "main-decline": [
+        # start dips (temperature-normalised) grow as resistance rises to 1.75x with shape 2:
+        # projected to reach 1.5x the first month's baseline within 90 days, then 30 days
+        ("main", "decline", "warning", "raised", 60.0, 150.0),
+        ("main", "decline", "critical", "raised", 90.0, 183.0),
+        # the charge ceiling falls towards 70 %: rested below 12.60 V (25 °C)
+        ("main", "low_voltage", "info", "raised", 100.0, 183.0),
+        ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
+        # in the last two months starts fall below the limit even in warm weather
+        ("main", "weak_cranking", "warning", "raised", 120.0, 183.0),
+    ],
+    "long-healthy-year": [
+        ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
+        # the two-week summer holiday park (days 201-215) lets the 12 V battery self-drain to
+        # just under 12.60 V (25 °C); the first drives top it up again
+        ("main", "low_voltage", "info", "raised", 195.0, 216.0),
+        ("main", "low_voltage", "info", "cleared", 214.0, 225.0),
+    ],
+    # -- SOS pack ----------------------------------------------------------------------------------
+    "sos-low-voltage": [
+        # the worn pack (25 % capacity, 7x self-discharge) runs down once parked on day 5
+        ("sos", "low_voltage", "info", "raised", 4.0, 10.0),
+        ("sos", "low_voltage", "warning", "raised", 9.0, 14.0),
+        # the 12 V battery, parked ten days, self-drains to just under 12.60 V (25 °C)
+        ("main", "low_voltage", "info", "raised", 11.0, 15.0),
+        ("sos", "low_voltage", "critical", "raised", 12.0, 15.0),
+    ],
+    "sos-long-park-normal": [
+        # the 12 V battery after two weeks parked (35 mA): an information note, cleared by driving
+        ("main", "low_voltage", "info", "raised", 14.0, 28.0),
+        ("main", "low_voltage", "info", "cleared", 28.0, 31.0),
+    ],
+    "sos-step-drop": [
+        # a cell shorts on day 9 at 11:00 while parked: rested 2 h after the last activity, then
+        # 30 min of readings ≥ 0.8 V below the level before
+        ("sos", "step_drop", "critical", "raised", 9.45, 9.6),
+        # 4.05 V is below 4.40 V (1.10 V per cell x 4): critical after 6 h rested
+        ("sos", "low_voltage", "critical", "raised", 9.6, 10.5),
+    ],
+    "sos-self-discharge": [
+        # the leak starts on day 21; three parks at > 2x the baseline of the first weeks
+        ("sos", "self_discharge", "warning", "raised", 21.0, 30.0),
+    ],
+    "sos-decline": [
+        ("sos", "age", "info", "raised", 0.0, 0.01),  # installed 2021-10-15: 3.2 years old
+        # self-discharge rises to 2.5x over the run: past 2x of the early baseline part-way
+        ("sos", "self_discharge", "warning", "raised", 60.0, 243.0),
+        # the rested pack slides below 1.28 V per cell
+        ("sos", "low_voltage", "info", "raised", 120.0, 243.0),
+        # the robust 90-day trend reaches 4.88 V within 90 days "around day 180"
+        ("sos", "decline", "warning", "raised", 160.0, 243.0),
+    ],
+    "sos-liion-long-park": [
+        ("main", "low_voltage", "info", "raised", 14.0, 28.0),
+        ("main", "low_voltage", "info", "cleared", 28.0, 31.0),
+    ],
+    "sos-lifepo4-long-park": [
+        ("main", "low_voltage", "info", "raised", 14.0, 28.0),
+        ("main", "low_voltage", "info", "cleared", 28.0, 31.0),
+    ],
+    # -- sensors -----------------------------------------------------------------------------------
+    "adc-glitches": [],
+    "sensor-loose-wire": [
+        # day-2 evening drive, 20 min of intermittent 0 V on the 12 V tap; clear after 1 h clean
+        ("main", "sensor_fault", "warning", "raised", 2.6, 3.0),
+        ("main", "sensor_fault", "warning", "cleared", 2.6, 3.1),
+        # day-4 morning drive on the SOS tap
+        ("sos", "sensor_fault", "warning", "raised", 4.2, 4.5),
+        ("sos", "sensor_fault", "warning", "cleared", 4.2, 4.6),
+    ],
+    "sensor-open-wire": [
+        ("sos", "sensor_fault", "warning", "raised", 2.58, 2.65),  # day 2 14:00, never clears
+    ],
+    "sensor-stuck": [
+        # day 2 06:00 to day 3 20:00: an hour of identical noiseless windows, then 10 min clean
+        ("main", "sensor_fault", "warning", "raised", 2.25, 2.35),
+        ("sos", "sensor_fault", "warning", "raised", 2.25, 2.35),
+        ("main", "sensor_fault", "warning", "cleared", 3.83, 3.9),
+        ("sos", "sensor_fault", "warning", "cleared", 3.83, 3.9),
+    ],
+    "sensor-silent": [
+        # no windows from day 2 10:00 to day 3 09:00: raised 2 h after the last window
+        ("main", "sensor_fault", "warning", "raised", 2.45, 2.55),
+        ("sos", "sensor_fault", "warning", "raised", 2.45, 2.55),
+        ("main", "sensor_fault", "warning", "cleared", 3.37, 3.42),
+        ("sos", "sensor_fault", "warning", "cleared", 3.37, 3.42),
+    ],
+    "sensor-out-of-range": [
+        # 12 V channel at 25 V on day 2 09:00-11:00, SOS at -0.5 V on day 3 12:00-13:00
+        ("main", "sensor_fault", "warning", "raised", 2.37, 2.42),
+        ("main", "sensor_fault", "warning", "cleared", 2.45, 2.5),
+        ("sos", "sensor_fault", "warning", "raised", 3.5, 3.55),
+        ("sos", "sensor_fault", "warning", "cleared", 3.54, 3.6),
+    ],
+    "age-old-batteries": [
+        ("main", "age", "warning", "raised", 0.0, 0.01),  # 6.3 years: past 5
+        ("sos", "age", "warning", "raised", 0.0, 0.01),  # 5.9 years: inside 4-7
+    ],
+}
+EXPECTED["demo"] = EXPECTED["sos-decline"]
+
+# False-alarm twins whose list holds information-level notes only.
+INFO_ALLOWED = {"long-healthy-year", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park"}
+
+# Runs of months: generated and replayed in several seconds each.
+SLOW = {"long-healthy-year", "main-decline", "sos-decline", "demo"}

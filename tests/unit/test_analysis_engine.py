@@ -1,0 +1,168 @@
+"""The alert engine: debounce, escalation, de-escalation, flap damping, reminders, persistence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from battwatch.analysis_config import AlertsConfig, Debounce
+from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
+
+H = 3600.0
+T0 = 1_736_121_600.0
+
+
+def text(sev: int, ctx: Any) -> str:
+    return f"sev={sev} ctx={ctx}"
+
+
+def engine(**alerts: Any) -> AlertEngine:
+    return AlertEngine("car", AlertsConfig(**alerts))
+
+
+def states(e: AlertEngine) -> list[tuple[str, str, str]]:
+    return [(tr.alert, tr.severity, tr.state) for tr in e.take()]
+
+
+def test_raise_waits_for_duration_and_count() -> None:
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce(for_s=2 * H, for_n=3))
+    e.observe(s, T0, T0 - 600, WARNING, 12.3, text)
+    e.observe(s, T0 + 600, T0, WARNING, 12.3, text)
+    assert states(e) == [] and s.busy
+    e.observe(s, T0 + 2 * H - 700, T0, WARNING, 12.3, text)  # 3 observations, not yet 2 h
+    assert states(e) == []
+    e.observe(s, T0 + 2 * H - 600, T0, WARNING, 12.29, text)
+    out = e.take()
+    assert [(t.alert, t.severity, t.state) for t in out] == [("low_voltage", "warning", "raised")]
+    assert out[0].t == T0 + 2 * H - 600 and out[0].value == 12.29 and out[0].vehicle == "car"
+    assert out[0].message == "sev=2 ctx=None"
+    assert s.level == WARNING and s.since == T0 + 2 * H - 600 and not s.busy
+
+
+def test_a_gap_in_the_condition_restarts_the_wait() -> None:
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce(for_s=H, for_n=1))
+    e.observe(s, T0, T0, WARNING, 12.3, text)
+    e.observe(s, T0 + 1800, T0 + 1800, NONE, 12.6, text)  # back up: the pending raise is dropped
+    e.observe(s, T0 + 3700, T0 + 3700, WARNING, 12.3, text)
+    assert states(e) == []
+    e.observe(s, T0 + 3700 + H, T0 + 3700 + H, WARNING, 12.3, text)
+    assert states(e) == [("low_voltage", "warning", "raised")]
+
+
+def test_immediate_skips_the_wait() -> None:
+    e = engine()
+    s = e.slot("main", "overvoltage", Debounce(for_s=30, for_n=1))
+    e.observe(s, T0, T0, CRITICAL, 16.4, text, immediate=True)
+    assert states(e) == [("overvoltage", "critical", "raised")]
+
+
+def test_escalation_and_de_escalation_are_raised_transitions() -> None:
+    e = engine()
+    s = e.slot("sos", "low_voltage", Debounce(for_n=1, clear_for_n=2))
+    e.observe(s, T0, T0, INFO, 5.0, text)
+    e.observe(s, T0 + 60, T0 + 60, WARNING, 4.8, text)
+    e.observe(s, T0 + 120, T0 + 120, CRITICAL, 4.3, text)
+    assert states(e) == [
+        ("low_voltage", "info", "raised"), ("low_voltage", "warning", "raised"), ("low_voltage", "critical", "raised"),
+    ]
+    assert s.since == T0  # the episode started with the first raise
+    e.observe(s, T0 + 180, T0 + 180, WARNING, 4.8, text)
+    assert states(e) == []  # clear_for_n = 2
+    e.observe(s, T0 + 240, T0 + 240, WARNING, 4.8, text)
+    assert states(e) == [("low_voltage", "warning", "raised")]
+    e.observe(s, T0 + 300, T0 + 300, NONE, 5.2, text)
+    e.observe(s, T0 + 360, T0 + 360, NONE, 5.2, text)
+    out = e.take()
+    # a clear carries the severity it ends, and the clear text (severity NONE asked of the rule)
+    assert [(t.severity, t.state, t.message) for t in out] == [("warning", "cleared", "sev=0 ctx=None")]
+
+
+def test_de_escalation_goes_to_the_highest_level_seen_while_coming_down() -> None:
+    e = engine()
+    s = e.slot("main", "undercharging", Debounce(clear_for_n=3))
+    e.observe(s, T0, T0, CRITICAL, 12.3, text)
+    e.take()
+    for i, target in enumerate((NONE, WARNING, NONE)):
+        e.observe(s, T0 + 100 * (i + 1), T0, target, 12.9, text)
+    assert states(e) == [("undercharging", "warning", "raised")]
+
+
+def test_flapping_alert_is_held_until_it_stays_clear() -> None:
+    e = engine(flap_window_s=24 * H, flap_max=4, flap_hold_s=6 * H)
+    s = e.slot("main", "overvoltage", Debounce())
+    t = T0
+    for _ in range(2):  # raise, clear, raise, clear: four changes within hours
+        e.observe(s, t, t, WARNING, 15.1, text)
+        t += 600
+        e.observe(s, t, t, NONE, 14.5, text)
+        t += 600
+    assert len(e.take()) == 4 and s.flapping
+    e.observe(s, t, t, WARNING, 15.1, text)
+    assert states(e) == [("overvoltage", "warning", "raised")]
+    t += 600
+    e.observe(s, t, t, NONE, 14.5, text)
+    e.observe(s, t + 5 * H, t + 5 * H, NONE, 14.5, text)
+    assert states(e) == []  # held: clear for 5 h only
+    e.observe(s, t + 6 * H, t + 6 * H, NONE, 14.5, text)
+    assert states(e) == [("overvoltage", "warning", "cleared")]
+
+
+def test_reminders_are_not_transitions() -> None:
+    e = engine(renotify_warning_s=24 * H, renotify_critical_s=2 * H, renotify_age_s=30 * 24 * H)
+    w = e.slot("main", "low_voltage", Debounce())
+    c = e.slot("sos", "step_drop", Debounce())
+    i = e.slot("main", "decline", Debounce())
+    age = e.slot("sos", "age", Debounce(), renotify_s=30 * 24 * H)
+    e.observe(w, T0, T0, WARNING, 12.3, text)
+    e.observe(c, T0, T0, CRITICAL, 4.0, text)
+    e.observe(i, T0, T0, INFO, 1.0, text)
+    e.observe(age, T0, T0, WARNING, 5.1, text)
+    assert len(e.take()) == 4
+    e.housekeep(T0 + H)
+    assert e.take_renotifications() == []
+    e.housekeep(T0 + 2 * H)
+    r = e.take_renotifications()
+    assert [(x.battery, x.alert, x.severity, x.state) for x in r] == [("sos", "step_drop", "critical", "raised")]
+    assert r[0].message.startswith("Reminder, active since 2025-01-06 00:00 UTC: sev=3")
+    e.housekeep(T0 + 24 * H)
+    assert {x.alert for x in e.take_renotifications()} == {"low_voltage", "step_drop"}  # not info, not age yet
+    e.housekeep(T0 + 30 * 24 * H)
+    assert "age" in {x.alert for x in e.take_renotifications()}
+    assert e.take() == []  # reminders never show up as transitions
+
+
+def test_hold_forgets_pending_changes() -> None:
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce(for_s=H))
+    f = e.slot("main", "sensor_fault", Debounce())
+    e.observe(s, T0, T0, WARNING, 12.3, text)
+    assert s.busy
+    e.force(f, T0 + 60, WARNING, 0.0, text)
+    e.hold("main")
+    assert not s.busy and s.up_since == [None, None, None, None]
+    assert f.level == WARNING  # the sensor alert itself is not touched
+
+
+def test_state_survives_export_and_import_through_json() -> None:
+    e = engine()
+    s = e.slot("sos", "low_voltage", Debounce(for_s=H))
+    p = e.slot("main", "low_voltage", Debounce(for_s=H))
+    e.observe(s, T0, T0, WARNING, 4.8, text)
+    e.observe(s, T0 + H, T0 + H, WARNING, 4.8, text)
+    e.observe(p, T0 + H, T0 + H, WARNING, 12.3, text)  # pending, not raised
+    e.take()
+    data = json.loads(json.dumps(e.export()))
+    e2 = engine()
+    s2 = e2.slot("sos", "low_voltage", Debounce(for_s=H))
+    p2 = e2.slot("main", "low_voltage", Debounce(for_s=H))
+    e2.load(data)
+    assert (s2.level, s2.since, s2.value, s2.message) == (s.level, s.since, s.value, s.message)
+    # the restart neither repeats the raise ...
+    e2.observe(s2, T0 + 2 * H, T0 + 2 * H, WARNING, 4.8, text)
+    assert e2.take() == []
+    # ... nor forgets the pending one
+    e2.observe(p2, T0 + 2 * H, T0 + 2 * H, WARNING, 12.3, text)
+    assert states(e2) == [("low_voltage", "warning", "raised")]
+    assert e2.active("sos") == [s2] and e2.active("main") == [p2]

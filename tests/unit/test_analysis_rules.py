@@ -1,0 +1,516 @@
+"""The analyzer on hand-made readings: vehicle state, every rule, sensor faults, persistence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from battwatch import config
+from battwatch.core.analysis import build_analyzer
+from battwatch.core.analysis.analyzer import BatteryAnalyzer
+from battwatch.core.model import AlertTransition, Reading
+
+T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
+H = 3600.0
+
+
+def make(main: dict[str, Any] | None = None, sos: dict[str, Any] | None = None, **analysis: Any) -> BatteryAnalyzer:
+    raw: dict[str, Any] = {"vehicle": {"id": "car"}, "battery": {"main": main or {}, "sos": sos or {}}}
+    if analysis:
+        raw["analysis"] = analysis
+    an = build_analyzer(config.from_dict(raw, env={}), record=True)
+    assert isinstance(an, BatteryAnalyzer)
+    return an
+
+
+class Car:
+    """Feeds an analyzer readings shaped like the device's windows (600 s parked, 60 s awake)."""
+
+    def __init__(self, an: BatteryAnalyzer, t: float = T0) -> None:
+        self.an = an
+        self.t = t
+        self.out: list[AlertTransition] = []
+        self.states: list[str] = []
+        self.sos = 5.30
+        self.temp: float | None = 15.0
+
+    def feed(self, r: Reading) -> list[AlertTransition]:
+        got = self.an.feed(r)
+        self.out.extend(got)
+        self.states.append(self.an.state_of(r))
+        self.t = r.t
+        return got
+
+    def reading(self, v: float | None, lo: float | None, hi: float | None, dt: float,
+                sos: float | None = None, window: bool = True) -> list[AlertTransition]:
+        s = self.sos if sos is None else sos
+        return self.feed(Reading(self.t + dt, v, lo, hi, s, s - 0.002, s + 0.002, self.temp, dt if window else 0.0))
+
+    def park(self, hours: float, v: float = 12.70, dv_per_h: float = 0.0, sos_dv_per_h: float = 0.0,
+             step: float = 600.0) -> None:
+        for _ in range(int(hours * H / step)):
+            self.reading(v, v - 0.003, v + 0.003, step)
+            v += dv_per_h * step / H
+            self.sos += sos_dv_per_h * step / H
+
+    def awake(self, minutes: int, v: float = 12.55) -> None:
+        for _ in range(minutes):
+            self.reading(v, v - 0.08, v + 0.01, 60.0)
+
+    def start(self, v_min: float, after: float = 13.8) -> None:
+        self.reading(after, v_min, 14.6, 60.0)
+
+    def drive(self, minutes: int, avg: float = 13.4, hi: float = 14.6, lo: float = 12.6) -> None:
+        for _ in range(minutes):
+            self.reading(avg, lo, hi, 60.0)
+
+    def trip(self, v_min: float = 10.6, minutes: int = 30, avg: float = 13.4, hi: float = 14.6,
+             pre: float = 12.55, post: float = 12.75) -> None:
+        self.awake(3, pre)
+        self.start(v_min)
+        self.drive(minutes, avg, hi)
+        self.awake(3, post)
+
+    def seen(self) -> list[tuple[str, str, str, str]]:
+        return [(tr.battery, tr.alert, tr.severity, tr.state) for tr in self.out]
+
+
+# -- vehicle state ---------------------------------------------------------------------------------
+
+
+def test_states_follow_the_car_through_a_day() -> None:
+    car = Car(make())
+    car.park(1)
+    assert car.states[0] == "awake" and car.states[-1] == "asleep"  # nothing known before the log
+    car.park(4)
+    assert car.states[-1] == "resting"
+    n = len(car.states)
+    car.awake(3)
+    car.start(10.6)
+    car.drive(20)
+    assert car.states[n:n + 3] == ["awake"] * 3
+    assert car.states[n + 3] == "cranking"
+    assert set(car.states[n + 4:]) == {"running"}
+    car.awake(5, 12.75)
+    car.park(5)
+    assert car.states[-1] == "resting"
+    assert "asleep" in car.states[-30:]
+    rd = car.an.report_data()
+    assert [round(c.v_min, 2) for c in rd.cranks] == [10.6]
+    assert rd.cranks[0].v_pre == pytest.approx(12.55) and rd.cranks[0].dip_v == pytest.approx(1.95)
+    assert len(rd.drives) == 1 and rd.drives[0].charged
+    assert rd.drives[0].duration_s == pytest.approx(20 * 60, abs=60)
+    assert car.out == []
+
+
+def test_a_lone_dip_in_a_sleeping_car_is_a_glitch_unless_the_car_wakes() -> None:
+    car = Car(make())
+    car.park(6)
+    car.reading(12.70, 9.0, 12.71, 600.0)  # one bad sample in a parked window
+    car.park(2)
+    assert car.an.report_data().cranks == []
+    assert car.states[-1] == "resting"  # the glitch did not restart the rest clock
+    # a window that holds both the key-on and the start (slow cadence): the activity after it confirms it
+    car.reading(12.60, 9.5, 12.71, 600.0)
+    car.drive(10)
+    assert [round(c.v_min, 1) for c in car.an.report_data().cranks] == [9.5]
+
+
+def test_engine_stop_with_heavy_loads_is_not_a_start() -> None:
+    car = Car(make())
+    car.park(6)
+    car.trip(10.8)
+    # the engine stops with the heater on: the whole window sits low, no brief dip
+    car.reading(11.85, 11.75, 11.95, 60.0)
+    car.awake(5, 11.85)
+    assert len(car.an.report_data().cranks) == 1
+
+
+def test_a_drive_without_charging_ends_with_its_last_activity() -> None:
+    car = Car(make())
+    car.park(6)
+    car.awake(2)
+    car.start(10.6, after=12.5)
+    car.drive(25, avg=12.45, hi=12.55, lo=12.35)
+    car.park(3, v=12.55)
+    d = car.an.report_data().drives[-1]
+    assert not d.charged
+    assert d.duration_s == pytest.approx(25 * 60, abs=120)
+    assert d.avg_v == pytest.approx(12.45, abs=0.01)
+
+
+# -- 12 V rules ------------------------------------------------------------------------------------
+
+
+def test_low_voltage_is_judged_at_rest_and_corrected_for_temperature() -> None:
+    warm = Car(make())
+    warm.temp = 25.0
+    warm.park(4.5, v=12.35)
+    assert warm.seen() == []  # not rested yet / not long enough
+    warm.park(2, v=12.35)
+    assert warm.seen() == [("main", "low_voltage", "warning", "raised")]
+    assert "12.35 V" in warm.out[0].message and "about 55 % charged" in warm.out[0].message
+    # the same 12.35 V at -10 °C is 12.455 V at 25 °C: a cold battery, not an empty one
+    cold = Car(make())
+    cold.temp = -10.0
+    cold.park(8, v=12.35)
+    assert cold.seen() == [("main", "low_voltage", "info", "raised")]
+    # recovery: above the warning's clear level but below the information level's, then above all
+    warm.park(8, v=12.62)
+    assert warm.seen()[-1] == ("main", "low_voltage", "info", "raised")
+    warm.park(8, v=12.70)
+    assert warm.seen()[-1] == ("main", "low_voltage", "info", "cleared")
+
+
+def test_low_voltage_critical_and_dead_cell() -> None:
+    car = Car(make())
+    car.temp = 25.0
+    car.park(8, v=11.9)
+    assert car.seen() == [("main", "low_voltage", "critical", "raised")]
+    car2 = Car(make())
+    car2.park(1)
+    car2.awake(150, v=10.3)  # any state but cranking
+    assert ("main", "low_voltage", "critical", "raised") in car2.seen()
+    assert "cells are probably shorted" in car2.out[-1].message
+
+
+def test_weak_cranking_uses_the_temperature_table_and_needs_two_starts() -> None:
+    car = Car(make())
+    car.temp = 20.0
+    car.park(8)
+    car.trip(9.3)
+    assert car.seen() == []  # one weak start is not enough
+    car.park(8)
+    car.trip(9.25)
+    assert car.seen() == [("main", "weak_cranking", "warning", "raised")]
+    msg = car.out[0].message
+    assert "9.25 V" in msg and "9.57 V" in msg and "20.0 °C" in msg  # 9.575 V between 17 °C and 21 °C
+    # the same starts at -12 °C are fine (limit 8.7 V)
+    cold = Car(make())
+    cold.temp = -12.0
+    cold.park(8)
+    for _ in range(3):
+        cold.trip(9.0)
+        cold.park(8)
+    assert cold.seen() == []
+    # good starts clear it after three
+    for _ in range(3):
+        car.park(8)
+        car.trip(10.5)
+    assert car.seen()[-1] == ("main", "weak_cranking", "warning", "cleared")
+
+
+def test_weak_cranking_critical_below_8_5_v() -> None:
+    car = Car(make())
+    car.temp = 0.0
+    for _ in range(2):
+        car.park(8)
+        car.trip(8.3)
+    assert car.seen() == [("main", "weak_cranking", "critical", "raised")]
+
+
+def test_starts_of_a_flat_battery_are_left_to_low_voltage() -> None:
+    car = Car(make())
+    car.temp = 25.0
+    car.park(8, v=12.3)
+    for _ in range(3):
+        car.trip(9.0, pre=12.1, post=12.2)
+        car.park(8, v=12.3)
+    assert [a for a in car.seen() if a[1] == "weak_cranking"] == []
+    assert car.seen()[0] == ("main", "low_voltage", "warning", "raised")
+
+
+def test_undercharging_judges_whole_drives() -> None:
+    car = Car(make())
+    car.park(8)
+    # a BMW smart alternator: 12.5-13.0 V most of the drive with charging bursts
+    for _ in range(3):
+        car.awake(2)
+        car.start(10.6, after=13.8)
+        for i in range(30):
+            car.reading(12.75 if i % 3 else 13.9, 12.55, 12.9 if i % 3 else 14.6, 60.0)
+        car.park(8)
+    assert car.seen() == []
+    # a dead alternator: the battery feeds the car
+    for _ in range(2):
+        car.awake(2)
+        car.start(10.6, after=12.5)
+        car.drive(30, avg=12.55, hi=12.62, lo=12.45)
+        car.park(8, v=12.6)
+    assert car.seen() == [("main", "undercharging", "warning", "raised")]
+    assert "averaged 12.5" in car.out[0].message and "13.8 V" in car.out[0].message
+    for _ in range(2):
+        car.awake(2)
+        car.start(10.6, after=12.4)
+        car.drive(30, avg=12.35, hi=12.45, lo=12.25)
+        car.park(8, v=12.5)
+    assert car.seen()[-1] == ("main", "undercharging", "critical", "raised")
+
+
+def test_overvoltage_sustained_immediate_and_held_between_drives() -> None:
+    car = Car(make())
+    car.park(8)
+    car.awake(2)
+    car.start(10.6, after=15.2)
+    assert car.seen() == []  # the start's own window is not judged
+    car.drive(1, avg=15.2, hi=15.3, lo=15.1)
+    assert car.seen() == [("main", "overvoltage", "warning", "raised")]  # a 60 s window held 15.2 V
+    car.drive(10, avg=15.6, hi=15.8, lo=15.3)
+    assert car.seen()[-1] == ("main", "overvoltage", "critical", "raised")
+    car.awake(3, 12.8)
+    car.park(10)
+    assert len(car.out) == 2  # parked: no evidence either way, the alert stays
+    car.trip(10.6, avg=14.2, hi=14.6)
+    assert car.seen()[-1] == ("main", "overvoltage", "critical", "cleared")
+    fresh = Car(make())
+    fresh.park(8)
+    fresh.awake(2)
+    fresh.start(10.6, after=14.0)
+    fresh.reading(16.3, 15.9, 16.6, 60.0)
+    assert fresh.seen() == [("main", "overvoltage", "critical", "raised")]
+    assert "16 V" in fresh.out[0].message or "16.0 V" in fresh.out[0].message
+
+
+def test_a_load_dump_spike_in_one_window_maximum_is_not_an_overvoltage() -> None:
+    car = Car(make())
+    car.park(8)
+    car.awake(2)
+    car.start(10.6)
+    car.drive(5)
+    car.reading(13.9, 12.8, 17.5, 60.0)
+    car.drive(10)
+    assert car.seen() == []
+
+
+def test_parasitic_drain_from_the_rested_slope() -> None:
+    car = Car(make(main={"capacity_ah": 80}))
+    car.temp = 20.0
+    car.park(1.5)  # settles
+    car.park(40, v=12.70, dv_per_h=-0.0060)  # 72 mV per 12 h
+    got = [a for a in car.seen() if a[1] == "parasitic_drain"]
+    assert got == [("main", "parasitic_drain", "warning", "raised")]
+    msg = next(t.message for t in car.out if t.alert == "parasitic_drain")
+    assert "fell 72 mV per 12 h" in msg and "50 mA" in msg
+    assert "roughly 0.4" in msg or "roughly 0.5" in msg  # (72 - 7.5) mV / 10 mV per % of 80 Ah over 12 h
+    healthy = Car(make())
+    healthy.park(1.5)
+    healthy.park(7 * 24, v=12.72, dv_per_h=-0.0004)  # 35 mA: 5 mV per 12 h
+    assert [a for a in healthy.seen() if a[1] == "parasitic_drain"] == []
+
+
+def test_the_monitor_draw_is_expected_not_blamed() -> None:
+    heavy = Car(make(main={"monitor_draw_ma": 300}))
+    heavy.temp = 20.0
+    heavy.park(1.5)
+    heavy.park(40, v=12.70, dv_per_h=-0.0035)  # 42 mV per 12 h: the Pi's own 300 mA
+    assert [a for a in heavy.seen() if a[1] == "parasitic_drain"] == []
+
+
+def test_age_bands_from_the_installation_date() -> None:
+    car = Car(make(main={"installed": "2019-06-01", "type": "flooded"}, sos={"installed": "2020-02-01"}))
+    car.park(1)
+    assert car.seen() == [("main", "age", "warning", "raised"), ("sos", "age", "warning", "raised")]
+    assert "5.6 years old" in car.out[0].message and "flooded" in car.out[0].message
+    assert "4-7 years" in car.out[1].message and "at most 2.1 years" in car.out[1].message
+    summary = car.an.summary(car.t)
+    assert summary["main"]["remaining_life_basis"] == "age" and summary["main"]["remaining_life_years"] == 0.0
+    assert summary["sos"]["remaining_life_years"] == pytest.approx(5.5 - 4.93, abs=0.02)
+
+
+# -- SOS rules -------------------------------------------------------------------------------------
+
+
+def test_sos_low_voltage_per_chemistry_and_cells() -> None:
+    car = Car(make(sos={"chemistry": "li-ion", "cells": 1}))
+    car.sos = 3.55
+    car.park(30)
+    assert car.seen() == [("sos", "low_voltage", "warning", "raised")]  # after 24 h rested
+    assert "3.55 V" in car.out[0].message and "1-cell Li-ion" in car.out[0].message
+    nimh = Car(make())
+    nimh.sos = 4.30  # 1.075 V per cell
+    nimh.park(9)
+    assert nimh.seen() == [("sos", "low_voltage", "critical", "raised")]  # critical after 6 h
+    assert "$150-300" in nimh.out[0].message and "TCU" not in nimh.out[0].message
+
+
+def test_step_drop_is_sudden_a_slow_fall_is_not() -> None:
+    car = Car(make())
+    car.park(12)
+    car.sos = 4.0  # a cell shorts
+    car.park(2)
+    assert car.seen() == [("sos", "step_drop", "critical", "raised")]
+    assert "5.30 V to 4.00 V" in car.out[0].message
+    slow = Car(make())
+    slow.park(24, sos_dv_per_h=-0.04)  # a pack running down: ~1 V a day, 7 mV a window
+    assert [a for a in slow.seen() if a[1] == "step_drop"] == []
+
+
+def test_self_discharge_against_the_packs_own_baseline() -> None:
+    car = Car(make())
+    car.temp = 20.0
+
+    def night(rate_v_per_h: float) -> None:
+        car.park(14, sos_dv_per_h=rate_v_per_h)
+        car.trip()
+        car.sos = 5.30
+
+    for _ in range(8):
+        night(-0.0005)  # 12 mV a day: the baseline
+    assert car.an.sos.baseline is not None
+    for _ in range(2):
+        night(-0.0016)
+    assert [a for a in car.seen() if a[1] == "self_discharge"] == []  # 3 parks needed
+    night(-0.0016)
+    assert [a for a in car.seen() if a[1] == "self_discharge"] == [("sos", "self_discharge", "warning", "raised")]
+    msg = next(t.message for t in car.out if t.alert == "self_discharge")
+    assert "3.2 x" in msg or "3.1 x" in msg or "3.3 x" in msg
+
+
+# -- sensor faults ---------------------------------------------------------------------------------
+
+
+def test_one_glitch_raises_nothing() -> None:
+    car = Car(make())
+    car.park(3)
+    car.reading(12.70, 0.0, 12.71, 600.0)  # one sample at 0 V
+    car.reading(12.70, 12.69, 19.5, 600.0)  # one spike
+    car.feed(Reading(car.t + 600, 12.7, 12.69, 12.71, 5.3, 0.0, 5.31, 15.0, 600.0))
+    car.park(3)
+    assert car.seen() == []
+
+
+def test_open_wire_holds_the_channels_alerts() -> None:
+    car = Car(make())
+    car.temp = 25.0
+    car.park(8, v=12.35)
+    assert car.seen() == [("main", "low_voltage", "warning", "raised")]
+    for _ in range(6):
+        car.reading(0.02, 0.0, 0.05, 600.0)
+    assert car.seen()[-1] == ("main", "sensor_fault", "warning", "raised")
+    assert "reads 0.02 V" in car.out[-1].message
+    assert car.an.summary(car.t)["main"]["health"] == "unknown (sensor fault)"
+    active = [a["alert"] for a in car.an.summary(car.t)["main"]["alerts"]]
+    assert active == ["low_voltage", "sensor_fault"]  # held, not cleared as if recovered
+    car.park(3, v=12.35)
+    assert car.seen()[-1] == ("main", "sensor_fault", "warning", "cleared")
+    assert car.seen().count(("main", "low_voltage", "warning", "cleared")) == 0
+
+
+def test_loose_contact_stuck_value_and_range() -> None:
+    car = Car(make())
+    car.park(2)
+    for i in range(6):
+        if i % 2:
+            car.reading(12.0, 0.01, 12.71, 60.0)
+        else:
+            car.reading(12.70, 12.69, 12.71, 60.0)
+    assert car.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "loose" in car.out[0].message
+    stuck = Car(make())
+    stuck.park(2)
+    for _ in range(8):
+        stuck.feed(Reading(stuck.t + 600, 12.611, 12.611, 12.611, 5.3, 5.299, 5.301, 15.0, 600.0))
+    assert stuck.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "repeated exactly 12.611 V" in stuck.out[0].message
+    rng = Car(make())
+    rng.park(2)
+    rng.sos = 12.5  # above 2 x 4.8 V + 1 V
+    rng.park(1)
+    assert rng.seen() == [("sos", "sensor_fault", "warning", "raised")]
+
+
+def test_rows_without_extremes_are_never_stuck() -> None:
+    car = Car(make())
+    for _ in range(40):  # a CSV log quantised to 10 mV: the same value for hours is normal
+        car.feed(Reading(car.t + 600, 12.64, None, None, 5.3, None, None, 15.0, 0.0))
+    assert car.seen() == []
+
+
+def test_silence_gap_and_link_lost() -> None:
+    car = Car(make())
+    car.park(3)
+    last = car.t
+    car.t += 5 * H
+    car.park(1)
+    assert car.seen() == [("main", "sensor_fault", "warning", "raised"), ("sos", "sensor_fault", "warning", "raised"),
+                          ("main", "sensor_fault", "warning", "cleared"), ("sos", "sensor_fault", "warning", "cleared")]
+    assert car.out[0].t == last + 2 * H and "5.2 h gap" in car.out[0].message
+    live = Car(make())
+    live.park(1)
+    out = live.an.link_lost(live.t + 10, "unplugged for 10 s")
+    assert [(t.battery, t.state) for t in out] == [("main", "raised"), ("sos", "raised")]
+    assert "unplugged for 10 s" in out[0].message
+    live.park(1)
+    assert [t.state for t in live.out] == ["cleared", "cleared"]
+
+
+def test_a_missing_channel_goes_silent_but_a_never_seen_one_does_not() -> None:
+    car = Car(make())
+    for _ in range(30):
+        car.feed(Reading(car.t + 600, 12.7, 12.69, 12.71, None, None, None, 15.0, 600.0))
+    assert car.seen() == []  # no SOS tap at all
+    car2 = Car(make())
+    car2.park(1)
+    for _ in range(20):
+        car2.feed(Reading(car2.t + 600, 12.7, 12.69, 12.71, None, None, None, 15.0, 600.0))
+    assert car2.seen() == [("sos", "sensor_fault", "warning", "raised")]
+
+
+# -- summary, persistence, report ------------------------------------------------------------------
+
+
+def test_summary_shape() -> None:
+    car = Car(make(main={"installed": "2023-03-15"}, sos={"installed": "2022-06-01"}))
+    car.park(6)
+    car.trip(10.4)
+    car.park(6)
+    s = car.an.summary(car.t)
+    json.dumps(s)
+    assert s["state"] == "resting"
+    m = s["main"]
+    assert m["voltage"] == 12.7 and m["soc_pct"] == 93 and m["last_crank_min_v"] == 10.4
+    assert m["age_years"] == pytest.approx(1.82, abs=0.01) and m["remaining_life_basis"] == "age"
+    assert m["health"] == "good" and m["alerts"] == []
+    sos = s["sos"]
+    assert sos["per_cell_v"] == pytest.approx(1.325) and sos["chemistry"] == "nimh" and sos["cells"] == 4
+    assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "projected_warning_date",
+                                 "projected_end_of_life_date"}
+
+
+def test_restart_neither_repeats_nor_forgets() -> None:
+    def run(split: bool) -> list[tuple[str, str, str, str, float]]:
+        an = make()
+        car = Car(an)
+        car.temp = 25.0
+        car.park(8, v=12.35)  # low_voltage raised
+        car.park(1.0, v=12.35)
+        if split:
+            state = json.loads(json.dumps(an.export_state()))
+            an2 = make()
+            an2.import_state(state)
+            car.an = an2
+        car.trip(9.0)
+        car.park(8, v=12.35)
+        car.trip(9.0)
+        car.park(8, v=12.62)
+        return [(t.battery, t.alert, t.severity, t.state, t.t) for t in car.out]
+
+    assert run(split=True) == run(split=False)
+
+
+def test_state_of_a_new_battery_starts_afresh() -> None:
+    an = make(main={"installed": "2019-01-01"})
+    car = Car(an)
+    car.park(8)
+    assert car.seen() == [("main", "age", "warning", "raised")]
+    state = json.loads(json.dumps(an.export_state()))
+    an2 = make(main={"installed": "2025-01-01"})  # the battery was replaced
+    an2.import_state(state)
+    assert an2.tick(car.t + 60) and an2.engine.active("main") == []
+
+
+def test_import_rejects_another_version() -> None:
+    with pytest.raises(ValueError, match="version"):
+        make().import_state({"version": 99})
