@@ -128,7 +128,7 @@ class App:
     def _restore(self) -> None:
         analyzer = self.pipeline.analyzer
         saved = self.store.get("analyzer")
-        if analyzer is not None and saved is not None and hasattr(analyzer, "import_state"):
+        if analyzer is not None and saved is not None:
             try:
                 analyzer.import_state(saved)
                 logger.info("restored analysis state from %s", self.store.directory)
@@ -137,7 +137,7 @@ class App:
 
     def _save(self) -> None:
         analyzer = self.pipeline.analyzer
-        if analyzer is not None and hasattr(analyzer, "export_state"):
+        if analyzer is not None:
             self.store.put("analyzer", analyzer.export_state())
         self._publish_summary()
 
@@ -223,6 +223,9 @@ class App:
             self.notifier.status(f"link DOWN: waiting for {self.cfg.adc.port}")
         elif isinstance(ev, Tick):
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
+            for rem in self.pipeline.reminders():
+                for sink in self.sinks:
+                    sink.reminder(rem)
             for sink in self.sinks:
                 sink.flush()
             self._save()

@@ -164,7 +164,7 @@ def replay_file(
             publish_summary(pipeline.last_t)
         if store is not None:
             analyzer = pipeline.analyzer
-            if analyzer is not None and hasattr(analyzer, "export_state"):
+            if analyzer is not None:
                 store.put("analyzer", analyzer.export_state())
         for sink in reversed(targets):
             sink.close(close_timeout_s)

@@ -187,6 +187,9 @@ class Store:
     def summary(self, s: HealthSummary) -> None:
         self.put("summary", s.data)
 
+    def reminder(self, tr: AlertTransition) -> None:
+        pass  # the store keeps transitions; a reminder changes nothing it holds
+
     def status(self) -> dict[str, Any]:
         return {"path": str(self.directory), "readings_written": self.readings_written,
                 "pending": len(self._pending)}

@@ -22,6 +22,14 @@ class Analyzer(Protocol):
 
     def state_of(self, r: Reading) -> str: ...
 
+    def export_state(self) -> dict[str, Any]: ...
+
+    def import_state(self, state: dict[str, Any]) -> None: ...
+
+    def take_renotifications(self) -> list[AlertTransition]: ...
+
+    def time_jump(self, t: float, delta_s: float) -> None: ...
+
 
 class Pipeline:
     """Feeds readings through the analysis in time order; the one owner of domain state."""
@@ -51,13 +59,17 @@ class Pipeline:
     def time_jump(self, t: float, delta_s: float) -> None:
         """The wall clock stepped by ``delta_s``: shift the analysis' time references with it,
         so rest windows, drain rates and trends see no hours that never passed."""
-        if self.analyzer is not None and hasattr(self.analyzer, "time_jump"):
+        if self.analyzer is not None:
             self.analyzer.time_jump(t, delta_s)
 
     def tick(self, t: float) -> list[Outbound]:
         if self.analyzer is None:
             return []
         return list(self.analyzer.tick(t))
+
+    def reminders(self) -> list[AlertTransition]:
+        """Still-active alerts due for re-notification (not transitions: see docs/analysis.md)."""
+        return [] if self.analyzer is None else self.analyzer.take_renotifications()
 
     def summary(self, t: float) -> dict[str, Any]:
         base: dict[str, Any] = {"vehicle": self.vehicle, "time": t, "readings": self.readings}

@@ -24,6 +24,9 @@ class Sink(Protocol):
 
     def summary(self, s: HealthSummary) -> None: ...
 
+    def reminder(self, tr: AlertTransition) -> None:
+        """A still-active alert due for re-notification (sinks that notify people use it)."""
+
     def flush(self) -> None: ...
 
     def close(self, timeout: float = 5.0) -> None: ...

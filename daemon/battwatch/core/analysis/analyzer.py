@@ -207,6 +207,33 @@ class BatteryAnalyzer:
         """Reminders of alerts still active after their period (not transitions; see docs)."""
         return self.engine.take_renotifications()
 
+    def time_jump(self, t: float, delta_s: float) -> None:
+        """The wall clock stepped by ``delta_s`` at ``t`` (a Pi without RTC meeting NTP).
+
+        Elapsed durations are kept, not invented: a park's drain is judged on the readings
+        before the step, and every timer (rest since key-off, pending alerts, reminders,
+        silence) moves with the clock, so no rest window, drain rate or trend sees hours
+        that never passed.
+        """
+        if self.last_t is None:
+            return
+        self.main.park_end(self.last_t)
+        self.sos.park_end(self.last_t)
+        tr = self.tracker
+        for name in ("last_activity", "last_charge", "prev_t", "d_start"):
+            value = getattr(tr, name)
+            if value is not None:
+                setattr(tr, name, value + delta_s)
+        for w in (self.w_main, self.w_sos):
+            if w.last_t is not None:
+                w.last_t += delta_s
+        self.engine.shift(delta_s)
+        if self.first_t is not None:
+            self.first_t += delta_s
+        self.last_t += delta_s
+        self.day_end = (self.last_t // DAY_S + 1.0) * DAY_S
+        self.next_hk = self.last_t + HOUSEKEEP_S
+
     # -- time ----------------------------------------------------------------------------------
     def _first(self, t: float) -> None:
         self.first_t = t

@@ -238,6 +238,17 @@ class AlertEngine:
                     )
                 )
 
+    def shift(self, delta_s: float) -> None:
+        """The wall clock stepped: move every timer with it, so a pending alert neither
+        matures in hours that never passed nor waits for hours that did."""
+        for s in self.slots.values():
+            s.since += delta_s
+            s.last_notified += delta_s
+            s.up_since = [None if x is None else x + delta_s for x in s.up_since]
+            if s.down_since is not None:
+                s.down_since += delta_s
+            s.history = [x + delta_s for x in s.history]
+
     def take(self) -> list[AlertTransition]:
         out = self.out
         self.out = []
