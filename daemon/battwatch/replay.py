@@ -60,36 +60,40 @@ def replay_rows(
     except StopIteration:
         raise CsvFormatError(f"{name}: empty file") from None
     try:
-        parser = RowParser(header)
+        parser = RowParser(header, default_vehicle=pipeline.vehicle)
     except CsvFormatError as e:
         raise CsvFormatError(f"{name}:1: {e}") from None
     res.unknown_columns = parser.unknown_columns
     parse = parser.parse
     feed = pipeline.reading
     transitions = res.transitions
+    rows = skipped = 0
+    r = None
+    # the hot loop of replay: locals only, one call into the pipeline per row
     for row in reader:
         if not row:
             continue
-        res.rows += 1
+        rows += 1
         try:
             r = parse(row)
         except RowError as e:
-            res.skipped += 1
-            if warn is not None and res.skipped <= MAX_WARNINGS:
+            skipped += 1
+            if warn is not None and skipped <= MAX_WARNINGS:
                 warn(f"{name}:{reader.line_num}: row skipped: {e}")
             continue
+        if res.first_t is None:
+            res.first_t = r.t
         outs = feed(r)
         if on_reading is not None:
-            on_reading(outs[0])  # type: ignore[arg-type]
+            on_reading(r)
         if len(outs) > 1:
             for out in outs[1:]:
                 if isinstance(out, AlertTransition):
                     transitions.append(out)
                     if on_transition is not None:
                         on_transition(out)
-        if res.first_t is None:
-            res.first_t = r.t
-        res.last_t = r.t
+    res.rows, res.skipped = rows, skipped
+    res.last_t = pipeline.last_t
     res.readings = res.rows - res.skipped
     if warn is not None and res.skipped > MAX_WARNINGS:
         warn(f"{name}: {res.skipped - MAX_WARNINGS} more skipped rows not shown")

@@ -97,3 +97,30 @@ def test_utf16_logs_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
     with open_log(path) as fh:
         res = replay_rows(fh, Pipeline("car"))
     assert res.readings == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (["100", "inf", "5.1"], "not a finite number"),
+        (["100", "12.5", "-inf"], "not a finite number"),
+        (["inf", "12.5", "5.1"], "neither ISO 8601 nor Unix seconds"),
+    ],
+)
+def test_the_fast_path_still_refuses_infinities(row: list[str], reason: str) -> None:
+    p = RowParser(["time", "main_v", "sos_v"])
+    with pytest.raises(RowError, match=reason):
+        p.parse(row)
+
+
+def test_fast_and_careful_paths_agree() -> None:
+    """A full-width row (fast path) and the same row one field short (careful path) match."""
+    header = ["time", "main_v", "main_v_min", "main_v_max", "sos_v", "temp_c", "vehicle"]
+    fast = RowParser(header, default_vehicle="dflt").parse(
+        ["2025-01-01T00:00:00.250+02:00", "12.5", "9.9", "12.7", "5.2", "-3", ""]
+    )
+    careful = RowParser(header, default_vehicle="dflt").parse(
+        ["2025-01-01T00:00:00.250+02:00", "12.5", "9.9", "12.7", "5.2", "-3"]
+    )
+    assert fast == careful
+    assert fast.t == 1735682400.25 and fast.vehicle == "dflt" and fast.sos_min_v == 5.2

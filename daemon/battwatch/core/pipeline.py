@@ -45,10 +45,11 @@ class Pipeline:
         self.last_t = r.t
         if r.vehicle is None:
             r = r._replace(vehicle=self.vehicle)
-        out: list[Outbound] = [r]
         if self.analyzer is not None:
-            out.extend(self.analyzer.feed(r))
-        return out
+            found = self.analyzer.feed(r)
+            if found:
+                return [r, *found]
+        return [r]
 
     def link_lost(self, t: float, reason: str) -> list[Outbound]:
         """No data is coming (unplugged adapter, silent device): a sensor fault, not a flat battery."""
