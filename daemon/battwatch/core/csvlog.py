@@ -103,6 +103,10 @@ class RowParser:
         temp = float(x) if x else None
         if temp is not None and temp - temp:
             return None
+        main_min: float | None
+        main_max: float | None
+        sos_min: float | None
+        sos_max: float | None
         if main is not None:
             x = row[cmn]
             main_min = float(x) if x else main
