@@ -156,7 +156,7 @@ class MqttTlsConfig(_Section):
 
 
 class MqttQosConfig(_Section):
-    readings: Literal[0, 1, 2] = 0
+    readings: Literal[0, 1, 2] = 1  # QoS 1: no reading lost when the broker dies mid-stream
     state: Literal[0, 1, 2] = 1
     alerts: Literal[0, 1, 2] = 1
     events: Literal[0, 1, 2] = 1

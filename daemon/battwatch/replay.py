@@ -124,7 +124,7 @@ def replay_file(
     store = open_store(cfg, store_dir) if store_dir is not None else None
     out_sinks: list[Sink] = list(sinks or [])
     if publish:
-        out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path)
+        out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path, role="backfill")
     targets: list[Sink] = ([store] if store is not None else []) + out_sinks
     for sink in out_sinks:
         sink.start()

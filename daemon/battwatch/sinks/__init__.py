@@ -42,11 +42,13 @@ SINKS: dict[str, str] = {
 }
 
 
-def build_sinks(cfg: Config, *, store_dir: Any = None) -> list[Sink]:
+def build_sinks(cfg: Config, *, store_dir: Any = None, role: str = "daemon") -> list[Sink]:
     """The network sinks a configuration turns on, in registry order.
 
     Each sink class takes ``(cfg, store_dir)``: ``store_dir`` is where it keeps its durable
     outbox (the daemon's store directory), so nothing is lost while its server is away.
+    ``role="backfill"`` (replay --publish) tells the MQTT sink it is not the car: no last
+    will, no online/offline, no takeover of the daemon's client id.
     """
     sinks: list[Sink] = []
     for name, target in SINKS.items():
@@ -54,5 +56,6 @@ def build_sinks(cfg: Config, *, store_dir: Any = None) -> list[Sink]:
             continue
         module, _, cls = target.partition(":")
         sink_cls = getattr(importlib.import_module(module), cls)
-        sinks.append(sink_cls(cfg, store_dir if store_dir is not None else cfg.store.path))
+        options = {"role": role} if name == "mqtt" else {}
+        sinks.append(sink_cls(cfg, store_dir if store_dir is not None else cfg.store.path, **options))
     return sinks

@@ -1,0 +1,727 @@
+"""MQTT sink: paho-mqtt 2.x behind a durable SQLite outbox, so nothing waits only in memory."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from battwatch.core import mqtt_encode as enc
+from battwatch.core.model import AlertTransition, HealthSummary, Reading
+
+if TYPE_CHECKING:
+    from battwatch.config import Config, MqttConfig
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["daemon", "backfill"]
+
+OUTBOX_NAME = "mqtt-outbox.sqlite3"
+BACKFILL_OUTBOX_NAME = "mqtt-backfill-outbox.sqlite3"
+IN_FLIGHT = 128  # messages handed to paho and not yet acknowledged
+DROP_ORDER = ("readings", "notify", "events")  # what goes first when the backlog is full
+DROP_LOG_EVERY_S = 60.0
+SILENCE_CLOSES_WINDOW_S = 120.0  # a window with no new reading for this long (wall clock) is sent
+SENDER_RESTART_S = 5.0
+CONNECT_FAILED = "cannot connect (broker down, network, DNS or TLS handshake)"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the sender's high-water mark relies on it
+    stream TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    created REAL NOT NULL                  -- wall clock when queued (the payload has the data time)
+);
+CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);
+CREATE INDEX IF NOT EXISTS outbox_retained ON outbox (topic) WHERE retain = 1;
+CREATE TABLE IF NOT EXISTS alert_kinds (
+    battery TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (battery, alert)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS active_alerts (
+    battery TEXT NOT NULL, alert TEXT NOT NULL, severity TEXT NOT NULL, since REAL NOT NULL,
+    PRIMARY KEY (battery, alert)
+) WITHOUT ROWID;
+"""
+
+
+class _PahoNoise(logging.Filter):
+    """Drops paho's per-attempt errors while the broker is away: our own callbacks report
+    the lost connection and the failed attempts once, at a sensible level."""
+
+    NOISE = ("Client is not connected", "failed to receive on socket")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.NOISE)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    # NORMAL in WAL mode: a committed row survives a process crash (kill -9); only an OS
+    # crash or power cut may lose the last transactions. Full fsyncs would wear the SD card.
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive lock on ``path`` for this process's lifetime, or None if another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class Outbox:
+    """The durable queue of messages for the broker (main-thread side).
+
+    Rows are appended in order and committed at once; the sender thread deletes a row only
+    after the broker acknowledged it. Retained topics keep only their newest undelivered row.
+    """
+
+    def __init__(self, path: Path, backlog_max: int) -> None:
+        self.path = path
+        self.backlog_max = backlog_max
+        try:
+            self.db, self.count = self._open()
+        except sqlite3.DatabaseError as e:
+            # a damaged file (SD card) must not keep the daemon from starting: set it aside
+            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+            logger.error("MQTT outbox %s unreadable (%s): moved to %s, starting empty", path, e, aside)
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{path}{suffix}")
+                if part.exists():
+                    part.replace(Path(f"{aside}{suffix}"))
+            self.db, self.count = self._open()
+        self.lock = threading.Lock()  # guards the counters below (main and sender threads)
+        self.dropped: dict[str, int] = {}
+        self._dropped_since_log: dict[str, int] = {}
+        self._last_drop_log = float("-inf")
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        db = _connect(self.path)
+        try:
+            db.executescript(SCHEMA)
+            (count,) = db.execute("SELECT count(*) FROM outbox").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db, int(count)
+
+    def append(self, rows: Sequence[tuple[str, str, bytes, int, bool]], now: float) -> None:
+        """Queue ``(stream, topic, payload, qos, retain)`` rows in one transaction."""
+        if not rows:
+            return
+        db = self.db
+        removed = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for stream, topic, payload, qos, retain in rows:
+                if retain:
+                    # a retained topic only needs its newest value delivered
+                    removed += db.execute(
+                        "DELETE FROM outbox WHERE topic = ? AND retain = 1", (topic,)
+                    ).rowcount
+                db.execute(
+                    "INSERT INTO outbox (stream, topic, payload, qos, retain, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (stream, topic, payload, qos, int(retain), now),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        with self.lock:
+            self.count += len(rows) - removed
+            over = self.count - self.backlog_max
+        if over > 0:
+            self._shed(over)
+
+    def _shed(self, over: int) -> None:
+        # drop a little more than needed so a full backlog is not trimmed row by row
+        want = max(over, self.backlog_max // 100)
+        for stream in DROP_ORDER:
+            if want <= 0:
+                break
+            gone = self.db.execute(
+                "DELETE FROM outbox WHERE id IN"
+                " (SELECT id FROM outbox WHERE stream = ? ORDER BY id LIMIT ?)",
+                (stream, want),
+            ).rowcount
+            if gone:
+                want -= gone
+                with self.lock:
+                    self.count -= gone
+                    self.dropped[stream] = self.dropped.get(stream, 0) + gone
+                self._dropped_since_log[stream] = self._dropped_since_log.get(stream, 0) + gone
+        now = time.monotonic()
+        if self._dropped_since_log and now - self._last_drop_log >= DROP_LOG_EVERY_S:
+            self._last_drop_log = now
+            logger.warning(
+                "MQTT backlog full (%d messages, backlog_max %d): dropped the oldest %s"
+                " (total so far: %s)",
+                self.count, self.backlog_max,
+                ", ".join(f"{n} {s}" for s, n in self._dropped_since_log.items()),
+                ", ".join(f"{n} {s}" for s, n in self.dropped.items()),
+            )
+            self._dropped_since_log.clear()
+
+    def deleted(self, n: int) -> None:
+        with self.lock:
+            self.count -= n
+
+    def oldest_created(self) -> float | None:
+        row = self.db.execute("SELECT created FROM outbox ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class MqttSink:
+    """Readings, alerts and health summaries to an MQTT broker, with store and forward.
+
+    Main thread: ``reading``/``transition``/``summary`` encode and append to the outbox
+    (SQLite, committed before returning) and never touch the network. Paho's thread runs
+    the connection; its callbacks only put notes on a queue. A sender thread owns the
+    publishing: in outbox order, at most ``IN_FLIGHT`` unacknowledged, deleting rows once
+    acknowledged (QoS 1/2) or written to the socket (QoS 0).
+    """
+
+    name = "mqtt"
+
+    def __init__(self, cfg: Config, store_dir: Path | str, *, role: Role = "daemon") -> None:
+        if cfg.mqtt is None:
+            raise ValueError("MqttSink needs an [mqtt] section")
+        self.cfg = cfg
+        self.m: MqttConfig = cfg.mqtt
+        self.vehicle = cfg.vehicle.id
+        self.topics = enc.Topics(self.m.prefix, self.vehicle, self.m.homeassistant_prefix)
+        self.label = enc.vehicle_label(self.vehicle, cfg.vehicle.model)
+        self.store_dir = Path(store_dir)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.role: Role = role
+        self._lock_fd = self._claim_outbox()
+        self.outbox = Outbox(self.outbox_path, self.m.backlog_max)
+        self.client_id = (self.m.client_id or f"battwatch-{self.vehicle}") + (
+            "-backfill" if self.role == "backfill" else ""
+        )
+        self._qos = {
+            "readings": self.m.qos.readings,
+            "state": self.m.qos.state,
+            "alerts": self.m.qos.alerts,
+            "events": self.m.qos.events,
+            "notify": self.m.qos.notify,
+        }
+        self._installed = {
+            "main": cfg.battery.main.installed,
+            "sos": cfg.battery.sos.installed,
+        }
+        self._agg = enc.WindowAggregator(self.m.readings_interval)
+        self._latest: Reading | None = None
+        self._latest_state = ""
+        self._last_arrival = time.monotonic()
+        self._active: dict[tuple[str, str], tuple[str, float]] = {
+            (b, a): (sev, since)
+            for b, a, sev, since in self.outbox.db.execute(
+                "SELECT battery, alert, severity, since FROM active_alerts"
+            )
+        }
+        self._kinds: set[tuple[str, str]] = set(
+            self.outbox.db.execute("SELECT battery, alert FROM alert_kinds").fetchall()
+        )
+        # -- shared with paho's and the sender's threads -------------------------------------
+        self._notes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._connected = threading.Event()
+        self._drained = threading.Condition()
+        self._stats_lock = threading.Lock()
+        self.delivered: dict[str, int] = {}
+        self.connects = 0
+        self.last_error: str | None = None
+        self._client: Any = None
+        self._catalogue: list[tuple[str, str]] | None = None  # filled by the sender thread
+        self._sender: threading.Thread | None = None
+        self._restart = threading.Event()  # set on close: no sender restarts after that
+        self._started = False
+        self._closed = False
+
+    # -- setup ----------------------------------------------------------------------------
+    def _claim_outbox(self) -> int | None:
+        """Lock our outbox file; a second process on the same store gets its own file.
+
+        Two senders on one outbox would deliver every message twice.
+        """
+        name = OUTBOX_NAME if self.role == "daemon" else BACKFILL_OUTBOX_NAME
+        self.outbox_path = self.store_dir / name
+        fd = _lock(self.store_dir / f"{name}.lock")
+        if fd is not None:
+            return fd
+        if self.role == "daemon":
+            logger.warning(
+                "%s is in use by another battwatch process; this one publishes as a backfill",
+                self.outbox_path,
+            )
+            self.role = "backfill"
+            return self._claim_outbox()
+        private = f"mqtt-backfill-{os.getpid()}.sqlite3"
+        logger.warning("%s is in use; this backfill queues in %s", self.outbox_path, private)
+        self.outbox_path = self.store_dir / private
+        return None
+
+    def _build_client(self) -> Any:
+        import ssl
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        m = self.m
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=m.clean_session,
+            protocol=mqtt.MQTTv311,
+        )
+        paho_log = logging.getLogger(f"{__name__}.paho")
+        if not any(isinstance(f, _PahoNoise) for f in paho_log.filters):
+            paho_log.addFilter(_PahoNoise())
+        client.enable_logger(paho_log)
+        client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)  # type: ignore[arg-type]
+        client.max_inflight_messages_set(IN_FLIGHT + 32)
+        if self.role == "daemon":
+            # set before connecting: the broker keeps it for the session
+            client.will_set(self.topics.status, "offline", qos=1, retain=True)
+        if m.username:
+            client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
+        if m.tls is not None:
+            client.tls_set(
+                ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
+                certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
+                keyfile=str(m.tls.key_file) if m.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            client.tls_insecure_set(m.tls.insecure)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Start connecting in the background; returns at once (the broker may be down)."""
+        if self._started:
+            return
+        self._started = True
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
+        self._sender.start()
+        try:
+            self._client = self._build_client()
+            self._client.connect_async(self.m.host, self.m.port, self.m.keepalive)
+            self._client.loop_start()
+        except Exception as e:  # noqa: BLE001 - unreadable TLS files etc.: keep queueing, say why
+            self._client = None
+            self.last_error = f"{type(e).__name__}: {e}"
+            logger.error(
+                "MQTT client for %s:%d cannot start (%s); messages keep queueing in %s",
+                self.m.host, self.m.port, self.last_error, self.outbox_path,
+            )
+        logger.info(
+            "MQTT sink: %s:%d as %s (%s), %d queued in %s",
+            self.m.host, self.m.port, self.client_id, self.role, self.outbox.count, self.outbox_path,
+        )
+
+    # -- paho callbacks (paho's thread): guarded, and they only enqueue or touch own state ------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        try:
+            if reason.is_failure:
+                error = f"broker refused the connection: {reason}"
+                # paho retries with backoff: say it once, not at every attempt
+                log = logger.warning if error != self.last_error else logger.debug
+                self.last_error = error
+                log("MQTT %s:%d refused us (%s); retrying with backoff", self.m.host, self.m.port, reason)
+                return
+            self._connected.set()
+            with self._stats_lock:
+                self.connects += 1
+            self.last_error = None
+            if self.role == "daemon":
+                client.publish(self.topics.status, "online", qos=1, retain=True)
+                if self.m.homeassistant:
+                    client.subscribe(self.topics.ha_status, qos=1)
+            logger.info(
+                "MQTT connected to %s:%d (session present: %s)",
+                self.m.host, self.m.port, bool(getattr(flags, "session_present", False)),
+            )
+            self._notes.put(("connected",))
+        except Exception:  # noqa: BLE001 - an exception here would kill paho's thread
+            logger.exception("MQTT on_connect failed")
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        try:
+            first = self.last_error is None
+            self.last_error = CONNECT_FAILED
+            log = logger.info if first else logger.debug
+            log("MQTT %s:%d: %s; retrying with backoff", self.m.host, self.m.port, CONNECT_FAILED)
+        except Exception:  # noqa: BLE001
+            logger.exception("MQTT on_connect_fail failed")
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        try:
+            was = self._connected.is_set()
+            self._connected.clear()
+            self._notes.put(("disconnected",))
+            if was and not self._closed:
+                logger.warning(
+                    "MQTT connection to %s:%d lost (%s); %d messages wait in the outbox",
+                    self.m.host, self.m.port, reason, self.outbox.count,
+                )
+        except Exception:  # noqa: BLE001
+            logger.exception("MQTT on_disconnect failed")
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        try:
+            self._notes.put(("ack", mid))
+        except Exception:  # noqa: BLE001
+            logger.exception("MQTT on_publish failed")
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            if msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
+                logger.info("Home Assistant came online: re-sending discovery")
+                self._notes.put(("discovery",))
+        except Exception:  # noqa: BLE001
+            logger.exception("MQTT on_message failed")
+
+    # -- the sender thread ----------------------------------------------------------------
+    def _send_loop(self) -> None:
+        while not self._closed:
+            try:
+                db = _connect(self.outbox_path)
+                try:
+                    _Sender(self, db).run()
+                finally:
+                    db.close()
+                return
+            except Exception:  # noqa: BLE001 - e.g. a disk error: say so, and try again
+                # a fresh sender starts from the oldest row again: at worst a copy, never a gap
+                logger.exception("MQTT sender failed; restarting in %.0f s", SENDER_RESTART_S)
+                self._restart.wait(SENDER_RESTART_S)
+
+    def _wake(self) -> None:
+        self._notes.put(("wake",))
+
+    # -- main-thread side: the Sink protocol ------------------------------------------------
+    def _append(self, messages: Iterable[enc.Message]) -> None:
+        rows = [(m.stream, m.topic, m.payload, self._qos.get(m.stream, 1), m.retain) for m in messages]
+        self.outbox.append(rows, time.time())
+        self._wake()
+
+    def reading(self, r: Reading, state: str) -> None:
+        self._latest, self._latest_state = r, state
+        self._last_arrival = time.monotonic()
+        closed = self._agg.add(r, state)
+        if closed is not None:
+            self._append([enc.readings_message(self.topics, closed)])
+
+    def transition(self, tr: AlertTransition) -> None:
+        key = (tr.battery, tr.alert)
+        previous = self._active.get(key)
+        change = enc.classify(tr, previous[0] if previous else None)
+        since = previous[1] if previous else tr.t  # when it was first raised
+        db = self.outbox.db
+        if tr.state == "cleared":
+            self._active.pop(key, None)
+            db.execute("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
+        else:
+            self._active[key] = (tr.severity, since)
+            db.execute(
+                "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
+                (tr.battery, tr.alert, tr.severity, since),
+            )
+        if key not in self._kinds:
+            self._kinds.add(key)
+            db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
+            self._notes.put(("discovery",))  # a binary sensor for the new kind
+        self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
+
+    def reminder(self, tr: AlertTransition) -> None:
+        """A reminder that an alert is still active: a phone notification, nothing else."""
+        text = enc.notify_text(tr, "raised", self.label)
+        if text is not None:
+            self._append([enc.Message("notify", self.topics.notify, text.encode(), False)])
+
+    def summary(self, s: HealthSummary) -> None:
+        payload = enc.state_payload(
+            s,
+            latest=self._latest,
+            vehicle_state=self._latest_state or None,
+            active={k: v[0] for k, v in self._active.items()},
+            installed=self._installed,
+        )
+        self._append([enc.state_message(self.topics, payload)])
+
+    def flush(self) -> None:
+        """Periodic: send a window the data stopped in (an unplugged ADC must not hold it back)."""
+        if self._agg.current is not None and (
+            time.monotonic() - self._last_arrival > max(SILENCE_CLOSES_WINDOW_S, 2 * self.m.readings_interval)
+        ):
+            self._flush_window()
+
+    def _flush_window(self) -> None:
+        w = self._agg.flush()
+        if w is not None:
+            self._append([enc.readings_message(self.topics, w)])
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until every queued message is acknowledged, or ``timeout`` passes."""
+        with self._drained:
+            return self._drained.wait_for(lambda: self.outbox.count <= 0, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send the open window, wait up to ``timeout`` for the outbox to drain, say offline,
+        disconnect. Whatever is undelivered stays in the outbox file for the next start."""
+        if self._closed:
+            return
+        deadline = time.monotonic() + timeout
+        try:
+            self._flush_window()
+        except Exception:  # noqa: BLE001 - the rest of the close must still run
+            logger.exception("MQTT: could not queue the last readings window")
+        client = self._client
+        if self._started and client is not None:
+            drained = self.wait_drained(max(0.0, deadline - time.monotonic()))
+            if not drained:
+                logger.warning(
+                    "MQTT: %d messages not delivered within %.0f s; they stay in %s for the next start",
+                    self.outbox.count, timeout, self.outbox_path,
+                )
+            if self.role == "daemon" and self._connected.is_set():
+                try:
+                    info = client.publish(self.topics.status, "offline", qos=1, retain=True)
+                    info.wait_for_publish(max(0.1, min(2.0, deadline - time.monotonic())))
+                except Exception as e:  # noqa: BLE001 - connection went away meanwhile
+                    logger.info("MQTT: offline status not confirmed: %s", e)
+        self._closed = True
+        self._restart.set()
+        self._notes.put(("stop",))
+        if self._sender is not None:
+            self._sender.join(max(1.0, deadline - time.monotonic()) + 1.0)
+        if client is not None:
+            try:
+                client.disconnect()
+                client.loop_stop()
+            except Exception:  # noqa: BLE001
+                logger.exception("MQTT disconnect failed")
+        self.outbox.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def status(self) -> dict[str, Any]:
+        oldest = None if self._closed else self.outbox.oldest_created()
+        with self.outbox.lock:
+            backlog = self.outbox.count
+            dropped = dict(self.outbox.dropped)
+        with self._stats_lock:
+            delivered = dict(self.delivered)
+            connects = self.connects
+        return {
+            "connected": self._connected.is_set(),
+            "broker": f"{self.m.host}:{self.m.port}",
+            "client_id": self.client_id,
+            "role": self.role,
+            "backlog": backlog,
+            "oldest_undelivered_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 1),
+            "dropped": dropped,
+            "dropped_total": sum(dropped.values()),
+            "delivered": delivered,
+            "delivered_total": sum(delivered.values()),
+            "connects": connects,
+            "last_error": self.last_error,
+            "outbox": str(self.outbox_path),
+        }
+
+    # -- used by the sender -----------------------------------------------------------------
+    def _discovery(self, db: sqlite3.Connection) -> list[enc.Message]:
+        from battwatch import __version__
+
+        kinds = set(db.execute("SELECT battery, alert FROM alert_kinds").fetchall())
+        if self._catalogue is None:
+            self._catalogue = catalogue_kinds(self.cfg)
+        kinds |= set(self._catalogue)
+        return enc.discovery_messages(
+            self.topics, model=self.cfg.vehicle.model, sw_version=__version__, alert_kinds=kinds
+        )
+
+
+def catalogue_kinds(cfg: Config) -> list[tuple[str, str]]:
+    """Every (battery, alert) the analysis can raise, for one binary sensor each in HA.
+
+    Taken from ``battwatch.core.analysis.ALERT_KINDS`` when it exists, else from the alert
+    slots of an analyzer built for ``cfg``; empty if neither works (kinds are then learnt
+    from the transitions as they come).
+    """
+    try:
+        from battwatch.core import analysis
+
+        kinds = getattr(analysis, "ALERT_KINDS", None)
+        if kinds is None:
+            kinds = list(analysis.build_analyzer(cfg).engine.slots)
+        return sorted({(str(b), str(a)) for b, a in kinds})
+    except Exception:  # noqa: BLE001 - discovery must not depend on the analysis' internals
+        logger.debug("no alert catalogue from the analysis", exc_info=True)
+        return []
+
+
+class _Sender:
+    """Publishes outbox rows in id order; state lives on this thread only."""
+
+    def __init__(self, sink: MqttSink, db: sqlite3.Connection) -> None:
+        self.sink = sink
+        self.db = db
+        self.handed: dict[int, tuple[int, int, str]] = {}  # paho mid -> (row id, qos, stream)
+        self.resend: list[int] = []  # QoS 0 rows paho dropped with a connection: send first
+        self.high = 0  # every row id <= high has been handed to paho once
+        self.connected = False
+        self.discovery_due = False
+        self.stopping = False
+
+    def run(self) -> None:
+        notes = self.sink._notes
+        while not self.stopping:
+            try:
+                items = [notes.get(timeout=1.0)]
+            except queue.Empty:
+                items = []
+            while True:
+                try:
+                    items.append(notes.get_nowait())
+                except queue.Empty:
+                    break
+            acked: list[tuple[int, str]] = []
+            for item in items:
+                self._note(item, acked)
+            if acked:
+                self._delete(acked)
+            if self.connected and not self.stopping:
+                self._pump()
+
+    def _note(self, item: tuple[Any, ...], acked: list[tuple[int, str]]) -> None:
+        kind = item[0]
+        if kind == "ack":
+            entry = self.handed.pop(item[1], None)
+            if entry is not None:
+                acked.append((entry[0], entry[2]))
+        elif kind == "connected":
+            self.connected = True
+            self.discovery_due = self.sink.role == "daemon" and self.sink.m.homeassistant
+        elif kind == "disconnected":
+            self.connected = False
+            # paho re-sends QoS 1/2 messages itself after reconnecting; QoS 0 ones it forgets
+            lost = sorted((row for mid, (row, qos, _) in self.handed.items() if qos == 0))
+            self.handed = {mid: e for mid, e in self.handed.items() if e[1] != 0}
+            self.resend = sorted(set(self.resend) | set(lost))
+        elif kind == "discovery":
+            self.discovery_due = self.sink.role == "daemon" and self.sink.m.homeassistant
+        elif kind == "stop":
+            self.stopping = True
+
+    def _delete(self, acked: list[tuple[int, str]]) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = 0
+            for row, _ in acked:
+                gone += db.execute("DELETE FROM outbox WHERE id = ?", (row,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        sink = self.sink
+        sink.outbox.deleted(gone)
+        with sink._stats_lock:
+            for _, stream in acked:
+                sink.delivered[stream] = sink.delivered.get(stream, 0) + 1
+        with sink._drained:
+            sink._drained.notify_all()
+
+    def _pump(self) -> None:
+        client = self.sink._client
+        if client is None:
+            return
+        if self.discovery_due:
+            self.discovery_due = False
+            for msg in self.sink._discovery(self.db):
+                client.publish(msg.topic, msg.payload, qos=1, retain=True)
+        room = IN_FLIGHT - len(self.handed)
+        while room > 0 and self.connected:
+            rows, from_resend = self._next_rows(room)
+            if not rows:
+                return
+            for row in rows:
+                rid = row[0]
+                if from_resend:
+                    self.resend.remove(rid)
+                # a False return means the row is already taken care of (left to paho, or
+                # back on the resend list) and the connection is gone: stop here, and let
+                # the high-water mark cover only rows really dealt with
+                ok = self._publish(client, row)
+                if not from_resend:
+                    self.high = rid
+                if not ok:
+                    return
+                room -= 1
+
+    def _next_rows(self, limit: int) -> tuple[list[tuple[Any, ...]], bool]:
+        """The next rows to publish: QoS 0 rows lost with a connection first, then new ones."""
+        cols = "SELECT id, stream, topic, payload, qos, retain FROM outbox"
+        while self.resend:
+            ids = self.resend[:limit]
+            marks = ",".join("?" * len(ids))
+            rows = self.db.execute(f"{cols} WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
+            if rows:
+                return rows, True
+            del self.resend[: len(ids)]  # all dropped from the backlog meanwhile
+        rows = self.db.execute(f"{cols} WHERE id > ? ORDER BY id LIMIT ?", (self.high, limit)).fetchall()
+        return rows, False
+
+    def _publish(self, client: Any, row: tuple[Any, ...]) -> bool:
+        from paho.mqtt.enums import MQTTErrorCode
+
+        rid, stream, topic, payload, qos, retain = row
+        try:
+            info = client.publish(topic, payload, qos=qos, retain=bool(retain))
+        except ValueError as e:  # a message the broker can never take: drop it, say so
+            logger.error("MQTT: dropping unpublishable message %d on %s: %s", rid, topic, e)
+            self.db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
+            self.sink.outbox.deleted(1)
+            return True
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.handed[info.mid] = (rid, qos, stream)
+            return True
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            # the connection dropped under us; paho's on_connect will tell us when it is back
+            self.connected = False
+            if qos > 0:
+                # paho keeps a QoS 1/2 message queued and sends it after reconnecting
+                self.handed[info.mid] = (rid, qos, stream)
+                return False
+        self.resend = sorted({*self.resend, rid})
+        return False

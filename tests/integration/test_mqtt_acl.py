@@ -1,0 +1,195 @@
+"""The broker example in config/mosquitto/: accounts and ACLs keep vehicles and owners apart."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from test_mqtt_sink import Subscriber, publish_one  # the recording helpers shared by the MQTT tests
+
+from battwatch import config
+from battwatch.core import mqtt_encode as enc
+from battwatch.core.model import HealthSummary
+from battwatch.sinks.mqtt import MqttSink, catalogue_kinds
+from helpers import Proc
+from servers import (
+    Mosquitto,
+    find_binary,
+    free_port,
+    make_test_pki,
+    start_mosquitto,
+    wait_until,
+    write_mosquitto_password_file,
+)
+
+pytestmark = pytest.mark.servers
+
+ROOT = Path(__file__).resolve().parents[2]
+ACL = ROOT / "config" / "mosquitto" / "acl"
+TIMEOUT = 30.0
+A, B = "x1-f48-ab123", "mini-r56-cd456"  # the two example vehicles in the ACL file
+USERS = {A: "pw-a", B: "pw-b", "owner-x1": "pw-oa", "owner-mini": "pw-ob",
+         "collector": "pw-c", "homeassistant": "pw-ha"}
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """Mosquitto with the example ACL file as shipped, a password file, no anonymous access."""
+    passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
+    with start_mosquitto(tmp_path / "srv", password_file=passwd, acl_file=ACL, allow_anonymous=False) as b:
+        yield b
+
+
+def _sub(b: Mosquitto, user: str, *topics: str) -> Subscriber:
+    return Subscriber(b.host, b.port, topics, username=user, password=USERS[user]).ready()
+
+
+def _pub(b: Mosquitto, user: str, topic: str, payload: bytes) -> None:
+    reason = publish_one(b.host, b.port, topic, payload, username=user, password=USERS[user])
+    assert not reason.is_failure, reason
+
+
+def test_a_vehicle_cannot_write_into_another_vehicles_topics(broker: Mosquitto) -> None:
+    collector = _sub(broker, "collector", "battwatch/#")
+    _pub(broker, A, f"battwatch/{B}/state", b"forged by A")
+    _pub(broker, A, f"battwatch/{B}/alerts/sos/low_voltage", b"forged by A")
+    _pub(broker, A, f"battwatch/{A}/state", b"marker")  # allowed; published after the forgeries
+    got = collector.wait(lambda g: any(x.payload == b"marker" for x in g), what="A's own message")
+    assert [x.topic for x in got] == [f"battwatch/{A}/state"]  # the forgeries never arrived
+    collector.close()
+
+
+def test_an_owner_reads_only_their_own_vehicle(broker: Mosquitto) -> None:
+    owner = _sub(broker, "owner-x1", "battwatch/#")
+    _pub(broker, B, f"battwatch/{B}/notify", b"for the mini's owner only")
+    _pub(broker, A, f"battwatch/{A}/notify", b"for the x1's owner")
+    got = owner.wait(lambda g: any(x.payload == b"for the x1's owner" for x in g), what="own vehicle")
+    assert [x.topic for x in got] == [f"battwatch/{A}/notify"]
+    owner.close()
+
+
+def test_an_owner_cannot_publish_into_their_vehicles_topics(broker: Mosquitto) -> None:
+    collector = _sub(broker, "collector", "battwatch/#")
+    _pub(broker, "owner-x1", f"battwatch/{A}/alerts/main/low_rest", b"forged by the owner")
+    _pub(broker, A, f"battwatch/{A}/state", b"marker")
+    got = collector.wait(lambda g: any(x.payload == b"marker" for x in g), what="marker")
+    assert [x.payload for x in got] == [b"marker"]
+    collector.close()
+
+
+def test_anonymous_and_wrong_passwords_are_refused(broker: Mosquitto) -> None:
+    for user, password in ((None, None), (A, "wrong")):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"anon-{uuid.uuid4().hex[:8]}")
+        if user:
+            c.username_pw_set(user, password)
+        answered = threading.Event()
+        reasons: list[Any] = []
+
+        def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any,
+                       reasons: list[Any] = reasons, answered: threading.Event = answered) -> None:
+            reasons.append(reason)
+            answered.set()
+
+        c.on_connect = on_connect
+        c.connect(broker.host, broker.port, 10)
+        c.loop_start()
+        try:
+            assert answered.wait(TIMEOUT)
+        finally:
+            c.disconnect()
+            c.loop_stop()
+        assert reasons[0].is_failure and str(reasons[0]) == "Not authorized"  # CONNACK 5
+
+
+def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path) -> None:
+    """Status with will, state, alerts and HA discovery are all inside what the ACL grants A."""
+    owner = _sub(broker, "owner-x1", "battwatch/#")
+    ha = _sub(broker, "homeassistant", "homeassistant/#")
+    cfg = config.defaults(A, mqtt={
+        "host": broker.host, "port": broker.port, "username": A, "password": USERS[A],
+        "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+    })
+    sink = MqttSink(cfg, tmp_path / "store")
+    sink.start()
+    try:
+        got = owner.wait(lambda g: any(x.payload == b"online" for x in g), what="A online")
+        assert got[0].topic == f"battwatch/{A}/status"
+        n = len(enc.SENSORS) + len(catalogue_kinds(cfg))
+        discovery = ha.wait(lambda g: len(g) >= n, what="discovery configs")
+        assert all(f"/battwatch_{A}/" in x.topic for x in discovery)
+        _pub(broker, "homeassistant", "homeassistant/status", b"online")  # HA's birth reaches A
+        ha.wait(lambda g: len([x for x in g if x.topic.endswith("/config")]) == 2 * n,
+                what="discovery re-sent after the birth message")
+    finally:
+        sink.close(TIMEOUT)
+    owner.wait(lambda g: any(x.payload == b"offline" for x in g), what="A offline")
+    owner.close()
+    ha.close()
+
+
+def test_the_example_broker_config_serves_cars_over_tls(tmp_path: Path) -> None:
+    """config/mosquitto/mosquitto.conf as shipped (paths and ports adapted): TLS for the car,
+    loopback for the collector, the ACL and password file in force."""
+    pki = make_test_pki(tmp_path / "pki")
+    passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
+    plain, tls = free_port(), free_port()
+    conf = (ROOT / "config" / "mosquitto" / "mosquitto.conf").read_text()
+    for old, new in {
+        "/etc/mosquitto/battwatch.passwd": str(passwd),
+        "/etc/mosquitto/battwatch.acl": str(ACL),
+        "listener 1883 127.0.0.1": f"listener {plain} 127.0.0.1",
+        "listener 8883": f"listener {tls} 127.0.0.1",
+        "/etc/mosquitto/certs/server.pem": str(pki.server_cert),
+        "/etc/mosquitto/certs/server.key": str(pki.server_key),
+        "/etc/mosquitto/certs/ca.pem": str(pki.ca_cert),
+    }.items():
+        assert old in conf, old
+        conf = conf.replace(old, new)
+    # what Debian's main mosquitto.conf adds before including conf.d/
+    head = f"persistence true\npersistence_location {tmp_path}/\nlog_dest stderr\n"
+    if os.geteuid() == 0:
+        head += "user root\n"  # as root, mosquitto would switch to a user that cannot read tmp
+    (tmp_path / "mosquitto.conf").write_text(head + conf)
+    broker = Proc([find_binary("mosquitto"), "-c", str(tmp_path / "mosquitto.conf")])
+    try:
+        broker.wait_for(r"mosquitto version \S+ running")
+        collector = Subscriber("127.0.0.1", plain, ("battwatch/#",), username="collector",
+                               password=USERS["collector"]).ready()
+        cfg = config.defaults(A, mqtt={
+            "host": "127.0.0.1", "port": tls, "username": A, "password": USERS[A],
+            "tls": {"ca_file": str(pki.ca_cert)}, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+        })
+        sink = MqttSink(cfg, tmp_path / "store")
+        sink.start()
+        try:
+            got = collector.wait(lambda g: any(x.payload == b"online" for x in g), what="A over TLS")
+            assert got[0].topic == f"battwatch/{A}/status"
+        finally:
+            sink.close(TIMEOUT)
+        collector.close()
+    finally:
+        broker.stop()
+
+
+def test_a_sink_with_a_wrong_password_keeps_queueing_and_says_why(broker: Mosquitto, tmp_path: Path) -> None:
+    cfg = config.defaults(A, mqtt={
+        "host": broker.host, "port": broker.port, "username": A, "password": "not-the-password",
+        "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+    })
+    sink = MqttSink(cfg, tmp_path / "store")
+    sink.start()
+    try:
+        sink.summary(HealthSummary(1_735_689_600.0, A, {"vehicle": A}))
+        wait_until(lambda: (sink.status()["last_error"] or "").startswith("broker refused"), TIMEOUT,
+                   "the refusal reported")
+        st = sink.status()
+        assert st["connected"] is False and st["backlog"] == 1 and "Not authorized" in st["last_error"]
+    finally:
+        sink.close(0.2)
