@@ -96,6 +96,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from battwatch.report import run_report
+
+    return run_report(args)
+
+
 def cmd_adc_sim(args: argparse.Namespace) -> int:
     from battwatch.adapters.sim import run_cli
 
@@ -158,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--publish", action="store_true",
                    help="send readings and alerts through the configured sinks (MQTT, InfluxDB): a backfill")
     s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("report", help="history of a CSV log as text and one picture (--plot)")
+    s.add_argument("log", metavar="LOG.csv")
+    _config_arg(s, False)
+    s.add_argument("--plot", metavar="FILE.png", help="also draw the history as one PNG picture")
+    s.add_argument("--days", type=float, metavar="N",
+                   help="show only the last N days (the analysis still runs over the whole log)")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")
     src = s.add_mutually_exclusive_group(required=True)

@@ -1,0 +1,350 @@
+"""``battwatch report``: the text, the picture and the data behind them, on simulated and broken logs."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from battwatch import config, scenarios
+from battwatch.core.model import AlertTransition
+from battwatch.report import Envelope, ReportData, alert_spans, collect_report, plot_report
+
+DAY_S = 86400.0
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def toml_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """A nested dict of scalars and lists as TOML tables (enough for scenario_config)."""
+    lines: list[str] = []
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    if prefix and scalars:
+        lines.append(f"[{prefix}]")
+    lines += [f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += toml_lines(v, f"{prefix}.{k}" if prefix else k)
+    return lines
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, after checking the PNG signature."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    assert head[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", head[16:24])
+    return int(width), int(height)
+
+
+def report(bin_: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([bin_, "report", *args], capture_output=True, text=True, timeout=300)
+
+
+def day_of(when: str) -> float:
+    """Days since the scenarios' default start for a 'YYYY-MM-DD HH:MM' of the text."""
+    t = datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp()
+    return (t - scenarios.DEFAULT_START) / DAY_S
+
+
+class Scenario:
+    def __init__(self, name: str, csv: Path, toml: Path) -> None:
+        self.name = name
+        self.csv = csv
+        self.toml = toml
+
+    def cfg(self) -> config.Config:
+        return config.load(self.toml)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """scenario(name) -> the scenario's CSV log (written by `python -m battwatch.scenarios`) and config."""
+    base = tmp_path_factory.mktemp("report-scenarios")
+    _made: dict[str, Scenario] = {}  # each scenario is written once per module
+
+    def make(name: str) -> Scenario:
+        if name not in _made:
+            csv = base / f"{name}.csv"
+            subprocess.run([sys.executable, "-m", "battwatch.scenarios", name, "-o", str(csv)], check=True,
+                           capture_output=True, timeout=300)
+            toml = base / f"{name}.toml"
+            toml.write_text("\n".join(toml_lines(scenarios.scenario_config(name))) + "\n")
+            _made[name] = Scenario(name, csv, toml)
+        return _made[name]
+
+    return make
+
+
+def transitions_of_replay(bin_: str, sc: Scenario) -> list[dict[str, Any]]:
+    done = subprocess.run([bin_, "replay", str(sc.csv), "-c", str(sc.toml), "--jsonl"], check=True,
+                          capture_output=True, text=True, timeout=300)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+# -- the command on scenario logs --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sos_decline_picture_and_text_name_the_alerts_and_the_projected_dates(
+    battwatch_bin: str, scenario: Any, tmp_path: Path
+) -> None:
+    sc = scenario("sos-decline")
+    png = tmp_path / "sos.png"
+    res = report(battwatch_bin, str(sc.csv), "-c", str(sc.toml), "--plot", str(png))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert png_size(png) == (1600, 1000)
+    assert png.stat().st_size < 300_000
+
+    out = res.stdout
+    assert out.startswith("sim-sos-decline: 2025-01-06 00:00 to ")
+    assert "readings: 51269 (0 rows skipped)" in out
+    # every alert the scenario must raise is listed with its time, inside its expected window
+    for battery, alert, severity, lo, hi in (
+        ("sos", "age", "info", 0.0, 0.01),
+        ("sos", "self_discharge", "warning", 60.0, 243.0),
+        ("sos", "low_voltage", "info", 120.0, 243.0),
+        ("sos", "decline", "warning", 160.0, 243.0),
+    ):
+        m = re.search(rf"^  (\d{{4}}-\d\d-\d\d \d\d:\d\d)  {battery}\s+{alert}\s+{severity}\s+raised$", out, re.M)
+        assert m, f"{battery}/{alert} {severity} missing from:\n{out}"
+        assert lo <= day_of(m.group(1)) <= hi
+    # the projected dates: after the data, warning before end of life, and the same dates the
+    # health summary (MQTT, status) gives
+    warn = re.search(r"projected warning level \(4\.88 V\): (\d{4}-\d\d-\d\d)$", out, re.M)
+    eol = re.search(r"projected end of life \(critical level 4\.40 V\): (\d{4}-\d\d-\d\d)$", out, re.M)
+    assert warn and eol, out
+    assert "2025-09-06" < warn.group(1) < eol.group(1)
+    data = collect_report(sc.csv, sc.cfg())
+    trend = data.summary["sos"]["trend"]
+    assert (warn.group(1), eol.group(1)) == (trend["projected_warning_date"], trend["projected_end_of_life_date"])
+    # a decline warning is held only while the crossing is at most 120 days ahead
+    assert data.end is not None and data.sos_warning_t is not None
+    assert 0 < data.sos_warning_t - data.end <= 120 * DAY_S
+    assert re.search(r"remaining life about \d+ months \(by trend\)", out)
+    assert "still active: " in out and "sos/decline (warning)" in out
+
+
+def test_weak_crank_report_marks_every_start_and_the_alert(battwatch_bin: str, scenario: Any,
+                                                          tmp_path: Path) -> None:
+    sc = scenario("main-weak-crank")
+    png = tmp_path / "crank.png"
+    res = report(battwatch_bin, str(sc.csv), "-c", str(sc.toml), "--plot", str(png))
+    assert res.returncode == 0, res.stderr
+    assert png_size(png) == (1600, 1000)
+    m = re.search(r"^  (\S+ \S+)  main weak_cranking\s+warning\s+raised$", res.stdout, re.M)
+    assert m, res.stdout
+    assert 0.2 <= day_of(m.group(1)) <= 1.5  # tests/scenarios/expected.py: the second start of day 0
+    starts = len(scenarios.plan("main-weak-crank").drives)
+    assert f"12 V battery: {starts} engine starts, " in res.stdout
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_the_report_goes_on(battwatch_bin: str,
+                                                                        tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "time,main_v,sos_v\n"
+        "2025-01-01T00:00:00+00:00,12.6,5.2\n"
+        "garbage,1,2\n"
+        "2025-01-01T00:10:00+00:00,12.6,five\n"
+        "\n"
+        "2025-01-01T00:20:00+00:00,12.59,5.19\n"
+    )
+    png = tmp_path / "out.png"
+    res = report(battwatch_bin, str(log), "--plot", str(png))
+    assert res.returncode == 0, res.stderr
+    assert f"{log}:3: row skipped" in res.stderr
+    assert f"{log}:4: row skipped: sos_v: 'five' is not a number" in res.stderr
+    assert "readings: 2 (2 rows skipped)" in res.stdout
+    assert "Traceback" not in res.stderr
+    assert png_size(png) == (1600, 1000)
+
+
+def test_without_plot_only_the_text_is_written(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("time,main_v,sos_v\n" + "".join(f"{1735689600 + i * 600},12.6,5.2\n" for i in range(10)))
+    res = report(battwatch_bin, str(log))
+    assert res.returncode == 0, res.stderr
+    assert "readings: 10 (0 rows skipped)" in res.stdout
+    assert "picture:" not in res.stdout
+    assert list(tmp_path.iterdir()) == [log]
+
+
+def test_missing_file_exits_2_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:
+    res = report(battwatch_bin, str(tmp_path / "absent.csv"), "--plot", str(tmp_path / "x.png"))
+    assert res.returncode == 2
+    assert "no such file" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_unusable_header_exits_2_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("when,volts\n1,2\n")
+    res = report(battwatch_bin, str(log), "--plot", str(tmp_path / "x.png"))
+    assert res.returncode == 2
+    assert "no 'time' column" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_log_without_readings_fails_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("time,main_v,sos_v\nnot-a-time,1,2\n")
+    res = report(battwatch_bin, str(log), "--plot", str(tmp_path / "x.png"))
+    assert res.returncode == 1
+    assert "no readings to report" in res.stderr and "Traceback" not in res.stderr
+    assert f"{log}:2: row skipped" in res.stderr
+
+
+def test_unwritable_picture_fails_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("time,main_v,sos_v\n1735689600,12.6,5.2\n1735690200,12.6,5.2\n")
+    res = report(battwatch_bin, str(log), "--plot", str(tmp_path / "no" / "such" / "dir" / "x.png"))
+    assert res.returncode == 1
+    assert "cannot write" in res.stderr and "Traceback" not in res.stderr
+
+
+# -- the data behind the picture ---------------------------------------------------------------
+
+
+def test_every_start_of_the_scenario_is_one_crank_minimum(scenario: Any) -> None:
+    sc = scenario("main-weak-crank")
+    data = collect_report(sc.csv, sc.cfg())
+    drives = scenarios.plan("main-weak-crank").drives
+    assert len(data.starts) == len(drives)
+    for start, drive in zip(data.starts, drives, strict=True):
+        # the window holding the crank ends at most one 60-s window after it
+        assert 0.0 <= start.t - drive.crank <= 120.0
+        assert start.v_pre is not None and start.v_min < start.v_pre - 1.0
+    # minima of 8.3-9.2 V around 0 °C against limits of 9.0-9.3 V (expected.py): most are below
+    below = [s for s in data.starts if s.verdict != "ok"]
+    assert len(below) >= len(drives) // 2
+    for s in data.starts:
+        assert (s.verdict == "ok") == (s.v_min >= s.limit_v)
+        assert (s.verdict == "critical") == (s.v_min < data.thresholds.crank_crit_v)
+
+
+def test_alert_spans_start_and_end_at_the_replay_transitions(battwatch_bin: str, scenario: Any) -> None:
+    sc = scenario("sensor-silent")
+    data = collect_report(sc.csv, sc.cfg())
+    spans = {(s.battery, s.alert): s for s in data.spans}
+    assert set(spans) == {("main", "sensor_fault"), ("sos", "sensor_fault")}
+    replayed = transitions_of_replay(battwatch_bin, sc)
+    assert [tr.to_json_dict() for tr in data.transitions] == replayed
+    for key, span in spans.items():
+        raised = [tr for tr in data.transitions if (tr.battery, tr.alert) == key and tr.state == "raised"]
+        cleared = [tr for tr in data.transitions if (tr.battery, tr.alert) == key and tr.state == "cleared"]
+        assert span.start == raised[0].t and span.end == cleared[-1].t
+        assert span.sensor and span.levels == ((raised[0].t, "warning"),)
+        # expected.py: no windows from day 2 10:00 to day 3 09:00; raised 2 h after the last
+        # window, cleared once the readings are back
+        assert 2.45 <= (span.start - scenarios.DEFAULT_START) / DAY_S <= 2.55
+        assert span.end is not None and 3.37 <= (span.end - scenarios.DEFAULT_START) / DAY_S <= 3.42
+    # the silence is a gap in the plotted lines
+    assert any(b - a > 12 * 3600 for a, b in data.gaps)
+
+
+def test_alert_spans_follow_severity_changes_and_stay_open_at_the_end() -> None:
+    def tr(t: float, alert: str, severity: str, state: str) -> AlertTransition:
+        return AlertTransition(t, "car", "main", alert, severity, state, None, "")  # type: ignore[arg-type]
+
+    spans = alert_spans([
+        tr(10, "overvoltage", "warning", "raised"),
+        tr(20, "overvoltage", "critical", "raised"),
+        tr(25, "low_voltage", "info", "raised"),
+        tr(30, "overvoltage", "warning", "raised"),
+        tr(40, "overvoltage", "warning", "cleared"),
+        tr(50, "overvoltage", "warning", "raised"),
+    ])
+    assert [(s.alert, s.start, s.end, s.levels) for s in spans] == [
+        ("overvoltage", 10, 40, ((10, "warning"), (20, "critical"), (30, "warning"))),
+        ("low_voltage", 25, None, ((25, "info"),)),
+        ("overvoltage", 50, None, ((50, "warning"),)),
+    ]
+    assert spans[0].worst == "critical"
+
+
+def test_days_narrows_what_is_shown_but_not_the_analysis(scenario: Any) -> None:
+    sc = scenario("main-weak-crank")
+    full = collect_report(sc.csv, sc.cfg())
+    last2 = collect_report(sc.csv, sc.cfg(), days=2.0)
+    assert full.end is not None and last2.start is not None
+    assert full.end == last2.end and last2.start == full.end - 2 * DAY_S
+    assert last2.log_start == full.start
+    cut = last2.start
+    assert last2.starts == tuple(s for s in full.starts if s.t >= cut)
+    assert 0 < len(last2.starts) < len(full.starts)
+    # the alert raised on day 0 is still shown, as active through the period
+    assert [(s.alert, s.start, s.end) for s in last2.spans] == [(s.alert, s.start, s.end) for s in full.spans]
+    assert last2.transitions == full.transitions
+    assert last2.main_line and all(t >= cut for t, _ in last2.main_line)
+    assert last2.states[0].start == cut and all(r.start >= cut for r in last2.states)
+
+
+def test_plot_writes_one_png_of_the_expected_size(scenario: Any, tmp_path: Path) -> None:
+    import matplotlib.image
+
+    sc = scenario("sensor-loose-wire")
+    data = collect_report(sc.csv, sc.cfg())
+    assert isinstance(data, ReportData)
+    out = tmp_path / "loose.png"
+    plot_report(data, out)
+    img = matplotlib.image.imread(str(out))
+    assert img.shape[:2] == (1000, 1600)
+
+
+def test_states_are_runs_in_time_order_covering_the_log(scenario: Any) -> None:
+    sc = scenario("main-weak-crank")
+    data = collect_report(sc.csv, sc.cfg())
+    assert {r.state for r in data.states} == {"asleep", "resting", "awake", "running"}
+    for a, b in zip(data.states, data.states[1:], strict=False):
+        assert a.end == b.start and a.state != b.state
+    assert data.states[0].start == data.start and data.states[-1].end == data.end
+    # every start lies in a running stretch (a start counts as running)
+    for s in data.starts:
+        assert any(r.state == "running" and r.start <= s.t <= r.end for r in data.states)
+
+
+# -- reduction of long logs --------------------------------------------------------------------
+
+
+def test_envelope_is_bounded_and_keeps_every_spike() -> None:
+    env = Envelope(limit=2500)
+    for i in range(200_000):  # 2.3 days of 1-s windows
+        env.add(float(i), 12.6 + (i % 10) * 0.001)
+    env.add(200_000.0, 8.9)  # one crank-like dip
+    env.add(200_001.0, 15.2)  # one spike
+    for i in range(200_002, 400_000):
+        env.add(float(i), 12.6)
+    pts = env.points()
+    assert len(pts) <= 5000
+    assert [t for t, _ in pts] == sorted(t for t, _ in pts)
+    values = [v for _, v in pts]
+    assert min(values) == 8.9 and max(values) == 15.2
+    assert (200_000.0, 8.9) in pts and (200_001.0, 15.2) in pts
+
+
+def test_envelope_with_a_horizon_keeps_only_recent_buckets_at_full_resolution() -> None:
+    env = Envelope(limit=100, horizon_s=1000.0)
+    for i in range(100_000):
+        env.add(float(i), float(i % 7))
+    pts = env.points(100_000 - 1000)
+    assert len(pts) <= 200
+    width = 1000.0 / 99  # 99 whole buckets over the horizon
+    assert pts[0][0] >= 100_000 - 1000 and pts[-1][0] > 99_999 - width
+    assert len(env.keys) <= 100 and env.width == width  # never coarsened
+    # each bucket (10 readings cycling 0..6) keeps both extremes
+    assert {v for _, v in pts} == {0.0, 6.0}
+
+
+def test_importing_the_report_module_does_not_load_matplotlib() -> None:
+    code = "import sys, battwatch.report; sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
