@@ -28,6 +28,49 @@ def _cfg(scenario: str, store: Path, port: str) -> Any:
     )
 
 
+def _fmt(v: Any, unit: str = "", digits: int = 2) -> str:
+    if v is None or v == "":
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}{unit}"
+    return f"{v}{unit}"
+
+
+def _health_table(summary: dict[str, Any]) -> Any:
+    """Both batteries side by side: what an owner wants to know at the end of the demo."""
+    from rich.table import Table
+
+    table = Table(title="Health at the end of the run", show_lines=False)
+    table.add_column("")
+    table.add_column("12 V starter battery")
+    table.add_column("SOS backup pack")
+    main, sos = summary.get("main") or {}, summary.get("sos") or {}
+
+    def life(b: dict[str, Any]) -> str:
+        years = b.get("remaining_life_years")
+        return "-" if years is None else f"{years:.1f} years (by {b.get('remaining_life_basis', '?')})"
+
+    def alerts(b: dict[str, Any]) -> str:
+        return ", ".join(f"{a['alert']} ({a['severity']})" for a in b.get("alerts", [])) or "none"
+
+    sos_trend = sos.get("trend") or {}
+    rows = [
+        ("health", _fmt(main.get("health")), _fmt(sos.get("health"))),
+        ("rested voltage", _fmt(main.get("rested_voltage"), " V"), _fmt(sos.get("rested_voltage"), " V")),
+        ("state of charge", _fmt(main.get("soc_pct"), " %"), _fmt(sos.get("soc_pct"), " %")),
+        ("age", _fmt(main.get("age_years"), " years", 1), _fmt(sos.get("age_years"), " years", 1)),
+        ("remaining life", life(main), life(sos)),
+        ("last engine start", _fmt(main.get("last_crank_min_v"), " V minimum"), ""),
+        ("trend", "", f"{_fmt(sos_trend.get('slope_v_per_day', 0) * 1000, ' mV/day')}, warning level "
+                     f"{sos_trend.get('projected_warning_date') or '-'}, end of life "
+                     f"{sos_trend.get('projected_end_of_life_date') or '-'}" if sos_trend else "-"),
+        ("active alerts", alerts(main), alerts(sos)),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -105,13 +148,7 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
     )
     console.print(f"  readings stored: {app.store.readings_written:,} in {cfg.store.path}")
     console.print(f"  alerts raised: {len(raised)}")
-    for battery in ("main", "sos"):
-        b = summary.get(battery)
-        if isinstance(b, dict):
-            shown = ", ".join(f"{k} {v}" for k, v in b.items() if k != "alerts")
-            console.print(f"  {battery}: {shown}")
-            for a in b.get("alerts", []):
-                console.print(f"    active: {a['alert']} ({a['severity']})")
+    console.print(_health_table(summary))
     if keep:
         console.print(f"  store kept in {workdir}; try: battwatch status -c <config with [store] path = \"{cfg.store.path}\">")
     else:
