@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-
-YEAR_ROWS = 365 * 24 * 12
-
-
-def _best(n: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _year_text() -> str:
-    """A year of 5-minute rows from the simulator (the backbone's replay-speed file)."""
-    from battwatch import scenarios
-    from battwatch.core.csvlog import write_csv
-
-    start = datetime(2025, 1, 6, tzinfo=UTC).timestamp()
-    by_slot: dict[int, object] = {}
-    for r in scenarios.generate("long-healthy-year", seed=1, start=start):
-        by_slot.setdefault(int((r.t - start) // 300), r)
-    chosen = [by_slot[k] for k in sorted(by_slot)][:YEAR_ROWS]
-    rows = [r._replace(t=start + i * 300.0, window_s=0.0) for i, r in enumerate(chosen)]  # type: ignore[attr-defined]
-    while len(rows) < YEAR_ROWS:
-        rows.append(rows[-1]._replace(t=rows[-1].t + 300.0))
-    buf = io.StringIO()
-    write_csv(buf, rows, "bench-car")
-    return buf.getvalue()
+from common import best_of
 
 
 def run() -> str:
     from battwatch import config, scenarios
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.model import Reading
-    from battwatch.core.pipeline import Pipeline
-    from battwatch.replay import replay_rows
 
     cfg = config.defaults("bench-car")
 
@@ -59,7 +24,7 @@ def run() -> str:
         for r in parked:
             an.feed(r)
 
-    t_parked = _best(5, feed_parked) / len(parked)
+    t_parked = best_of(5, feed_parked) / len(parked)
 
     # 2. a realistic mix: a simulated year of windows (600 s parked, 60 s awake and driving)
     year = list(scenarios.generate("long-healthy-year"))
@@ -70,25 +35,8 @@ def run() -> str:
         for r in year:
             an.feed(r)
 
-    t_year = _best(3, feed_year) / len(year)
+    t_year = best_of(3, feed_year) / len(year)
 
-    # 3. the backbone's replay goal: a year of 5-minute rows, with and without the analysis
-    text = _year_text()
-
-    def parse_only() -> None:
-        for _ in csv.reader(io.StringIO(text)):
-            pass
-
-    def replay_without() -> None:
-        replay_rows(io.StringIO(text), Pipeline("bench-car", None))
-
-    def replay_with() -> None:
-        replay_rows(io.StringIO(text), Pipeline("bench-car", build_analyzer(cfg)))
-
-    t_csv = _best(5, parse_only)
-    t_without = _best(5, replay_without)
-    t_with = _best(5, replay_with)
-    added = (t_with - t_without) / YEAR_ROWS
     return "\n".join([
         "## Health analysis cost per reading",
         "",
@@ -99,13 +47,8 @@ def run() -> str:
         "|---|---|---|",
         f"| parked car at rest, 1-s windows (the common path) | {len(parked):,} | {t_parked * 1e6:.2f} µs |",
         f"| `long-healthy-year` scenario (600 s parked, 60 s driving windows) | {len(year):,} | {t_year * 1e6:.2f} µs |",
-        f"| analysis added to replay of a year of 5-minute rows | {YEAR_ROWS:,} | {added * 1e6:.2f} µs |",
         "",
-        "| replay of a year of 5-minute rows | time | ratio to `csv.reader` |",
-        "|---|---|---|",
-        f"| `csv.reader` only | {t_csv * 1000:.0f} ms | 1.0x |",
-        f"| replay pipeline without analysis | {t_without * 1000:.0f} ms | {t_without / t_csv:.1f}x |",
-        f"| replay pipeline with analysis | {t_with * 1000:.0f} ms | {t_with / t_csv:.1f}x |",
+        "The replay of a year of 5-minute rows, with and without the analysis, is in the replay section.",
         "",
     ])
 

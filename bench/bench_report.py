@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-
-def _best(n: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from common import best_of
 
 
 def run() -> str:
@@ -36,14 +27,14 @@ def run() -> str:
             with open_log(log) as fh:
                 replay_rows(fh, build_pipeline(cfg))
 
-        t_replay = _best(3, plain_replay)
-        t_collect = _best(3, lambda: collect_report(log, cfg))
+        t_replay = best_of(3, plain_replay)
+        t_collect = best_of(3, lambda: collect_report(log, cfg))
         data = collect_report(log, cfg)
         png = Path(tmp) / "year.png"
-        t_plot = _best(3, lambda: plot_report(data, png))
+        t_plot = best_of(3, lambda: plot_report(data, png))
         size_kb = png.stat().st_size / 1000.0
         points = max(len(data.main_line), len(data.sos_line))
-        t_days = _best(3, lambda: collect_report(log, cfg, days=30.0))
+        t_days = best_of(3, lambda: collect_report(log, cfg, days=30.0))
 
     return "\n".join([
         "## Report (`battwatch report --plot`)",

@@ -132,7 +132,32 @@ class DailySeries:
         self.points = deque(((float(x), float(y)) for x, y in d["points"]), maxlen=self.keep)
 
 
-class MainRules:
+class DailyRules:
+    """What both batteries do when a UTC day of data ends: close the daily value, refit the
+    trend when it is due (or every day while a decline alert is pending), judge the age."""
+
+    daily: DailySeries
+    next_fit_day: int
+    s_decline: Any
+    trend_cfg: Any
+
+    def _decline(self, t: float) -> None:
+        raise NotImplementedError
+
+    def age(self, t: float) -> None:
+        raise NotImplementedError
+
+    def daily_close(self, t: float) -> None:
+        """A UTC day ended (data time ``t``): daily value, trends, age."""
+        self.daily.close()
+        day = int(t // DAY_S)
+        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
+            self.next_fit_day = day + self.trend_cfg.fit_every_days
+            self._decline(t)
+        self.age(t)
+
+
+class MainRules(DailyRules):
     """The 12 V battery: every rule, fed by the analyzer with readings already classified."""
 
     def __init__(self, cfg: AnalysisConfig, battery: Any, engine: AlertEngine, record: bool = False) -> None:
@@ -347,16 +372,7 @@ class MainRules:
                              "temp_known": fit.mean_z() > 0.5, "sleep_ma": sleep_ma, "extra_a": extra_a,
                              "days_to_half": days})
 
-    # -- once a day ----------------------------------------------------------------------------
-    def daily_close(self, t: float) -> None:
-        """A UTC day ended (data time ``t``): daily value, trends, age."""
-        self.daily.close()
-        day = int(t // DAY_S)
-        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
-            self.next_fit_day = day + self.trend_cfg.fit_every_days
-            self._decline(t)
-        self.age(t)
-
+    # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
         dc = self.cfg.decline

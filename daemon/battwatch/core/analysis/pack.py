@@ -12,6 +12,7 @@ from battwatch.core.analysis.lead_acid import (
     DAY_S,
     FIT_SAMPLE_S,
     YEAR_S,
+    DailyRules,
     DailySeries,
     below,
     days_target,
@@ -24,7 +25,7 @@ RING_S = 300.0  # one rested value per 5 min is kept for the step reference
 RING_LEN = 48  # 4 h of them [ENG]
 
 
-class PackRules:
+class PackRules(DailyRules):
     """The SOS / eCall backup pack, judged on readings taken with the car asleep."""
 
     def __init__(self, cfg: AnalysisConfig, battery: Any, engine: AlertEngine, record: bool = False) -> None:
@@ -190,15 +191,7 @@ class PackRules:
                             {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "ratio": ratio,
                              "span_h": span_h, "n_base": len(self.base_rates), "warn_ratio": sd.warn_ratio})
 
-    # -- once a day ----------------------------------------------------------------------------
-    def daily_close(self, t: float) -> None:
-        self.daily.close()
-        day = int(t // DAY_S)
-        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
-            self.next_fit_day = day + self.trend_cfg.fit_every_days
-            self._decline(t)
-        self.age(t)
-
+    # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
         today = t / DAY_S
