@@ -18,6 +18,7 @@ from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
 
 if TYPE_CHECKING:
     from battwatch.config import Config
+    from battwatch.core.analysis.analyzer import BatteryAnalyzer
     from battwatch.core.analysis.state import Drive
     from battwatch.core.analysis.trend import TrendFit
 
@@ -224,11 +225,10 @@ class Envelope:
 class _Collector:
     """Per-reading bookkeeping during the replay: reduced lines, state runs, gaps."""
 
-    def __init__(self, state_of: Callable[[Reading], str], gap_s: float, gap_factor: float,
-                 horizon_s: float | None) -> None:
-        self.state_of = state_of
-        self.gap_s = gap_s
-        self.gap_factor = gap_factor
+    def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None) -> None:
+        self.analyzer = analyzer
+        self.state_of = analyzer.state_of
+        self._gaps_seen = 0
         self.main = Envelope(horizon_s=horizon_s)
         self.sos = Envelope(horizon_s=horizon_s)
         self.runs: list[StateRun] = []
@@ -236,7 +236,6 @@ class _Collector:
         self.vehicle: str | None = None
         self.first_t: float | None = None
         self.last_t: float | None = None
-        self.dt_ref: float | None = None
         self.run_state: str | None = None  # None: not known (no 12 V value)
         self.run_start = 0.0
 
@@ -250,17 +249,12 @@ class _Collector:
             self.vehicle = r.vehicle
             self.run_state, self.run_start = state, t - r.window_s
         else:
-            gap = t - last
-            ref = self.dt_ref
-            if ref is None:
-                self.dt_ref = gap
-            else:
-                # the analyzer's own notion of a silent stretch: long, and long for this log
-                if gap >= self.gap_s and gap >= self.gap_factor * ref:
-                    self.gaps.append((last, t))
-                    self._close(last)
-                    self.run_state, self.run_start = state, t - min(r.window_s, gap)
-                self.dt_ref = ref + 0.1 * (gap - ref)
+            if self.analyzer.gaps_seen != self._gaps_seen:
+                # the analyzer judged the stretch before this reading silent
+                self._gaps_seen = self.analyzer.gaps_seen
+                self.gaps.append((last, t))
+                self._close(last)
+                self.run_state, self.run_start = state, t - min(r.window_s, t - last)
             if state != self.run_state:
                 self._close(last)
                 self.run_state, self.run_start = state, last
@@ -343,9 +337,8 @@ def collect_report(
 
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
-    sensor = cfg.analysis.sensor
     horizon = None if days is None else days * DAY_S
-    col = _Collector(analyzer.state_of, sensor.silent_gap_s, sensor.silent_gap_factor, horizon)
+    col = _Collector(analyzer, horizon)
     with open_log(path) as fh:
         res = replay_rows(fh, pipeline, name=str(path), warn=warn, on_reading=col)
     col.finish()

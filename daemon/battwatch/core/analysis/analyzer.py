@@ -77,6 +77,8 @@ class BatteryAnalyzer:
         self.state_name = STATE_NAMES[AWAKE]
         self.main_seen = False
         self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
+        self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
+        self.last_gap: tuple[float, float] | None = None
 
     # -- the Analyzer protocol -----------------------------------------------------------------
     def feed(self, r: Reading) -> list[AlertTransition]:
@@ -255,6 +257,8 @@ class BatteryAnalyzer:
             self.sos.daily_close(t)
 
     def _gap(self, last: float, t: float, threshold: float) -> None:
+        self.gaps_seen += 1  # the report shades these; counted, so the hot path stays untouched
+        self.last_gap = (last, t)
         hours = (t - last) / 3600.0
         for w in (self.w_main, self.w_sos):
             if w.last_t is not None and w.last_t >= last:
