@@ -120,6 +120,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return run_calibrate(args)
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from battwatch.collect import run_collect
+
+    return run_collect(args)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from battwatch.status import run_status
 
@@ -210,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(s, True)
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("collect", help="fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)")
+    _config_arg(s, True)
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.set_defaults(func=cmd_collect)
     return p
 
 

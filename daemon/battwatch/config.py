@@ -209,6 +209,24 @@ class InfluxConfig(_Section):
         return self
 
 
+class CollectConfig(_Section):
+    """``battwatch collect``: MQTT to InfluxDB for a fleet (docs/collect.md)."""
+
+    # every collector of one fleet uses the same group: the broker gives each message to one
+    share_group: Annotated[str, Field(pattern=r"^[^/#+$\s]+$")] = "battwatch-collectors"
+    client_id: str | None = None  # default battwatch-collect-<host name>-<[vehicle] id>
+    vehicles: list[Annotated[str, Field(pattern=VEHICLE_ID)]] | None = None  # None: every vehicle
+    fleet_file: Path | None = None  # CSV vehicle,model,site,owner_group: the cars' fleet tags
+    # messages received and not yet acknowledged (the MQTT 5 receive maximum we announce)
+    queue_max: Annotated[int, Field(ge=1, le=65535)] = 1000
+    session_expiry_s: Annotated[int, Field(ge=60, le=4_294_967_295)] = 7 * 86400
+    health_every_s: Annotated[float, Field(ge=0, le=86400)] = 300.0  # 0: every state message
+    rested_every_s: Annotated[float, Field(ge=0, le=86400)] = 3600.0  # 0: every new rested voltage
+    status_interval_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    drain_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # at a stop, for messages in flight
+    close_timeout_s: Annotated[float, Field(ge=0, le=600)] = 20.0  # at a stop, for InfluxDB writes
+
+
 class Config(_Section):
     vehicle: VehicleConfig
     battery: BatteryConfig = BatteryConfig()
@@ -218,6 +236,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     mqtt: MqttConfig | None = None  # absent: the MQTT sink is off
     influx: InfluxConfig | None = None  # absent: the InfluxDB sink is off
+    collect: CollectConfig | None = None  # only read by `battwatch collect`
     analysis: AnalysisConfig = AnalysisConfig()
 
 

@@ -135,6 +135,11 @@ class _Close:
     deadline: float  # time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class _Persisted:
+    callback: Callable[[], None]  # runs on the sender thread once earlier lines are committed
+
+
 _FLUSH = "flush"
 
 
@@ -178,7 +183,7 @@ class InfluxSink:
         self._projection_day: int | None = None
         self._health_t: float | None = None
         self._alert_since_health = False
-        self._queue: queue.Queue[list[str] | str | _Close] = queue.Queue()
+        self._queue: queue.Queue[list[str] | str | _Close | _Persisted] = queue.Queue()
         self._lock = threading.Lock()
         self._stats: dict[str, Any] = {
             "connected": None, "last_error": None, "last_error_at": None, "backlog": 0,
@@ -243,6 +248,17 @@ class InfluxSink:
         self._thread.join(max(timeout, 0.0) + HTTP_TIMEOUT_S + 5.0)
         if self._thread.is_alive():
             logger.warning("influx sender did not stop in time; the outbox keeps the rest")
+
+    def write_lines(self, lines: list[str], on_persisted: Callable[[], None] | None = None) -> None:
+        """Queue ready-made line protocol (``battwatch collect`` encodes its own points).
+
+        ``on_persisted`` is called on the sender thread once these lines and everything queued
+        before them are committed to the outbox file, so it must only enqueue. Without a
+        started sender it runs during ``close()``, when the lines are persisted for next start.
+        """
+        self._put(list(lines))
+        if on_persisted is not None:
+            self._queue.put(_Persisted(on_persisted))
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -360,7 +376,7 @@ class _Sender:
         """Wait up to ``timeout`` s for work (None: until something comes), then persist all
         that is queued."""
         q = self.sink._queue
-        items: list[list[str] | str | _Close] = []
+        items: list[list[str] | str | _Close | _Persisted] = []
         try:
             if timeout is None:
                 items.append(q.get())  # idle: nothing to send and no deadline
@@ -374,15 +390,23 @@ class _Sender:
             except queue.Empty:
                 break
         batch: list[str] = []
+        persisted: list[_Persisted] = []
         for item in items:
             if isinstance(item, list):
                 batch += item
             elif isinstance(item, _Close):
                 self.close_at = item.deadline
+            elif isinstance(item, _Persisted):
+                persisted.append(item)
             elif item == _FLUSH:
                 self.flush_wanted = True
         if batch:
             self._persist(batch)
+        for note in persisted:  # the queue is FIFO: every line queued before it is committed now
+            try:
+                note.callback()
+            except Exception:  # noqa: BLE001 - a caller's callback must not stop the sender
+                logger.exception("influx: on_persisted callback failed")
 
     def _persist(self, lines: list[str]) -> None:
         now = time.time()
