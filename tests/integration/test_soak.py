@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from battwatch.core.model import Reading
 pytestmark = [pytest.mark.serial, pytest.mark.slow]
 
 DAY = 86400.0
-START = datetime(2025, 1, 6, tzinfo=timezone.utc).timestamp()
+START = datetime(2025, 1, 6, tzinfo=UTC).timestamp()
 
 
 def _rss_kb() -> int:
