@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
@@ -98,18 +97,6 @@ def _num(value: Any) -> float | None:
         return None
     out = float(value)
     return out if math.isfinite(out) else None
-
-
-def _iso_t(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
 
 
 def _section(body: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
@@ -193,7 +180,7 @@ def rested_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, s
         if not isinstance(sec, Mapping):
             continue
         v = _num(sec.get("rest_v"))
-        t = _iso_t(sec.get("rest_at"))
+        t = enc.iso_to_t(sec.get("rest_at"))
         if v is None or t is None:
             continue
         p = enc.make_point(
@@ -211,7 +198,7 @@ def crank_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, st
     if not isinstance(sec, Mapping):
         return []
     min_v = _num(sec.get("last_crank_min_v"))
-    t = _iso_t(sec.get("last_crank_at"))
+    t = enc.iso_to_t(sec.get("last_crank_at"))
     if min_v is None or t is None:
         return []
     ev = enc.CrankEvent(t, vehicle, min_v, None, None, _num(sec.get("last_crank_temp_c")))
@@ -292,7 +279,7 @@ class Translator:
     def _state(self, body: Mapping[str, Any], vehicle: str, tags: Mapping[str, str]) -> list[enc.Point]:
         t = _num(body.get("t"))
         if t is None:
-            t = _iso_t(body.get("time"))
+            t = enc.iso_to_t(body.get("time"))
         if t is None:
             raise BadPayload("t: missing or not a number")
         summary = health_summary(body)
@@ -467,7 +454,6 @@ class Collector:
         self._lock_fd = fd
 
     def _build_client(self) -> Any:
-        import ssl
 
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -481,17 +467,9 @@ class Collector:
             paho_log.addFilter(_PahoNoise())
         client.enable_logger(paho_log)
         client.reconnect_delay_set(int(math.ceil(m.reconnect_min_s)), int(math.ceil(m.reconnect_max_s)))
-        if m.username:
-            client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
-        if m.tls is not None:
-            client.tls_set(
-                ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
-                certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-                keyfile=str(m.tls.key_file) if m.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(m.tls.insecure)
+        from battwatch.sinks.mqtt import apply_credentials
+
+        apply_credentials(client, m)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

@@ -395,12 +395,12 @@ def test_health_reads_the_analysis_summary_shape() -> None:
     assert main["active_alerts"] == 1 and main["worst_severity"] == 2
     assert main["trend_v_per_year"] == pytest.approx(-0.36525)
     assert sos["trend_v_per_year"] == pytest.approx(-0.5 * 0.36525, abs=1e-5)  # 5 decimals
-    assert sos["eol_ms"] == enc._date_t("2026-11-20") * 1000  # type: ignore[operator]
+    assert sos["eol_ms"] == enc.iso_to_t("2026-11-20") * 1000  # type: ignore[operator]
     assert "soc_pct" not in sos
     projection = enc.projection_points(summary, "car-1", T0, TAGS)
     assert projection[0].field("v") == pytest.approx(5.12, abs=0.02)  # starts at the rested level
     last_t = projection[-1].time_ns / 1e9
-    assert last_t > enc._date_t("2026-11-20") >= projection[-2].time_ns / 1e9  # type: ignore[operator]
+    assert last_t > enc.iso_to_t("2026-11-20") >= projection[-2].time_ns / 1e9  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("name", ["battwatch.influx.example.toml", "battwatch.influx-v1.example.toml"])

@@ -704,7 +704,7 @@ class Trend:
     eol_t: float | None
 
 
-def _date_t(value: Any) -> float | None:
+def iso_to_t(value: Any) -> float | None:
     """Unix seconds of an ISO date or time string (UTC when no zone is given)."""
     if not isinstance(value, str) or not value:
         return None
@@ -731,7 +731,7 @@ def _trend(section: Mapping[str, Any]) -> Trend | None:
         return None
     eol_t = _f(_pick(raw, ("eol_t", "end_of_life_t")))
     if eol_t is None:
-        eol_t = _date_t(_pick(raw, ("projected_end_of_life_date", "end_of_life_date")))
+        eol_t = iso_to_t(_pick(raw, ("projected_end_of_life_date", "end_of_life_date")))
     return Trend(level, slope, _f(_pick(raw, ("eol_v", "end_v", "threshold_v"))), eol_t)
 
 

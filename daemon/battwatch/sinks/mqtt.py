@@ -54,6 +54,23 @@ CREATE TABLE IF NOT EXISTS active_alerts (
 """
 
 
+
+def apply_credentials(client: Any, m: MqttConfig) -> None:
+    """Username, password and TLS from ``[mqtt]`` on a paho client (the sink and collect)."""
+    import ssl
+
+    if m.username:
+        client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
+    if m.tls is not None:
+        client.tls_set(
+            ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
+            certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
+            keyfile=str(m.tls.key_file) if m.tls.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+        client.tls_insecure_set(m.tls.insecure)
+
 class _PahoNoise(logging.Filter):
     """Drops paho's per-attempt errors while the broker is away: our own callbacks report
     the lost connection and the failed attempts once, at a sensible level."""
@@ -285,7 +302,6 @@ class MqttSink:
         return None
 
     def _build_client(self) -> Any:
-        import ssl
 
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -306,17 +322,7 @@ class MqttSink:
         if self.role == "daemon":
             # set before connecting: the broker keeps it for the session
             client.will_set(self.topics.status, "offline", qos=1, retain=True)
-        if m.username:
-            client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
-        if m.tls is not None:
-            client.tls_set(
-                ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
-                certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-                keyfile=str(m.tls.key_file) if m.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(m.tls.insecure)
+        apply_credentials(client, m)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
