@@ -49,16 +49,6 @@ FLEET_COLUMNS = ("vehicle", "model", "site", "owner_group")
 FLAPPING = (3, 60.0)  # this many lost connections within this many seconds: say what may cause it
 
 
-class _PahoNoise(logging.Filter):
-    """Drops paho's per-attempt errors while the broker is away or after our own disconnect:
-    our callbacks report a lost connection once, at a sensible level."""
-
-    NOISE = ("Client is not connected", "failed to receive on socket")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.NOISE)
-
-
 class BadPayload(ValueError):
     """A message that cannot become points; the text says what is wrong with it."""
 
@@ -462,14 +452,10 @@ class Collector:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True,
         )
-        paho_log = logging.getLogger(f"{__name__}.paho")
-        if not any(isinstance(f, _PahoNoise) for f in paho_log.filters):
-            paho_log.addFilter(_PahoNoise())
-        client.enable_logger(paho_log)
-        client.reconnect_delay_set(int(math.ceil(m.reconnect_min_s)), int(math.ceil(m.reconnect_max_s)))
-        from battwatch.sinks.mqtt import apply_credentials
+        from battwatch.sinks.mqtt import prepare_client
 
-        apply_credentials(client, m)
+        prepare_client(client, m, __name__)
+        client.reconnect_delay_set(int(math.ceil(m.reconnect_min_s)), int(math.ceil(m.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

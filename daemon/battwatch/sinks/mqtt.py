@@ -55,9 +55,15 @@ CREATE TABLE IF NOT EXISTS active_alerts (
 
 
 
-def apply_credentials(client: Any, m: MqttConfig) -> None:
-    """Username, password and TLS from ``[mqtt]`` on a paho client (the sink and collect)."""
+def prepare_client(client: Any, m: MqttConfig, logger_name: str) -> None:
+    """What every battwatch paho client gets (the sink and collect): paho's log through a
+    filter that keeps a broker outage quiet, and username, password and TLS from ``[mqtt]``."""
     import ssl
+
+    paho_log = logging.getLogger(f"{logger_name}.paho")
+    if not any(isinstance(f, _PahoNoise) for f in paho_log.filters):
+        paho_log.addFilter(_PahoNoise())
+    client.enable_logger(paho_log)
 
     if m.username:
         client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
@@ -313,16 +319,12 @@ class MqttSink:
             clean_session=m.clean_session,
             protocol=mqtt.MQTTv311,
         )
-        paho_log = logging.getLogger(f"{__name__}.paho")
-        if not any(isinstance(f, _PahoNoise) for f in paho_log.filters):
-            paho_log.addFilter(_PahoNoise())
-        client.enable_logger(paho_log)
+        prepare_client(client, m, __name__)
         client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)  # type: ignore[arg-type]
         client.max_inflight_messages_set(IN_FLIGHT + 32)
         if self.role == "daemon":
             # set before connecting: the broker keeps it for the session
             client.will_set(self.topics.status, "offline", qos=1, retain=True)
-        apply_credentials(client, m)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
