@@ -17,6 +17,21 @@ def root() -> Path:
 
 
 @pytest.fixture
+def bad_rows_log(tmp_path: Path) -> Path:
+    """A log with a garbage time on line 3 and a non-number on line 4, good rows around them."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "time,main_v,sos_v\n"
+        "2025-01-01T00:00:00+00:00,12.6,5.2\n"
+        "garbage,1,2\n"
+        "2025-01-01T00:10:00+00:00,12.6,five\n"
+        "\n"
+        "2025-01-01T00:20:00+00:00,12.59,5.19\n"
+    )
+    return log
+
+
+@pytest.fixture
 def battwatch_bin() -> str:
     """The console script of the environment running the tests."""
     exe = Path(sys.executable).parent / "battwatch"

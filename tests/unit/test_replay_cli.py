@@ -11,16 +11,8 @@ def _run(bin_: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([bin_, "replay", *args], capture_output=True, text=True)
 
 
-def test_bad_rows_are_counted_with_line_numbers_and_replay_goes_on(battwatch_bin: str, tmp_path: Path) -> None:
-    log = tmp_path / "log.csv"
-    log.write_text(
-        "time,main_v,sos_v\n"
-        "2025-01-01T00:00:00+00:00,12.6,5.2\n"
-        "garbage,1,2\n"
-        "2025-01-01T00:10:00+00:00,12.6,five\n"
-        "\n"
-        "2025-01-01T00:20:00+00:00,12.59,5.19\n"
-    )
+def test_bad_rows_are_counted_with_line_numbers_and_replay_goes_on(battwatch_bin: str, bad_rows_log: Path) -> None:
+    log = bad_rows_log
     res = _run(battwatch_bin, str(log), "--jsonl")
     assert res.returncode == 0, res.stderr
     assert f"{log}:3: row skipped" in res.stderr

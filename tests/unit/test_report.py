@@ -149,17 +149,9 @@ def test_weak_crank_report_marks_every_start_and_the_alert(battwatch_bin: str, s
     assert f"12 V battery: {starts} engine starts, " in res.stdout
 
 
-def test_bad_rows_are_reported_with_line_numbers_and_the_report_goes_on(battwatch_bin: str,
-                                                                        tmp_path: Path) -> None:
-    log = tmp_path / "log.csv"
-    log.write_text(
-        "time,main_v,sos_v\n"
-        "2025-01-01T00:00:00+00:00,12.6,5.2\n"
-        "garbage,1,2\n"
-        "2025-01-01T00:10:00+00:00,12.6,five\n"
-        "\n"
-        "2025-01-01T00:20:00+00:00,12.59,5.19\n"
-    )
+def test_bad_rows_are_reported_with_line_numbers_and_the_report_goes_on(battwatch_bin: str, tmp_path: Path,
+                                                                        bad_rows_log: Path) -> None:
+    log = bad_rows_log
     png = tmp_path / "out.png"
     res = report(battwatch_bin, str(log), "--plot", str(png))
     assert res.returncode == 0, res.stderr
