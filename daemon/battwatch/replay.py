@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
 
 from battwatch.config import Config
-from battwatch.core.csvlog import CsvFormatError, RowError, RowParser
+from battwatch.core.csvlog import ReplayResult, feed_log
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.pipeline import Pipeline
 from battwatch.sinks import Sink
 
-MAX_WARNINGS = 50  # per file; the count in the summary still includes every skipped row
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    rows: int = 0
-    readings: int = 0
-    skipped: int = 0
-    transitions: list[AlertTransition] = field(default_factory=list)
-    first_t: float | None = None
-    last_t: float | None = None
-    unknown_columns: list[str] = field(default_factory=list)
+__all__ = ["ReplayResult", "open_log", "replay_file", "replay_rows", "stderr_warn"]
 
 
 def open_log(path: Path) -> TextIO:
@@ -53,51 +40,7 @@ def replay_rows(
     on_reading: Callable[[Reading], None] | None = None,
 ) -> ReplayResult:
     """Push every row through ``pipeline``; bad rows are skipped, counted and reported."""
-    res = ReplayResult()
-    reader = csv.reader(fh)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise CsvFormatError(f"{name}: empty file") from None
-    try:
-        parser = RowParser(header, default_vehicle=pipeline.vehicle)
-    except CsvFormatError as e:
-        raise CsvFormatError(f"{name}:1: {e}") from None
-    res.unknown_columns = parser.unknown_columns
-    parse = parser.parse
-    feed = pipeline.reading
-    transitions = res.transitions
-    rows = skipped = 0
-    r = None
-    # the hot loop of replay: locals only, one call into the pipeline per row
-    for row in reader:
-        if not row:
-            continue
-        rows += 1
-        try:
-            r = parse(row)
-        except RowError as e:
-            skipped += 1
-            if warn is not None and skipped <= MAX_WARNINGS:
-                warn(f"{name}:{reader.line_num}: row skipped: {e}")
-            continue
-        if res.first_t is None:
-            res.first_t = r.t
-        outs = feed(r)
-        if on_reading is not None:
-            on_reading(r)
-        if len(outs) > 1:
-            for out in outs[1:]:
-                if isinstance(out, AlertTransition):
-                    transitions.append(out)
-                    if on_transition is not None:
-                        on_transition(out)
-    res.rows, res.skipped = rows, skipped
-    res.last_t = pipeline.last_t
-    res.readings = res.rows - res.skipped
-    if warn is not None and res.skipped > MAX_WARNINGS:
-        warn(f"{name}: {res.skipped - MAX_WARNINGS} more skipped rows not shown")
-    return res
+    return feed_log(fh, pipeline, name, warn, on_transition, on_reading)
 
 
 def replay_file(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis import summary as summary_mod
 from battwatch.core.analysis.engine import AlertEngine
@@ -27,8 +27,8 @@ from battwatch.core.model import AlertTransition, Reading
 if TYPE_CHECKING:
     from battwatch.config import Config
 
-STATE_VERSION = 1
-HOUSEKEEP_S = 3600.0  # reminders are checked at most once an hour of data time
+STATE_VERSION: Final = 1
+HOUSEKEEP_S: Final = 3600.0  # reminders are checked at most once an hour of data time
 
 
 @dataclass(slots=True)
@@ -45,7 +45,7 @@ class ReportData:
 
 
 class BatteryAnalyzer:
-    """Implements ``battwatch.core.pipeline.Analyzer`` for one vehicle.
+    """The analysis of one vehicle, behind ``battwatch.core.pipeline.Pipeline``.
 
     Every decision uses the time carried by the readings, so a replay gives exactly what the
     live daemon gave. Per reading the work is O(1); medians, trends and age run once per UTC
@@ -80,7 +80,7 @@ class BatteryAnalyzer:
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
 
-    # -- the Analyzer protocol -----------------------------------------------------------------
+    # -- what the pipeline calls -----------------------------------------------------------------
     def feed(self, r: Reading) -> list[AlertTransition]:
         # Hot path: a handful of comparisons for a reading of a sleeping car; everything
         # heavier (trends, medians, age) runs at the first reading of a new UTC day.

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from battwatch.analysis_config import AlertsConfig, Debounce
 from battwatch.core.model import AlertTransition
 
-NONE, INFO, WARNING, CRITICAL = 0, 1, 2, 3
+NONE: Final = 0
+INFO: Final = 1
+WARNING: Final = 2
+CRITICAL: Final = 3
 SEVERITY_NAMES = ("none", "info", "warning", "critical")
 SEVERITY_OF = {"info": INFO, "warning": WARNING, "critical": CRITICAL}
-MAX_PENDING_REMINDERS = 100
+MAX_PENDING_REMINDERS: Final = 100
 
 # message(severity, ctx) -> text; severity NONE asks for the "cleared" text
 MessageFn = Callable[[int, Any], str]

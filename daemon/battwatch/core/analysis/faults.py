@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from battwatch.analysis_config import SensorConfig
 from battwatch.core.analysis import messages as msg
 from battwatch.core.analysis.engine import NONE, WARNING, AlertEngine, Slot
 
-OPEN, RANGE, LOOSE, STUCK, SILENT = "open", "range", "loose", "stuck", "silent"
-NEGATIVE_V = -0.2  # below this a reading is reversed or offset, not merely open [ENG]
+OPEN: Final = "open"
+RANGE: Final = "range"
+LOOSE: Final = "loose"
+STUCK: Final = "stuck"
+SILENT: Final = "silent"
+NEGATIVE_V: Final = -0.2  # below this a reading is reversed or offset, not merely open [ENG]
 
 
 class ChannelWatch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 from battwatch.analysis_config import AnalysisConfig, Debounce, Table
 from battwatch.core.analysis import messages as msg
@@ -13,9 +13,9 @@ from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertE
 from battwatch.core.analysis.state import CrankEvent, Drive
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
 
-DAY_S = 86400.0
-YEAR_S = 365.25 * DAY_S
-FIT_SAMPLE_S = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
+DAY_S: Final = 86400.0
+YEAR_S: Final = 365.25 * DAY_S
+FIT_SAMPLE_S: Final = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
 
 
 def interp(table: Table, x: float) -> float:

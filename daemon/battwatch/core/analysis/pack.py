@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from battwatch.analysis_config import AnalysisConfig, Debounce
 from battwatch.core.analysis import messages as msg
@@ -21,8 +21,8 @@ from battwatch.core.analysis.lead_acid import (
 )
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
 
-RING_S = 300.0  # one rested value per 5 min is kept for the step reference
-RING_LEN = 48  # 4 h of them [ENG]
+RING_S: Final = 300.0  # one rested value per 5 min is kept for the step reference
+RING_LEN: Final = 48  # 4 h of them [ENG]
 
 
 class PackRules(DailyRules):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from battwatch.analysis_config import ChargingConfig, StateConfig
 
-ASLEEP, RESTING, AWAKE, CRANKING, RUNNING = 0, 1, 2, 3, 4
-STATE_NAMES = ("asleep", "resting", "awake", "cranking", "running")
-CRANK_MERGE_S = 10.0  # dips closer than this belong to one start (fast mode: 1-s windows) [ENG]
+ASLEEP: Final = 0
+RESTING: Final = 1
+AWAKE: Final = 2
+CRANKING: Final = 3
+RUNNING: Final = 4
+STATE_NAMES: Final = ("asleep", "resting", "awake", "cranking", "running")
+CRANK_MERGE_S: Final = 10.0  # dips closer than this belong to one start (fast mode: 1-s windows) [ENG]
 
 
 @dataclass(frozen=True, slots=True)
