@@ -4,35 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-
-from battwatch.configbase import Section
+from battwatch.configbase import Check, Range, Section, section
 
 # Every default below carries its source: [SRC n] and section numbers refer to
 # shared/docs/domain.md, [ENG] marks an engineering choice to tune with real data.
 # docs/analysis.md lists them all with the reasoning.
 
-Volts = Annotated[float, Field(ge=0.0, le=40.0)]
-Seconds = Annotated[float, Field(ge=0.0, le=400 * 86400.0)]
-Count = Annotated[int, Field(ge=1, le=1000)]
+Volts = Annotated[float, Range(ge=0.0, le=40.0)]
+Seconds = Annotated[float, Range(ge=0.0, le=400 * 86400.0)]
+Count = Annotated[int, Range(ge=1, le=1000)]
 Table = tuple[tuple[float, float], ...]
 
 H = 3600.0
 DAY = 86400.0
 
 
-def _check_table(v: Table, what: str) -> Table:
-    if len(v) < 2:
-        raise ValueError(f"{what} needs at least two points")
-    xs = [p[0] for p in v]
-    ys = [p[1] for p in v]
-    if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
-        raise ValueError(f"{what}: the first column must rise strictly")
-    if any(b < a for a, b in zip(ys, ys[1:], strict=False)):
-        raise ValueError(f"{what}: the second column must not fall")
-    return v
+def _table(what: str) -> Check:
+    """The rule of a lookup table: two points or more, the first column rising, the second never falling."""
+
+    def rule(v: Table) -> None:
+        if len(v) < 2:
+            raise ValueError(f"{what} needs at least two points")
+        xs = [p[0] for p in v]
+        ys = [p[1] for p in v]
+        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+            raise ValueError(f"{what}: the first column must rise strictly")
+        if any(b < a for a, b in zip(ys, ys[1:], strict=False)):
+            raise ValueError(f"{what}: the second column must not fall")
+
+    return Check(rule)
 
 
+# the subclasses of CellLimits declare their own default, so the rule lives in the type
+SocTable = Annotated[Table, _table("soc_table")]
+
+
+@section
 class Debounce(Section):
     """How long a condition must hold before an alert changes (data time)."""
 
@@ -40,10 +47,6 @@ class Debounce(Section):
     for_n: Count = 1  # ... and over at least this many observations
     clear_for_s: Seconds = 0.0  # the clear condition held this long before clearing/de-escalating
     clear_for_n: Count = 1
-
-
-def _debounce(**kw: float) -> Debounce:
-    return Debounce.model_validate(kw)
 
 
 def _below_order(
@@ -65,6 +68,7 @@ def _below_order(
             raise ValueError(f"info_clear_v ({info_clear}) must be above info_v ({info})")
 
 
+@section
 class BelowLevels(Section):
     """Levels of a 'too low' alert: enter below X, clear above X_clear (X_clear > X)."""
 
@@ -75,15 +79,14 @@ class BelowLevels(Section):
     crit_v: Volts
     crit_clear_v: Volts
 
-    @model_validator(mode="after")
-    def _order(self) -> BelowLevels:
+    def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
-        return self
 
 
 # -- vehicle state -------------------------------------------------------------------------------
 
 
+@section
 class StateConfig(Section):
     """Vehicle state from the 12 V channel (domain.md §2.2, §2.4, §2.5, §3.2 step 1)."""
 
@@ -115,11 +118,9 @@ class StateConfig(Section):
     sos_rest_min_s: Seconds = 2 * H
     max_window_s: Seconds = 900.0  # the most time one reading without a window stands for [ENG]
 
-    @model_validator(mode="after")
-    def _order(self) -> StateConfig:
+    def check(self) -> None:
         if self.crank_floor_v >= self.crank_pre_min_v:
             raise ValueError("crank_floor_v must be below crank_pre_min_v")
-        return self
 
 
 # -- 12 V battery ----------------------------------------------------------------------------------
@@ -132,22 +133,24 @@ EFB_OCV: Table = ((0.0, 11.85), (25.0, 12.06), (50.0, 12.27), (75.0, 12.50), (10
 FLOODED_OCV: Table = ((0.0, 11.89), (25.0, 12.06), (50.0, 12.24), (75.0, 12.45), (100.0, 12.65))
 
 
+def _percent(v: Table) -> None:
+    if v[0][0] != 0.0 or v[-1][0] != 100.0:
+        raise ValueError("OCV table must run from 0 to 100 %")
+
+
+OcvTable = Annotated[Table, _table("OCV table"), Check(_percent)]
+
+
+@section
 class OcvTables(Section):
     """State of charge (%) to resting open-circuit voltage at 25 °C, per battery type (§2.1)."""
 
-    agm: Table = AGM_OCV
-    efb: Table = EFB_OCV
-    flooded: Table = FLOODED_OCV
-
-    @field_validator("agm", "efb", "flooded")
-    @classmethod
-    def _tables(cls, v: Table) -> Table:
-        v = _check_table(v, "OCV table")
-        if v[0][0] != 0.0 or v[-1][0] != 100.0:
-            raise ValueError("OCV table must run from 0 to 100 %")
-        return v
+    agm: OcvTable = AGM_OCV
+    efb: OcvTable = EFB_OCV
+    flooded: OcvTable = FLOODED_OCV
 
 
+@section
 class MainLowVoltage(BelowLevels):
     """Resting voltage at 25 °C (§0.1: BMW recharge below 12.5 V [SRC 14]; BCI table [SRC 26])."""
 
@@ -160,35 +163,30 @@ class MainLowVoltage(BelowLevels):
     dead_cell_v: Volts = 10.5  # any state but cranking: a shorted cell [SRC 18] [ENG]
     # two hours of rested readings below the level; §4 suggests 2 daily rests, shortened so a
     # car that may not start tomorrow is reported today [ENG]
-    debounce: Debounce = _debounce(for_s=2 * H, for_n=3, clear_for_s=H, clear_for_n=2)
+    debounce: Debounce = Debounce(for_s=2 * H, for_n=3, clear_for_s=H, clear_for_n=2)
 
 
 # BCI-style load-test minimum by battery temperature (§0.1, Kia workshop manual [SRC 29]).
 CRANK_TABLE: Table = ((-12.0, 8.7), (-7.0, 8.9), (-1.0, 9.1), (4.0, 9.3), (10.0, 9.4), (17.0, 9.5), (21.0, 9.6))
 
 
+@section
 class CrankingConfig(Section):
     """Start minimum against the temperature-adjusted limit (§0.1, §2.4)."""
 
-    limit_by_temp_c: Table = CRANK_TABLE
+    limit_by_temp_c: Annotated[Table, _table("limit_by_temp_c")] = CRANK_TABLE
     crit_v: Volts = 8.5  # §0.1 "< 8.5 V, or start failed"
     warn_clear_margin_v: Volts = 0.2  # a start must beat the limit by this to count as good [ENG]
     crit_clear_margin_v: Volts = 0.3  # [ENG]
     assumed_temp_c: float = 0.0  # used when a reading has no temperature [ENG]
-    debounce: Debounce = _debounce(for_n=2, clear_for_n=3)
+    debounce: Debounce = Debounce(for_n=2, clear_for_n=3)
 
-    @field_validator("limit_by_temp_c")
-    @classmethod
-    def _table(cls, v: Table) -> Table:
-        return _check_table(v, "limit_by_temp_c")
-
-    @model_validator(mode="after")
-    def _order(self) -> CrankingConfig:
+    def check(self) -> None:
         if self.crit_v >= min(v for _, v in self.limit_by_temp_c):
             raise ValueError("crit_v must be below every temperature-adjusted limit")
-        return self
 
 
+@section
 class ChargingConfig(Section):
     """Per-drive charging judgement (§0.1 running rows, §2.5)."""
 
@@ -199,17 +197,16 @@ class ChargingConfig(Section):
     min_drive_s: Seconds = 600.0  # judge the average of drives of at least 10 min (§0.1)
     max_min_drive_s: Seconds = 1200.0  # judge the maximum of drives of at least 20 min (§0.1)
     post_start_skip_s: Seconds = 60.0  # §4: suppress charging judgement in the first 60 s after a start
-    debounce: Debounce = _debounce(for_n=2, clear_for_n=2)
+    debounce: Debounce = Debounce(for_n=2, clear_for_n=2)
 
-    @model_validator(mode="after")
-    def _order(self) -> ChargingConfig:
+    def check(self) -> None:
         if not self.avg_crit_v < self.avg_warn_v < self.avg_clear_v:
             raise ValueError("need avg_crit_v < avg_warn_v < avg_clear_v")
         if self.max_min_drive_s < self.min_drive_s:
             raise ValueError("max_min_drive_s must not be shorter than min_drive_s")
-        return self
 
 
+@section
 class OvervoltageConfig(Section):
     """Over-voltage with the engine running (§0.1: BMW max 14.8 V [SRC 20]; ISO 16750-2 16 V [SRC 39])."""
 
@@ -218,82 +215,80 @@ class OvervoltageConfig(Section):
     crit_v: Volts = 15.5
     crit_clear_v: Volts = 15.0
     immediate_v: Volts = 16.0  # a window average this high raises critical at once
-    debounce: Debounce = _debounce(for_s=30.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
+    debounce: Debounce = Debounce(for_s=30.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
 
-    @model_validator(mode="after")
-    def _order(self) -> OvervoltageConfig:
+    def check(self) -> None:
         if not self.warn_v < self.crit_v <= self.immediate_v:
             raise ValueError("need warn_v < crit_v <= immediate_v")
         if not self.warn_clear_v < self.warn_v:
             raise ValueError("warn_clear_v must be below warn_v (an over-voltage clears lower down)")
         if not self.crit_clear_v < self.crit_v:
             raise ValueError("crit_clear_v must be below crit_v")
-        return self
 
 
+@section
 class DrainConfig(Section):
     """Parasitic drain from the fall of the rested voltage (§0.1 overnight change, §2.6)."""
 
     # Thresholds on the fall per 12 h beyond what the expected sleep current explains (mV).
-    info_mv_12h: Annotated[float, Field(ge=0)] = 25.0
-    info_clear_mv_12h: Annotated[float, Field(ge=0)] = 18.0  # [ENG]
-    warn_mv_12h: Annotated[float, Field(ge=0)] = 50.0  # ≈ 0.3-0.4 A on 70-90 Ah
-    warn_clear_mv_12h: Annotated[float, Field(ge=0)] = 35.0  # [ENG]
-    crit_mv_12h: Annotated[float, Field(ge=0)] = 150.0  # ≈ 1 A
-    crit_clear_mv_12h: Annotated[float, Field(ge=0)] = 110.0  # [ENG]
+    info_mv_12h: Annotated[float, Range(ge=0)] = 25.0
+    info_clear_mv_12h: Annotated[float, Range(ge=0)] = 18.0  # [ENG]
+    warn_mv_12h: Annotated[float, Range(ge=0)] = 50.0  # ≈ 0.3-0.4 A on 70-90 Ah
+    warn_clear_mv_12h: Annotated[float, Range(ge=0)] = 35.0  # [ENG]
+    crit_mv_12h: Annotated[float, Range(ge=0)] = 150.0  # ≈ 1 A
+    crit_clear_mv_12h: Annotated[float, Range(ge=0)] = 110.0  # [ENG]
     # The car's own closed-circuit current: BMW limit < 80 mA [SRC 15, 16], typical 30-50 mA.
-    car_sleep_ma: Annotated[float, Field(ge=0, le=5000)] = 50.0
+    car_sleep_ma: Annotated[float, Range(ge=0, le=5000)] = 50.0
     # Surface charge: measure from 8 h after the last activity ("6+ h to dissipate" [SRC 27],
     # "≥ 8 h, preferably 24 h" [SRC 28]).
     rest_min_s: Seconds = 8 * H
     min_span_s: Seconds = 8 * H  # a verdict needs this much rested time measured [ENG]
     verdict_every_s: Seconds = 12 * H  # a long park gives a verdict this often [ENG]
-    debounce: Debounce = _debounce(for_n=2, clear_for_n=2)
+    debounce: Debounce = Debounce(for_n=2, clear_for_n=2)
 
-    @model_validator(mode="after")
-    def _order(self) -> DrainConfig:
+    def check(self) -> None:
         if not self.info_mv_12h < self.warn_mv_12h < self.crit_mv_12h:
             raise ValueError("need info_mv_12h < warn_mv_12h < crit_mv_12h")
         for level in ("info", "warn", "crit"):
             if not getattr(self, f"{level}_clear_mv_12h") < getattr(self, f"{level}_mv_12h"):
                 raise ValueError(f"{level}_clear_mv_12h must be below {level}_mv_12h")
-        return self
 
 
+@section
 class MainDeclineConfig(Section):
     """Decline of the 12 V battery (§3.1 HI1 and HI2, §3.2 steps 4-5)."""
 
     ocv_level_v: Volts = 12.2  # §3.2 step 5: rested OCV at 25 °C projected to 12.2 V
-    crank_dip_factor: Annotated[float, Field(gt=1.0, le=5.0)] = 1.5  # §3.2 step 5: dip at 1.5 x baseline
-    crank_baseline_days: Annotated[float, Field(ge=1, le=365)] = 30.0  # §3.2 step 3
+    crank_dip_factor: Annotated[float, Range(gt=1.0, le=5.0)] = 1.5  # §3.2 step 5: dip at 1.5 x baseline
+    crank_baseline_days: Annotated[float, Range(ge=1, le=365)] = 30.0  # §3.2 step 3
     min_cranks: Count = 30  # §3.2 step 5: n ≥ 30
-    debounce: Debounce = _debounce(for_n=2, clear_for_n=3)
+    debounce: Debounce = Debounce(for_n=2, clear_for_n=3)
 
 
+@section
 class MainAgeConfig(Section):
     """Calendar age of the 12 V battery (§0.1, §2.7 [SRC 41])."""
 
-    info_years: Annotated[float, Field(gt=0, le=30)] = 4.0
-    warn_years: Annotated[float, Field(gt=0, le=30)] = 5.0
-    crit_years: Annotated[float, Field(gt=0, le=30)] = 7.0
+    info_years: Annotated[float, Range(gt=0, le=30)] = 4.0
+    warn_years: Annotated[float, Range(gt=0, le=30)] = 5.0
+    crit_years: Annotated[float, Range(gt=0, le=30)] = 7.0
     # Expected life per type for the remaining-life estimate: AGM 4-6 y, flooded 3-5 y [SRC 41].
-    expected_life_agm_years: Annotated[float, Field(gt=0, le=30)] = 5.0
-    expected_life_efb_years: Annotated[float, Field(gt=0, le=30)] = 4.5  # [ENG] between the two
-    expected_life_flooded_years: Annotated[float, Field(gt=0, le=30)] = 4.0
+    expected_life_agm_years: Annotated[float, Range(gt=0, le=30)] = 5.0
+    expected_life_efb_years: Annotated[float, Range(gt=0, le=30)] = 4.5  # [ENG] between the two
+    expected_life_flooded_years: Annotated[float, Range(gt=0, le=30)] = 4.0
 
-    @model_validator(mode="after")
-    def _order(self) -> MainAgeConfig:
+    def check(self) -> None:
         if not self.info_years < self.warn_years < self.crit_years:
             raise ValueError("need info_years < warn_years < crit_years")
-        return self
 
 
+@section
 class MainConfig(Section):
     """The 12 V starter battery rules."""
 
     ocv: OcvTables = OcvTables()
     # OCV reads ≈ 3 mV/°C lower in the cold (§2.3 [SRC 36]).
-    ocv_temp_coeff_v_per_c: Annotated[float, Field(ge=0, le=0.05)] = 0.003
+    ocv_temp_coeff_v_per_c: Annotated[float, Range(ge=0, le=0.05)] = 0.003
     low_voltage: MainLowVoltage = MainLowVoltage()
     cranking: CrankingConfig = CrankingConfig()
     charging: ChargingConfig = ChargingConfig()
@@ -306,6 +301,7 @@ class MainConfig(Section):
 # -- SOS backup pack -------------------------------------------------------------------------------
 
 
+@section
 class CellLimits(Section):
     """Per-cell rested limits of one chemistry (§0.2)."""
 
@@ -320,24 +316,18 @@ class CellLimits(Section):
     step_crit_v: Volts  # about one cell: a shorted cell
     # Coarse resting voltage -> state of charge (V per cell, %); the curves are flat, so this
     # is only a rough gauge (§1.5).
-    soc_table: Table
+    soc_table: SocTable
     # The smallest self-discharge rate (V per cell per day) a baseline may have, so that the
     # ratio stays meaningful on chemistries that barely self-discharge [ENG].
-    min_rate_v_day: Annotated[float, Field(gt=0, le=1)] = 0.001
+    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
 
-    @field_validator("soc_table")
-    @classmethod
-    def _soc(cls, v: Table) -> Table:
-        return _check_table(v, "soc_table")
-
-    @model_validator(mode="after")
-    def _order(self) -> CellLimits:
+    def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
         if not self.step_warn_v < self.step_crit_v:
             raise ValueError("step_warn_v must be below step_crit_v")
-        return self
 
 
+@section
 class NimhLimits(CellLimits):
     """NiMH: §0.2 (info/warn/crit [ENG]); nominal 1.2 V [SRC 1, 8]; a pack step ≥ 0.8 V means a
     shorted cell [ENG]; flat 1.20-1.25 V from ~10 % to ~80 %, 1.25-1.40 V charged, 1.0 V empty
@@ -352,10 +342,11 @@ class NimhLimits(CellLimits):
     nominal_v: Volts = 1.2
     step_warn_v: Volts = 0.4
     step_crit_v: Volts = 0.8
-    soc_table: Table = ((1.00, 0.0), (1.20, 10.0), (1.25, 80.0), (1.35, 100.0))
-    min_rate_v_day: Annotated[float, Field(gt=0, le=1)] = 0.001
+    soc_table: SocTable = ((1.00, 0.0), (1.20, 10.0), (1.25, 80.0), (1.35, 100.0))
+    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
 
 
+@section
 class LiIonLimits(CellLimits):
     """Li-ion: §0.2; a step ≥ 0.3 V WARN [ENG]; a shorted cell removes ~3.6 V: CRIT from 2.5 V [ENG]."""
 
@@ -368,10 +359,11 @@ class LiIonLimits(CellLimits):
     nominal_v: Volts = 3.6
     step_warn_v: Volts = 0.3
     step_crit_v: Volts = 2.5
-    soc_table: Table = ((3.00, 0.0), (3.45, 10.0), (3.70, 50.0), (3.95, 90.0), (4.10, 100.0))
-    min_rate_v_day: Annotated[float, Field(gt=0, le=1)] = 0.001
+    soc_table: SocTable = ((3.00, 0.0), (3.45, 10.0), (3.70, 50.0), (3.95, 90.0), (4.10, 100.0))
+    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
 
 
+@section
 class LifepoLimits(CellLimits):
     """LiFePO4: §0.2; very flat 3.2-3.3 V [SRC 51]; a step ≥ 0.2 V WARN [ENG]; one cell ~3.2 V."""
 
@@ -384,10 +376,11 @@ class LifepoLimits(CellLimits):
     nominal_v: Volts = 3.2
     step_warn_v: Volts = 0.2
     step_crit_v: Volts = 2.2
-    soc_table: Table = ((2.50, 0.0), (3.10, 10.0), (3.25, 50.0), (3.32, 90.0), (3.40, 100.0))
-    min_rate_v_day: Annotated[float, Field(gt=0, le=1)] = 0.0005
+    soc_table: SocTable = ((2.50, 0.0), (3.10, 10.0), (3.25, 50.0), (3.32, 90.0), (3.40, 100.0))
+    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.0005
 
 
+@section
 class Chemistries(Section):
     nimh: NimhLimits = NimhLimits()
     li_ion: LiIonLimits = LiIonLimits()
@@ -399,12 +392,14 @@ class Chemistries(Section):
         return limits
 
 
+@section
 class SosLowVoltage(Section):
     # §4: "backup WARN: 3 rested samples over ≥ 24 h"; critical sooner [ENG].
-    debounce: Debounce = _debounce(for_s=24 * H, for_n=3, clear_for_s=2 * H, clear_for_n=3)
+    debounce: Debounce = Debounce(for_s=24 * H, for_n=3, clear_for_s=2 * H, clear_for_n=3)
     crit_for_s: Seconds = 6 * H
 
 
+@section
 class SosStep(Section):
     """A sudden fall of the rested pack voltage (§0.2 step change, §3.1 HB4)."""
 
@@ -414,47 +409,49 @@ class SosStep(Section):
     window_s: Seconds = 3 * H
     max_gap_s: Seconds = 48 * H  # across a drive: compare with the last rested values this recent
     clear_margin_v: Volts = 0.2  # back within this of the level before the step clears it [ENG]
-    debounce: Debounce = _debounce(for_s=1800.0, for_n=3, clear_for_s=6 * H, clear_for_n=3)
+    debounce: Debounce = Debounce(for_s=1800.0, for_n=3, clear_for_s=6 * H, clear_for_n=3)
 
 
+@section
 class SosSelfDischarge(Section):
     """Self-discharge while the car sleeps vs the pack's own baseline (§1.4 item 2, §3.1 HB3)."""
 
-    warn_ratio: Annotated[float, Field(gt=1, le=100)] = 2.0  # "≥ 2x the pack's own learned rate"
-    warn_clear_ratio: Annotated[float, Field(gt=1, le=100)] = 1.6  # [ENG]
+    warn_ratio: Annotated[float, Range(gt=1, le=100)] = 2.0  # "≥ 2x the pack's own learned rate"
+    warn_clear_ratio: Annotated[float, Range(gt=1, le=100)] = 1.6  # [ENG]
     rest_min_s: Seconds = 4 * H  # after the on-charge over-voltage has relaxed [ENG]
     min_span_s: Seconds = 6 * H  # a park gives a rate when this much rested time was measured [ENG]
     baseline_parks: Count = 8  # parks that make the baseline (§3.2 step 3: first valid days) [ENG]
     # Rates are brought to 20 °C: self-discharge roughly doubles per +10 °C ([SRC 9]; rule of thumb).
-    temp_doubling_c: Annotated[float, Field(gt=0, le=100)] = 10.0
-    debounce: Debounce = _debounce(for_n=3, clear_for_n=3)
+    temp_doubling_c: Annotated[float, Range(gt=0, le=100)] = 10.0
+    debounce: Debounce = Debounce(for_n=3, clear_for_n=3)
 
-    @model_validator(mode="after")
-    def _order(self) -> SosSelfDischarge:
+    def check(self) -> None:
         if not self.warn_clear_ratio < self.warn_ratio:
             raise ValueError("warn_clear_ratio must be below warn_ratio")
-        return self
 
 
+@section
 class SosAgeConfig(Section):
-    info_lead_years: Annotated[float, Field(ge=0, le=10)] = 1.0  # a heads-up before the window opens [ENG]
+    info_lead_years: Annotated[float, Range(ge=0, le=10)] = 1.0  # a heads-up before the window opens [ENG]
 
 
+@section
 class SosConfig(Section):
     """The SOS / eCall backup pack rules (§0.2, §1)."""
 
     chemistry: Chemistries = Chemistries()
-    max_factor: Annotated[float, Field(gt=1, le=10)] = 2.0  # readings above factor x nominal + 1 V are out of range
+    max_factor: Annotated[float, Range(gt=1, le=10)] = 2.0  # readings above factor x nominal + 1 V are out of range
     low_voltage: SosLowVoltage = SosLowVoltage()
     step: SosStep = SosStep()
     self_discharge: SosSelfDischarge = SosSelfDischarge()
-    decline: Debounce = _debounce(for_n=2, clear_for_n=3)
+    decline: Debounce = Debounce(for_n=2, clear_for_n=3)
     age: SosAgeConfig = SosAgeConfig()
 
 
 # -- sensors, trends, alerting ---------------------------------------------------------------------
 
 
+@section
 class SensorConfig(Section):
     """Data quality: never a battery alert (§4 "Data quality")."""
 
@@ -468,35 +465,35 @@ class SensorConfig(Section):
     stuck_for_s: Seconds = H  # "σ ≈ 0 for hours" (§4) [ENG: one hour of identical windows]
     stuck_min_n: Count = 6
     silent_gap_s: Seconds = 2 * H  # a gap in the data this long is a silent sensor [ENG]
-    silent_gap_factor: Annotated[float, Field(ge=1, le=1000)] = 10.0  # ... and this many usual intervals
+    silent_gap_factor: Annotated[float, Range(ge=1, le=1000)] = 10.0  # ... and this many usual intervals
     clear_after_s: Seconds = 600.0  # clean data this long clears a fault [ENG]
     loose_clear_after_s: Seconds = H
 
 
+@section
 class TrendConfig(Section):
     """Decline detection and remaining life (§3.2 steps 4-7, §4 trend alerts)."""
 
-    window_days: Annotated[float, Field(ge=7, le=730)] = 90.0
+    window_days: Annotated[float, Range(ge=7, le=730)] = 90.0
     min_points: Count = 30
-    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.90
-    warn_days: Annotated[float, Field(gt=0, le=3650)] = 90.0
-    crit_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
-    clear_days: Annotated[float, Field(gt=0, le=3650)] = 120.0
+    confidence: Annotated[float, Range(gt=0.5, lt=1.0)] = 0.90
+    warn_days: Annotated[float, Range(gt=0, le=3650)] = 90.0
+    crit_days: Annotated[float, Range(gt=0, le=3650)] = 30.0
+    clear_days: Annotated[float, Range(gt=0, le=3650)] = 120.0
     # The trends are refitted this often (days of data): decline is a matter of months, and a
     # robust fit over 90 days costs about a millisecond [ENG].
-    fit_every_days: Annotated[int, Field(ge=1, le=60)] = 7
+    fit_every_days: Annotated[int, Range(ge=1, le=60)] = 7
     daily_sample_s: Seconds = 300.0  # at most one rested value per 5 min enters a day's median [ENG]
     # A day's value comes from the first hours of each rest only (§2.2: "median of the readings
     # in key-off + 6 h ... + 8 h"), so a long park's slow self-drain is not read as wear [ENG].
     rest_window_s: Seconds = 4 * H
 
-    @model_validator(mode="after")
-    def _order(self) -> TrendConfig:
+    def check(self) -> None:
         if not self.crit_days < self.warn_days < self.clear_days:
             raise ValueError("need crit_days < warn_days < clear_days")
-        return self
 
 
+@section
 class AlertsConfig(Section):
     """Re-notification and flap damping (§4)."""
 
@@ -504,10 +501,11 @@ class AlertsConfig(Section):
     renotify_critical_s: Seconds = 2 * H
     renotify_age_s: Seconds = 30 * DAY  # §4: age reminders repeat monthly
     flap_window_s: Seconds = 24 * H  # §4: ≥ 4 toggles in 24 h is flapping
-    flap_max: Annotated[int, Field(ge=2, le=100)] = 4
+    flap_max: Annotated[int, Range(ge=2, le=100)] = 4
     flap_hold_s: Seconds = 6 * H  # while flapping, clear only after this long clear [ENG]
 
 
+@section
 class AnalysisConfig(Section):
     """Every number the analysis uses, with sourced defaults (../docs/analysis.md)."""
 

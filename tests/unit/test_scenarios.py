@@ -103,7 +103,6 @@ def test_scenario_config_is_a_valid_battwatch_config(name: str) -> None:
     for part in ("main", "sos"):
         datetime.strptime(battery[part]["installed"], "%Y-%m-%d")
     assert battery["sos"]["chemistry"] in {"nimh", "li-ion", "lifepo4"}
-    pytest.importorskip("pydantic")
     from battwatch import config
 
     config.from_dict(cfg, name)  # raises ConfigError on anything the daemon would reject
