@@ -3,30 +3,43 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CORE := $(VENV)/.core
+# the modules setup.py compiles with mypyc: rebuilt whenever one of them changes, because a
+# stale compiled module would shadow the edited source
+CORE_SOURCES := $(shell sed -n 's/^ *"\(daemon\/[^"]*\.py\)",$$/\1/p' setup.py)
 
-.PHONY: demo test test-unit servers bench lint clean
+.PHONY: demo test test-unit servers bench lint clean core
 
-$(STAMP): pyproject.toml
+# The package is installed editable as plain Python; `core` then compiles the hot modules in
+# place with the venv's mypyc (BATTWATCH_PURE=1 leaves them plain).
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	BATTWATCH_PURE=1 $(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(CORE): $(STAMP) $(CORE_SOURCES)
+	find daemon -name '*.so' -delete
+	$(PY) setup.py --quiet build_ext --inplace
+	touch $(CORE)
+
+core: $(CORE)
+
+demo: $(CORE)
 	$(VENV)/bin/battwatch demo
 
 # The integration tests start their own Mosquitto, InfluxDB 1.x and VictoriaMetrics;
 # provision-servers.sh installs the Debian packages when they are missing.
-test: $(STAMP) servers
+test: $(CORE) servers
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP)
+test-unit: $(CORE)
 	$(PY) -m pytest -q tests/unit
 
 servers:
 	bash scripts/provision-servers.sh
 
-bench: $(STAMP)
+bench: $(CORE)
 	$(PY) bench/run.py
 
 lint: $(STAMP)
@@ -35,3 +48,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info
+	find daemon -name "*.so" -delete

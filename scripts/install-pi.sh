@@ -23,7 +23,7 @@ umask 022
 usage() {
     cat <<'EOF'
 usage: install-pi.sh [--root DIR] [--source DIR] [--python PY] [--vehicle ID]
-                     [--no-venv] [--no-start] [--uninstall [--purge]]
+                     [--no-venv] [--pure] [--no-start] [--uninstall [--purge]]
 
   --root DIR     install into DIR instead of / (for tests and images); system commands
                  (useradd, chown, systemctl, udevadm) are printed, not run
@@ -31,6 +31,9 @@ usage: install-pi.sh [--root DIR] [--source DIR] [--python PY] [--vehicle ID]
   --python PY    Python 3.11+ for the virtual environment (default: python3)
   --vehicle ID   vehicle id for a new configuration (default: the host name)
   --no-venv      skip the virtual environment (files only)
+  --pure         leave the core as plain Python instead of compiling it with mypyc
+                 (the default below 1 GB of RAM, e.g. a Pi Zero 2 W: the build needs
+                 about 350 MB and gcc; only replay and report speed differ)
   --no-start     enable the service but do not (re)start it
   --uninstall    remove the service, udev rule, virtual environment and user
   --purge        with --uninstall: also delete /etc/battwatch and /var/lib/battwatch
@@ -43,6 +46,7 @@ SRC=$(cd "$SCRIPT_DIR/.." && pwd)
 PYTHON=python3
 VEHICLE=""
 WITH_VENV=1
+PURE=auto
 START=1
 ACTION=install
 PURGE=0
@@ -54,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         --python) PYTHON=${2:?--python needs an interpreter}; shift 2 ;;
         --vehicle) VEHICLE=${2:?--vehicle needs an id}; shift 2 ;;
         --no-venv) WITH_VENV=0; shift ;;
+        --pure) PURE=1; shift ;;
         --no-start) START=0; shift ;;
         --uninstall) ACTION=uninstall; shift ;;
         --purge) PURGE=1; shift ;;
@@ -134,7 +139,7 @@ snapshot_source() {
     local extra=() f
     for f in README.md LICENSE; do if [[ -f "$SRC/$f" ]]; then extra+=("$f"); fi; done
     tar -C "$SRC" --exclude=__pycache__ --exclude='*.egg-info' --exclude=build \
-        -cf - pyproject.toml daemon "${extra[@]}" | tar -C "$1" -xf -
+        --exclude='*.so' -cf - pyproject.toml setup.py daemon "${extra[@]}" | tar -C "$1" -xf -
 }
 
 fingerprint() {
@@ -237,7 +242,18 @@ install_venv() {
     if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
         "$PYTHON" -m venv --clear "$venv"
     fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$tmp" || ok=0
+    if [[ $PURE == auto ]]; then
+        local mem_kb
+        mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+        if [[ ${mem_kb:-0} -lt 1000000 ]]; then PURE=1; else PURE=0; fi
+    fi
+    if [[ $PURE -eq 1 ]]; then
+        echo "  core: plain Python (--pure, or less than 1 GB of RAM)"
+    else
+        echo "  core: compiling with mypyc (a few minutes on a Pi; --pure skips it)"
+    fi
+    BATTWATCH_PURE=$([[ $PURE -eq 1 ]] && echo 1 || echo "") \
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$tmp" || ok=0
     rm -rf "$tmp"
     [[ $ok -eq 1 ]] || die "pip install failed"
     echo "$fp" >"$ROOT$STAMP"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from battwatch import __version__
+from battwatch import __version__, core
 
 if TYPE_CHECKING:
     from battwatch.config import Config
@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="battwatch",
         description="12 V starter battery and SOS backup battery monitor for vehicles.",
     )
-    p.add_argument("--version", action="version", version=f"battwatch {__version__}")
+    build = "compiled core" if core.compiled() else "pure-Python core"
+    p.add_argument("--version", action="version", version=f"battwatch {__version__} ({build})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("run", help="run the daemon (logs to stdout for journald)")

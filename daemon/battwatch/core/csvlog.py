@@ -14,7 +14,7 @@ from battwatch.core.pipeline import Pipeline
 from battwatch.core.timefmt import IsoTimes, iso_utc, parse_time
 
 # tuple.__new__ skips the NamedTuple's Python-level constructor: a third of a microsecond a row
-_new_reading = tuple.__new__
+_new_reading: Final = tuple.__new__
 
 # Column order used when battwatch writes a log; readers accept any order.
 COLUMNS: tuple[str, ...] = (
@@ -69,6 +69,7 @@ class RowParser:
         self.default_vehicle = default_vehicle  # rows without a vehicle column or value
         self._last_t = -math.inf
         self._iso = IsoTimes()
+        self._new: Callable[[type[Reading], tuple[object, ...]], Reading] = _new_reading
 
     def parse(self, row: list[str]) -> Reading:
         """One row to a Reading; raises RowError with a reason a person can act on.
@@ -134,9 +135,7 @@ class RowParser:
             sos_min = sos_max = None
         vehicle = row[self._vehicle] or self.default_vehicle
         self._last_t = t
-        return _new_reading(
-            Reading, (t, main, main_min, main_max, sos, sos_min, sos_max, temp, 0.0, vehicle, 0)
-        )
+        return self._new(Reading, (t, main, main_min, main_max, sos, sos_min, sos_max, temp, 0.0, vehicle, 0))
 
     def _careful(self, row: Sequence[str]) -> Reading:
         if row and row[-1] == "" and len(row) == self.width + 1:
@@ -236,8 +235,8 @@ def feed_log(
         if '"' in line:
             try:
                 header, used = _quoted(line, it)
-            except _Unreadable as e:
-                raise CsvFormatError(f"{name}:{line_num}: {e}") from None
+            except _Unreadable as unreadable:
+                raise CsvFormatError(f"{name}:{line_num}: {unreadable}") from None
             line_num += used - 1
         else:
             header = line.rstrip("\r\n").split(",")
@@ -259,12 +258,12 @@ def feed_log(
         if '"' in line:
             try:
                 row, used = _quoted(line, it)
-            except _Unreadable as e:
-                row, used = [], e.lines
+            except _Unreadable as bad:
+                row, used = [], bad.lines
                 rows += 1
                 skipped += 1
                 if warn is not None and skipped <= MAX_WARNINGS:
-                    warn(f"{name}:{line_num + used - 1}: row skipped: {e}")
+                    warn(f"{name}:{line_num + used - 1}: row skipped: {bad}")
             line_num += used - 1
             if not row:
                 continue
@@ -275,10 +274,10 @@ def feed_log(
         rows += 1
         try:
             r = parser.parse(row)
-        except RowError as e:
+        except RowError as why:
             skipped += 1
             if warn is not None and skipped <= MAX_WARNINGS:
-                warn(f"{name}:{line_num}: row skipped: {e}")
+                warn(f"{name}:{line_num}: row skipped: {why}")
             continue
         if first_t is None:
             first_t = r.t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any, Final
 
@@ -60,6 +61,9 @@ class PackRules(DailyRules):
         self.next_fit_day = 0
         self.daily_until_s = cfg.state.sos_rest_min_s + cfg.trend.rest_window_s
         self.ring: deque[tuple[float, float]] = deque(maxlen=RING_LEN)  # recent rested values
+        # the newest ring entry as plain floats, read on every rested reading (-inf: empty ring)
+        self.ring_t = -math.inf
+        self.ring_v = 0.0
         self.step_ref: float | None = None  # the rested level of the last hours
         self.step_frozen: float | None = None  # the level before an active step
         self.fit = RunningFit()  # self-discharge of the current park
@@ -89,11 +93,11 @@ class PackRules(DailyRules):
             if target != s.level or s.busy:
                 self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v))
         if known:
-            ring = self.ring
-            if self.step_frozen is not None or self.s_step.busy or not ring or v <= ring[-1][1] - self.step_pre_v:
+            rt = self.ring_t
+            if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
                 self._step(t, t0, v)
-            elif t - ring[-1][0] >= RING_S:
-                ring.append((t, v))
+            elif t - rt >= RING_S:
+                self._ring_add(t, v)
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -104,18 +108,17 @@ class PackRules(DailyRules):
 
     def _step(self, t: float, t0: float, v: float) -> None:
         """A sudden fall against the rested level of the last hours (or before the last drive)."""
-        ring = self.ring
         st = self.s_step
         frozen = self.step_frozen
         lim = self.lim
         if frozen is None and not st.busy:
-            if ring and v > ring[-1][1] - self.step_pre_v:
-                if t - ring[-1][0] >= RING_S:
-                    ring.append((t, v))
+            if self.ring_t != -math.inf and v > self.ring_v - self.step_pre_v:
+                if t - self.ring_t >= RING_S:
+                    self._ring_add(t, v)
                 return
             self.step_ref = self._step_reference(t)  # a pending step keeps the level from before it
-        if not ring or t - ring[-1][0] >= RING_S:
-            ring.append((t, v))
+        if t - self.ring_t >= RING_S:  # an empty ring's -inf passes too
+            self._ring_add(t, v)
         ref = self.step_ref
         if frozen is None:
             if ref is None:
@@ -135,6 +138,11 @@ class PackRules(DailyRules):
             self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(frozen, v))
             if st.level == NONE:
                 self.step_frozen = None
+
+    def _ring_add(self, t: float, v: float) -> None:
+        self.ring.append((t, v))
+        self.ring_t = t
+        self.ring_v = v
 
     def _step_reference(self, t: float) -> float | None:
         ring = self.ring
@@ -264,6 +272,7 @@ class PackRules(DailyRules):
             return  # a new pack: baselines start afresh
         self.daily.load(d["daily"])
         self.ring = deque(((float(a), float(b)) for a, b in d["ring"]), maxlen=RING_LEN)
+        self.ring_t, self.ring_v = self.ring[-1] if self.ring else (-math.inf, 0.0)
         self.step_ref = d["step_ref"]
         self.step_frozen = d["step_frozen"]
         self.fit.load(d["fit"])
