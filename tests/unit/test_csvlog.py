@@ -124,3 +124,29 @@ def test_fast_and_careful_paths_agree() -> None:
     )
     assert fast == careful
     assert fast.t == 1735682400.25 and fast.vehicle == "dflt" and fast.sos_min_v == 5.2
+
+
+def test_remembered_numbers_are_exactly_what_float_reads_and_bad_ones_stay_bad() -> None:
+    """The fast path looks numbers up once seen; a lookup must never change a value or let
+    a refused value through on its second appearance."""
+    p = RowParser(["time", "main_v", "sos_v", "temp_c"])
+    for i, text in enumerate(["12.593", "12.593", "1e1", " 12.6 ", "0.1", "0.1"]):
+        r = p.parse([str(100 + i), text, "5.30", "-0.5"])
+        assert r.main_v == float(text) and r.sos_v == 5.3 and r.temp_c == -0.5
+    for i in range(2):
+        with pytest.raises(RowError, match="not a finite number"):
+            p.parse([str(200 + i), "nan", "5.30", ""])
+        with pytest.raises(RowError, match="not a number"):
+            p.parse([str(300 + i), "12,5", "5.30", ""])
+
+
+def test_the_number_memo_is_bounded() -> None:
+    """A log of all-distinct values (microvolts, noise) must not grow the memo without limit."""
+    from battwatch.core import csvlog
+
+    p = RowParser(["time", "main_v"])
+    n = 3 * csvlog._MEMO_MAX
+    for i in range(n):
+        text = f"12.{i:06d}"
+        assert p.parse([str(i), text]).main_v == float(text)
+    assert 0 < len(p._memo) <= csvlog._MEMO_MAX
