@@ -91,6 +91,11 @@ class RowParser:
         memo[x] = v
         return v
 
+    def _num_or(self, x: str, default: float) -> float:
+        """A window extreme: a row without one stands for a single sample, its average."""
+        v = self._num(x)
+        return default if v is None else v
+
     def parse(self, row: list[str]) -> Reading:
         """One row to a Reading; raises RowError with a reason a person can act on.
 
@@ -129,12 +134,8 @@ class RowParser:
         sos_min: float | None
         sos_max: float | None
         if main is not None:
-            main_min = self._num(row[cmn])
-            if main_min is None:
-                main_min = main
-            main_max = self._num(row[cmx])
-            if main_max is None:
-                main_max = main
+            main_min = self._num_or(row[cmn], main)
+            main_max = self._num_or(row[cmx], main)
             d = main_max - main_min
             if not main_min <= main <= main_max or d - d or main - main:
                 return None  # out of order, or an inf/nan somewhere (x - x is nan for those)
@@ -143,12 +144,8 @@ class RowParser:
         else:
             main_min = main_max = None
         if sos is not None:
-            sos_min = self._num(row[csn])
-            if sos_min is None:
-                sos_min = sos
-            sos_max = self._num(row[csx])
-            if sos_max is None:
-                sos_max = sos
+            sos_min = self._num_or(row[csn], sos)
+            sos_max = self._num_or(row[csx], sos)
             d = sos_max - sos_min
             if not sos_min <= sos <= sos_max or d - d or sos - sos:
                 return None
