@@ -141,6 +141,15 @@ class App:
             self.store.put("analyzer", analyzer.export_state())
         self._publish_summary()
 
+    def _checkpoint(self, trs: list[AlertTransition]) -> None:
+        """Store alert transitions together with the analysis state that raised or cleared them."""
+        analyzer = self.pipeline.analyzer
+        if analyzer is None:
+            for tr in trs:
+                self.store.transition(tr)
+        else:
+            self.store.record_transitions(trs, "analyzer", analyzer.export_state())
+
     def _publish_summary(self) -> None:
         t = self._last_reading_t or time.time()
         data = self.pipeline.summary(t)
@@ -180,18 +189,25 @@ class App:
                 if self.on_reading is not None:
                     self.on_reading(out)
             elif isinstance(out, AlertTransition):
-                self.transitions += 1
-                logger.log(
-                    logging.WARNING if out.state == "raised" else logging.INFO,
-                    "alert %s %s/%s %s: %s", out.state, out.battery, out.alert, out.severity,
-                    out.message,
-                )
                 for sink in self.sinks:
-                    sink.transition(out)
-                if self.on_transition is not None:
-                    self.on_transition(out)
-        if any(isinstance(out, AlertTransition) for out in outs):
-            self._publish_summary()  # the retained state must never lag an alert
+                    if sink is not self.store:
+                        sink.transition(out)
+        trs = [out for out in outs if isinstance(out, AlertTransition)]
+        if not trs:
+            return
+        # after the network outboxes took them: a power cut in between repeats an alert on
+        # restart, it never forgets one
+        self._checkpoint(trs)
+        # told only once durable, so whoever sees the log line can rely on the store
+        for tr in trs:
+            self.transitions += 1
+            logger.log(
+                logging.WARNING if tr.state == "raised" else logging.INFO,
+                "alert %s %s/%s %s: %s", tr.state, tr.battery, tr.alert, tr.severity, tr.message,
+            )
+            if self.on_transition is not None:
+                self.on_transition(tr)
+        self._publish_summary()  # the retained state must never lag an alert
 
     def _handle(self, ev: Any) -> None:
         if isinstance(ev, RawLine):

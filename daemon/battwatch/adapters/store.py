@@ -155,6 +155,22 @@ class Store:
 
     def write_transition(self, tr: AlertTransition) -> None:
         self.flush()  # keep order: readings before the alert they caused
+        self._insert_event(tr)
+
+    def record_transitions(self, trs: list[AlertTransition], state_key: str, state: Any) -> None:
+        """Alert transitions and the analysis state that produced them, in one transaction.
+
+        A power cut can then never leave an alert stored without the state that knows it is
+        raised (a restart would raise it again) or the reverse (a restart would forget it).
+        """
+        self.flush()
+        with self.db:
+            self.db.execute("BEGIN")
+            for tr in trs:
+                self._insert_event(tr)
+            self.put(state_key, state)
+
+    def _insert_event(self, tr: AlertTransition) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO events (t, battery, alert, severity, state, value, message)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
