@@ -47,9 +47,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     sinks = ["store"] + [n for n in ("mqtt", "influx") if getattr(cfg, n) is not None]
     print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})")
+    problem = store_dir_problem(cfg.store.path)
+    if problem is not None:
+        # a warning only: the file may be checked on another machine than the one it is for
+        print(f"warning: [store] path: {problem}", file=sys.stderr)
     if args.show:
         print(json.dumps(config.redacted(cfg), indent=2, default=str))
     return EXIT_OK
+
+
+def store_dir_problem(path: Path) -> str | None:
+    """Why an existing store path cannot be used by this user, or None (absent paths are created)."""
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{path} exists but is not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable by this user (uid {os.getuid()})"
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
