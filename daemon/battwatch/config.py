@@ -30,6 +30,13 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+class StoreError(Exception):
+    """The store cannot be opened: a path that is not a usable directory, a database that fails.
+
+    Defined here, beside ConfigError, so the command line can catch it without importing SQLite.
+    """
+
+
 Positive = Annotated[float, Range(gt=0)]
 
 
