@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
-    _config_arg(s, False)
+    _config_arg(s, True)  # read for the live procedure (port, baud rate); --point needs none
     s.add_argument("--channel", choices=["main", "sos"], required=True)
     s.add_argument("--point", action="append", metavar="RAW:TRUE",
                    help="a reference point in volts (give two for offline use)")
