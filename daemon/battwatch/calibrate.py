@@ -5,19 +5,35 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 from battwatch.core.calibration import Calibration, FrameCalibrator, fit_two_point
 
 MIN_SPAN_V = {"main": 1.5, "sos": 0.5}  # closer points make the slope noise-dominated
+EXIT_ABANDONED = 1  # the input ended (Ctrl-D, a closed pipe) before both points were taken
+
+
+class Abandoned(Exception):
+    """The person at the prompt ended the input: nothing to fit."""
+
+
+def _volts(text: str) -> float:
+    """A number of volts as typed (a decimal comma is fine); ValueError naming it otherwise."""
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a number of volts") from None
 
 
 def parse_point(text: str) -> tuple[float, float]:
-    """``RAW:TRUE`` in volts."""
+    """``RAW:TRUE`` in volts; ValueError naming the part that is wrong."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ValueError(f"point {text!r} is not RAW:TRUE (volts, e.g. 11.93:12.00)")
     try:
-        raw, true = text.split(":")
-        return float(raw), float(true)
-    except ValueError:
-        raise ValueError(f"point {text!r} is not RAW:TRUE (volts, e.g. 11.93:12.00)") from None
+        return _volts(parts[0]), _volts(parts[1])
+    except ValueError as e:
+        raise ValueError(f"point {text!r}: {e} (RAW:TRUE in volts, e.g. 11.93:12.00)") from None
 
 
 def snippet(channel: str, cal: Calibration) -> str:
@@ -25,12 +41,17 @@ def snippet(channel: str, cal: Calibration) -> str:
 
 
 def read_raw_average(port: str, baudrate: int, channel: str, samples: int, timeout_s: float) -> float:
-    """Average ``samples`` uncalibrated window averages of one channel from the live ADC."""
+    """Average ``samples`` uncalibrated window averages of one channel from the live ADC.
+
+    Only the frames' millivolts matter here, so they are parsed without the daemon's mapping
+    of device uptime to wall time (and without its notes about the host clock).
+    """
     import serial
 
-    from battwatch.core.decoder import DeviceDecoder
+    from battwatch.core.model import Frame
+    from battwatch.core.protocol import FrameError, parse_line
 
-    decoder = DeviceDecoder(FrameCalibrator(Calibration(), Calibration(), 0.0, "calibrate"))
+    identity = FrameCalibrator(Calibration(), Calibration(), 0.0, "calibrate")
     values: list[float] = []
     deadline = time.monotonic() + timeout_s
     with serial.serial_for_url(port, baudrate=baudrate, timeout=0.5) as ser:
@@ -40,8 +61,14 @@ def read_raw_average(port: str, baudrate: int, channel: str, samples: int, timeo
             line = ser.readline()
             if not line:
                 continue
-            r = decoder.feed(line, time.time())
-            v = None if r is None else (r.main_v if channel == "main" else r.sos_v)
+            try:
+                msg = parse_line(line)
+            except FrameError:
+                continue  # a damaged line; the next frame comes within a second
+            if not isinstance(msg, Frame):
+                continue
+            r = identity.to_reading(msg, 0.0)
+            v = r.main_v if channel == "main" else r.sos_v
             if v is not None:
                 values.append(v)
     return sum(values) / len(values)
@@ -52,13 +79,17 @@ def run_calibrate(args: argparse.Namespace) -> int:
     span = MIN_SPAN_V[channel]
     try:
         if args.point:
-            if len(args.point) != 2:
-                print("calibrate: give exactly two --point RAW:TRUE values", file=sys.stderr)
+            points = [parse_point(p) for p in args.point]  # a bad value is named before the count
+            if len(points) != 2:
+                print(f"calibrate: give exactly two --point RAW:TRUE values ({len(points)} given)", file=sys.stderr)
                 return 2
-            p1, p2 = (parse_point(p) for p in args.point)
+            p1, p2 = points
         else:
             p1, p2 = _interactive(args, channel)
         cal = fit_two_point(p1, p2, min_span_v=span)
+    except Abandoned:
+        print("\ncalibrate: input ended before both points were taken; nothing changed", file=sys.stderr)
+        return EXIT_ABANDONED
     except (ValueError, TimeoutError, OSError) as e:
         print(f"calibrate: {e}", file=sys.stderr)
         return 2
@@ -67,16 +98,34 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interactive(args: argparse.Namespace, channel: str) -> tuple[tuple[float, float], tuple[float, float]]:
-    from battwatch.cli import load_config
+def ask(prompt: str, read: Callable[[str], str] = input) -> str:
+    """One answer; Abandoned at the end of the input."""
+    try:
+        return read(prompt)
+    except EOFError:
+        raise Abandoned from None
 
-    cfg = load_config(args.config, required=False, vehicle="calibrate")
+
+def ask_volts(prompt: str, read: Callable[[str], str] = input) -> float:
+    """A number of volts, asked again after a typo rather than abandoning the calibration."""
+    while True:
+        answer = ask(prompt, read)
+        try:
+            return _volts(answer)
+        except ValueError as e:
+            print(f"  {e}; type the multimeter's reading, e.g. 12.04", file=sys.stderr)
+
+
+def _interactive(args: argparse.Namespace, channel: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    from battwatch import config
+
+    cfg = config.load(args.config)  # the car's file: its port and baud rate
     port = args.port or cfg.adc.port
     points = []
     for n in (1, 2):
-        input(f"Point {n}: apply the reference voltage to the {channel} tap, then press Enter ")
+        ask(f"Point {n}: apply the reference voltage to the {channel} tap, then press Enter ")
         raw = read_raw_average(port, cfg.adc.baudrate, channel, args.samples, timeout_s=60 + args.samples * 5)
         print(f"  ADC reads {raw:.4f} V (average of {args.samples} frames)")
-        true = float(input("  Multimeter reading in volts: ").replace(",", "."))
+        true = ask_volts("  Multimeter reading in volts: ")
         points.append((raw, true))
     return points[0], points[1]

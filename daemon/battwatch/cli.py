@@ -18,12 +18,13 @@ DEFAULT_CONFIG = "/etc/battwatch/battwatch.toml"
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def setup_logging(level: str = "info") -> None:
+def setup_logging(level: str = "info", stream: Any = None) -> None:
+    """Log lines to ``stream`` (default stdout, which journald reads)."""
     # Under systemd, journald stamps every line itself; elsewhere a timestamp helps.
     fmt = "%(levelname)s %(name)s: %(message)s"
     if "JOURNAL_STREAM" not in os.environ:
         fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level.upper(), stream=sys.stdout, format=fmt, force=True)
+    logging.basicConfig(level=level.upper(), stream=stream or sys.stdout, format=fmt, force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
 
 
@@ -47,9 +48,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     sinks = ["store"] + [n for n in ("mqtt", "influx") if getattr(cfg, n) is not None]
     print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})")
+    problem = store_dir_problem(cfg.store.path)
+    if problem is not None:
+        # a warning only: the file may be checked on another machine than the one it is for
+        print(f"warning: [store] path: {problem}", file=sys.stderr)
     if args.show:
         print(json.dumps(config.redacted(cfg), indent=2, default=str))
     return EXIT_OK
+
+
+def store_dir_problem(path: Path) -> str | None:
+    """Why an existing store path cannot be used by this user, or None (absent paths are created)."""
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{path} exists but is not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable by this user (uid {os.getuid()})"
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,15 +78,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return app.run()
 
 
+def replay_vehicle(path: Path) -> str:
+    """The vehicle a log is replayed as without a configuration: the ``vehicle`` of its first
+    usable row when that is a valid vehicle id, else "replay"."""
+    import re
+
+    from battwatch.config import VEHICLE_ID
+    from battwatch.replay import first_reading, stderr_warn
+
+    first = first_reading(path)
+    name = None if first is None else first.vehicle
+    if name is None:
+        return "replay"
+    if re.search(VEHICLE_ID, name) is None:
+        stderr_warn(f"{path}: vehicle {name!r} is not a valid vehicle id; replaying as 'replay'")
+        return "replay"
+    return name
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from battwatch.core.csvlog import CsvFormatError
-    from battwatch.replay import replay_file, stderr_warn
+    from battwatch.replay import ReplayError, replay_file, stderr_warn
 
-    cfg = load_config(args.config, required=False, vehicle="replay")
     path = Path(args.log)
-    if not path.is_file():
-        print(f"battwatch replay: {path}: no such file", file=sys.stderr)
+    problem = None
+    if path.is_dir():
+        problem = "is a directory, not a CSV log"
+    elif not path.exists():
+        problem = "no such file"
+    elif not os.access(path, os.R_OK):
+        problem = "not readable by this user"
+    if problem is not None:
+        print(f"battwatch replay: {path}: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.max_warnings is not None and args.max_warnings < 0:
+        print("battwatch replay: --max-warnings must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    if args.fresh and not args.store:
+        print("battwatch replay: --fresh goes with --store (without one the analysis always starts afresh)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    cfg = load_config(args.config, required=False,
+                      vehicle=replay_vehicle(path) if args.config is None else "replay")
+    setup_logging("warning", stream=sys.stderr)  # the store's and sinks' warnings; stdout is the output
     try:
         res = replay_file(
             path,
@@ -79,10 +129,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             warn=stderr_warn,
             store_dir=Path(args.store) if args.store else None,
             publish=args.publish,
+            fresh=args.fresh,
+            max_warnings=-1 if args.max_warnings is None else args.max_warnings,
         )
-    except CsvFormatError as e:
+    except (CsvFormatError, ReplayError) as e:
         print(f"battwatch replay: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:
+        print(f"battwatch replay: {path}: cannot read: {e.strerror}", file=sys.stderr)
+        return EXIT_FAIL
     if res.unknown_columns:
         stderr_warn(f"{path}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
@@ -165,9 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
     s.add_argument("log", metavar="LOG.csv")
-    _config_arg(s, False)
+    s.add_argument("-c", "--config", default=None, metavar="PATH",
+                   help="configuration file (default: embedded defaults, as the vehicle the log's first row names)")
     s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
-    s.add_argument("--store", metavar="DIR", help="also write readings and alerts to a store in DIR")
+    s.add_argument("--store", metavar="DIR",
+                   help="also write readings and alerts to a store in DIR, continuing the analysis it holds")
+    s.add_argument("--fresh", action="store_true",
+                   help="with --store: ignore the analysis state the store holds and start afresh")
+    s.add_argument("--max-warnings", type=int, metavar="N",
+                   help="show only the first N skipped-row warnings (default: every one; the count is always given)")
     s.add_argument("--publish", action="store_true",
                    help="send readings and alerts through the configured sinks (MQTT, InfluxDB): a backfill")
     s.set_defaults(func=cmd_replay)
@@ -205,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
-    _config_arg(s, False)
+    _config_arg(s, True)  # read for the live procedure (port, baud rate); --point needs none
     s.add_argument("--channel", choices=["main", "sos"], required=True)
     s.add_argument("--point", action="append", metavar="RAW:TRUE",
                    help="a reference point in volts (give two for offline use)")
@@ -227,12 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from battwatch.config import ConfigError
+    from battwatch.config import ConfigError, StoreError
 
     try:
         return int(args.func(args))
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as e:
+        # a store path that cannot be used is a configuration problem, like a bad key
+        print(f"battwatch {args.command}: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

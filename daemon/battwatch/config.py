@@ -30,6 +30,13 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+class StoreError(Exception):
+    """The store cannot be opened: a path that is not a usable directory, a database that fails.
+
+    Defined here, beside ConfigError, so the command line can catch it without importing SQLite.
+    """
+
+
 Positive = Annotated[float, Range(gt=0)]
 
 
@@ -90,9 +97,15 @@ def _standard_baud(v: int) -> None:
         raise ValueError(f"one of {', '.join(map(str, BAUDRATES))}")
 
 
+def _not_blank(v: str) -> None:
+    if not v:
+        raise ValueError("a device path or a pyserial URL, not empty")
+
+
 @section
 class AdcConfig(Section):
-    port: str = "/dev/battwatch-adc"  # a device path or any pyserial URL (loop://, rfc2217://)
+    # a device path or any pyserial URL (loop://, rfc2217://)
+    port: Annotated[str, Check(_not_blank)] = "/dev/battwatch-adc"
     baudrate: Annotated[int, Check(_standard_baud)] = 115200
     frame_rate_hz: Annotated[float, Range(ge=0.01, le=100)] = 1.0
     fast_rate_hz: Annotated[float, Range(ge=1, le=100)] = 100.0

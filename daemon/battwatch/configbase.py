@@ -8,7 +8,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, dataclass_transform
 
@@ -95,7 +95,10 @@ class Section:
     __slots__ = ()
 
     def check(self) -> None:
-        """Raise ValueError(message) when the keys do not fit together (run once they are valid)."""
+        """Raise ValueError(message) when the keys do not fit together.
+
+        It runs whenever the keys it reads are valid, even if other keys of the section are not.
+        """
 
 
 S = TypeVar("S", bound=Section)
@@ -116,9 +119,22 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def toml_text(value: Any) -> str:
+    """A parsed TOML value written back the way a TOML file shows it (``true``, ``2020-01-01T10:00:00``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items()) + "}"
+    return repr(value)  # numbers as written; strings quoted, as a TOML literal string
+
+
 def found(value: Any) -> str:
-    """A value as the problem list shows it: its repr, cut short."""
-    text = repr(value)
+    """A value as the problem list shows it: as TOML text, cut short."""
+    text = toml_text(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -155,7 +171,7 @@ def expected(hint: Any) -> str:
         return "a table"
     what = {
         bool: "true or false", int: "an integer", float: "a number", str: "a string",
-        date: "a date (YYYY-MM-DD)", Path: "a path", Secret: "a string",
+        date: "a date (YYYY-MM-DD)", Path: "a non-empty path", Secret: "a string",
     }.get(base, getattr(base, "__name__", str(base)))
     for m in meta:
         if isinstance(m, Range):
@@ -187,7 +203,9 @@ def _scalar(base: Any, raw: Any) -> Any:
         except ValueError:
             return _BAD
     if base in _FROM_TEXT:
-        return _FROM_TEXT[base](raw.strip()) if isinstance(raw, str) else _BAD
+        if not isinstance(raw, str) or (base is Path and not raw.strip()):
+            return _BAD  # Path("") is the current directory: an empty path is never meant
+        return _FROM_TEXT[base](raw.strip())
     raise TypeError(f"no rule for {base!r}")  # a section declared a type this engine lacks
 
 
@@ -295,15 +313,46 @@ def validate(cls: type[S], raw: Any, path: str, problems: list[str]) -> S:
             close = difflib.get_close_matches(str(name), names, n=1)
             tip = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"{path}.{name}: unknown key{tip}" if path else f"{name}: unknown key{tip}")
-    if len(problems) > before:  # the rules across keys need valid keys
-        return _BAD
-    obj = cls(**values)
+    if len(problems) == before:
+        obj = cls(**values)
+        return obj if _rule_holds(obj, set(), where, problems) else _BAD
+    # Some keys are wrong, but a rule across keys that are all valid can still be judged now,
+    # so that one run lists every problem. The rule runs on a stand-in holding only the valid
+    # keys (and the defaults of absent ones); a rule that reads a bad key is skipped, since its
+    # key's own problem is already listed and the rule could only repeat it.
+    partial = object.__new__(cls)
+    unset: set[str] = set()
+    for name, _, required in spec:
+        if name in values:
+            object.__setattr__(partial, name, values[name])
+        elif name not in raw and not required:
+            object.__setattr__(partial, name, _default(cls, name))
+        else:
+            unset.add(name)
+    _rule_holds(partial, unset, where, problems)
+    return _BAD
+
+
+def _default(cls: type[Section], name: str) -> Any:
+    f = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]  # a Section is a dataclass
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _rule_holds(obj: Section, unset: set[str], where: str, problems: list[str]) -> bool:
+    """Run ``obj.check()``; False (with the problem recorded) when the rule is broken.
+
+    Reading one of the ``unset`` keys of a stand-in skips the rule (it holds, as far as we know).
+    """
     try:
         obj.check()
     except ValueError as e:
         problems.append(f"{where}: {e}")
-        return _BAD
-    return obj
+        return False
+    except AttributeError as e:
+        if e.obj is obj and e.name in unset:
+            return True  # the rule needs a key that is itself wrong (reported already)
+        raise
+    return True
 
 
 def plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ def _health_table(summary: dict[str, Any]) -> Any:
         return ", ".join(f"{a['alert']} ({a['severity']})" for a in b.get("alerts", [])) or "none"
 
     sos_trend = sos.get("trend") or {}
+    slope = sos_trend.get("slope_v_per_day")
+    trend = "-"  # no fit yet: a short run has too few rested days
+    if isinstance(slope, int | float):
+        trend = (f"{slope * 1000:.2f} mV/day, warning level {sos_trend.get('projected_warning_date') or '-'}, "
+                 f"end of life {sos_trend.get('projected_end_of_life_date') or '-'}")
     rows = [
         ("health", _fmt(main.get("health")), _fmt(sos.get("health"))),
         ("rested voltage", _fmt(main.get("rested_voltage"), " V"), _fmt(sos.get("rested_voltage"), " V")),
@@ -61,9 +67,7 @@ def _health_table(summary: dict[str, Any]) -> Any:
         ("age", _fmt(main.get("age_years"), " years", 1), _fmt(sos.get("age_years"), " years", 1)),
         ("remaining life", life(main), life(sos)),
         ("last engine start", _fmt(main.get("last_crank_min_v"), " V minimum"), ""),
-        ("trend", "", f"{_fmt(sos_trend.get('slope_v_per_day', 0) * 1000, ' mV/day')}, warning level "
-                     f"{sos_trend.get('projected_warning_date') or '-'}, end of life "
-                     f"{sos_trend.get('projected_end_of_life_date') or '-'}" if sos_trend else "-"),
+        ("trend", "", trend),
         ("active alerts", alerts(main), alerts(sos)),
     ]
     for row in rows:
@@ -72,75 +76,107 @@ def _health_table(summary: dict[str, Any]) -> Any:
 
 
 def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = None) -> int:
+    """Run the demo; 0 when it ran to the end, 130 when Ctrl-C stopped it (after the summary
+    so far), 2 for a bad argument. Its temporary directory is removed whatever happens."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from battwatch import scenarios
-    from battwatch.adapters.sim import AdcEmulator
-    from battwatch.app import App
 
     console = Console(stderr=False, highlight=False)
     if scenario not in scenarios.names():
         console.print(f"unknown scenario {scenario!r}; choose from: {', '.join(scenarios.names())}")
         return 2
-    readings = list(scenarios.generate(scenario))
+    console.print(f"[bold]battwatch demo[/bold]: {scenarios.describe(scenario).splitlines()[0]}")
+    workdir: Path | None = None
+    try:
+        readings = list(scenarios.generate(scenario))
+        if keep:
+            workdir = Path(keep)
+            try:
+                workdir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                print(f"battwatch demo: --keep {keep}: cannot use it as a directory: {e.strerror}", file=sys.stderr)
+                return 2
+        else:
+            workdir = Path(tempfile.mkdtemp(prefix="battwatch-demo-"))
+        return _run(console, scenario, readings, seconds, workdir, keep is not None)
+    except KeyboardInterrupt:  # Ctrl-C before the daemon's own handler was in place
+        console.print("\ninterrupted before the run started")
+        return 130
+    finally:
+        if workdir is not None and not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, workdir: Path, keep: bool) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from battwatch.adapters.sim import AdcEmulator
+    from battwatch.app import App
+
     span_s = readings[-1].t - readings[0].t
     speed = span_s / max(seconds, 1.0)
-    workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="battwatch-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     link = workdir / "adc"
     cfg = _cfg(scenario, workdir / "store", str(link))
-    console.print(f"[bold]battwatch demo[/bold]: {scenarios.describe(scenario).splitlines()[0]}")
     console.print(
         f"{len(readings)} ADC windows over {span_s / 86400:.0f} days, replayed {speed:,.0f}x faster "
         f"through a pseudo-terminal ({link}) into the daemon's serial path."
     )
     logging.basicConfig(level=logging.ERROR)  # the progress display is the output here
-    emu = AdcEmulator(readings, speed=speed, link=link, wait_hello=True)
     raised: list[AlertTransition] = []
     t0 = readings[0].t
+    emu = AdcEmulator(readings, speed=speed, link=link, wait_hello=True)
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} windows"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("day 0", total=len(readings))
+            state = {"n": 0}
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} windows"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("day 0", total=len(readings))
-        state = {"n": 0}
+            def on_reading(r: Reading) -> None:
+                state["n"] += 1
+                if state["n"] % 200 == 0:
+                    progress.update(task, completed=state["n"],
+                                    description=f"{iso_utc(r.t)[:10]} (day {(r.t - t0) / 86400:.0f})")
 
-        def on_reading(r: Reading) -> None:
-            state["n"] += 1
-            if state["n"] % 200 == 0:
-                progress.update(task, completed=state["n"], description=f"{iso_utc(r.t)[:10]} (day {(r.t - t0) / 86400:.0f})")
+            def on_transition(tr: AlertTransition) -> None:
+                if tr.state == "raised":
+                    raised.append(tr)
+                colour = {"critical": "red", "warning": "yellow", "info": "cyan"}.get(tr.severity, "white")
+                verb = "RAISED " if tr.state == "raised" else "cleared"
+                progress.console.print(
+                    f"[{colour}]{iso_utc(tr.t)[:16]} {verb} {tr.battery}/{tr.alert} ({tr.severity})[/{colour}]: "
+                    f"{tr.message}"
+                )
 
-        def on_transition(tr: AlertTransition) -> None:
-            if tr.state == "raised":
-                raised.append(tr)
-            colour = {"critical": "red", "warning": "yellow", "info": "cyan"}[tr.severity]
-            verb = "RAISED " if tr.state == "raised" else "cleared"
-            progress.console.print(
-                f"[{colour}]{iso_utc(tr.t)[:16]} {verb} {tr.battery}/{tr.alert} ({tr.severity})[/{colour}]: {tr.message}"
+            app = App(
+                cfg,
+                on_reading=on_reading,
+                on_transition=on_transition,
+                stop_when=lambda a: emu.done.is_set() and a.decoder.stats.lines >= emu.lines_written,
+                use_scheduler=False,
             )
+            # from here Ctrl-C (SIGINT) asks the daemon to stop in order, as it does in a car
+            app.install_signal_handlers()
+            emu.start()
+            app.run()
+            progress.update(task, completed=state["n"])
+    finally:
+        emu.close()
 
-        app = App(
-            cfg,
-            on_reading=on_reading,
-            on_transition=on_transition,
-            stop_when=lambda a: emu.done.is_set() and a.decoder.stats.lines >= emu.lines_written,
-            use_scheduler=False,
-        )
-        app.install_signal_handlers()
-        emu.start()
-        app.run()
-        progress.update(task, completed=state["n"])
-    emu.close()
-
+    interrupted = app.stop_requested.is_set()
     stats = app.decoder.stats
-    summary = app.pipeline.summary(app._last_reading_t or t0)
+    last_t = app._last_reading_t or t0
+    summary = app.pipeline.summary(last_t)
     console.print()
+    if interrupted:
+        console.print(f"[bold]Interrupted[/bold] on day {(last_t - t0) / 86400:.0f} of {span_s / 86400:.0f}: "
+                      "the summary so far")
     console.print("[bold]Summary[/bold]")
     console.print(
         f"  serial: {stats.frames:,} frames decoded, {stats.lost_frames} lost, "
@@ -151,6 +187,4 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
     console.print(_health_table(summary))
     if keep:
         console.print(f"  store kept in {workdir}; try: battwatch status -c <config with [store] path = \"{cfg.store.path}\">")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return 130 if interrupted else 0

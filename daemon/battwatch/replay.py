@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from battwatch.config import Config
-from battwatch.core.csvlog import ReplayResult, feed_log
+from battwatch.core.csvlog import CsvFormatError, ReplayResult, RowError, RowParser, feed_log
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.pipeline import Pipeline
+from battwatch.core.timefmt import iso_utc
 from battwatch.sinks import Sink
 
-__all__ = ["ReplayResult", "open_log", "replay_file", "replay_rows", "stderr_warn"]
+if TYPE_CHECKING:
+    from battwatch.adapters.store import Store
+
+__all__ = ["ReplayError", "ReplayResult", "first_reading", "open_log", "replay_file", "replay_rows", "stderr_warn"]
+
+
+class ReplayError(Exception):
+    """The replay cannot go ahead as asked (a store whose analysis the log does not continue)."""
 
 
 def open_log(path: Path) -> TextIO:
@@ -30,6 +39,30 @@ def open_log(path: Path) -> TextIO:
     return io.TextIOWrapper(raw, encoding=encoding, newline="", errors="replace")
 
 
+def first_reading(path: Path) -> Reading | None:
+    """The log's first usable row (its vehicle as written, None when it has none), or None.
+
+    Read ahead of a replay, which needs it before the first reading arrives: the vehicle to
+    replay as, and where the log starts against a store's analysis.
+    """
+    with open_log(path) as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return None
+            parser = RowParser(header)
+            for row in reader:
+                if row:
+                    try:
+                        return parser.parse(row)
+                    except RowError:
+                        continue
+        except (CsvFormatError, csv.Error):
+            return None  # the replay itself says what is wrong with the file
+    return None
+
+
 def replay_rows(
     fh: TextIO,
     pipeline: Pipeline,
@@ -38,9 +71,11 @@ def replay_rows(
     warn: Callable[[str], None] | None = None,
     on_transition: Callable[[AlertTransition], None] | None = None,
     on_reading: Callable[[Reading], None] | None = None,
+    max_warnings: int = -1,
 ) -> ReplayResult:
-    """Push every row through ``pipeline``; bad rows are skipped, counted and reported."""
-    return feed_log(fh, pipeline, name, warn, on_transition, on_reading)
+    """Push every row through ``pipeline``; bad rows are skipped, counted and reported
+    (each one, or the first ``max_warnings`` when that is 0 or more)."""
+    return feed_log(fh, pipeline, name, warn, on_transition, on_reading, max_warnings)
 
 
 def replay_file(
@@ -53,10 +88,16 @@ def replay_file(
     publish: bool = False,
     sinks: list[Sink] | None = None,
     close_timeout_s: float = 30.0,
+    fresh: bool = False,
+    max_warnings: int = -1,
 ) -> ReplayResult:
-    """Replay one log through a fresh pipeline built from ``cfg``.
+    """Replay one log through a pipeline built from ``cfg``.
 
-    ``publish`` sends readings, transitions and summaries through the sinks the
+    With ``store_dir``, readings and alerts also go to that store, and the analysis goes on
+    from the state the store holds, as the daemon does after a restart: a log replayed in
+    parts gives the alerts the whole log would. ``fresh`` ignores that state. A log that
+    starts before the last reading of that state raises ReplayError (before anything is
+    written). ``publish`` sends readings, transitions and summaries through the sinks the
     configuration turns on (MQTT, InfluxDB), exactly as the daemon would: a backfill.
     Their outbox lives in ``store_dir`` (default: the configured store path).
     """
@@ -65,6 +106,12 @@ def replay_file(
 
     pipeline = build_pipeline(cfg)
     store = open_store(cfg, store_dir) if store_dir is not None else None
+    if store is not None and not fresh:
+        try:
+            _continue_analysis(store, pipeline, path)
+        except ReplayError:
+            store.close()
+            raise
     out_sinks: list[Sink] = list(sinks or [])
     if publish:
         out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path, role="backfill")
@@ -99,7 +146,8 @@ def replay_file(
     try:
         with open_log(path) as fh:
             res = replay_rows(
-                fh, pipeline, name=str(path), warn=warn, on_transition=emit, on_reading=on_reading
+                fh, pipeline, name=str(path), warn=warn, on_transition=emit, on_reading=on_reading,
+                max_warnings=max_warnings,
             )
         if res.last_t is not None:
             for out in pipeline.tick(res.last_t):
@@ -116,6 +164,29 @@ def replay_file(
         for sink in reversed(targets):
             sink.close(close_timeout_s)
     return res
+
+
+def _continue_analysis(store: Store, pipeline: Pipeline, path: Path) -> None:
+    """Load the analysis state ``store`` holds into ``pipeline``, if the log continues it."""
+    analyzer = pipeline.analyzer
+    saved = store.get("analyzer")
+    if analyzer is None or not isinstance(saved, dict):
+        return
+    where = store.directory
+    choices = "replay with --fresh to analyse this log afresh (alerts may be raised again), or use another store"
+    if saved.get("vehicle") != analyzer.vehicle:
+        raise ReplayError(f"the store {where} holds the analysis of vehicle {saved.get('vehicle')!r}, "
+                          f"and this log is replayed as {analyzer.vehicle!r}: {choices}")
+    last_t = saved.get("last_t")
+    first = first_reading(path)
+    if isinstance(last_t, float | int) and first is not None and first.t <= last_t:
+        raise ReplayError(f"{path} starts at {iso_utc(first.t)}, not after the last reading the store "
+                          f"{where} has analysed ({iso_utc(last_t)}): replay only what follows it, "
+                          f"or {choices}")
+    try:
+        analyzer.import_state(saved)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise ReplayError(f"the analysis state in the store {where} cannot be used ({e}): {choices}") from None
 
 
 def stderr_warn(msg: str) -> None:

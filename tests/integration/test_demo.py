@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
+
+from helpers import Proc
 
 pytestmark = [pytest.mark.serial, pytest.mark.slow]
 
@@ -24,3 +28,61 @@ def test_demo_runs_the_serial_path_and_shows_the_sos_decline(battwatch_bin: str)
     assert "SOS Call System Failure" in out  # the message says what it means for the owner
     assert "Health at the end of the run" in out and "by trend" in out
     assert "Traceback" not in res.stderr
+
+
+def _workdir(out: str) -> Path:
+    m = re.search(r"through a pseudo-terminal \((\S+)/adc\)", out)
+    assert m, out
+    return Path(m.group(1))
+
+
+@pytest.mark.parametrize("scenario", ["main-healthy-week-park", "sensor-silent", "sos-step-drop", "main-weak-crank"])
+def test_other_scenarios_run_to_their_summary_and_leave_nothing_behind(battwatch_bin: str, scenario: str) -> None:
+    """Short runs have no trend yet (and a sensor fault, a step): the summary must still show."""
+    res = subprocess.run(
+        [battwatch_bin, "demo", "--scenario", scenario, "--seconds", "2"], capture_output=True, text=True,
+        timeout=300, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    assert "Health at the end of the run" in res.stdout
+    assert re.search(r"│ trend +│ +│ -", res.stdout) or "mV/day" in res.stdout
+    assert not _workdir(res.stdout).exists()
+
+
+def test_ctrl_c_stops_the_demo_with_the_summary_so_far_and_exit_130(battwatch_bin: str) -> None:
+    proc = Proc(battwatch_bin.split() + ["demo", "--seconds", "120"], env={"COLUMNS": "120"})
+    try:
+        proc.wait_for(r"RAISED", timeout=120)  # the daemon is running: its SIGINT handler is in place
+        proc.signal(signal.SIGINT)
+        rc = proc.wait(60)
+    finally:
+        proc.kill()
+    out = proc.output
+    assert rc == 130, out[-3000:]
+    assert "Traceback" not in out
+    assert re.search(r"Interrupted on day \d+ of \d+: the summary so far", out)
+    assert "Health at the end of the run" in out
+    assert not _workdir(out).exists()
+
+
+def test_ctrl_c_before_the_run_starts_stops_cleanly(battwatch_bin: str) -> None:
+    """SIGINT while the scenario is still being generated: no traceback, exit 130."""
+    proc = Proc(battwatch_bin.split() + ["demo", "--scenario", "long-healthy-year", "--seconds", "60"])
+    try:
+        proc.wait_for(r"battwatch demo: ", timeout=60)  # printed before the year is generated
+        proc.signal(signal.SIGINT)
+        rc = proc.wait(60)
+    finally:
+        proc.kill()
+    assert rc == 130 and "Traceback" not in proc.output, proc.output
+
+
+@pytest.mark.parametrize("keep", ["/proc/nope", "file"])
+def test_keep_in_a_place_that_cannot_be_a_directory_is_a_one_line_error(battwatch_bin: str, tmp_path: Path, keep: str) -> None:
+    (tmp_path / "file").write_text("")
+    where = keep if keep.startswith("/") else str(tmp_path / keep)
+    res = subprocess.run([battwatch_bin, "demo", "--keep", where, "--seconds", "1"], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 2
+    assert res.stderr.strip() == res.stderr.strip().splitlines()[0] and res.stderr.startswith(f"battwatch demo: --keep {where}")

@@ -110,3 +110,31 @@ def test_secret_from_a_systemd_credentials_directory(tmp_path: Path) -> None:
     )
     assert cfg.mqtt is not None and cfg.mqtt.password is not None
     assert cfg.mqtt.password.get_secret_value() == "s3cret"
+
+
+def test_check_config_warns_but_passes_when_the_store_path_is_not_a_directory(battwatch_bin: str, tmp_path: Path) -> None:
+    """The file may be checked on another machine than the car's: a warning, not a failure."""
+    not_a_dir = tmp_path / "store"
+    not_a_dir.write_text("")
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[store]\npath = "{not_a_dir}"\n')
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(cfg_path)], capture_output=True, text=True)
+    assert res.returncode == 0 and ": OK" in res.stdout
+    assert f"warning: [store] path: {not_a_dir} exists but is not a directory" in res.stderr
+    # a usable directory, or one that does not exist yet (the daemon creates it), is no warning
+    for path in (tmp_path, tmp_path / "later"):
+        cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[store]\npath = "{path}"\n')
+        res = subprocess.run([battwatch_bin, "check-config", "-c", str(cfg_path)], capture_output=True, text=True)
+        assert res.returncode == 0 and res.stderr == ""
+
+
+@pytest.mark.parametrize("store", ["/proc/nope", "file"])
+def test_run_with_a_store_path_it_cannot_use_exits_2_with_one_line(battwatch_bin: str, tmp_path: Path, store: str) -> None:
+    (tmp_path / "file").write_text("")
+    path = store if store.startswith("/") else str(tmp_path / store)
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[adc]\nport = "{tmp_path}/no-adc"\n[store]\npath = "{path}"\n')
+    res = subprocess.run([battwatch_bin, "run", "-c", str(cfg_path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith(f"battwatch run: store {path}: ")
+    assert "Traceback" not in res.stdout + res.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -107,9 +107,9 @@ def test_a_toml_date_is_taken_as_is_and_a_whole_float_as_an_int() -> None:
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ({"ratio": True}, "ratio: found True; expected: a number"),
-        ({"count": False}, "count: found False; expected: an integer"),
-        ({"qos": True}, "qos: found True; expected: one of 0, 1, 2"),
+        ({"ratio": True}, "ratio: found true; expected: a number"),
+        ({"count": False}, "count: found false; expected: an integer"),
+        ({"qos": True}, "qos: found true; expected: one of 0, 1, 2"),
         ({"flag": 1}, "flag: found 1; expected: true or false"),
         ({"ratio": "0.5"}, "ratio: found '0.5'; expected: a number"),
         ({"count": 2.5}, "count: found 2.5; expected: an integer"),
@@ -133,7 +133,7 @@ def test_each_kind_of_value_problem_names_the_key_the_value_and_what_is_expected
     assert got == [
         "mode: found 'c'; expected: one of 'a', 'b'",
         "day: found 'soon'; expected: a date (YYYY-MM-DD)",
-        "where: found 5; expected: a path",
+        "where: found 5; expected: a non-empty path",
         "pair: found [1, 2, 3]; expected: a list of 2 items",
         "table.1: found [2]; expected: a list of 2 items",
         "names: found 'x'; expected: a list",
@@ -151,6 +151,65 @@ def test_a_section_rule_reports_at_the_section_once_its_keys_are_valid() -> None
     assert bad({"ordered": {"low": 3, "high": 2}}) == ["ordered: low must be below high"]
     # a bad key hides the rule across keys: it could only repeat the same mistake
     assert bad({"ordered": {"low": "x", "high": 2}}) == ["ordered.low: found 'x'; expected: a number"]
+
+
+@section
+class Link(Section):
+    port: str
+    min_s: float = 1.0
+    max_s: float = 10.0
+    level: Annotated[int, Check(_even)] = 2
+    inner: Inner = Inner()
+
+    def check(self) -> None:
+        if self.min_s > self.max_s:
+            raise ValueError("min_s must not exceed max_s")
+
+
+def test_a_section_rule_runs_when_only_keys_it_does_not_read_are_wrong() -> None:
+    """Every problem at once: a bad key elsewhere in the section (or in a table inside it, an
+    unknown key, a missing required key) does not hide a broken rule across valid keys."""
+    _, got = run(Link, {"min_s": 5, "max_s": 2, "level": 3, "inner": {"level": 0}, "typo": 1})
+    assert got == [
+        "port: required key is missing",
+        "level: found 3; expected: an even number",
+        "inner.level: found 0; expected: a number > 0 and <= 10",
+        "typo: unknown key",
+        "(top level): min_s must not exceed max_s",
+    ]
+    # a default takes part in the rule like a value written in the file
+    assert run(Link, {"min_s": 20, "level": 3})[1][-1] == "(top level): min_s must not exceed max_s"
+    # the rule still holds back when a key it reads is itself wrong
+    _, got = run(Link, {"port": "p", "min_s": "x", "max_s": 2, "level": 3})
+    assert got == ["min_s: found 'x'; expected: a number", "level: found 3; expected: an even number"]
+
+
+def test_a_rule_that_reads_a_key_the_section_lacks_is_a_bug_not_a_skip() -> None:
+    @section
+    class Broken(Section):
+        a: int = 1
+        b: Annotated[int, Check(_even)] = 2
+
+        def check(self) -> None:
+            if self.nope > 0:  # type: ignore[attr-defined]
+                raise ValueError("never")
+
+    with pytest.raises(AttributeError, match="nope"):
+        run(Broken, {"b": 3})
+
+
+def test_values_found_are_shown_as_toml_text() -> None:
+    when = datetime(2020, 1, 1, 10, 0)
+    assert bad({"day": when}) == ["day: found 2020-01-01T10:00:00; expected: a date (YYYY-MM-DD)"]
+    assert bad({"ratio": time(7, 30)}) == ["ratio: found 07:30:00; expected: a number"]
+    assert bad({"names": [True, date(2020, 1, 2), "x"]}) == ["names.0: found true; expected: a string",
+                                                             "names.1: found 2020-01-02; expected: a string"]
+    assert bad({"pair": {"a": [1, False]}}) == ["pair: found {a = [1, false]}; expected: a list of 2 items"]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_path_is_refused_not_taken_for_the_current_directory(blank: str) -> None:
+    assert bad({"where": blank}) == [f"where: found {blank!r}; expected: a non-empty path"]
 
 
 def test_unknown_keys_get_a_hint_when_one_is_close() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
+
+import pytest
 
 
 def _run(bin_: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,3 +50,108 @@ def test_replay_with_store_writes_readings_and_daily_logs(battwatch_bin: str, tm
     assert days == ["replay-2025-01-01.csv", "replay-2025-01-02.csv"]
     again = _run(battwatch_bin, str(store / "logs" / days[0]), "--jsonl")
     assert "replayed 24 readings (0 rows skipped)" in again.stderr
+
+
+T = 1735689600  # 2025-01-01T00:00:00Z
+
+
+def _one_line_error(res: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert res.returncode == code, (res.returncode, res.stderr)
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    return res.stderr.strip()
+
+
+def test_a_directory_is_not_a_log(battwatch_bin: str, tmp_path: Path) -> None:
+    err = _one_line_error(_run(battwatch_bin, str(tmp_path)))
+    assert err == f"battwatch replay: {tmp_path}: is a directory, not a CSV log"
+
+
+def test_times_in_milliseconds_are_bad_rows_and_nothing_reaches_the_store(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "ms.csv"
+    log.write_text(f"time,main_v,sos_v\n{T * 1000},12.6,5.2\n{T * 1000 + 60000},12.6,5.2\n{T + 120},1e300,5.2\n")
+    store = tmp_path / "store"
+    res = _run(battwatch_bin, str(log), "--store", str(store))
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert f"{log}:2: row skipped: time {T * 1000} is after 2099 as Unix seconds; it looks like Unix milliseconds" in res.stderr
+    assert f"{log}:4: row skipped: main_v: 1e300 is outside -100..100 V" in res.stderr
+    assert "replayed 0 readings (3 rows skipped)" in res.stderr
+    assert list(store.glob("logs/*.csv")) == []
+    db = sqlite3.connect(store / "battwatch.sqlite3")
+    assert db.execute("SELECT count(*) FROM readings").fetchone() == (0,)
+    db.close()
+
+
+def test_every_bad_row_is_warned_about_unless_capped(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("time,main_v\n" + "".join(f"{T + i},x\n" for i in range(70)) + f"{T + 100},12.6\n")
+    res = _run(battwatch_bin, str(log))
+    assert res.stderr.count("row skipped") == 70 and f"{log}:71: row skipped" in res.stderr
+    assert "replayed 1 readings (70 rows skipped)" in res.stderr
+    res = _run(battwatch_bin, str(log), "--max-warnings", "3")
+    assert res.stderr.count("row skipped") == 3 and f"{log}: 67 more skipped rows not shown" in res.stderr
+    assert "replayed 1 readings (70 rows skipped)" in res.stderr
+
+
+def _scenario_log(tmp_path: Path, vehicle: str, name: str = "sos-step-drop") -> Path:
+    from battwatch import scenarios
+    from battwatch.core.csvlog import write_csv
+
+    log = tmp_path / f"{vehicle}.csv"
+    with log.open("w") as fh:
+        write_csv(fh, scenarios.generate(name), vehicle=vehicle)
+    return log
+
+
+def test_without_a_config_the_vehicle_is_the_one_the_log_names(battwatch_bin: str, tmp_path: Path) -> None:
+    log = _scenario_log(tmp_path, "car-7")
+    res = _run(battwatch_bin, str(log), "--jsonl", "--store", str(tmp_path / "store"))
+    assert res.returncode == 0, res.stderr
+    got = [json.loads(line) for line in res.stdout.splitlines()]
+    assert got and {d["vehicle"] for d in got} == {"car-7"}
+    assert sorted(p.name for p in (tmp_path / "store" / "logs").glob("*.csv"))[0].startswith("car-7-")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[vehicle]\nid = "from-config"\n')
+    res = _run(battwatch_bin, str(log), "--jsonl", "-c", str(cfg))
+    assert {json.loads(line)["vehicle"] for line in res.stdout.splitlines()} == {"from-config"}
+    # a vehicle column with a name that cannot be an id: the default, with a warning
+    odd = tmp_path / "odd.csv"
+    odd.write_text(f"time,vehicle,main_v\n{T},my car,12.6\n")
+    res = _run(battwatch_bin, str(odd), "--store", str(tmp_path / "odd"))
+    assert "vehicle 'my car' is not a valid vehicle id; replaying as 'replay'" in res.stderr
+    assert [p.name for p in (tmp_path / "odd" / "logs").glob("*.csv")] == ["replay-2025-01-01.csv"]
+
+
+def test_a_log_already_in_the_store_stops_with_a_hint_and_fresh_replays_it(battwatch_bin: str, tmp_path: Path) -> None:
+    log = _scenario_log(tmp_path, "car-7")
+    store = tmp_path / "store"
+    assert _run(battwatch_bin, str(log), "--store", str(store)).returncode == 0
+    err = _one_line_error(_run(battwatch_bin, str(log), "--store", str(store)))
+    assert "starts at 2025-" in err and "not after the last reading the store" in err and "--fresh" in err
+    res = _run(battwatch_bin, str(log), "--store", str(store), "--fresh")
+    assert res.returncode == 0 and "0 rows skipped" in res.stderr
+    assert _one_line_error(_run(battwatch_bin, str(log), "--fresh")).endswith("--fresh goes with --store "
+                                                                              "(without one the analysis always starts afresh)")
+
+
+@pytest.mark.parametrize("where", ["file", "/proc/x", "file/sub"])
+def test_a_store_that_cannot_be_opened_is_a_one_line_error(battwatch_bin: str, tmp_path: Path, where: str) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(f"time,main_v\n{T},12.6\n")
+    (tmp_path / "file").write_text("")
+    store = where if where.startswith("/") else str(tmp_path / where)
+    err = _one_line_error(_run(battwatch_bin, str(log), "--store", store))
+    assert err.startswith(f"battwatch replay: store {store}: ")
+
+
+def test_a_damaged_store_database_is_moved_aside_with_a_warning(battwatch_bin: str, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(f"time,main_v\n{T},12.6\n")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "battwatch.sqlite3").write_bytes(b"not a database at all" * 100)
+    res = _run(battwatch_bin, str(log), "--store", str(store))
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "not a usable SQLite database (file is not a database); moved it to battwatch.sqlite3.damaged-" in res.stderr
+    (aside,) = store.glob("battwatch.sqlite3.damaged-*")
+    assert aside.read_bytes() == b"not a database at all" * 100
+    assert "replayed 1 readings" in res.stderr

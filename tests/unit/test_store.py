@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
-from battwatch.adapters.store import Store
+import pytest
+
+from battwatch.adapters.store import Store, StoreError
 from battwatch.core.model import AlertTransition, Reading
 
 DAY = 86400.0
@@ -89,3 +92,43 @@ def test_daily_log_appends_after_a_restart_without_a_second_header(tmp_path: Pat
     text = (tmp_path / "logs" / "car-2025-01-01.csv").read_text().splitlines()
     assert text[0].startswith("time,") and len(text) == 3
     assert sum(1 for line in text if line.startswith("time,")) == 1
+
+
+@pytest.mark.parametrize("t", [1e300, -1e300, float("inf"), float("-inf"), float("nan"), 1736145060000.0, -37900000000.0, 0.0])
+def test_a_time_no_day_can_hold_is_refused_and_counted_never_raised(tmp_path: Path, t: float, caplog: pytest.LogCaptureFixture) -> None:
+    s = Store(tmp_path, "car", commit_rows=1)
+    with caplog.at_level(logging.ERROR, logger="battwatch.adapters.store"):
+        s.write_reading(_r(t))
+        s.write_transition(AlertTransition(t, "car", "sos", "age", "warning", "raised", 5.1, "old pack"))
+        assert s.prune(now=t) == 0
+    s.write_reading(_r(T0))  # the store goes on
+    s.flush()
+    assert s.status()["refused"] == 2 and s.count_readings() == 1
+    assert "reading at time" in caplog.text and "refused: outside 2000-2099" in caplog.text
+    assert [p.name for p in (tmp_path / "logs").glob("*.csv")] == ["car-2025-01-01.csv"]
+    s.close()
+
+
+def test_a_damaged_database_is_moved_aside_kept_and_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    junk = b"SQLite format 3\x00" + bytes(range(256)) * 20  # a header, then garbage
+    (tmp_path / "battwatch.sqlite3").write_bytes(junk)
+    with caplog.at_level(logging.WARNING, logger="battwatch.adapters.store"):
+        s = Store(tmp_path, "car")
+    assert "not a usable SQLite database" in caplog.text
+    (aside,) = tmp_path.glob("battwatch.sqlite3.damaged-*")
+    assert aside.read_bytes() == junk
+    s.write_reading(_r(T0))
+    s.close()
+    assert _count(tmp_path) == 1
+
+
+@pytest.mark.parametrize(("where", "says"), [
+    ("file", "exists but is not a directory"),
+    ("file/sub", "cannot create the directory: Not a directory"),
+    ("/proc/nope", "cannot create the directory"),
+])
+def test_a_store_path_that_cannot_be_used_is_a_store_error(tmp_path: Path, where: str, says: str) -> None:
+    (tmp_path / "file").write_text("")
+    path = Path(where) if where.startswith("/") else tmp_path / where
+    with pytest.raises(StoreError, match=f"store {path}: {says}"):
+        Store(path, "car")

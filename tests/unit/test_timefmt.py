@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from battwatch.core.timefmt import IsoTimes, iso_utc, parse_time
+from battwatch.core.timefmt import MAX_T, MIN_T, IsoTimes, iso_utc, parse_time, time_range_problem
 
 
 def _reference(text: str) -> float | None:
@@ -97,3 +97,21 @@ def test_parse_time_reads_unix_seconds_and_iso_and_round_trips_iso_utc() -> None
     assert parse_time(iso_utc(1735689600.25)) == 1735689600.25
     with pytest.raises(ValueError, match="no UTC offset"):
         parse_time("2025-01-01T00:00:00")
+
+
+def test_a_lower_case_z_is_utc_as_rfc_3339_allows() -> None:
+    assert parse_time("2025-01-01T00:00:00z") == 1735689600.0
+    reader = IsoTimes()
+    assert reader.parse("2025-01-01T00:00:00z") == 1735689600.0
+    assert reader.parse("2025-01-01T10:00:00.500z") == 1735725600.5  # by the clock digits
+    assert reader.suffix == "z"
+
+
+def test_the_plausible_time_range_and_the_milliseconds_hint() -> None:
+    assert time_range_problem(MIN_T, "x") is None and time_range_problem(MAX_T - 0.001, "x") is None
+    assert MIN_T == parse_time("2000-01-01T00:00:00Z") and MAX_T == parse_time("2100-01-01T00:00:00Z")
+    for t in (MIN_T - 0.001, MAX_T, -1e300, 1e300, float("nan"), float("inf")):
+        problem = time_range_problem(t, "T")
+        assert problem is not None and "outside 2000-01-01..2099-12-31" in problem, t
+    ms = time_range_problem(1736145060000.0, "1736145060000")
+    assert ms is not None and "Unix milliseconds (2025-01-06T06:31:00.000+00:00)" in ms

@@ -11,10 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from battwatch.config import StoreError
 from battwatch.core.csvlog import COLUMNS, format_row
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.timefmt import MAX_T, MIN_T
 
 logger = logging.getLogger(__name__)
+
+DB_NAME = "battwatch.sqlite3"
+# SQLite's primary result codes for a file that is damaged or is not a database at all
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -95,6 +101,22 @@ class DailyCsvLog:
         return gone
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash may
+        # lose the last transaction, which is the trade the SD card wants.
+        db.execute("PRAGMA synchronous=NORMAL")
+        # writes are batched and reads are rare: a 512 kB page cache instead of 2 MB (Pi Zero)
+        db.execute("PRAGMA cache_size=-512")
+        db.executescript(SCHEMA)
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
 class Store:
     """The embedded default sink: everything the daemon learns lands here first.
 
@@ -122,25 +144,63 @@ class Store:
         self.commit_interval_s = commit_interval_s
         self.retention_days = retention_days
         self.csv_retention_days = csv_retention_days
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.directory / "battwatch.sqlite3", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across application crashes in WAL mode; only an OS crash may
-        # lose the last transaction, which is the trade the SD card wants.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # writes are batched and reads are rare: a 512 kB page cache instead of 2 MB (Pi Zero)
-        self.db.execute("PRAGMA cache_size=-512")
-        self.db.executescript(SCHEMA)
+        self.refused = 0  # readings and transitions whose time no day can hold (see _refuse)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StoreError(f"store {self.directory}: exists but is not a directory") from None
+        except OSError as e:
+            raise StoreError(f"store {self.directory}: cannot create the directory: {e.strerror}") from None
+        self.db = self._open_db()
         self.csv = DailyCsvLog(self.directory / "logs", vehicle) if csv_logs else None
         self._pending: list[tuple[Any, ...]] = []
         self._last_commit = time.monotonic()
         self.readings_written = 0
 
+    def _open_db(self) -> sqlite3.Connection:
+        """The database, set up; a damaged one is moved aside (kept) and a new one started."""
+        path = self.directory / DB_NAME
+        try:
+            return _connect(path)
+        except sqlite3.DatabaseError as e:
+            if e.sqlite_errorcode & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                raise StoreError(f"store {path}: cannot open the database: {e} "
+                                 f"(check that {self.directory} is writable by this user)") from None
+            damage = str(e)
+        # Keeping the car's monitoring going matters more than the old file, which is kept
+        # under another name for a person to look at (sqlite3 DB .recover can rescue rows).
+        aside = path.with_name(f"{DB_NAME}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                side = Path(f"{path}{suffix}")
+                if side.exists():
+                    side.rename(Path(f"{aside}{suffix}"))
+        except OSError as e:
+            raise StoreError(f"store {path}: not a usable SQLite database ({damage}) and it cannot be "
+                             f"moved aside ({e.strerror}): move it away by hand") from None
+        logger.warning("store %s: not a usable SQLite database (%s); moved it to %s and started a new one",
+                       path, damage, aside.name)
+        try:
+            return _connect(path)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"store {path}: cannot create a new database: {e}") from None
+
     # -- sink protocol ---------------------------------------------------------------
     def start(self) -> None:
         pass
 
+    def _refuse(self, what: str, t: float) -> None:
+        # Defence in depth: every source bounds its times already, but a time no calendar day
+        # can hold must not become a traceback in the daemon or a NULL key in the database.
+        self.refused += 1
+        if self.refused == 1 or self.refused % 1000 == 0:
+            logger.error("store: %s at time %r refused: outside 2000-2099 (%d refused so far)",
+                         what, t, self.refused)
+
     def write_reading(self, r: Reading, state: str | None = None) -> None:
+        if not MIN_T <= r.t < MAX_T:
+            self._refuse("reading", r.t)
+            return
         self._pending.append(
             (r.t, r.main_v, r.main_min_v, r.main_max_v, r.sos_v, r.sos_min_v, r.sos_max_v,
              r.temp_c, r.window_s, r.flags, state)
@@ -154,6 +214,9 @@ class Store:
             self.flush()
 
     def write_transition(self, tr: AlertTransition) -> None:
+        if not MIN_T <= tr.t < MAX_T:
+            self._refuse("alert transition", tr.t)
+            return
         self.flush()  # keep order: readings before the alert they caused
         self._insert_event(tr)
 
@@ -210,7 +273,7 @@ class Store:
 
     def status(self) -> dict[str, Any]:
         return {"path": str(self.directory), "readings_written": self.readings_written,
-                "pending": len(self._pending)}
+                "pending": len(self._pending), "refused": self.refused}
 
     # -- state that must survive a restart -------------------------------------------
     def put(self, key: str, value: Any) -> None:
@@ -226,6 +289,8 @@ class Store:
     def prune(self, now: float) -> int:
         """Apply retention; returns the number of readings deleted."""
         self.flush()
+        if not MIN_T <= now < MAX_T:
+            return 0  # no cutoff can be reckoned from a time no day holds
         cutoff = now - self.retention_days * 86400.0
         cur = self.db.execute("DELETE FROM readings WHERE t < ?", (cutoff,))
         self.db.execute("DELETE FROM events WHERE t < ?", (cutoff,))

@@ -11,7 +11,7 @@ from typing import Final, TextIO
 
 from battwatch.core.model import AlertTransition, Reading
 from battwatch.core.pipeline import Pipeline
-from battwatch.core.timefmt import IsoTimes, iso_utc, parse_time
+from battwatch.core.timefmt import MAX_T, MIN_T, IsoTimes, iso_utc, parse_time, time_range_problem
 
 # tuple.__new__ skips the NamedTuple's Python-level constructor: a third of a microsecond a row
 _new_reading: Final = tuple.__new__
@@ -30,6 +30,14 @@ COLUMNS: tuple[str, ...] = (
 )
 _KNOWN = frozenset(COLUMNS)
 
+# What a value may be, beyond which a row is refused as impossible (a wrong unit, a broken
+# sensor, a corrupt file) rather than stored: no battery in a car shows more than 100 V either
+# way, and no cabin or engine bay is colder than -60 °C or hotter than 150 °C. Times must lie
+# in timefmt.MIN_T..MAX_T (2000-2099).
+V_LIMIT: Final = 100.0
+TEMP_MIN_C: Final = -60.0
+TEMP_MAX_C: Final = 150.0
+
 # Logs hold millivolts and tenths of a degree, so a year of rows has only a few thousand
 # distinct numbers: looking a field up is four times cheaper than float() on it. The memo
 # is bounded (cleared when full) so an unusual log cannot grow it without limit.
@@ -44,7 +52,8 @@ class RowError(ValueError):
     """One row cannot be used; the replay skips it, counts it and says why."""
 
 
-def _volts(text: str, column: str) -> float | None:
+def _value(text: str, column: str) -> float | None:
+    """A field's number (None when empty), within the physical range of its column."""
     if not text:
         return None
     try:
@@ -53,6 +62,11 @@ def _volts(text: str, column: str) -> float | None:
         raise RowError(f"{column}: {text.strip()!r} is not a number") from None
     if not math.isfinite(v):
         raise RowError(f"{column}: {text.strip()!r} is not a finite number")
+    if column == "temp_c":
+        if not TEMP_MIN_C <= v <= TEMP_MAX_C:
+            raise RowError(f"temp_c: {text.strip()} is outside {TEMP_MIN_C:g}..{TEMP_MAX_C:g} °C")
+    elif not -V_LIMIT <= v <= V_LIMIT:
+        raise RowError(f"{column}: {text.strip()} is outside -{V_LIMIT:g}..{V_LIMIT:g} V")
     return v
 
 
@@ -72,7 +86,9 @@ class RowParser:
         self._cols = tuple(index.get(c, -1) for c in COLUMNS[2:])
         self._vehicle = index.get("vehicle", -1)
         self.default_vehicle = default_vehicle  # rows without a vehicle column or value
-        self._last_t = -math.inf
+        # the time of the last good row; before the first, just under the earliest time allowed,
+        # so that the fast path's one ordering test also checks the lower bound
+        self._last_t = math.nextafter(MIN_T, -math.inf)
         self._iso = IsoTimes()
         self._new: Callable[[type[Reading], tuple[object, ...]], Reading] = _new_reading
         self._memo: dict[str, float] = {}
@@ -120,14 +136,15 @@ class RowParser:
             t = iso
         else:
             t = float(ts)
-        if not t > self._last_t or t - t:  # t - t is non-zero (nan) for inf and nan
+        # in order and in range (2000-2099); nan and inf fail these comparisons too
+        if not self._last_t < t < MAX_T:
             return None
         row.append("")  # absent columns point at index -1: this empty field
         cm, cmn, cmx, cs, csn, csx, ctemp = self._cols
         main = self._num(row[cm])
         sos = self._num(row[cs])
         temp = self._num(row[ctemp])
-        if temp is not None and temp - temp:
+        if temp is not None and not TEMP_MIN_C <= temp <= TEMP_MAX_C:
             return None
         main_min: float | None
         main_max: float | None
@@ -136,9 +153,9 @@ class RowParser:
         if main is not None:
             main_min = self._num_or(row[cmn], main)
             main_max = self._num_or(row[cmx], main)
-            d = main_max - main_min
-            if not main_min <= main <= main_max or d - d or main - main:
-                return None  # out of order, or an inf/nan somewhere (x - x is nan for those)
+            # in order and within the physical range; a nan or inf anywhere fails it too
+            if not -V_LIMIT <= main_min <= main <= main_max <= V_LIMIT:
+                return None
         elif sos is None:
             return None
         else:
@@ -146,8 +163,7 @@ class RowParser:
         if sos is not None:
             sos_min = self._num_or(row[csn], sos)
             sos_max = self._num_or(row[csx], sos)
-            d = sos_max - sos_min
-            if not sos_min <= sos <= sos_max or d - d or sos - sos:
+            if not -V_LIMIT <= sos_min <= sos <= sos_max <= V_LIMIT:
                 return None
         else:
             sos_min = sos_max = None
@@ -168,13 +184,16 @@ class RowParser:
             t = parse_time(row[it])
         except ValueError as e:
             raise RowError(f"time: {e}") from None
-        if t <= self._last_t:
-            raise RowError(f"time {row[it].strip()} is not after the previous row's")
         if not math.isfinite(t):
             raise RowError(f"time {row[it].strip()} is not a finite number")
+        problem = time_range_problem(t, row[it].strip())
+        if problem is not None:
+            raise RowError(problem)
+        if t <= self._last_t:
+            raise RowError(f"time {row[it].strip()} is not after the previous row's")
         vals: list[float | None] = []
         for col, name in zip(self._cols, COLUMNS[2:], strict=True):
-            vals.append(_volts(row[col].strip(), name) if 0 <= col < n else None)
+            vals.append(_value(row[col].strip(), name) if 0 <= col < n else None)
         main, main_min, main_max, sos, sos_min, sos_max, temp = vals
         if main is None and sos is None:
             raise RowError("neither main_v nor sos_v has a value")
@@ -198,9 +217,6 @@ class RowParser:
         )
 
 
-MAX_WARNINGS: Final = 50  # per log; the count in the result still includes every skipped row
-
-
 @dataclass(slots=True)
 class ReplayResult:
     rows: int = 0
@@ -212,22 +228,70 @@ class ReplayResult:
     unknown_columns: list[str] = field(default_factory=list)
 
 
-class _Unreadable(RowError):
-    """A quoted record the csv module refuses (a NUL byte), and how many lines it took."""
+class _Taken:
+    """The lines an iterator hands out, remembered (the lines a quoted record spans)."""
 
-    def __init__(self, message: str, lines: int) -> None:
-        super().__init__(message)
+    def __init__(self, lines: Iterator[str]) -> None:
         self.lines = lines
+        self.taken: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken.append(line)
+        return line
 
 
-def _quoted(line: str, rest: Iterator[str]) -> tuple[list[str], int]:
-    """A record with quotes, perhaps spanning lines, read by the csv module: (fields, lines used)."""
-    reader = csv.reader(chain((line,), rest))
+def _one_line(line: str) -> list[str]:
+    """The fields of one line on its own (a quote left open ends with the line)."""
+    try:
+        return next(csv.reader((line,)), [])
+    except csv.Error:
+        return []
+
+
+def _quoted(
+    line: str, rest: Iterator[str], first: int, parser: RowParser
+) -> tuple[list[tuple[int, Reading | None, str]], int]:
+    """A line with a quote, and the lines a quoted field carries it over: (results, lines used).
+
+    Each result is (line number, reading or None, why it was skipped). A record across lines
+    is what RFC 4180 allows (a note column with line breaks); when it turns out bad, the quote
+    was a stray one, so the record is reported at the line it starts on and the lines it took
+    are read again on their own: one stray quote costs one row, not the rest of the log.
+    """
+    more = _Taken(rest)
+    reader = csv.reader(chain((line,), more))
+    why = ""
     try:
         row = next(reader, [])
-    except csv.Error as e:
-        raise _Unreadable(f"unreadable CSV ({e})", max(reader.line_num, 1)) from None
-    return row, max(reader.line_num, 1)
+    except csv.Error as err:
+        row, why = [], f"unreadable CSV ({err})"
+    used = 1 + len(more.taken)
+    if not why:
+        if not row or row == [""]:
+            return [], used
+        try:
+            return [(first, parser.parse(row), "")], used
+        except RowError as e:
+            why = str(e)
+    if used == 1:
+        return [(first, None, why)], used
+    out: list[tuple[int, Reading | None, str]] = [
+        (first, None, f"a quote opened on this line runs on to line {first + used - 1}; "
+                      "read as one row it is not usable, so the lines after it are read on their own")
+    ]
+    for k, later in enumerate(more.taken):
+        fields = _one_line(later)
+        if not fields or fields == [""]:
+            continue
+        try:
+            out.append((first + 1 + k, parser.parse(fields), ""))
+        except RowError as e:
+            out.append((first + 1 + k, None, str(e)))
+    return out, used
 
 
 def feed_log(
@@ -237,8 +301,12 @@ def feed_log(
     warn: Callable[[str], None] | None = None,
     on_transition: Callable[[AlertTransition], None] | None = None,
     on_reading: Callable[[Reading], None] | None = None,
+    max_warnings: int = -1,
 ) -> ReplayResult:
     """Push every row of a CSV log through ``pipeline``; bad rows are skipped, counted and reported.
+
+    Each skipped row gets a warning with its line number, or only the first ``max_warnings``
+    of them when that is 0 or more (then one more line says how many were not shown).
 
     Logs are plain numbers and ISO times, so a line without a quote is split on commas,
     which gives the fields csv.reader would at a fraction of its cost; a line with a
@@ -252,10 +320,9 @@ def feed_log(
         line_num += 1
         if '"' in line:
             try:
-                header, used = _quoted(line, it)
-            except _Unreadable as unreadable:
-                raise CsvFormatError(f"{name}:{line_num}: {unreadable}") from None
-            line_num += used - 1
+                header = next(csv.reader((line,)), [])
+            except csv.Error as err:
+                raise CsvFormatError(f"{name}:{line_num}: unreadable CSV ({err})") from None
         else:
             header = line.rstrip("\r\n").split(",")
         if header and header != [""]:
@@ -269,32 +336,43 @@ def feed_log(
     res.unknown_columns = parser.unknown_columns
     transitions = res.transitions
     rows = skipped = 0
+    shown = max_warnings if max_warnings >= 0 else -1
     first_t: float | None = None
     # the hot loop of replay and report: one split, one parse, one call into the pipeline per row
     for line in it:
         line_num += 1
         if '"' in line:
-            try:
-                row, used = _quoted(line, it)
-            except _Unreadable as bad:
-                row, used = [], bad.lines
-                rows += 1
-                skipped += 1
-                if warn is not None and skipped <= MAX_WARNINGS:
-                    warn(f"{name}:{line_num + used - 1}: row skipped: {bad}")
+            results, used = _quoted(line, it, line_num, parser)
             line_num += used - 1
-            if not row:
-                continue
-        else:
-            row = line.rstrip("\r\n").split(",")
-            if len(row) == 1 and not row[0]:
-                continue  # a blank line, which csv.reader skips too
+            for at, got, reason in results:
+                rows += 1
+                if got is None:
+                    skipped += 1
+                    if warn is not None and shown != 0:
+                        shown -= 1
+                        warn(f"{name}:{at}: row skipped: {reason}")
+                    continue
+                if first_t is None:
+                    first_t = got.t
+                outs = pipeline.reading(got)
+                if on_reading is not None:
+                    on_reading(got)
+                for out in outs[1:]:
+                    if isinstance(out, AlertTransition):
+                        transitions.append(out)
+                        if on_transition is not None:
+                            on_transition(out)
+            continue
+        row = line.rstrip("\r\n").split(",")
+        if len(row) == 1 and not row[0]:
+            continue  # a blank line, which csv.reader skips too
         rows += 1
         try:
             r = parser.parse(row)
         except RowError as why:
             skipped += 1
-            if warn is not None and skipped <= MAX_WARNINGS:
+            if warn is not None and shown != 0:
+                shown -= 1
                 warn(f"{name}:{line_num}: row skipped: {why}")
             continue
         if first_t is None:
@@ -311,8 +389,8 @@ def feed_log(
     res.rows, res.skipped, res.first_t = rows, skipped, first_t
     res.last_t = pipeline.last_t
     res.readings = rows - skipped
-    if warn is not None and skipped > MAX_WARNINGS:
-        warn(f"{name}: {skipped - MAX_WARNINGS} more skipped rows not shown")
+    if warn is not None and 0 <= max_warnings < skipped:
+        warn(f"{name}: {skipped - max_warnings} more skipped rows not shown")
     return res
 
 

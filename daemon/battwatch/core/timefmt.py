@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Final
+
+# The times a reading may carry: a clock before 2000 or after 2099 is a wrong clock or a wrong
+# unit (Unix milliseconds read as seconds: year 56986), never data. Everything that stores or
+# dates a reading can rely on this range, which datetime handles without overflow.
+MIN_T: Final = 946684800.0  # 2000-01-01T00:00:00Z, the first time allowed
+MAX_T: Final = 4102444800.0  # 2100-01-01T00:00:00Z, the first time refused
+
+
+def time_range_problem(t: float, text: str) -> str | None:
+    """Why ``t`` (read from ``text``) is not a plausible reading time, or None when it is."""
+    if MIN_T <= t < MAX_T:
+        return None
+    if MIN_T <= t / 1000.0 < MAX_T:
+        return (f"time {text} is after 2099 as Unix seconds; it looks like Unix milliseconds "
+                f"({iso_utc(t / 1000.0)}): write seconds (divide by 1000)")
+    return f"time {text} is outside 2000-01-01..2099-12-31 (UTC), the range a reading's time may have"
 
 
 def iso_utc(t: float) -> str:
@@ -11,7 +28,7 @@ def iso_utc(t: float) -> str:
 
 
 def parse_time(text: str) -> float:
-    """ISO 8601 with an offset, or Unix seconds, to Unix seconds.
+    """ISO 8601 with an offset (``Z`` or ``z`` for UTC), or Unix seconds, to Unix seconds.
 
     Raises ValueError for anything else, including an ISO time without an offset:
     a naive local time would be read differently on every machine.
@@ -23,12 +40,17 @@ def parse_time(text: str) -> float:
     if (c.isdigit() or c in "+-.") and ("-" not in text[1:]) and ":" not in text:
         return float(text)
     try:
-        dt = datetime.fromisoformat(text)
+        dt = datetime.fromisoformat(_upper_z(text))
     except ValueError:
         raise ValueError(f"{text!r} is neither ISO 8601 nor Unix seconds") from None
     if dt.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
     return dt.timestamp()
+
+
+def _upper_z(text: str) -> str:
+    """RFC 3339 (section 5.6) allows a lower-case ``z`` for UTC, which datetime (3.11) refuses."""
+    return text[:-1] + "Z" if text.endswith("z") else text
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -84,7 +106,7 @@ class IsoTimes:
         return self._full(text)
 
     def _full(self, text: str) -> float | None:
-        dt = datetime.fromisoformat(text)
+        dt = datetime.fromisoformat(_upper_z(text))
         if dt.tzinfo is None:
             return None
         n = len(text)
@@ -95,7 +117,7 @@ class IsoTimes:
                 j += 1
                 while j < n and "0" <= text[j] <= "9":
                     j += 1
-            if j < n and text[j] in "+-Z":
+            if j < n and text[j] in "+-Zz":
                 self.prefix = text[:11]
                 self.suffix = text[j:]
                 midnight = dt.replace(hour=0, minute=0, second=0, microsecond=0)
