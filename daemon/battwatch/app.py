@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -57,6 +58,8 @@ def build_decoder(cfg: Config) -> DeviceDecoder:
         hold_max_s=cfg.clock.hold_max_s,
         step_s=cfg.clock.step_s,
         jump_s=cfg.clock.jump_s,
+        t_min=datetime(cfg.clock.min_year, 1, 1, tzinfo=UTC).timestamp(),
+        t_max=datetime(cfg.clock.max_year + 1, 1, 1, tzinfo=UTC).timestamp(),
     )
 
 

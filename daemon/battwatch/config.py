@@ -127,6 +127,14 @@ class ClockConfig(Section):
     hold_max_s: Annotated[float, Range(ge=0, le=86400)] = 900.0
     step_s: Annotated[float, Range(gt=0, le=3600)] = 2.0
     jump_s: Annotated[float, Range(gt=0, le=86400)] = 60.0
+    # a reading's time must fall within these years (inclusive): a frame or a device clock
+    # outside them is a firmware or clock fault, refused before it reaches the store
+    min_year: Annotated[int, Range(ge=1971, le=9998)] = 2000
+    max_year: Annotated[int, Range(ge=1971, le=9998)] = 2100
+
+    def check(self) -> None:
+        if self.min_year > self.max_year:
+            raise ValueError("min_year must not exceed max_year")
 
 
 @section
