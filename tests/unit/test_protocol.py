@@ -195,3 +195,17 @@ def test_a_command_the_device_cannot_read_carries_its_ack_reason(line: bytes, re
     with pytest.raises(FrameError) as e:
         parse_command(line)
     assert e.value.kind == reason
+
+
+def _ack_section() -> str:
+    text = DOC.read_text()
+    return text[text.index("### `BWA`") : text.index("## Pi → device")]
+
+
+def test_the_error_reasons_in_the_doc_are_exactly_the_ones_a_device_sends() -> None:
+    from battwatch.core.protocol import ACK_REASONS
+
+    listed = re.findall(r"^\| `(\w+)` \|", _ack_section(), re.M)
+    assert sorted(listed) == sorted(ACK_REASONS)
+    examples = re.findall(r"^\$BWA,[^,]+,ERR,(\w+)\*", _ack_section(), re.M)
+    assert sorted(examples) == sorted(ACK_REASONS)  # one example line for each reason

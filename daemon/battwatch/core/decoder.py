@@ -76,6 +76,7 @@ class DeviceDecoder:
         # set by a hello, a device clock frame or a reboot: the next frame may find the time
         # mapping behind the last reading, and then the fresh anchor wins (see _rebase)
         self._rebase_by = ""
+        self._on_host_clock = False  # readings went out on the current host-clock mapping
 
     @property
     def holding(self) -> int:
@@ -122,7 +123,9 @@ class DeviceDecoder:
         elif isinstance(msg, Ack):
             self.last_ack = msg
             if not msg.ok:
-                logger.warning("ADC refused %s: %s", msg.command, msg.detail)
+                # a board without a clock or power switch says so for TIME and SLEEP: expected
+                level = logging.INFO if msg.detail == "unsupported" else logging.WARNING
+                logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
             elif msg.detail:
                 logger.info("ADC accepted %s: %s", msg.command, msg.detail)
         return None
@@ -150,7 +153,8 @@ class DeviceDecoder:
         if tb.rebooted(msg.uptime_ms):
             self._rebooted()
         shift = tb.device_time(msg.uptime_ms, msg.unix_ms)
-        if abs(shift) >= self.step_s and self._last_t != float("-inf"):
+        on_host, self._on_host_clock = self._on_host_clock, False
+        if abs(shift) >= self.step_s and on_host and self._last_t != float("-inf"):
             # the board's clock replaces our host-clock guess: trust it, even backwards
             logger.warning("ADC clock adopted; readings move by %+.0f s", shift)
             if abs(shift) >= self.jump_s:
@@ -165,6 +169,7 @@ class DeviceDecoder:
     def _rebooted(self) -> None:
         self.stats.reboots += 1
         self._last_seq = None
+        self._on_host_clock = False
         self.timebase.reboot()
 
     def _rebase(self, t: float) -> None:
@@ -219,6 +224,7 @@ class DeviceDecoder:
                                   f"at {show_time(self._last_t)}", line)
                 return None
         self._rebase_by = ""
+        self._on_host_clock = not tb.device_clock
         self._last_t = t
         st.frames += 1
         st.last_frame_t = t
@@ -238,6 +244,7 @@ class DeviceDecoder:
                                   f"(years {self._years()}, after {show_time(last)})", b"")
         if out:
             self._last_t = last
+            self._on_host_clock = not tb.device_clock
             self.stats.frames += len(out)
             self.stats.last_frame_t = last
         self.released.extend(out)

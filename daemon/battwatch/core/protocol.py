@@ -166,7 +166,8 @@ def encode_frame(fr: Frame) -> bytes:
 
 
 def encode_hello(h: Hello) -> bytes:
-    return frame_line(f"BWH,{h.proto},{h.firmware},{h.board},{h.adc_bits},{h.rate_hz:g},{h.uptime_ms}")
+    # ten digits: 1000 / rate_hz must give back the window to the millisecond (1/600 Hz too)
+    return frame_line(f"BWH,{h.proto},{h.firmware},{h.board},{h.adc_bits},{h.rate_hz:.10g},{h.uptime_ms}")
 
 
 def encode_time(d: DeviceTime) -> bytes:
