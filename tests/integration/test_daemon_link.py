@@ -141,6 +141,7 @@ def test_absurd_frames_never_reach_the_store_nor_block_later_data(
     try:
         with running(cfg, seen) as app:
             dev.wait_command("HELLO")
+            dev.wait_command("TIME")  # a trusted host clock sets the board's clock
             dev.send("BWH,1,fw,raw,16,1,4000", f"BWT,4000,{now_ms}")
             dev.send(*(_bwd(i, 5000 + i * 1000) for i in range(5)))
             dev.send("BWD,5,99999999999999999999999,1000,12640,12631,12652,5210,5208,5213,85,0")
