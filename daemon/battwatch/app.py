@@ -330,13 +330,12 @@ class App:
             return
         self._silence_reported = True
         if not self._ever_linked:
-            reason = f"no ADC adapter at {self.cfg.adc.port} since the start"
-        elif not self.link_up:
-            reason = "unplugged"
+            reason = f"no ADC adapter at {self.cfg.adc.port}"
+            told = f"{reason} since the daemon started"
         else:
-            reason = "no valid frame"
-        logger.warning("ADC silent for %.0f s (%s)", silent_s, reason)
-        self.notifier.status(f"ADC silent for {silent_s:.0f} s ({reason})")
+            reason = told = "unplugged" if not self.link_up else "no valid frame"
+        logger.warning("ADC silent for %.0f s (%s)", silent_s, told)
+        self.notifier.status(f"ADC silent for {silent_s:.0f} s ({told})")
         base = self._last_reading_t if self._last_reading_t is not None else time.time() - silent_s
         self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
 

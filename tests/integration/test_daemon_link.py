@@ -182,7 +182,7 @@ def test_an_adapter_missing_from_the_start_is_a_sensor_fault(
     fault = next(t for t in seen.transitions if t.alert == "sensor_fault")
     assert fault.state == "raised" and fault.battery == "main"
     assert "no ADC adapter" in fault.message
-    assert any("ADC silent for" in m and "since the start" in m for m in _messages(caplog))
+    assert any("ADC silent for" in m and "since the daemon started" in m for m in _messages(caplog))
 
 
 def test_frames_held_for_the_clock_are_not_reported_as_silence(
