@@ -192,7 +192,7 @@ def bench_live(tmp: Path, rate_hz: float = 100.0, seconds: float = 30.0) -> str:
     cfg = tmp / "live.toml"
     link = tmp / "adc"
     cfg.write_text(
-        f'[vehicle]\nid = "bench"\n[adc]\nport = "{link}"\nsilent_after_s = 2\n'
+        f'[vehicle]\nid = "bench"\n[adc]\nport = "{link}"\nsilent_after_s = 2\nframe_rate_hz = {rate_hz:g}\n'
         f'[store]\npath = "{tmp / "store"}"\n[logging]\nlevel = "warning"\n'
     )
     sim = Proc([str(BIN), "adc-sim", "--csv", str(log), "--speed", "1", "--link", str(link), "--wait-hello"])

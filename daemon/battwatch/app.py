@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,6 +21,7 @@ from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
 from battwatch.core.model import (
+    FLAG_BUFFERED,
     AlertTransition,
     Command,
     HealthSummary,
@@ -34,8 +36,10 @@ from battwatch.sinks import Sink, build_sinks
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
+PRUNE_AHEAD_MAX_S = 86400.0  # retention never runs further ahead of a synchronised host clock
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
+AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
 
 
 def build_pipeline(cfg: Config) -> Pipeline:
@@ -57,6 +61,8 @@ def build_decoder(cfg: Config) -> DeviceDecoder:
         hold_max_s=cfg.clock.hold_max_s,
         step_s=cfg.clock.step_s,
         jump_s=cfg.clock.jump_s,
+        t_min=datetime(cfg.clock.min_year, 1, 1, tzinfo=UTC).timestamp(),
+        t_max=datetime(cfg.clock.max_year + 1, 1, 1, tzinfo=UTC).timestamp(),
     )
 
 
@@ -120,6 +126,9 @@ class App:
         self._last_frame_mono = time.monotonic()
         self._silence_reported = False
         self._awaiting_first_frame = False
+        self._ever_linked = False  # the adapter has been there at least once since the start
+        self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
+        self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
         self._next_prune_t = float("-inf")
         self._restore()
@@ -155,6 +164,7 @@ class App:
         data = self.pipeline.summary(t)
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
+        data["link"]["held_for_clock"] = self.decoder.holding
         data["sinks"] = {s.name: s.status() for s in self.sinks}
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
@@ -212,23 +222,27 @@ class App:
     def _handle(self, ev: Any) -> None:
         if isinstance(ev, RawLine):
             dec = self.decoder
+            arrived = dec.arrived
             r = dec.feed(ev.line, ev.t, self.host_clock.synced())
             if dec.jumps:
                 for t, delta in dec.jumps:
                     self.pipeline.time_jump(t, delta)
                 dec.jumps.clear()
+                self._next_prune_t = float("-inf")  # the schedule was on the old timeline
             if dec.released:
                 # readings held while the clock was unsynchronised, now with true times
                 for held in dec.take_released():
                     self._route(self.pipeline.reading(held))
+            if dec.arrived != arrived:
+                self._frame_arrived()
             if r is not None:
-                self._last_frame_mono = time.monotonic()
-                if self._silence_reported or self._awaiting_first_frame:
-                    logger.info("ADC data flowing%s", " again" if self._silence_reported else "")
-                self._silence_reported = self._awaiting_first_frame = False
                 self._route(self.pipeline.reading(r))
+                self._follow_vehicle(r)
+            if not self._time_sent and self.link_up:
+                self._send_time()
         elif isinstance(ev, LinkUp):
             self.link_up = True
+            self._ever_linked = True
             self._awaiting_first_frame = True
             self.decoder.link_reset()
             self._last_frame_mono = time.monotonic()
@@ -246,32 +260,98 @@ class App:
                 sink.flush()
             self._save()
             st = self.decoder.stats
+            n_held = self.decoder.holding
             self.notifier.status(
                 f"{'link up' if self.link_up else 'link DOWN'}; {st.frames} frames, "
-                f"{st.lost_frames} lost, {sum(st.errors.values())} bad; {self.transitions} alert transitions"
+                f"{st.lost_frames} lost, {sum(st.errors.values())} bad"
+                + (f", {n_held} held for clock sync" if n_held else "")
+                + f"; {self.transitions} alert transitions"
             )
 
+    def _frame_arrived(self) -> None:
+        """A good data frame came in, passed on or held: the ADC is alive."""
+        self._last_frame_mono = time.monotonic()
+        if self._silence_reported or self._awaiting_first_frame:
+            held = self.decoder.holding
+            logger.info(
+                "ADC data flowing%s%s", " again" if self._silence_reported else "",
+                f" (frames held until the host clock is synchronised, {held} so far)" if held else "",
+            )
+        self._silence_reported = self._awaiting_first_frame = False
+
     def _prune(self, t: float) -> None:
-        # retention follows data time, so an accelerated or replayed run is bounded too
+        # Retention follows data time, so an accelerated or replayed run is bounded too; but a
+        # data time far ahead of a trustworthy host clock is a wrong time, and must not delete
+        # the real readings before it.
+        if self.host_clock.synced():
+            t = min(t, time.time() + PRUNE_AHEAD_MAX_S)
         self._next_prune_t = t + PRUNE_EVERY_S
         n = self.store.prune(t)
         if n:
             logger.info("retention: %d old readings deleted", n)
 
+    # -- commands to the board (main thread only, like everything that touches state) ------
     def _configure_device(self) -> None:
         adc = self.cfg.adc
         self.source.send(Command("HELLO"))
-        self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
+        awake = self._car_awake()
+        self._told_awake = awake
+        rate = self._sleep_rate_hz() if awake is False else adc.frame_rate_hz
+        self.source.send(Command("RATE", (f"{rate:g}",)))
         self.source.send(Command("TRIG", (str(adc.crank_trigger_mv), "50")))
+        self._time_sent = False
+        self._send_time()
+
+    def _sleep_rate_hz(self) -> float:
+        adc = self.cfg.adc
+        return min(adc.sleep_rate_hz, adc.frame_rate_hz)
+
+    def _car_awake(self) -> bool | None:
+        analyzer = self.pipeline.analyzer
+        return None if analyzer is None else analyzer.state_name in AWAKE_STATES
+
+    def _follow_vehicle(self, r: Reading) -> None:
+        """Fast mode when the car wakes, a lower rate while it sleeps (firmware-notes/power.md).
+
+        Frames the board kept while the Pi was away (flag 0x10) tell of the past: a wake in
+        them is over, so only live frames move the rate."""
+        if r.flags & FLAG_BUFFERED or not self.link_up:
+            return
+        awake = self._car_awake()
+        if awake is None or awake == self._told_awake:
+            return
+        self._told_awake = awake
+        adc = self.cfg.adc
+        if awake:
+            self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
+            if adc.fast_seconds > 0:
+                self.source.send(Command("FAST", (str(adc.fast_seconds), f"{adc.fast_rate_hz:g}")))
+                logger.info("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
+                            adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
+            else:
+                logger.info("car awake: ADC at %g Hz", adc.frame_rate_hz)
+        else:
+            rate = self._sleep_rate_hz()
+            self.source.send(Command("RATE", (f"{rate:g}",)))
+            logger.info("car asleep: ADC rate lowered to %g Hz", rate)
+
+    def _send_time(self) -> None:
+        """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""
+        if self.host_clock.synced() and self.source.send(Command("TIME", (str(int(time.time() * 1000)),))):
+            self._time_sent = True
 
     def _check_silence(self) -> None:
         silent_s = time.monotonic() - self._last_frame_mono
         if self._silence_reported or silent_s < self.cfg.adc.silent_after_s:
             return
         self._silence_reported = True
-        reason = "unplugged" if not self.link_up else "no valid frame"
-        logger.warning("ADC silent for %.0f s (%s)", silent_s, reason)
-        self.notifier.status(f"ADC silent for {silent_s:.0f} s ({reason})")
+        if not self._ever_linked:
+            reason = f"no ADC adapter at {self.cfg.adc.port}"
+            told = f"{reason} since the daemon started"
+        else:
+            reason = told = "unplugged" if not self.link_up else "no valid frame"
+        logger.warning("ADC silent for %.0f s (%s)", silent_s, told)
+        self.notifier.status(f"ADC silent for {silent_s:.0f} s ({told})")
         base = self._last_reading_t if self._last_reading_t is not None else time.time() - silent_s
         self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
 

@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exit-at-end", action="store_true", help="exit when the data ends (default: stay open)")
     s.add_argument("--wait-hello", action="store_true",
                    help="start streaming when the reader sends HELLO (no frames lost to its open)")
+    s.add_argument("--no-clock", action="store_true",
+                   help="a board without a real-time clock: send no BWT clock frames")
     s.set_defaults(func=cmd_adc_sim)
 
     s = sub.add_parser("demo", help="months of a car in about a minute, no hardware, no services")

@@ -107,9 +107,11 @@ class AdcConfig(Section):
     # a device path or any pyserial URL (loop://, rfc2217://)
     port: Annotated[str, Check(_not_blank)] = "/dev/battwatch-adc"
     baudrate: Annotated[int, Check(_standard_baud)] = 115200
-    frame_rate_hz: Annotated[float, Range(ge=0.01, le=100)] = 1.0
-    fast_rate_hz: Annotated[float, Range(ge=1, le=100)] = 100.0
-    fast_seconds: Annotated[int, Range(ge=0, le=600)] = 30
+    frame_rate_hz: Annotated[float, Range(ge=0.01, le=100)] = 1.0  # while the car is awake
+    # while it sleeps (firmware-notes/power.md: a frame a minute); never above frame_rate_hz
+    sleep_rate_hz: Annotated[float, Range(ge=0.01, le=100)] = 1 / 60
+    fast_rate_hz: Annotated[float, Range(ge=1, le=100)] = 100.0  # for fast_seconds when it wakes
+    fast_seconds: Annotated[int, Range(ge=0, le=600)] = 30  # 0: never ask for fast mode
     crank_trigger_mv: Annotated[int, Range(ge=0, le=5000)] = 1000
     silent_after_s: Annotated[float, Range(gt=0, le=3600)] = 10.0
     reconnect_min_s: Annotated[float, Range(gt=0, le=60)] = 0.5
@@ -135,11 +137,20 @@ class StoreConfig(Section):
 @section
 class ClockConfig(Section):
     # "auto": trust the host clock only once the kernel says NTP synchronised it (a Pi has
-    # no RTC); "trusted": the host has an RTC or GPS time. A board clock (BWT) always wins.
-    host: Literal["auto", "trusted"] = "auto"
+    # no RTC); "trusted": the host has an RTC or GPS time; "untrusted": it never has either, so
+    # readings are held hold_max_s and then go out as estimates. A board clock (BWT) always wins.
+    host: Literal["auto", "trusted", "untrusted"] = "auto"
     hold_max_s: Annotated[float, Range(ge=0, le=86400)] = 900.0
     step_s: Annotated[float, Range(gt=0, le=3600)] = 2.0
     jump_s: Annotated[float, Range(gt=0, le=86400)] = 60.0
+    # a reading's time must fall within these years (inclusive): a frame or a device clock
+    # outside them is a firmware or clock fault, refused before it reaches the store
+    min_year: Annotated[int, Range(ge=1971, le=9998)] = 2000
+    max_year: Annotated[int, Range(ge=1971, le=9998)] = 2100
+
+    def check(self) -> None:
+        if self.min_year > self.max_year:
+            raise ValueError("min_year must not exceed max_year")
 
 
 @section

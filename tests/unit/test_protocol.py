@@ -115,3 +115,97 @@ def test_sequence_gap_counts_lost_frames_across_the_32_bit_wrap() -> None:
     assert seq_gap(5, 9) == 3
     assert seq_gap(0xFFFFFFFF, 0) == 0
     assert seq_gap(0xFFFFFFFE, 2) == 3
+
+
+GOOD = "BWD,41,41250,1000,12640,12631,12652,5210,5208,5213,85,0"
+
+
+def _with(index: int, value: str) -> bytes:
+    f = GOOD.split(",")
+    f[index] = value
+    return frame_line(",".join(f))
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "field"),
+    [
+        (2, "99999999999999999999999", "uptime_ms"),  # the audit's frame: above 64 bits
+        (2, "18446744073709551616", "uptime_ms"),  # 2**64
+        (1, "4294967296", "seq"),  # 2**32
+        (3, "0", "window_ms"),
+        (3, "86400001", "window_ms"),
+        (4, "100000", "main_avg"),
+        (9, "-100000", "sos_max"),
+        (10, "2000", "temp"),
+        (11, "20", "flags"),  # bit 5 is reserved
+        (11, "80000000", "flags"),
+    ],
+)
+def test_a_valid_crc_with_a_field_out_of_the_protocol_range_is_refused(index: int, value: str, field: str) -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(_with(index, value))
+    assert e.value.kind == "range"
+    assert field in str(e.value)
+
+
+def test_the_largest_values_the_protocol_allows_still_parse() -> None:
+    fr = parse_line(frame_line("BWD,4294967295,18446744073709551615,86400000,-99999,,99999,,,,-999,1F"))
+    assert isinstance(fr, Frame)
+    assert fr.seq == 0xFFFFFFFF and fr.uptime_ms == 2**64 - 1 and fr.window_ms == 86_400_000
+    assert fr.flags == 0x1F and fr.temp_dc == -999
+
+
+@pytest.mark.parametrize("value", [" 5", "+5", "1_000", "5 "])
+def test_integers_are_plain_decimal_digits(value: str) -> None:
+    """int() would take these; the protocol does not, so a firmware bug is seen, not masked."""
+    with pytest.raises(FrameError) as e:
+        parse_line(_with(1, value))
+    assert e.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("BWH,1,fw,board,16,nan,5210", "range"),
+        ("BWH,1,fw,board,16,inf,5210", "range"),
+        ("BWH,1,fw,board,16,0,5210", "range"),
+        ("BWH,1,fw,board,16,1,-1", "range"),
+        ("BWH,1,fw,board,99,1,5210", "range"),
+        ("BWT,5210,-1", "range"),
+        ("BWT,5210,9223372036854775808", "range"),
+        ("BWT,99999999999999999999999,1", "range"),
+    ],
+)
+def test_hello_and_clock_fields_out_of_range_are_refused(body: str, kind: str) -> None:
+    with pytest.raises(FrameError) as e:
+        parse_line(frame_line(body))
+    assert e.value.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"$BWC,RATE,1*9E9F\r\n", "checksum"),
+        (b"BWC,RATE,1*9E9E\r\n", "syntax"),
+        (frame_line("BWX,RATE"), "syntax"),
+        (frame_line("BWC"), "syntax"),
+    ],
+)
+def test_a_command_the_device_cannot_read_carries_its_ack_reason(line: bytes, reason: str) -> None:
+    with pytest.raises(FrameError) as e:
+        parse_command(line)
+    assert e.value.kind == reason
+
+
+def _ack_section() -> str:
+    text = DOC.read_text()
+    return text[text.index("### `BWA`") : text.index("## Pi → device")]
+
+
+def test_the_error_reasons_in_the_doc_are_exactly_the_ones_a_device_sends() -> None:
+    from battwatch.core.protocol import ACK_REASONS
+
+    listed = re.findall(r"^\| `(\w+)` \|", _ack_section(), re.M)
+    assert sorted(listed) == sorted(ACK_REASONS)
+    examples = re.findall(r"^\$BWA,[^,]+,ERR,(\w+)\*", _ack_section(), re.M)
+    assert sorted(examples) == sorted(ACK_REASONS)  # one example line for each reason

@@ -13,6 +13,9 @@ def _frame(seq: int, uptime: int, mv: int = 12600) -> bytes:
     return encode_frame(Frame(seq, uptime, 1000, mv, mv, mv, 5200, 5200, 5200, None, 0))
 
 
+H = 1_735_689_600.0  # host clock: 2025-01-01
+
+
 def _decoder() -> DeviceDecoder:
     return DeviceDecoder(FrameCalibrator(Calibration(), Calibration(), 0.0, "car"))
 
@@ -43,11 +46,11 @@ def test_uptime_going_backwards_means_a_reboot() -> None:
 
 def test_decoder_counts_sequence_gaps_and_bad_lines() -> None:
     d = _decoder()
-    assert d.feed(_frame(0, 1000), 10.0) is not None
-    assert d.feed(_frame(1, 2000), 11.0) is not None
-    assert d.feed(_frame(5, 6000), 15.0) is not None
-    assert d.feed(b"$BWD,6,7000*0000", 16.0) is None
-    assert d.feed(b"\xffnoise", 16.0) is None
+    assert d.feed(_frame(0, 1000), H + 10.0) is not None
+    assert d.feed(_frame(1, 2000), H + 11.0) is not None
+    assert d.feed(_frame(5, 6000), H + 15.0) is not None
+    assert d.feed(b"$BWD,6,7000*0000", H + 16.0) is None
+    assert d.feed(b"\xffnoise", H + 16.0) is None
     st = d.stats
     assert st.frames == 3 and st.lost_frames == 3
     assert st.errors["partial"] == 1 or st.errors["checksum"] == 1
@@ -57,24 +60,24 @@ def test_decoder_counts_sequence_gaps_and_bad_lines() -> None:
 
 def test_decoder_uses_hello_and_device_time() -> None:
     d = _decoder()
-    assert d.feed(encode_hello(Hello(1, "fw", "board", 16, 1.0, 4000)), 100.0) is None
+    assert d.feed(encode_hello(Hello(1, "fw", "board", 16, 1.0, 4000)), H + 100.0) is None
     assert d.stats.hello is not None and d.stats.hello.board == "board"
-    r = d.feed(_frame(0, 5000), 100.9)
-    assert r is not None and r.t == 101.0  # anchored on the hello's uptime
-    d.feed(encode_time(DeviceTime(5000, 1_000_000_000)), 101.0)
-    r = d.feed(_frame(1, 6000), 101.5)
-    assert r is not None and r.t == 1_000_001.0
+    r = d.feed(_frame(0, 5000), H + 100.9)
+    assert r is not None and r.t == H + 101.0  # anchored on the hello's uptime
+    d.feed(encode_time(DeviceTime(5000, 1_000_000_000_000)), H + 101.0)
+    r = d.feed(_frame(1, 6000), H + 101.5)
+    assert r is not None and r.t == 1_000_000_001.0
 
 
 def test_decoder_refuses_an_unknown_protocol_version() -> None:
     d = _decoder()
-    d.feed(encode_hello(Hello(2, "fw", "board", 16, 1.0, 4000)), 100.0)
+    d.feed(encode_hello(Hello(2, "fw", "board", 16, 1.0, 4000)), H + 100.0)
     assert d.stats.errors["protocol"] == 1 and d.stats.hello is None
 
 
 def test_device_reboot_resets_sequence_without_counting_loss() -> None:
     d = _decoder()
-    d.feed(_frame(100, 500_000), 10.0)
-    r = d.feed(_frame(0, 1_000), 20.0)
-    assert r is not None and r.t == 20.0
+    d.feed(_frame(100, 500_000), H + 10.0)
+    r = d.feed(_frame(0, 1_000), H + 20.0)
+    assert r is not None and r.t == H + 20.0
     assert d.stats.lost_frames == 0 and d.stats.reboots == 1

@@ -28,7 +28,9 @@ class HostClock:
     """Answers "may the host clock be trusted?", re-checking at most once a second."""
 
     def __init__(self, policy: str = "auto") -> None:
-        self.policy = policy  # "auto": ask the kernel; "trusted": the host has an RTC or GPS
+        # "auto": ask the kernel; "trusted": the host has an RTC or GPS; "untrusted": it never
+        # has a network or an RTC, so only the board's clock (BWT) is ever taken as true time
+        self.policy = policy
         self._checked = float("-inf")
         self._synced = True
         self._adjtimex = None
@@ -40,6 +42,8 @@ class HostClock:
                 self._adjtimex = None  # not Linux: nothing to ask, trust the clock
 
     def synced(self) -> bool:
+        if self.policy == "untrusted":
+            return False
         if self._adjtimex is None:
             return True
         now = time.monotonic()

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import random
 import select
 import threading
 import time
 import tty
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from battwatch.core.model import (
     FLAG_BOOT,
+    FLAG_FAST,
+    FLAG_MAIN_SATURATED,
+    FLAG_SOS_SATURATED,
     Ack,
+    Command,
     DeviceTime,
     Frame,
     Hello,
@@ -30,12 +37,17 @@ from battwatch.core.protocol import (
     parse_command,
 )
 
+if TYPE_CHECKING:
+    from battwatch.core.csvlog import RowParser
+
 logger = logging.getLogger(__name__)
 
 FIRMWARE = "sim-1.0"
 BOARD = "adc-sim"
 BOOT_UPTIME_MS = 5_000  # a real board needs a few seconds before its first frame
 TIME_EVERY = 60  # frames between BWT clock frames, like a board with an RTC sending once a minute
+RATE_MIN_HZ, RATE_MAX_HZ = 0.01, 100.0  # RATE and FAST limits of protocol.md
+FAST_MAX_S = 600.0
 
 
 def _mv(v: float | None) -> int | None:
@@ -63,8 +75,70 @@ def corrupt(line: bytes, rng: random.Random) -> bytes:
     return bytes(rng.randrange(33, 127) for _ in range(rng.randrange(5, 40))) + b"\r\n"
 
 
+class _Window:
+    """Rows of the data gathered into one frame (a frame rate below the data's own)."""
+
+    __slots__ = ("rows", "window_s", "t", "fast", "m_sum", "m_w", "m_min", "m_max",
+                 "s_sum", "s_w", "s_min", "s_max", "temp", "flags")
+
+    def __init__(self, fast: bool) -> None:
+        self.rows = 0
+        self.window_s = 0.0
+        self.t = 0.0
+        self.fast = fast
+        self.m_sum = self.m_w = self.s_sum = self.s_w = 0.0
+        self.m_min: float | None = None
+        self.m_max: float | None = None
+        self.s_min: float | None = None
+        self.s_max: float | None = None
+        self.temp: float | None = None
+        self.flags = 0
+
+    def add(self, r: Reading, w: float) -> None:
+        self.rows += 1
+        self.window_s += w
+        self.t = r.t
+        if r.main_v is not None:
+            self.m_sum += r.main_v * w
+            self.m_w += w
+            lo = r.main_v if r.main_min_v is None else r.main_min_v
+            hi = r.main_v if r.main_max_v is None else r.main_max_v
+            self.m_min = lo if self.m_min is None else min(self.m_min, lo)
+            self.m_max = hi if self.m_max is None else max(self.m_max, hi)
+        if r.sos_v is not None:
+            self.s_sum += r.sos_v * w
+            self.s_w += w
+            lo = r.sos_v if r.sos_min_v is None else r.sos_min_v
+            hi = r.sos_v if r.sos_max_v is None else r.sos_max_v
+            self.s_min = lo if self.s_min is None else min(self.s_min, lo)
+            self.s_max = hi if self.s_max is None else max(self.s_max, hi)
+        if r.temp_c is not None:
+            self.temp = r.temp_c
+        self.flags |= r.flags & (FLAG_MAIN_SATURATED | FLAG_SOS_SATURATED)
+
+    def reading(self) -> Reading:
+        """The window as one reading: time-weighted mean, lowest minimum, highest maximum."""
+        main = self.m_sum / self.m_w if self.m_w > 0 else None
+        sos = self.s_sum / self.s_w if self.s_w > 0 else None
+        return Reading(self.t, main, self.m_min, self.m_max, sos, self.s_min, self.s_max, self.temp,
+                       self.window_s, None, self.flags)
+
+
+def frame_window_s(period_s: float, row_s: float) -> float:
+    """The window of the frames the emulator sends for a frame period, from rows ``row_s``
+    long: whole rows, as many as come closest to the period (at least one)."""
+    return row_s * max(1, math.ceil(period_s / row_s - 0.5 - 1e-9))
+
+
 class AdcEmulator:
     """Replays readings as frames on a pty, paced by ``speed`` (0: as fast as the reader takes).
+
+    Each reading is one window of the data. The frame rate the Pi asks for (``RATE``, and
+    ``FAST`` for a while) is honoured as far as the data allows: for a lower rate several
+    readings are merged into one frame (mean weighted by window, lowest minimum, highest
+    maximum); a rate above the data's own cannot add detail, so each reading stays one frame
+    and the acknowledgement names the rate actually delivered. ``TRIG`` is acknowledged but has
+    nothing to act on: the data holds no samples inside a window.
 
     ``unplug()``/``replug()`` imitate a USB adapter pulled out and put back: the pty goes
     away (the reader sees an I/O error), the link path disappears, then a new pty appears
@@ -81,8 +155,10 @@ class AdcEmulator:
         seed: int = 0,
         default_window_s: float = 1.0,
         wait_hello: bool = False,
+        clock: bool = True,
     ) -> None:
-        self._readings: Iterator[Reading] = iter(readings)
+        self._source: Iterator[Reading] = iter(readings)
+        self._ahead: deque[Reading] = deque()  # readings looked at before their turn
         self.speed = speed
         self.link = link
         self.noise = noise
@@ -90,6 +166,7 @@ class AdcEmulator:
         # Opening a serial port flushes its input, so frames written before the reader is
         # there are lost; with wait_hello the stream starts when the Pi says HELLO.
         self.wait_hello = wait_hello
+        self.clock = clock  # False: a board without a real-time clock (no BWT frames)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._master: int | None = None
@@ -98,10 +175,18 @@ class AdcEmulator:
         self.stop_event = threading.Event()
         self.done = threading.Event()  # set when every reading has been written
         self.frames_written = 0
+        self.fast_frames = 0
         self.lines_written = 0
         self.corrupted = 0
         self.commands: list[str] = []
-        self.rate_hz = 1.0
+        self.received: list[Command] = []
+        self.answers: list[Ack] = []
+        self.base_rate_hz = 1.0  # like a board after boot, until the Pi sends RATE
+        self.fast_rate_hz = 0.0
+        self._fast_for_s: float | None = None  # FAST received, starting at the next reading
+        self.fast_until: float | None = None  # data time at which fast mode ends
+        self._row_s: float | None = None  # the window of the data's latest reading
+        self._data_t: float | None = None  # data time of the latest reading sent
         self._plugged = threading.Event()
         self._uptime_ms = BOOT_UPTIME_MS
         self._clock: tuple[int, int] | None = None  # (uptime_ms, unix_ms) of the last frame
@@ -117,13 +202,17 @@ class AdcEmulator:
         self.device_path = os.ttyname(slave)
         if self.link is not None:
             tmp = self.link.with_name(self.link.name + ".tmp")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.device_path)
-            tmp.replace(self.link)  # atomic: a reader never sees a half-made link
+            try:
+                tmp.unlink(missing_ok=True)
+                tmp.symlink_to(self.device_path)
+                tmp.replace(self.link)  # atomic: a reader never sees a half-made link
+            except OSError:
+                self._close_fds()
+                raise
         self._plugged.set()
         self._pending_hello = True
 
-    def _close_pty(self) -> None:
+    def _close_fds(self) -> None:
         for fd in (self._master, self._slave):
             if fd is not None:
                 try:
@@ -131,6 +220,9 @@ class AdcEmulator:
                 except OSError:
                     pass
         self._master = self._slave = None
+
+    def _close_pty(self) -> None:
+        self._close_fds()
         if self.link is not None:
             self.link.unlink(missing_ok=True)
 
@@ -148,13 +240,71 @@ class AdcEmulator:
     def replug(self) -> None:
         with self._lock:
             if not self._plugged.is_set():
-                self._open_pty()
+                try:
+                    self._open_pty()
+                except OSError as e:
+                    logger.error("adc-sim: cannot plug in again: %s", e)
+                    return
         logger.info("adc-sim: plugged in at %s", self.port)
 
     def close(self) -> None:
         self.stop_event.set()
         with self._lock:
             self._close_pty()
+
+    # -- the data ----------------------------------------------------------------------
+    def _next_reading(self) -> Reading | None:
+        if self._ahead:
+            return self._ahead.popleft()
+        return next(self._source, None)
+
+    def _peek(self, i: int = 0) -> Reading | None:
+        """The reading ``i`` places ahead of the next one to send, without using it up."""
+        while len(self._ahead) <= i:
+            r = next(self._source, None)
+            if r is None:
+                return None
+            self._ahead.append(r)
+        return self._ahead[i]
+
+    def _window_of(self, r: Reading, prev_t: float | None, ahead: int = 0) -> float:
+        """How long the reading stands for: its own window, else the gap to its neighbour
+        (the reading before it, or for the first one the reading ``ahead`` in the queue)."""
+        if r.window_s > 0:
+            w = r.window_s
+        elif prev_t is not None:
+            w = r.t - prev_t
+        else:
+            nxt = self._peek(ahead)
+            w = nxt.t - r.t if nxt is not None and nxt.t > r.t else self.default_window_s
+        return min(max(w, 0.001), 3600.0)
+
+    def _data_row_s(self) -> float:
+        """The window of the data just now (looked up before the first reading is sent)."""
+        if self._row_s is None:
+            first = self._peek()
+            if first is None:
+                return self.default_window_s
+            self._row_s = self._window_of(first, None, ahead=1)
+        return self._row_s
+
+    def delivered_hz(self, asked_hz: float) -> float:
+        """The frame rate sent for ``asked_hz``, given the data's own rate."""
+        return 1.0 / frame_window_s(1.0 / asked_hz, self._data_row_s())
+
+    @property
+    def rate_hz(self) -> float:
+        """The base rate the emulator delivers, as its hello announces it."""
+        return self.delivered_hz(self.base_rate_hz)
+
+    def _in_fast(self, start_t: float) -> bool:
+        if self.fast_until is None:
+            return False
+        if start_t < self.fast_until:
+            return True
+        self.fast_until = None  # over: back to the base rate
+        logger.info("adc-sim: fast mode over")
+        return False
 
     # -- device behaviour --------------------------------------------------------------
     def _write(self, data: bytes) -> bool:
@@ -187,6 +337,10 @@ class AdcEmulator:
     def _hello(self) -> bytes:
         return encode_hello(Hello(1, FIRMWARE, BOARD, 16, self.rate_hz, self._uptime_ms))
 
+    def _answer(self, ack: Ack) -> None:
+        self.answers.append(ack)
+        self._write(encode_ack(ack))
+
     def _serve_commands(self, timeout: float = 0.0) -> None:
         """Answer whatever the Pi sent (HELLO, RATE, FAST, TRIG, TIME, SLEEP)."""
         with self._lock:
@@ -206,44 +360,96 @@ class AdcEmulator:
             try:
                 cmd = parse_command(raw)
             except FrameError as e:
-                self._write(encode_ack(Ack("?", False, e.kind)))
+                self._answer(Ack("?", False, e.kind))  # checksum or syntax, as protocol.md says
                 continue
             self.commands.append(cmd.name)
-            if cmd.name == "HELLO":
-                self._write(self._hello())
-                if self._clock is not None:
-                    # like a board with an RTC: the clock follows the hello
-                    self._write(encode_time(DeviceTime(*self._clock)))
-            elif cmd.name == "RATE" and cmd.args:
-                try:
-                    rate = float(cmd.args[0])
-                except ValueError:
-                    rate = -1.0
-                if 0.01 <= rate <= 100:
-                    self.rate_hz = rate
-                    self._write(encode_ack(Ack("RATE", True)))
-                else:
-                    self._write(encode_ack(Ack("RATE", False, "range")))
-            elif cmd.name in ("FAST", "TRIG"):
-                # a log replay cannot show more detail than it has; acknowledge honestly
-                self._write(encode_ack(Ack(cmd.name, True, "replay")))
-            elif cmd.name in ("TIME", "SLEEP"):
-                self._write(encode_ack(Ack(cmd.name, False, "unsupported")))
+            self.received.append(cmd)
+            self._command(cmd)
+
+    def _command(self, cmd: Command) -> None:
+        name = cmd.name
+        if name == "HELLO":
+            self._write(self._hello())
+            if self._clock is not None and self.clock:
+                # like a board with an RTC: the clock follows the hello
+                self._write(encode_time(DeviceTime(*self._clock)))
+        elif name == "RATE":
+            nums = _numbers(cmd.args, 1)
+            if nums is None:
+                self._answer(Ack(name, False, "syntax"))
+            elif not RATE_MIN_HZ <= nums[0] <= RATE_MAX_HZ:
+                self._answer(Ack(name, False, "range"))
             else:
-                self._write(encode_ack(Ack(cmd.name, False, "unknown")))
+                self.base_rate_hz = nums[0]
+                self._answer(Ack(name, True, self._shortfall(nums[0])))
+        elif name == "FAST":
+            nums = _numbers(cmd.args, 2)
+            if nums is None:
+                self._answer(Ack(name, False, "syntax"))
+                return
+            seconds, hz = nums
+            if seconds == 0 and hz == 0:
+                self._fast_for_s = None
+                self.fast_until = None
+                self._answer(Ack(name, True))
+            elif not (0 < seconds <= FAST_MAX_S and 0 < hz <= RATE_MAX_HZ):
+                self._answer(Ack(name, False, "range"))
+            else:
+                self.fast_rate_hz = hz
+                self._fast_for_s = seconds
+                self._answer(Ack(name, True, self._shortfall(hz)))
+        elif name == "TRIG":
+            nums = _numbers(cmd.args, 2)
+            if nums is None:
+                self._answer(Ack(name, False, "syntax"))
+            elif nums[0] < 0 or nums[1] < 0:
+                self._answer(Ack(name, False, "range"))
+            else:
+                # a log holds no samples inside a window: nothing for a start detector to see
+                self._answer(Ack(name, True, "not emulated"))
+        elif name in ("TIME", "SLEEP"):
+            self._answer(Ack(name, False, "unsupported"))
+        else:
+            self._answer(Ack(name, False, "unknown"))
+
+    def _shortfall(self, asked_hz: float) -> str:
+        """The detail of an OK: the rate delivered when the data cannot give the one asked."""
+        got = self.delivered_hz(asked_hz)
+        return f"{got:g}" if got < asked_hz * 0.999 else ""
+
+    def _frame(self, win: _Window, seq: int) -> None:
+        """Send one window as a frame (or lose it, unplugged, as a real board's would be)."""
+        if not self._plugged.is_set():
+            return
+        if self._pending_hello:
+            self._pending_hello = False
+            self._write(self._hello())
+            self._since_time = TIME_EVERY
+        if self.clock and self._since_time >= TIME_EVERY and self._clock is not None:
+            self._since_time = 0
+            self._write(encode_time(DeviceTime(*self._clock)))
+        self._since_time += 1
+        flags = win.flags | (FLAG_BOOT if seq == 0 else 0) | (FLAG_FAST if win.fast else 0)
+        fr = reading_to_frame(win.reading(), seq, self._uptime_ms, max(1, int(round(win.window_s * 1000))), flags)
+        if self._send(encode_frame(fr)):
+            self.frames_written += 1
+            if win.fast:
+                self.fast_frames += 1
 
     def run(self) -> None:
-        """Write every reading as a frame, paced to ``speed``; returns at the end or on close()."""
+        """Write every reading as frames, paced to ``speed``; returns at the end or on close()."""
         t0: float | None = None
         prev_t: float | None = None
         seq = 0
-        since_time = TIME_EVERY
+        self._since_time = TIME_EVERY
+        win: _Window | None = None
         while self.wait_hello and "HELLO" not in self.commands and not self.stop_event.is_set():
             self._serve_commands(timeout=0.2)
         real0 = time.monotonic()
-        for r in self._readings:
-            if self.stop_event.is_set():
-                return
+        while not self.stop_event.is_set():
+            r = self._next_reading()
+            if r is None:
+                break
             if t0 is None:
                 t0 = r.t
             if self.speed > 0:
@@ -254,37 +460,56 @@ class AdcEmulator:
                     if left <= 0:
                         break
                     self.stop_event.wait(min(left, 0.05))
-            if not self._plugged.is_set():
-                # unplugged: the board keeps sampling but nobody hears it; the Pi will see
-                # the sequence gap and count the frames as lost
-                seq += 1
-                prev_t = r.t
-                continue
+            w = self._window_of(r, prev_t)
+            prev_t = r.t
+            self._row_s = w
+            start = r.t - w
+            if self._fast_for_s is not None:
+                # fast mode runs from here for the seconds asked, in the data's time
+                self.fast_until = (self._data_t if self._data_t is not None else start) + self._fast_for_s
+                self._fast_for_s = None
+                logger.info("adc-sim: fast mode until %.0f (%g Hz asked)", self.fast_until, self.fast_rate_hz)
+            self._data_t = r.t
+            # the board keeps running while unplugged: its uptime and clock go on
             self._uptime_ms = BOOT_UPTIME_MS + int(round((r.t - t0) * 1000))
             self._clock = (self._uptime_ms, int(round(r.t * 1000)))
-            gap = (r.t - prev_t) if prev_t is not None else self.default_window_s
-            window_s = r.window_s or min(gap, 3600.0)
-            prev_t = r.t
-            flags = FLAG_BOOT if seq == 0 else 0
-            if self._pending_hello:
-                self._pending_hello = False
-                self._write(self._hello())
-                since_time = TIME_EVERY
-            if since_time >= TIME_EVERY:
-                since_time = 0
-                self._write(encode_time(DeviceTime(*self._clock)))
-            since_time += 1
-            fr = reading_to_frame(r, seq, self._uptime_ms, int(round(window_s * 1000)), flags)
-            seq += 1
-            if self._send(encode_frame(fr)):
-                self.frames_written += 1
+            fast = self._in_fast(start)
+            if win is not None and win.fast != fast:
+                self._frame(win, seq)  # a change of mode closes the window
+                seq += 1
+                win = None
+            if win is None:
+                win = _Window(fast)
+            win.add(r, w)
+            period = 1.0 / (self.fast_rate_hz if fast else self.base_rate_hz)
+            if win.window_s + w / 2 >= period - 1e-9:
+                self._frame(win, seq)
+                seq += 1
+                win = None
             self._serve_commands()
+        if win is not None and not self.stop_event.is_set():
+            self._frame(win, seq)  # the rest of the data, a shorter window
         self.done.set()
 
     def start(self) -> threading.Thread:
         th = threading.Thread(target=self.run, name="adc-sim", daemon=True)
         th.start()
         return th
+
+
+def _numbers(args: tuple[str, ...], n: int) -> tuple[float, ...] | None:
+    """Exactly ``n`` finite decimal numbers, or None (a syntax error)."""
+    if len(args) != n:
+        return None
+    try:
+        out = tuple(float(a) for a in args)
+    except ValueError:
+        return None
+    return out if all(math.isfinite(x) for x in out) else None
+
+
+class SimError(Exception):
+    """A problem with adc-sim's arguments or input, shown as one line."""
 
 
 def _readings_for(args: argparse.Namespace) -> Iterable[Reading]:
@@ -297,17 +522,49 @@ def _readings_for(args: argparse.Namespace) -> Iterable[Reading]:
 
 
 def _csv_readings(path: Path) -> Iterator[Reading]:
-    """Good rows of a log; bad rows are skipped with a warning, like replay does."""
+    """Good rows of a log; bad rows are skipped with a warning, like replay does.
+
+    The header is read here, before the emulator starts, so a file that cannot be used at
+    all is a one-line error and not a failure on the emulator's thread."""
+    import csv
+
+    from battwatch.core.csvlog import CsvFormatError, RowParser
+    from battwatch.replay import open_log
+
+    try:
+        fh = open_log(path)
+    except OSError as e:
+        raise SimError(f"{path}: {e.strerror or e}") from None
+    reader = csv.reader(fh)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise SimError(f"{path}: empty file (a CSV log starts with a header line)")
+        parser = RowParser(header)
+    except (CsvFormatError, csv.Error, UnicodeError) as e:
+        fh.close()
+        raise SimError(f"{path}:{reader.line_num}: {e}") from None
+    except SimError:
+        fh.close()
+        raise
+    return _csv_rows(path, fh, reader, parser)
+
+
+def _csv_rows(path: Path, fh: TextIO, reader: Any, parser: RowParser) -> Iterator[Reading]:
     import csv
     import sys
 
-    from battwatch.core.csvlog import RowError, RowParser
-    from battwatch.replay import open_log
+    from battwatch.core.csvlog import RowError
 
-    with open_log(path) as fh:
-        reader = csv.reader(fh)
-        parser = RowParser(next(reader))
-        for row in reader:
+    with fh:
+        while True:
+            try:
+                row = next(reader, None)
+            except csv.Error as e:  # a NUL byte, an unterminated quote at the end: skip it
+                print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
+                continue
+            if row is None:
+                return
             if not row:
                 continue
             try:
@@ -316,13 +573,34 @@ def _csv_readings(path: Path) -> Iterator[Reading]:
                 print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Every number and path adc-sim takes, checked before anything starts."""
+
+    def number(name: str, value: float | None, lo: float, hi: float = math.inf) -> None:
+        if value is not None and not (math.isfinite(value) and lo <= value <= hi):
+            span = f"at least {lo:g}" if hi == math.inf else f"{lo:g} to {hi:g}"
+            raise SimError(f"--{name} {value:g}: expected a number {span}")
+
+    number("speed", args.speed, 0.0)
+    number("noise", args.noise, 0.0, 1.0)
+    number("unplug-after", args.unplug_after, 0.0)
+    number("unplug-for", args.unplug_for, 0.0)
+    if args.csv and not Path(args.csv).is_file():
+        raise SimError(f"{args.csv}: no such file")
+    if args.link:
+        link = Path(args.link)
+        if not link.parent.is_dir():
+            raise SimError(f"--link {link}: directory {link.parent} does not exist")
+        if (link.exists() or link.is_symlink()) and not link.is_symlink():
+            raise SimError(f"--link {link}: exists and is not a symlink; refusing to replace it")
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """``battwatch adc-sim``: serve until the data ends (with --exit-at-end) or a signal."""
     import signal
     import sys
 
     from battwatch import scenarios
-    from battwatch.core.csvlog import CsvFormatError
 
     if args.list_scenarios:
         for name in scenarios.names():
@@ -332,19 +610,26 @@ def run_cli(args: argparse.Namespace) -> int:
     if name and name not in scenarios.names():
         print(f"adc-sim: unknown scenario {name!r}; try --list-scenarios", file=sys.stderr)
         return 2
-    csv_path = args.csv
-    if csv_path and not Path(csv_path).is_file():
-        print(f"adc-sim: {csv_path}: no such file", file=sys.stderr)
-        return 2
     link = Path(args.link) if args.link else None
-    emu = AdcEmulator(
-        _readings_for(args),
-        speed=float(args.speed),
-        link=link,
-        noise=float(args.noise),
-        seed=int(args.seed),
-        wait_hello=bool(args.wait_hello),
-    )
+    try:
+        _check_args(args)
+        readings = _readings_for(args)
+        emu = AdcEmulator(
+            readings,
+            speed=float(args.speed),
+            link=link,
+            noise=float(args.noise),
+            seed=int(args.seed),
+            wait_hello=bool(args.wait_hello),
+            clock=not args.no_clock,
+        )
+    except SimError as e:
+        print(f"adc-sim: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # no pty left, a link directory that is not writable
+        where = f" {e.filename}" if e.filename else ""
+        print(f"adc-sim: cannot set up the pseudo-terminal{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"adc-sim: serving on {emu.device_path}" + (f" (link {link})" if link else ""), flush=True)
     stop = threading.Event()
 
@@ -358,13 +643,13 @@ def run_cli(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, on_signal)
-    errors: list[BaseException] = []
+    errors: list[str] = []
 
     def run() -> None:
         try:
             emu.run()
-        except CsvFormatError as e:
-            errors.append(e)
+        except Exception as e:  # noqa: BLE001 - reported as one line; the main thread exits 2
+            errors.append(f"{type(e).__name__}: {e}" if not isinstance(e, SimError | OSError) else str(e))
             stop.set()
 
     th = threading.Thread(target=run, name="adc-sim", daemon=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from battwatch.core.calibration import FrameCalibrator
 from battwatch.core.model import FLAG_BUFFERED, Ack, DeviceTime, Frame, Hello, Reading
 from battwatch.core.protocol import PROTO_VERSION, FrameError, parse_line, seq_gap
-from battwatch.core.timebase import Timebase
+from battwatch.core.timebase import T_MAX, T_MIN, Timebase, show_time
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,11 @@ class DeviceDecoder:
         hold_max_s: float = 900.0,
         step_s: float = 2.0,
         jump_s: float = 60.0,
+        t_min: float = T_MIN,
+        t_max: float = T_MAX,
     ) -> None:
         self.calibrator = calibrator
-        self.timebase = Timebase()
+        self.timebase = Timebase(t_min, t_max)
         self.stats = LinkStats()
         self._last_seq: int | None = None
         self._last_t = float("-inf")
@@ -69,6 +71,21 @@ class DeviceDecoder:
         self._estimated = False  # readings went out on an unsynchronised host clock
         self.released: list[Reading] = []  # held readings re-stamped, for the caller to take
         self.jumps: list[tuple[float, float]] = []  # (time, seconds) for the caller to take
+        self.arrived = 0  # good data frames, passed on or held: the link is alive
+        self.last_ack: Ack | None = None  # the device's latest answer to a command
+        # set by a hello, a device clock frame or a reboot: the next frame may find the time
+        # mapping behind the last reading, and then the fresh anchor wins (see _rebase)
+        self._rebase_by = ""
+        self._on_host_clock = False  # readings went out on the current host-clock mapping
+
+    @property
+    def holding(self) -> int:
+        """Readings held until the host clock is synchronised."""
+        return len(self._held)
+
+    def _years(self) -> str:
+        tb = self.timebase
+        return f"{show_time(tb.t_min)[:4]}..{int(show_time(tb.t_max)[:4]) - 1}"
 
     def link_reset(self) -> None:
         """The port was (re)opened: the sequence starts afresh.
@@ -98,55 +115,149 @@ class DeviceDecoder:
             self._bad(e.kind, str(e), line)
             return None
         if isinstance(msg, Frame):
-            return self._frame(msg, host_t, host_synced)
+            return self._frame(msg, host_t, host_synced, line)
         if isinstance(msg, Hello):
-            if msg.proto != PROTO_VERSION:
-                self._bad("protocol", f"device speaks protocol {msg.proto}", line)
-                return None
-            self.stats.hello = msg
-            self.timebase.anchor(msg.uptime_ms, host_t)
-            logger.info(
-                "ADC: %s firmware %s, %d-bit, %g Hz", msg.board, msg.firmware, msg.adc_bits, msg.rate_hz
-            )
+            self._hello(msg, host_t, line)
         elif isinstance(msg, DeviceTime):
-            shift = self.timebase.device_time(msg.uptime_ms, msg.unix_ms)
-            if shift and self._last_t != float("-inf"):
-                # the board's clock replaces our host-clock guess: trust it, even backwards
-                logger.warning("ADC clock adopted; readings move by %+.0f s", shift)
-                self._last_t = float("-inf")
-        elif isinstance(msg, Ack) and not msg.ok:
-            logger.warning("ADC refused %s: %s", msg.command, msg.detail)
+            self._device_time(msg, line)
+        elif isinstance(msg, Ack):
+            self.last_ack = msg
+            if not msg.ok:
+                # a board without a clock or power switch says so for TIME and SLEEP: expected
+                level = logging.INFO if msg.detail == "unsupported" else logging.WARNING
+                logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
+            elif msg.detail:
+                logger.info("ADC accepted %s: %s", msg.command, msg.detail)
         return None
 
-    def _frame(self, fr: Frame, host_t: float, host_synced: bool) -> Reading | None:
+    def _hello(self, msg: Hello, host_t: float, line: bytes) -> None:
+        if msg.proto != PROTO_VERSION:
+            self._bad("protocol", f"device speaks protocol {msg.proto}", line)
+            return
+        tb = self.timebase
+        if tb.rebooted(msg.uptime_ms):
+            self._rebooted()
+        self.stats.hello = msg
+        tb.anchor(msg.uptime_ms, host_t)
+        self._rebase_by = "the hello"
+        logger.info(
+            "ADC: %s firmware %s, %d-bit, %g Hz", msg.board, msg.firmware, msg.adc_bits, msg.rate_hz
+        )
+
+    def _device_time(self, msg: DeviceTime, line: bytes) -> None:
+        tb = self.timebase
+        now = msg.unix_ms / 1000.0
+        if not tb.plausible(now):
+            self._bad("time", f"device clock reads {show_time(now)}, outside the years {self._years()}", line)
+            return
+        if tb.rebooted(msg.uptime_ms):
+            self._rebooted()
+        shift = tb.device_time(msg.uptime_ms, msg.unix_ms)
+        on_host, self._on_host_clock = self._on_host_clock, False
+        if abs(shift) >= self.step_s and on_host and self._last_t != float("-inf"):
+            # the board's clock replaces our host-clock guess: trust it, even backwards
+            logger.warning("ADC clock adopted; readings move by %+.0f s", shift)
+            if abs(shift) >= self.jump_s:
+                self.jumps.append((now, shift))
+                self._last_t = float("-inf")
+        self._rebase_by = "the device clock"
+        if self._held:
+            # held for an unsynchronised host clock: the board's clock places them now
+            held, self._held = self._held, []
+            self._release([r._replace(t=r.t + shift) for r in held])
+
+    def _rebooted(self) -> None:
+        self.stats.reboots += 1
+        self._last_seq = None
+        self._on_host_clock = False
+        self.timebase.reboot()
+
+    def _rebase(self, t: float) -> None:
+        """A fresh anchor puts this frame at ``t``, well before the last reading: the old
+        mapping ran ahead (a bad frame, a clock set back). Go on from the new one, so one bad
+        time can never hold back every later frame, and tell the analysis of the step."""
+        delta = t - self._last_t
+        logger.warning(
+            "ADC time re-anchored by %s: the last reading (%s) is %.0f s after this frame; going on from %s",
+            self._rebase_by, show_time(self._last_t), -delta, show_time(t),
+        )
+        self.jumps.append((t, delta))
+        self._last_t = float("-inf")
+
+    def _frame(self, fr: Frame, host_t: float, host_synced: bool, line: bytes) -> Reading | None:
         st = self.stats
         tb = self.timebase
-        reboots = tb.reboots
+        reboot = tb.rebooted(fr.uptime_ms)
+        t = tb.peek(fr.uptime_ms, host_t)
+        device_clock = tb.device_clock and not reboot
+        holding = not device_clock and not host_synced and not self._estimated
+        # Held readings are re-stamped later; only a host clock that is itself implausible
+        # (no time at all since boot) leaves their provisional time unjudged until then.
+        if not tb.plausible(t) and (not holding or tb.plausible(host_t)):
+            self._bad(
+                "time",
+                f"frame {fr.seq} at uptime {fr.uptime_ms} ms would be at {show_time(t)}, "
+                f"outside the years {self._years()}",
+                line,
+            )
+            return None
+        if reboot:
+            self._rebooted()
         t = tb.to_time(fr.uptime_ms, host_t)
-        if tb.reboots != reboots:
-            st.reboots += 1
-            self._last_seq = None
+        if reboot:
+            self._rebase_by = "a device reboot"
         if self._last_seq is not None:
             st.lost_frames += seq_gap(self._last_seq, fr.seq)
         self._last_seq = fr.seq
+        self.arrived += 1
         if not tb.device_clock:
             if not host_synced and not self._estimated:
                 return self._hold(fr, t)
             if host_synced and not fr.flags & FLAG_BUFFERED:  # buffered ones arrive late by design
                 t = self._check_host_clock(fr, t, host_t)
         if t <= self._last_t:
-            # the mapping moved backwards (a re-anchor after a reconnect): keep time monotonic
-            self._bad("time", f"frame time {t:.3f} not after {self._last_t:.3f}", b"")
-            return None
+            if self._rebase_by and self._last_t - t > self.step_s:
+                self._rebase(t)
+            else:
+                # a re-anchor after a reconnect moved the mapping back a little: keep time monotonic
+                self._bad("time", f"frame {fr.seq} at {show_time(t)} is not after the last reading "
+                                  f"at {show_time(self._last_t)}", line)
+                return None
+        self._rebase_by = ""
+        self._on_host_clock = not tb.device_clock
         self._last_t = t
         st.frames += 1
         st.last_frame_t = t
         return self.calibrator.to_reading(fr, t)
 
+    def _release(self, readings: list[Reading]) -> None:
+        """Pass held readings on: in time order after the last one, at plausible times."""
+        tb = self.timebase
+        out: list[Reading] = []
+        last = self._last_t
+        for r in readings:
+            if r.t > last and tb.plausible(r.t):
+                out.append(r)
+                last = r.t
+            else:
+                self._bad("time", f"held reading at {show_time(r.t)} cannot be placed "
+                                  f"(years {self._years()}, after {show_time(last)})", b"")
+        if out:
+            self._last_t = last
+            self._on_host_clock = not tb.device_clock
+            self.stats.frames += len(out)
+            self.stats.last_frame_t = last
+        self.released.extend(out)
+
     # -- a host clock that is not (yet) to be trusted ------------------------------------
     def _hold(self, fr: Frame, t: float) -> Reading | None:
         """Keep the reading (stamped on the provisional mapping) until the clock is synced."""
         reading = self.calibrator.to_reading(fr, t)
+        if not self._held:
+            logger.info(
+                "host clock not synchronised: holding readings until it is (at most %.0f s)",
+                self.hold_max_s,
+            )
         self._held.append(reading)
         if t - self._held[0].t < self.hold_max_s:
             return None
@@ -157,12 +268,7 @@ class DeviceDecoder:
         )
         self._estimated = True
         held, self._held = self._held, []
-        out = [r for r in held if r.t > self._last_t]
-        if out:
-            self._last_t = out[-1].t
-            self.stats.frames += len(out)
-            self.stats.last_frame_t = self._last_t
-        self.released.extend(out)
+        self._release(held)
         return None
 
     def _check_host_clock(self, fr: Frame, t: float, host_t: float) -> float:
@@ -176,9 +282,7 @@ class DeviceDecoder:
             logger.info("host clock synchronised: %d held readings re-stamped by %+.0f s",
                         len(self._held), delta)
             held, self._held = self._held, []
-            self.released.extend(r._replace(t=r.t + delta) for r in held)
-            self._last_t = self.released[-1].t
-            self.stats.frames += len(held)
+            self._release([r._replace(t=r.t + delta) for r in held])
         elif abs(delta) >= self.jump_s:
             # rest windows, drain rates and trends must not read this as hours passing
             logger.warning("host clock stepped by %+.0f s: re-anchored", delta)

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from binascii import crc_hqx
+from typing import Final
 
 from battwatch.core.model import Ack, Command, DeviceMessage, DeviceTime, Frame, Hello
 
 PROTO_VERSION = 1
 MAX_LINE = 120  # bytes including the terminator; longer input is garbage by definition
 _BWD_FIELDS = 12
+
+# Field ranges of firmware-notes/protocol.md. A line with a valid CRC and a value outside them
+# is refused as a whole ("range"): a firmware bug must not reach the time mapping or the store.
+SEQ_MAX: Final = 0xFFFFFFFF  # 32-bit, wraps to 0
+UPTIME_MAX: Final = 0xFFFFFFFFFFFFFFFF  # 64-bit milliseconds
+WINDOW_MIN_MS: Final = 1
+WINDOW_MAX_MS: Final = 86_400_000  # a day: the longest a board may merge buffered windows
+MV_LIMIT: Final = 99_999  # |mV| on a channel, nominal divider: far beyond any 12 V system
+TEMP_MIN_DC: Final = -999  # -99.9 °C
+TEMP_MAX_DC: Final = 1999  # 199.9 °C
+FLAGS_DEFINED: Final = 0x1F  # bits 0-4; the others are reserved and must be 0
+ADC_BITS_MAX: Final = 32
+HELLO_RATE_MAX_HZ: Final = 100.0
+UNIX_MS_MAX: Final = 0x7FFFFFFFFFFFFFFF
+
+# The reasons a device gives with ERR in a BWA acknowledgement (protocol.md lists the same).
+ACK_REASONS: Final = ("checksum", "syntax", "range", "unknown", "unsupported")
 
 
 class FrameError(ValueError):
@@ -30,8 +49,19 @@ def frame_line(body: str) -> bytes:
     return b"$%s*%04X\r\n" % (raw, crc16(raw))
 
 
-def _opt_int(text: str) -> int | None:
-    return int(text) if text else None
+def _int(kind: str, name: str, text: str, lo: int, hi: int) -> int:
+    """A decimal field within [lo, hi]; int() alone would also take ' 5', '+5' and '1_000'."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or not digits.isascii():
+        raise FrameError("malformed", f"{kind} {name} {text[:24]!r} is not a decimal integer")
+    v = int(text)
+    if v < lo or v > hi:
+        raise FrameError("range", f"{kind} {name} {text[:24]} is outside {lo}..{hi}")
+    return v
+
+
+def _opt(name: str, text: str, lo: int, hi: int) -> int | None:
+    return _int("BWD", name, text, lo, hi) if text else None
 
 
 def unwrap(line: bytes) -> str:
@@ -55,6 +85,51 @@ def unwrap(line: bytes) -> str:
         raise FrameError("garbage", "non-ASCII bytes") from None
 
 
+def _data(f: list[str]) -> Frame:
+    if len(f) != _BWD_FIELDS:
+        raise FrameError("malformed", f"BWD has {len(f)} fields, expected {_BWD_FIELDS}")
+    flags_text = f[11]
+    flags = 0
+    if flags_text:
+        if len(flags_text) > 8 or any(c not in "0123456789abcdefABCDEF" for c in flags_text):
+            raise FrameError("malformed", f"BWD flags {flags_text[:24]!r} is not hexadecimal")
+        flags = int(flags_text, 16)
+        if flags & ~FLAGS_DEFINED:
+            raise FrameError("range", f"BWD flags {flags_text} set reserved bits (only 0x{FLAGS_DEFINED:02X} defined)")
+    return Frame(
+        _int("BWD", "seq", f[1], 0, SEQ_MAX),
+        _int("BWD", "uptime_ms", f[2], 0, UPTIME_MAX),
+        _int("BWD", "window_ms", f[3], WINDOW_MIN_MS, WINDOW_MAX_MS),
+        _opt("main_avg", f[4], -MV_LIMIT, MV_LIMIT),
+        _opt("main_min", f[5], -MV_LIMIT, MV_LIMIT),
+        _opt("main_max", f[6], -MV_LIMIT, MV_LIMIT),
+        _opt("sos_avg", f[7], -MV_LIMIT, MV_LIMIT),
+        _opt("sos_min", f[8], -MV_LIMIT, MV_LIMIT),
+        _opt("sos_max", f[9], -MV_LIMIT, MV_LIMIT),
+        _opt("temp", f[10], TEMP_MIN_DC, TEMP_MAX_DC),
+        flags,
+    )
+
+
+def _hello(f: list[str]) -> Hello:
+    if len(f) != 7:
+        raise FrameError("malformed", f"BWH has {len(f)} fields, expected 7")
+    try:
+        rate = float(f[5])
+    except ValueError:
+        raise FrameError("malformed", f"BWH rate_hz {f[5][:24]!r} is not a number") from None
+    if not (math.isfinite(rate) and 0.0 < rate <= HELLO_RATE_MAX_HZ):
+        raise FrameError("range", f"BWH rate_hz {f[5][:24]} is outside (0, {HELLO_RATE_MAX_HZ:g}]")
+    return Hello(
+        _int("BWH", "proto", f[1], 0, 999),
+        f[2],
+        f[3],
+        _int("BWH", "adc_bits", f[4], 1, ADC_BITS_MAX),
+        rate,
+        _int("BWH", "uptime_ms", f[6], 0, UPTIME_MAX),
+    )
+
+
 def parse_line(line: bytes) -> DeviceMessage:
     """Parse one received line into a device message. Raises FrameError."""
     if len(line) > MAX_LINE:
@@ -62,37 +137,18 @@ def parse_line(line: bytes) -> DeviceMessage:
     body = unwrap(line)
     f = body.split(",")
     kind = f[0]
-    try:
-        if kind == "BWD":
-            if len(f) != _BWD_FIELDS:
-                raise FrameError("malformed", f"BWD has {len(f)} fields, expected {_BWD_FIELDS}")
-            return Frame(
-                int(f[1]),
-                int(f[2]),
-                int(f[3]),
-                _opt_int(f[4]),
-                _opt_int(f[5]),
-                _opt_int(f[6]),
-                _opt_int(f[7]),
-                _opt_int(f[8]),
-                _opt_int(f[9]),
-                _opt_int(f[10]),
-                int(f[11], 16) if f[11] else 0,
-            )
-        if kind == "BWH":
-            if len(f) != 7:
-                raise FrameError("malformed", f"BWH has {len(f)} fields, expected 7")
-            return Hello(int(f[1]), f[2], f[3], int(f[4]), float(f[5]), int(f[6]))
-        if kind == "BWT":
-            if len(f) != 3:
-                raise FrameError("malformed", f"BWT has {len(f)} fields, expected 3")
-            return DeviceTime(int(f[1]), int(f[2]))
-        if kind == "BWA":
-            if len(f) < 3:
-                raise FrameError("malformed", "BWA needs a command and a status")
-            return Ack(f[1], f[2] == "OK", ",".join(f[3:]))
-    except ValueError as e:
-        raise FrameError("malformed", f"{kind}: {e}") from None
+    if kind == "BWD":
+        return _data(f)
+    if kind == "BWH":
+        return _hello(f)
+    if kind == "BWT":
+        if len(f) != 3:
+            raise FrameError("malformed", f"BWT has {len(f)} fields, expected 3")
+        return DeviceTime(_int("BWT", "uptime_ms", f[1], 0, UPTIME_MAX), _int("BWT", "unix_ms", f[2], 0, UNIX_MS_MAX))
+    if kind == "BWA":
+        if len(f) < 3:
+            raise FrameError("malformed", "BWA needs a command and a status")
+        return Ack(f[1], f[2] == "OK", ",".join(f[3:]))
     raise FrameError("unknown", f"unknown frame type {kind[:8]!r}")
 
 
@@ -110,7 +166,8 @@ def encode_frame(fr: Frame) -> bytes:
 
 
 def encode_hello(h: Hello) -> bytes:
-    return frame_line(f"BWH,{h.proto},{h.firmware},{h.board},{h.adc_bits},{h.rate_hz:g},{h.uptime_ms}")
+    # ten digits: 1000 / rate_hz must give back the window to the millisecond (1/600 Hz too)
+    return frame_line(f"BWH,{h.proto},{h.firmware},{h.board},{h.adc_bits},{h.rate_hz:.10g},{h.uptime_ms}")
 
 
 def encode_time(d: DeviceTime) -> bytes:
@@ -127,10 +184,17 @@ def encode_command(c: Command) -> bytes:
 
 
 def parse_command(line: bytes) -> Command:
-    """Device side: a ``BWC`` line from the Pi. Raises FrameError."""
-    f = unwrap(line).split(",")
-    if f[0] != "BWC" or len(f) < 2:
-        raise FrameError("unknown", "not a BWC command")
+    """Device side: a ``BWC`` line from the Pi. Raises FrameError whose kind is the ERR reason
+    the device answers with: ``checksum`` for a bad CRC, ``syntax`` for anything else."""
+    if len(line) > MAX_LINE:
+        raise FrameError("syntax", f"line of {len(line)} bytes is longer than {MAX_LINE}")
+    try:
+        body = unwrap(line)
+    except FrameError as e:
+        raise FrameError("checksum" if e.kind == "checksum" else "syntax", str(e)) from None
+    f = body.split(",")
+    if f[0] != "BWC" or len(f) < 2 or not f[1]:
+        raise FrameError("syntax", "not a BWC command")
     return Command(f[1], tuple(f[2:]))
 
 
