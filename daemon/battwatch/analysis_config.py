@@ -112,6 +112,22 @@ class StateConfig(Section):
     crank_ref_max_v: Volts = 12.9
     crank_pre_max_age_s: Seconds = 900.0  # the pre-crank voltage must be this recent [ENG]
     crank_confirm_s: Seconds = 900.0  # a dip seen while asleep counts only if activity follows this soon [ENG]
+    # Dips closer than this belong to one start: in fast mode (1-s windows) a crank spans a
+    # few windows [ENG].
+    crank_merge_s: Seconds = 10.0
+    # A start attempt followed within this long by another one, with no sign of charging in
+    # between, did not start the engine (§0.1 "start failed"): a driver retries within
+    # seconds, and with 60-s windows the retry lands in the next window [ENG].
+    failed_start_s: Seconds = 120.0
+    # A start while the engine was running, within this long of the last charging evidence,
+    # is a warm restart (BMW MSA stop-start, §2.4): it continues the drive, is judged like any
+    # start, and stays out of the crank-dip trend. Before an MSA stop the car brakes, and BMW
+    # charges on braking (§2.5), so the last charging evidence is recent [ENG].
+    restart_window_s: Seconds = 300.0
+    # Time not covered by any reading while the car is awake or running: the drive (and an
+    # open start) ends at the last reading before it, and the rest clock starts afresh after
+    # it. An ignition-switched logger leaves such a gap every time the key is off [ENG].
+    gap_close_s: Seconds = 600.0
     # Rest: "≥ 4 h, better ≥ 6-24 h after key-off" (§0.1, §2.2 [SRC 27, 28]).
     rest_min_s: Seconds = 4 * H
     # SOS pack rested: vehicle asleep ≥ 2 h (§1.4 item 1).
@@ -168,6 +184,17 @@ class MainLowVoltage(BelowLevels):
 
 # BCI-style load-test minimum by battery temperature (§0.1, Kia workshop manual [SRC 29]).
 CRANK_TABLE: Table = ((-12.0, 8.7), (-7.0, 8.9), (-1.0, 9.1), (4.0, 9.3), (10.0, 9.4), (17.0, 9.5), (21.0, 9.6))
+CRANK_INFO_TABLE: Table = ((-12.0, 9.2), (21.0, 10.5))
+
+
+def _interp(table: Table, x: float) -> float:
+    """Piecewise-linear look-up held flat beyond the ends (as the analysis reads the tables)."""
+    if x <= table[0][0]:
+        return table[0][1]
+    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return table[-1][1]
 
 
 @section
@@ -175,15 +202,30 @@ class CrankingConfig(Section):
     """Start minimum against the temperature-adjusted limit (§0.1, §2.4)."""
 
     limit_by_temp_c: Annotated[Table, _table("limit_by_temp_c")] = CRANK_TABLE
-    crit_v: Volts = 8.5  # §0.1 "< 8.5 V, or start failed"
+    # §0.1 "< 8.5 V, or start failed": one such start raises critical at once.
+    crit_v: Volts = 8.5
+    # §0.1 info "< 10.5 V" at ≥ 21 °C. In the cold a healthy start dips further than the load
+    # test's table falls (thicker oil: more starter current; higher resistance), so the level
+    # falls to 9.2 V at -12 °C, about 0.5 V above the load-test limit there [ENG].
+    info_by_temp_c: Annotated[Table, _table("info_by_temp_c")] = CRANK_INFO_TABLE
+    info_clear_margin_v: Volts = 0.2  # a start must beat the info level by this to clear it [ENG]
     warn_clear_margin_v: Volts = 0.2  # a start must beat the limit by this to count as good [ENG]
     crit_clear_margin_v: Volts = 0.3  # [ENG]
     assumed_temp_c: float = 0.0  # used when a reading has no temperature [ENG]
+    # "Only load-test at ≥ 75 % SoC; otherwise charge first" (§2.4 [SRC 29, 31]): a start of
+    # a battery whose last rested state of charge is below this is only judged when it falls
+    # under crit_v or fails, and then the message names the low charge [ENG threshold source].
+    min_soc_pct: Annotated[float, Range(ge=0, le=100)] = 75.0
+    # Info and warning need this many starts in a row (one start can be a hard one); the
+    # critical level needs one (§0.1) [ENG].
     debounce: Debounce = Debounce(for_n=2, clear_for_n=3)
 
     def check(self) -> None:
         if self.crit_v >= min(v for _, v in self.limit_by_temp_c):
             raise ValueError("crit_v must be below every temperature-adjusted limit")
+        temps = sorted({x for x, _ in self.limit_by_temp_c} | {x for x, _ in self.info_by_temp_c})
+        if any(_interp(self.info_by_temp_c, x) <= _interp(self.limit_by_temp_c, x) for x in temps):
+            raise ValueError("info_by_temp_c must lie above limit_by_temp_c at every temperature")
 
 
 @section
@@ -197,11 +239,23 @@ class ChargingConfig(Section):
     min_drive_s: Seconds = 600.0  # judge the average of drives of at least 10 min (§0.1)
     max_min_drive_s: Seconds = 1200.0  # judge the maximum of drives of at least 20 min (§0.1)
     post_start_skip_s: Seconds = 60.0  # §4: suppress charging judgement in the first 60 s after a start
+    # Post-start recovery (§0.1, §3.1 HI5): the voltage after 10 s of running, from the first
+    # reading that ends this long after the start.
+    recovery_after_s: Seconds = 10.0
+    recovery_warn_v: Volts = 13.0  # §0.1 [ENG]
+    recovery_crit_v: Volts = 12.6  # §0.1 [ENG]
+    # §0.1: "BMW may hold low if SoC high: gate on drive average": a low post-start voltage
+    # only counts in a drive whose average fails too (below the drive-average warning level);
+    # it then decides between warning and critical. Healthy BMW drives average 13.0-13.6 V
+    # with the post-start minute at 12.6-12.8 V now and then [ENG].
+    recovery_gate_avg_v: Volts = 12.8
     debounce: Debounce = Debounce(for_n=2, clear_for_n=2)
 
     def check(self) -> None:
         if not self.avg_crit_v < self.avg_warn_v < self.avg_clear_v:
             raise ValueError("need avg_crit_v < avg_warn_v < avg_clear_v")
+        if not self.recovery_crit_v < self.recovery_warn_v:
+            raise ValueError("need recovery_crit_v < recovery_warn_v")
         if self.max_min_drive_s < self.min_drive_s:
             raise ValueError("max_min_drive_s must not be shorter than min_drive_s")
 
@@ -210,6 +264,8 @@ class ChargingConfig(Section):
 class OvervoltageConfig(Section):
     """Over-voltage with the engine running (§0.1: BMW max 14.8 V [SRC 20]; ISO 16750-2 16 V [SRC 39])."""
 
+    info_v: Volts = 14.9  # §0.1: just above BMW's 14.8 V maximum
+    info_clear_v: Volts = 14.7  # [ENG]
     warn_v: Volts = 15.0
     warn_clear_v: Volts = 14.8
     crit_v: Volts = 15.5
@@ -218,8 +274,10 @@ class OvervoltageConfig(Section):
     debounce: Debounce = Debounce(for_s=30.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
 
     def check(self) -> None:
-        if not self.warn_v < self.crit_v <= self.immediate_v:
-            raise ValueError("need warn_v < crit_v <= immediate_v")
+        if not self.info_v < self.warn_v < self.crit_v <= self.immediate_v:
+            raise ValueError("need info_v < warn_v < crit_v <= immediate_v")
+        if not self.info_clear_v < self.info_v:
+            raise ValueError("info_clear_v must be below info_v (an over-voltage clears lower down)")
         if not self.warn_clear_v < self.warn_v:
             raise ValueError("warn_clear_v must be below warn_v (an over-voltage clears lower down)")
         if not self.crit_clear_v < self.crit_v:
@@ -244,6 +302,9 @@ class DrainConfig(Section):
     rest_min_s: Seconds = 8 * H
     min_span_s: Seconds = 8 * H  # a verdict needs this much rested time measured [ENG]
     verdict_every_s: Seconds = 12 * H  # a long park gives a verdict this often [ENG]
+    # The state of charge used to turn mV into % (the OCV table's slope) before any resting
+    # reading has been seen: a typical well-used battery [ENG].
+    assumed_soc_pct: Annotated[float, Range(ge=0, le=100)] = 80.0
     debounce: Debounce = Debounce(for_n=2, clear_for_n=2)
 
     def check(self) -> None:
@@ -262,7 +323,25 @@ class MainDeclineConfig(Section):
     crank_dip_factor: Annotated[float, Range(gt=1.0, le=5.0)] = 1.5  # §3.2 step 5: dip at 1.5 x baseline
     crank_baseline_days: Annotated[float, Range(ge=1, le=365)] = 30.0  # §3.2 step 3
     min_cranks: Count = 30  # §3.2 step 5: n ≥ 30
+    # A start dip smaller than this is no measurement of the internal resistance (the trend
+    # works on log dips, and a few mV of noise would dominate) [ENG].
+    min_dip_v: Volts = 0.05
+    # §0.1 "cranking dip ΔV = V_pre - V_min (temperature-normalised) vs own baseline": the
+    # current dip against the first weeks', in per cent above (clear levels [ENG]).
+    dip_info_pct: Annotated[float, Range(gt=0, le=1000)] = 15.0
+    dip_info_clear_pct: Annotated[float, Range(ge=0, le=1000)] = 10.0
+    dip_warn_pct: Annotated[float, Range(gt=0, le=1000)] = 25.0
+    dip_warn_clear_pct: Annotated[float, Range(ge=0, le=1000)] = 20.0
+    dip_crit_pct: Annotated[float, Range(gt=0, le=1000)] = 50.0
+    dip_crit_clear_pct: Annotated[float, Range(ge=0, le=1000)] = 40.0
     debounce: Debounce = Debounce(for_n=2, clear_for_n=3)
+
+    def check(self) -> None:
+        if not self.dip_info_pct < self.dip_warn_pct < self.dip_crit_pct:
+            raise ValueError("need dip_info_pct < dip_warn_pct < dip_crit_pct")
+        for level in ("info", "warn", "crit"):
+            if not getattr(self, f"dip_{level}_clear_pct") < getattr(self, f"dip_{level}_pct"):
+                raise ValueError(f"dip_{level}_clear_pct must be below dip_{level}_pct")
 
 
 @section
@@ -457,6 +536,8 @@ class SensorConfig(Section):
 
     main_open_v: Volts = 1.0  # a 12 V battery never reads this low, even cranking
     sos_open_v: Volts = 0.5
+    # Below this a reading is reversed or offset, not merely open [ENG].
+    negative_v: Annotated[float, Range(ge=-40.0, le=0.0)] = -0.2
     main_max_v: Volts = 20.0  # above ISO 16750-2 jump-start levels: the ADC, not the car [ENG]
     fault_for_s: Seconds = 60.0  # open / out of range must persist this long [ENG]
     fault_for_n: Count = 3  # ... over this many readings: one glitch raises nothing

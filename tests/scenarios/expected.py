@@ -26,6 +26,9 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "low_voltage", "warning", "raised", 2.0, 7.0),
         # and below 12.00 V in the second week
         ("main", "low_voltage", "critical", "raised", 9.0, 18.0),
+        # the nearly empty battery's starts are no load tests (below 75 % charged), but the one
+        # at 8.39 V (day 16 morning) is below 8.5 V: critical, blaming the low charge
+        ("main", "weak_cranking", "critical", "raised", 16.0, 16.5),
     ],
     "main-healthy-week-park": [],
     "main-parasitic-drain": [
@@ -36,17 +39,55 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "low_voltage", "warning", "raised", 1.5, 4.0),
     ],
     "main-weak-crank": [
-        # minima of 8.3-9.2 V around 0 °C against limits of 9.0-9.3 V: the second start of day 0
+        # minima of 8.5-9.2 V around 0 °C against limits of 9.0-9.3 V: the second start of day 0
         ("main", "weak_cranking", "warning", "raised", 0.2, 1.5),
+        # the coldest start (day 4 morning, 8.48 V at -3.7 °C) is below 8.5 V: critical at once
+        ("main", "weak_cranking", "critical", "raised", 4.2, 4.4),
+        # three starts above 8.8 V (but under the limit) bring it back to a warning
+        ("main", "weak_cranking", "warning", "raised", 5.5, 7.0),
     ],
+    "main-crank-critical": [
+        # the first start of the run (day 0 ~07:10, 7.8 V at -8 °C) raises critical on its own
+        ("main", "weak_cranking", "critical", "raised", 0.25, 0.35),
+    ],
+    "main-failed-start": [
+        # day 2 morning: an attempt with no charging after it, a second attempt 45 s later
+        ("main", "weak_cranking", "critical", "raised", 2.25, 2.4),
+        # three good starts (day 2 evening, day 3 morning and evening) clear it
+        ("main", "weak_cranking", "critical", "cleared", 3.0, 4.0),
+    ],
+    "main-stop-start": [],
+    "main-rested-decline": [
+        # the ceiling passes the usual ~90 % after three weeks: rested below 12.60 V (25 °C)
+        ("main", "low_voltage", "info", "raised", 30.0, 55.0),
+        # a significant Theil-Sen slope of about -3 mV/day (90-day window) projects 12.2 V
+        # within 90 days (the crossing is near day 150)
+        ("main", "decline", "warning", "raised", 60.0, 100.0),
+        # rested below 12.40 V (25 °C) as the ceiling passes ~60 %
+        ("main", "low_voltage", "warning", "raised", 85.0, 110.0),
+        # and within 30 days of the crossing
+        ("main", "decline", "critical", "raised", 110.0, 130.0),
+        ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
+    ],
+    "main-recharge": [
+        # from 55 % in a -4 °C winter: 12.35 V at 25 °C, below 12.40 V from the first night
+        ("main", "low_voltage", "warning", "raised", 0.0, 1.0),
+        # the school runs never make up for the key-on waits: below 12.00 V in the second week
+        ("main", "low_voltage", "critical", "raised", 8.0, 12.0),
+        # an hour's drive on day 13 leaves it at ~12.25 V: above the 12.20 V critical clear level
+        ("main", "low_voltage", "warning", "raised", 13.4, 14.5),
+        # three hours on day 16: ~12.7 V, above the 12.65 V information clear level
+        ("main", "low_voltage", "warning", "cleared", 16.5, 17.5),
+    ],
+    "main-ignition-switched": [],
     "main-healthy-winter-cranks": [],
     "main-undercharging": [
-        # the alternator fails from day 1: two drives without charging raise a warning
-        ("main", "undercharging", "warning", "raised", 1.0, 2.0),
+        # the alternator fails from day 1: both drives average below 12.8 V and read below
+        # 12.6 V a minute after the start (§0.1 post-start recovery, critical), the second
+        # averages below 12.5 V too: the battery feeds the car
+        ("main", "undercharging", "critical", "raised", 1.0, 2.0),
         # the battery is no longer recharged: rested below 12.60 V (25 °C) the next night
         ("main", "low_voltage", "info", "raised", 1.5, 3.0),
-        # drive averages sink below 12.5 V as the battery empties: the battery feeds the car
-        ("main", "undercharging", "critical", "raised", 2.0, 3.0),
     ],
     "main-smart-alternator": [],
     "main-overvoltage": [
@@ -57,15 +98,19 @@ EXPECTED: dict[str, list[Expect]] = {
     ],
     "main-load-dump-spike": [],
     "main-decline": [
+        # a spring start at 0.5 °C below the information level (9.7 V there), a second one after it
+        ("main", "weak_cranking", "info", "raised", 60.0, 120.0),
         # start dips (temperature-normalised) grow as resistance rises to 1.75x with shape 2:
-        # projected to reach 1.5x the first month's baseline within 90 days, then 30 days
+        # +15 % over the first month's baseline is the information level (§0.1) ...
+        ("main", "decline", "info", "raised", 60.0, 120.0),
+        # ... and projected to reach 1.5x the baseline within 90 days, then 30 days
         ("main", "decline", "warning", "raised", 60.0, 150.0),
         ("main", "decline", "critical", "raised", 90.0, 183.0),
         # the charge ceiling falls towards 70 %: rested below 12.60 V (25 °C)
         ("main", "low_voltage", "info", "raised", 100.0, 183.0),
         ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
-        # in the last two months starts fall below the limit even in warm weather
-        ("main", "weak_cranking", "warning", "raised", 120.0, 183.0),
+        # starts fall below the load-test limit in the last two months, but by then the battery
+        # rests below 75 % charged: no load test, so no warning (none falls below 8.5 V)
     ],
     "long-healthy-year": [
         ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
@@ -161,4 +206,4 @@ EXPECTED["demo"] = EXPECTED["sos-decline"]
 INFO_ALLOWED = {"long-healthy-year", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park"}
 
 # Runs of months: generated and replayed in several seconds each.
-SLOW = {"long-healthy-year", "main-decline", "sos-decline", "demo"}
+SLOW = {"long-healthy-year", "main-decline", "main-rested-decline", "sos-decline", "demo"}

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHOSEN = [
     "main-weak-crank", "main-overvoltage", "main-parasitic-drain", "sos-step-drop",
     "sos-self-discharge", "sensor-loose-wire", "sensor-stuck", "main-decline", "sos-decline",
-    "age-old-batteries", "main-undercharging", "main-low-voltage",
+    "age-old-batteries", "main-undercharging", "main-low-voltage", "main-failed-start", "main-recharge",
 ]
 
 

@@ -27,6 +27,7 @@ def run(readings: list[Reading], cfg: config.Config, cuts: tuple[int, ...]) -> l
 
 @pytest.mark.parametrize("name", [
     "main-parasitic-drain", "main-undercharging", "main-weak-crank", "main-overvoltage",
+    "main-failed-start", "main-recharge",
     "sos-step-drop", "sos-self-discharge", "sos-low-voltage", "sensor-loose-wire", "sensor-stuck",
 ])
 def test_restart_at_any_point_gives_the_same_transitions(name: str) -> None:

@@ -89,6 +89,43 @@ def test_other_cross_checks() -> None:
         assert needle in text, needle
 
 
+def test_the_12v_additions_have_domain_defaults() -> None:
+    m = config.defaults("car").analysis.main
+    cc = m.cranking
+    assert cc.info_by_temp_c[-1] == (21.0, 10.5) and cc.min_soc_pct == 75.0  # §0.1, §2.4
+    ov = m.overvoltage
+    assert (ov.info_v, ov.info_clear_v) == (14.9, 14.7)
+    ch = m.charging
+    assert (ch.recovery_after_s, ch.recovery_warn_v, ch.recovery_crit_v) == (10.0, 13.0, 12.6)
+    dc = m.decline
+    assert (dc.dip_info_pct, dc.dip_warn_pct, dc.dip_crit_pct, dc.min_dip_v) == (15.0, 25.0, 50.0, 0.05)
+    assert m.drain.assumed_soc_pct == 80.0
+    st = config.defaults("car").analysis.state
+    assert (st.crank_merge_s, st.failed_start_s, st.restart_window_s, st.gap_close_s) == (10.0, 120.0, 300.0, 600.0)
+    assert config.defaults("car").analysis.sensor.negative_v == -0.2
+
+
+def test_the_12v_additions_are_checked() -> None:
+    got = problems({
+        "main": {
+            "cranking": {"info_by_temp_c": [[-12, 8.6], [21, 10.5]]},
+            "charging": {"recovery_crit_v": 13.1},
+            "overvoltage": {"info_v": 15.2},
+            "decline": {"dip_warn_pct": 60, "dip_info_clear_pct": 20},
+        },
+        "sensor": {"negative_v": 0.5},
+    })
+    text = "\n".join(got)
+    for needle in (
+        "analysis.main.cranking: info_by_temp_c must lie above limit_by_temp_c at every temperature",
+        "analysis.main.charging: need recovery_crit_v < recovery_warn_v",
+        "analysis.main.overvoltage: need info_v < warn_v < crit_v <= immediate_v",
+        "analysis.main.decline: need dip_info_pct < dip_warn_pct < dip_crit_pct",
+        "analysis.sensor.negative_v",
+    ):
+        assert needle in text, (needle, got)
+
+
 def test_unknown_keys_are_errors_with_a_hint() -> None:
     got = problems({"main": {"low_voltage": {"warn": 12.3}}})
     assert got == ["analysis.main.low_voltage.warn: unknown key; did you mean 'warn_v'?"]

@@ -22,13 +22,13 @@ from battwatch.core.model import Reading
 from battwatch.scenarios.__main__ import main as cli_main
 from battwatch.scenarios.backup import LI_ION, LIFEPO4, NIMH, BackupPack, PackParams
 from battwatch.scenarios.catalogue import CATALOGUE, DEFAULT_START, WORN
-from battwatch.scenarios.engine import simulate
+from battwatch.scenarios.engine import Windowing, simulate
 from battwatch.scenarios.lead_acid import AGM_OCV_TABLE, AgmParams, MainAgeing, MainBattery
 from battwatch.scenarios.usage import Drive
 
 HOUR = 3600.0
 DAY = 86_400.0
-LONG = {"demo", "long-healthy-year", "main-decline", "sos-decline"}  # > 30k windows each
+LONG = {"demo", "long-healthy-year", "main-decline", "main-rested-decline", "sos-decline"}  # > 30k windows each
 CSV_ROWS = 5000  # rows of each scenario pushed through the CSV round trip (all of the short ones)
 
 REQUIRED = {
@@ -97,7 +97,7 @@ def test_unknown_scenario_is_a_key_error_naming_the_catalogue() -> None:
 @pytest.mark.parametrize("name", scenarios.names())
 def test_scenario_config_is_a_valid_battwatch_config(name: str) -> None:
     cfg = scenarios.scenario_config(name)
-    assert set(cfg) == {"vehicle", "battery"}
+    assert {"vehicle", "battery"} <= set(cfg) <= {"vehicle", "battery", "analysis"}
     battery = cfg["battery"]
     assert isinstance(battery, dict)
     for part in ("main", "sos"):
@@ -128,7 +128,8 @@ def test_first_window_ends_at_start_default_2025_01_06() -> None:
 @pytest.mark.parametrize("name", [_param(n) for n in scenarios.names()])
 def test_every_scenario_gives_ordered_consistent_windows_that_round_trip_csv(name: str) -> None:
     rs = run(name)
-    assert rs and rs[0].t == DEFAULT_START
+    # (an ignition-switched logger starts with the first key-on instead)
+    assert rs and (rs[0].t == DEFAULT_START or scenarios.plan(name).windowing.ignition_only)
     prev = -math.inf
     for r in rs:
         assert r.t > prev and 0.0 < r.window_s <= 600.0
@@ -254,6 +255,48 @@ def test_weak_crank_scenario_stays_under_the_temperature_table() -> None:
     assert all(
         f.main_min_v is not None and f.temp_c is not None and f.main_min_v > limit(f.temp_c) for f in healthy
     )
+
+
+def test_a_failed_attempt_is_a_window_of_its_own_with_a_dip_and_no_charging() -> None:
+    rs = run("main-failed-start")
+    tried = [d for d in drives("main-failed-start") if d.failed_cranks]
+    assert len(tried) == 1
+    d = tried[0]
+    attempt = next(r for r in rs if r.t > d.failed_cranks[0])
+    assert attempt.t <= d.crank and attempt.window_s == 60.0
+    assert attempt.main_min_v is not None and attempt.main_v is not None and attempt.main_max_v is not None
+    assert attempt.main_min_v < attempt.main_v - 2.0  # the starter's dip
+    assert attempt.main_max_v < 13.0  # no alternator: the engine did not run
+    start = driving(rs, d)[0]
+    assert start.main_max_v is not None and start.main_max_v > 14.0  # the second attempt runs and charges
+
+
+def test_stop_start_restarts_are_warm_shallow_dips_inside_running_windows() -> None:
+    rs = run("main-stop-start")
+    n = 0
+    for d in drives("main-stop-start"):
+        assert all(d.crank + 5 * 60 < r < d.stop - 60 for r in d.restarts)
+        for r in d.restarts:
+            w = next(x for x in rs if x.t > r)
+            before = next(x for x in reversed(rs) if x.t <= w.t - w.window_s)
+            assert w.window_s == 60.0 and w.main_min_v is not None and w.main_v is not None
+            assert 10.5 < w.main_min_v < w.main_v - 1.0  # a restart, shallower than a cold start
+            assert before.main_max_v is not None and before.main_max_v > 14.0  # braking charged
+            n += 1
+    assert n > 100
+
+
+def test_an_ignition_switched_logger_sees_only_key_on_to_key_off() -> None:
+    rs = run("main-ignition-switched")
+    ds = drives("main-ignition-switched")
+    assert all(any(d.key_on + 90.0 <= r.t - r.window_s and r.t <= d.key_off for d in ds) for r in rs)
+    assert all(r.window_s == 60.0 for r in rs)
+    missed = [d for d in ds if not any(d.crank < r.t <= d.crank + 60.0 and r.t - r.window_s >= d.crank for r in rs)]
+    assert 0 < len(missed) < len(ds)  # quick starts (key-on to crank < 90 s) are not seen
+    # the physics ran on while the logger was off: the same windows as the full run
+    full = {r.t: r for r in simulate(replace(scenarios.plan("main-ignition-switched"), windowing=Windowing()),
+                                     DEFAULT_START, "main-ignition-switched/0")}
+    assert all(full[r.t] == r for r in rs)
 
 
 def drive_stats(name: str, min_minutes: float = 20.0) -> Iterator[tuple[Drive, float, float]]:

@@ -58,12 +58,14 @@ def generate(name: str, *, seed: int = 0, start: float | None = None) -> Iterato
 
 
 def scenario_config(name: str) -> dict[str, object]:
-    """The battery facts the scenario assumes, shaped like the ``[vehicle]``/``[battery]`` TOML."""
+    """The battery facts the scenario assumes, shaped like the ``[vehicle]``/``[battery]`` TOML
+    (and ``[analysis]`` for the few scenarios that need a setting, such as an ignition-switched
+    logger's silence threshold)."""
     s = _get(name)
     p = s.build(random.Random(0), DEFAULT_START)
     chem = p.pack.chemistry.name
     lifespan = [4, 8] if chem == "lifepo4" else [4, 7]  # domain.md §0.2 age bands per chemistry
-    return {
+    out: dict[str, object] = {
         "vehicle": {"id": f"sim-{name}"},
         "battery": {
             "main": {"type": "agm", "installed": s.main_installed, "capacity_ah": round(p.main.capacity_ah)},
@@ -75,3 +77,6 @@ def scenario_config(name: str) -> dict[str, object]:
             },
         },
     }
+    if s.analysis:
+        out["analysis"] = s.analysis
+    return out

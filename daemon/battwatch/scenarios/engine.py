@@ -32,6 +32,11 @@ class Windowing:
     drive_window_s: float = 60.0  # while awake or running
     adc_rate_hz: float = 10.0  # samples behind each average: one bad sample moves it by 1/n [ENG]
     min_window_s: float = 5.0  # a remainder shorter than this joins the window before it
+    # A logger powered from an ignition-switched feed: windows only while the car is awake or
+    # running, none while parked, and none that begin within boot_s of key-on: a Pi takes
+    # about that long to boot and start the daemon, so a quick start is missed [ENG].
+    ignition_only: bool = False
+    boot_s: float = 90.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +91,20 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
     dumps = [f for f in plan.faults if f.kind == "load-dump"]
     leaks = [f for f in plan.faults if f.kind == "leaky-pack"]
     shorts = sorted(f.start for f in plan.faults if f.kind == "shorted-cell")
+    failed = sorted(f for d in plan.drives for f in d.failed_cranks)
+    restarts = sorted((r, d.restart_stop_s) for d in plan.drives for r in d.restarts)
     ageing = plan.main_ageing is not None or plan.pack_ageing is not None
     gauss, uniform = rng.gauss, rng.uniform
     temp = weather.ambient(t0)
+    parked = True
+    logger_on = -math.inf  # an ignition-switched logger delivers windows beginning from here
     for seg in segments:
         state = seg.state
         w = win.park_window_s if state == State.ASLEEP else win.drive_window_s
         a = seg.start
+        if parked and state == State.AWAKE:
+            logger_on = a + win.boot_s  # key-on
+        parked = state in (State.ASLEEP, State.WAKE)
         while a < seg.end:
             b = a + w
             if b > seg.end - win.min_window_s:
@@ -113,12 +125,22 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
             # 12 V channel
             if state == State.RUNNING:
                 crank = bat.crank(tc, rng) if a == seg.start else None
-                run = _running(bat, alt, tc, ambient, crank is not None, mid, weak, regulators, rng)
-                bat.charge(run.current_a, dt, tc)
+                stop_s = 0.0
+                v_off = 0.0
+                if restarts and restarts[0][0] < b and crank is None:
+                    # a stop-start restart: the engine stood for stop_s, then restarts warm
+                    r, stop = restarts.pop(0)
+                    stop_s = max(0.0, min(stop, r - a))
+                    s0, s1 = bat.draw(p.stop_load_a, stop_s, tc, rested=False)
+                    v_off = 0.5 * (s0 + s1)
+                    crank = bat.crank(tc, rng, "restart")
+                braking = bool(restarts) and restarts[0][0] < b + w
+                run = _running(bat, alt, tc, ambient, crank is not None, mid, weak, regulators, rng, braking)
+                bat.charge(run.current_a, dt - stop_s, tc)
                 avg, lo, hi = run.avg, run.lo, run.hi
                 if crank is not None:
                     v_min, v_crank, secs = crank
-                    avg = (avg * (dt - secs) + v_crank * secs) / dt
+                    avg = (avg * (dt - secs - stop_s) + v_crank * secs + v_off * stop_s) / dt
                     lo = min(lo, v_min)
                 for f in dumps:
                     if a < f.start <= b:
@@ -140,6 +162,11 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
                     avg = 0.5 * (v0 + v1) + gauss(0.0, 0.002)
                     lo = min(v0, v1) - uniform(*(WAKE_DIP_V if state == State.WAKE else AWAKE_DIP_V))
                     hi = max(v0, v1) + uniform(*AWAKE_RISE_V)
+                    if failed and failed[0] < b and state == State.AWAKE:
+                        failed.pop(0)  # a start attempt that does not start the engine
+                        v_min, v_crank, secs = bat.crank(tc, rng, "failed")
+                        avg = (avg * (dt - secs) + v_crank * secs) / dt
+                        lo = min(lo, v_min)
 
             # SOS channel
             pack.leak_factor = 1.0
@@ -165,6 +192,10 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
             s_lo -= uniform(*noise)
             s_hi += uniform(*noise)
 
+            temp_read = round(tc + gauss(0.0, TEMP_SENSOR_SD_C), 1)
+            if win.ignition_only and (parked or a < logger_on):
+                a = b  # the physics ran (and drew the same random numbers); the logger was off
+                continue
             avg, s_avg = round(avg, 3), round(s_avg, 3)
             yield Reading(
                 t=b,
@@ -174,7 +205,7 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
                 sos_v=s_avg,
                 sos_min_v=min(round(s_lo, 3), s_avg),
                 sos_max_v=max(round(s_hi, 3), s_avg),
-                temp_c=round(tc + gauss(0.0, TEMP_SENSOR_SD_C), 1),
+                temp_c=temp_read,
                 window_s=dt,
             )
             a = b
@@ -190,6 +221,7 @@ def _running(
     weak: list[Fault],
     regulators: list[Fault],
     rng: random.Random,
+    braking: bool = False,
 ) -> RunWindow:
     for f in regulators:
         if f.active(t):
@@ -197,4 +229,4 @@ def _running(
     for f in weak:
         if f.active(t):
             return weak_alternator(bat, f.value, temp_c, rng)
-    return smart_alternator(bat, alt, temp_c, ambient_c, post_start, rng)
+    return smart_alternator(bat, alt, temp_c, ambient_c, post_start, rng, braking)

@@ -81,6 +81,14 @@ class AgmParams:
     crank_s_20c: float = 0.9  # cranking lasts about a second warm [ENG]
     crank_cold_coeff_per_c: float = 0.03  # and longer in the cold
     cranking_fraction: float = 0.55  # steady cranking current relative to the inrush peak [ENG]
+    # A warm stop-start restart: a hot engine turns over easily and quickly (BMW MSA) [ENG].
+    restart_current_factor: float = 0.75
+    restart_crank_s: float = 0.4
+    # A failed attempt cranks until the driver gives up or the engine management stops [ENG].
+    failed_crank_s: float = 4.0
+    # Engine stopped at a light (MSA): the battery carries what stays on (blower, lights,
+    # electronics) without the alternator [ENG].
+    stop_load_a: float = 18.0
     # Charge acceptance: up to ~0.5 C when empty, tapering to nothing at the SoC ceiling, and
     # lower in the cold [ENG]; EMF-to-terminal resistance while charging (ohmic + polarisation).
     charge_accept_c_rate: float = 0.5
@@ -137,6 +145,9 @@ class AlternatorParams:
     cold_below_c: float = 8.0
     cold_share: float = 0.15
     post_start_share: float = 0.6  # first minute after a start replaces the crank charge [ENG]
+    # Brake energy regeneration [SRC 22]: braking to a stop charges, so the window before a
+    # stop-start restart holds at least this much charging [ENG].
+    braking_share: float = 0.15
     ripple_v: float = 0.04  # alternator ripple on top of the set-point (max)
     dip_v: tuple[float, float] = (0.05, 0.25)  # load switching (fans, steering) in the min
 
@@ -200,18 +211,25 @@ class MainBattery:
         self.surface_v *= math.exp(-dt_s / tau)
         return v0, self.emf(temp_c) - drop
 
-    def crank(self, temp_c: float, rng: random.Random) -> tuple[float, float, float]:
+    def crank(self, temp_c: float, rng: random.Random, kind: str = "start") -> tuple[float, float, float]:
         """An engine start: (lowest voltage, mean voltage while cranking, cranking seconds).
 
-        V_min = V_pre - I_starter × R_int(T, SoC, age), V_pre under the key-on load.
+        V_min = V_pre - I_starter × R_int(T, SoC, age), V_pre under the key-on load. ``kind``:
+        "start" (after a park), "restart" (warm stop-start: less current, shorter) or "failed"
+        (an attempt that does not start the engine: as a start, but cranking for seconds).
         """
         p = self.p
         cold = max(0.0, 20.0 - temp_c)
         i_peak = p.starter_current_20c_a * (1.0 + p.starter_cold_coeff_per_c * cold)
         i_peak *= 1.0 + rng.gauss(0.0, p.starter_sd)
+        seconds = p.crank_s_20c * (1.0 + p.crank_cold_coeff_per_c * cold)
+        if kind == "restart":
+            i_peak *= p.restart_current_factor
+            seconds = p.restart_crank_s
+        elif kind == "failed":
+            seconds = p.failed_crank_s
         r = self.r_int(temp_c)
         v_pre = self.emf(temp_c) - p.key_on_current_a * r  # seconds-long load: ohmic drop only
-        seconds = p.crank_s_20c * (1.0 + p.crank_cold_coeff_per_c * cold)
         self.q_ah = max(0.0, self.q_ah - p.cranking_fraction * i_peak * seconds / 3600.0)
         return v_pre - i_peak * r, v_pre - p.cranking_fraction * i_peak * r, seconds
 
@@ -257,11 +275,14 @@ def smart_alternator(
     ambient_c: float,
     post_start: bool,
     rng: random.Random,
+    braking: bool = False,
 ) -> RunWindow:
     """A healthy BMW charging system over one window: base set-point plus charging bursts."""
     base = clamp(rng.gauss(a.base_v, a.base_sd_v), *a.base_range_v)
     burst = clamp(a.burst_v_25c + a.burst_temp_coeff_v_per_c * (25.0 - temp_c), *a.burst_range_v)
     share = rng.uniform(*a.burst_fraction) if rng.random() < a.burst_prob else 0.0
+    if braking and share < a.braking_share:
+        share = a.braking_share
     need = clamp((a.target_soc - bat.soc) / 0.10, 0.0, 1.0) * a.need_gain
     if ambient_c < a.cold_below_c:
         need = max(need, a.cold_share)

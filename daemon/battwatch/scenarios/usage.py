@@ -30,12 +30,20 @@ class State(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Drive:
-    """One use of the car, in Unix seconds: awake from key_on, engine from crank to stop."""
+    """One use of the car, in Unix seconds: awake from key_on, engine from crank to stop.
+
+    ``failed_cranks``: start attempts between key_on and crank that do not start the engine.
+    ``restarts``: automatic stop-start (BMW MSA) restarts between crank and stop; the engine
+    stopped ``restart_stop_s`` before each.
+    """
 
     key_on: float
     crank: float
     stop: float
     key_off: float
+    failed_cranks: tuple[float, ...] = ()
+    restarts: tuple[float, ...] = ()
+    restart_stop_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
 from battwatch.core.analysis.state import (
     AWAKE,
-    CRANK_MERGE_S,
     CRANKING,
     RESTING,
     RUNNING,
@@ -186,11 +185,10 @@ class BatteryAnalyzer:
 
     def tick(self, t: float) -> list[AlertTransition]:
         """Time-based work at data time ``t``: a start still open is judged, age, reminders."""
-        tr = self.tracker
-        oc = tr.open_crank
-        if oc is not None and t - oc.t > CRANK_MERGE_S and not self.w_main.faulted:
-            tr.open_crank = None
-            self.main.crank(oc)
+        if not self.w_main.faulted:
+            oc = self.tracker.settle(t)
+            if oc is not None:
+                self.main.crank(oc)
         if self.last_t is not None and t >= self.day_end:
             self._new_day(t)
         self.main.age(t)
@@ -222,7 +220,7 @@ class BatteryAnalyzer:
         self.main.park_end(self.last_t)
         self.sos.park_end(self.last_t)
         tr = self.tracker
-        for name in ("last_activity", "last_charge", "prev_t", "d_start"):
+        for name in ("last_activity", "last_charge", "prev_t", "d_start", "rec_t"):
             value = getattr(tr, name)
             if value is not None:
                 setattr(tr, name, value + delta_s)

@@ -14,7 +14,6 @@ RANGE: Final = "range"
 LOOSE: Final = "loose"
 STUCK: Final = "stuck"
 SILENT: Final = "silent"
-NEGATIVE_V: Final = -0.2  # below this a reading is reversed or offset, not merely open [ENG]
 
 
 class ChannelWatch:
@@ -43,7 +42,7 @@ class ChannelWatch:
         self.slot: Slot = engine.slot(battery, "sensor_fault", Debounce())
         self.open_v = open_v
         self.max_v = max_v
-        self.lo_v = NEGATIVE_V
+        self.lo_v = cfg.negative_v  # below this: reversed or offset, not merely open
         self.active: str | None = None
         self.streak_kind: str | None = None
         self.streak_since = 0.0

@@ -191,6 +191,7 @@ class MainRules(DailyRules):
         self.crank_log: list[CrankEvent] | None = [] if record else None
         self.drive_log: list[Drive] | None = [] if record else None
         self.charging_v = cfg.state.charging_v
+        self.failed_start_s = cfg.state.failed_start_s
         self.daily_until_s = cfg.state.rest_min_s + cfg.trend.rest_window_s
         self.z = z_two_sided(cfg.trend.confidence)
         self.next_fit_day = 0
@@ -202,6 +203,7 @@ class MainRules(DailyRules):
         self.last_crank: CrankEvent | None = None
         self.ocv_fit: TrendFit | None = None
         self.dip: dict[str, Any] | None = None
+        self.dip_level = NONE  # the verdict of the start dip against its baseline, alone
         self.rul_trend_days: float | None = None
         self.rul_trend_what = ""
         # drain measurement of the current park
@@ -241,16 +243,16 @@ class MainRules(DailyRules):
         return None if v25 is None else inverse(self.table, v25)
 
     def _low_ctx(self, target: int, v: float, v25: float, temp: float | None) -> dict[str, Any]:
+        # every level goes into the context: the engine may raise a lower severity than the
+        # verdict (the higher one is still being confirmed), and the words follow the severity
         lv = self.cfg.low_voltage
-        level = self.s_low.level
-        limit = {CRITICAL: lv.crit_v, WARNING: lv.warn_v, INFO: lv.info_v or lv.warn_v}.get(target, lv.warn_v)
-        clear = {CRITICAL: lv.crit_clear_v, WARNING: lv.warn_clear_v, INFO: lv.info_clear_v or lv.warn_clear_v}.get(
-            level, lv.warn_clear_v)
+        # a cleared alert is above every clear level: the information level's, if there is one
+        clear = lv.warn_clear_v if lv.info_clear_v is None else lv.info_clear_v
         if target == CRITICAL and v <= lv.dead_cell_v:
             return {"v": v, "v25": v25, "temp": temp, "soc": None, "dead_cell": True, "limit": lv.dead_cell_v,
                     "state": "resting", "type": self.type}
-        return {"v": v, "v25": v25, "temp": temp, "soc": inverse(self.table, v25), "limit": limit,
-                "clear": clear, "type": self.type}
+        return {"v": v, "v25": v25, "temp": temp, "soc": inverse(self.table, v25), "info": lv.info_v,
+                "warn": lv.warn_v, "crit": lv.crit_v, "clear": clear, "type": self.type}
 
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str) -> None:
         """A reading while awake, cranking or running."""
@@ -262,13 +264,16 @@ class MainRules(DailyRules):
             if v >= ov.immediate_v:
                 self.engine.observe(s, t, t0, CRITICAL, v, msg.overvoltage,
                                     {"v": v, "limit": ov.immediate_v, "immediate": True}, immediate=True)
-            else:
-                target = above(v, s.level, None, None, ov.warn_v, ov.warn_clear_v, ov.crit_v, ov.crit_clear_v)
+            elif s.level or s.busy or v > ov.info_v:
+                target = above(v, s.level, ov.info_v, ov.info_clear_v, ov.warn_v, ov.warn_clear_v, ov.crit_v,
+                               ov.crit_clear_v)
                 if target != s.level or s.busy:
-                    limit = ov.crit_v if target == CRITICAL else ov.warn_v
-                    clear = ov.crit_clear_v if s.level == CRITICAL and target else ov.warn_clear_v
+                    level = s.level
+                    clear = (ov.crit_clear_v if level == CRITICAL else ov.warn_clear_v if level == WARNING
+                             else ov.info_clear_v)
                     self.engine.observe(s, t, t0, target, v, msg.overvoltage,
-                                        {"v": v, "limit": limit, "clear": clear})
+                                        {"v": v, "info": ov.info_v, "warn": ov.warn_v, "crit": ov.crit_v,
+                                         "clear": clear})
         if not cranking and v <= self.cfg.low_voltage.dead_cell_v:
             self.engine.observe(self.s_low, t, t0, CRITICAL, v, msg.main_low_voltage,
                                 {"v": v, "v25": v, "temp": None, "soc": None, "dead_cell": True,
@@ -282,13 +287,15 @@ class MainRules(DailyRules):
         cc = self.cfg.cranking
         temp = ev.temp_c
         dip = ev.dip_v
-        day = ev.t / DAY_S
-        # A start of a battery known to be discharged is no load test (§2.4: "only load-test
-        # at ≥ 75 % SoC"): it neither feeds the trend nor judges the battery; low_voltage
-        # already says what to do.
-        if self.s_low.level >= WARNING:
-            return
-        if dip is not None and dip > 0.05 and temp is not None:
+        # A start is a load test only at a charged battery ("only load-test at ≥ 75 % SoC",
+        # §2.4): the state of charge is the last rested one, from the park before the start.
+        soc = self.soc
+        low_charge = soc is not None and soc < cc.min_soc_pct
+        if (not low_charge and not ev.restart and not ev.failed and dip is not None
+                and dip > self.cfg.decline.min_dip_v and temp is not None):
+            # the dip trend compares like with like: starts after a park (warm stop-start
+            # restarts draw less, §2.4), of a charged battery, that ran the engine
+            day = ev.t / DAY_S
             y = math.log(dip)
             self.cranks.append((day, temp, y))
             if self.first_crank_day is None:
@@ -297,18 +304,31 @@ class MainRules(DailyRules):
                 self.base_cranks.append((temp, y))
         t_used = cc.assumed_temp_c if temp is None else temp
         limit = interp(cc.limit_by_temp_c, t_used)
+        info = interp(cc.info_by_temp_c, t_used)
         s = self.s_crank
         level = s.level
         v = ev.v_min
-        if v < cc.crit_v or (level >= CRITICAL and v < cc.crit_v + cc.crit_clear_margin_v):
+        immediate = False
+        if ev.failed or v < cc.crit_v:
+            target = CRITICAL  # §0.1: one such start is enough
+            immediate = True
+        elif low_charge:
+            # not a load test: it neither raises nor clears (a critical one was caught above)
+            return
+        elif level >= CRITICAL and v < cc.crit_v + cc.crit_clear_margin_v:
             target = CRITICAL
         elif v < limit or (level >= WARNING and v < limit + cc.warn_clear_margin_v):
             target = WARNING
+        elif v < info or (level >= INFO and v < info + cc.info_clear_margin_v):
+            target = INFO
         else:
             target = NONE
         self.engine.observe(s, ev.t, ev.t, target, v, msg.weak_cranking,
-                            {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit,
-                             "crit": cc.crit_v, "dip": dip})
+                            {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit, "info": info,
+                             "crit": cc.crit_v, "dip": dip, "failed": ev.failed, "restart": ev.restart,
+                             "soc": soc, "low_charge": low_charge, "min_soc": cc.min_soc_pct, "t": ev.t,
+                             "failed_s": self.failed_start_s},
+                            immediate=immediate)
 
     def drive(self, d: Drive) -> None:
         if self.drive_log is not None:
@@ -325,9 +345,21 @@ class MainRules(DailyRules):
             target = WARNING
         else:
             target = NONE
+        # Post-start recovery (§0.1): the alternator should be charging 10 s after a start,
+        # but BMW may hold the voltage low at a high charge, so it only counts in a drive whose
+        # average did not show healthy charging either.
+        rec = d.recovery_v
+        rec_target = NONE
+        if rec is not None and d.avg_v < ch.recovery_gate_avg_v:
+            rec_target = CRITICAL if rec < ch.recovery_crit_v else WARNING if rec < ch.recovery_warn_v else NONE
+            if rec_target > target:
+                target = rec_target
         self.engine.observe(s, d.end, d.start, target, d.avg_v, msg.undercharging,
                             {"duration_s": d.duration_s, "avg": d.avg_v, "max": d.max_v, "max_low": max_low,
-                             "avg_warn": ch.avg_warn_v, "avg_crit": ch.avg_crit_v, "max_warn": ch.max_warn_v})
+                             "avg_warn": ch.avg_warn_v, "avg_crit": ch.avg_crit_v, "max_warn": ch.max_warn_v,
+                             "max_min_s": ch.max_min_drive_s, "rec": rec, "rec_low": rec_target > NONE,
+                             "rec_warn": ch.recovery_warn_v, "rec_crit": ch.recovery_crit_v,
+                             "rec_after_s": ch.recovery_after_s})
 
     def park_end(self, t: float) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
@@ -342,7 +374,7 @@ class MainRules(DailyRules):
     def _mv_per_pct(self) -> float:
         soc = self.soc
         if soc is None:
-            soc = 80.0
+            soc = self.cfg.drain.assumed_soc_pct
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
@@ -393,6 +425,7 @@ class MainRules(DailyRules):
         self.dip = None
         rows = [(temp, d, y) for d, temp, y in self.cranks if d > today - tc.window_days]
         baseline_done = self.first_crank_day is not None and today - self.first_crank_day >= dc.crank_baseline_days
+        t_level = NONE
         if baseline_done and len(rows) >= dc.min_cranks and len(self.base_cranks) >= 5:
             res = ols3(rows)
             if res is not None:
@@ -401,11 +434,18 @@ class MainRules(DailyRules):
                 now = a + b * 25.0 + c * today
                 ratio = math.exp(now - base)
                 self.dip = {"ratio": ratio, "per_day": c, "n": len(rows)}
+                pct = (ratio - 1.0) * 100.0
+                # §0.1: today's temperature-normalised dip against the battery's own first weeks
+                # (its own hysteresis: the alert's level may come from the other evidence)
+                t_level = above(pct, self.dip_level, dc.dip_info_pct, dc.dip_info_clear_pct, dc.dip_warn_pct,
+                                dc.dip_warn_clear_pct, dc.dip_crit_pct, dc.dip_crit_clear_pct)
+                ctx.update(dip_pct=pct, dip_n=len(rows), dip_info=dc.dip_info_pct, dip_warn=dc.dip_warn_pct,
+                           dip_crit=dc.dip_crit_pct)
                 if c - self.z * se_c > 0.0:
                     goal = base + math.log(dc.crank_dip_factor)
                     days_dip = 0.0 if now >= goal else (goal - now) / c
-                    ctx.update(dip_pct=(ratio - 1.0) * 100.0, dip_n=len(rows), dip_factor=dc.crank_dip_factor,
-                               dip_date=msg.day(t + days_dip * DAY_S))
+                    ctx.update(dip_factor=dc.crank_dip_factor, dip_date=msg.day(t + days_dip * DAY_S))
+        self.dip_level = t_level
         known = [d for d in (days_ocv, days_dip) if d is not None]
         self.rul_trend_days = min(known) if known else None
         self.rul_trend_what = "start dips" if days_dip is not None and days_dip == self.rul_trend_days else "rested voltage"
@@ -415,8 +455,13 @@ class MainRules(DailyRules):
             ctx.pop("ocv_date", None)
         if t_dip == NONE:
             ctx.pop("dip_date", None)
-        target = max(t_ocv, t_dip)
-        value = (days_ocv if t_ocv >= t_dip else days_dip)
+        ctx["t_ocv"], ctx["t_dip"], ctx["t_level"] = t_ocv, t_dip, t_level
+        target = max(t_ocv, t_dip, t_level)
+        # the value is the days to the projected crossing, or the dip's rise in % when only
+        # the level speaks
+        value = days_ocv if t_ocv >= t_dip else days_dip
+        if t_level > max(t_ocv, t_dip):
+            value = ctx["dip_pct"]
         self.engine.observe(s, t, t, target, value, msg.main_decline, ctx)
 
     def age_years(self, t: float) -> float | None:
@@ -449,6 +494,7 @@ class MainRules(DailyRules):
             "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
             "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
+            "dip_level": self.dip_level,
             "rul": [self.rul_trend_days, self.rul_trend_what],
         }
 
@@ -470,5 +516,6 @@ class MainRules(DailyRules):
         self.next_fit_day = int(d["next_fit_day"])
         self.ocv_fit = TrendFit.of(d["ocv_fit"])
         self.dip = d["dip"]
+        self.dip_level = int(d.get("dip_level", NONE))
         self.rul_trend_days, self.rul_trend_what = d["rul"]
 

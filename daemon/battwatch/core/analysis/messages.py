@@ -49,6 +49,28 @@ def _years(y: float) -> str:
 # -- 12 V battery ----------------------------------------------------------------------------------
 
 
+_LEVEL_NAMES = {INFO: "information", WARNING: "warning", CRITICAL: "critical"}
+
+
+def _level_of(sev: int, c: dict[str, Any]) -> float:
+    """The limit of severity ``sev`` from a context holding "info", "warn" and "crit"."""
+    return float(c["crit"] if sev == CRITICAL else c["warn"] if sev == WARNING else c["info"])
+
+
+def _pending_worse(sev: int, value: float, c: dict[str, Any], *, low: bool) -> str:
+    """Words for a value already past the next level up, while that level is being confirmed."""
+    if sev == CRITICAL:
+        return ""
+    for higher in (CRITICAL, WARNING):
+        if higher <= sev:
+            continue
+        lim = _level_of(higher, c)
+        if (value < lim) if low else (value > lim):
+            return (f" It is already past the {lim:.2f} V {_LEVEL_NAMES[higher]} level; if that holds, "
+                    f"this becomes {_LEVEL_NAMES[higher]}.")
+    return ""
+
+
 def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
     v, v25, temp, soc = c["v"], c["v25"], c["temp"], c["soc"]
     corr = "" if temp is None else f" ({v25:.2f} V corrected to 25 °C from {temp:.1f} °C)"
@@ -63,17 +85,18 @@ def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
             f"12 V battery rested at {v:.2f} V{corr}, back above {c['clear']:.2f} V: {_soc(soc)}. "
             f"No action needed."
         )
-    head = f"12 V battery rested at {v:.2f} V{corr}, below the {c['limit']:.2f} V "
+    head = f"12 V battery rested at {v:.2f} V{corr}, below the {_level_of(sev, c):.2f} V "
+    worse = _pending_worse(sev, v25, c, low=True)
     if sev == INFO:
         return head + (
             f"information level: {_soc(soc)}. Nothing to do yet; a longer drive tops it up. If it "
-            f"keeps resting this low, check how the car is used (many short trips)."
+            f"keeps resting this low, check how the car is used (many short trips).{worse}"
         )
     if sev == WARNING:
         return head + (
             f"warning level: {_soc(soc)}. A battery left this low sulfates and may not start the "
             f"car on a cold morning. Drive for an hour or put it on a charger suited to "
-            f"{TYPE_NAMES.get(c['type'], c['type'])} batteries (BMW says recharge below 12.5 V). "
+            f"{TYPE_NAMES.get(c['type'], c['type'])} batteries (BMW says recharge below 12.5 V).{worse} "
             f"{WEAK_12V_SOS}"
         )
     return head + (
@@ -89,14 +112,43 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
         return (
             f"The last starts kept the 12 V battery at {v:.2f} V or more{at}, above the "
-            f"{limit:.2f} V limit for this temperature: cranking is healthy again."
+            f"{c['info']:.2f} V a healthy battery holds at this temperature: cranking is healthy again."
         )
     dip = "" if c.get("dip") is None else f" (a {c['dip']:.2f} V dip)"
-    head = f"Engine start pulled the 12 V battery down to {v:.2f} V{dip}{at}"
+    soc = c.get("soc")
+    low_charge = (
+        f" The battery was only about {soc:.0f} % charged when it last rested (a start is a fair "
+        f"test from {c['min_soc']:.0f} %), so the low charge is the likely reason: charge it fully "
+        f"with a proper charger, then re-test the starts; if they stay this low, replace it. "
+        f"{WEAK_12V_SOS}"
+    ) if c.get("low_charge") and soc is not None else ""
+    if c.get("failed"):
+        head = (
+            f"An engine start attempt at {when(c['t'])} did not start the engine: another attempt followed "
+            f"within {c['failed_s'] / 60.0:.0f} min with no sign of the alternator charging in between. The "
+            f"battery fell to {v:.2f} V{dip}{at} during that attempt"
+        )
+        if low_charge:
+            return head + "." + low_charge
+        return head + (
+            ". A battery that can no longer turn the engine over fast enough is the usual cause, above "
+            "all in the cold; if the starter turned briskly, look at the engine (fuel, ignition) instead. "
+            f"Have the battery load-tested now and replaced if it fails. {REGISTER} {WEAK_12V_SOS}"
+        )
+    what = "A stop-start restart" if c.get("restart") else "Engine start"
+    head = f"{what} pulled the 12 V battery down to {v:.2f} V{dip}{at}"
     if sev == CRITICAL:
+        if low_charge:
+            return head + f", below {c['crit']:.1f} V, the critical level.{low_charge}"
         return head + (
             f", below {c['crit']:.1f} V: the battery can barely turn the engine over and the next "
             f"cold start may fail. Have it load-tested and replaced now. {REGISTER} {WEAK_12V_SOS}"
+        )
+    if sev == INFO:
+        return head + (
+            f", below the {c['info']:.2f} V information level for this temperature (10.5 V at 21 °C "
+            f"and above) but above the {limit:.2f} V load-test limit: the battery is not as strong as a "
+            f"new one. Nothing to do yet: have it tested at the next service."
         )
     return head + (
         f"; a healthy battery stays above {limit:.2f} V at this temperature (the load-test limit "
@@ -115,22 +167,37 @@ def undercharging(sev: int, c: dict[str, Any]) -> str:
             f"charging system is charging the battery again."
         )
     head = f"The last drive ({mins:.0f} min) averaged {avg:.2f} V and peaked at {vmax:.2f} V"
+    rec = c.get("rec")
+    rec_words = (
+        f"{c['rec_after_s']:.0f} s after the start it read only {rec:.2f} V (a charging alternator holds "
+        f"{c['rec_warn']:.1f} V or more by then)"
+    ) if rec is not None and c.get("rec_low") else ""
     if sev == CRITICAL:
+        if avg < c["avg_crit"] or not rec_words:
+            cause = f", below {c['avg_crit']:.1f} V on average: the battery is discharging while you drive"
+        else:
+            cause = f"; {rec_words}, below {c['rec_crit']:.1f} V: the alternator did not take over from the battery"
         return head + (
-            f", below {c['avg_crit']:.1f} V on average: the battery is discharging while you drive, "
-            f"so the car may stall or not restart. Have the alternator, its belt and wiring checked "
-            f"before longer trips. {WEAK_12V_SOS}"
+            f"{cause}, so the car may stall or not restart. Have the alternator, its belt and wiring "
+            f"checked before longer trips. {WEAK_12V_SOS}"
         )
-    why = []
+    why: list[str] = []
     if avg < c["avg_warn"]:
         why.append(f"a drive should average at least {c['avg_warn']:.1f} V")
     if c.get("max_low"):
-        why.append(f"the charging voltage should reach {c['max_warn']:.1f} V at some point in a drive of 20 min or more")
+        why.append(f"the charging voltage should reach {c['max_warn']:.1f} V at some point in a drive of "
+                   f"{c['max_min_s'] / 60.0:.0f} min or more")
+    if rec_words:
+        why.append(rec_words)
     reason = "; ".join(why) or f"a drive should average at least {c['avg_warn']:.1f} V"
+    worse = (
+        f" This drive averaged below {c['avg_crit']:.1f} V, the critical level: if the next drives are "
+        f"as low, this becomes critical."
+    ) if avg < c["avg_crit"] else ""
     return head + (
         f"; {reason}. The alternator is not keeping the battery charged (BMW's smart charging "
         f"sits at 12.5-13 V between braking phases, but not for a whole drive). Have the charging "
-        f"system checked soon."
+        f"system checked soon.{worse}"
     )
 
 
@@ -144,16 +211,22 @@ def overvoltage(sev: int, c: dict[str, Any]) -> str:
             f"that 12 V equipment is built for (ISO 16750-2): the voltage regulator has failed. Stop "
             f"driving when safe and have the alternator checked; electronics can be damaged."
         )
-    head = f"The 12 V system held {v:.2f} V with the engine running, above the {c['limit']:.1f} V "
+    head = f"The 12 V system held {v:.2f} V with the engine running, above the {_level_of(sev, c):.1f} V "
     if sev == CRITICAL:
         return head + (
             "critical level (BMW charges at 14.8 V at most). Overcharging dries out an AGM battery "
             "and stresses every control unit: have the alternator and regulator checked before "
             "driving far."
         )
+    worse = _pending_worse(sev, v, c, low=False)
+    if sev == INFO:
+        return head + (
+            f"information level, a little above the 14.8 V BMW charges at most. Nothing to do yet; if "
+            f"it happens on every drive or climbs, have the voltage regulator checked.{worse}"
+        )
     return head + (
-        "warning level (BMW charges at 14.8 V at most). A faulty voltage regulator overcharges "
-        "the battery: have the alternator checked."
+        f"warning level (BMW charges at 14.8 V at most). A faulty voltage regulator overcharges "
+        f"the battery: have the alternator checked.{worse}"
     )
 
 
@@ -188,12 +261,26 @@ def main_decline(sev: int, c: dict[str, Any]) -> str:
             f"its rested voltage (corrected to 25 °C) is falling {c['ocv_slope_mv']:.1f} mV per day "
             f"({c['ocv_n']} daily values) and reaches {c['ocv_level']:.2f} V around {c['ocv_date']}"
         )
-    if c.get("dip_date"):
-        parts.append(
+    if c.get("dip_date") or c.get("t_level"):
+        dips = (
             f"its start dips are {c['dip_pct']:+.0f} % against its first weeks at the same temperature "
-            f"({c['dip_n']} starts) and reach {c['dip_factor']:.1f} x that baseline around {c['dip_date']}"
+            f"({c['dip_n']} starts"
         )
+        lvl = c.get("t_level", NONE)
+        if lvl:
+            limit = c["dip_crit"] if lvl == CRITICAL else c["dip_warn"] if lvl == WARNING else c["dip_info"]
+            if c["dip_pct"] >= limit:  # (not while it only holds above the clear level)
+                dips += f"; {_LEVEL_NAMES[lvl]} from +{limit:.0f} %"
+        dips += ")"
+        if c.get("dip_date"):
+            dips += f" and reach {c['dip_factor']:.1f} x that baseline around {c['dip_date']}"
+        parts.append(dips)
     what = "; ".join(parts)
+    if sev == INFO:
+        return (
+            f"The 12 V battery is starting to wear: {what}. A deeper start dip means a higher internal "
+            f"resistance. Nothing to do yet: have it tested at the next service."
+        )
     act = (
         "Plan a replacement soon; lead-acid batteries often fail suddenly at the end."
         if sev == CRITICAL

@@ -13,7 +13,8 @@ AWAKE: Final = 2
 CRANKING: Final = 3
 RUNNING: Final = 4
 STATE_NAMES: Final = ("asleep", "resting", "awake", "cranking", "running")
-CRANK_MERGE_S: Final = 10.0  # dips closer than this belong to one start (fast mode: 1-s windows) [ENG]
+NO_TIME: Final = -1e18  # "never happened" for the clocks below
+NOT_DUE: Final = 1e18  # "nothing pending" for a time something is due
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class CrankEvent:
     v_min: float
     v_pre: float | None  # None when no reading close enough before the start
     temp_c: float | None
+    restart: bool = False  # a warm restart with the engine hot (stop-start), not a start after a park
+    failed: bool = False  # another attempt followed with no sign of the engine running in between
 
     @property
     def dip_v(self) -> float | None:
@@ -40,6 +43,7 @@ class Drive:
     avg_v: float
     max_v: float
     charged: bool  # the charging system showed itself at least once
+    recovery_v: float | None = None  # the voltage about 10 s after the start (None: not seen)
 
 
 class VehicleTracker:
@@ -54,12 +58,20 @@ class VehicleTracker:
     with a start or with charging and ends when the charging system has been silent for
     ``run_exit_s``; a drive with no charging at all (a dead alternator) runs until the car
     falls asleep, and is judged up to its last load activity.
+
+    A start is handed on (``crank_out``) once its outcome is known: charging seen after it
+    (the engine runs), another attempt within ``failed_start_s`` before any charging (it
+    failed), or ``failed_start_s`` passed with neither (unknown: judged on its voltage). A start
+    while the engine runs, soon after charging evidence, is a warm restart (stop-start): it
+    continues the drive. A stretch of ``gap_close_s`` not covered by readings while awake or
+    running ends the drive at the last reading before it and restarts the rest clock.
     """
 
     __slots__ = (
         "cfg", "_charging_v", "_dip_v", "_step_v", "_step_gap", "_rest_min", "post_start_s", "max_dt", "state", "last_activity", "last_charge", "prev_v", "prev_t",
         "pending_dip", "open_crank", "crank_out", "drive_out", "woke", "slept",
         "d_start", "d_sum", "d_dt", "d_max", "d_last", "d_charged", "snap", "act_snap",
+        "merge_s", "failed_s", "recovery_after_s", "oc_ran", "rec_t", "d_recovery",
     )
 
     def __init__(self, cfg: StateConfig, charging: ChargingConfig) -> None:
@@ -70,19 +82,25 @@ class VehicleTracker:
         self._step_gap = cfg.activity_step_max_gap_s
         self._rest_min = cfg.rest_min_s
         self.post_start_s = charging.post_start_skip_s
+        self.recovery_after_s = charging.recovery_after_s
+        self.merge_s = cfg.crank_merge_s
+        self.failed_s = cfg.failed_start_s
         self.max_dt = cfg.max_window_s
         self.state = AWAKE
         self.last_activity: float | None = None
-        self.last_charge = -1e18
+        self.last_charge = NO_TIME
         self.prev_v: float | None = None
-        self.prev_t = -1e18
+        self.prev_t = NO_TIME
         self.pending_dip: CrankEvent | None = None
-        self.open_crank: CrankEvent | None = None
+        self.open_crank: CrankEvent | None = None  # a start whose outcome is not known yet
+        self.oc_ran = False  # charging seen since the open start: the engine runs
+        self.rec_t = NOT_DUE  # take the post-start voltage at the first running reading from here
         self.crank_out: CrankEvent | None = None  # set when a start is complete; the caller clears it
         self.drive_out: Drive | None = None  # set when a drive ends; the caller clears it
         self.woke = False  # this reading ended a sleep (a park is over)
         self.slept = False
         self.d_start: float | None = None
+        self.d_recovery: float | None = None
         self.d_sum = 0.0
         self.d_dt = 0.0
         self.d_max = 0.0
@@ -115,12 +133,19 @@ class VehicleTracker:
             # nothing known before the first reading: start the rest clock now (conservative)
             la = self.last_activity = t
         was = self.state
-        asleep_before = was <= RESTING
         self.woke = False
+        if was >= AWAKE and self.prev_t > NO_TIME and t - dt - self.prev_t > c.gap_close_s:
+            # Nothing was measured for a while with the car awake or running (an ignition-
+            # switched logger, a lost link): whatever happened then is unknown, so the drive
+            # ends at the last reading before the gap and the rest clock starts afresh.
+            self._data_gap()
+            la = self.last_activity = t
+            was = AWAKE
+        asleep_before = was <= RESTING
         oc = self.open_crank
-        if oc is not None and t - oc.t > CRANK_MERGE_S:
+        if oc is not None and t - oc.t > self.merge_s and (self.oc_ran or oc.restart or t - oc.t > self.failed_s):
             self.crank_out = oc
-            self.open_crank = None
+            self.open_crank = oc = None
         prev_v = self.prev_v
         recent = prev_v is not None and t - self.prev_t <= c.activity_step_max_gap_s
         charging = v >= c.charging_v or (vmax >= c.charging_max_v and not asleep_before)
@@ -142,15 +167,26 @@ class VehicleTracker:
             # with loads on, not a start.
             transient = was != RUNNING or v - vmin >= c.crank_drop_v
             if transient and ref >= c.crank_pre_min_v and vmin <= ref - c.crank_drop_v:
-                if oc is not None and t - oc.t <= CRANK_MERGE_S:
+                if oc is not None and t - oc.t <= self.merge_s:
                     if vmin < oc.v_min:
-                        self.open_crank = CrankEvent(oc.t, vmin, oc.v_pre, oc.temp_c)
+                        self.open_crank = CrankEvent(oc.t, vmin, oc.v_pre, oc.temp_c, oc.restart)
+                    if charging:
+                        self.oc_ran = True
+                    if not oc.restart:
+                        self.rec_t = t + self.recovery_after_s
                 elif asleep_before and not charging and t - la >= c.asleep_after_s:
                     # a lone dip in a sleeping car: a start only if the car turns out to be awake
                     self.pending_dip = CrankEvent(t, vmin, pre, temp)
                     return self._quiet(t, la)
                 else:
-                    self._start(t, CrankEvent(t, vmin, pre, temp))
+                    if oc is not None:
+                        # the previous attempt is still open: no charging came before this one
+                        self.crank_out = CrankEvent(oc.t, oc.v_min, oc.v_pre, oc.temp_c, oc.restart, True)
+                    restart = (
+                        was == RUNNING and self.d_start is not None and self.d_charged
+                        and t - self.last_charge <= c.restart_window_s
+                    )
+                    self._start(t, CrankEvent(t, vmin, pre, temp, restart), charging)
                     self.prev_v = v
                     self.prev_t = t
                     self.last_activity = t
@@ -164,7 +200,7 @@ class VehicleTracker:
                 self.pending_dip = None  # nothing followed: it was a glitch
             elif activity:
                 self.pending_dip = None
-                self._start(pd.t, pd)
+                self._start(pd.t, pd, False)
                 was = RUNNING
         self.prev_v = v
         self.prev_t = t
@@ -172,6 +208,8 @@ class VehicleTracker:
             self.last_activity = la = t
         if charging:
             self.last_charge = t
+            if self.open_crank is not None:
+                self.oc_ran = True
             if self.d_start is None:
                 # running without a start seen (the log began mid-drive, or a charger)
                 self._open_drive(t)
@@ -189,6 +227,12 @@ class VehicleTracker:
         if state >= AWAKE:
             if asleep_before:
                 self.woke = True
+            if t >= self.rec_t:
+                # the post-start voltage: the first reading this long after the start, if the
+                # engine is still deemed running then
+                self.rec_t = NOT_DUE
+                if state == RUNNING and self.d_start is not None:
+                    self.d_recovery = v
             if self.d_start is not None and state != AWAKE and t - self.d_start >= self.post_start_s:
                 if dt <= 0.0:
                     dt = t - self.d_last if self.d_last else 0.0
@@ -215,10 +259,14 @@ class VehicleTracker:
         self.state = state
         return state
 
-    def _start(self, t: float, ev: CrankEvent) -> None:
+    def _start(self, t: float, ev: CrankEvent, charging: bool) -> None:
+        self.open_crank = ev
+        self.oc_ran = charging  # a window that holds the start may already show the engine charging
+        if ev.restart:
+            return  # the engine was running a moment ago: the same drive goes on
+        self.rec_t = t + self.recovery_after_s
         if self.d_start is not None:
             self._close_drive()
-        self.open_crank = ev
         self._open_drive(t)
 
     def _open_drive(self, t: float) -> None:
@@ -226,6 +274,7 @@ class VehicleTracker:
         self.d_sum = self.d_dt = self.d_max = 0.0
         self.d_last = t
         self.d_charged = False
+        self.d_recovery = None
         self.snap = (0.0, 0.0, 0.0, t)
         self.act_snap = (0.0, 0.0, 0.0, t)
 
@@ -237,7 +286,27 @@ class VehicleTracker:
         # alternator) the last load activity; quiet readings after it were the car parked
         s, dt, vmax, end = self.snap if self.d_charged else self.act_snap
         if dt > 0.0:
-            self.drive_out = Drive(start, end, end - start, s / dt, vmax, self.d_charged)
+            self.drive_out = Drive(start, end, end - start, s / dt, vmax, self.d_charged, self.d_recovery)
+
+    def _data_gap(self) -> None:
+        oc = self.open_crank
+        if oc is not None:
+            self.crank_out = oc  # its outcome is unknown: judged on its voltage alone
+            self.open_crank = None
+        self.pending_dip = None
+        self.rec_t = NOT_DUE
+        if self.d_start is not None:
+            self._close_drive()
+        self.prev_v = None
+        self.state = AWAKE
+
+    def settle(self, t: float) -> CrankEvent | None:
+        """At data time ``t`` with no reading (a tick): the open start, if its time is up."""
+        oc = self.open_crank
+        if oc is not None and t - oc.t > self.merge_s and (self.oc_ran or oc.restart or t - oc.t > self.failed_s):
+            self.open_crank = None
+            return oc
+        return None
 
     def link_gap(self) -> None:
         """No data for a while: forget the step reference (the next reading stands alone)."""
@@ -251,6 +320,7 @@ class VehicleTracker:
             "d": [self.d_sum, self.d_dt, self.d_max, self.d_last, self.d_charged, list(self.snap), list(self.act_snap)],
             "pending_dip": _crank_list(self.pending_dip),
             "open_crank": _crank_list(self.open_crank),
+            "oc_ran": self.oc_ran, "rec_t": self.rec_t, "d_recovery": self.d_recovery,
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -267,15 +337,23 @@ class VehicleTracker:
         self.act_snap = (float(act[0]), float(act[1]), float(act[2]), float(act[3]))
         self.pending_dip = _crank_of(d.get("pending_dip"))
         self.open_crank = _crank_of(d.get("open_crank"))
+        # saved before these existed: nothing was pending
+        self.oc_ran = bool(d.get("oc_ran", True))
+        self.rec_t = float(d.get("rec_t", NOT_DUE))
+        rec = d.get("d_recovery")
+        self.d_recovery = None if rec is None else float(rec)
 
 
 def _crank_list(c: CrankEvent | None) -> list[float | None] | None:
-    return None if c is None else [c.t, c.v_min, c.v_pre, c.temp_c]
+    return None if c is None else [c.t, c.v_min, c.v_pre, c.temp_c, float(c.restart), float(c.failed)]
 
 
 def _crank_of(d: list[float | None] | None) -> CrankEvent | None:
     if d is None:
         return None
-    t, v_min, v_pre, temp = d
+    t, v_min, v_pre, temp = d[:4]
     assert t is not None and v_min is not None
-    return CrankEvent(float(t), float(v_min), v_pre, temp)
+    flags = d[4:]
+    restart = bool(flags[0]) if flags else False
+    failed = bool(flags[1]) if len(flags) > 1 else False
+    return CrankEvent(float(t), float(v_min), v_pre, temp, restart, failed)
