@@ -347,6 +347,17 @@ def test_step_drop_is_sudden_a_slow_fall_is_not() -> None:
     assert [a for a in slow.seen() if a[1] == "step_drop"] == []
 
 
+def test_a_cell_shorting_inside_a_window_is_one_critical_step() -> None:
+    car = Car(make())
+    car.park(12)
+    car.sos = 4.75  # the window the cell shorted in averages the levels before and after
+    car.park(1 / 6)
+    car.sos = 4.0
+    car.park(1)
+    assert car.seen() == [("sos", "step_drop", "critical", "raised")]
+    assert "shorted" in car.out[0].message and "warning at" not in car.out[0].message
+
+
 def test_self_discharge_against_the_packs_own_baseline() -> None:
     car = Car(make())
     car.temp = 20.0

@@ -210,6 +210,20 @@ class AlertEngine:
             AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text)  # type: ignore[arg-type]
         )
 
+    def carry(self, s: Slot, sev: int) -> None:
+        """The verdict grew to ``sev`` within one event that is still pending (a fall caught
+        half-way through a window, then seen whole): date the evidence for ``sev`` from the
+        event's first sign, so the event is raised once at its true severity instead of at
+        the lower one first."""
+        if sev <= s.level or s.up_since[sev] is not None:
+            return
+        for lower in range(sev - 1, s.level, -1):
+            since = s.up_since[lower]
+            if since is not None:
+                s.up_since[sev] = since
+                s.up_n[sev] = s.up_n[lower]
+                return
+
     def force(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any = None) -> None:
         """Change an alert now, bypassing the debounce (sensor faults debounce themselves)."""
         if new != s.level:

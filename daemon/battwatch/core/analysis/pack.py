@@ -125,6 +125,11 @@ class PackRules(DailyRules):
                 return
             drop = ref - v
             target = CRITICAL if drop >= lim.step_crit_v else WARNING if drop >= lim.step_warn_v else NONE
+            if target > st.level:
+                # the window in which a cell shorts averages the levels before and after it: a
+                # fall first seen at warning size and then whole is one step, raised once at
+                # its full severity
+                self.engine.carry(st, target)
             if target != st.level or st.busy:
                 self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(ref, v))
                 if st.level > NONE:
