@@ -37,6 +37,7 @@ def _table(what: str) -> Check:
 
 # the subclasses of CellLimits declare their own default, so the rule lives in the type
 SocTable = Annotated[Table, _table("soc_table")]
+TempCoeff = Annotated[float, Range(ge=-0.01, le=0.01)]
 
 
 @section
@@ -320,6 +321,10 @@ class CellLimits(Section):
     # The smallest self-discharge rate (V per cell per day) a baseline may have, so that the
     # ratio stays meaningful on chemistries that barely self-discharge [ENG].
     min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # How much the rested cell voltage rises per °C warmer (V per cell per °C). Every rested
+    # reading is brought to sos.temp_ref_c with it before the level, step, trend and
+    # self-discharge rules see it, so seasons are not read as wear or leakage.
+    temp_coeff_v_per_c: TempCoeff = 0.0
 
     def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
@@ -344,11 +349,17 @@ class NimhLimits(CellLimits):
     step_crit_v: Volts = 0.8
     soc_table: SocTable = ((1.00, 0.0), (1.20, 10.0), (1.25, 80.0), (1.35, 100.0))
     min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # Varta: the NiMH open-circuit voltage "depends on temperature" [SRC 8], without a figure;
+    # 0.5 mV per cell per °C, higher when warm, is an engineering estimate [ENG] (2 mV/°C for
+    # a 4-cell pack: 60 mV between a -10 °C winter night and a 20 °C day). Tune with data.
+    temp_coeff_v_per_c: TempCoeff = 0.0005
 
 
 @section
 class LiIonLimits(CellLimits):
-    """Li-ion: §0.2; a step ≥ 0.3 V WARN [ENG]; a shorted cell removes ~3.6 V: CRIT from 2.5 V [ENG]."""
+    """Li-ion: §0.2; a step ≥ 0.3 V WARN [ENG]; a shorted cell removes ~3.6 V: CRIT from 2.5 V [ENG].
+    Rested voltage not temperature-corrected: lithium cells move a fraction of a mV per °C, with
+    a sign that changes with the state of charge [ENG]."""
 
     info_v: Volts = 3.80
     info_clear_v: Volts = 3.85
@@ -365,7 +376,8 @@ class LiIonLimits(CellLimits):
 
 @section
 class LifepoLimits(CellLimits):
-    """LiFePO4: §0.2; very flat 3.2-3.3 V [SRC 51]; a step ≥ 0.2 V WARN [ENG]; one cell ~3.2 V."""
+    """LiFePO4: §0.2; very flat 3.2-3.3 V [SRC 51]; a step ≥ 0.2 V WARN [ENG]; one cell ~3.2 V.
+    Rested voltage not temperature-corrected, as for Li-ion [ENG]."""
 
     info_v: Volts = 3.25
     info_clear_v: Volts = 3.28
@@ -440,6 +452,8 @@ class SosConfig(Section):
     """The SOS / eCall backup pack rules (§0.2, §1)."""
 
     chemistry: Chemistries = Chemistries()
+    # Rested pack voltages are compared at this temperature (Varta's data are at 20 °C ± 2 [SRC 8]).
+    temp_ref_c: Annotated[float, Range(ge=-40, le=60)] = 20.0
     max_factor: Annotated[float, Range(gt=1, le=10)] = 2.0  # readings above factor x nominal + 1 V are out of range
     low_voltage: SosLowVoltage = SosLowVoltage()
     step: SosStep = SosStep()

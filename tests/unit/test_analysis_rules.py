@@ -335,13 +335,62 @@ def test_sos_low_voltage_per_chemistry_and_cells() -> None:
     assert "$150-300" in nimh.out[0].message and "TCU" not in nimh.out[0].message
 
 
+def nimh_pack(**nimh: Any) -> BatteryAnalyzer:
+    """An analyzer whose NiMH limits have some keys changed (``analysis.sos.chemistry.nimh``)."""
+    raw: dict[str, Any] = {"vehicle": {"id": "car"}, "battery": {"main": {}, "sos": {}},
+                           "analysis": {"sos": {"chemistry": {"nimh": nimh}}}}
+    an = build_analyzer(config.from_dict(raw, env={}))
+    assert isinstance(an, BatteryAnalyzer)
+    return an
+
+
+def test_pack_voltage_is_judged_at_the_reference_temperature() -> None:
+    def cold_week(**nimh: Any) -> Car:
+        car = Car(nimh_pack(**nimh))
+        car.temp = -10.0
+        car.sos = 5.14 - 0.002 * 30  # 1.285 V per cell at 20 °C, read 2 mV/°C lower at -10 °C
+        car.park(40)
+        return car
+
+    assert cold_week().seen() == []
+    raw = cold_week(temp_coeff_v_per_c=0.0)  # without the correction the cold reads as a low pack
+    assert raw.seen() == [("sos", "low_voltage", "info", "raised")]
+    s = cold_week().an.summary(T0)["sos"]
+    assert s["rested_voltage"] == pytest.approx(5.08) and s["rested_voltage_corrected"] == pytest.approx(5.14)
+    low = Car(make())
+    low.temp = -10.0
+    low.sos = 4.80 - 0.06
+    low.park(30)
+    assert "rested at 4.74 V at -10.0 °C, 4.80 V at 20 °C (1.20 V per cell)" in low.out[0].message
+
+
+def test_cooling_nights_are_not_self_discharge() -> None:
+    def nights(**nimh: Any) -> Car:
+        car = Car(nimh_pack(**nimh))
+        for night in range(12):
+            cooling = 1.0 if night >= 8 else 0.2  # cold snaps after the baseline parks
+            car.temp = 20.0
+            for _ in range(14 * 6):  # 14 h parked, 12 mV a day of true self-discharge
+                car.reading(12.70, 12.697, 12.703, 600.0)
+                car.sos -= 0.012 / 144
+                car.temp -= cooling * 15.0 / 84  # the night cools 3 or 15 °C ...
+                car.sos -= 0.002 * cooling * 15.0 / 84  # ... and the pack reads 2 mV/°C lower
+            car.trip()
+            car.sos = 5.30
+        return car
+
+    assert [a for a in nights().seen() if a[1] == "self_discharge"] == []
+    raw = nights(temp_coeff_v_per_c=0.0)
+    assert ("sos", "self_discharge", "warning", "raised") in raw.seen()
+
+
 def test_step_drop_is_sudden_a_slow_fall_is_not() -> None:
     car = Car(make())
     car.park(12)
     car.sos = 4.0  # a cell shorts
     car.park(2)
     assert car.seen() == [("sos", "step_drop", "critical", "raised")]
-    assert "5.30 V to 4.00 V" in car.out[0].message
+    assert "5.31 V to 4.01 V" in car.out[0].message and "brought to 20 °C" in car.out[0].message  # 15 °C readings
     slow = Car(make())
     slow.park(24, sos_dv_per_h=-0.04)  # a pack running down: ~1 V a day, 7 mV a window
     assert [a for a in slow.seen() if a[1] == "step_drop"] == []
@@ -485,7 +534,7 @@ def test_summary_shape() -> None:
     assert m["age_years"] == pytest.approx(1.82, abs=0.01) and m["remaining_life_basis"] == "age"
     assert m["health"] == "good" and m["alerts"] == []
     sos = s["sos"]
-    assert sos["per_cell_v"] == pytest.approx(1.325) and sos["chemistry"] == "nimh" and sos["cells"] == 4
+    assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
     assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "projected_warning_date",
                                  "projected_end_of_life_date"}
 

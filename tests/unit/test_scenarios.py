@@ -353,6 +353,18 @@ def test_nimh_self_discharge_is_about_0_7_percent_a_day_and_faster_when_hot() ->
     assert lost_in_30_days(30.0) > 1.8 * lost_in_30_days(20.0)
 
 
+def test_nimh_rested_voltage_follows_the_temperature_lithium_does_not() -> None:
+    def rested_at(temp_c: float, p: PackParams) -> float:
+        pack = BackupPack(p)
+        pack.step(1.0, temp_c, supply=False)  # one second: the charge does not move
+        return pack.pack_v()
+
+    nimh = PackParams(initial_soc=0.9)
+    assert rested_at(30.0, nimh) - rested_at(-10.0, nimh) == pytest.approx(4 * 0.0005 * 40.0, abs=1e-4)
+    lithium = PackParams(chemistry=LI_ION, cells=1, initial_soc=0.9)
+    assert rested_at(30.0, lithium) == pytest.approx(rested_at(-10.0, lithium), abs=1e-6)
+
+
 def test_nimh_pack_on_charge_reads_above_rested() -> None:
     rs = run("sos-long-park-normal")
     d = drives("sos-long-park-normal")[4]
@@ -378,10 +390,14 @@ def test_leaky_pack_decays_faster_while_parked_than_before() -> None:
     rs = run("sos-self-discharge")
     fault = scenarios.plan("sos-self-discharge").faults[0].start
 
+    def at_20c(r: Reading) -> float:
+        # the night's cooling lowers the rested voltage too: compare the charge, not the temperature
+        return (r.sos_v or 0.0) - 4 * NIMH.ocv_temp_coeff_v_per_c * ((r.temp_c or 20.0) - 20.0)
+
     def night_drop(d: Drive, nxt: Drive) -> float:
         park = between(rs, d.key_off + 3 * HOUR, nxt.key_on - 0.5 * HOUR)
         hours = (park[-1].t - park[0].t) / HOUR
-        return ((park[0].sos_v or 0.0) - (park[-1].sos_v or 0.0)) / hours
+        return (at_20c(park[0]) - at_20c(park[-1])) / hours
 
     ds = drives("sos-self-discharge")
     rates = [
@@ -395,11 +411,14 @@ def test_leaky_pack_decays_faster_while_parked_than_before() -> None:
 
 
 def nightly_sos(name: str) -> dict[int, float]:
+    """The median pack voltage of each night (03-05 h), brought to 20 °C: the seasons move the
+    NiMH rested voltage by 2 mV/°C, which is not wear."""
     nights: dict[int, list[float]] = {}
+    k = 4 * NIMH.ocv_temp_coeff_v_per_c
     for r in run(name):
         hour = (r.t % DAY) / HOUR
-        if 3.0 <= hour <= 5.0 and r.window_s == 600.0 and r.sos_v is not None:
-            nights.setdefault(int((r.t - DEFAULT_START) // DAY), []).append(r.sos_v)
+        if 3.0 <= hour <= 5.0 and r.window_s == 600.0 and r.sos_v is not None and r.temp_c is not None:
+            nights.setdefault(int((r.t - DEFAULT_START) // DAY), []).append(r.sos_v - k * (r.temp_c - 20.0))
     return {d: statistics.median(v) for d, v in nights.items()}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from battwatch.scenarios.backup import LI_ION, LIFEPO4, PackAgeing, PackParams
-from battwatch.scenarios.climate import COLD_WINTER, DAY_S, MILD, TEMPERATE, Climate
+from battwatch.scenarios.climate import COLD_WINTER, DAY_S, HOT_AND_COLD, MILD, TEMPERATE, Climate
 from battwatch.scenarios.engine import Plan
 from battwatch.scenarios.faults import Artefact, Channel, Fault
 from battwatch.scenarios.lead_acid import AgmParams, MainAgeing
@@ -201,6 +201,14 @@ def sos_lifepo4_long_park(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, 31, commute(rng, day0, days), MILD, pack=pack)
 
 
+def sos_hot_and_cold(rng: random.Random, day0: float) -> Plan:
+    # A year inland: a week parked in the February cold and two weeks in the July heat, so the
+    # pack's rested voltage and its self-discharge are seen at both ends of the year.
+    parked = {*range(35, 42), *range(190, 204)}
+    days = [d for d in range(365) if d not in parked]
+    return _plan(day0, 365, commute(rng, day0, days), HOT_AND_COLD)
+
+
 # -- sensor and ADC artefacts (healthy batteries) ----------------------------------------------
 
 
@@ -360,7 +368,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "sos-decline", sos_decline,
         "Eight months of daily use from January whose NiMH backup pack wears out steadily "
         "(capacity to 70 %, self-discharge 2.5x, rested voltage 110 mV per cell lower): the "
-        "nightly pack voltage slides from 5.33 V to ~4.94 V and a decline warning becomes due "
+        "nightly pack voltage slides from 5.33 V to ~4.92 V and a decline warning becomes due "
         "around day 180.",
         ("sos:decline",), sos_installed="2021-10-15",
     ),
@@ -381,6 +389,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "A car with a single-cell LiFePO4 backup pack: two weeks of commuting, a two-week park, "
         "three days of driving; ~3.6 V on charge, 3.3-3.4 V rested.",
         (), ("sos-low-voltage",),
+    ),
+    Scenario(
+        "sos-hot-and-cold", sos_hot_and_cold,
+        "A healthy NiMH pack through a year inland: nights of -15 °C in a cold winter, afternoons "
+        "of 34 °C in a hot summer, a week parked in February and two weeks in July. Its rested "
+        "voltage follows the temperature (0.5 mV per cell per °C) and its self-discharge doubles "
+        "per 10 °C; neither is wear.",
+        (), ("sos-decline", "sos-self-discharge", "sos-low-voltage"), sos_installed="2024-03-01",
     ),
     Scenario(
         "adc-glitches", adc_glitches,

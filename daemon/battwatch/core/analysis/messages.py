@@ -228,17 +228,21 @@ def _pack(c: dict[str, Any]) -> str:
     return f"{c['cells']}-cell {CHEM_NAMES.get(c['chem'], c['chem'])} pack"
 
 
-def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
-    v, cells = c["v"], c["cells"]
-    per = v / cells
-    if sev == NONE:
-        return (
-            f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), back above "
-            f"{c['clear']:.2f} V for a {_pack(c)}."
-        )
-    head = (
-        f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), below the {c['limit']:.2f} V "
+def _sos_rested(c: dict[str, Any]) -> str:
+    """"rested at 4.84 V (1.21 V per cell)", with the temperature correction when one was made."""
+    v, cells, temp = c["v"], c["cells"], c.get("temp")
+    if temp is None:
+        return f"rested at {v:.2f} V ({v / cells:.2f} V per cell)"
+    return (
+        f"rested at {c['raw']:.2f} V at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
+        f"({v / cells:.2f} V per cell)"
     )
+
+
+def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
+    if sev == NONE:
+        return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for a {_pack(c)}."
+    head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
     trend = c.get("trend_date")
     if sev == INFO:
         return head + (
@@ -256,6 +260,10 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     )
 
 
+def _at_ref(c: dict[str, Any]) -> str:
+    return "" if c.get("ref_c") is None else f" and brought to {c['ref_c']:.0f} °C"
+
+
 def step_drop(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
         return (
@@ -265,7 +273,7 @@ def step_drop(sev: int, c: dict[str, Any]) -> str:
     drop = c["ref"] - c["v"]
     head = (
         f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
-        f"hours, both measured with the car asleep"
+        f"hours, both measured with the car asleep{_at_ref(c)}"
     )
     if sev == CRITICAL:
         return head + (

@@ -47,6 +47,8 @@ class PackRules(DailyRules):
         info_clear = None if lim.info_clear_v is None else lim.info_clear_v * n
         self.levels = (info, info_clear, lim.warn_v * n, lim.warn_clear_v * n, lim.crit_v * n, lim.crit_clear_v * n)
         self.max_v = s.max_factor * lim.nominal_v * n + 1.0
+        self.k_temp = lim.temp_coeff_v_per_c * n  # pack volts per °C
+        self.t_ref = s.temp_ref_c
         self.top = self.levels[2] if info is None else info  # above this nothing can be raised
         self.step_pre_v = 0.5 * lim.step_warn_v  # a step shows first as a fall against the last kept value
         self.sd_rest_s = s.self_discharge.rest_min_s
@@ -76,6 +78,8 @@ class PackRules(DailyRules):
         self.trend_days_crit: float | None = None
         self.last_v: float | None = None
         self.last_rest_v: float | None = None
+        self.last_rest_vc: float | None = None  # ... brought to temp_ref_c
+        self.last_rest_temp: float | None = None
         self.last_rest_t: float | None = None
 
     # -- per reading ---------------------------------------------------------------------------
@@ -84,14 +88,21 @@ class PackRules(DailyRules):
 
         ``known`` is False when there is no 12 V channel to tell: then only the level and the
         long-term trend are judged, since a step needs like-for-like readings.
+
+        Every rule sees the voltage brought to ``temp_ref_c`` (``temp_coeff_v_per_c``), so a
+        cold night or a hot summer is neither a low level, nor a step, nor a decline.
         """
         self.last_rest_v = v
         self.last_rest_t = t
+        self.last_rest_temp = temp
+        if temp is not None:
+            v -= self.k_temp * (temp - self.t_ref)
+        self.last_rest_vc = v
         s = self.s_low
         if s.level or s.busy or v < self.top:
             target = below(v, s.level, *self.levels)
             if target != s.level or s.busy:
-                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v))
+                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v, temp))
         if known:
             rt = self.ring_t
             if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
@@ -161,12 +172,13 @@ class PackRules(DailyRules):
             return median([v for _, v in list(ring)[-3:]])
         return None
 
-    def _low_ctx(self, target: int, v: float) -> dict[str, Any]:
+    def _low_ctx(self, target: int, v: float, temp: float | None) -> dict[str, Any]:
         info, info_clear, warn, warn_clear, crit, crit_clear = self.levels
         level = self.s_low.level
         limit = {CRITICAL: crit, WARNING: warn, INFO: info or warn}.get(target, warn)
         clear = {CRITICAL: crit_clear, WARNING: warn_clear, INFO: info_clear or warn_clear}.get(level, warn_clear)
-        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear}
+        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear,
+               "raw": self.last_rest_v, "temp": temp if self.k_temp != 0.0 else None, "ref": self.t_ref}
         tr = self.trend
         if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
             ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
@@ -174,7 +186,8 @@ class PackRules(DailyRules):
 
     def _step_ctx(self, ref: float, v: float) -> dict[str, Any]:
         return {"ref": ref, "v": v, "cells": self.cells, "chem": self.chem, "warn": self.lim.step_warn_v,
-                "margin": self.cfg.step.clear_margin_v}
+                "margin": self.cfg.step.clear_margin_v,
+                "ref_c": self.t_ref if self.k_temp != 0.0 and self.last_rest_temp is not None else None}
 
     # -- events --------------------------------------------------------------------------------
     def park_end(self, t: float) -> None:
@@ -258,7 +271,7 @@ class PackRules(DailyRules):
 
     def soc(self) -> float | None:
         """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
-        v = self.last_rest_v
+        v = self.last_rest_vc
         return None if v is None else interp(self.lim.soc_table, v / self.cells)
 
     # -- persistence ---------------------------------------------------------------------------
@@ -267,7 +280,8 @@ class PackRules(DailyRules):
             "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
             "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "base_rates": self.base_rates,
             "baseline": self.baseline, "last_rate": self.last_rate, "last_v": self.last_v,
-            "last_rest": [self.last_rest_v, self.last_rest_t], "fit_t": self.fit_t,
+            "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_vc, self.last_rest_temp],
+            "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
             "trend_days": [self.trend_days_warn, self.trend_days_crit],
         }
@@ -285,7 +299,7 @@ class PackRules(DailyRules):
         self.baseline = d["baseline"]
         self.last_rate = d["last_rate"]
         self.last_v = d["last_v"]
-        self.last_rest_v, self.last_rest_t = d["last_rest"]
+        self.last_rest_v, self.last_rest_t, self.last_rest_vc, self.last_rest_temp = d["last_rest"]
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.trend = TrendFit.of(d["trend"])

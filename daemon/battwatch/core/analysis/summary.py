@@ -88,8 +88,10 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     sos_d: dict[str, Any] = {
         "voltage": _r(sos.last_v),
         "rested_voltage": _r(sos.last_rest_v),
+        "rested_voltage_corrected": _r(sos.last_rest_vc),  # at temp_ref_c: what the rules judge
+        "temp_ref_c": sos.t_ref,
         "rested_at": _iso(sos.last_rest_t),
-        "per_cell_v": None if sos.last_rest_v is None else _r(sos.last_rest_v / sos.cells),
+        "per_cell_v": None if sos.last_rest_vc is None else _r(sos.last_rest_vc / sos.cells),
         "soc_pct": None if s_soc is None else round(s_soc),
         "chemistry": sos.chem,
         "cells": sos.cells,
