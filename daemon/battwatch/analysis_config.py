@@ -520,6 +520,19 @@ class AlertsConfig(Section):
 
 
 @section
+class LifeConfig(Section):
+    """Remaining life in the health summary (docs/analysis.md §6 "Remaining life")."""
+
+    # While a warning about the battery's condition is active (a weak start, a leaking or
+    # falling pack: the messages say "plan a replacement"), remaining life is at most this:
+    # about one season [ENG].
+    warning_cap_years: Annotated[float, Range(gt=0, le=10)] = 0.5
+    # Within this of the end of the expected life, remaining life reads "due now" rather than
+    # a few weeks either way [ENG].
+    due_now_years: Annotated[float, Range(ge=0, le=1)] = 1.0 / 12.0
+
+
+@section
 class AnalysisConfig(Section):
     """Every number the analysis uses, with sourced defaults (../docs/analysis.md)."""
 
@@ -529,3 +542,4 @@ class AnalysisConfig(Section):
     sensor: SensorConfig = SensorConfig()
     trend: TrendConfig = TrendConfig()
     alerts: AlertsConfig = AlertsConfig()
+    life: LifeConfig = LifeConfig()

@@ -46,6 +46,17 @@ def _years(y: float) -> str:
     return f"{y:.1f} years"
 
 
+def span(years: float) -> str:
+    """A stretch of time in words that stay sensible near zero: "2.9 years", "5 months",
+    "less than a month" (never "0.0 years")."""
+    months = round(years * 12.0)
+    if months >= 12:
+        return f"{max(1.0, years):.1f} years"
+    if months >= 2:
+        return f"{months} months"
+    return "about a month" if years * 12.0 >= 0.75 else "less than a month"
+
+
 # -- 12 V battery ----------------------------------------------------------------------------------
 
 
@@ -335,19 +346,29 @@ def sos_age(sev: int, c: dict[str, Any]) -> str:
         return f"The SOS backup battery's installation date is {c['installed']}: it is {_years(age)} old."
     if sev == INFO:
         return head + (
-            f", so its replacement window opens in about {_years(lo - age)}. Nothing to do yet; "
+            f", so its replacement window opens in {_within(lo - age)}. Nothing to do yet; "
             f"budget for a new pack ({SOS_PACK_COST})."
         )
     if sev == WARNING:
+        left = hi - age
+        ahead = (
+            "the window closes within a month" if left * 12.0 < 0.75
+            else f"expected remaining life at most {span(left)}"
+        )
         return head + (
-            f", so it is inside its replacement window: expected remaining life at most "
-            f"{_years(max(0.0, hi - age))}. Replacing it now ({SOS_PACK_COST}) avoids an "
-            f"'SOS Call System Failure' message."
+            f", so it is inside its replacement window: {ahead}. Replacing it now ({SOS_PACK_COST}) "
+            f"avoids an 'SOS Call System Failure' message."
         )
     return head + (
-        f", and it is past the end of that window: replace it ({SOS_PACK_COST}) before it fails. "
-        f"{SOS_NEXT_SUSPECTS}"
+        f", and it is {span(age - hi)} past the end of that window: replace it ({SOS_PACK_COST}) "
+        f"before it fails. {SOS_NEXT_SUSPECTS}"
     )
+
+
+def _within(years: float) -> str:
+    """"about 2.1 years", "about 5 months", "less than a month" for a time still ahead."""
+    words = span(max(0.0, years))
+    return words if words.startswith(("less", "about")) else f"about {words}"
 
 
 # -- sensors ---------------------------------------------------------------------------------------

@@ -305,13 +305,3 @@ class PackRules(DailyRules):
         self.trend = TrendFit.of(d["trend"])
         self.trend_days_warn, self.trend_days_crit = d["trend_days"]
 
-
-def remaining_pack_life(rules: PackRules, t: float) -> tuple[float | None, str]:
-    """min(age-based, trend-based) remaining life in years, and which one drove it."""
-    age = rules.age_years(t)
-    lo, hi = rules.life
-    by_age = None if age is None else max(0.0, 0.5 * (lo + hi) - age)
-    by_trend = None if rules.trend_days_crit is None else rules.trend_days_crit / 365.25
-    if by_trend is not None and (by_age is None or by_trend < by_age):
-        return by_trend, "trend"
-    return by_age, "age"
