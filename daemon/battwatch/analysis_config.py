@@ -474,6 +474,9 @@ class SensorConfig(Section):
     main_max_v: Volts = 20.0  # above ISO 16750-2 jump-start levels: the ADC, not the car [ENG]
     fault_for_s: Seconds = 60.0  # open / out of range must persist this long [ENG]
     fault_for_n: Count = 3  # ... over this many readings: one glitch raises nothing
+    # 0 V with no sign of contact in between is an open wire only after this long: a loose
+    # contact in a moving car comes back within minutes and is named as one [ENG]
+    open_for_s: Seconds = 600.0
     loose_count: Count = 3  # readings touching 0 V within loose_window_s: a loose contact [ENG]
     loose_window_s: Seconds = H
     stuck_for_s: Seconds = H  # "σ ≈ 0 for hours" (§4) [ENG: one hour of identical windows]

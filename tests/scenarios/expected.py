@@ -167,6 +167,17 @@ EXPECTED: dict[str, list[Expect]] = {
 }
 EXPECTED["demo"] = EXPECTED["sos-decline"]
 
+# Words some transitions' messages must hold: (battery, alert, severity, state, words). They pin
+# down what the message calls the problem where a wrong name would mislead the owner.
+MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
+    "sos-step-drop": [("sos", "step_drop", "critical", "raised", "a cell has probably shorted")],
+    "sensor-loose-wire": [
+        ("main", "sensor_fault", "warning", "raised", "the contact is intermittent"),
+        ("sos", "sensor_fault", "warning", "raised", "the contact is intermittent"),
+    ],
+    "sensor-open-wire": [("sos", "sensor_fault", "warning", "raised", "the wire is open")],
+}
+
 # False-alarm twins whose list holds information-level notes only.
 INFO_ALLOWED = {
     "long-healthy-year", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park", "sos-hot-and-cold",

@@ -9,7 +9,7 @@ for seed 0 by test_scenario_replays.py. The analysis runs in-process to keep thi
 from __future__ import annotations
 
 import pytest
-from expected import EXPECTED
+from expected import EXPECTED, MESSAGES
 
 from battwatch import config, scenarios
 from battwatch.core.analysis import build_analyzer
@@ -27,6 +27,10 @@ Seen = tuple[str, str, str, str]
 
 
 def transitions(name: str, seed: int) -> list[Seen]:
+    return [tr[:4] for tr in with_messages(name, seed)]  # type: ignore[misc]
+
+
+def with_messages(name: str, seed: int) -> list[tuple[str, str, str, str, str]]:
     cfg = config.from_dict(scenarios.scenario_config(name), env={})
     an = build_analyzer(cfg)
     out = []
@@ -36,7 +40,7 @@ def transitions(name: str, seed: int) -> list[Seen]:
         last = r
     assert last is not None
     out.extend(an.tick(last.t))
-    return [(tr.battery, tr.alert, tr.severity, tr.state) for tr in out]
+    return [(tr.battery, tr.alert, tr.severity, tr.state, tr.message) for tr in out]
 
 
 def of(seen: list[Seen], key: str) -> list[Seen]:
@@ -47,8 +51,12 @@ def of(seen: list[Seen], key: str) -> list[Seen]:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", FAULTS)
 def test_fault_scenarios_raise_the_same_alerts_on_every_seed(name: str, seed: int) -> None:
-    seen = transitions(name, seed)
+    full = with_messages(name, seed)
+    seen: list[Seen] = [x[:4] for x in full]  # type: ignore[misc]
     want = [tuple(e[:4]) for e in EXPECTED[name]]
+    for battery, alert, severity, state, words in MESSAGES.get(name, []):
+        msgs = [x[4] for x in full if x[:4] == (battery, alert, severity, state)]
+        assert msgs and all(words in m for m in msgs), (alert, words, msgs)
     meant = scenarios.expected_alerts(name)
     for key in meant:
         # each alert the scenario is about goes through exactly the severities of seed 0

@@ -119,7 +119,14 @@ def test_flapping_alert_is_held_until_it_stays_clear() -> None:
         t += 600
     assert len(e.take()) == 4 and s.flapping
     e.observe(s, t, t, WARNING, 15.1, text)
-    assert states(e) == [("overvoltage", "warning", "raised")]
+    out = e.take()
+    assert [(x.alert, x.severity, x.state) for x in out] == [("overvoltage", "warning", "raised")]
+    # the held alert tells the user that it flaps and how long it is held
+    assert out[0].message == (
+        "sev=2 ctx=None This alert has been raised or cleared 4 times within 24 h (flapping): the "
+        "condition sits at its limit, so it now stays raised until it has been clear for 6 h."
+    )
+    assert s.message == out[0].message
     t += 600
     e.observe(s, t, t, NONE, 14.5, text)
     e.observe(s, t + 5 * H, t + 5 * H, NONE, 14.5, text)

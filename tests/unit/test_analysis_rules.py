@@ -481,6 +481,29 @@ def test_loose_contact_stuck_value_and_range() -> None:
     assert rng.seen() == [("sos", "sensor_fault", "warning", "raised")]
 
 
+def test_a_contact_that_comes_back_is_intermittent_not_an_open_wire() -> None:
+    car = Car(make())
+    car.park(2)
+    car.awake(3)
+    for _ in range(4):  # four minutes fully open: could be either
+        car.reading(0.08, 0.0, 0.15, 60.0)
+    assert car.seen() == []
+    car.awake(2)  # contact again
+    car.reading(6.1, 0.01, 12.6, 60.0)  # partly open
+    assert car.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "intermittent" in car.out[0].message and "open" not in car.out[0].message
+    wire = Car(make())
+    wire.park(2)
+    wire.awake(3)
+    for _ in range(9):
+        wire.reading(0.03, 0.0, 0.1, 60.0)
+    assert wire.seen() == []  # nine minutes at 0 V and nothing in between: not yet called open
+    for _ in range(2):
+        wire.reading(0.03, 0.0, 0.1, 60.0)
+    assert wire.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "the wire is open" in wire.out[0].message
+
+
 def test_rows_without_extremes_are_never_stuck() -> None:
     car = Car(make())
     for _ in range(40):  # a CSV log quantised to 10 mV: the same value for hours is normal

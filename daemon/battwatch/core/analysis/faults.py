@@ -30,7 +30,7 @@ class ChannelWatch:
 
     __slots__ = (
         "battery", "cfg", "engine", "slot", "open_v", "max_v", "lo_v", "active", "streak_kind",
-        "streak_since", "streak_n", "touches", "stuck_v", "stuck_since", "stuck_n", "has_spread",
+        "streak_since", "streak_n", "streak_touches", "touches", "stuck_v", "stuck_since", "stuck_n", "has_spread",
         "clean_since", "last_t", "seen", "last_v", "partial_t", "quiet",
     )
 
@@ -48,6 +48,7 @@ class ChannelWatch:
         self.streak_kind: str | None = None
         self.streak_since = 0.0
         self.streak_n = 0
+        self.streak_touches = 0  # readings of the current streak that touched 0 V
         self.touches: deque[float] = deque()
         self.stuck_v: float | None = None
         self.stuck_since = 0.0
@@ -93,7 +94,10 @@ class ChannelWatch:
                 self.streak_kind = kind
                 self.streak_since = t0
                 self.streak_n = 0
+                self.streak_touches = 0
             self.streak_n += 1
+            if vmin < open_v:
+                self.streak_touches += 1
         elif self.streak_kind is not None:
             self.streak_kind = None
         # -- loose contact: repeated touches of 0 V -----------------------------------------
@@ -146,13 +150,17 @@ class ChannelWatch:
     def _verdict(self, t: float) -> str | None:
         cfg = self.cfg
         k = self.streak_kind
-        loose = len(self.touches) >= cfg.loose_count
-        if loose and t - self.partial_t <= cfg.loose_window_s:
-            return LOOSE  # some readings were only partly at 0 V: a contact, not an open wire
-        if k is not None and self.streak_n >= cfg.fault_for_n and t - self.streak_since >= cfg.fault_for_s:
-            return k
-        if loose:
+        n = len(self.touches)
+        # an intermittent contact: some readings were only partly at 0 V, or the channel came
+        # back between touches (touches outside the current streak)
+        intermittent = t - self.partial_t <= cfg.loose_window_s or (
+            n > (self.streak_touches if k is not None else 0))
+        if n >= cfg.loose_count and intermittent:
             return LOOSE
+        if k is not None and self.streak_n >= cfg.fault_for_n and t - self.streak_since >= cfg.fault_for_s:
+            if k != OPEN or t - self.streak_since >= cfg.open_for_s:
+                return k
+            return None  # 0 V for minutes: an open wire, or a loose contact about to come back
         if self.stuck_n >= cfg.stuck_min_n and t - self.stuck_since >= cfg.stuck_for_s:
             return STUCK
         return None
@@ -190,7 +198,7 @@ class ChannelWatch:
         return {
             "active": self.active, "has_spread": self.has_spread, "seen": self.seen, "last_t": self.last_t,
             "clean_since": self.clean_since, "touches": list(self.touches)[-50:], "partial_t": self.partial_t,
-            "streak": [self.streak_kind, self.streak_since, self.streak_n],
+            "streak": [self.streak_kind, self.streak_since, self.streak_n, self.streak_touches],
             "stuck": [self.stuck_v, self.stuck_since, self.stuck_n], "last_v": self.last_v,
         }
 
@@ -202,7 +210,7 @@ class ChannelWatch:
         self.clean_since = d["clean_since"]
         self.touches = deque(float(x) for x in d["touches"])
         self.partial_t = float(d["partial_t"])
-        self.streak_kind, self.streak_since, self.streak_n = d["streak"]
+        self.streak_kind, self.streak_since, self.streak_n, self.streak_touches = d["streak"]
         self.stuck_v, self.stuck_since, self.stuck_n = d["stuck"]
         self.last_v = d["last_v"]
         self.quiet = False

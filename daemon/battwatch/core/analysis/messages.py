@@ -376,7 +376,10 @@ def _within(years: float) -> str:
 _FAULT_WHAT = {
     "open": "the tap is disconnected, its fuse has blown or the wire is open",
     "range": "the ADC input is saturated, reversed or wrongly calibrated",
-    "loose": "a contact is loose (the reading drops to 0 V now and then)",
+    "loose": (
+        "the contact is intermittent: a loose connector, terminal or crimp makes and breaks the "
+        "circuit, so the reading drops to 0 V now and then"
+    ),
     "stuck": "the ADC or its firmware is repeating a frozen value",
     "silent": "the logger, its power or its link is not delivering data",
 }
@@ -395,7 +398,7 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> str:
     elif kind == "range":
         seen = f"reads {c['v']:.2f} V, outside the possible {c['lo']:.1f}-{c['hi']:.1f} V"
     elif kind == "loose":
-        seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h"
+        seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h and read normally in between"
     elif kind == "stuck":
         seen = f"repeated exactly {c['v']:.3f} V with no noise at all for {c['hours']:.1f} h"
     else:
