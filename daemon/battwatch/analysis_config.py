@@ -435,6 +435,10 @@ class SosSelfDischarge(Section):
     baseline_parks: Count = 8  # parks that make the baseline (§3.2 step 3: first valid days) [ENG]
     # Rates are brought to 20 °C: self-discharge roughly doubles per +10 °C ([SRC 9]; rule of thumb).
     temp_doubling_c: Annotated[float, Range(gt=0, le=100)] = 10.0
+    # On a logger without window extremes, a park's fall must span this many steps of the
+    # channel's resolution to say anything: 10 mV steps over an 8-h fit are staircase, not
+    # slope [ENG]
+    min_fall_steps: Annotated[float, Range(ge=0, le=100)] = 3.0
     debounce: Debounce = Debounce(for_n=3, clear_for_n=3)
 
     def check(self) -> None:
@@ -481,6 +485,22 @@ class SensorConfig(Section):
     loose_window_s: Seconds = H
     stuck_for_s: Seconds = H  # "σ ≈ 0 for hours" (§4) [ENG: one hour of identical windows]
     stuck_min_n: Count = 6
+    # Rows without window extremes (average-only logs) carry no noise to judge, and a coarse
+    # ADC or a quiet parked battery may repeat a value for hours. There, a value counts as
+    # frozen only when something that must move a real reading happened meanwhile [ENG]:
+    # the engine ran and charged (12 V) for stuck_running_s ...
+    stuck_running_s: Seconds = 600.0
+    # ... the car went from rested to charging (SOS: the pack reads 0.1-0.4 V higher on charge)
+    # - both only on a channel whose finest step between readings is at most stuck_fine_step_v ...
+    stuck_fine_step_v: Volts = 0.01
+    # ... or the battery's temperature moved enough to shift a real 12 V reading (3 mV/°C,
+    # main.ocv_temp_coeff_v_per_c) by stuck_expect_steps steps of the channel's resolution
+    # and by stuck_min_move_v at least, over stuck_for_s and stuck_min_n readings.
+    stuck_expect_steps: Count = 5
+    stuck_min_move_v: Volts = 0.03
+    # When one channel is found frozen, the other one, repeating one value since no later than
+    # this after the first one's run began, comes from the same ADC: frozen too.
+    stuck_same_start_s: Seconds = 900.0
     silent_gap_s: Seconds = 2 * H  # a gap in the data this long is a silent sensor [ENG]
     silent_gap_factor: Annotated[float, Range(ge=1, le=1000)] = 10.0  # ... and this many usual intervals
     clear_after_s: Seconds = 600.0  # clean data this long clears a fault [ENG]

@@ -146,6 +146,24 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "sensor_fault", "warning", "cleared", 3.83, 3.9),
         ("sos", "sensor_fault", "warning", "cleared", 3.83, 3.9),
     ],
+    "sensor-stuck-average-only": [
+        # no window extremes: frozen only once something happened that must move a real
+        # reading. Stuck from day 2 06:00 at a rested value; the first drive (or the day) that
+        # warms the battery area by 10 °C would move a real 12 V battery by 30 mV: raised then,
+        # and the SOS channel, repeating one value through the same hours, with it
+        ("main", "sensor_fault", "warning", "raised", 2.28, 3.0),
+        ("sos", "sensor_fault", "warning", "raised", 2.28, 3.0),
+        ("main", "sensor_fault", "warning", "cleared", 3.83, 3.9),
+        ("sos", "sensor_fault", "warning", "cleared", 3.83, 3.9),
+    ],
+    "sensor-stuck-running": [
+        # 1-s rows, averages only; the 12 V channel freezes 5 min into the day-2 morning drive
+        # (about 07:30) for 30 min: 10 min of one value with the engine running, judged every
+        # 5 min; clear 10 min after it moves again
+        ("main", "sensor_fault", "warning", "raised", 2.3, 2.45),
+        ("main", "sensor_fault", "warning", "cleared", 2.32, 2.5),
+    ],
+    "quiet-park-coarse-adc": [],
     "sensor-silent": [
         # no windows from day 2 10:00 to day 3 09:00: raised 2 h after the last window
         ("main", "sensor_fault", "warning", "raised", 2.45, 2.55),
@@ -176,6 +194,13 @@ MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
         ("sos", "sensor_fault", "warning", "raised", "the contact is intermittent"),
     ],
     "sensor-open-wire": [("sos", "sensor_fault", "warning", "raised", "the wire is open")],
+    "sensor-stuck-average-only": [
+        ("main", "sensor_fault", "warning", "raised", "while the battery's temperature went between"),
+        ("sos", "sensor_fault", "warning", "raised", "through the same hours as the 12 V channel"),
+    ],
+    "sensor-stuck-running": [
+        ("main", "sensor_fault", "warning", "raised", "while the engine ran and the alternator charged"),
+    ],
 }
 
 # False-alarm twins whose list holds information-level notes only.

@@ -28,6 +28,7 @@ def run(readings: list[Reading], cfg: config.Config, cuts: tuple[int, ...]) -> l
 @pytest.mark.parametrize("name", [
     "main-parasitic-drain", "main-undercharging", "main-weak-crank", "main-overvoltage",
     "sos-step-drop", "sos-self-discharge", "sos-low-voltage", "sensor-loose-wire", "sensor-stuck",
+    "sensor-stuck-average-only", "sensor-stuck-running",
 ])
 def test_restart_at_any_point_gives_the_same_transitions(name: str) -> None:
     cfg = config.from_dict(scenarios.scenario_config(name), env={})

@@ -19,9 +19,11 @@ SEEDS = range(5)
 # The fault scenarios of the SOS pack and the sensors, and their false-alarm twins.
 FAULTS = [
     "sos-step-drop", "sos-low-voltage", "sos-self-discharge",
-    "sensor-loose-wire", "sensor-open-wire", "sensor-stuck", "sensor-silent", "sensor-out-of-range",
+    "sensor-loose-wire", "sensor-open-wire", "sensor-stuck", "sensor-stuck-average-only",
+    "sensor-stuck-running", "sensor-silent", "sensor-out-of-range",
 ]
-TWINS = ["adc-glitches", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park"]
+TWINS = ["adc-glitches", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park",
+         "quiet-park-coarse-adc"]
 
 Seen = tuple[str, str, str, str]
 

@@ -511,6 +511,63 @@ def test_rows_without_extremes_are_never_stuck() -> None:
     assert car.seen() == []
 
 
+def row(car: Car, v: float | None, sos: float | None, dt: float) -> None:
+    """An average-only row (no window extremes), as a logger without them writes it."""
+    car.feed(Reading(car.t + dt, v, None, None, sos, None, None, car.temp, 0.0))
+
+
+def test_average_only_value_held_while_running_is_stuck_unless_the_adc_is_coarse() -> None:
+    def run(step: float) -> Car:
+        car = Car(make())
+        for i in range(48):  # a night: the value moves by the logger's step now and then
+            row(car, 12.70 + step * (i % 3 == 0), 5.30 + step * (i % 2), 600.0)
+        row(car, 12.55, 5.30, 60.0)
+        row(car, 13.80, 5.50, 60.0)  # key-on and start (in a slow row)
+        for i in range(40 * 60):  # fast mode: 1-s rows, the 12 V channel frozen at 14.105 V
+            row(car, 14.105 if step < 0.01 else 14.10, 5.60 + 0.001 * (i % 7), 1.0)
+        return car
+
+    fine = run(0.001)
+    assert fine.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "while the engine ran" in fine.out[0].message and "14.105 V" in fine.out[0].message
+    assert fine.out[0].t - T0 - 48 * 600 - 120 <= 16 * 60  # within 10 min + one 5-min look
+    coarse = run(0.05)  # a logger in 50 mV steps may well show one value for minutes
+    assert coarse.seen() == []
+
+
+def test_average_only_pack_held_through_rest_and_charge_is_stuck() -> None:
+    car = Car(make())
+    for i in range(6):  # the pack's logger shows its 1 mV steps ...
+        row(car, 12.70, 5.302 - 0.001 * (i % 2), 600.0)
+    for i in range(60):  # ... then 10 h asleep: the 12 V channel moves, the pack repeats 5.300 V
+        row(car, 12.70 - 0.001 * (i % 4), 5.30, 600.0)
+    assert car.seen() == []  # a quiet pack may repeat a value while parked
+    row(car, 12.55, 5.30, 60.0)
+    row(car, 13.80, 5.30, 60.0)
+    for i in range(30):
+        row(car, 13.9 + 0.01 * (i % 5), 5.30, 60.0)  # charging, and the pack still reads 5.300 V
+    assert car.seen() == [("sos", "sensor_fault", "warning", "raised")]
+    assert "both while the car slept and while it charged the pack" in car.out[0].message
+
+
+def test_average_only_value_held_through_a_temperature_swing_is_stuck_at_fine_resolution() -> None:
+    def day(step: float, swing: float) -> Car:
+        car = Car(make())
+        car.temp = 5.0
+        for i in range(24):
+            row(car, 12.70 - step * (i % 2), 5.30 + step * (i % 2), 600.0)  # the logger's step
+        for i in range(36):  # 6 h: the battery warms by ``swing`` °C, the value does not move
+            car.temp = 5.0 + swing * i / 35
+            row(car, 12.65, 5.30 + step * (i % 2), 600.0)
+        return car
+
+    fine = day(0.001, 12.0)  # 12 °C moves a real 12 V battery by 36 mV: 36 steps of 1 mV
+    assert fine.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "while the battery's temperature went between" in fine.out[0].message
+    assert day(0.001, 6.0).seen() == []  # 18 mV: could be a lag of the battery behind the sensor
+    assert day(0.01, 12.0).seen() == []  # 36 mV in 10 mV steps: too few steps to be sure
+
+
 def test_silence_gap_and_link_lost() -> None:
     car = Car(make())
     car.park(3)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from battwatch.scenarios.backup import LI_ION, LIFEPO4, PackAgeing, PackParams
 from battwatch.scenarios.climate import COLD_WINTER, DAY_S, HOT_AND_COLD, MILD, TEMPERATE, Climate
-from battwatch.scenarios.engine import Plan
+from battwatch.scenarios.engine import Plan, Windowing
 from battwatch.scenarios.faults import Artefact, Channel, Fault
 from battwatch.scenarios.lead_acid import AgmParams, MainAgeing
 from battwatch.scenarios.usage import COMMUTE, HOUR_S, MINUTE_S, SHORT_TRIPS, Drive, Usage, plan_drives, tidy
@@ -65,6 +65,7 @@ def _plan(
     pack_ageing: PackAgeing | None = None,
     faults: tuple[Fault, ...] = (),
     artefacts: tuple[Artefact, ...] = (),
+    windowing: Windowing | None = None,
 ) -> Plan:
     """A plan of ``days`` days from ``day0``; unnamed batteries are healthy defaults."""
     return Plan(
@@ -78,6 +79,7 @@ def _plan(
         pack_ageing=pack_ageing,
         faults=faults,
         artefacts=artefacts,
+        windowing=windowing or Windowing(),
     )
 
 
@@ -248,6 +250,32 @@ def sensor_open_wire(rng: random.Random, day0: float) -> Plan:
 def sensor_stuck(rng: random.Random, day0: float) -> Plan:
     stuck = Artefact("stuck", "both", at(day0, 2, 6.0), at(day0, 3, 20.0))
     return _plan(day0, 5, commute(rng, day0, range(5)), MILD, artefacts=(stuck,))
+
+
+# A logger that writes the average only (no window minimum and maximum), one row per window.
+AVERAGE_ONLY = Windowing(extremes=False)
+
+
+def sensor_stuck_average_only(rng: random.Random, day0: float) -> Plan:
+    return replace(sensor_stuck(rng, day0), windowing=AVERAGE_ONLY)
+
+
+def sensor_stuck_running(rng: random.Random, day0: float) -> Plan:
+    # Fast mode: 1-s rows while the car is awake or running, averages only. Drives of 45-60
+    # min; on the day-2 morning drive the 12 V channel freezes for 30 minutes.
+    drives = commute(rng, day0, range(5), replace(COMMUTE, drive_min=(45.0, 60.0)))
+    first = _drives_on(drives, day0, 2)[0]
+    stuck = Artefact("stuck", "main", first.crank + 5 * MINUTE_S, first.crank + 35 * MINUTE_S)
+    return _plan(day0, 5, drives, MILD, artefacts=(stuck,),
+                 windowing=Windowing(drive_window_s=1.0, extremes=False))
+
+
+def quiet_park_coarse_adc(rng: random.Random, day0: float) -> Plan:
+    # A logger printing 10 mV steps, averages only, and a LiFePO4 pack that barely moves while
+    # parked: both channels repeat one value for hours or days, and nothing is frozen.
+    pack = PackParams(chemistry=LIFEPO4, cells=1, capacity_mah=1000.0, charge_current_ma=200.0)
+    return _plan(day0, 8, commute(rng, day0, [0, 7]), MILD, pack=pack,
+                 windowing=Windowing(resolution_v=0.01, extremes=False))
 
 
 def sensor_silent(rng: random.Random, day0: float) -> Plan:
@@ -421,6 +449,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Healthy batteries; from day 2 06:00 to day 3 20:00 the ADC repeats its last values "
         "exactly on both channels through drives and parks, while the temperature still moves.",
         ("main:sensor_fault", "sos:sensor_fault"),
+    ),
+    Scenario(
+        "sensor-stuck-average-only", sensor_stuck_average_only,
+        "Like sensor-stuck, logged without window extremes (averages only): from day 2 06:00 "
+        "to day 3 20:00 both channels repeat one value through drives and parks, and there is "
+        "no noise to judge, only what the car did meanwhile.",
+        ("main:sensor_fault", "sos:sensor_fault"),
+    ),
+    Scenario(
+        "sensor-stuck-running", sensor_stuck_running,
+        "A healthy car logged in fast mode (1-s rows while awake, averages only), drives of "
+        "45-60 min; on the day-2 morning drive the 12 V channel repeats one charging voltage "
+        "for 30 minutes while the engine runs.",
+        ("main:sensor_fault",),
+    ),
+    Scenario(
+        "quiet-park-coarse-adc", quiet_park_coarse_adc,
+        "A healthy car with a LiFePO4 backup cell, logged in 10 mV steps without window extremes: "
+        "driven on Monday, parked for a week, driven again. Both channels repeat one value for "
+        "hours, the pack for days, because nothing moves them.",
+        (), ("sensor-stuck-average-only", "sensor-stuck-running"),
     ),
     Scenario(
         "sensor-silent", sensor_silent,

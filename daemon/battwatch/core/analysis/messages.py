@@ -399,6 +399,8 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> str:
         seen = f"reads {c['v']:.2f} V, outside the possible {c['lo']:.1f}-{c['hi']:.1f} V"
     elif kind == "loose":
         seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h and read normally in between"
+    elif kind == "stuck" and c.get("why"):
+        seen = f"repeated exactly {c['v']:.3f} V for {c['hours']:.1f} h, {c['why']}"
     elif kind == "stuck":
         seen = f"repeated exactly {c['v']:.3f} V with no noise at all for {c['hours']:.1f} h"
     else:

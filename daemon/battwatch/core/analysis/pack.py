@@ -77,10 +77,14 @@ class PackRules(DailyRules):
         self.trend_days_warn: float | None = None
         self.trend_days_crit: float | None = None
         self.last_v: float | None = None
-        self.last_rest_v: float | None = None
-        self.last_rest_vc: float | None = None  # ... brought to temp_ref_c
+        # the last rested reading as plain floats (no boxing on the per-reading path);
+        # rest_t < 0: none yet. Read them as last_rest_v / last_rest_t.
+        self.rest_v = 0.0
+        self.rest_t = -1.0
         self.last_rest_temp: float | None = None
-        self.last_rest_t: float | None = None
+        # the SOS channel's resolution when it is known to matter (average-only rows, see
+        # ChannelWatch.step); 0: fine
+        self.step_v = 0.0
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float, known: bool = True) -> None:
@@ -92,12 +96,11 @@ class PackRules(DailyRules):
         Every rule sees the voltage brought to ``temp_ref_c`` (``temp_coeff_v_per_c``), so a
         cold night or a hot summer is neither a low level, nor a step, nor a decline.
         """
-        self.last_rest_v = v
-        self.last_rest_t = t
+        self.rest_v = v
+        self.rest_t = t
         self.last_rest_temp = temp
         if temp is not None:
             v -= self.k_temp * (temp - self.t_ref)
-        self.last_rest_vc = v
         s = self.s_low
         if s.level or s.busy or v < self.top:
             target = below(v, s.level, *self.levels)
@@ -107,8 +110,10 @@ class PackRules(DailyRules):
             rt = self.ring_t
             if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
                 self._step(t, t0, v)
-            elif t - rt >= RING_S:
-                self._ring_add(t, v)
+            elif t - rt >= RING_S:  # the common case, inlined: one kept value per 5 min
+                self.ring.append((t, v))
+                self.ring_t = t
+                self.ring_v = v
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -200,6 +205,8 @@ class PackRules(DailyRules):
         fit.reset()
         if slope is None:
             return
+        if abs(slope) * span_h / 24.0 * self.cells < sd.min_fall_steps * self.step_v:
+            return  # the fall is a step or two of a coarse ADC: the park says nothing
         rate = -slope / 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)  # V per cell per day at 20 °C
         self.last_rate = rate
         if self.baseline is None:
@@ -271,8 +278,23 @@ class PackRules(DailyRules):
 
     def soc(self) -> float | None:
         """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
-        v = self.last_rest_vc
+        v = self.last_rest_vc()
         return None if v is None else interp(self.lim.soc_table, v / self.cells)
+
+    @property
+    def last_rest_v(self) -> float | None:
+        return self.rest_v if self.rest_t >= 0.0 else None
+
+    @property
+    def last_rest_t(self) -> float | None:
+        return self.rest_t if self.rest_t >= 0.0 else None
+
+    def last_rest_vc(self) -> float | None:
+        """The last rested voltage brought to temp_ref_c: what the rules judged."""
+        v, temp = self.last_rest_v, self.last_rest_temp
+        if v is None or temp is None:
+            return v
+        return v - self.k_temp * (temp - self.t_ref)
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
@@ -280,7 +302,7 @@ class PackRules(DailyRules):
             "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
             "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "base_rates": self.base_rates,
             "baseline": self.baseline, "last_rate": self.last_rate, "last_v": self.last_v,
-            "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_vc, self.last_rest_temp],
+            "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
             "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
             "trend_days": [self.trend_days_warn, self.trend_days_crit],
@@ -299,7 +321,9 @@ class PackRules(DailyRules):
         self.baseline = d["baseline"]
         self.last_rate = d["last_rate"]
         self.last_v = d["last_v"]
-        self.last_rest_v, self.last_rest_t, self.last_rest_vc, self.last_rest_temp = d["last_rest"]
+        rest_v, rest_t, self.last_rest_temp = d["last_rest"]
+        self.rest_v = 0.0 if rest_v is None else float(rest_v)
+        self.rest_t = -1.0 if rest_t is None else float(rest_t)
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.trend = TrendFit.of(d["trend"])

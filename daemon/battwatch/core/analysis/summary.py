@@ -179,6 +179,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         "alerts": alerts(an.engine, "main"),
     }
     s_age = sos.age_years(t)
+    sos_vc = sos.last_rest_vc()
     lo, hi = sos.life
     s_expected = 0.5 * (lo + hi)  # the middle of lifespan_years
     now, cap = life_verdicts(engine.active("sos"))
@@ -199,10 +200,10 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     sos_d: dict[str, Any] = {
         "voltage": _r(sos.last_v),
         "rested_voltage": _r(sos.last_rest_v),
-        "rested_voltage_corrected": _r(sos.last_rest_vc),  # at temp_ref_c: what the rules judge
+        "rested_voltage_corrected": _r(sos_vc),  # at temp_ref_c: what the rules judge
         "temp_ref_c": sos.t_ref,
         "rested_at": _iso(sos.last_rest_t),
-        "per_cell_v": None if sos.last_rest_vc is None else _r(sos.last_rest_vc / sos.cells),
+        "per_cell_v": None if sos_vc is None else _r(sos_vc / sos.cells),
         "soc_pct": None if s_soc is None else round(s_soc),
         "chemistry": sos.chem,
         "cells": sos.cells,
