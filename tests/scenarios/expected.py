@@ -83,6 +83,31 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "low_voltage", "info", "raised", 11.0, 15.0),
         ("sos", "low_voltage", "critical", "raised", 12.0, 15.0),
     ],
+    "sos-low-voltage-recovery": [
+        # the run of sos-low-voltage's pack (parked from day 4 evening) ...
+        ("sos", "low_voltage", "info", "raised", 4.0, 10.0),
+        ("sos", "low_voltage", "warning", "raised", 9.0, 15.0),
+        ("sos", "low_voltage", "critical", "raised", 12.0, 16.0),
+        ("main", "low_voltage", "info", "raised", 11.0, 16.5),
+        # ... driven again from day 19: the first drive's 30 mAh bring it to ~1.23 V per cell,
+        # above the 1.18 V that ends critical, below the 1.26 V that ends the warning: the alert
+        # comes down to warning (a de-escalation is a "raised" transition at the lower severity)
+        ("sos", "low_voltage", "warning", "raised", 19.3, 20.5),
+        ("main", "low_voltage", "info", "cleared", 19.3, 21.0),
+        # two days of commuting later it rests between 1.26 and 1.30 V per cell, then above
+        ("sos", "low_voltage", "info", "raised", 20.5, 23.0),
+        ("sos", "low_voltage", "info", "cleared", 21.0, 24.0),
+    ],
+    "sos-decline-critical": [
+        # the rested pack (5.39 V at first) loses 10 mV a day: below 5.12 V after about 4 weeks
+        ("sos", "low_voltage", "info", "raised", 24.0, 33.0),
+        # the 90-day trend needs 30 daily values and two weekly fits: 4.88 V within 90 days
+        ("sos", "decline", "warning", "raised", 30.0, 45.0),
+        ("sos", "low_voltage", "warning", "raised", 48.0, 56.0),
+        # 4.40 V within 30 days from about day 69 (refitted daily while the alert is active)
+        ("sos", "decline", "critical", "raised", 66.0, 75.0),
+        ("sos", "low_voltage", "critical", "raised", 96.0, 104.0),
+    ],
     "sos-long-park-normal": [
         # the 12 V battery after two weeks parked (35 mA): an information note, cleared by driving
         ("main", "low_voltage", "info", "raised", 14.0, 28.0),
@@ -178,6 +203,12 @@ EXPECTED: dict[str, list[Expect]] = {
         ("sos", "sensor_fault", "warning", "raised", 3.5, 3.55),
         ("sos", "sensor_fault", "warning", "cleared", 3.54, 3.6),
     ],
+    "sos-age-overdue": [
+        # installed 2018-01-10: 6.99 years at the start, 7 years on 2025-01-09 18:00 (365.25-day
+        # years), judged when that day's data closes at midnight
+        ("sos", "age", "warning", "raised", 0.0, 0.01),
+        ("sos", "age", "critical", "raised", 3.74, 4.01),
+    ],
     "age-old-batteries": [
         ("main", "age", "warning", "raised", 0.0, 0.01),  # 6.3 years: past 5
         ("sos", "age", "warning", "raised", 0.0, 0.01),  # 5.9 years: inside 4-7
@@ -185,8 +216,9 @@ EXPECTED: dict[str, list[Expect]] = {
 }
 EXPECTED["demo"] = EXPECTED["sos-decline"]
 
-# Words some transitions' messages must hold: (battery, alert, severity, state, words). They pin
-# down what the message calls the problem where a wrong name would mislead the owner.
+# Words that the message of one of the matching transitions must hold: (battery, alert,
+# severity, state, words). They pin down what the message calls the problem where a wrong name
+# would mislead the owner.
 MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
     "sos-step-drop": [("sos", "step_drop", "critical", "raised", "a cell has probably shorted")],
     "sensor-loose-wire": [
@@ -194,6 +226,16 @@ MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
         ("sos", "sensor_fault", "warning", "raised", "the contact is intermittent"),
     ],
     "sensor-open-wire": [("sos", "sensor_fault", "warning", "raised", "the wire is open")],
+    "sos-low-voltage-recovery": [
+        ("sos", "low_voltage", "warning", "raised", "back above 4.72 V but still below the 5.04 V"),
+    ],
+    "sos-decline-critical": [
+        ("sos", "decline", "critical", "raised", "is already at the 4.88 V warning level"),
+    ],
+    "sos-age-overdue": [
+        ("sos", "age", "warning", "raised", "the window closes within a month"),
+        ("sos", "age", "critical", "raised", "less than a month past the end of that window"),
+    ],
     "sensor-stuck-average-only": [
         ("main", "sensor_fault", "warning", "raised", "while the battery's temperature went between"),
         ("sos", "sensor_fault", "warning", "raised", "through the same hours as the 12 V channel"),
@@ -209,4 +251,4 @@ INFO_ALLOWED = {
 }
 
 # Runs of months: generated and replayed in several seconds each.
-SLOW = {"long-healthy-year", "main-decline", "sos-decline", "demo", "sos-hot-and-cold"}
+SLOW = {"long-healthy-year", "main-decline", "sos-decline", "demo", "sos-hot-and-cold", "sos-decline-critical"}

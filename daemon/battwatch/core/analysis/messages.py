@@ -253,11 +253,24 @@ def _sos_rested(c: dict[str, Any]) -> str:
 def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
         return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for a {_pack(c)}."
-    head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
+    coming_down = c.get("hold") is not None
+    if coming_down:  # a de-escalation: say why the lower level still holds
+        head = (
+            f"SOS backup battery {_sos_rested(c)}, back above {c['from_clear']:.2f} V but still below the "
+            f"{c['hold']:.2f} V that ends the "
+        )
+    else:
+        head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
     trend = c.get("trend_date")
     if sev == INFO:
         return head + (
             f"information level for a {_pack(c)}. Still enough for an emergency call; watch the trend."
+        )
+    if sev == WARNING and coming_down:
+        return head + (
+            f"warning level for a {_pack(c)}. The pack is taking charge again, but one that ran this low "
+            f"is likely worn: plan a replacement of the SOS backup battery ({SOS_PACK_COST}) before the "
+            f"car reports 'SOS Call System Failure'."
         )
     if sev == WARNING:
         ahead = f"; at the current trend it reaches the critical level around {trend}" if trend else ""
@@ -320,14 +333,20 @@ def sos_decline(sev: int, c: dict[str, Any]) -> str:
             f"The SOS backup battery's rested voltage is no longer heading for the {c['warn_level']:.2f} V "
             f"warning level within {c['clear_days']:.0f} days."
         )
+    reach = (
+        f"is already at the {c['warn_level']:.2f} V warning level for a {_pack(c)}"
+        if c.get("warn_past") else
+        f"reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+    )
     head = (
         f"The SOS backup battery's rested voltage is falling {-c['slope_mv']:.2f} mV per day "
         f"(robust trend over {c['n']} days, 90 % range {-c['upper_mv']:.2f}-{-c['lower_mv']:.2f} mV/day) "
-        f"and reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+        f"and {reach}"
     )
     if sev == CRITICAL:
         return head + (
-            f", and the {c['crit_level']:.2f} V critical level around {c['crit_date']}. Replace the "
+            f", and {'reaches ' if c.get('warn_past') else ''}the {c['crit_level']:.2f} V critical level "
+            f"around {c['crit_date']}. Replace the "
             f"SOS backup battery now ({SOS_PACK_COST}). {SOS_NEXT_SUSPECTS}"
         )
     return head + (

@@ -184,6 +184,9 @@ class PackRules(DailyRules):
         clear = {CRITICAL: crit_clear, WARNING: warn_clear, INFO: info_clear or warn_clear}.get(level, warn_clear)
         ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear,
                "raw": self.last_rest_v, "temp": temp if self.k_temp != 0.0 else None, "ref": self.t_ref}
+        if NONE < target < level:  # coming down: above the clear level of the current severity
+            ctx["from_clear"] = clear
+            ctx["hold"] = {WARNING: warn_clear, INFO: info_clear or warn_clear}.get(target, warn_clear)
         tr = self.trend
         if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
             ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
@@ -258,6 +261,7 @@ class PackRules(DailyRules):
                        n=fit.n)
         dw, dc = self.trend_days_warn, self.trend_days_crit
         ctx["warn_date"] = "" if dw is None else msg.day(t + dw * DAY_S)
+        ctx["warn_past"] = dw is not None and dw <= 0.0  # the trend line is below it already
         ctx["crit_date"] = "" if dc is None else msg.day(t + dc * DAY_S)
         return ctx
 

@@ -94,7 +94,7 @@ def remaining_life(
         out["overdue_years"] = _r(-by_age, 2)
     if now is not None:
         out.update(remaining_life_years=0.0, remaining_life_basis="alert", remaining_life_alert=now.alert,
-                   remaining_life_text=f"replace now ({_named(now)} since {iso_utc(now.since)[:10]})")
+                   remaining_life_text=f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})")
         return out
     options: list[tuple[float, str]] = []
     if by_age is not None:
