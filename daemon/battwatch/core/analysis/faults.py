@@ -326,13 +326,15 @@ class ChannelWatch:
         self.clean_since = d["clean_since"]
         self.touches = deque(float(x) for x in d["touches"])
         self.partial_t = float(d["partial_t"])
-        self.streak_kind, self.streak_since, self.streak_n, self.streak_touches = d["streak"]
+        streak = list(d["streak"]) + [0]  # states saved before streak_touches existed have three
+        self.streak_kind, self.streak_since, self.streak_n, self.streak_touches = streak[:4]
         self.stuck_v, self.stuck_since, self.stuck_n = d["stuck"]
         self.last_v = d["last_v"]
-        self.why = str(d["why"])
-        self.step = float(d["step"])
+        # states saved before average-only runs were followed lack these: a fresh run
+        self.why = str(d.get("why", ""))
+        self.step = float(d.get("step", NO_STEP))
         (self.run_v, self.run_since, self.run_n, self.run_check, self.run_tmin, self.run_tmax,
-         self.run_rested, self.run_charging) = d["run"]
+         self.run_rested, self.run_charging) = d.get("run", [-1.0, 0.0, 0, 0.0, 1e9, -1e9, False, -1.0])
         self.run_n = int(self.run_n)
         self.run_rested = bool(self.run_rested)
         self.quiet = self.seen and self._is_quiet()  # as after the last reading: a restart takes the same path

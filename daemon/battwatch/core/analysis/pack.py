@@ -325,7 +325,7 @@ class PackRules(DailyRules):
         self.baseline = d["baseline"]
         self.last_rate = d["last_rate"]
         self.last_v = d["last_v"]
-        rest_v, rest_t, self.last_rest_temp = d["last_rest"]
+        rest_v, rest_t, self.last_rest_temp = (list(d["last_rest"]) + [None])[:3]  # older states: no temperature
         self.rest_v = 0.0 if rest_v is None else float(rest_v)
         self.rest_t = -1.0 if rest_t is None else float(rest_t)
         self.fit_t = float(d["fit_t"])
