@@ -37,6 +37,7 @@ def _table(what: str) -> Check:
 
 # the subclasses of CellLimits declare their own default, so the rule lives in the type
 SocTable = Annotated[Table, _table("soc_table")]
+TempCoeff = Annotated[float, Range(ge=-0.01, le=0.01)]
 
 
 @section
@@ -399,6 +400,10 @@ class CellLimits(Section):
     # The smallest self-discharge rate (V per cell per day) a baseline may have, so that the
     # ratio stays meaningful on chemistries that barely self-discharge [ENG].
     min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # How much the rested cell voltage rises per °C warmer (V per cell per °C). Every rested
+    # reading is brought to sos.temp_ref_c with it before the level, step, trend and
+    # self-discharge rules see it, so seasons are not read as wear or leakage.
+    temp_coeff_v_per_c: TempCoeff = 0.0
 
     def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
@@ -423,11 +428,17 @@ class NimhLimits(CellLimits):
     step_crit_v: Volts = 0.8
     soc_table: SocTable = ((1.00, 0.0), (1.20, 10.0), (1.25, 80.0), (1.35, 100.0))
     min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # Varta: the NiMH open-circuit voltage "depends on temperature" [SRC 8], without a figure;
+    # 0.5 mV per cell per °C, higher when warm, is an engineering estimate [ENG] (2 mV/°C for
+    # a 4-cell pack: 60 mV between a -10 °C winter night and a 20 °C day). Tune with data.
+    temp_coeff_v_per_c: TempCoeff = 0.0005
 
 
 @section
 class LiIonLimits(CellLimits):
-    """Li-ion: §0.2; a step ≥ 0.3 V WARN [ENG]; a shorted cell removes ~3.6 V: CRIT from 2.5 V [ENG]."""
+    """Li-ion: §0.2; a step ≥ 0.3 V WARN [ENG]; a shorted cell removes ~3.6 V: CRIT from 2.5 V [ENG].
+    Rested voltage not temperature-corrected: lithium cells move a fraction of a mV per °C, with
+    a sign that changes with the state of charge [ENG]."""
 
     info_v: Volts = 3.80
     info_clear_v: Volts = 3.85
@@ -444,7 +455,8 @@ class LiIonLimits(CellLimits):
 
 @section
 class LifepoLimits(CellLimits):
-    """LiFePO4: §0.2; very flat 3.2-3.3 V [SRC 51]; a step ≥ 0.2 V WARN [ENG]; one cell ~3.2 V."""
+    """LiFePO4: §0.2; very flat 3.2-3.3 V [SRC 51]; a step ≥ 0.2 V WARN [ENG]; one cell ~3.2 V.
+    Rested voltage not temperature-corrected, as for Li-ion [ENG]."""
 
     info_v: Volts = 3.25
     info_clear_v: Volts = 3.28
@@ -502,6 +514,10 @@ class SosSelfDischarge(Section):
     baseline_parks: Count = 8  # parks that make the baseline (§3.2 step 3: first valid days) [ENG]
     # Rates are brought to 20 °C: self-discharge roughly doubles per +10 °C ([SRC 9]; rule of thumb).
     temp_doubling_c: Annotated[float, Range(gt=0, le=100)] = 10.0
+    # On a logger without window extremes, a park's fall must span this many steps of the
+    # channel's resolution to say anything: 10 mV steps over an 8-h fit are staircase, not
+    # slope [ENG]
+    min_fall_steps: Annotated[float, Range(ge=0, le=100)] = 3.0
     debounce: Debounce = Debounce(for_n=3, clear_for_n=3)
 
     def check(self) -> None:
@@ -519,6 +535,8 @@ class SosConfig(Section):
     """The SOS / eCall backup pack rules (§0.2, §1)."""
 
     chemistry: Chemistries = Chemistries()
+    # Rested pack voltages are compared at this temperature (Varta's data are at 20 °C ± 2 [SRC 8]).
+    temp_ref_c: Annotated[float, Range(ge=-40, le=60)] = 20.0
     max_factor: Annotated[float, Range(gt=1, le=10)] = 2.0  # readings above factor x nominal + 1 V are out of range
     low_voltage: SosLowVoltage = SosLowVoltage()
     step: SosStep = SosStep()
@@ -541,10 +559,29 @@ class SensorConfig(Section):
     main_max_v: Volts = 20.0  # above ISO 16750-2 jump-start levels: the ADC, not the car [ENG]
     fault_for_s: Seconds = 60.0  # open / out of range must persist this long [ENG]
     fault_for_n: Count = 3  # ... over this many readings: one glitch raises nothing
+    # 0 V with no sign of contact in between is an open wire only after this long: a loose
+    # contact in a moving car comes back within minutes and is named as one [ENG]
+    open_for_s: Seconds = 600.0
     loose_count: Count = 3  # readings touching 0 V within loose_window_s: a loose contact [ENG]
     loose_window_s: Seconds = H
     stuck_for_s: Seconds = H  # "σ ≈ 0 for hours" (§4) [ENG: one hour of identical windows]
     stuck_min_n: Count = 6
+    # Rows without window extremes (average-only logs) carry no noise to judge, and a coarse
+    # ADC or a quiet parked battery may repeat a value for hours. There, a value counts as
+    # frozen only when something that must move a real reading happened meanwhile [ENG]:
+    # the engine ran and charged (12 V) for stuck_running_s ...
+    stuck_running_s: Seconds = 600.0
+    # ... the car went from rested to charging (SOS: the pack reads 0.1-0.4 V higher on charge)
+    # - both only on a channel whose finest step between readings is at most stuck_fine_step_v ...
+    stuck_fine_step_v: Volts = 0.01
+    # ... or the battery's temperature moved enough to shift a real 12 V reading (3 mV/°C,
+    # main.ocv_temp_coeff_v_per_c) by stuck_expect_steps steps of the channel's resolution
+    # and by stuck_min_move_v at least, over stuck_for_s and stuck_min_n readings.
+    stuck_expect_steps: Count = 5
+    stuck_min_move_v: Volts = 0.03
+    # When one channel is found frozen, the other one, repeating one value since no later than
+    # this after the first one's run began, comes from the same ADC: frozen too.
+    stuck_same_start_s: Seconds = 900.0
     silent_gap_s: Seconds = 2 * H  # a gap in the data this long is a silent sensor [ENG]
     silent_gap_factor: Annotated[float, Range(ge=1, le=1000)] = 10.0  # ... and this many usual intervals
     clear_after_s: Seconds = 600.0  # clean data this long clears a fault [ENG]
@@ -587,6 +624,19 @@ class AlertsConfig(Section):
 
 
 @section
+class LifeConfig(Section):
+    """Remaining life in the health summary (docs/analysis.md §6 "Remaining life")."""
+
+    # While a warning about the battery's condition is active (a weak start, a leaking or
+    # falling pack: the messages say "plan a replacement"), remaining life is at most this:
+    # about one season [ENG].
+    warning_cap_years: Annotated[float, Range(gt=0, le=10)] = 0.5
+    # Within this of the end of the expected life, remaining life reads "due now" rather than
+    # a few weeks either way [ENG].
+    due_now_years: Annotated[float, Range(ge=0, le=1)] = 1.0 / 12.0
+
+
+@section
 class AnalysisConfig(Section):
     """Every number the analysis uses, with sourced defaults (../docs/analysis.md)."""
 
@@ -596,3 +646,4 @@ class AnalysisConfig(Section):
     sensor: SensorConfig = SensorConfig()
     trend: TrendConfig = TrendConfig()
     alerts: AlertsConfig = AlertsConfig()
+    life: LifeConfig = LifeConfig()

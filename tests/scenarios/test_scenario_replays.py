@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from expected import EXPECTED, INFO_ALLOWED, SLOW
+from expected import EXPECTED, INFO_ALLOWED, MESSAGES, SLOW
 
 from battwatch import scenarios
 from battwatch.core.timefmt import parse_time
@@ -75,6 +75,10 @@ def test_scenario_transitions(name: str, tmp_path: Path, battwatch_bin: str) -> 
         assert lo <= day <= hi, f"{d['alert']} {d['severity']} {d['state']} on day {day:.2f}, expected {lo}-{hi}"
         assert d["vehicle"] == f"sim-{name}"
         assert len(d["message"]) > 40 and d["message"].endswith("."), d["message"]
+    for battery, alert, severity, state, words in MESSAGES.get(name, []):
+        msgs = [d["message"] for d in got if (d["battery"], d["alert"], d["severity"], d["state"])
+                == (battery, alert, severity, state)]
+        assert any(words in m for m in msgs), (alert, words, msgs)
     if not scenarios.expected_alerts(name):
         allowed = {"info"} if name in INFO_ALLOWED else set()
         assert {d["severity"] for d in got} <= allowed, f"false-alarm twin {name} raised {seen}"

@@ -89,6 +89,25 @@ def test_de_escalation_goes_to_the_highest_level_seen_while_coming_down() -> Non
     assert states(e) == [("undercharging", "warning", "raised")]
 
 
+def test_carry_raises_one_event_at_its_full_severity() -> None:
+    def run(carry: bool) -> list[tuple[str, str, str]]:
+        e = engine()
+        s = e.slot("sos", "step_drop", Debounce(for_s=1800, for_n=3))
+        e.observe(s, T0 + 600, T0, WARNING, 4.7, text)  # the window the cell shorted in: half the fall
+        for k in range(2, 10):
+            if carry:
+                e.carry(s, CRITICAL)
+            e.observe(s, T0 + k * 600, T0 + (k - 1) * 600, CRITICAL, 4.0, text)
+        return states(e)
+
+    assert run(carry=False) == [("step_drop", "warning", "raised"), ("step_drop", "critical", "raised")]
+    assert run(carry=True) == [("step_drop", "critical", "raised")]
+    e = engine()
+    s = e.slot("sos", "step_drop", Debounce(for_s=1800))
+    e.carry(s, CRITICAL)  # nothing pending below: nothing to carry
+    assert s.up_since == [None, None, None, None]
+
+
 def test_flapping_alert_is_held_until_it_stays_clear() -> None:
     e = engine(flap_window_s=24 * H, flap_max=4, flap_hold_s=6 * H)
     s = e.slot("main", "overvoltage", Debounce())
@@ -100,7 +119,14 @@ def test_flapping_alert_is_held_until_it_stays_clear() -> None:
         t += 600
     assert len(e.take()) == 4 and s.flapping
     e.observe(s, t, t, WARNING, 15.1, text)
-    assert states(e) == [("overvoltage", "warning", "raised")]
+    out = e.take()
+    assert [(x.alert, x.severity, x.state) for x in out] == [("overvoltage", "warning", "raised")]
+    # the held alert tells the user that it flaps and how long it is held
+    assert out[0].message == (
+        "sev=2 ctx=None This alert has been raised or cleared 4 times within 24 h (flapping): the "
+        "condition sits at its limit, so it now stays raised until it has been clear for 6 h."
+    )
+    assert s.message == out[0].message
     t += 600
     e.observe(s, t, t, NONE, 14.5, text)
     e.observe(s, t + 5 * H, t + 5 * H, NONE, 14.5, text)

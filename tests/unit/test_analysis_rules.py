@@ -581,16 +581,76 @@ def test_sos_low_voltage_per_chemistry_and_cells() -> None:
     assert "$150-300" in nimh.out[0].message and "TCU" not in nimh.out[0].message
 
 
+def nimh_pack(**nimh: Any) -> BatteryAnalyzer:
+    """An analyzer whose NiMH limits have some keys changed (``analysis.sos.chemistry.nimh``)."""
+    raw: dict[str, Any] = {"vehicle": {"id": "car"}, "battery": {"main": {}, "sos": {}},
+                           "analysis": {"sos": {"chemistry": {"nimh": nimh}}}}
+    an = build_analyzer(config.from_dict(raw, env={}))
+    assert isinstance(an, BatteryAnalyzer)
+    return an
+
+
+def test_pack_voltage_is_judged_at_the_reference_temperature() -> None:
+    def cold_week(**nimh: Any) -> Car:
+        car = Car(nimh_pack(**nimh))
+        car.temp = -10.0
+        car.sos = 5.14 - 0.002 * 30  # 1.285 V per cell at 20 °C, read 2 mV/°C lower at -10 °C
+        car.park(40)
+        return car
+
+    assert cold_week().seen() == []
+    raw = cold_week(temp_coeff_v_per_c=0.0)  # without the correction the cold reads as a low pack
+    assert raw.seen() == [("sos", "low_voltage", "info", "raised")]
+    s = cold_week().an.summary(T0)["sos"]
+    assert s["rested_voltage"] == pytest.approx(5.08) and s["rested_voltage_corrected"] == pytest.approx(5.14)
+    low = Car(make())
+    low.temp = -10.0
+    low.sos = 4.80 - 0.06
+    low.park(30)
+    assert "rested at 4.74 V at -10.0 °C, 4.80 V at 20 °C (1.20 V per cell)" in low.out[0].message
+
+
+def test_cooling_nights_are_not_self_discharge() -> None:
+    def nights(**nimh: Any) -> Car:
+        car = Car(nimh_pack(**nimh))
+        for night in range(12):
+            cooling = 1.0 if night >= 8 else 0.2  # cold snaps after the baseline parks
+            car.temp = 20.0
+            for _ in range(14 * 6):  # 14 h parked, 12 mV a day of true self-discharge
+                car.reading(12.70, 12.697, 12.703, 600.0)
+                car.sos -= 0.012 / 144
+                car.temp -= cooling * 15.0 / 84  # the night cools 3 or 15 °C ...
+                car.sos -= 0.002 * cooling * 15.0 / 84  # ... and the pack reads 2 mV/°C lower
+            car.trip()
+            car.sos = 5.30
+        return car
+
+    assert [a for a in nights().seen() if a[1] == "self_discharge"] == []
+    raw = nights(temp_coeff_v_per_c=0.0)
+    assert ("sos", "self_discharge", "warning", "raised") in raw.seen()
+
+
 def test_step_drop_is_sudden_a_slow_fall_is_not() -> None:
     car = Car(make())
     car.park(12)
     car.sos = 4.0  # a cell shorts
     car.park(2)
     assert car.seen() == [("sos", "step_drop", "critical", "raised")]
-    assert "5.30 V to 4.00 V" in car.out[0].message
+    assert "5.31 V to 4.01 V" in car.out[0].message and "brought to 20 °C" in car.out[0].message  # 15 °C readings
     slow = Car(make())
     slow.park(24, sos_dv_per_h=-0.04)  # a pack running down: ~1 V a day, 7 mV a window
     assert [a for a in slow.seen() if a[1] == "step_drop"] == []
+
+
+def test_a_cell_shorting_inside_a_window_is_one_critical_step() -> None:
+    car = Car(make())
+    car.park(12)
+    car.sos = 4.75  # the window the cell shorted in averages the levels before and after
+    car.park(1 / 6)
+    car.sos = 4.0
+    car.park(1)
+    assert car.seen() == [("sos", "step_drop", "critical", "raised")]
+    assert "shorted" in car.out[0].message and "warning at" not in car.out[0].message
 
 
 def test_self_discharge_against_the_packs_own_baseline() -> None:
@@ -667,11 +727,91 @@ def test_loose_contact_stuck_value_and_range() -> None:
     assert rng.seen() == [("sos", "sensor_fault", "warning", "raised")]
 
 
+def test_a_contact_that_comes_back_is_intermittent_not_an_open_wire() -> None:
+    car = Car(make())
+    car.park(2)
+    car.awake(3)
+    for _ in range(4):  # four minutes fully open: could be either
+        car.reading(0.08, 0.0, 0.15, 60.0)
+    assert car.seen() == []
+    car.awake(2)  # contact again
+    car.reading(6.1, 0.01, 12.6, 60.0)  # partly open
+    assert car.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "intermittent" in car.out[0].message and "open" not in car.out[0].message
+    wire = Car(make())
+    wire.park(2)
+    wire.awake(3)
+    for _ in range(9):
+        wire.reading(0.03, 0.0, 0.1, 60.0)
+    assert wire.seen() == []  # nine minutes at 0 V and nothing in between: not yet called open
+    for _ in range(2):
+        wire.reading(0.03, 0.0, 0.1, 60.0)
+    assert wire.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "the wire is open" in wire.out[0].message
+
+
 def test_rows_without_extremes_are_never_stuck() -> None:
     car = Car(make())
     for _ in range(40):  # a CSV log quantised to 10 mV: the same value for hours is normal
         car.feed(Reading(car.t + 600, 12.64, None, None, 5.3, None, None, 15.0, 0.0))
     assert car.seen() == []
+
+
+def row(car: Car, v: float | None, sos: float | None, dt: float) -> None:
+    """An average-only row (no window extremes), as a logger without them writes it."""
+    car.feed(Reading(car.t + dt, v, None, None, sos, None, None, car.temp, 0.0))
+
+
+def test_average_only_value_held_while_running_is_stuck_unless_the_adc_is_coarse() -> None:
+    def run(step: float) -> Car:
+        car = Car(make())
+        for i in range(48):  # a night: the value moves by the logger's step now and then
+            row(car, 12.70 + step * (i % 3 == 0), 5.30 + step * (i % 2), 600.0)
+        row(car, 12.55, 5.30, 60.0)
+        row(car, 13.80, 5.50, 60.0)  # key-on and start (in a slow row)
+        for i in range(40 * 60):  # fast mode: 1-s rows, the 12 V channel frozen at 14.105 V
+            row(car, 14.105 if step < 0.01 else 14.10, 5.60 + 0.001 * (i % 7), 1.0)
+        return car
+
+    fine = run(0.001)
+    assert fine.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "while the engine ran" in fine.out[0].message and "14.105 V" in fine.out[0].message
+    assert fine.out[0].t - T0 - 48 * 600 - 120 <= 16 * 60  # within 10 min + one 5-min look
+    coarse = run(0.05)  # a logger in 50 mV steps may well show one value for minutes
+    assert coarse.seen() == []
+
+
+def test_average_only_pack_held_through_rest_and_charge_is_stuck() -> None:
+    car = Car(make())
+    for i in range(6):  # the pack's logger shows its 1 mV steps ...
+        row(car, 12.70, 5.302 - 0.001 * (i % 2), 600.0)
+    for i in range(60):  # ... then 10 h asleep: the 12 V channel moves, the pack repeats 5.300 V
+        row(car, 12.70 - 0.001 * (i % 4), 5.30, 600.0)
+    assert car.seen() == []  # a quiet pack may repeat a value while parked
+    row(car, 12.55, 5.30, 60.0)
+    row(car, 13.80, 5.30, 60.0)
+    for i in range(30):
+        row(car, 13.9 + 0.01 * (i % 5), 5.30, 60.0)  # charging, and the pack still reads 5.300 V
+    assert car.seen() == [("sos", "sensor_fault", "warning", "raised")]
+    assert "both while the car slept and while it charged the pack" in car.out[0].message
+
+
+def test_average_only_value_held_through_a_temperature_swing_is_stuck_at_fine_resolution() -> None:
+    def day(step: float, swing: float) -> Car:
+        car = Car(make())
+        car.temp = 5.0
+        for i in range(24):
+            row(car, 12.70 - step * (i % 2), 5.30 + step * (i % 2), 600.0)  # the logger's step
+        for i in range(36):  # 6 h: the battery warms by ``swing`` °C, the value does not move
+            car.temp = 5.0 + swing * i / 35
+            row(car, 12.65, 5.30 + step * (i % 2), 600.0)
+        return car
+
+    fine = day(0.001, 12.0)  # 12 °C moves a real 12 V battery by 36 mV: 36 steps of 1 mV
+    assert fine.seen() == [("main", "sensor_fault", "warning", "raised")]
+    assert "while the battery's temperature went between" in fine.out[0].message
+    assert day(0.001, 6.0).seen() == []  # 18 mV: could be a lag of the battery behind the sensor
+    assert day(0.01, 12.0).seen() == []  # 36 mV in 10 mV steps: too few steps to be sure
 
 
 def test_silence_gap_and_link_lost() -> None:
@@ -720,7 +860,7 @@ def test_summary_shape() -> None:
     assert m["age_years"] == pytest.approx(1.82, abs=0.01) and m["remaining_life_basis"] == "age"
     assert m["health"] == "good" and m["alerts"] == []
     sos = s["sos"]
-    assert sos["per_cell_v"] == pytest.approx(1.325) and sos["chemistry"] == "nimh" and sos["cells"] == 4
+    assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
     assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "projected_warning_date",
                                  "projected_end_of_life_date"}
 

@@ -20,6 +20,8 @@ class Chemistry:
     self_discharge_per_day_20c: float  # fraction of rated capacity lost per day at 20 °C
     charge_tau_s: float  # how fast the on-charge over-voltage appears when charging starts
     relax_tau_s: float  # how fast it fades after charging stops
+    # The rested (open-circuit) cell voltage rises this much per °C above 20 °C (V per cell).
+    ocv_temp_coeff_v_per_c: float = 0.0
 
 
 # NiMH: nominal 1.2 V, ≈ 1.45 V at the end of a 0.1 C charge, 1.25-1.40 V rested when charged,
@@ -38,6 +40,8 @@ NIMH = Chemistry(
     self_discharge_per_day_20c=0.007,
     charge_tau_s=180.0,
     relax_tau_s=30 * 60.0,  # [ENG] nearly gone after 2 h asleep, the "rested" rule of domain.md §1.4
+    # Varta: the OCV "depends on temperature" [SRC 8]; the figure is [ENG], the analysis's default.
+    ocv_temp_coeff_v_per_c=0.0005,
 )
 
 # Li-ion: 4.1-4.2 V on charge, ~4.0-4.1 V rested full, 3.0 V empty [SRC 51]; ~2-3 %/month
@@ -134,6 +138,7 @@ class BackupPack:
         self._efficiency = Curve(self.chem.charge_efficiency)
         self.overvoltage_v = 0.0  # per cell, above the rest curve, while/after charging
         self.charging = False  # while powered the unit charges: NiMH trickles, lithium floats
+        self.temp_c = 20.0  # the pack's temperature during the last step
 
     def age_to(self, t: float) -> None:
         a = self.ageing
@@ -151,7 +156,8 @@ class BackupPack:
         return clamp(self.q_mah / self.capacity_mah, 0.0, 1.0)
 
     def cell_v(self) -> float:
-        return self._rest(self.soc) - self.depression_v + self.overvoltage_v
+        ocv = self._rest(self.soc) + self.chem.ocv_temp_coeff_v_per_c * (self.temp_c - 20.0)
+        return ocv - self.depression_v + self.overvoltage_v
 
     def pack_v(self) -> float:
         return self.cell_v() * (self.p.cells - self.shorted_cells)
@@ -163,6 +169,7 @@ class BackupPack:
         """
         chem = self.chem
         v0 = self.pack_v()
+        self.temp_c = temp_c
         soc = self.soc
         self.charging = supply
         leak_ma = (

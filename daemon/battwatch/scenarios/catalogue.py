@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from battwatch.scenarios.backup import LI_ION, LIFEPO4, PackAgeing, PackParams
-from battwatch.scenarios.climate import COLD_WINTER, DAY_S, MILD, TEMPERATE, Climate
+from battwatch.scenarios.climate import COLD_WINTER, DAY_S, HOT_AND_COLD, MILD, TEMPERATE, Climate
 from battwatch.scenarios.engine import Plan, Windowing
 from battwatch.scenarios.faults import Artefact, Channel, Fault
 from battwatch.scenarios.lead_acid import AgmParams, MainAgeing
@@ -68,6 +68,7 @@ def _plan(
     pack_ageing: PackAgeing | None = None,
     faults: tuple[Fault, ...] = (),
     artefacts: tuple[Artefact, ...] = (),
+    windowing: Windowing | None = None,
 ) -> Plan:
     """A plan of ``days`` days from ``day0``; unnamed batteries are healthy defaults."""
     return Plan(
@@ -81,6 +82,7 @@ def _plan(
         pack_ageing=pack_ageing,
         faults=faults,
         artefacts=artefacts,
+        windowing=windowing or Windowing(),
     )
 
 
@@ -232,7 +234,27 @@ def sos_low_voltage(rng: random.Random, day0: float) -> Plan:
     # A dying pack (25 % of its capacity, 7x the self-discharge) still looks fine while the car
     # is driven daily and runs down within about a week once it is parked.
     pack = PackParams(capacity_factor=0.25, self_discharge_factor=7.0)
-    return _plan(day0, 15, commute(rng, day0, range(5)), MILD, pack=pack)
+    # Parked for two weeks: the pack is empty after about ten days in any weather the seeds
+    # draw (a cool spell slows its self-discharge by days), and stays empty to the end.
+    return _plan(day0, 20, commute(rng, day0, range(5)), MILD, pack=pack)
+
+
+def sos_low_voltage_recovery(rng: random.Random, day0: float) -> Plan:
+    # The dying pack of sos-low-voltage, parked for two weeks until it is empty, then driven
+    # daily again: the telematics unit recharges it a little more each drive than it leaks.
+    pack = PackParams(capacity_factor=0.25, self_discharge_factor=7.0)
+    days = [*range(5), *range(19, 30)]
+    return _plan(day0, 30, commute(rng, day0, days), MILD, pack=pack)
+
+
+def sos_decline_critical(rng: random.Random, day0: float) -> Plan:
+    # A pack whose rested voltage sags 10 mV a day (0.3 V per cell over 120 days [ENG]: cells
+    # drying out), with some capacity fade: the trend reaches the critical level within 30
+    # days long before the level itself does.
+    days = 112
+    ageing = PackAgeing(start=day0, end=at(day0, 120), capacity_factor=0.8, self_discharge_factor=1.0,
+                        depression_v_per_cell=0.3)
+    return _plan(day0, days, commute(rng, day0, range(days)), MILD, pack_ageing=ageing)
 
 
 def sos_long_park_normal(rng: random.Random, day0: float) -> Plan:
@@ -266,6 +288,14 @@ def sos_lifepo4_long_park(rng: random.Random, day0: float) -> Plan:
     pack = PackParams(chemistry=LIFEPO4, cells=1, capacity_mah=1000.0, charge_current_ma=200.0)
     days = [*range(14), *range(28, 31)]
     return _plan(day0, 31, commute(rng, day0, days), MILD, pack=pack)
+
+
+def sos_hot_and_cold(rng: random.Random, day0: float) -> Plan:
+    # A year inland: a week parked in the February cold and two weeks in the July heat, so the
+    # pack's rested voltage and its self-discharge are seen at both ends of the year.
+    parked = {*range(35, 42), *range(190, 204)}
+    days = [d for d in range(365) if d not in parked]
+    return _plan(day0, 365, commute(rng, day0, days), HOT_AND_COLD)
 
 
 # -- sensor and ADC artefacts (healthy batteries) ----------------------------------------------
@@ -309,6 +339,32 @@ def sensor_stuck(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, 5, commute(rng, day0, range(5)), MILD, artefacts=(stuck,))
 
 
+# A logger that writes the average only (no window minimum and maximum), one row per window.
+AVERAGE_ONLY = Windowing(extremes=False)
+
+
+def sensor_stuck_average_only(rng: random.Random, day0: float) -> Plan:
+    return replace(sensor_stuck(rng, day0), windowing=AVERAGE_ONLY)
+
+
+def sensor_stuck_running(rng: random.Random, day0: float) -> Plan:
+    # Fast mode: 1-s rows while the car is awake or running, averages only. Drives of 45-60
+    # min; on the day-2 morning drive the 12 V channel freezes for 30 minutes.
+    drives = commute(rng, day0, range(5), replace(COMMUTE, drive_min=(45.0, 60.0)))
+    first = _drives_on(drives, day0, 2)[0]
+    stuck = Artefact("stuck", "main", first.crank + 5 * MINUTE_S, first.crank + 35 * MINUTE_S)
+    return _plan(day0, 5, drives, MILD, artefacts=(stuck,),
+                 windowing=Windowing(drive_window_s=1.0, extremes=False))
+
+
+def quiet_park_coarse_adc(rng: random.Random, day0: float) -> Plan:
+    # A logger printing 10 mV steps, averages only, and a LiFePO4 pack that barely moves while
+    # parked: both channels repeat one value for hours or days, and nothing is frozen.
+    pack = PackParams(chemistry=LIFEPO4, cells=1, capacity_mah=1000.0, charge_current_ma=200.0)
+    return _plan(day0, 8, commute(rng, day0, [0, 7]), MILD, pack=pack,
+                 windowing=Windowing(resolution_v=0.01, extremes=False))
+
+
 def sensor_silent(rng: random.Random, day0: float) -> Plan:
     silent = Artefact("silent", "both", at(day0, 2, 10.0), at(day0, 3, 9.0))
     return _plan(day0, 5, commute(rng, day0, range(5)), MILD, artefacts=(silent,))
@@ -323,6 +379,10 @@ def sensor_out_of_range(rng: random.Random, day0: float) -> Plan:
 
 
 def age_old_batteries(rng: random.Random, day0: float) -> Plan:
+    return _plan(day0, 7, commute(rng, day0, range(7)), MILD)
+
+
+def sos_age_overdue(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, 7, commute(rng, day0, range(7)), MILD)
 
 
@@ -446,9 +506,23 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "sos-low-voltage", sos_low_voltage,
         "A dying NiMH backup pack (25 % capacity, 7x self-discharge) is kept up by a week of "
-        "daily drives, then the car is parked for ten days and the pack runs down past "
+        "daily drives, then the car is parked for two weeks and the pack runs down past "
         "1.22 V and then 1.10 V per cell.",
         ("sos:low_voltage",),
+    ),
+    Scenario(
+        "sos-low-voltage-recovery", sos_low_voltage_recovery,
+        "The dying NiMH pack of sos-low-voltage: driven for a week, parked for two weeks until "
+        "it is empty, then driven daily again; each day's drives charge it more than it leaks, "
+        "so the low-voltage alert comes down from critical to warning and then clears.",
+        ("sos:low_voltage",),
+    ),
+    Scenario(
+        "sos-decline-critical", sos_decline_critical,
+        "Four months of commuting in mild weather with a NiMH pack whose rested voltage sags "
+        "about 10 mV a day: the 90-day trend projects the warning level, then the critical level "
+        "within 30 days, weeks before the pack gets there.",
+        ("sos:decline", "sos:low_voltage"),
     ),
     Scenario(
         "sos-long-park-normal", sos_long_park_normal,
@@ -472,7 +546,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "sos-decline", sos_decline,
         "Eight months of daily use from January whose NiMH backup pack wears out steadily "
         "(capacity to 70 %, self-discharge 2.5x, rested voltage 110 mV per cell lower): the "
-        "nightly pack voltage slides from 5.33 V to ~4.94 V and a decline warning becomes due "
+        "nightly pack voltage slides from 5.33 V to ~4.92 V and a decline warning becomes due "
         "around day 180.",
         ("sos:decline",), sos_installed="2021-10-15",
     ),
@@ -493,6 +567,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "A car with a single-cell LiFePO4 backup pack: two weeks of commuting, a two-week park, "
         "three days of driving; ~3.6 V on charge, 3.3-3.4 V rested.",
         (), ("sos-low-voltage",),
+    ),
+    Scenario(
+        "sos-hot-and-cold", sos_hot_and_cold,
+        "A healthy NiMH pack through a year inland: nights of -15 °C in a cold winter, afternoons "
+        "of 34 °C in a hot summer, a week parked in February and two weeks in July. Its rested "
+        "voltage follows the temperature (0.5 mV per cell per °C) and its self-discharge doubles "
+        "per 10 °C; neither is wear.",
+        (), ("sos-decline", "sos-self-discharge", "sos-low-voltage"), sos_installed="2024-03-01",
     ),
     Scenario(
         "adc-glitches", adc_glitches,
@@ -519,6 +601,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("main:sensor_fault", "sos:sensor_fault"),
     ),
     Scenario(
+        "sensor-stuck-average-only", sensor_stuck_average_only,
+        "Like sensor-stuck, logged without window extremes (averages only): from day 2 06:00 "
+        "to day 3 20:00 both channels repeat one value through drives and parks, and there is "
+        "no noise to judge, only what the car did meanwhile.",
+        ("main:sensor_fault", "sos:sensor_fault"),
+    ),
+    Scenario(
+        "sensor-stuck-running", sensor_stuck_running,
+        "A healthy car logged in fast mode (1-s rows while awake, averages only), drives of "
+        "45-60 min; on the day-2 morning drive the 12 V channel repeats one charging voltage "
+        "for 30 minutes while the engine runs.",
+        ("main:sensor_fault",),
+    ),
+    Scenario(
+        "quiet-park-coarse-adc", quiet_park_coarse_adc,
+        "A healthy car with a LiFePO4 backup cell, logged in 10 mV steps without window extremes: "
+        "driven on Monday, parked for a week, driven again. Both channels repeat one value for "
+        "hours, the pack for days, because nothing moves them.",
+        (), ("sensor-stuck-average-only", "sensor-stuck-running"),
+    ),
+    Scenario(
         "sensor-silent", sensor_silent,
         "Healthy batteries; no readings at all from day 2 10:00 to day 3 09:00 (a gap in time), "
         "then the windows resume.",
@@ -529,6 +632,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Healthy batteries; the 12 V channel reads a saturated 25 V on day 2 09:00-11:00 and the "
         "SOS channel reads -0.5 V on day 3 12:00-13:00.",
         ("main:sensor_fault", "sos:sensor_fault"),
+    ),
+    Scenario(
+        "sos-age-overdue", sos_age_overdue,
+        "A week of healthy commuting with an SOS pack installed on 2018-01-10: 6.99 years old at "
+        "the start, inside its 4-7 year window, and past its end on day 4.",
+        ("sos:age",), sos_installed="2018-01-10",
     ),
     Scenario(
         "age-old-batteries", age_old_batteries,

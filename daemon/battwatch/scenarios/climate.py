@@ -34,6 +34,10 @@ TEMPERATE = Climate("temperate", annual_mean_c=9.0, seasonal_amplitude_c=9.5, da
 """Munich-like: January around -0.5 °C (mornings about -3 °C), July around 18.5 °C."""
 COLD_WINTER = Climate("cold-winter", annual_mean_c=4.5, seasonal_amplitude_c=13.0, daily_amplitude_c=3.5)
 """Continental: January around -8.5 °C (mornings about -10 °C), July around 17.5 °C."""
+HOT_AND_COLD = Climate(
+    "hot-and-cold", annual_mean_c=10.0, seasonal_amplitude_c=18.0, daily_amplitude_c=6.0, weather_sd_c=3.0
+)
+"""Inland continental: January around -8 °C (nights about -14 °C), July around 28 °C (afternoons 34 °C)."""
 
 # The battery area (engine bay / boot) and the telematics unit warm up while the engine runs
 # and cool back towards ambient when parked [ENG: typical under-bonnet rise, tune with data].

@@ -37,6 +37,8 @@ class Windowing:
     # about that long to boot and start the daemon, so a quick start is missed [ENG].
     ignition_only: bool = False
     boot_s: float = 90.0
+    resolution_v: float = 0.001  # voltages are reported in steps of this (a coarse ADC: 0.01)
+    extremes: bool = True  # False: rows carry the average only (no window minimum and maximum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,28 @@ TEMP_SENSOR_SD_C = 0.05
 
 def simulate(plan: Plan, start: float, key: str) -> Iterator[Reading]:
     """Readings from the window ending at ``start`` to ``plan.end``; ``key`` seeds the streams."""
+    win = plan.windowing
     readings = _windows(plan, start, key)
+    if win.resolution_v > 0.001:
+        readings = _quantised(readings, win.resolution_v)
     rng = random.Random(f"{key}/artefacts")
-    return apply_artefacts(readings, plan.artefacts, rng, plan.windowing.adc_rate_hz)
+    readings = apply_artefacts(readings, plan.artefacts, rng, win.adc_rate_hz)
+    if not win.extremes:
+        readings = (
+            r._replace(main_min_v=None, main_max_v=None, sos_min_v=None, sos_max_v=None) for r in readings
+        )
+    return readings
+
+
+def _quantised(readings: Iterator[Reading], step: float) -> Iterator[Reading]:
+    """Voltages in steps of ``step`` volts, as a coarse ADC or a logger printing few digits."""
+
+    def q(v: float | None) -> float | None:
+        return None if v is None else round(round(v / step) * step, 3)
+
+    for r in readings:
+        yield r._replace(main_v=q(r.main_v), main_min_v=q(r.main_min_v), main_max_v=q(r.main_max_v),
+                         sos_v=q(r.sos_v), sos_min_v=q(r.sos_min_v), sos_max_v=q(r.sos_max_v))
 
 
 def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
@@ -140,6 +161,7 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
                 avg, lo, hi = run.avg, run.lo, run.hi
                 if crank is not None:
                     v_min, v_crank, secs = crank
+                    secs = min(secs, max(0.0, dt - stop_s))  # 1-s windows (fast mode): the crank fills the window
                     avg = (avg * (dt - secs - stop_s) + v_crank * secs + v_off * stop_s) / dt
                     lo = min(lo, v_min)
                 for f in dumps:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis import summary as summary_mod
 from battwatch.core.analysis.engine import AlertEngine
-from battwatch.core.analysis.faults import ChannelWatch
+from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
 from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
 from battwatch.core.analysis.state import (
@@ -60,8 +60,11 @@ class BatteryAnalyzer:
         self.main = MainRules(a, cfg.battery.main, self.engine, record)
         self.sos = PackRules(a, cfg.battery.sos, self.engine, record)
         sc = a.sensor
-        self.w_main = ChannelWatch("main", sc.main_open_v, sc.main_max_v, sc, self.engine)
+        self.w_main = ChannelWatch("main", sc.main_open_v, sc.main_max_v, sc, self.engine,
+                                   a.main.ocv_temp_coeff_v_per_c)
         self.w_sos = ChannelWatch("sos", sc.sos_open_v, self.sos.max_v, sc, self.engine)
+        self.w_main.partner = self.w_sos
+        self.w_sos.partner = self.w_main
         self.max_dt = a.state.max_window_s
         self.sos_rest_s = a.state.sos_rest_min_s
         self.gap_s = sc.silent_gap_s
@@ -117,6 +120,14 @@ class BatteryAnalyzer:
             if w.quiet and vmin >= w.open_v and vmax <= w.max_v and (vmin != vmax) == w.has_spread:
                 w.last_t = t
                 main_ok = True
+                if not w.has_spread:  # average-only rows: follow runs of identical values
+                    if v != w.run_v:
+                        w.new_run(t0, v, self.state)
+                    else:
+                        w.run_n += 1
+                        if t >= w.run_check:
+                            self._judge_run(w, t, temp)
+                            main_ok = w.active is None
             else:
                 main_ok = w.check(t, t0, v, vmin, vmax)
             if main_ok:
@@ -132,6 +143,14 @@ class BatteryAnalyzer:
             if w.quiet and smin >= w.open_v and smax <= w.max_v and (smin != smax) == w.has_spread:
                 w.last_t = t
                 ok = True
+                if not w.has_spread:
+                    if s != w.run_v:
+                        w.new_run(t0, s, self.state)
+                    else:
+                        w.run_n += 1
+                        if t >= w.run_check:
+                            self._judge_run(w, t, temp)
+                            ok = w.active is None
             else:
                 ok = w.check(t, t0, s, smin, smax)
             if ok:
@@ -154,6 +173,22 @@ class BatteryAnalyzer:
             return self.engine.take()
         return self._empty
 
+    def _sos_park_end(self, t: float) -> None:
+        w = self.w_sos
+        # the self-discharge fit must span a few steps of a coarse average-only logger
+        self.sos.step_v = 0.0 if w.has_spread or w.step >= NO_STEP else w.step
+        self.sos.park_end(t)
+
+    def _judge_run(self, w: ChannelWatch, t: float, temp: float | None) -> None:
+        """A few minutes more of identical average-only values: ask the channel's watch."""
+        st = self.state
+        la = self.tracker.last_activity
+        rested = st <= RESTING and la is not None and t - la >= self.sos_rest_s
+        # the states come from the 12 V channel: they tell the SOS watch about charging only
+        # while that channel is healthy
+        charging_ok = w is self.w_main or (self.main_seen and self.w_main.active is None)
+        w.judge_run(t, temp, st, rested, charging_ok)
+
     def _main(self, t: float, t0: float, v: float, vmin: float, vmax: float, dt: float, temp: float | None) -> None:
         tr = self.tracker
         st = tr.update(t, v, vmin, vmax, dt, temp)
@@ -170,7 +205,7 @@ class BatteryAnalyzer:
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)
-                self.sos.park_end(t)
+                self._sos_park_end(t)
             main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st])
         if st != self.state:
             self.state = st
@@ -218,15 +253,14 @@ class BatteryAnalyzer:
         if self.last_t is None:
             return
         self.main.park_end(self.last_t)
-        self.sos.park_end(self.last_t)
+        self._sos_park_end(self.last_t)
         tr = self.tracker
         for name in ("last_activity", "last_charge", "prev_t", "d_start", "rec_t"):
             value = getattr(tr, name)
             if value is not None:
                 setattr(tr, name, value + delta_s)
         for w in (self.w_main, self.w_sos):
-            if w.last_t is not None:
-                w.last_t += delta_s
+            w.shift(delta_s)
         self.engine.shift(delta_s)
         if self.first_t is not None:
             self.first_t += delta_s
@@ -265,7 +299,7 @@ class BatteryAnalyzer:
         tr = self.tracker
         tr.link_gap()
         self.main.park_end(t)
-        self.sos.park_end(t)
+        self._sos_park_end(t)
         tr.last_activity = t
 
     def _missing(self, w: ChannelWatch, t: float) -> None:

@@ -181,7 +181,20 @@ class AlertEngine:
 
     def _change(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any) -> None:
         old = s.level
+        if old == NONE or new == NONE:
+            # flapping counts on/off toggles; a severity change within an episode is not one
+            hist = s.history
+            hist.append(t)
+            cfg = self.cfg
+            if len(hist) > cfg.flap_max:
+                del hist[0]
+            if len(hist) >= cfg.flap_max and t - hist[0] <= cfg.flap_window_s:
+                s.flapping = True
+            elif new == NONE:
+                s.flapping = False
         text = message(new, ctx)
+        if s.flapping and new != NONE:
+            text += self._flap_note(s, t)
         s.level = new
         s.value = None if value is None else round(value, 4)
         s.message = text
@@ -195,19 +208,32 @@ class AlertEngine:
         else:
             state = "raised"
             sev_name = SEVERITY_NAMES[new]
-        if old == NONE or new == NONE:
-            # flapping counts on/off toggles; a severity change within an episode is not one
-            hist = s.history
-            hist.append(t)
-            cfg = self.cfg
-            if len(hist) > cfg.flap_max:
-                del hist[0]
-            if len(hist) >= cfg.flap_max and t - hist[0] <= cfg.flap_window_s:
-                s.flapping = True
-            elif new == NONE:
-                s.flapping = False
         self.out.append(
             AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text)  # type: ignore[arg-type]
+        )
+
+    def carry(self, s: Slot, sev: int) -> None:
+        """The verdict grew to ``sev`` within one event that is still pending (a fall caught
+        half-way through a window, then seen whole): date the evidence for ``sev`` from the
+        event's first sign, so the event is raised once at its true severity instead of at
+        the lower one first."""
+        if sev <= s.level or s.up_since[sev] is not None:
+            return
+        for lower in range(sev - 1, s.level, -1):
+            since = s.up_since[lower]
+            if since is not None:
+                s.up_since[sev] = since
+                s.up_n[sev] = s.up_n[lower]
+                return
+
+    def _flap_note(self, s: Slot, t: float) -> str:
+        """What a flapping alert's message adds: that it flaps, and how it is damped."""
+        cfg = self.cfg
+        n = sum(1 for x in s.history if t - x <= cfg.flap_window_s)
+        return (
+            f" This alert has been raised or cleared {n} times within {cfg.flap_window_s / 3600.0:.0f} h "
+            f"(flapping): the condition sits at its limit, so it now stays raised until it has been "
+            f"clear for {max(cfg.flap_hold_s, s.clear_for_s) / 3600.0:.0f} h."
         )
 
     def force(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any = None) -> None:

@@ -201,6 +201,9 @@ class MainRules(DailyRules):
         self.last_rest_v25: float | None = None
         self.last_rest_t: float | None = None
         self.last_crank: CrankEvent | None = None
+        # the last start that weak_cranking judged came from a battery below the charge gate:
+        # its verdict is about the charge first, so the summary does not call it "replace now"
+        self.crank_low_charge = False
         self.ocv_fit: TrendFit | None = None
         self.dip: dict[str, Any] | None = None
         self.dip_level = NONE  # the verdict of the start dip against its baseline, alone
@@ -323,6 +326,7 @@ class MainRules(DailyRules):
             target = INFO
         else:
             target = NONE
+        self.crank_low_charge = low_charge
         self.engine.observe(s, ev.t, ev.t, target, v, msg.weak_cranking,
                             {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit, "info": info,
                              "crit": cc.crit_v, "dip": dip, "failed": ev.failed, "restart": ev.restart,
@@ -494,7 +498,7 @@ class MainRules(DailyRules):
             "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
             "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
-            "dip_level": self.dip_level,
+            "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
             "rul": [self.rul_trend_days, self.rul_trend_what],
         }
 
@@ -517,5 +521,6 @@ class MainRules(DailyRules):
         self.ocv_fit = TrendFit.of(d["ocv_fit"])
         self.dip = d["dip"]
         self.dip_level = int(d.get("dip_level", NONE))
+        self.crank_low_charge = bool(d.get("crank_low_charge", False))
         self.rul_trend_days, self.rul_trend_what = d["rul"]
 

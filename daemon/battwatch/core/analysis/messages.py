@@ -46,6 +46,17 @@ def _years(y: float) -> str:
     return f"{y:.1f} years"
 
 
+def span(years: float) -> str:
+    """A stretch of time in words that stay sensible near zero: "2.9 years", "5 months",
+    "less than a month" (never "0.0 years")."""
+    months = round(years * 12.0)
+    if months >= 12:
+        return f"{max(1.0, years):.1f} years"
+    if months >= 2:
+        return f"{months} months"
+    return "about a month" if years * 12.0 >= 0.75 else "less than a month"
+
+
 # -- 12 V battery ----------------------------------------------------------------------------------
 
 
@@ -315,21 +326,38 @@ def _pack(c: dict[str, Any]) -> str:
     return f"{c['cells']}-cell {CHEM_NAMES.get(c['chem'], c['chem'])} pack"
 
 
-def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
-    v, cells = c["v"], c["cells"]
-    per = v / cells
-    if sev == NONE:
-        return (
-            f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), back above "
-            f"{c['clear']:.2f} V for a {_pack(c)}."
-        )
-    head = (
-        f"SOS backup battery rested at {v:.2f} V ({per:.2f} V per cell), below the {c['limit']:.2f} V "
+def _sos_rested(c: dict[str, Any]) -> str:
+    """"rested at 4.84 V (1.21 V per cell)", with the temperature correction when one was made."""
+    v, cells, temp = c["v"], c["cells"], c.get("temp")
+    if temp is None:
+        return f"rested at {v:.2f} V ({v / cells:.2f} V per cell)"
+    return (
+        f"rested at {c['raw']:.2f} V at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
+        f"({v / cells:.2f} V per cell)"
     )
+
+
+def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
+    if sev == NONE:
+        return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for a {_pack(c)}."
+    coming_down = c.get("hold") is not None
+    if coming_down:  # a de-escalation: say why the lower level still holds
+        head = (
+            f"SOS backup battery {_sos_rested(c)}, back above {c['from_clear']:.2f} V but still below the "
+            f"{c['hold']:.2f} V that ends the "
+        )
+    else:
+        head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
     trend = c.get("trend_date")
     if sev == INFO:
         return head + (
             f"information level for a {_pack(c)}. Still enough for an emergency call; watch the trend."
+        )
+    if sev == WARNING and coming_down:
+        return head + (
+            f"warning level for a {_pack(c)}. The pack is taking charge again, but one that ran this low "
+            f"is likely worn: plan a replacement of the SOS backup battery ({SOS_PACK_COST}) before the "
+            f"car reports 'SOS Call System Failure'."
         )
     if sev == WARNING:
         ahead = f"; at the current trend it reaches the critical level around {trend}" if trend else ""
@@ -343,6 +371,10 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     )
 
 
+def _at_ref(c: dict[str, Any]) -> str:
+    return "" if c.get("ref_c") is None else f" and brought to {c['ref_c']:.0f} °C"
+
+
 def step_drop(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
         return (
@@ -352,7 +384,7 @@ def step_drop(sev: int, c: dict[str, Any]) -> str:
     drop = c["ref"] - c["v"]
     head = (
         f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
-        f"hours, both measured with the car asleep"
+        f"hours, both measured with the car asleep{_at_ref(c)}"
     )
     if sev == CRITICAL:
         return head + (
@@ -388,14 +420,20 @@ def sos_decline(sev: int, c: dict[str, Any]) -> str:
             f"The SOS backup battery's rested voltage is no longer heading for the {c['warn_level']:.2f} V "
             f"warning level within {c['clear_days']:.0f} days."
         )
+    reach = (
+        f"is already at the {c['warn_level']:.2f} V warning level for a {_pack(c)}"
+        if c.get("warn_past") else
+        f"reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+    )
     head = (
         f"The SOS backup battery's rested voltage is falling {-c['slope_mv']:.2f} mV per day "
         f"(robust trend over {c['n']} days, 90 % range {-c['upper_mv']:.2f}-{-c['lower_mv']:.2f} mV/day) "
-        f"and reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+        f"and {reach}"
     )
     if sev == CRITICAL:
         return head + (
-            f", and the {c['crit_level']:.2f} V critical level around {c['crit_date']}. Replace the "
+            f", and {'reaches ' if c.get('warn_past') else ''}the {c['crit_level']:.2f} V critical level "
+            f"around {c['crit_date']}. Replace the "
             f"SOS backup battery now ({SOS_PACK_COST}). {SOS_NEXT_SUSPECTS}"
         )
     return head + (
@@ -414,19 +452,29 @@ def sos_age(sev: int, c: dict[str, Any]) -> str:
         return f"The SOS backup battery's installation date is {c['installed']}: it is {_years(age)} old."
     if sev == INFO:
         return head + (
-            f", so its replacement window opens in about {_years(lo - age)}. Nothing to do yet; "
+            f", so its replacement window opens in {_within(lo - age)}. Nothing to do yet; "
             f"budget for a new pack ({SOS_PACK_COST})."
         )
     if sev == WARNING:
+        left = hi - age
+        ahead = (
+            "the window closes within a month" if left * 12.0 < 0.75
+            else f"expected remaining life at most {span(left)}"
+        )
         return head + (
-            f", so it is inside its replacement window: expected remaining life at most "
-            f"{_years(max(0.0, hi - age))}. Replacing it now ({SOS_PACK_COST}) avoids an "
-            f"'SOS Call System Failure' message."
+            f", so it is inside its replacement window: {ahead}. Replacing it now ({SOS_PACK_COST}) "
+            f"avoids an 'SOS Call System Failure' message."
         )
     return head + (
-        f", and it is past the end of that window: replace it ({SOS_PACK_COST}) before it fails. "
-        f"{SOS_NEXT_SUSPECTS}"
+        f", and it is {span(age - hi)} past the end of that window: replace it ({SOS_PACK_COST}) "
+        f"before it fails. {SOS_NEXT_SUSPECTS}"
     )
+
+
+def _within(years: float) -> str:
+    """"about 2.1 years", "about 5 months", "less than a month" for a time still ahead."""
+    words = span(max(0.0, years))
+    return words if words.startswith(("less", "about")) else f"about {words}"
 
 
 # -- sensors ---------------------------------------------------------------------------------------
@@ -434,7 +482,10 @@ def sos_age(sev: int, c: dict[str, Any]) -> str:
 _FAULT_WHAT = {
     "open": "the tap is disconnected, its fuse has blown or the wire is open",
     "range": "the ADC input is saturated, reversed or wrongly calibrated",
-    "loose": "a contact is loose (the reading drops to 0 V now and then)",
+    "loose": (
+        "the contact is intermittent: a loose connector, terminal or crimp makes and breaks the "
+        "circuit, so the reading drops to 0 V now and then"
+    ),
     "stuck": "the ADC or its firmware is repeating a frozen value",
     "silent": "the logger, its power or its link is not delivering data",
 }
@@ -453,7 +504,9 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> str:
     elif kind == "range":
         seen = f"reads {c['v']:.2f} V, outside the possible {c['lo']:.1f}-{c['hi']:.1f} V"
     elif kind == "loose":
-        seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h"
+        seen = f"touched 0 V in {c['count']} readings within {c['window_h']:.0f} h and read normally in between"
+    elif kind == "stuck" and c.get("why"):
+        seen = f"repeated exactly {c['v']:.3f} V for {c['hours']:.1f} h, {c['why']}"
     elif kind == "stuck":
         seen = f"repeated exactly {c['v']:.3f} V with no noise at all for {c['hours']:.1f} h"
     else:

@@ -47,6 +47,8 @@ class PackRules(DailyRules):
         info_clear = None if lim.info_clear_v is None else lim.info_clear_v * n
         self.levels = (info, info_clear, lim.warn_v * n, lim.warn_clear_v * n, lim.crit_v * n, lim.crit_clear_v * n)
         self.max_v = s.max_factor * lim.nominal_v * n + 1.0
+        self.k_temp = lim.temp_coeff_v_per_c * n  # pack volts per °C
+        self.t_ref = s.temp_ref_c
         self.top = self.levels[2] if info is None else info  # above this nothing can be raised
         self.step_pre_v = 0.5 * lim.step_warn_v  # a step shows first as a fall against the last kept value
         self.sd_rest_s = s.self_discharge.rest_min_s
@@ -75,8 +77,14 @@ class PackRules(DailyRules):
         self.trend_days_warn: float | None = None
         self.trend_days_crit: float | None = None
         self.last_v: float | None = None
-        self.last_rest_v: float | None = None
-        self.last_rest_t: float | None = None
+        # the last rested reading as plain floats (no boxing on the per-reading path);
+        # rest_t < 0: none yet. Read them as last_rest_v / last_rest_t.
+        self.rest_v = 0.0
+        self.rest_t = -1.0
+        self.last_rest_temp: float | None = None
+        # the SOS channel's resolution when it is known to matter (average-only rows, see
+        # ChannelWatch.step); 0: fine
+        self.step_v = 0.0
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float, known: bool = True) -> None:
@@ -84,20 +92,28 @@ class PackRules(DailyRules):
 
         ``known`` is False when there is no 12 V channel to tell: then only the level and the
         long-term trend are judged, since a step needs like-for-like readings.
+
+        Every rule sees the voltage brought to ``temp_ref_c`` (``temp_coeff_v_per_c``), so a
+        cold night or a hot summer is neither a low level, nor a step, nor a decline.
         """
-        self.last_rest_v = v
-        self.last_rest_t = t
+        self.rest_v = v
+        self.rest_t = t
+        self.last_rest_temp = temp
+        if temp is not None:
+            v -= self.k_temp * (temp - self.t_ref)
         s = self.s_low
         if s.level or s.busy or v < self.top:
             target = below(v, s.level, *self.levels)
             if target != s.level or s.busy:
-                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v))
+                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v, temp))
         if known:
             rt = self.ring_t
             if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
                 self._step(t, t0, v)
-            elif t - rt >= RING_S:
-                self._ring_add(t, v)
+            elif t - rt >= RING_S:  # the common case, inlined: one kept value per 5 min
+                self.ring.append((t, v))
+                self.ring_t = t
+                self.ring_v = v
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -125,6 +141,11 @@ class PackRules(DailyRules):
                 return
             drop = ref - v
             target = CRITICAL if drop >= lim.step_crit_v else WARNING if drop >= lim.step_warn_v else NONE
+            if target > st.level:
+                # the window in which a cell shorts averages the levels before and after it: a
+                # fall first seen at warning size and then whole is one step, raised once at
+                # its full severity
+                self.engine.carry(st, target)
             if target != st.level or st.busy:
                 self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(ref, v))
                 if st.level > NONE:
@@ -156,12 +177,16 @@ class PackRules(DailyRules):
             return median([v for _, v in list(ring)[-3:]])
         return None
 
-    def _low_ctx(self, target: int, v: float) -> dict[str, Any]:
+    def _low_ctx(self, target: int, v: float, temp: float | None) -> dict[str, Any]:
         info, info_clear, warn, warn_clear, crit, crit_clear = self.levels
         level = self.s_low.level
         limit = {CRITICAL: crit, WARNING: warn, INFO: info or warn}.get(target, warn)
         clear = {CRITICAL: crit_clear, WARNING: warn_clear, INFO: info_clear or warn_clear}.get(level, warn_clear)
-        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear}
+        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear,
+               "raw": self.last_rest_v, "temp": temp if self.k_temp != 0.0 else None, "ref": self.t_ref}
+        if NONE < target < level:  # coming down: above the clear level of the current severity
+            ctx["from_clear"] = clear
+            ctx["hold"] = {WARNING: warn_clear, INFO: info_clear or warn_clear}.get(target, warn_clear)
         tr = self.trend
         if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
             ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
@@ -169,7 +194,8 @@ class PackRules(DailyRules):
 
     def _step_ctx(self, ref: float, v: float) -> dict[str, Any]:
         return {"ref": ref, "v": v, "cells": self.cells, "chem": self.chem, "warn": self.lim.step_warn_v,
-                "margin": self.cfg.step.clear_margin_v}
+                "margin": self.cfg.step.clear_margin_v,
+                "ref_c": self.t_ref if self.k_temp != 0.0 and self.last_rest_temp is not None else None}
 
     # -- events --------------------------------------------------------------------------------
     def park_end(self, t: float) -> None:
@@ -182,6 +208,8 @@ class PackRules(DailyRules):
         fit.reset()
         if slope is None:
             return
+        if abs(slope) * span_h / 24.0 * self.cells < sd.min_fall_steps * self.step_v:
+            return  # the fall is a step or two of a coarse ADC: the park says nothing
         rate = -slope / 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)  # V per cell per day at 20 °C
         self.last_rate = rate
         if self.baseline is None:
@@ -233,6 +261,7 @@ class PackRules(DailyRules):
                        n=fit.n)
         dw, dc = self.trend_days_warn, self.trend_days_crit
         ctx["warn_date"] = "" if dw is None else msg.day(t + dw * DAY_S)
+        ctx["warn_past"] = dw is not None and dw <= 0.0  # the trend line is below it already
         ctx["crit_date"] = "" if dc is None else msg.day(t + dc * DAY_S)
         return ctx
 
@@ -253,8 +282,23 @@ class PackRules(DailyRules):
 
     def soc(self) -> float | None:
         """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
-        v = self.last_rest_v
+        v = self.last_rest_vc()
         return None if v is None else interp(self.lim.soc_table, v / self.cells)
+
+    @property
+    def last_rest_v(self) -> float | None:
+        return self.rest_v if self.rest_t >= 0.0 else None
+
+    @property
+    def last_rest_t(self) -> float | None:
+        return self.rest_t if self.rest_t >= 0.0 else None
+
+    def last_rest_vc(self) -> float | None:
+        """The last rested voltage brought to temp_ref_c: what the rules judged."""
+        v, temp = self.last_rest_v, self.last_rest_temp
+        if v is None or temp is None:
+            return v
+        return v - self.k_temp * (temp - self.t_ref)
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
@@ -262,7 +306,8 @@ class PackRules(DailyRules):
             "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
             "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "base_rates": self.base_rates,
             "baseline": self.baseline, "last_rate": self.last_rate, "last_v": self.last_v,
-            "last_rest": [self.last_rest_v, self.last_rest_t], "fit_t": self.fit_t,
+            "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
+            "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
             "trend_days": [self.trend_days_warn, self.trend_days_crit],
         }
@@ -280,19 +325,11 @@ class PackRules(DailyRules):
         self.baseline = d["baseline"]
         self.last_rate = d["last_rate"]
         self.last_v = d["last_v"]
-        self.last_rest_v, self.last_rest_t = d["last_rest"]
+        rest_v, rest_t, self.last_rest_temp = (list(d["last_rest"]) + [None])[:3]  # older states: no temperature
+        self.rest_v = 0.0 if rest_v is None else float(rest_v)
+        self.rest_t = -1.0 if rest_t is None else float(rest_t)
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.trend = TrendFit.of(d["trend"])
         self.trend_days_warn, self.trend_days_crit = d["trend_days"]
 
-
-def remaining_pack_life(rules: PackRules, t: float) -> tuple[float | None, str]:
-    """min(age-based, trend-based) remaining life in years, and which one drove it."""
-    age = rules.age_years(t)
-    lo, hi = rules.life
-    by_age = None if age is None else max(0.0, 0.5 * (lo + hi) - age)
-    by_trend = None if rules.trend_days_crit is None else rules.trend_days_crit / 365.25
-    if by_trend is not None and (by_age is None or by_trend < by_age):
-        return by_trend, "trend"
-    return by_age, "age"

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from battwatch.core.analysis.engine import SEVERITY_NAMES, AlertEngine
-from battwatch.core.analysis.pack import remaining_pack_life
+from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
+from battwatch.core.analysis.messages import span
 from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
+    from battwatch.analysis_config import LifeConfig
     from battwatch.core.analysis.analyzer import BatteryAnalyzer
+
+YEAR_DAYS: Final = 365.25
+
+# Which active alerts say something about how long the battery will last (docs/analysis.md §6).
+# (battery, alert) -> the severity from which it means "replace now", and the one from which
+# it caps the remaining life at life.warning_cap_years. Left out on purpose: sensor faults (not
+# a verdict), a low charge that a recharge fixes (main low_voltage info/warning, sos
+# low_voltage info), problems of the car rather than the battery (undercharging, overvoltage,
+# parasitic_drain), and decline and age, which enter through the trend and the age estimates.
+REPLACE_NOW: Final = {
+    ("main", "weak_cranking"): CRITICAL,  # below 8.5 V: "replace now"
+    ("sos", "step_drop"): CRITICAL,  # a shorted cell
+    ("sos", "low_voltage"): CRITICAL,  # cannot hold an emergency call
+    ("sos", "decline"): CRITICAL,  # reaches the critical level within 30 days
+}
+SHORTENS: Final = {
+    ("main", "weak_cranking"): WARNING,  # losing its cranking power
+    ("main", "low_voltage"): CRITICAL,  # below 12.0 V: damaged for good (SRC 14), load-test it
+    ("sos", "step_drop"): WARNING,  # a failing cell or connection
+    ("sos", "low_voltage"): WARNING,  # running down
+    ("sos", "self_discharge"): WARNING,  # leaking
+}
 
 
 def _r(v: float | None, digits: int = 3) -> float | None:
@@ -23,9 +46,94 @@ def _iso(t: float | None) -> str | None:
 def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
     return [
         {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.value,
-         "message": s.message}
+         "message": s.message, "flapping": s.flapping}
         for s in engine.active(battery)
     ]
+
+
+def life_verdicts(
+    active: list[Slot], dead_cell_v: float | None = None, crank_low_charge: bool = False,
+) -> tuple[Slot | None, Slot | None]:
+    """The alert that means "replace now", and the one that caps the remaining life, if any.
+
+    ``dead_cell_v``: a 12 V ``low_voltage`` critical at or below it is a shorted cell, not a
+    flat battery: replace now. ``crank_low_charge``: the start behind ``weak_cranking`` came
+    from a battery below the charge gate, so a recharge and a new start decide; until then it
+    only caps the remaining life.
+    """
+    now: Slot | None = None
+    cap: Slot | None = None
+    for s in active:
+        key = (s.battery, s.alert)
+        need = None if (crank_low_charge and key == ("main", "weak_cranking")) else REPLACE_NOW.get(key)
+        dead = (key == ("main", "low_voltage") and s.level >= CRITICAL and dead_cell_v is not None
+                and s.value is not None and s.value <= dead_cell_v)
+        if dead or (need is not None and s.level >= need):
+            if now is None or s.since < now.since:
+                now = s
+            continue
+        need = SHORTENS.get(key)
+        if need is not None and s.level >= need and (cap is None or s.since < cap.since):
+            cap = s
+    return now, cap
+
+
+def remaining_life(
+    by_age: float | None, by_trend: float | None, trend_what: str, now: Slot | None, cap: Slot | None,
+    cfg: LifeConfig, life_years: float | None = None,
+) -> dict[str, Any]:
+    """Remaining life in years, what it rests on and the same in words (pure).
+
+    ``by_age``: expected life minus age, negative once past it; ``by_trend``: years until the
+    trend reaches its limit. An alert meaning "replace now" wins; otherwise the most pessimistic
+    of age, trend and (while a condition warning is active and no trend is known)
+    ``cfg.warning_cap_years``.
+    """
+    out: dict[str, Any] = {
+        "remaining_life_years": None, "remaining_life_basis": None, "remaining_life_alert": None,
+        "remaining_life_text": None, "overdue_years": None,
+        "remaining_life_by_age_years": _r(by_age, 2), "remaining_life_by_trend_years": _r(by_trend, 2),
+    }
+    if by_age is not None and by_age < 0.0:
+        out["overdue_years"] = _r(-by_age, 2)
+    if now is not None:
+        out.update(remaining_life_years=0.0, remaining_life_basis="alert", remaining_life_alert=now.alert,
+                   remaining_life_text=f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})")
+        return out
+    options: list[tuple[float, str]] = []
+    if by_age is not None:
+        options.append((by_age, "age"))
+    if by_trend is not None:
+        options.append((by_trend, "trend"))
+    if cap is not None and by_trend is None:
+        # the cap stands in for the trend the data cannot give yet; a significant trend is a
+        # measured projection and says better how long the warning leaves
+        options.append((cfg.warning_cap_years, "alert"))
+    if not options:
+        return out
+    years, basis = min(options, key=lambda o: o[0])
+    due = cfg.due_now_years
+    if basis == "alert":
+        assert cap is not None
+        out["remaining_life_alert"] = cap.alert
+        text = f"at most {span(years)} (while {_named(cap)} is active)"
+    elif basis == "age":
+        past = "" if life_years is None else f" of {life_years:g} years"
+        if years <= -due:
+            text = f"overdue by {span(-years)} (past its expected life{past})"
+        elif years < due:
+            text = f"due now (at the end of its expected life{past})"
+        else:
+            text = f"about {span(years)} (by age, expected life{past})"
+    else:
+        text = "due now" if years < due else f"about {span(years)}"
+        text += f" (by the trend of its {trend_what})"
+    out.update(remaining_life_years=_r(max(0.0, years), 2), remaining_life_basis=basis, remaining_life_text=text)
+    return out
+
+
+def _named(s: Slot) -> str:
+    return f"{s.alert} {SEVERITY_NAMES[s.level]}"
 
 
 def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
@@ -40,15 +148,16 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     """``{"state", "main": {...}, "sos": {...}}`` for the sinks and ``battwatch status``."""
     main = an.main
     sos = an.sos
-    # 12 V: remaining life is the more pessimistic of age and trend
+    life_cfg = an.cfg.life
+    engine = an.engine
     age = main.age_years(t)
-    by_age = None if age is None else max(0.0, main.expected_life() - age)
-    by_trend = None if main.rul_trend_days is None else main.rul_trend_days / 365.25
-    rul: float | None
-    if by_trend is not None and (by_age is None or by_trend < by_age):
-        rul, basis = by_trend, "trend"
-    else:
-        rul, basis = by_age, "age"
+    expected = main.expected_life()
+    now, cap = life_verdicts(engine.active("main"), main.cfg.low_voltage.dead_cell_v, main.crank_low_charge)
+    main_life = remaining_life(
+        None if age is None else expected - age,
+        None if main.rul_trend_days is None else main.rul_trend_days / YEAR_DAYS,
+        main.rul_trend_what, now, cap, life_cfg, expected,
+    )
     crank = main.last_crank
     ocv = main.ocv_fit
     soc = main.soc
@@ -59,8 +168,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         "rested_at": _iso(main.last_rest_t),
         "soc_pct": None if soc is None else round(soc),
         "age_years": _r(age, 2),
-        "remaining_life_years": _r(rul, 2),
-        "remaining_life_basis": basis if rul is not None else None,
+        **main_life,
         "last_crank_min_v": None if crank is None else _r(crank.v_min),
         "last_crank_at": None if crank is None else _iso(crank.t),
         "last_crank_temp_c": None if crank is None else crank.temp_c,
@@ -75,7 +183,15 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         "alerts": alerts(an.engine, "main"),
     }
     s_age = sos.age_years(t)
-    s_rul, s_basis = remaining_pack_life(sos, t)
+    sos_vc = sos.last_rest_vc()
+    lo, hi = sos.life
+    s_expected = 0.5 * (lo + hi)  # the middle of lifespan_years
+    now, cap = life_verdicts(engine.active("sos"))
+    sos_life = remaining_life(
+        None if s_age is None else s_expected - s_age,
+        None if sos.trend_days_crit is None else sos.trend_days_crit / YEAR_DAYS,
+        "rested voltage towards the critical level", now, cap, life_cfg, s_expected,
+    )
     tr = sos.trend
     s_soc = sos.soc()
     warn_date = crit_date = None
@@ -88,14 +204,15 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     sos_d: dict[str, Any] = {
         "voltage": _r(sos.last_v),
         "rested_voltage": _r(sos.last_rest_v),
+        "rested_voltage_corrected": _r(sos_vc),  # at temp_ref_c: what the rules judge
+        "temp_ref_c": sos.t_ref,
         "rested_at": _iso(sos.last_rest_t),
-        "per_cell_v": None if sos.last_rest_v is None else _r(sos.last_rest_v / sos.cells),
+        "per_cell_v": None if sos_vc is None else _r(sos_vc / sos.cells),
         "soc_pct": None if s_soc is None else round(s_soc),
         "chemistry": sos.chem,
         "cells": sos.cells,
         "age_years": _r(s_age, 2),
-        "remaining_life_years": _r(s_rul, 2),
-        "remaining_life_basis": s_basis if s_rul is not None else None,
+        **sos_life,
         "trend": {
             "slope_v_per_day": None if tr is None else _r(tr.slope, 5),
             "n_days": None if tr is None else tr.n,

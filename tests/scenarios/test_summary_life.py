@@ -1,0 +1,51 @@
+"""Remaining life at the end of the scenarios: the verdicts count, not only the age."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from battwatch import config, scenarios
+from battwatch.core.analysis import build_analyzer
+
+
+def summary_at_end(name: str) -> dict[str, Any]:
+    an = build_analyzer(config.from_dict(scenarios.scenario_config(name), env={}))
+    last = None
+    for r in scenarios.generate(name):
+        an.feed(r)
+        last = r
+    assert last is not None
+    an.tick(last.t)
+    return an.summary(last.t)
+
+
+@pytest.mark.parametrize(("name", "battery", "years", "basis", "alert", "text"), [
+    # a shorted cell: two critical alerts, so "replace now", not the 2.9 years its age leaves
+    ("sos-step-drop", "sos", 0.0, "alert", "step_drop", "replace now (step_drop critical, raised 2025-01-15)"),
+    # every start below the limit: the warning caps the 1.6 years of age
+    ("main-weak-crank", "main", 0.5, "alert", "weak_cranking", "at most 6 months (while weak_cranking warning"),
+    # rested below 12.0 V for a week: damaged, not only flat
+    ("main-low-voltage", "main", 0.5, "alert", "low_voltage", "at most 6 months (while low_voltage critical"),
+    # a dying pack, empty after two weeks parked
+    ("sos-low-voltage", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical"),
+    # past its expected life by age alone
+    ("age-old-batteries", "main", 0.0, "age", None, "overdue by 1.3 years (past its expected life of 5 years)"),
+    ("age-old-batteries", "sos", 0.0, "age", None, "overdue by 4 months (past its expected life of 5.5 years)"),
+    # a falling trend that reaches the critical level within 30 days: replace now
+    ("sos-decline-critical", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical, raised 2025-02-03)"),
+    # seven years old, its window closed on day 4
+    ("sos-age-overdue", "sos", 0.0, "age", None, "overdue by 1.5 years (past its expected life of 5.5 years)"),
+    # a pack that ran empty and was recharged: no active verdict holds its life short any more
+    ("sos-low-voltage-recovery", "sos", 2.82, "age", None, "about 2.8 years (by age"),
+    # the healthy pack of a decline-free run: age only
+    ("sos-long-park-normal", "sos", 2.81, "age", None, "about 2.8 years (by age, expected life of 5.5 years)"),
+])
+def test_remaining_life_follows_the_verdicts(
+    name: str, battery: str, years: float, basis: str, alert: str | None, text: str,
+) -> None:
+    b = summary_at_end(name)[battery]
+    assert b["remaining_life_years"] == pytest.approx(years, abs=0.02)
+    assert (b["remaining_life_basis"], b["remaining_life_alert"]) == (basis, alert)
+    assert b["remaining_life_text"].startswith(text), b["remaining_life_text"]
