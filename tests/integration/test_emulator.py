@@ -203,3 +203,21 @@ def test_a_board_without_a_clock_sends_no_clock_frames(tmp_path: Path) -> None:
         got = peer.until(lambda got: len(_frames(got)) == 70)
     assert not [line for line in peer.raw if line.startswith(b"$BWT")]
     assert isinstance(got[0], Hello)
+
+
+def test_a_command_arriving_in_pieces_is_understood(tmp_path: Path) -> None:
+    """A serial line delivers bytes as they come: half a command now, the rest later."""
+    emu = AdcEmulator(_rows(5, 1.0), speed=0, link=tmp_path / "adc", wait_hello=True)
+    peer = Peer(emu.device_path)
+    try:
+        line = encode_command(Command("RATE", ("0.2",)))
+        peer.send(line[:6])
+        emu._serve_commands(timeout=5.0)  # reads the first piece only: the line has not ended
+        assert emu.received == [] and emu.answers == []
+        peer.send(line[6:])
+        emu._serve_commands(timeout=5.0)
+        assert emu.received == [Command("RATE", ("0.2",))]
+        assert emu.answers == [Ack("RATE", True)] and emu.base_rate_hz == 0.2
+    finally:
+        emu.close()
+        peer.close()

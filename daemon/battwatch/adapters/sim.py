@@ -190,6 +190,7 @@ class AdcEmulator:
         self._plugged = threading.Event()
         self._uptime_ms = BOOT_UPTIME_MS
         self._clock: tuple[int, int] | None = None  # (uptime_ms, unix_ms) of the last frame
+        self._cmd_buf = b""  # bytes of a command line not yet ended by its newline
         self._open_pty()
 
     # -- pty handling ------------------------------------------------------------------
@@ -199,6 +200,7 @@ class AdcEmulator:
         tty.setraw(slave)
         tty.setraw(master)
         self._master, self._slave = master, slave
+        self._cmd_buf = b""  # a new cable: nothing half-received
         self.device_path = os.ttyname(slave)
         if self.link is not None:
             tmp = self.link.with_name(self.link.name + ".tmp")
@@ -354,7 +356,11 @@ class AdcEmulator:
             data = os.read(fd, 4096)
         except OSError:
             return
-        for raw in data.split(b"\n"):
+        # a command can arrive in pieces: keep the unfinished line for the next read
+        *lines, self._cmd_buf = (self._cmd_buf + data).split(b"\n")
+        if len(self._cmd_buf) > 4096:
+            self._cmd_buf = b""  # no command is that long: garbage, dropped like a firmware would
+        for raw in lines:
             if not raw.strip():
                 continue
             try:
