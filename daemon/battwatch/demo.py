@@ -48,6 +48,9 @@ def _health_table(summary: dict[str, Any]) -> Any:
     main, sos = summary.get("main") or {}, summary.get("sos") or {}
 
     def life(b: dict[str, Any]) -> str:
+        text = b.get("remaining_life_text")  # the analysis' words: "replace now (...)", "about ..."
+        if isinstance(text, str) and text:
+            return text
         years = b.get("remaining_life_years")
         return "-" if years is None else f"{years:.1f} years (by {b.get('remaining_life_basis', '?')})"
 

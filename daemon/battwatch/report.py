@@ -416,6 +416,9 @@ def _duration(seconds: float) -> str:
 
 
 def _life(part: Mapping[str, Any]) -> str:
+    text = part.get("remaining_life_text")
+    if isinstance(text, str) and text:
+        return f"remaining life: {text}"  # the analysis' own words, with what they rest on
     years = part.get("remaining_life_years")
     if years is None:
         return "remaining life unknown (no installation date)"
@@ -443,19 +446,8 @@ def verdict(data: ReportData) -> str:
     return " · ".join(parts)
 
 
-def format_summary(data: ReportData) -> str:
-    """The short text ``battwatch report`` prints."""
+def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
-    if data.start is None or data.end is None:
-        return f"{data.vehicle}: {data.source} holds no readings ({data.skipped} rows skipped)"
-    span = _duration(data.end - data.start)
-    lines.append(f"{data.vehicle}: {_when(data.start)} to {_when(data.end)} UTC ({span})")
-    if data.log_start is not None and data.start > data.log_start:
-        lines.append(f"  (the last {span} of a log from {_when(data.log_start)}; the analysis ran over all of it)")
-    lines.append(f"readings: {data.readings} ({data.skipped} rows skipped), from {data.source}")
-    th = data.thresholds
-
-    main = data.summary.get("main") or {}
     below = [s for s in data.starts if s.verdict != "ok"]
     starts = f"{len(data.starts)} engine starts"
     if data.starts:
@@ -470,8 +462,12 @@ def format_summary(data: ReportData) -> str:
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
         lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}")
     lines.append(f"  health {main.get('health', 'unknown')}; {_life(main)}")
+    return lines
 
-    sos = data.summary.get("sos") or {}
+
+def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    th = data.thresholds
     lines.append(f"SOS pack ({th.sos_cells}-cell {chemistry_label(th.sos_chemistry)}):")
     s_rested = sos.get("rested_voltage")
     if s_rested is not None:
@@ -488,9 +484,34 @@ def format_summary(data: ReportData) -> str:
                     (data.sos_end_of_life_t, f"projected end of life (critical level {th.sos_crit_v:.2f} V)")):
         if t is not None:
             # the analysis projects from its last fit: a crossing at or before it is already reached
-            reached = " (already reached by the trend)" if t <= data.end else ""
+            reached = " (already reached by the trend)" if data.end is not None and t <= data.end else ""
             lines.append(f"  {what}: {_date(t)}{reached}")
     lines.append(f"  health {sos.get('health', 'unknown')}; {_life(sos)}")
+    return lines
+
+
+def format_summary(data: ReportData) -> str:
+    """The short text ``battwatch report`` prints."""
+    lines: list[str] = []
+    if data.start is None or data.end is None:
+        return f"{data.vehicle}: {data.source} holds no readings ({data.skipped} rows skipped)"
+    span = _duration(data.end - data.start)
+    lines.append(f"{data.vehicle}: {_when(data.start)} to {_when(data.end)} UTC ({span})")
+    if data.log_start is not None and data.start > data.log_start:
+        lines.append(f"  (the last {span} of a log from {_when(data.log_start)}; the analysis ran over all of it)")
+    lines.append(f"readings: {data.readings} ({data.skipped} rows skipped), from {data.source}")
+    th = data.thresholds
+
+    main = data.summary.get("main") or {}
+    if not data.main_line:
+        lines.append("12 V battery: no readings in this log")
+    else:
+        lines += _main_summary(data, main)
+    sos = data.summary.get("sos") or {}
+    if not data.sos_line:
+        lines.append(f"SOS pack ({th.sos_cells}-cell {chemistry_label(th.sos_chemistry)}): no readings in this log")
+    else:
+        lines += _sos_summary(data, sos)
 
     shown = [tr for tr in data.transitions if tr.t >= data.start]
     lines.append(f"alerts: {sum(1 for tr in shown if tr.state == 'raised')} raised, "

@@ -33,6 +33,13 @@ BACKLOG_KEYS = ("backlog", "queued")
 
 SystemdProbe = Callable[[], str | None]
 
+# Summary keys the battery sections put into words (the rest appear under "other" as they are).
+WORDED_KEYS = (
+    "remaining_life_text", "remaining_life_alert", "overdue_years", "voltage", "rested_voltage",
+    "rested_voltage_25c", "rested_voltage_corrected", "temp_ref_c", "rested_at", "per_cell_v",
+    "chemistry", "cells", "last_crank_at", "last_crank_temp_c", "self_discharge", "sensor_fault",
+)
+
 
 # -- collecting -------------------------------------------------------------------------------
 
@@ -162,7 +169,19 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
     elif battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {getattr(battery_cfg, 'cells', '?')} cells"
-    known = set(out) | {"alerts"}
+    for key in WORDED_KEYS:
+        value = b.get(key)
+        if isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if _number(v) is not None or isinstance(v, str | bool)}
+        elif _number(value) is not None or isinstance(value, str):
+            out[key] = value
+    raw_alerts = b.get("alerts")
+    if kind == "sos" and isinstance(raw_alerts, list) and any(
+        _dict(a).get("alert") == "step_drop" and _dict(a).get("severity") == "critical" for a in raw_alerts
+    ):
+        # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
+        out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"
+    known = set(out) | {"alerts"} | set(WORDED_KEYS) | {"remaining_life_by_age_years", "remaining_life_by_trend_years"}
     # keys the analysis added that this screen has no label for: shown as they are
     out["other"] = {k: v for k, v in b.items() if k not in known and isinstance(v, str | int | float | bool)}
     out["present"] = bool(b)
@@ -221,6 +240,7 @@ def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "device_reboots": int(_number(link.get("device_reboots")) or 0),
         "firmware": link.get("firmware") if isinstance(link.get("firmware"), str) else None,
         "board": link.get("board") if isinstance(link.get("board"), str) else None,
+        "held_for_clock": int(_number(link.get("held_for_clock")) or 0),
     }
 
 
@@ -328,26 +348,101 @@ def _volts(v: Any) -> str:
 
 
 def _life(b: Mapping[str, Any]) -> str:
+    text = b.get("remaining_life_text")
+    if isinstance(text, str) and text:
+        return text  # the analysis' own words: "replace now (...)", "overdue by 4 months (...)"
     life = b.get("remaining_life_years")
     if isinstance(life, list):
         text = f"{life[0]:.1f}–{life[1]:.1f} years"
     elif life is not None:
-        text = f"{life:.1f} years"
+        text = "due now" if life <= 0.0 else f"about {life:.1f} years"
     else:
         return "unknown (the analysis has not estimated it yet)"
     basis = b.get("remaining_life_basis")
     return f"{text} (basis: {basis})" if basis else text
 
 
-def _render_battery(title: str, b: Mapping[str, Any]) -> list[str]:
-    kind = f" ({b['type']})" if b.get("type") else ""
-    lines = [f"{title}{kind}"]
+def _voltage_line(b: Mapping[str, Any], kind: str) -> str | None:
+    """The last reading and the last rested one, e.g. '12.64 V now; rested 12.61 V (...) at ...'."""
+    parts = []
+    if _number(b.get("voltage")) is not None:
+        parts.append(f"{b['voltage']:.2f} V now")
+    rested = _number(b.get("rested_voltage"))
+    if rested is not None:
+        extra = []
+        if kind == "main" and _number(b.get("rested_voltage_25c")) is not None:
+            extra.append(f"{b['rested_voltage_25c']:.2f} V at 25 °C")
+        corrected = _number(b.get("rested_voltage_corrected"))
+        ref = _number(b.get("temp_ref_c"))
+        if kind == "sos" and corrected is not None and ref is not None and abs(corrected - rested) >= 0.005:
+            extra.append(f"{corrected:.2f} V at {ref:g} °C")
+        if kind == "sos" and _number(b.get("per_cell_v")) is not None:
+            extra.append(f"{b['per_cell_v']:.3f} V per cell")
+        when = f" at {_when(b['rested_at'])}" if b.get("rested_at") else ""
+        parts.append(f"rested {rested:.2f} V" + (f" ({', '.join(extra)})" if extra else "") + when)
+    return "; ".join(parts) or None
+
+
+def _main_trend(trend: Mapping[str, Any]) -> str:
+    slope = _number(trend.get("rested_v_per_day"))
+    if slope is None:
+        words = "rested voltage: not enough rested days yet for a trend"
+    elif trend.get("rested_significant"):
+        words = f"rested voltage falling {-slope * 1000:.1f} mV a day"
+    else:
+        words = "rested voltage steady (no significant fall)"
+    ratio = _number(trend.get("crank_dip_ratio"))
+    if ratio is not None:
+        words += f"; start dip {ratio:.2f}× its first weeks'"
+    return words
+
+
+def _sos_trend(trend: Mapping[str, Any]) -> str:
+    slope = _number(trend.get("slope_v_per_day"))
+    days = _number(trend.get("n_days"))
+    over = f" over {days:.0f} rested days" if days is not None else ""
+    if slope is None:
+        return "rested voltage: not enough rested days yet for a trend"
+    if not trend.get("significant"):
+        return f"rested voltage steady{over} (no significant fall)"
+    words = f"rested voltage falling {-slope * 1000:.1f} mV a day{over}"
+    if trend.get("projected_warning_date"):
+        words += f"; reaches the warning level around {trend['projected_warning_date']}"
+    if trend.get("projected_end_of_life_date"):
+        words += f", the critical level around {trend['projected_end_of_life_date']}"
+    return words
+
+
+def _self_discharge(sd: Mapping[str, Any]) -> str | None:
+    last = _number(sd.get("last_mv_per_day"))
+    base = _number(sd.get("baseline_mv_per_day"))
+    if last is None and base is None:
+        return None
+    def rate(mv: float) -> str:
+        # a park can end higher than it began (warmer, or recovering from a charge): no loss seen
+        return f"{mv:.1f} mV a day" if mv > 0.0 else "no measurable loss"
+
+    text = "no park judged yet" if last is None else f"{rate(last)} in the last long park"
+    return text + ("; its own baseline is still being learned" if base is None else f" (its own baseline: {rate(base)})")
+
+
+def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> list[str]:
+    kind_text = f" ({b['type']})" if b.get("type") else ""
+    lines = [f"{title}{kind_text}"]
     if not b.get("present"):
         lines.append("  no analysis in the store yet")
     if b.get("health"):
         lines.append(f"  health            {b['health']}")
+    if isinstance(b.get("sensor_fault"), str) and b["sensor_fault"]:
+        lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
+    volts = _voltage_line(b, kind)
+    if volts:
+        lines.append(f"  voltage           {volts}")
     soc = b.get("soc_pct")
-    lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} %'}")
+    if b.get("soc_note"):
+        lines.append(f"  state of charge   unknown: {b['soc_note']}")
+    else:
+        lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
     age = b.get("age_years")
     if age is None:
         lines.append("  age               unknown (set `installed` in the configuration)")
@@ -357,13 +452,19 @@ def _render_battery(title: str, b: Mapping[str, Any]) -> list[str]:
         lines.append(f"  age               {age:.1f} years{inst}{src}")
     lines.append(f"  remaining life    {_life(b)}")
     if b.get("last_crank_min_v") is not None:
-        lines.append(f"  last crank        minimum {_volts(b['last_crank_min_v'])}")
+        when = f", {_when(b['last_crank_at'])}" if b.get("last_crank_at") else ""
+        temp = f" at {b['last_crank_temp_c']:.1f} °C" if _number(b.get("last_crank_temp_c")) is not None else ""
+        lines.append(f"  last start        lowest {_volts(b['last_crank_min_v'])}{when}{temp}")
     trend = b.get("trend")
-    if trend:
-        shown = trend if isinstance(trend, str) else ", ".join(f"{k} {v}" for k, v in trend.items())
-        lines.append(f"  trend             {shown}")
+    if isinstance(trend, str):
+        lines.append(f"  trend             {trend}")
+    elif isinstance(trend, dict) and trend:
+        lines.append(f"  trend             {_sos_trend(trend) if kind == 'sos' else _main_trend(trend)}")
+    sd = _self_discharge(_dict(b.get("self_discharge")))
+    if sd:
+        lines.append(f"  self-discharge    {sd}")
     for k, v in _dict(b.get("other")).items():
-        lines.append(f"  {k:<17} {v}")
+        lines.append(f"  {k.replace('_', ' '):<17} {v}")
     return lines
 
 
@@ -400,8 +501,8 @@ def render(info: dict[str, Any]) -> str:
     if info.get("vehicle_state"):
         lines.append(f"Vehicle       {info['vehicle_state']}")
     lines.append("")
-    lines += _render_battery("Starter battery 12 V", info["batteries"]["main"])
-    lines += _render_battery("SOS backup battery", info["batteries"]["sos"])
+    lines += _render_battery("Starter battery 12 V", info["batteries"]["main"], "main")
+    lines += _render_battery("SOS backup battery", info["batteries"]["sos"], "sos")
     lines.append("")
     alerts = info["alerts"]
     lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
@@ -441,6 +542,8 @@ def render(info: dict[str, Any]) -> str:
             f"  {link['frames']:,} frames, {link['lost_frames']:,} lost{loss}, "
             f"{link['bad_lines']:,} bad lines{kinds}, {link['device_reboots']} device reboots"
         )
+        if link.get("held_for_clock"):
+            lines.append(f"  {link['held_for_clock']:,} readings held until the host clock is synchronised (NTP)")
     if info["recent_events"]:
         lines.append("")
         lines.append("Recent alert transitions")

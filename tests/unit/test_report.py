@@ -131,7 +131,7 @@ def test_sos_decline_picture_and_text_name_the_alerts_and_the_projected_dates(
     # a decline warning is held only while the crossing is at most 120 days ahead
     assert data.end is not None and data.sos_warning_t is not None
     assert 0 < data.sos_warning_t - data.end <= 120 * DAY_S
-    assert re.search(r"remaining life about \d+ months \(by trend\)", out)
+    assert re.search(r"remaining life: about \d+ months \(by the trend of its rested voltage towards the critical level\)", out)
     assert "still active: " in out and "sos/decline (warning)" in out
 
 
@@ -170,6 +170,24 @@ def test_without_plot_only_the_text_is_written(battwatch_bin: str, tmp_path: Pat
     assert "readings: 10 (0 rows skipped)" in res.stdout
     assert "picture:" not in res.stdout
     assert list(tmp_path.iterdir()) == [log]
+
+
+@pytest.mark.parametrize(("column", "present", "absent"), [
+    ("sos_v", "SOS pack (4-cell NiMH):", "12 V battery: no readings in this log"),
+    ("main_v", "12 V battery: 0 engine starts", "SOS pack (4-cell NiMH): no readings in this log"),
+])
+def test_a_battery_without_readings_gets_no_verdict(battwatch_bin: str, tmp_path: Path, column: str,
+                                                   present: str, absent: str) -> None:
+    """A log of one channel says nothing about the health of the other battery."""
+    log = tmp_path / "log.csv"
+    value = "5.2" if column == "sos_v" else "12.6"
+    log.write_text(f"time,{column}\n" + "".join(f"{1735689600 + i * 600},{value}\n" for i in range(200)))
+    res = report(battwatch_bin, str(log))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert absent in lines and any(line.startswith(present) for line in lines), res.stdout
+    # the only health verdict is the measured battery's
+    assert sum("health" in line for line in lines) == 1, res.stdout
 
 
 def test_missing_file_exits_2_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,7 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
         "12 V 12.62 V, SOS 4.90 V, 21.5 °C, parked",
         "state of charge   81 %",
         "remaining life    2.5–4.0 years (basis: calendar age, AGM 4-7 years)",
-        "last crank        minimum 10.42 V",
+        "last start        lowest 10.42 V",
         "trend             falling 12 mV/month",
         "Alerts        2 active",
         "CRITICAL sos/sos_low since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
@@ -241,3 +242,31 @@ def test_json_output_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert data["sinks"]["mqtt"]["backlog"] == 1234
     assert data["link"]["lost_frames"] == 3
     assert set(data["daemon"]) >= {"running", "state", "pid", "store_updated", "basis"}
+
+
+def test_a_real_analysis_summary_reads_as_plain_words(tmp_path: Path) -> None:
+    """After a shorted SOS cell: no raw dicts, no 0 % charge, and 'replace now' with its reason."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sos-step-drop", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sos-step-drop"), "store": {"path": str(tmp_path / "s")}},
+                           env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    text = status.render(status.collect(cfg, systemd=no_systemd))
+    sos = text[text.index("SOS backup battery"):text.index("Alerts")]
+    main_part = text[text.index("Starter battery"):text.index("SOS backup battery")]
+    for line in (
+        "  state of charge   unknown: a cell has probably shorted, so the voltage no longer tells the charge",
+        "  remaining life    replace now (step_drop critical, raised 2025-01-15)",
+        "  trend             rested voltage: not enough rested days yet for a trend",
+    ):
+        assert line in sos, f"{line!r} not in:\n{sos}"
+    assert re.search(r"  voltage           4\.\d\d V now; rested 4\.\d\d V \(.*V per cell\) at 2025-01-20", sos), sos
+    assert "  remaining life    about 3.1 years (by age, expected life of 5 years)" in main_part
+    assert re.search(r"  last start        lowest 1\d\.\d\d V, 2025-01-\d\d \d\d:\d\d:00 UTC at -?\d+\.\d °C", main_part)
+    # the analysis' internal names never reach the screen
+    for raw in ("None", "{", "rested_v_per_day", "projected_warning_date", "per_cell_v"):
+        assert raw not in sos + main_part, raw
