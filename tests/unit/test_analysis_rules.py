@@ -832,6 +832,17 @@ def test_silence_gap_and_link_lost() -> None:
     assert [t.state for t in live.out] == ["cleared", "cleared"]
 
 
+def test_a_link_that_never_delivered_is_a_12v_sensor_fault_until_data_comes() -> None:
+    """The adapter missing from the start: the always-wired 12 V channel is reported silent
+    (the SOS tap may not exist at all), and the first plausible data clears it."""
+    car = Car(make())
+    out = car.an.link_lost(T0, "unplugged for 10 s")
+    assert [(t.battery, t.alert, t.state) for t in out] == [("main", "sensor_fault", "raised")]
+    assert "unplugged for 10 s" in out[0].message
+    car.park(1)
+    assert [(t.battery, t.alert, t.state) for t in car.out] == [("main", "sensor_fault", "cleared")]
+
+
 def test_a_missing_channel_goes_silent_but_a_never_seen_one_does_not() -> None:
     car = Car(make())
     for _ in range(30):

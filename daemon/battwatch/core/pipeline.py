@@ -38,15 +38,9 @@ class Pipeline:
 
     def link_lost(self, t: float, reason: str) -> list[Outbound]:
         """No data is coming (unplugged adapter, silent device): a sensor fault, not a flat battery."""
-        an = self.analyzer
-        if an is None:
+        if self.analyzer is None:
             return []
-        if not an.w_main.seen:
-            # Nothing ever arrived (the adapter was missing from the start). The 12 V channel
-            # is always wired, so its silence is a sensor fault just like an unplug later on;
-            # the analysis only judges channels it has seen, so mark this one as expected.
-            an.w_main.seen = True
-        return list(an.link_lost(t, reason))
+        return list(self.analyzer.link_lost(t, reason))
 
     def time_jump(self, t: float, delta_s: float) -> None:
         """The wall clock stepped by ``delta_s``: shift the analysis' time references with it,

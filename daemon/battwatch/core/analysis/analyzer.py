@@ -213,8 +213,10 @@ class BatteryAnalyzer:
 
     def link_lost(self, t: float, reason: str) -> list[AlertTransition]:
         last = self.last_t if self.last_t is not None else t
-        for w in (self.w_main, self.w_sos):
-            w.silent(t, last, reason)
+        # a link that never delivered anything (the adapter missing from the start): the 12 V
+        # channel is always wired, so its silence is a sensor fault like an unplug later on
+        self.w_main.silent(t, last, reason, expected=self.last_t is None)
+        self.w_sos.silent(t, last, reason)
         self.tracker.link_gap()
         return self.engine.take()
 

@@ -278,9 +278,10 @@ class ChannelWatch:
         self.engine.force(self.slot, t, WARNING, v, msg.sensor_fault, ctx)
         self.engine.hold(self.battery)
 
-    def silent(self, t: float, last_t: float, reason: str) -> None:
-        """No data since ``last_t``: a silent channel (only if it ever delivered data)."""
-        if not self.seen:
+    def silent(self, t: float, last_t: float, reason: str, expected: bool = False) -> None:
+        """No data since ``last_t``: a silent channel (only if it ever delivered data, or is
+        ``expected`` to)."""
+        if not (self.seen or expected):
             return
         if self.active is None:
             self._raise(t, SILENT, None, last_t=last_t, reason=reason)
