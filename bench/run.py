@@ -240,6 +240,26 @@ def other_sections() -> list[str]:
     return out
 
 
+def merge(old: str, fresh: list[str]) -> list[str]:
+    """The sections of an earlier RESULTS.md with the freshly measured ones put in their place.
+
+    A run of some sections (``bench/run.py replay``) must not throw away the others' figures;
+    each section carries the date it was measured, so a mixed file says which is which.
+    """
+    def title(section: str) -> str:
+        return section.split("\n", 1)[0]
+
+    kept = ["## " + part for part in old.split("\n## ")[1:]]  # the head before the first section goes
+    by_title = {title(s): s for s in fresh}
+    out = [by_title.pop(title(s), s) for s in kept]
+    return out + [s for s in fresh if title(s) in by_title]
+
+
+def dated(section: str, stamp: str) -> str:
+    head, _, body = section.partition("\n")
+    return f"{head}\n\n_Measured {stamp}._\n{body}".rstrip("\n") + "\n"
+
+
 def main() -> int:
     only = sys.argv[1:]
     sections = []
@@ -256,15 +276,21 @@ def main() -> int:
             sections.append(bench_live(tmp))
     if not only or "others" in only:
         sections += other_sections()
+    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    sections = [dated(s, stamp) for s in sections]
+    results = HERE / "RESULTS.md"
+    if only and results.exists():
+        sections = merge(results.read_text(), sections)
     head = [
         "# battwatch benchmarks",
         "",
         f"Machine: {machine()}.  ",
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Command: `make bench`.",
+        "Command: `make bench` (all sections), or `bench/run.py help|replay|live|others` for some of",
+        "them; each section says when it was measured.",
         "",
     ]
     text = "\n".join(head + sections)
-    (HERE / "RESULTS.md").write_text(text)
+    results.write_text(text)
     print(text)
     return 0
 
