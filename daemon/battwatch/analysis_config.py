@@ -6,9 +6,10 @@ from typing import Annotated
 
 from battwatch.configbase import Check, Range, Section, section
 
-# Every default below carries its source: [SRC n] and section numbers refer to
-# shared/docs/domain.md, [ENG] marks an engineering choice to tune with real data.
-# docs/analysis.md lists them all with the reasoning.
+# Every default below carries its source: [SRC n] is listed in docs/sources.md, a dotted §
+# mark names the section of the team's working notes it came from (docs/sources.md explains),
+# [ENG] marks an engineering choice to tune with real data. docs/analysis.md lists them all
+# with the reasoning.
 
 Volts = Annotated[float, Range(ge=0.0, le=40.0)]
 Seconds = Annotated[float, Range(ge=0.0, le=400 * 86400.0)]
@@ -89,7 +90,7 @@ class BelowLevels(Section):
 
 @section
 class StateConfig(Section):
-    """Vehicle state from the 12 V channel (domain.md §2.2, §2.4, §2.5, §3.2 step 1)."""
+    """Vehicle state from the 12 V channel (§2.2, §2.4, §2.5, §3.2 step 1)."""
 
     # A window whose lowest sample sits this far below its average saw loads switching:
     # the car is awake [ENG: asleep windows spread a few mV, awake ones 20-150 mV].
@@ -143,7 +144,7 @@ class StateConfig(Section):
 # -- 12 V battery ----------------------------------------------------------------------------------
 
 # Resting OCV at 25 °C by state of charge (% -> V). Flooded: BCI table [SRC 26]. AGM: the
-# default of domain.md §2.1 anchored on BMW's "12.5 V ≈ 71 %" [SRC 14] [ENG]. EFB sits between
+# default of §2.1 anchored on BMW's "12.5 V ≈ 71 %" [SRC 14] [ENG]. EFB sits between
 # the two [ENG].
 AGM_OCV: Table = ((0.0, 11.80), (25.0, 12.05), (50.0, 12.30), (75.0, 12.55), (100.0, 12.80))
 EFB_OCV: Table = ((0.0, 11.85), (25.0, 12.06), (50.0, 12.27), (75.0, 12.50), (100.0, 12.72))

@@ -64,7 +64,7 @@ def scenario_config(name: str) -> dict[str, object]:
     s = _get(name)
     p = s.build(random.Random(0), DEFAULT_START)
     chem = p.pack.chemistry.name
-    lifespan = [4, 8] if chem == "lifepo4" else [4, 7]  # domain.md §0.2 age bands per chemistry
+    lifespan = [4, 8] if chem == "lifepo4" else [4, 7]  # the analysis' SOS age bands per chemistry
     out: dict[str, object] = {
         "vehicle": {"id": f"sim-{name}"},
         "battery": {

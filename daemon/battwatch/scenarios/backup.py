@@ -39,13 +39,13 @@ NIMH = Chemistry(
     charge_efficiency=((0.0, 0.9), (0.7, 0.9), (0.9, 0.7), (1.0, 0.3)),
     self_discharge_per_day_20c=0.007,
     charge_tau_s=180.0,
-    relax_tau_s=30 * 60.0,  # [ENG] nearly gone after 2 h asleep, the "rested" rule of domain.md §1.4
+    relax_tau_s=30 * 60.0,  # [ENG] nearly gone after 2 h asleep, the "rested" rule (sos_rest_min_s)
     # Varta: the OCV "depends on temperature" [SRC 8]; the figure is [ENG], the analysis's default.
     ocv_temp_coeff_v_per_c=0.0005,
 )
 
 # Li-ion: 4.1-4.2 V on charge, ~4.0-4.1 V rested full, 3.0 V empty [SRC 51]; ~2-3 %/month
-# self-discharge (domain.md §0.2, typical). Curve points [ENG].
+# self-discharge (a typical figure, [ENG]). Curve points [ENG].
 LI_ION = Chemistry(
     name="li-ion",
     nominal_cell_v=3.6,

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 Table = tuple[tuple[float, float], ...]
 
-# Resting OCV at 25 °C by state of charge (fraction). AGM: domain.md §2.1 default table [ENG,
+# Resting OCV at 25 °C by state of charge (fraction). AGM: the analysis' default table [ENG,
 # anchored on BMW's "recharge below 12.5 V = 71 %", SRC 14]. Flooded: the BCI table [SRC 26].
 AGM_OCV_TABLE: Table = ((0.0, 11.80), (0.25, 12.05), (0.50, 12.30), (0.75, 12.55), (1.0, 12.80))
 FLOODED_OCV_TABLE: Table = ((0.0, 11.89), (0.25, 12.06), (0.50, 12.24), (0.75, 12.45), (1.0, 12.65))
@@ -54,7 +54,7 @@ def clamp(x: float, lo: float, hi: float) -> float:
 class AgmParams:
     """A 12 V AGM battery and the loads of the car around it. Sources per line."""
 
-    capacity_ah: float = 80.0  # domain.md §6 default; F48 carries 70-90 Ah
+    capacity_ah: float = 80.0  # a mid-size BMW battery [ENG]; F48 carries 70-90 Ah
     ocv_table: Table = AGM_OCV_TABLE
     ocv_temp_coeff_v_per_c: float = 0.003  # colder reads lower: ≈ 3 mV/°C per 12 V battery [SRC 36]
     # Effective resistance of the cranking path (cells, straps, cables) in the first tens of ms.

@@ -13,7 +13,7 @@ from battwatch.scenarios.climate import DAY_S
 MINUTE_S = 60.0
 HOUR_S = 3600.0
 
-# BMW KOMBI wakes the car about 30 and 70 min after terminal R off (domain.md §2.6, [SRC 16]).
+# BMW KOMBI wakes the car about 30 and 70 min after terminal R off [SRC 16].
 BMW_WAKEUPS_AFTER_KEY_OFF_S: tuple[float, ...] = (30 * MINUTE_S, 70 * MINUTE_S)
 WAKEUP_MIN: tuple[float, float] = (1.0, 2.0)  # how long such a wake-up lasts [ENG]
 MIN_PARK_BETWEEN_DRIVES_S = 10 * MINUTE_S  # drives closer than this are dropped from a schedule

@@ -28,7 +28,7 @@ REPLACE_NOW: Final = {
 }
 SHORTENS: Final = {
     ("main", "weak_cranking"): WARNING,  # losing its cranking power
-    ("main", "low_voltage"): CRITICAL,  # below 12.0 V: damaged for good (SRC 14), load-test it
+    ("main", "low_voltage"): CRITICAL,  # below 12.0 V: damaged for good [SRC 14], load-test it
     ("sos", "step_drop"): WARNING,  # a failing cell or connection
     ("sos", "low_voltage"): WARNING,  # running down
     ("sos", "self_discharge"): WARNING,  # leaking
