@@ -997,3 +997,54 @@ def test_state_of_a_new_battery_starts_afresh() -> None:
 def test_import_rejects_another_version() -> None:
     with pytest.raises(ValueError, match="version"):
         make().import_state({"version": 99})
+
+
+def daily_line(rules: Any, days: int, v0: float, per_day: float, wobble: float) -> float:
+    """``days`` daily values on a line with a small alternating wobble; returns the last day's end."""
+    t = T0
+    for d in range(days):
+        t = T0 + d * 86400.0 + 3 * H
+        rules.daily.add(t, v0 + per_day * d + (wobble if d % 2 else -wobble))
+    rules.daily.close()
+    return T0 + days * 86400.0
+
+
+def test_a_tiny_significant_sos_slope_projects_no_date() -> None:
+    # -0.04 mV a day over 90 days is significant (the wobble is smaller) but 0.01 mV per cell:
+    # sensor drift or a season, not wear, and its line crosses 4.88 V in the 2050s
+    an = make(sos={"installed": "2023-06-01"})
+    t = daily_line(an.sos, 90, 5.30, -0.00004, 0.00001)
+    an.sos._decline(t)
+    assert an.sos.trend is not None and an.sos.trend.falling
+    assert an.sos.trend_days_warn is None and an.sos.trend_days_crit is None
+    s = an.summary(t)["sos"]
+    assert s["trend"]["decline_in_sight"] is False and s["trend"]["projected_end_of_life_date"] is None
+    assert s["remaining_life_basis"] == "age" and s["remaining_life_by_trend_years"] is None
+
+
+def test_a_real_sos_decline_far_beyond_the_packs_life_projects_no_date() -> None:
+    # 0.3 mV a day from 5.33 V reaches 4.40 V in about 8.5 years: past the 7-year lifespan plus
+    # two of a pack installed 2.6 years ago, so no date (age decides long before)
+    an = make(sos={"installed": "2022-06-01"})
+    t = daily_line(an.sos, 90, 5.33, -0.0003, 0.00002)
+    an.sos._decline(t)
+    assert an.sos.trend is not None and an.sos.trend.declining(an.sos.min_slope)
+    assert an.sos.trend_days_warn is not None  # 4.88 V within the horizon (about 4 years)
+    assert an.sos.trend_days_crit is None
+    fast = make(sos={"installed": "2022-06-01"})
+    t = daily_line(fast.sos, 90, 5.33, -0.002, 0.00002)
+    fast.sos._decline(t)
+    assert fast.sos.trend_days_crit is not None
+
+
+def test_a_tiny_significant_12v_slope_projects_no_date() -> None:
+    an = make(main={"installed": "2024-01-01"})
+    t = daily_line(an.main, 90, 12.70, -0.00004, 0.00001)
+    an.main._decline(t)
+    assert an.main.ocv_fit is not None and an.main.ocv_fit.falling
+    assert an.main.rul_trend_days is None
+    assert an.summary(t)["main"]["remaining_life_basis"] == "age"
+    real = make(main={"installed": "2024-01-01"})
+    t = daily_line(real.main, 90, 12.70, -0.003, 0.0001)
+    real.main._decline(t)
+    assert real.main.rul_trend_days is not None
