@@ -398,9 +398,12 @@ class CellLimits(Section):
     # Coarse resting voltage -> state of charge (V per cell, %); the curves are flat, so this
     # is only a rough gauge (§1.5).
     soc_table: SocTable
-    # The smallest self-discharge rate (V per cell per day) a baseline may have, so that the
-    # ratio stays meaningful on chemistries that barely self-discharge [ENG].
-    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # The self-discharge of a healthy pack of this chemistry at 20 °C, in % of its charge per
+    # month. A pack's own baseline is never taken below it, so a baseline learned from parks
+    # that barely moved (or a chemistry that barely self-discharges) does not make normal
+    # self-discharge look like a leak; and a low rested voltage after a long park that this rate
+    # explains is information, not a warning.
+    healthy_pct_month: Annotated[float, Range(gt=0, le=100)]
     # How much the rested cell voltage rises per °C warmer (V per cell per °C). Every rested
     # reading is brought to sos.temp_ref_c with it before the level, step, trend and
     # self-discharge rules see it, so seasons are not read as wear or leakage.
@@ -428,7 +431,8 @@ class NimhLimits(CellLimits):
     step_warn_v: Volts = 0.4
     step_crit_v: Volts = 0.8
     soc_table: SocTable = ((1.00, 0.0), (1.20, 10.0), (1.25, 80.0), (1.35, 100.0))
-    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    # Varta: 80 % left after a month at 20 °C (§0.2 [SRC 9]).
+    healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 20.0
     # Varta: the NiMH open-circuit voltage "depends on temperature" [SRC 8], without a figure;
     # 0.5 mV per cell per °C, higher when warm, is an engineering estimate [ENG] (2 mV/°C for
     # a 4-cell pack: 60 mV between a -10 °C winter night and a 20 °C day). Tune with data.
@@ -451,7 +455,7 @@ class LiIonLimits(CellLimits):
     step_warn_v: Volts = 0.3
     step_crit_v: Volts = 2.5
     soc_table: SocTable = ((3.00, 0.0), (3.45, 10.0), (3.70, 50.0), (3.95, 90.0), (4.10, 100.0))
-    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.001
+    healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "~2-3 %/month typical" (§0.2)
 
 
 @section
@@ -469,7 +473,7 @@ class LifepoLimits(CellLimits):
     step_warn_v: Volts = 0.2
     step_crit_v: Volts = 2.2
     soc_table: SocTable = ((2.50, 0.0), (3.10, 10.0), (3.25, 50.0), (3.32, 90.0), (3.40, 100.0))
-    min_rate_v_day: Annotated[float, Range(gt=0, le=1)] = 0.0005
+    healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "low" (§0.2), as Li-ion [ENG]
 
 
 @section
@@ -606,6 +610,19 @@ class TrendConfig(Section):
     # A day's value comes from the first hours of each rest only (§2.2: "median of the readings
     # in key-off + 6 h ... + 8 h"), so a long park's slow self-drain is not read as wear [ENG].
     rest_window_s: Seconds = 4 * H
+    # A decline counts only when its slope is steeper than this, per cell, whatever its
+    # significance: years of data make a tiny slope significant, and a line falling 0.01 mV a
+    # day crosses a level decades away. The floor sits above what neither the battery nor its
+    # wear can cause: a temperature coefficient off by half (0.25 mV per cell per °C for NiMH
+    # and lead-acid) over a 15 °C seasonal swing within the 90-day window makes 0.04 mV per
+    # cell per day; an ADC reference drifting 0.1 % a year moves a 1.3 V cell by 0.004 mV a
+    # day [ENG]. 0.05 mV per cell per day is 0.2 mV a day for a 4-cell NiMH pack and 0.3 mV a
+    # day for a 12 V battery: about 18 mV (4-cell pack) to 110 mV (12 V) a year.
+    min_slope_v_per_cell_day: Annotated[float, Range(ge=0, le=0.01)] = 0.00005
+    # A projected crossing later than the end of the battery's expected life (the longest
+    # lifespan: SOS lifespan_years max, 12 V main.age.crit_years) plus this many years says
+    # "no decline in sight" rather than a date: age decides long before [ENG].
+    horizon_years_past_life: Annotated[float, Range(ge=0, le=50)] = 2.0
 
     def check(self) -> None:
         if not self.crit_days < self.warn_days < self.clear_days:

@@ -477,7 +477,10 @@ def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
     if fit is None:
         lines.append("  trend: not enough rested days yet for a trend")
     else:
-        word = "significant fall" if fit.falling else "rising" if fit.rising else "no significant change"
+        projected = data.sos_warning_t is not None or data.sos_end_of_life_t is not None
+        word = ("significant fall" if fit.falling and projected
+                else "slight fall, no decline in sight" if fit.falling
+                else "rising" if fit.rising else "no significant change")
         lines.append(f"  trend: {fit.slope * 1000:+.2f} mV/day over {fit.n} days "
                      f"(90 % range {fit.lower * 1000:+.2f} to {fit.upper * 1000:+.2f}): {word}")
     for t, what in ((data.sos_warning_t, f"projected warning level ({th.sos_warn_v:.2f} V)"),
@@ -541,6 +544,45 @@ SENSOR_FILL = "#e6e1f2"
 
 def plot_report(data: ReportData, out_png: Path, title: str | None = None) -> None:
     """Write the picture: 12 V panel, SOS panel and alert timeline on one date axis (1600x1000 px)."""
+    fig = draw_report(data, title)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
+    _save_png(fig, out_png)
+    plt.close(fig)
+
+
+def _fit_width(fig: Any, text: Any, min_size: float = 7.0) -> None:
+    """Shrink a line of text until it fits inside the figure's width (8 px spare)."""
+    renderer = fig.canvas.get_renderer()
+    limit = fig.bbox.x1 - 8.0
+    while text.get_window_extent(renderer).x1 > limit and text.get_fontsize() > min_size:
+        text.set_fontsize(text.get_fontsize() - 0.5)
+
+
+def _headline(fig: Any, title: str, subtitle: str) -> float:
+    """Title and verdict across the top; returns the figure fraction the panels may start below.
+
+    The verdict is one line when it fits; otherwise one line per battery (the SOS part of a long
+    verdict used to run off the right edge), each shrunk if it still does not fit.
+    """
+    head = fig.text(0.012, 0.975, title, fontsize=15, fontweight="bold", ha="left", va="top")
+    _fit_width(fig, head, 9.0)
+    sub = fig.text(0.012, 0.935, subtitle, fontsize=11.5, ha="left", va="top")
+    renderer = fig.canvas.get_renderer()
+    if sub.get_window_extent(renderer).x1 <= fig.bbox.x1 - 8.0 or " · " not in subtitle:
+        _fit_width(fig, sub)
+        return 0.9
+    sub.remove()
+    y = 0.935
+    for part in subtitle.split(" · "):
+        line = fig.text(0.012, y, part, fontsize=11.5, ha="left", va="top")
+        _fit_width(fig, line)
+        y -= 0.024
+    return y - 0.011
+
+
+def draw_report(data: ReportData, title: str | None = None) -> Any:
+    """The report's matplotlib figure (see plot_report); the caller closes it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -560,8 +602,17 @@ def plot_report(data: ReportData, out_png: Path, title: str | None = None) -> No
 
     rows = _timeline_rows(data.spans)
     fig = plt.figure(figsize=(16, 10), dpi=100)
+    if title is None:
+        span = _duration(data.end - data.start)
+        if data.log_start is not None and data.start > data.log_start:
+            what = f"the last {span} of a {_duration(data.end - data.log_start)} log"
+        else:
+            what = f"{span}, {data.readings:,} readings"
+        title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
+                 f"{len(data.starts)} engine starts)")
+    top = _headline(fig, title, verdict(data))
     gs = fig.add_gridspec(3, 1, height_ratios=[4.2, 3.2, 0.9 + 0.3 * max(len(rows), 1)], hspace=0.07,
-                          left=0.095, right=0.775, top=0.9, bottom=0.065)
+                          left=0.095, right=0.775, top=top, bottom=0.065)
     ax_main = fig.add_subplot(gs[0])
     ax_sos = fig.add_subplot(gs[1], sharex=ax_main)
     ax_tl = fig.add_subplot(gs[2], sharex=ax_main)
@@ -669,19 +720,7 @@ def plot_report(data: ReportData, out_png: Path, title: str | None = None) -> No
     ax_tl.xaxis.set_major_locator(locator)
     ax_tl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
     ax_tl.set_xlabel("date (UTC)")
-
-    if title is None:
-        span = _duration(data.end - data.start)
-        if data.log_start is not None and data.start > data.log_start:
-            what = f"the last {span} of a {_duration(data.end - data.log_start)} log"
-        else:
-            what = f"{span}, {data.readings:,} readings"
-        title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
-                 f"{len(data.starts)} engine starts)")
-    fig.text(0.012, 0.975, title, fontsize=15, fontweight="bold", ha="left", va="top")
-    fig.text(0.012, 0.935, verdict(data), fontsize=11.5, ha="left", va="top")
-    _save_png(fig, out_png)
-    plt.close(fig)
+    return fig
 
 
 def _save_png(fig: Any, out_png: Path) -> None:

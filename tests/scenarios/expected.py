@@ -188,6 +188,23 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "low_voltage", "info", "cleared", 204.0, 207.0),
         ("sos", "low_voltage", "info", "cleared", 204.0, 208.0),
     ],
+    "sos-hot-long-park": [
+        # the pack starts half charged: 1.24 V per cell, below 1.28 V; the first days' drives
+        # charge it back above 1.30 V
+        ("sos", "low_voltage", "info", "raised", 1.0, 1.2),
+        ("sos", "low_voltage", "info", "cleared", 3.5, 5.0),
+        # parked from day 5 in a southern summer (~25 °C): it sinks below 1.28 V within two
+        # weeks, a fall a healthy pack's 20 %/month self-discharge explains (said in the message)
+        ("sos", "low_voltage", "info", "raised", 8.0, 20.0),
+        # the 90 Ah battery at 20 mA: below 12.60 V (25 °C) after two to four weeks
+        ("main", "low_voltage", "info", "raised", 15.0, 35.0),
+        ("main", "low_voltage", "info", "cleared", 49.0, 51.0),
+        # about 40 % of its charge gone by day 49, never below 1.22 V per cell; the drives
+        # recharge it above 1.30 V within days. The self-discharge of the full pack (≈ 15 mV a
+        # day) against a baseline learned half charged (≈ 4 mV a day) is the same charge lost:
+        # no self_discharge warning
+        ("sos", "low_voltage", "info", "cleared", 50.0, 56.0),
+    ],
     "sos-liion-long-park": [
         ("main", "low_voltage", "info", "raised", 14.0, 28.0),
         ("main", "low_voltage", "info", "cleared", 28.0, 31.0),
@@ -293,6 +310,7 @@ MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
 # False-alarm twins whose list holds information-level notes only.
 INFO_ALLOWED = {
     "long-healthy-year", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park", "sos-hot-and-cold",
+    "sos-hot-long-park",
 }
 
 # Runs of months: generated and replayed in several seconds each.

@@ -25,7 +25,7 @@ FAULTS = [
     "sensor-stuck-running", "sensor-silent", "sensor-out-of-range",
 ]
 TWINS = ["adc-glitches", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park",
-         "quiet-park-coarse-adc"]
+         "quiet-park-coarse-adc", "sos-hot-long-park"]
 
 Seen = tuple[str, str, str, str]
 

@@ -41,6 +41,9 @@ def summary_at_end(name: str) -> dict[str, Any]:
     ("sos-low-voltage-recovery", "sos", 2.82, "age", None, "about 2.8 years (by age"),
     # the healthy pack of a decline-free run: age only
     ("sos-long-park-normal", "sos", 2.81, "age", None, "about 2.8 years (by age, expected life of 5.5 years)"),
+    # six weeks parked in the heat, then charged full again: normal NiMH self-discharge caps
+    # nothing (it read as a leak against a baseline learned half charged: "at most 6 months")
+    ("sos-hot-long-park", "sos", 2.74, "age", None, "about 2.7 years (by age, expected life of 5.5 years)"),
 ])
 def test_remaining_life_follows_the_verdicts(
     name: str, battery: str, years: float, basis: str, alert: str | None, text: str,

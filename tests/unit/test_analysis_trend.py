@@ -108,3 +108,20 @@ def test_ols3_separates_temperature_from_time() -> None:
     assert math.isfinite(a)
     assert ols3(rows[:4]) is None
     assert ols3([(1.0, 2.0, 3.0)] * 10) is None  # no spread: degenerate
+
+
+def test_a_decline_must_matter_as_well_as_be_significant() -> None:
+    tiny = TrendFit(slope=-0.00004, intercept=5.3, lower=-0.00005, upper=-0.00003, n=90, first_day=0, last_day=89)
+    assert tiny.falling  # significant: the whole interval below zero
+    assert not tiny.declining(0.0002)  # 0.04 mV a day is below the floor (0.05 mV per cell x 4)
+    real = TrendFit(slope=-0.002, intercept=5.3, lower=-0.0025, upper=-0.0015, n=90, first_day=0, last_day=89)
+    assert real.declining(0.0002)
+    wide = TrendFit(slope=-0.002, intercept=5.3, lower=-0.005, upper=0.001, n=90, first_day=0, last_day=89)
+    assert not wide.declining(0.0002)  # steep but not significant
+
+
+def test_a_crossing_beyond_the_horizon_is_no_projection() -> None:
+    fit = TrendFit(slope=-0.00004, intercept=5.3, lower=-0.00005, upper=-0.00003, n=90, first_day=0, last_day=89)
+    assert fit.days_until(4.88, 89.0) == pytest.approx((5.3 - 0.00004 * 89 - 4.88) / 0.00004)  # ~29 years
+    assert fit.days_until(4.88, 89.0, horizon=5 * 365.25) is None
+    assert fit.days_until(5.29, 89.0, horizon=5 * 365.25) == pytest.approx((5.3 - 0.00004 * 89 - 5.29) / 0.00004)

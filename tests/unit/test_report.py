@@ -358,3 +358,33 @@ def test_envelope_with_a_horizon_keeps_only_recent_buckets_at_full_resolution() 
 def test_importing_the_report_module_does_not_load_matplotlib() -> None:
     code = "import sys, battwatch.report; sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_the_verdict_under_the_title_fits_the_picture_however_long(scenario: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    from battwatch.report import draw_report
+
+    sc = scenario("sensor-loose-wire")
+    data = collect_report(sc.csv, sc.cfg())
+    assert isinstance(data, ReportData)
+    data.summary["main"]["remaining_life_text"] = "about 2.9 years (by age, expected life of 5 years)"
+    data.summary["sos"]["remaining_life_text"] = (
+        "at most 6 months (while self_discharge warning is active), overdue by 1.5 years (past its expected "
+        "life of 5.5 years), and more words still so that the line alone is longer than the picture is wide")
+    fig = draw_report(data)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        box = fig.bbox
+        texts = [t for t in fig.texts if "SOS pack:" in t.get_text() or "12 V battery:" in t.get_text()]
+        # one line per battery: the single line would be wider than the picture
+        assert [t.get_text().split(":")[0] for t in texts] == ["12 V battery", "SOS pack"]
+        for t in texts:
+            ext = t.get_window_extent(renderer)
+            assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1, t.get_text()
+        # and clear of the panels below
+        top_axes = max(ax.get_window_extent(renderer).y1 for ax in fig.axes)
+        assert all(t.get_window_extent(renderer).y0 >= top_axes for t in texts)
+    finally:
+        plt.close(fig)

@@ -38,6 +38,11 @@ HOT_AND_COLD = Climate(
     "hot-and-cold", annual_mean_c=10.0, seasonal_amplitude_c=18.0, daily_amplitude_c=6.0, weather_sd_c=3.0
 )
 """Inland continental: January around -8 °C (nights about -14 °C), July around 28 °C (afternoons 34 °C)."""
+HOT_SOUTH = Climate(
+    "hot-south", annual_mean_c=18.5, seasonal_amplitude_c=6.0, daily_amplitude_c=6.0, weather_sd_c=2.0,
+    coldest_day=196.0,
+)
+"""Perth-like, southern hemisphere: January around 24.5 °C (afternoons about 30 °C), July around 12.5 °C."""
 
 # The battery area (engine bay / boot) and the telematics unit warm up while the engine runs
 # and cool back towards ambient when parked [ENG: typical under-bonnet rise, tune with data].

@@ -421,8 +421,11 @@ class MainRules(DailyRules):
         if len(xs) >= tc.min_points:
             fit = theil_sen(xs, ys, self.z)
         self.ocv_fit = fit
-        if fit is not None and fit.falling:
-            days_ocv = fit.days_until(dc.ocv_level_v, today)
+        # a decline that matters (TrendConfig.min_slope_v_per_cell_day, 6 cells), reaching the
+        # level before age decides (horizon_years_past_life past age.crit_years)
+        horizon = (self.cfg.age.crit_years + tc.horizon_years_past_life - (self.age_years(t) or 0.0)) * YEAR_S / DAY_S
+        if fit is not None and fit.declining(tc.min_slope_v_per_cell_day * 6.0):
+            days_ocv = fit.days_until(dc.ocv_level_v, today, max(0.0, horizon))
             if days_ocv is not None:
                 ctx.update(ocv_slope_mv=-fit.slope * 1000.0, ocv_n=fit.n, ocv_level=dc.ocv_level_v,
                            ocv_date=msg.day(t + days_ocv * DAY_S))
@@ -448,7 +451,10 @@ class MainRules(DailyRules):
                 if c - self.z * se_c > 0.0:
                     goal = base + math.log(dc.crank_dip_factor)
                     days_dip = 0.0 if now >= goal else (goal - now) / c
-                    ctx.update(dip_factor=dc.crank_dip_factor, dip_date=msg.day(t + days_dip * DAY_S))
+                    if days_dip > horizon:
+                        days_dip = None
+                    if days_dip is not None:
+                        ctx.update(dip_factor=dc.crank_dip_factor, dip_date=msg.day(t + days_dip * DAY_S))
         self.dip_level = t_level
         known = [d for d in (days_ocv, days_dip) if d is not None]
         self.rul_trend_days = min(known) if known else None

@@ -349,6 +349,14 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     else:
         head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
     trend = c.get("trend_date")
+    if sev == INFO and c.get("parked_days") is not None:
+        return head + (
+            f"information level for a {_pack(c)}, after {c['parked_days']:.0f} days parked at "
+            f"{c['park_temp']:.0f} °C on average. A healthy pack loses about {c['expected_pct']:.0f} % of "
+            f"its charge in that time ({c['healthy_pct_month']:g} % a month at 20 °C, faster when warm), "
+            f"which explains the fall: the telematics unit recharges it while the car is driven. "
+            f"Still enough for an emergency call; if it stays this low after a week of driving, have it checked."
+        )
     if sev == INFO:
         return head + (
             f"information level for a {_pack(c)}. Still enough for an emergency call; watch the trend."
@@ -399,11 +407,22 @@ def step_drop(sev: int, c: dict[str, Any]) -> str:
 
 
 def self_discharge(sev: int, c: dict[str, Any]) -> str:
-    rate, base, ratio = c["rate_mv"], c["base_mv"], c["ratio"]
+    rate, base, ratio = c["rate_pct"], c["base_pct"], c["ratio"]
+    if c["learned"]:
+        normal = (
+            f"its own normal rate of {base:.2f} % a day, learned over its first {c['n_base']} parks "
+            f"this charged"
+        )
+    else:  # the parks it learned from barely moved: the chemistry's healthy rate stands in
+        normal = (
+            f"the {base:.2f} % a day ({c['healthy_pct_month']:g} % a month) of a healthy "
+            f"{CHEM_NAMES.get(c['chem'], c['chem'])} pack, more than it showed over its first "
+            f"{c['n_base']} parks this charged"
+        )
     head = (
-        f"While the car slept, the SOS backup battery lost {rate:.1f} mV per day (measured over "
-        f"{c['span_h']:.0f} h, brought to 20 °C), {ratio:.1f} x its own normal rate of {base:.1f} mV per "
-        f"day learned over its first {c['n_base']} parks"
+        f"While the car slept, the SOS backup battery lost about {rate:.2f} % of its charge per day "
+        f"({c['rate_mv']:.1f} mV per day, measured over {c['span_h']:.0f} h, brought to 20 °C), "
+        f"{ratio:.1f} x {normal}"
     )
     if sev == NONE:
         return head + ": its self-discharge is back to normal."

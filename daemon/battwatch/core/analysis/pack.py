@@ -24,6 +24,25 @@ from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_se
 
 RING_S: Final = 300.0  # one rested value per 5 min is kept for the step reference
 RING_LEN: Final = 48  # 4 h of them [ENG]
+MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
+
+
+def band_of(table: tuple[tuple[float, float], ...], v: float) -> int:
+    """The segment of the SoC table a voltage lies on (the end segments carried on beyond the ends).
+
+    Within one segment a volt is worth the same % of charge, so rates in volts compare like with
+    like there; across segments they do not (NiMH: 5 mV per % near full, 0.7 on the plateau).
+    """
+    i = 1
+    n = len(table)
+    while i < n - 1 and v > table[i][0]:
+        i += 1
+    return i - 1
+
+
+def v_per_pct(table: tuple[tuple[float, float], ...], band: int) -> float:
+    (x0, y0), (x1, y1) = table[band], table[band + 1]
+    return (x1 - x0) / (y1 - y0) if y1 > y0 else math.inf
 
 
 class PackRules(DailyRules):
@@ -68,11 +87,21 @@ class PackRules(DailyRules):
         self.ring_v = 0.0
         self.step_ref: float | None = None  # the rested level of the last hours
         self.step_frozen: float | None = None  # the level before an active step
-        self.fit = RunningFit()  # self-discharge of the current park
+        self.fit = RunningFit()  # self-discharge of the current park: V per cell
         self.fit_t = -1e18
-        self.base_rates: list[float] = []
-        self.baseline: float | None = None  # V per cell per day at 20 °C
-        self.last_rate: float | None = None
+        self.park_v0 = 0.0  # the first point of the park's fit (V per cell at t_ref)
+        # the healthy self-discharge at 20 °C (% per day): the floor of every baseline
+        self.healthy_pct_day = lim.healthy_pct_month / MONTH_DAYS
+        # per segment of the SoC table (band): the rates of its first parks and their median,
+        # V per cell per day at 20 °C. A park is judged against the baseline of its own band.
+        bands = len(lim.soc_table) - 1
+        self.base_rates: list[list[float]] = [[] for _ in range(bands)]
+        self.baselines: list[float | None] = [None] * bands
+        self.last_rate: float | None = None  # V per cell per day at 20 °C
+        self.last_band = -1
+        self.sd_band = -1  # the band of the park that raised self_discharge
+        self.min_slope = cfg.trend.min_slope_v_per_cell_day * self.cells  # pack V per day
+        self.horizon_years = float(hi) + cfg.trend.horizon_years_past_life
         self.trend: TrendFit | None = None
         self.trend_days_warn: float | None = None
         self.trend_days_crit: float | None = None
@@ -104,8 +133,17 @@ class PackRules(DailyRules):
         s = self.s_low
         if s.level or s.busy or v < self.top:
             target = below(v, s.level, *self.levels)
+            parked = None
+            if (target == WARNING or (target == INFO and s.level < INFO)) and s.level < WARNING:
+                parked = self._self_discharged(t, v)
+                if parked is not None and target == WARNING:
+                    # a park's normal self-discharge, which the next drives recharge
+                    target = INFO if self.levels[0] is not None else NONE
             if target != s.level or s.busy:
-                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, self._low_ctx(target, v, temp))
+                ctx = self._low_ctx(target, v, temp)
+                if parked is not None:
+                    ctx.update(parked)
+                self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, ctx)
         if known:
             rt = self.ring_t
             if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
@@ -120,7 +158,10 @@ class PackRules(DailyRules):
                 d.add(t, v)
         if since >= self.sd_rest_s and t - self.fit_t >= FIT_SAMPLE_S:
             self.fit_t = t
-            self.fit.add(t / DAY_S, v / self.cells, 20.0 if temp is None else temp)
+            vc = v / self.cells
+            if self.fit.n == 0:
+                self.park_v0 = vc
+            self.fit.add(t / DAY_S, vc, 20.0 if temp is None else temp)
 
     def _step(self, t: float, t0: float, v: float) -> None:
         """A sudden fall against the rested level of the last hours (or before the last drive)."""
@@ -159,6 +200,30 @@ class PackRules(DailyRules):
             self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(frozen, v))
             if st.level == NONE:
                 self.step_frozen = None
+
+    def _self_discharged(self, t: float, v: float) -> dict[str, Any] | None:
+        """Whether a healthy pack's self-discharge over this park explains a low rested voltage.
+
+        NiMH loses about 20 % a month at 20 °C, doubling per +10 °C (§0.2, §1.4 item 2 [SRC 9]),
+        and the telematics unit recharges it whenever the car is driven: a pack that was above
+        the warning's clear level when the park began, and has lost no more charge since than
+        ``warn_ratio`` × that expectation, is not running down. The critical level is never
+        explained away: a pack that low cannot hold an emergency call, whatever the cause.
+        Returns the park's figures for the message, or None.
+        """
+        fit = self.fit
+        if fit.n == 0 or self.park_v0 * self.cells < self.levels[3]:
+            return None
+        days = t / DAY_S - fit.x0
+        sd = self.cfg.self_discharge
+        temp = fit.mean_z()
+        expected = self.healthy_pct_day * days * 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)
+        table = self.lim.soc_table
+        lost = interp(table, self.park_v0) - interp(table, v / self.cells)
+        if lost > sd.warn_ratio * expected:
+            return None
+        return {"parked_days": days, "expected_pct": min(100.0, expected), "park_temp": temp,
+                "healthy_pct_month": self.lim.healthy_pct_month}
 
     def _ring_add(self, t: float, v: float) -> None:
         self.ring.append((t, v))
@@ -199,12 +264,20 @@ class PackRules(DailyRules):
 
     # -- events --------------------------------------------------------------------------------
     def park_end(self, t: float) -> None:
-        """The car woke up: the park's self-discharge rate, against the pack's baseline."""
+        """The car woke up: the park's self-discharge rate, against the pack's baseline.
+
+        Like with like (§1.4 item 2): the rested voltage of a NiMH pack falls about seven times
+        faster per % of charge near full than on the flat middle of its curve, so each segment
+        of the SoC table (a band) learns its own baseline from its first parks, and a park is
+        judged against the baseline of the band its mean voltage lies in. A baseline is never
+        taken below the healthy self-discharge of the chemistry in that band.
+        """
         fit = self.fit
         sd = self.cfg.self_discharge
         slope = fit.slope() if fit.span * DAY_S >= sd.min_span_s else None
         span_h = fit.span * 24.0
         temp = fit.mean_z()
+        band = band_of(self.lim.soc_table, fit.sy / fit.n) if fit.n else 0
         fit.reset()
         if slope is None:
             return
@@ -212,20 +285,43 @@ class PackRules(DailyRules):
             return  # the fall is a step or two of a coarse ADC: the park says nothing
         rate = -slope / 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)  # V per cell per day at 20 °C
         self.last_rate = rate
-        if self.baseline is None:
-            self.base_rates.append(rate)
-            if len(self.base_rates) >= sd.baseline_parks:
-                self.baseline = median(self.base_rates)
+        self.last_band = band
+        baseline = self.baselines[band]
+        if baseline is None:
+            rates = self.base_rates[band]
+            rates.append(rate)
+            if len(rates) >= sd.baseline_parks:
+                self.baselines[band] = median(rates)
             return
-        base = max(self.baseline, self.lim.min_rate_v_day)
+        per_pct = v_per_pct(self.lim.soc_table, band)
+        healthy = self.healthy_pct_day * per_pct
+        learned = baseline >= healthy
+        base = baseline if learned else healthy
         ratio = rate / base
         s = self.s_sd
         level = s.level
+        if level >= WARNING and band != self.sd_band:
+            return  # a leak found on one band is cleared on that band, like with like
         target = WARNING if ratio >= sd.warn_ratio or (level >= WARNING and ratio >= sd.warn_clear_ratio) else NONE
         n = self.cells
         self.engine.observe(s, t, t - span_h * 3600.0, target, round(ratio, 2), msg.self_discharge,
-                            {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "ratio": ratio,
-                             "span_h": span_h, "n_base": len(self.base_rates), "warn_ratio": sd.warn_ratio})
+                            {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "rate_pct": rate / per_pct,
+                             "base_pct": base / per_pct, "ratio": ratio, "learned": learned,
+                             "healthy_pct_month": self.lim.healthy_pct_month, "chem": self.chem,
+                             "span_h": span_h, "n_base": len(self.base_rates[band]), "warn_ratio": sd.warn_ratio})
+        if target == WARNING:
+            self.sd_band = band
+
+    @property
+    def baseline(self) -> float | None:
+        """The baseline of the band of the last judged park (V per cell per day at 20 °C)."""
+        return self.baselines[self.last_band] if self.last_band >= 0 else None
+
+    def pct_per_day(self, rate: float | None) -> float | None:
+        """A rate of the last park's band as % of charge per day."""
+        if rate is None or self.last_band < 0:
+            return None
+        return rate / v_per_pct(self.lim.soc_table, self.last_band)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
@@ -236,13 +332,19 @@ class PackRules(DailyRules):
         self.trend = fit
         _, _, warn, _, crit, _ = self.levels
         s = self.s_decline
-        if fit is None or not fit.falling:
+        if fit is None or not fit.declining(self.min_slope):
             self.trend_days_warn = self.trend_days_crit = None
             if s.level != NONE or s.busy:
                 self.engine.observe(s, t, t, NONE, None, msg.sos_decline, self._decline_ctx(fit, t))
             return
-        self.trend_days_warn = fit.days_until(warn, today)
-        self.trend_days_crit = fit.days_until(crit, today)
+        horizon = self.horizon_days(t)
+        self.trend_days_warn = fit.days_until(warn, today, horizon)
+        self.trend_days_crit = fit.days_until(crit, today, horizon)
+        if self.trend_days_warn is None and self.trend_days_crit is None:
+            # falling, but not reaching the warning level before age decides: no decline in sight
+            if s.level != NONE or s.busy:
+                self.engine.observe(s, t, t, NONE, None, msg.sos_decline, self._decline_ctx(fit, t))
+            return
         level = s.level
         t_warn = days_target(self.trend_days_warn, level, tc.warn_days, tc.crit_days, tc.clear_days)
         target = WARNING if t_warn else NONE
@@ -267,6 +369,12 @@ class PackRules(DailyRules):
 
     def age_years(self, t: float) -> float | None:
         return None if self.installed_t is None else (t - self.installed_t) / YEAR_S
+
+    def horizon_days(self, t: float) -> float:
+        """How far ahead a projection may reach: the longest expected life plus a margin, from
+        installation (or from now when the installation date is unknown)."""
+        age = self.age_years(t) or 0.0
+        return max(0.0, self.horizon_years - age) * YEAR_S / DAY_S
 
     def age(self, t: float) -> None:
         age = self.age_years(t)
@@ -304,8 +412,9 @@ class PackRules(DailyRules):
     def export(self) -> dict[str, Any]:
         return {
             "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
-            "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "base_rates": self.base_rates,
-            "baseline": self.baseline, "last_rate": self.last_rate, "last_v": self.last_v,
+            "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "last_rate": self.last_rate,
+            "last_v": self.last_v, "park_v0": self.park_v0, "band_rates": self.base_rates, "baselines": self.baselines,
+            "last_band": self.last_band, "sd_band": self.sd_band,
             "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
             "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
@@ -320,11 +429,17 @@ class PackRules(DailyRules):
         self.ring_t, self.ring_v = self.ring[-1] if self.ring else (-math.inf, 0.0)
         self.step_ref = d["step_ref"]
         self.step_frozen = d["step_frozen"]
-        self.fit.load(d["fit"])
-        self.base_rates = [float(x) for x in d["base_rates"]]
-        self.baseline = d["baseline"]
-        self.last_rate = d["last_rate"]
         self.last_v = d["last_v"]
+        self.fit.load(d["fit"])
+        self.last_rate = d["last_rate"]
+        if "band_rates" in d and len(d["band_rates"]) == len(self.base_rates):
+            self.park_v0 = float(d["park_v0"])
+            self.base_rates = [[float(x) for x in rates] for rates in d["band_rates"]]
+            self.baselines = [None if b is None else float(b) for b in d["baselines"]]
+            self.last_band = int(d["last_band"])
+            self.sd_band = int(d["sd_band"])
+        # else: a state from before the baselines per band (one baseline for the whole curve):
+        # they are learnt afresh
         rest_v, rest_t, self.last_rest_temp = (list(d["last_rest"]) + [None])[:3]  # older states: no temperature
         self.rest_v = 0.0 if rest_v is None else float(rest_v)
         self.rest_t = -1.0 if rest_t is None else float(rest_t)

@@ -217,12 +217,19 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "slope_v_per_day": None if tr is None else _r(tr.slope, 5),
             "n_days": None if tr is None else tr.n,
             "significant": None if tr is None else tr.falling,
+            # falling steeply enough to matter and towards a level reached within the horizon;
+            # False: "no decline in sight", whatever the statistics
+            "decline_in_sight": None if tr is None else crit_date is not None or warn_date is not None,
             "projected_warning_date": warn_date,
             "projected_end_of_life_date": crit_date,
         },
         "self_discharge": {
             "last_mv_per_day": None if sos.last_rate is None else _r(sos.last_rate * sos.cells * 1000.0, 2),
             "baseline_mv_per_day": None if base is None else _r(base * sos.cells * 1000.0, 2),
+            # as charge lost (% per day at 20 °C) on the band of the SoC table the last park was on
+            "last_pct_per_day": _r(sos.pct_per_day(sos.last_rate), 3),
+            "baseline_pct_per_day": _r(sos.pct_per_day(base), 3),
+            "healthy_pct_per_day": _r(sos.healthy_pct_day, 3),
         },
         "sensor_fault": an.w_sos.active,
         "health": health(an.engine, "sos", an.w_sos.active),

@@ -31,6 +31,14 @@ class TrendFit:
     def rising(self) -> bool:
         return self.lower > 0.0
 
+    def declining(self, min_slope: float) -> bool:
+        """A decline that matters: significant (``falling``) and steeper than ``min_slope`` (> 0).
+
+        Years of daily values make a slope of hundredths of a mV a day significant; only the
+        floor tells sensor drift and seasons from wear (TrendConfig.min_slope_v_per_cell_day).
+        """
+        return self.upper < 0.0 and self.slope <= -min_slope
+
     def to_list(self) -> list[float]:
         return [self.slope, self.intercept, self.lower, self.upper, self.n, self.first_day, self.last_day]
 
@@ -41,15 +49,21 @@ class TrendFit:
         slope, intercept, lower, upper, n, first, last = d
         return cls(float(slope), float(intercept), float(lower), float(upper), int(n), float(first), float(last))
 
-    def days_until(self, level: float, day: float) -> float | None:
-        """Days from ``day`` until the line reaches ``level`` (0 if past it), None if flat."""
+    def days_until(self, level: float, day: float, horizon: float = math.inf) -> float | None:
+        """Days from ``day`` until the line reaches ``level`` (0 if past it).
+
+        None if flat, or if the crossing lies more than ``horizon`` days ahead: a date decades
+        out is no projection, only a line drawn too far.
+        """
         now = self.at(day)
         s = self.slope
         if s < 0.0:
-            return 0.0 if now <= level else (level - now) / s
-        if s > 0.0:
-            return 0.0 if now >= level else (level - now) / s
-        return None
+            days = 0.0 if now <= level else (level - now) / s
+        elif s > 0.0:
+            days = 0.0 if now >= level else (level - now) / s
+        else:
+            return None
+        return days if days <= horizon else None
 
 
 def z_two_sided(confidence: float) -> float:
