@@ -213,11 +213,25 @@ class CrankingConfig(Section):
     info_clear_margin_v: Volts = 0.2  # a start must beat the info level by this to clear it [ENG]
     warn_clear_margin_v: Volts = 0.2  # a start must beat the limit by this to count as good [ENG]
     crit_clear_margin_v: Volts = 0.3  # [ENG]
-    assumed_temp_c: float = 0.0  # used when a reading has no temperature [ENG]
+    # The battery temperature assumed for a start without a temperature reading (a logger with
+    # no sensor). On the cold side on purpose: a healthy battery on a frosty morning cranks to
+    # about 9.3-10 V, which a warm assumption (limit 9.4 V at 10 °C) would call weak; at 0 °C
+    # the limit is 9.14 V and the information level 9.67 V, so healthy cold starts raise no
+    # warning, at the cost of judging a warm weak battery ~0.45 V more leniently [ENG].
+    assumed_temp_c: Annotated[float, Range(ge=-40.0, le=40.0)] = 0.0
     # "Only load-test at ≥ 75 % SoC; otherwise charge first" (§2.4 [SRC 29, 31]): a start of
     # a battery whose last rested state of charge is below this is only judged when it falls
     # under crit_v or fails, and then the message names the low charge [ENG threshold source].
     min_soc_pct: Annotated[float, Range(ge=0, le=100)] = 75.0
+    # Below the gate a start still says something when it falls this far under the limit: a
+    # battery at 60-75 % instead of full rests ~0.15-0.25 V lower (AGM: ~10 mV per %) and its
+    # start dip is a little deeper, so a healthy one cranks up to ~0.3 V under its charged self.
+    # Further down, the start raises a warning that asks for a charge and a re-test (not a
+    # replacement). Only just under the gate: while the battery rests at or above the
+    # low_voltage warning level (12.40 V at 25 °C, 60 % on AGM), where this margin holds; an
+    # emptier battery's start says nothing (low_voltage asks for the charge). Below crit_v a
+    # start is critical at any charge [ENG].
+    low_charge_margin_v: Annotated[float, Range(ge=0.0, le=3.0)] = 0.3
     # Info and warning need this many starts in a row (one start can be a hard one); the
     # critical level needs one (§0.1) [ENG].
     debounce: Debounce = Debounce(for_n=2, clear_for_n=3)
@@ -304,6 +318,19 @@ class DrainConfig(Section):
     rest_min_s: Seconds = 8 * H
     min_span_s: Seconds = 8 * H  # a verdict needs this much rested time measured [ENG]
     verdict_every_s: Seconds = 12 * H  # a long park gives a verdict this often [ENG]
+    # Early verdicts for a heavy drain: 1.2 A takes an 80 Ah battery from 80 % to 50 % in about
+    # 17 h, before the 12-hourly verdicts above could confirm anything. From early_span_s of
+    # rested data (instead of min_span_s) a verdict is taken every early_every_s, but it only
+    # counts when the excess fall is at least early_factor times the level it raises (warning:
+    # 2 x 50 = 100 mV per 12 h, ~0.7 A on 80 Ah; critical: 300 mV, ~2 A), a margin over what
+    # the short span can mistake for a drain (the surface charge's tail after 8 h rest, ≲ 30 mV
+    # per 12 h, and a temperature correction off by 1 mV/°C over a cooling night) [ENG]. Once
+    # min_span_s is covered, a fall that stays that heavy is judged every early_every_s instead
+    # of every verdict_every_s, at the normal levels, so the two-verdict debounce is met within
+    # the hour. A modest drain (below early_factor x warn_mv_12h) is judged as before.
+    early_span_s: Seconds = 4 * H
+    early_every_s: Annotated[float, Range(ge=600.0, le=400 * 86400.0)] = 1 * H
+    early_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 2.0
     # The state of charge used to turn mV into % (the OCV table's slope) before any resting
     # reading has been seen: a typical well-used battery [ENG].
     assumed_soc_pct: Annotated[float, Range(ge=0, le=100)] = 80.0
@@ -315,6 +342,10 @@ class DrainConfig(Section):
         for level in ("info", "warn", "crit"):
             if not getattr(self, f"{level}_clear_mv_12h") < getattr(self, f"{level}_mv_12h"):
                 raise ValueError(f"{level}_clear_mv_12h must be below {level}_mv_12h")
+        if self.early_span_s > self.min_span_s:
+            raise ValueError("early_span_s must not exceed min_span_s")
+        if self.early_every_s > self.verdict_every_s:
+            raise ValueError("early_every_s must not exceed verdict_every_s")
 
 
 @section

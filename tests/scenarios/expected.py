@@ -38,6 +38,20 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "parasitic_drain", "warning", "raised", 1.2, 3.0),
         ("main", "low_voltage", "warning", "raised", 1.5, 4.0),
     ],
+    "main-heavy-drain": [
+        # key-off on day 0 at ~17:20 at about 87 % of 70 Ah; 1.24 A asleep takes 1.8 % an hour
+        # below 80 % (12.60 V at 25 °C) about 4 h later, once the car has rested: the info level
+        ("main", "low_voltage", "info", "raised", 0.85, 1.2),
+        # rested from ~2 h after key-off (a last wake-up), fitted from 8 h later; from 4 h of
+        # fit the fall (~215 mV per 12 h beyond the sleep current) is past 2x the warning level,
+        # and the second hourly look confirms it: ~15 h after key-off, ~6 h before half charge
+        ("main", "parasitic_drain", "warning", "raised", 1.25, 1.4),
+        # below 60 % (12.40 V) about 15 h after key-off, held for 2 h
+        ("main", "low_voltage", "warning", "raised", 1.35, 1.55),
+        # 8 h of fit: the normal verdict is past 150 mV (critical), and the fall stays heavy, so
+        # the next verdict comes an hour later, not 12 h: ~19 h after key-off
+        ("main", "parasitic_drain", "critical", "raised", 1.4, 1.6),
+    ],
     "main-weak-crank": [
         # minima of 8.5-9.2 V around 0 °C against limits of 9.0-9.3 V: the second start of day 0
         ("main", "weak_cranking", "warning", "raised", 0.2, 1.5),
@@ -110,7 +124,11 @@ EXPECTED: dict[str, list[Expect]] = {
         ("main", "low_voltage", "info", "raised", 100.0, 183.0),
         ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
         # starts fall below the load-test limit in the last two months, but by then the battery
-        # rests below 75 % charged: no load test, so no warning (none falls below 8.5 V)
+        # rests below 75 % charged: no load test (none falls below 8.5 V). In the last weeks
+        # two starts in a row fall more than 0.3 V (low_charge_margin_v) under the limit while
+        # the battery rests at 60-75 %, further than that charge explains: a warning that
+        # asks for a charge and a re-test (8.8 V against 9.44 V at 13 °C, 68 % charged)
+        ("main", "weak_cranking", "warning", "raised", 165.0, 183.0),
     ],
     "long-healthy-year": [
         ("sos", "age", "info", "raised", *SOS_THREE_YEARS),
@@ -282,6 +300,13 @@ EXPECTED["demo"] = EXPECTED["sos-decline"]
 # severity, state, words). They pin down what the message calls the problem where a wrong name
 # would mislead the owner.
 MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
+    "main-decline": [
+        ("main", "weak_cranking", "warning", "raised", "charge the battery and re-test"),
+    ],
+    "main-heavy-drain": [
+        ("main", "parasitic_drain", "warning", "raised", "2x the 50 mV warning level"),
+        ("main", "parasitic_drain", "critical", "raised", "past the 150 mV per 12 h critical level"),
+    ],
     "sos-step-drop": [("sos", "step_drop", "critical", "raised", "a cell has probably shorted")],
     "sensor-loose-wire": [
         ("main", "sensor_fault", "warning", "raised", "the contact is intermittent"),

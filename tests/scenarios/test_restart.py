@@ -26,7 +26,7 @@ def run(readings: list[Reading], cfg: config.Config, cuts: tuple[int, ...]) -> l
 
 
 @pytest.mark.parametrize("name", [
-    "main-parasitic-drain", "main-undercharging", "main-weak-crank", "main-overvoltage",
+    "main-parasitic-drain", "main-heavy-drain", "main-undercharging", "main-weak-crank", "main-overvoltage",
     "main-failed-start", "main-recharge",
     "sos-step-drop", "sos-self-discharge", "sos-low-voltage", "sensor-loose-wire", "sensor-stuck",
     "sensor-stuck-average-only", "sensor-stuck-running", "sos-low-voltage-recovery",

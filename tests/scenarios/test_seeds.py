@@ -16,16 +16,17 @@ from battwatch.core.analysis import build_analyzer
 
 SEEDS = range(5)
 
-# The fault scenarios of the SOS pack and the sensors, and their false-alarm twins.
+# The fault scenarios of the SOS pack, the sensors and the 12 V drains, and their false-alarm twins.
 # (sos-low-voltage-recovery is left out on purpose: how a pack climbs back through the levels,
 # straight to clear or via information, depends on the weather of the seed.)
 FAULTS = [
     "sos-step-drop", "sos-low-voltage", "sos-self-discharge", "sos-age-overdue", "sos-decline-critical",
     "sensor-loose-wire", "sensor-open-wire", "sensor-stuck", "sensor-stuck-average-only",
-    "sensor-stuck-running", "sensor-silent", "sensor-out-of-range",
+    "sensor-stuck-running", "sensor-silent", "sensor-out-of-range", "main-heavy-drain",
+    "main-parasitic-drain",
 ]
 TWINS = ["adc-glitches", "sos-long-park-normal", "sos-liion-long-park", "sos-lifepo4-long-park",
-         "quiet-park-coarse-adc", "sos-hot-long-park"]
+         "quiet-park-coarse-adc", "sos-hot-long-park", "main-healthy-week-park", "main-healthy-winter-cranks"]
 
 Seen = tuple[str, str, str, str]
 

@@ -100,6 +100,8 @@ def test_the_12v_additions_have_domain_defaults() -> None:
     dc = m.decline
     assert (dc.dip_info_pct, dc.dip_warn_pct, dc.dip_crit_pct, dc.min_dip_v) == (15.0, 25.0, 50.0, 0.05)
     assert m.drain.assumed_soc_pct == 80.0
+    assert (m.drain.early_span_s, m.drain.early_every_s, m.drain.early_factor) == (4 * 3600.0, 3600.0, 2.0)
+    assert (cc.low_charge_margin_v, cc.assumed_temp_c) == (0.3, 0.0)
     st = config.defaults("car").analysis.state
     assert (st.crank_merge_s, st.failed_start_s, st.restart_window_s, st.gap_close_s) == (10.0, 120.0, 300.0, 600.0)
     assert config.defaults("car").analysis.sensor.negative_v == -0.2
@@ -112,6 +114,7 @@ def test_the_12v_additions_are_checked() -> None:
             "charging": {"recovery_crit_v": 13.1},
             "overvoltage": {"info_v": 15.2},
             "decline": {"dip_warn_pct": 60, "dip_info_clear_pct": 20},
+            "drain": {"early_span_s": 36000, "early_every_s": 86400, "early_factor": 0.5},
         },
         "sensor": {"negative_v": 0.5},
     })
@@ -122,8 +125,16 @@ def test_the_12v_additions_are_checked() -> None:
         "analysis.main.overvoltage: need info_v < warn_v < crit_v <= immediate_v",
         "analysis.main.decline: need dip_info_pct < dip_warn_pct < dip_crit_pct",
         "analysis.sensor.negative_v",
+        "analysis.main.drain.early_factor",
     ):
         assert needle in text, (needle, got)
+    # the cross checks run once every key is in range
+    got = problems({"main": {"drain": {"early_span_s": 36000, "early_every_s": 86400}}})
+    assert "analysis.main.drain: early_span_s must not exceed min_span_s" in "\n".join(got)
+    got = problems({"main": {"drain": {"early_every_s": 86400}}})
+    assert "analysis.main.drain: early_every_s must not exceed verdict_every_s" in "\n".join(got)
+    got = problems({"main": {"cranking": {"low_charge_margin_v": -0.1, "assumed_temp_c": 60}}})
+    assert any("low_charge_margin_v" in p for p in got) and any("assumed_temp_c" in p for p in got)
 
 
 def test_unknown_keys_are_errors_with_a_hint() -> None:

@@ -213,7 +213,8 @@ class MainRules(DailyRules):
         self.fit = RunningFit()
         self.fit_t = -1e18
         self.next_verdict_h = m.drain.min_span_s / 3600.0
-        self.verdicts = 0
+        self.next_early_h = m.drain.early_span_s / 3600.0  # the next early look at a heavy drain
+        self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
@@ -235,9 +236,19 @@ class MainRules(DailyRules):
             self.fit_t = t
             fit = self.fit
             fit.add(t / 3600.0, v25, 0.0 if temp is None else 1.0)
-            if fit.last_x - fit.x0 >= self.next_verdict_h:
-                self.next_verdict_h += self.cfg.drain.verdict_every_s / 3600.0
-                self._drain_verdict(t)
+            span_h = fit.last_x - fit.x0
+            dc = self.cfg.drain
+            if span_h >= self.next_verdict_h:
+                heavy = self._drain_verdict(t)
+                # a fall this heavy is judged again within the hour, so that the debounce's
+                # second verdict comes before the battery is half empty; otherwise as before
+                if heavy:
+                    self.next_verdict_h = span_h + dc.early_every_s / 3600.0
+                else:
+                    self.next_verdict_h += dc.verdict_every_s / 3600.0
+            elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
+                self.next_early_h = span_h + dc.early_every_s / 3600.0
+                self._drain_verdict(t, early=True)
 
     @property
     def soc(self) -> float | None:
@@ -316,8 +327,16 @@ class MainRules(DailyRules):
             target = CRITICAL  # §0.1: one such start is enough
             immediate = True
         elif low_charge:
-            # not a load test: it neither raises nor clears (a critical one was caught above)
-            return
+            # not a load test: it neither clears nor steps down (a critical one was caught
+            # above). Just under the gate (resting at or above the low_voltage warning level,
+            # 60-75 % on AGM) a start further under the limit than that charge explains
+            # (low_charge_margin_v) raises a warning that asks for a charge and a re-test;
+            # further down the low charge explains any start, and low_voltage asks for the charge
+            v25 = self.last_rest_v25
+            near_gate = v25 is not None and v25 >= self.cfg.low_voltage.warn_v
+            if not near_gate or v >= limit - cc.low_charge_margin_v or level > WARNING:
+                return
+            target = WARNING
         elif level >= CRITICAL and v < cc.crit_v + cc.crit_clear_margin_v:
             target = CRITICAL
         elif v < limit or (level >= WARNING and v < limit + cc.warn_clear_margin_v):
@@ -331,6 +350,7 @@ class MainRules(DailyRules):
                             {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit, "info": info,
                              "crit": cc.crit_v, "dip": dip, "failed": ev.failed, "restart": ev.restart,
                              "soc": soc, "low_charge": low_charge, "min_soc": cc.min_soc_pct, "t": ev.t,
+                             "margin": cc.low_charge_margin_v,
                              "failed_s": self.failed_start_s},
                             immediate=immediate)
 
@@ -374,6 +394,7 @@ class MainRules(DailyRules):
         fit.reset()
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
+        self.next_early_h = dc.early_span_s / 3600.0
 
     def _mv_per_pct(self) -> float:
         soc = self.soc
@@ -382,31 +403,49 @@ class MainRules(DailyRules):
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _drain_verdict(self, t: float) -> None:
+    def _drain_verdict(self, t: float, early: bool = False) -> bool:
+        """Judge the park's fall so far; True when it is heavy (early_factor x the warning level).
+
+        An ``early`` look (less than min_span_s measured) only speaks of a heavy fall, and then
+        only to raise: warning, or critical past early_factor x the critical level.
+        """
         fit = self.fit
         slope = fit.slope()  # V per hour
         if slope is None:
-            return
-        self.verdicts += 1
+            return False
         dc = self.cfg.drain
         mv_pct = self._mv_per_pct()
         rate = -slope * 12.0 * 1000.0
         sleep_ma = dc.car_sleep_ma + self.monitor_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
         excess = rate - expected
+        heavy = excess >= dc.early_factor * dc.warn_mv_12h
         s = self.s_drain
-        target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
-                       dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
+        if early:
+            if not heavy:
+                return False
+            target = CRITICAL if excess >= dc.early_factor * dc.crit_mv_12h else WARNING
+            if target < s.level:
+                return True  # a short span's look never counts towards stepping down
+        else:
+            self.verdicts += 1
+            target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
+                           dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
-        days = None
         total_a = extra_a + sleep_ma / 1000.0
         soc = self.soc
-        if soc is not None and soc > 50.0 and total_a > 0:
-            days = (soc - 50.0) / 100.0 * self.capacity_ah / total_a / 24.0
+        hours = None
+        if soc is not None and total_a > 0:
+            hours = max(0.0, soc - 50.0) / 100.0 * self.capacity_ah / total_a
         self.engine.observe(s, t, t - fit.span * 3600.0, target, excess, msg.parasitic_drain,
                             {"rate_mv_12h": rate, "expected_mv_12h": expected, "span_h": fit.span,
                              "temp_known": fit.mean_z() > 0.5, "sleep_ma": sleep_ma, "extra_a": extra_a,
-                             "days_to_half": days})
+                             "soc": soc, "hours_to_half": hours, "capacity_ah": self.capacity_ah,
+                             "excess_mv_12h": excess, "info": dc.info_mv_12h, "warn": dc.warn_mv_12h,
+                             "crit": dc.crit_mv_12h, "early": early, "early_factor": dc.early_factor,
+                             "early_warn": dc.early_factor * dc.warn_mv_12h,
+                             "early_crit": dc.early_factor * dc.crit_mv_12h})
+        return heavy
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
@@ -502,6 +541,7 @@ class MainRules(DailyRules):
             "last_crank": None if self.last_crank is None else [
                 self.last_crank.t, self.last_crank.v_min, self.last_crank.v_pre, self.last_crank.temp_c],
             "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
+            "next_early_h": self.next_early_h,
             "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
             "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
@@ -522,6 +562,7 @@ class MainRules(DailyRules):
         self.fit.load(d["fit"])
         self.next_verdict_h = float(d["next_verdict_h"])
         self.verdicts = int(d["verdicts"])
+        self.next_early_h = float(d.get("next_early_h", self.cfg.drain.early_span_s / 3600.0))
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.ocv_fit = TrendFit.of(d["ocv_fit"])

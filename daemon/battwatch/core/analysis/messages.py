@@ -84,7 +84,8 @@ def _pending_worse(sev: int, value: float, c: dict[str, Any], *, low: bool) -> s
 
 def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
     v, v25, temp, soc = c["v"], c["v25"], c["temp"], c["soc"]
-    corr = "" if temp is None else f" ({v25:.2f} V corrected to 25 °C from {temp:.1f} °C)"
+    corr = (" (no temperature reading: judged as read, not corrected to 25 °C)" if temp is None
+            else f" ({v25:.2f} V corrected to 25 °C from {temp:.1f} °C)")
     if c.get("dead_cell"):
         return (
             f"12 V battery reads {v:.2f} V while {c['state']}, at or below {c['limit']:.1f} V: one or more "
@@ -119,11 +120,17 @@ def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
 
 def weak_cranking(sev: int, c: dict[str, Any]) -> str:
     v, temp, limit = c["v_min"], c["temp"], c["limit"]
-    at = _temp(temp) + (" (temperature assumed)" if c.get("assumed") else "")
+    # the limits in force are the ones at this temperature: say which, and when it is assumed
+    if c.get("assumed"):
+        at = f" (no battery temperature reading: judged at an assumed {temp:.1f} °C)"
+        here = f"at the assumed {temp:.1f} °C"
+    else:
+        at = _temp(temp)
+        here = f"at {temp:.1f} °C"
     if sev == NONE:
         return (
             f"The last starts kept the 12 V battery at {v:.2f} V or more{at}, above the "
-            f"{c['info']:.2f} V a healthy battery holds at this temperature: cranking is healthy again."
+            f"{c['info']:.2f} V a healthy battery holds {here}: cranking is healthy again."
         )
     dip = "" if c.get("dip") is None else f" (a {c['dip']:.2f} V dip)"
     soc = c.get("soc")
@@ -157,13 +164,23 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
         )
     if sev == INFO:
         return head + (
-            f", below the {c['info']:.2f} V information level for this temperature (10.5 V at 21 °C "
+            f", below the {c['info']:.2f} V information level {here} (10.5 V at 21 °C "
             f"and above) but above the {limit:.2f} V load-test limit: the battery is not as strong as a "
             f"new one. Nothing to do yet: have it tested at the next service."
         )
+    if c.get("low_charge") and soc is not None:
+        # under the charge gate: weak for its charge, but no verdict on the battery yet
+        return head + (
+            f", more than {c['margin']:.2f} V under the {limit:.2f} V load-test limit {here}, further "
+            f"than a low charge alone explains. But the battery was only about {soc:.0f} % charged when "
+            f"it last rested, and a start is a fair load test only from {c['min_soc']:.0f} %: charge the "
+            f"battery and re-test (a full charge with a proper charger, or a long drive, then watch the "
+            f"next starts). If the starts of a charged battery stay this low, it is losing its cranking "
+            f"power. {WEAK_12V_SOS}"
+        )
     return head + (
-        f"; a healthy battery stays above {limit:.2f} V at this temperature (the load-test limit "
-        f"is 9.6 V at 21 °C, lower in the cold). The battery is losing its cranking power: have "
+        f"; a healthy battery stays above the {limit:.2f} V load-test limit {here} (9.6 V at 21 °C "
+        f"and above, lower in the cold). The battery is losing its cranking power: have "
         f"it load-tested and plan a replacement before a cold morning leaves you stranded. "
         f"{WEAK_12V_SOS}"
     )
@@ -241,6 +258,14 @@ def overvoltage(sev: int, c: dict[str, Any]) -> str:
     )
 
 
+def _hours(h: float) -> str:
+    if h < 1.0:
+        return "less than an hour"
+    if h < 36.0:
+        return f"about {h:.0f} hours"
+    return _days(h / 24.0)
+
+
 def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
     rate, expected, span_h = c["rate_mv_12h"], c["expected_mv_12h"], c["span_h"]
     head = (
@@ -250,17 +275,33 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
     )
     if sev == NONE:
         return head + ". The drain is back to normal."
+    excess = c["excess_mv_12h"]
+    if c.get("early"):
+        # a short span only speaks of a heavy fall: it says which bar it cleared
+        bar = c["early_crit"] if sev == CRITICAL else c["early_warn"]
+        level = (f", {excess:.0f} mV more: past {bar:.0f} mV per 12 h, {c['early_factor']:g}x the "
+                 f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
+    else:
+        level = f", {excess:.0f} mV more, past the {_level_of(sev, c):.0f} mV per 12 h {_LEVEL_NAMES[sev]} level"
     amps = c["extra_a"]
-    days = c.get("days_to_half")
-    runway = "" if days is None else f" At this rate the battery is half empty in {_days(days)}."
+    hours = c.get("hours_to_half")
+    soc = c.get("soc")
+    if hours is None:
+        runway = ""
+    elif hours <= 0.0:
+        runway = f" The battery is already below half charge (about {soc:.0f} %): charge it before the next start."
+    else:
+        runway = (f" At this rate the battery (about {soc:.0f} % charged, {c['capacity_ah']:.0f} Ah) is at "
+                  f"half charge in {_hours(hours)}.")
     tail = (
         f". Something draws roughly {amps:.2f} A extra with the car asleep: a module that does not "
         f"go to sleep, an aftermarket device, a light left on, or a battery with a soft short."
         f"{runway} Have the closed-circuit current measured (BMW's limit is 80 mA)."
     )
     if sev == INFO:
-        return head + tail.replace("Have the closed-circuit", "Worth watching; if it persists, have the closed-circuit")
-    return head + tail
+        return head + level + tail.replace(
+            "Have the closed-circuit", "Worth watching; if it persists, have the closed-circuit")
+    return head + level + tail
 
 
 def main_decline(sev: int, c: dict[str, Any]) -> str:
