@@ -45,8 +45,10 @@ def _iso(t: float | None) -> str | None:
 
 def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
     return [
-        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.value,
-         "message": s.message, "flapping": s.flapping}
+        # the current words (the latest supporting verdict, refreshed at most hourly), not
+        # necessarily those of the transition that raised the alert
+        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.now_value,
+         "message": s.now_message, "message_at": iso_utc(s.now_t), "flapping": s.flapping}
         for s in engine.active(battery)
     ]
 
