@@ -335,3 +335,29 @@ def test_an_open_sos_wire_reads_as_not_trustworthy(tmp_path: Path) -> None:
     assert re.search(r"  state of charge   unknown while the sensor is faulted \(\d+ % at the last good rested reading\)",
                      sos), sos
     assert " V now" not in sos
+
+
+def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:
+    """A pack that kept running down after its critical raise: the alert line quotes the latest
+    rested reading, the transition keeps the words it was raised with."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sos-low-voltage", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sos-low-voltage"), "store": {"path": str(tmp_path / "s")}},
+                           env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    info = status.collect(cfg, systemd=no_systemd)
+    (now,) = [a for a in info["alerts"] if (a["battery"], a["alert"]) == ("sos", "low_voltage")]
+    (raised,) = [e for e in info["recent_events"] if (e["battery"], e["alert"], e["severity"]) ==
+                 ("sos", "low_voltage", "critical")]
+    rested = info["batteries"]["sos"]["rested_voltage"]
+    assert now["severity"] == "critical"
+    assert now["message"].startswith(f"SOS backup battery rested at {rested:.2f} V")
+    assert now["message"] != raised["message"] and "below the 4.40 V critical level" in now["message"]
+    (stored,) = [a for a in info["summary"]["sos"]["alerts"] if a["alert"] == "low_voltage"]
+    assert stored["message_at"] > raised["time"]
+    text = status.render(info)
+    assert f"CRITICAL sos/low_voltage since {status._when(now['since'])}: {now['message']}" in text
