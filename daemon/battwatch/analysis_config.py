@@ -670,6 +670,10 @@ class AlertsConfig(Section):
     flap_window_s: Seconds = 24 * H  # §4: ≥ 4 toggles in 24 h is flapping
     flap_max: Annotated[int, Range(ge=2, le=100)] = 4
     flap_hold_s: Seconds = 6 * H  # while flapping, clear only after this long clear [ENG]
+    # An active alert's current message (health summary, retained MQTT state, `battwatch
+    # status`) follows its latest supporting verdict at most this often, so the retained state
+    # does not churn with every reading; transitions keep their words [ENG].
+    message_refresh_s: Annotated[float, Range(ge=60, le=7 * DAY)] = 1 * H
 
 
 @section

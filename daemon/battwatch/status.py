@@ -38,6 +38,7 @@ WORDED_KEYS = (
     "remaining_life_text", "remaining_life_alert", "overdue_years", "voltage", "rested_voltage",
     "rested_voltage_25c", "rested_voltage_corrected", "temp_ref_c", "rested_at", "per_cell_v",
     "chemistry", "cells", "last_crank_at", "last_crank_temp_c", "self_discharge", "sensor_fault",
+    "sensor_fault_since", "sensor_fault_first_sign",
 )
 
 
@@ -181,11 +182,33 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
     ):
         # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
         out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"
+    if isinstance(out.get("sensor_fault"), str) and out["sensor_fault"]:
+        _faulted(out)
     known = set(out) | {"alerts"} | set(WORDED_KEYS) | {"remaining_life_by_age_years", "remaining_life_by_trend_years"}
     # keys the analysis added that this screen has no label for: shown as they are
     out["other"] = {k: v for k, v in b.items() if k not in known and isinstance(v, str | int | float | bool)}
     out["present"] = bool(b)
     return out
+
+
+def _faulted(out: dict[str, Any]) -> None:
+    """A channel with an active sensor fault: its readings are not the battery's, so neither
+    the last voltage nor the charge is shown as current. What is left is the last rested
+    reading up to the fault's first sign (or, for a store without it, up to the raise)."""
+    out["readings_trustworthy"] = False
+    out.pop("voltage", None)
+    soc = out["soc_pct"]
+    out["soc_pct"] = None
+    rested = _number(out.get("rested_voltage"))
+    rested_t = _as_time(out.get("rested_at"))
+    first = _as_time(out.get("sensor_fault_first_sign"))
+    if first is None:
+        first = _as_time(out.get("sensor_fault_since"))
+    # a reading stamps the end of its window and the first sign is the start of the first bad
+    # window: a rested reading at that very time is the last good one
+    out["last_good_rested"] = None
+    if rested is not None and rested_t is not None and (first is None or rested_t <= first):
+        out["last_good_rested"] = {"voltage": rested, "at": iso_utc(rested_t), "soc_pct": soc}
 
 
 def _alerts(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -426,6 +449,26 @@ def _self_discharge(sd: Mapping[str, Any]) -> str | None:
     return text + ("; its own baseline is still being learned" if base is None else f" (its own baseline: {rate(base)})")
 
 
+def _faulted_lines(b: Mapping[str, Any]) -> list[str]:
+    """The voltage and charge lines of a faulted channel: what is known, and from when."""
+    since = f" since {_when(b['sensor_fault_since'])}" if b.get("sensor_fault_since") else ""
+    good = _dict(b.get("last_good_rested"))
+    first = f"its first sign at {_when(b['sensor_fault_first_sign'])}" if b.get("sensor_fault_first_sign") else "it"
+    if good:
+        last = f"last good rested reading {good['voltage']:.2f} V at {_when(good['at'])}"
+    elif _number(b.get("rested_voltage")) is not None and b.get("rested_at"):
+        last = (f"no rested reading known good: the last one ({b['rested_voltage']:.2f} V at "
+                f"{_when(b['rested_at'])}) is after {first}")
+    else:
+        last = f"no rested reading before {first}"
+    soc = _number(good.get("soc_pct"))
+    at_good = "" if soc is None else f" ({soc:.0f} % at the last good rested reading)"
+    return [
+        f"  voltage           readings not trustworthy (sensor fault{since}); {last}",
+        f"  state of charge   unknown while the sensor is faulted{at_good}",
+    ]
+
+
 def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> list[str]:
     kind_text = f" ({b['type']})" if b.get("type") else ""
     lines = [f"{title}{kind_text}"]
@@ -436,13 +479,16 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
     if isinstance(b.get("sensor_fault"), str) and b["sensor_fault"]:
         lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
     volts = _voltage_line(b, kind)
-    if volts:
-        lines.append(f"  voltage           {volts}")
     soc = b.get("soc_pct")
-    if b.get("soc_note"):
-        lines.append(f"  state of charge   unknown: {b['soc_note']}")
+    if b.get("readings_trustworthy") is False:
+        lines += _faulted_lines(b)  # neither the voltage nor the charge is current
     else:
-        lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
+        if volts:
+            lines.append(f"  voltage           {volts}")
+        if b.get("soc_note"):
+            lines.append(f"  state of charge   unknown: {b['soc_note']}")
+        else:
+            lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
     age = b.get("age_years")
     if age is None:
         lines.append("  age               unknown (set `installed` in the configuration)")
@@ -490,9 +536,13 @@ def render(info: dict[str, Any]) -> str:
     if last:
         state = f", {last['state']}" if last.get("state") else ""
         temp = f", {last['temp_c']:.1f} °C" if _number(last.get("temp_c")) is not None else ""
+        bats = _dict(info.get("batteries"))
+        def mark(kind: str) -> str:
+            return " (not trustworthy: sensor fault)" if _dict(bats.get(kind)).get("readings_trustworthy") is False else ""
+
         lines.append(
-            f"Last reading  {_when(last['time'])} ({_ago(last['age_s'])}): 12 V {_volts(last['main_v'])}, "
-            f"SOS {_volts(last['sos_v'])}{temp}{state}"
+            f"Last reading  {_when(last['time'])} ({_ago(last['age_s'])}): 12 V {_volts(last['main_v'])}{mark('main')}, "
+            f"SOS {_volts(last['sos_v'])}{mark('sos')}{temp}{state}"
         )
     else:
         lines.append("Last reading  none yet")

@@ -314,7 +314,8 @@ MESSAGES: dict[str, list[tuple[str, str, str, str, str]]] = {
     ],
     "sensor-open-wire": [("sos", "sensor_fault", "warning", "raised", "the wire is open")],
     "sos-low-voltage-recovery": [
-        ("sos", "low_voltage", "warning", "raised", "back above 4.72 V but still below the 5.04 V"),
+        ("sos", "low_voltage", "warning", "raised",
+         "back above the 4.72 V that ends the critical level but still below the 5.04 V that ends the warning level"),
     ],
     "sos-decline-critical": [
         ("sos", "decline", "critical", "raised", "is already at the 4.88 V warning level"),

@@ -67,3 +67,32 @@ def test_a_log_that_does_not_follow_the_stored_analysis_stops_before_writing(tmp
     h2 = _write(tmp_path / "h2.csv", readings[cut:])
     with pytest.raises(ReplayError, match="holds the analysis of vehicle 'sim-sos-step-drop'"):
         replay_file(h2, other, store_dir=store)
+
+
+def _summary(store: Path) -> dict[str, object]:
+    import json
+
+    db = sqlite3.connect(store / "battwatch.sqlite3")
+    try:
+        data = json.loads(db.execute("SELECT value FROM kv WHERE key = 'summary'").fetchone()[0])
+    finally:
+        db.close()
+    return {k: data[k] for k in ("main", "sos")}
+
+
+@pytest.mark.parametrize("name", ["sos-low-voltage", "sensor-open-wire"])
+def test_a_cut_keeps_the_current_words_and_the_fault_s_first_sign(name: str, tmp_path: Path) -> None:
+    """The summary after two halves is the whole log's: refreshed alert messages and a sensor
+    fault's first sign survive the saved state."""
+    cfg = config.from_dict(scenarios.scenario_config(name), env={})
+    readings = list(scenarios.generate(name))
+    whole = replay_file(_write(tmp_path / "all.csv", readings), cfg, store_dir=tmp_path / "whole")
+    last_at = next(i for i, r in enumerate(readings) if r.t == whole.transitions[-1].t)
+    cut = (last_at + len(readings)) // 2  # inside the last alert's episode
+    store = tmp_path / "parts"
+    replay_file(_write(tmp_path / "h1.csv", readings[:cut]), cfg, store_dir=store)
+    replay_file(_write(tmp_path / "h2.csv", readings[cut:]), cfg, store_dir=store)
+    got, want = _summary(store), _summary(tmp_path / "whole")
+    assert got == want
+    active = [a for b in ("main", "sos") for a in want[b]["alerts"]]  # type: ignore[index]
+    assert active and all(a["message"] for a in active)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from battwatch.analysis_config import AlertsConfig, Debounce
+from battwatch.core.analysis import summary
 from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
 
 H = 3600.0
@@ -192,3 +193,115 @@ def test_state_survives_export_and_import_through_json() -> None:
     e2.observe(p2, T0 + 2 * H, T0 + 2 * H, WARNING, 12.3, text)
     assert states(e2) == [("low_voltage", "warning", "raised")]
     assert e2.active("sos") == [s2] and e2.active("main") == [p2]
+
+
+def test_a_step_down_is_worded_from_the_verdict_at_its_new_level() -> None:
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce(clear_for_n=3))
+    e.observe(s, T0, T0, CRITICAL, 11.8, text, "critical reading")
+    e.take()
+    # coming down: one verdict at warning, then readings that would clear it
+    e.observe(s, T0 + 100, T0 + 100, WARNING, 12.3, text, "warning reading")
+    e.observe(s, T0 + 200, T0 + 200, NONE, 12.7, text, "clear reading")
+    e.observe(s, T0 + 300, T0 + 300, NONE, 12.7, text, "clear reading")
+    out = e.take()
+    # the alert goes to warning: value and words of the reading that justifies warning, not of
+    # the last one (a clear reading) nor of the critical raise
+    assert [(x.severity, x.state, x.value, x.message) for x in out] == [
+        ("warning", "raised", 12.3, "sev=2 ctx=warning reading")]
+    assert (s.value, s.message) == (12.3, "sev=2 ctx=warning reading")
+
+
+def test_step_down_words_say_why_the_lower_level_holds() -> None:
+    from battwatch.core.analysis.messages import main_low_voltage
+
+    lv = {"temp": None, "soc": 50.0, "type": "agm", "info": 12.6, "warn": 12.4, "crit": 12.0, "clear": 12.7,
+          "info_clear": 12.7, "warn_clear": 12.5, "crit_clear": 12.2}
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce())
+    e.observe(s, T0, T0, CRITICAL, 11.9, main_low_voltage, {**lv, "v": 11.9, "v25": 11.9})
+    assert "below the 12.00 V critical level" in e.take()[0].message
+    # 12.45 V: above the warning level, but not yet above the 12.50 V that ends it
+    e.observe(s, T0 + 60, T0 + 60, WARNING, 12.45, main_low_voltage,
+              {**lv, "v": 12.45, "v25": 12.45, "from": CRITICAL})
+    (down,) = e.take()
+    assert down.severity == "warning" and down.value == 12.45
+    assert down.message.startswith(
+        "12 V battery rested at 12.45 V, back above the 12.20 V that ends the critical level but still "
+        "below the 12.50 V that ends the warning level: about 50 % charged.")
+    assert "critical level:" not in down.message and "damaged for good" not in down.message
+    # straight from critical to information: both higher levels have ended
+    e2 = engine()
+    s2 = e2.slot("main", "low_voltage", Debounce())
+    e2.observe(s2, T0, T0, CRITICAL, 11.9, main_low_voltage, {**lv, "v": 11.9, "v25": 11.9})
+    e2.observe(s2, T0 + 60, T0 + 60, INFO, 12.55, main_low_voltage, {**lv, "v": 12.55, "v25": 12.55, "from": CRITICAL})
+    assert "back above the 12.50 V that ends the warning and critical levels but still below the 12.60 V " \
+           "information level" in e2.take()[-1].message
+
+
+def test_an_active_alert_shows_its_current_words_without_new_transitions() -> None:
+    e = engine(renotify_warning_s=24 * H, message_refresh_s=H)
+    s = e.slot("main", "low_voltage", Debounce(for_s=H, clear_for_n=2))
+    e.observe(s, T0, T0, WARNING, 12.3, text, "raised at 12.3", immediate=True)
+    assert len(e.take()) == 1
+    assert (s.now_message, s.now_value, s.now_t) == ("sev=2 ctx=raised at 12.3", 12.3, T0)
+    e.observe(s, T0 + 1800, T0 + 1800, WARNING, 12.25, text, "12.25")
+    assert s.now_message == "sev=2 ctx=raised at 12.3"  # within the hour: no churn
+    e.observe(s, T0 + H, T0 + H, WARNING, 12.2, text, "12.2")
+    assert (s.now_message, s.now_value, s.now_t) == ("sev=2 ctx=12.2", 12.2, T0 + H)
+    # the health summary (and so the retained MQTT state and `battwatch status`) shows them
+    (shown,) = summary.alerts(e, "main")
+    assert (shown["message"], shown["value"], shown["message_at"]) == (
+        "sev=2 ctx=12.2", 12.2, "2025-01-06T01:00:00.000+00:00")
+    assert shown["since"] == "2025-01-06T00:00:00.000+00:00"
+    # a verdict below the level does not support it: the words stay
+    e.observe(s, T0 + 3 * H, T0 + 3 * H, NONE, 12.8, text, "clear")
+    assert s.now_message == "sev=2 ctx=12.2"
+    # one above it (still being confirmed) does, at the alert's own level
+    e.observe(s, T0 + 4 * H, T0 + 4 * H, CRITICAL, 11.9, text, "11.9")
+    assert (s.now_message, s.now_value) == ("sev=2 ctx=11.9", 11.9)
+    # never a transition; the transition's words and the reminders stay those of the raise
+    assert e.take() == []
+    assert (s.message, s.value) == ("sev=2 ctx=raised at 12.3", 12.3)
+    e.housekeep(T0 + 24 * H)
+    (reminder,) = e.take_renotifications()
+    assert reminder.message.endswith(": sev=2 ctx=raised at 12.3")
+    # a transition sets both
+    e.observe(s, T0 + 25 * H, T0 + 25 * H, NONE, 12.8, text, "clear")
+    e.observe(s, T0 + 26 * H, T0 + 26 * H, NONE, 12.8, text, "clear")
+    assert states(e) == [("low_voltage", "warning", "cleared")]
+    assert s.now_message == s.message == "sev=0 ctx=clear"
+
+
+def test_an_event_alert_keeps_the_words_of_its_event() -> None:
+    e = engine(message_refresh_s=H)
+    s = e.slot("sos", "step_drop", Debounce(), refresh=False)
+    e.observe(s, T0, T0, CRITICAL, 4.0, text, "the step")
+    e.observe(s, T0 + 2 * H, T0 + 2 * H, CRITICAL, 4.6, text, "a later reading")
+    assert s.now_message == "sev=3 ctx=the step"
+
+
+def test_current_words_and_a_pending_step_down_survive_a_restart() -> None:
+    e = engine(message_refresh_s=H)
+    s = e.slot("main", "overvoltage", Debounce(clear_for_n=2))
+    e.observe(s, T0, T0, CRITICAL, 15.6, text, "raise")
+    e.observe(s, T0 + 2 * H, T0 + 2 * H, CRITICAL, 15.7, text, "refresh")
+    e.observe(s, T0 + 2 * H + 60, T0 + 2 * H + 60, WARNING, 15.2, text, {"v": 15.2})  # pending step down
+    e.take()
+    data = json.loads(json.dumps(e.export()))
+    e2 = engine(message_refresh_s=H)
+    s2 = e2.slot("main", "overvoltage", Debounce(clear_for_n=2))
+    e2.load(data)
+    assert (s2.now_message, s2.now_value, s2.refresh_at) == ("sev=3 ctx=refresh", 15.7, T0 + 3 * H)
+    e2.observe(s2, T0 + 2 * H + 120, T0 + 2 * H + 120, NONE, 14.5, text, {"v": 14.5})
+    (down,) = e2.take()
+    assert (down.severity, down.value, down.message) == ("warning", 15.2, "sev=2 ctx={'v': 15.2}")
+    # a state saved before the current words existed shows the transition's words
+    old = {k: v for k, v in data["main/overvoltage"].items()
+           if k not in ("now_message", "now_value", "now_t", "refresh_at", "down_value", "down_ctx")}
+    e3 = engine(message_refresh_s=H)
+    s3 = e3.slot("main", "overvoltage", Debounce(clear_for_n=2))
+    e3.load({"main/overvoltage": old})
+    assert (s3.now_message, s3.now_value) == ("sev=3 ctx=raise", 15.6)
+    e3.observe(s3, T0 + 3 * H, T0 + 3 * H, CRITICAL, 15.8, text, "after restart")
+    assert s3.now_message == "sev=3 ctx=after restart"

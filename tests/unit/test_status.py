@@ -270,3 +270,94 @@ def test_a_real_analysis_summary_reads_as_plain_words(tmp_path: Path) -> None:
     # the analysis' internal names never reach the screen
     for raw in ("None", "{", "rested_v_per_day", "projected_warning_date", "per_cell_v"):
         assert raw not in sos + main_part, raw
+
+
+def faulted_summary(rested_at: str, first_sign: str | None) -> dict[str, Any]:
+    summary = full_summary(T0)
+    summary["main"].update({
+        "voltage": 0.02, "rested_voltage": 12.61, "rested_voltage_25c": 12.64, "rested_at": rested_at,
+        "soc_pct": 81.4, "sensor_fault": "open", "sensor_fault_since": "2024-05-01T09:00:00+00:00",
+        "sensor_fault_first_sign": first_sign, "health": "unknown (sensor fault)",
+    })
+    return summary
+
+
+def test_a_faulted_channel_shows_no_current_voltage_or_charge(tmp_path: Path) -> None:
+    build_store(tmp_path, faulted_summary("2024-05-01T03:00:00+00:00", "2024-05-01T08:50:00+00:00"))
+    info = status.collect(make_cfg(tmp_path), now=T0 + 10, systemd=no_systemd)
+    main_b = info["batteries"]["main"]
+    assert main_b["readings_trustworthy"] is False
+    assert "voltage" not in main_b and main_b["soc_pct"] is None
+    assert main_b["last_good_rested"] == {"voltage": 12.61, "at": "2024-05-01T03:00:00.000+00:00", "soc_pct": 81.4}
+    assert "readings_trustworthy" not in info["batteries"]["sos"]  # the healthy channel is as it was
+    text = status.render(info)
+    main_part = text[text.index("Starter battery"):text.index("SOS backup battery")]
+    assert ("  voltage           readings not trustworthy (sensor fault since 2024-05-01 09:00:00 UTC); "
+            "last good rested reading 12.61 V at 2024-05-01 03:00:00 UTC") in main_part
+    assert "  state of charge   unknown while the sensor is faulted (81 % at the last good rested reading)" in main_part
+    for current in ("0.02 V now", "81 % (from the rested voltage)"):
+        assert current not in main_part
+    assert "12 V 12.62 V (not trustworthy: sensor fault), SOS 4.90 V, 21.5 °C" in text
+
+
+def test_a_rested_reading_after_the_first_sign_is_not_called_good(tmp_path: Path) -> None:
+    # a frozen channel fed the rules until it was found out: its last rested value is suspect
+    build_store(tmp_path, faulted_summary("2024-05-01T08:55:00+00:00", "2024-05-01T05:00:00+00:00"))
+    info = status.collect(make_cfg(tmp_path), now=T0 + 10, systemd=no_systemd)
+    assert info["batteries"]["main"]["last_good_rested"] is None
+    text = status.render(info)
+    assert ("readings not trustworthy (sensor fault since 2024-05-01 09:00:00 UTC); no rested reading known "
+            "good: the last one (12.61 V at 2024-05-01 08:55:00 UTC) is after its first sign at "
+            "2024-05-01 05:00:00 UTC") in text
+    assert "  state of charge   unknown while the sensor is faulted\n" in text
+
+
+def test_an_open_sos_wire_reads_as_not_trustworthy(tmp_path: Path) -> None:
+    """The analysis' own summary after an SOS tap came off: no 0 V 'now', no charge."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sensor-open-wire", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sensor-open-wire"), "store": {"path": str(tmp_path / "s")}},
+                           env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    info = status.collect(cfg, systemd=no_systemd)
+    sos_b = info["batteries"]["sos"]
+    assert sos_b["sensor_fault"] == "open" and sos_b["sensor_fault_since"] == "2025-01-08T14:20:00.000+00:00"
+    good = sos_b["last_good_rested"]
+    assert good is not None and good["at"] <= sos_b["sensor_fault_first_sign"]
+    text = status.render(info)
+    sos = text[text.index("SOS backup battery"):text.index("Alerts")]
+    assert re.search(r"  voltage           readings not trustworthy \(sensor fault since 2025-01-08 14:20:00 UTC\); "
+                     r"last good rested reading \d\.\d\d V at 2025-01-0[78] \d\d:\d\d:00 UTC\n", sos), sos
+    assert re.search(r"  state of charge   unknown while the sensor is faulted \(\d+ % at the last good rested reading\)",
+                     sos), sos
+    assert " V now" not in sos
+
+
+def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:
+    """A pack that kept running down after its critical raise: the alert line quotes the latest
+    rested reading, the transition keeps the words it was raised with."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sos-low-voltage", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sos-low-voltage"), "store": {"path": str(tmp_path / "s")}},
+                           env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    info = status.collect(cfg, systemd=no_systemd)
+    (now,) = [a for a in info["alerts"] if (a["battery"], a["alert"]) == ("sos", "low_voltage")]
+    (raised,) = [e for e in info["recent_events"] if (e["battery"], e["alert"], e["severity"]) ==
+                 ("sos", "low_voltage", "critical")]
+    rested = info["batteries"]["sos"]["rested_voltage"]
+    assert now["severity"] == "critical"
+    assert now["message"].startswith(f"SOS backup battery rested at {rested:.2f} V")
+    assert now["message"] != raised["message"] and "below the 4.40 V critical level" in now["message"]
+    (stored,) = [a for a in info["summary"]["sos"]["alerts"] if a["alert"] == "low_voltage"]
+    assert stored["message_at"] > raised["time"]
+    text = status.render(info)
+    assert f"CRITICAL sos/low_voltage since {status._when(now['since'])}: {now['message']}" in text

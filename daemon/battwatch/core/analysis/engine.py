@@ -15,6 +15,7 @@ CRITICAL: Final = 3
 SEVERITY_NAMES = ("none", "info", "warning", "critical")
 SEVERITY_OF = {"info": INFO, "warning": WARNING, "critical": CRITICAL}
 MAX_PENDING_REMINDERS: Final = 100
+NEVER: Final = float("inf")
 
 # message(severity, ctx) -> text; severity NONE asks for the "cleared" text
 MessageFn = Callable[[int, Any], str]
@@ -27,12 +28,12 @@ class Slot:
         "battery", "alert", "for_s", "for_n", "clear_for_s", "clear_for_n", "renotify_s",
         "level", "since", "value", "message", "last_notified",
         "up_since", "up_n", "busy", "down_since", "down_n", "down_max", "history", "flapping",
-        "sensor",
+        "sensor", "down_value", "down_ctx", "refresh", "now_message", "now_value", "now_t", "refresh_at",
     )
 
     def __init__(
         self, battery: str, alert: str, d: Debounce, *, crit_for_s: float | None = None,
-        renotify_s: float | None = None,
+        renotify_s: float | None = None, refresh: bool = True,
     ) -> None:
         self.battery = battery
         self.alert = alert
@@ -55,6 +56,18 @@ class Slot:
         self.down_max = NONE
         self.history: list[float] = []
         self.flapping = False
+        # the verdict a de-escalation goes to (the latest one at ``down_max``): its value and
+        # context word the step down, so the message describes the reading that justifies it
+        self.down_value: float | None = None
+        self.down_ctx: Any = None
+        # the message and value of the latest verdict that still supports the level, for the
+        # summary; ``message`` stays the one of the transition (reminders repeat that one).
+        # ``refresh`` is False for an alert whose message describes the event that raised it.
+        self.refresh = refresh
+        self.now_message = ""
+        self.now_value: float | None = None
+        self.now_t = 0.0
+        self.refresh_at = NEVER  # data time from which a verdict refreshes ``now_message``
 
     def reset_pending(self) -> None:
         self.up_since = [None, None, None, None]
@@ -62,6 +75,8 @@ class Slot:
         self.down_since = None
         self.down_n = 0
         self.down_max = NONE
+        self.down_value = None
+        self.down_ctx = None
         self.busy = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,7 +84,9 @@ class Slot:
             "level": self.level, "since": self.since, "value": self.value, "message": self.message,
             "last_notified": self.last_notified, "up_since": self.up_since, "up_n": self.up_n,
             "down_since": self.down_since, "down_n": self.down_n, "down_max": self.down_max,
-            "history": self.history, "flapping": self.flapping,
+            "history": self.history, "flapping": self.flapping, "down_value": self.down_value,
+            "down_ctx": self.down_ctx, "now_message": self.now_message, "now_value": self.now_value,
+            "now_t": self.now_t, "refresh_at": None if self.refresh_at == NEVER else self.refresh_at,
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -85,6 +102,17 @@ class Slot:
         self.down_max = int(d["down_max"])
         self.history = [float(x) for x in d["history"]]
         self.flapping = bool(d["flapping"])
+        # states saved before these existed: the transition's message is the current one, and
+        # a pending step down words itself from the next verdict at its level
+        dv = d.get("down_value")
+        self.down_value = None if dv is None else float(dv)
+        self.down_ctx = d.get("down_ctx")
+        self.now_message = str(d.get("now_message", self.message))
+        nv = d.get("now_value", self.value)
+        self.now_value = None if nv is None else float(nv)
+        self.now_t = float(d.get("now_t", self.last_notified))
+        ra = d.get("refresh_at", self.now_t)  # missing: refresh at the next supporting verdict
+        self.refresh_at = NEVER if ra is None or not self.refresh or self.level == NONE else float(ra)
         self.busy = self.down_since is not None or any(x is not None for x in self.up_since)
 
 
@@ -114,9 +142,9 @@ class AlertEngine:
 
     def slot(
         self, battery: str, alert: str, debounce: Debounce, *, crit_for_s: float | None = None,
-        renotify_s: float | None = None,
+        renotify_s: float | None = None, refresh: bool = True,
     ) -> Slot:
-        s = Slot(battery, alert, debounce, crit_for_s=crit_for_s, renotify_s=renotify_s)
+        s = Slot(battery, alert, debounce, crit_for_s=crit_for_s, renotify_s=renotify_s, refresh=refresh)
         self.slots[(battery, alert)] = s
         return s
 
@@ -127,6 +155,10 @@ class AlertEngine:
     ) -> None:
         """One verdict for alert ``s``: it should be at ``target`` now, on evidence since ``t0``."""
         level = s.level
+        if t >= s.refresh_at and target >= level:
+            # the verdict still supports the level (or a higher one being confirmed): its words
+            # become the summary's current message, at most once per ``message_refresh_s``
+            self._refresh(s, t, value, message, ctx)
         if target == level and not s.busy:
             return
         up_since = s.up_since
@@ -163,13 +195,17 @@ class AlertEngine:
                 s.down_n = 0
                 s.down_max = target
             s.down_n += 1
-            if target > s.down_max:
+            if target >= s.down_max:
                 s.down_max = target
+                s.down_value = value
+                s.down_ctx = ctx
             need_s = s.clear_for_s
             if s.flapping and self.cfg.flap_hold_s > need_s:
                 need_s = self.cfg.flap_hold_s
             if t - s.down_since >= need_s and s.down_n >= s.clear_for_n:
-                self._change(s, t, s.down_max, value, message, ctx)
+                # worded from the verdict at the level it goes to, not from the latest one
+                # (which may be lower still: "below the warning level" at a reading above it)
+                self._change(s, t, s.down_max, s.down_value, message, s.down_ctx)
                 return
             s.busy = True
             return
@@ -198,6 +234,10 @@ class AlertEngine:
         s.level = new
         s.value = None if value is None else round(value, 4)
         s.message = text
+        s.now_message = text
+        s.now_value = s.value
+        s.now_t = t
+        s.refresh_at = t + self.cfg.message_refresh_s if new != NONE and s.refresh else NEVER
         s.reset_pending()
         if old == NONE:
             s.since = t
@@ -211,6 +251,17 @@ class AlertEngine:
         self.out.append(
             AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text)  # type: ignore[arg-type]
         )
+
+    def _refresh(self, s: Slot, t: float, value: float | None, message: MessageFn, ctx: Any) -> None:
+        """The current words of an active alert, from a verdict that supports its level: the
+        summary shows them; no transition, and reminders keep the words of the transition."""
+        text = message(s.level, ctx)
+        if s.flapping:
+            text += self._flap_hold(s)
+        s.now_message = text
+        s.now_value = None if value is None else round(value, 4)
+        s.now_t = t
+        s.refresh_at = t + self.cfg.message_refresh_s
 
     def carry(self, s: Slot, sev: int) -> None:
         """The verdict grew to ``sev`` within one event that is still pending (a fall caught
@@ -233,8 +284,15 @@ class AlertEngine:
         return (
             f" This alert has been raised or cleared {n} times within {cfg.flap_window_s / 3600.0:.0f} h "
             f"(flapping): the condition sits at its limit, so it now stays raised until it has been "
-            f"clear for {max(cfg.flap_hold_s, s.clear_for_s) / 3600.0:.0f} h."
+            f"clear for {self._hold_h(s)} h."
         )
+
+    def _flap_hold(self, s: Slot) -> str:
+        """The flapping note of a refreshed message (the count belongs to the raise)."""
+        return f" The alert is flapping: it stays raised until it has been clear for {self._hold_h(s)} h."
+
+    def _hold_h(self, s: Slot) -> str:
+        return f"{max(self.cfg.flap_hold_s, s.clear_for_s) / 3600.0:.0f}"
 
     def force(self, s: Slot, t: float, new: int, value: float | None, message: MessageFn, ctx: Any = None) -> None:
         """Change an alert now, bypassing the debounce (sensor faults debounce themselves)."""
@@ -273,6 +331,8 @@ class AlertEngine:
         for s in self.slots.values():
             s.since += delta_s
             s.last_notified += delta_s
+            s.now_t += delta_s
+            s.refresh_at += delta_s
             s.up_since = [None if x is None else x + delta_s for x in s.up_since]
             if s.down_since is not None:
                 s.down_since += delta_s

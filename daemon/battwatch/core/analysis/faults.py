@@ -39,7 +39,7 @@ class ChannelWatch:
         "streak_since", "streak_n", "streak_touches", "touches", "stuck_v", "stuck_since", "stuck_n", "has_spread",
         "clean_since", "last_t", "seen", "last_v", "partial_t", "quiet", "why",
         "run_v", "run_since", "run_n", "run_check", "run_tmin", "run_tmax", "run_rested", "run_charging",
-        "step", "temp_k", "partner",
+        "step", "temp_k", "partner", "first_sign",
     )
 
     def __init__(
@@ -84,6 +84,9 @@ class ChannelWatch:
         self.step = NO_STEP  # the finest change between consecutive values: the resolution
         self.temp_k = temp_k  # a real rested reading moves this much per °C (0: no such rule)
         self.partner: ChannelWatch | None = None  # the other channel of the same ADC
+        # the start of the active fault's evidence: readings from then on are not to be trusted
+        # (a frozen average-only channel fed the rules until it was found out)
+        self.first_sign: float | None = None
 
     def check(self, t: float, t0: float, v: float, vmin: float, vmax: float) -> bool:
         """Judge one reading; True when the battery rules may use it.
@@ -174,6 +177,7 @@ class ChannelWatch:
         if t - self.clean_since >= need:
             self.active = None
             self.clean_since = None
+            self.first_sign = None
             self.engine.force(self.slot, t, NONE, v, msg.sensor_fault, {"battery": self.battery, "v": v})
             return True
         return False
@@ -266,6 +270,15 @@ class ChannelWatch:
             p.freeze(t, f"through the same hours as the {other} channel, which is frozen too")
 
     def _raise(self, t: float, kind: str, v: float | None, **extra: Any) -> None:
+        if kind == STUCK:
+            first = self.stuck_since
+        elif kind == SILENT:
+            first = float(extra.get("last_t", t))
+        elif kind == LOOSE:
+            first = self.touches[0] if self.touches else t
+        else:
+            first = self.streak_since
+        self.first_sign = min(first, t)
         self.active = kind
         self.quiet = False
         self.clean_since = None
@@ -297,6 +310,8 @@ class ChannelWatch:
         """The wall clock stepped: move this channel's timers with it."""
         if self.last_t is not None:
             self.last_t += delta_s
+        if self.first_sign is not None:
+            self.first_sign += delta_s
         self.run_since += delta_s
         self.run_check += delta_s
         if self.run_charging >= 0.0:
@@ -313,7 +328,7 @@ class ChannelWatch:
             "clean_since": self.clean_since, "touches": list(self.touches)[-50:], "partial_t": self.partial_t,
             "streak": [self.streak_kind, self.streak_since, self.streak_n, self.streak_touches],
             "stuck": [self.stuck_v, self.stuck_since, self.stuck_n], "last_v": self.last_v,
-            "why": self.why, "step": self.step,
+            "why": self.why, "step": self.step, "first_sign": self.first_sign,
             "run": [self.run_v, self.run_since, self.run_n, self.run_check, self.run_tmin, self.run_tmax,
                     self.run_rested, self.run_charging],
         }
@@ -333,6 +348,8 @@ class ChannelWatch:
         # states saved before average-only runs were followed lack these: a fresh run
         self.why = str(d.get("why", ""))
         self.step = float(d.get("step", NO_STEP))
+        fs = d.get("first_sign")  # saved before it existed: unknown
+        self.first_sign = None if fs is None else float(fs)
         (self.run_v, self.run_since, self.run_n, self.run_check, self.run_tmin, self.run_tmax,
          self.run_rested, self.run_charging) = d.get("run", [-1.0, 0.0, 0, 0.0, 1e9, -1e9, False, -1.0])
         self.run_n = int(self.run_n)

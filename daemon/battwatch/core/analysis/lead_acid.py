@@ -226,7 +226,7 @@ class MainRules(DailyRules):
         s = self.s_low
         if s.level or s.busy or v25 < self.lv_top:
             target = below(v25, s.level, *self.lv_levels)
-            if target != s.level or s.busy:
+            if target != s.level or s.busy or t >= s.refresh_at:
                 self.engine.observe(s, t, t0, target, v, msg.main_low_voltage, self._low_ctx(target, v, v25, temp))
         if since <= self.daily_until_s:
             d = self.daily
@@ -266,7 +266,9 @@ class MainRules(DailyRules):
             return {"v": v, "v25": v25, "temp": temp, "soc": None, "dead_cell": True, "limit": lv.dead_cell_v,
                     "state": "resting", "type": self.type}
         return {"v": v, "v25": v25, "temp": temp, "soc": inverse(self.table, v25), "info": lv.info_v,
-                "warn": lv.warn_v, "crit": lv.crit_v, "clear": clear, "type": self.type}
+                "warn": lv.warn_v, "crit": lv.crit_v, "clear": clear, "type": self.type,
+                "info_clear": lv.info_clear_v, "warn_clear": lv.warn_clear_v, "crit_clear": lv.crit_clear_v,
+                "from": self.s_low.level if target < self.s_low.level else NONE}
 
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str) -> None:
         """A reading while awake, cranking or running."""
@@ -281,13 +283,15 @@ class MainRules(DailyRules):
             elif s.level or s.busy or v > ov.info_v:
                 target = above(v, s.level, ov.info_v, ov.info_clear_v, ov.warn_v, ov.warn_clear_v, ov.crit_v,
                                ov.crit_clear_v)
-                if target != s.level or s.busy:
+                if target != s.level or s.busy or t >= s.refresh_at:
                     level = s.level
                     clear = (ov.crit_clear_v if level == CRITICAL else ov.warn_clear_v if level == WARNING
                              else ov.info_clear_v)
                     self.engine.observe(s, t, t0, target, v, msg.overvoltage,
                                         {"v": v, "info": ov.info_v, "warn": ov.warn_v, "crit": ov.crit_v,
-                                         "clear": clear})
+                                         "clear": clear, "info_clear": ov.info_clear_v,
+                                         "warn_clear": ov.warn_clear_v, "crit_clear": ov.crit_clear_v,
+                                         "from": level if target < level else NONE})
         if not cranking and v <= self.cfg.low_voltage.dead_cell_v:
             self.engine.observe(self.s_low, t, t0, CRITICAL, v, msg.main_low_voltage,
                                 {"v": v, "v25": v, "temp": None, "soc": None, "dead_cell": True,
@@ -381,6 +385,7 @@ class MainRules(DailyRules):
         self.engine.observe(s, d.end, d.start, target, d.avg_v, msg.undercharging,
                             {"duration_s": d.duration_s, "avg": d.avg_v, "max": d.max_v, "max_low": max_low,
                              "avg_warn": ch.avg_warn_v, "avg_crit": ch.avg_crit_v, "max_warn": ch.max_warn_v,
+                             "avg_clear": ch.avg_clear_v,
                              "max_min_s": ch.max_min_drive_s, "rec": rec, "rec_low": rec_target > NONE,
                              "rec_warn": ch.recovery_warn_v, "rec_crit": ch.recovery_crit_v,
                              "rec_after_s": ch.recovery_after_s})

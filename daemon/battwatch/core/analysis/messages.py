@@ -68,6 +68,41 @@ def _level_of(sev: int, c: dict[str, Any]) -> float:
     return float(c["crit"] if sev == CRITICAL else c["warn"] if sev == WARNING else c["info"])
 
 
+def _clear_of(sev: int, c: dict[str, Any]) -> float:
+    """The level that ends severity ``sev``, from "info_clear", "warn_clear" and "crit_clear"."""
+    return float(c["crit_clear"] if sev == CRITICAL else c["warn_clear"] if sev == WARNING else c["info_clear"])
+
+
+def level_words(sev: int, value: float, c: dict[str, Any], *, low: bool, digits: int = 2) -> str:
+    """Why ``value`` holds an alert at severity ``sev``, true on both sides of the hysteresis.
+
+    Past the level: "below the 12.40 V warning level". Back past it but not yet past the level
+    that ends it: "back above the 12.40 V warning level but still below the 12.50 V that ends
+    it". Coming down from a higher severity (``c["from"]``, set by the rule when its verdict is
+    below the alert's level), it says first what ended that one: "back above the 12.10 V that
+    ends the critical level but still below the 12.40 V warning level". ``c`` holds the limits
+    ("info", "warn", "crit") and the levels that end them ("info_clear", ...); ``low``: the
+    alert is about a value that is too low.
+    """
+    name = _LEVEL_NAMES[sev]
+    lim = _level_of(sev, c)
+    under, over = ("below", "above") if low else ("above", "below")
+    past = value < lim if low else value > lim
+    held = f"the {lim:.{digits}f} V {name} level" if past else (
+        f"the {_clear_of(sev, c):.{digits}f} V that ends the {name} level")
+    prior = int(c.get("from") or NONE)
+    if prior > sev:
+        # the value is past the level that ends the severity just above this one (for a low
+        # value: above it), which ends every severity up to the one it comes from
+        ended = " and ".join(_LEVEL_NAMES[x] for x in range(sev + 1, prior + 1))
+        plural = "levels" if prior > sev + 1 else "level"
+        return (f"back {over} the {_clear_of(sev + 1, c):.{digits}f} V that ends the {ended} {plural} "
+                f"but still {under} {held}")
+    if past:
+        return f"{under} {held}"
+    return f"back {over} the {lim:.{digits}f} V {name} level but still {under} the {_clear_of(sev, c):.{digits}f} V that ends it"
+
+
 def _pending_worse(sev: int, value: float, c: dict[str, Any], *, low: bool) -> str:
     """Words for a value already past the next level up, while that level is being confirmed."""
     if sev == CRITICAL:
@@ -97,22 +132,22 @@ def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
             f"12 V battery rested at {v:.2f} V{corr}, back above {c['clear']:.2f} V: {_soc(soc)}. "
             f"No action needed."
         )
-    head = f"12 V battery rested at {v:.2f} V{corr}, below the {_level_of(sev, c):.2f} V "
+    head = f"12 V battery rested at {v:.2f} V{corr}, {level_words(sev, v25, c, low=True)}: "
     worse = _pending_worse(sev, v25, c, low=True)
     if sev == INFO:
         return head + (
-            f"information level: {_soc(soc)}. Nothing to do yet; a longer drive tops it up. If it "
+            f"{_soc(soc)}. Nothing to do yet; a longer drive tops it up. If it "
             f"keeps resting this low, check how the car is used (many short trips).{worse}"
         )
     if sev == WARNING:
         return head + (
-            f"warning level: {_soc(soc)}. A battery left this low sulfates and may not start the "
+            f"{_soc(soc)}. A battery left this low sulfates and may not start the "
             f"car on a cold morning. Drive for an hour or put it on a charger suited to "
             f"{TYPE_NAMES.get(c['type'], c['type'])} batteries (BMW says recharge below 12.5 V).{worse} "
             f"{WEAK_12V_SOS}"
         )
     return head + (
-        f"critical level: {_soc(soc)}. Below 12.0 V a lead-acid battery is damaged for good and "
+        f"{_soc(soc)}. Below 12.0 V a lead-acid battery is damaged for good and "
         f"the next start may fail. Charge it today with a proper charger, then have it load-tested; "
         f"if it does not hold the charge, replace it. {REGISTER} {WEAK_12V_SOS}"
     )
@@ -156,17 +191,19 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
     what = "A stop-start restart" if c.get("restart") else "Engine start"
     head = f"{what} pulled the 12 V battery down to {v:.2f} V{dip}{at}"
     if sev == CRITICAL:
+        # a start just above the limit keeps a raised level (the alert ends only clear of it)
+        past = f"below {c['crit']:.1f} V" if v < c["crit"] else f"only just above {c['crit']:.1f} V"
         if low_charge:
-            return head + f", below {c['crit']:.1f} V, the critical level.{low_charge}"
+            return head + f", {past}, the critical level.{low_charge}"
         return head + (
-            f", below {c['crit']:.1f} V: the battery can barely turn the engine over and the next "
+            f", {past}: the battery can barely turn the engine over and the next "
             f"cold start may fail. Have it load-tested and replaced now. {REGISTER} {WEAK_12V_SOS}"
         )
     if sev == INFO:
         return head + (
-            f", below the {c['info']:.2f} V information level {here} (10.5 V at 21 °C "
-            f"and above) but above the {limit:.2f} V load-test limit: the battery is not as strong as a "
-            f"new one. Nothing to do yet: have it tested at the next service."
+            f", {'below' if v < c['info'] else 'only just above'} the {c['info']:.2f} V information level "
+            f"{here} (10.5 V at 21 °C and above) but above the {limit:.2f} V load-test limit: the battery "
+            f"is not as strong as a new one. Nothing to do yet: have it tested at the next service."
         )
     if c.get("low_charge") and soc is not None:
         # under the charge gate: weak for its charge, but no verdict on the battery yet
@@ -178,8 +215,9 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             f"next starts). If the starts of a charged battery stay this low, it is losing its cranking "
             f"power. {WEAK_12V_SOS}"
         )
+    just = "" if v < limit else ", only just above the limit"
     return head + (
-        f"; a healthy battery stays above the {limit:.2f} V load-test limit {here} (9.6 V at 21 °C "
+        f"{just}; a healthy battery stays above the {limit:.2f} V load-test limit {here} (9.6 V at 21 °C "
         f"and above, lower in the cold). The battery is losing its cranking power: have "
         f"it load-tested and plan a replacement before a cold morning leaves you stranded. "
         f"{WEAK_12V_SOS}"
@@ -201,8 +239,11 @@ def undercharging(sev: int, c: dict[str, Any]) -> str:
         f"{c['rec_warn']:.1f} V or more by then)"
     ) if rec is not None and c.get("rec_low") else ""
     if sev == CRITICAL:
-        if avg < c["avg_crit"] or not rec_words:
+        if avg < c["avg_crit"]:
             cause = f", below {c['avg_crit']:.1f} V on average: the battery is discharging while you drive"
+        elif not rec_words:  # held by the level that ends it (the warning's)
+            cause = (f", back above the {c['avg_crit']:.1f} V critical level but still below the "
+                     f"{c['avg_warn']:.1f} V that ends it: the battery is barely charged while you drive")
         else:
             cause = f"; {rec_words}, below {c['rec_crit']:.1f} V: the alternator did not take over from the battery"
         return head + (
@@ -217,7 +258,10 @@ def undercharging(sev: int, c: dict[str, Any]) -> str:
                    f"{c['max_min_s'] / 60.0:.0f} min or more")
     if rec_words:
         why.append(rec_words)
-    reason = "; ".join(why) or f"a drive should average at least {c['avg_warn']:.1f} V"
+    # nothing else: the average holds the warning above its level but below the one that ends it
+    reason = "; ".join(why) or (
+        f"its average is back above the {c['avg_warn']:.1f} V warning level but still below the "
+        f"{c['avg_clear']:.1f} V that ends it")
     worse = (
         f" This drive averaged below {c['avg_crit']:.1f} V, the critical level: if the next drives are "
         f"as low, this becomes critical."
@@ -239,21 +283,21 @@ def overvoltage(sev: int, c: dict[str, Any]) -> str:
             f"that 12 V equipment is built for (ISO 16750-2): the voltage regulator has failed. Stop "
             f"driving when safe and have the alternator checked; electronics can be damaged."
         )
-    head = f"The 12 V system held {v:.2f} V with the engine running, above the {_level_of(sev, c):.1f} V "
+    head = f"The 12 V system held {v:.2f} V with the engine running, {level_words(sev, v, c, low=False, digits=1)}"
     if sev == CRITICAL:
         return head + (
-            "critical level (BMW charges at 14.8 V at most). Overcharging dries out an AGM battery "
+            " (BMW charges at 14.8 V at most). Overcharging dries out an AGM battery "
             "and stresses every control unit: have the alternator and regulator checked before "
             "driving far."
         )
     worse = _pending_worse(sev, v, c, low=False)
     if sev == INFO:
         return head + (
-            f"information level, a little above the 14.8 V BMW charges at most. Nothing to do yet; if "
+            f" (BMW charges at 14.8 V at most). Nothing to do yet; if "
             f"it happens on every drive or climbs, have the voltage regulator checked.{worse}"
         )
     return head + (
-        f"warning level (BMW charges at 14.8 V at most). A faulty voltage regulator overcharges "
+        f" (BMW charges at 14.8 V at most). A faulty voltage regulator overcharges "
         f"the battery: have the alternator checked.{worse}"
     )
 
@@ -381,18 +425,12 @@ def _sos_rested(c: dict[str, Any]) -> str:
 def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
         return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for a {_pack(c)}."
-    coming_down = c.get("hold") is not None
-    if coming_down:  # a de-escalation: say why the lower level still holds
-        head = (
-            f"SOS backup battery {_sos_rested(c)}, back above {c['from_clear']:.2f} V but still below the "
-            f"{c['hold']:.2f} V that ends the "
-        )
-    else:
-        head = f"SOS backup battery {_sos_rested(c)}, below the {c['limit']:.2f} V "
+    coming_down = int(c.get("from") or NONE) > sev  # a de-escalation: the words say why the lower level holds
+    head = f"SOS backup battery {_sos_rested(c)}, {level_words(sev, c['v'], c, low=True)} "
     trend = c.get("trend_date")
     if sev == INFO and c.get("parked_days") is not None:
         return head + (
-            f"information level for a {_pack(c)}, after {c['parked_days']:.0f} days parked at "
+            f"for a {_pack(c)}, after {c['parked_days']:.0f} days parked at "
             f"{c['park_temp']:.0f} °C on average. A healthy pack loses about {c['expected_pct']:.0f} % of "
             f"its charge in that time ({c['healthy_pct_month']:g} % a month at 20 °C, faster when warm), "
             f"which explains the fall: the telematics unit recharges it while the car is driven. "
@@ -400,22 +438,22 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
         )
     if sev == INFO:
         return head + (
-            f"information level for a {_pack(c)}. Still enough for an emergency call; watch the trend."
+            f"for a {_pack(c)}. Still enough for an emergency call; watch the trend."
         )
     if sev == WARNING and coming_down:
         return head + (
-            f"warning level for a {_pack(c)}. The pack is taking charge again, but one that ran this low "
+            f"for a {_pack(c)}. The pack is taking charge again, but one that ran this low "
             f"is likely worn: plan a replacement of the SOS backup battery ({SOS_PACK_COST}) before the "
             f"car reports 'SOS Call System Failure'."
         )
     if sev == WARNING:
         ahead = f"; at the current trend it reaches the critical level around {trend}" if trend else ""
         return head + (
-            f"warning level for a {_pack(c)}. The pack is running down{ahead}. Plan a replacement of "
+            f"for a {_pack(c)}. The pack is running down{ahead}. Plan a replacement of "
             f"the SOS backup battery ({SOS_PACK_COST}) before the car reports 'SOS Call System Failure'."
         )
     return head + (
-        f"critical level for a {_pack(c)}: it can probably no longer hold an emergency call for the "
+        f"for a {_pack(c)}: it can probably no longer hold an emergency call for the "
         f"required minutes. Replace the SOS backup battery ({SOS_PACK_COST}). {SOS_NEXT_SUSPECTS}"
     )
 
@@ -467,8 +505,9 @@ def self_discharge(sev: int, c: dict[str, Any]) -> str:
     )
     if sev == NONE:
         return head + ": its self-discharge is back to normal."
+    held = "" if ratio >= c["warn_ratio"] else f"; it ends below {c['warn_clear_ratio']:.1f} x"
     return head + (
-        f" (warning from {c['warn_ratio']:.1f} x). A pack that leaks this fast may not have the "
+        f" (warning from {c['warn_ratio']:.1f} x{held}). A pack that leaks this fast may not have the "
         f"charge for an emergency call after a long park. Plan a replacement of the SOS backup "
         f"battery ({SOS_PACK_COST}) before the car reports 'SOS Call System Failure'."
     )

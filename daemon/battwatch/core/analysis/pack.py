@@ -72,7 +72,9 @@ class PackRules(DailyRules):
         self.step_pre_v = 0.5 * lim.step_warn_v  # a step shows first as a fall against the last kept value
         self.sd_rest_s = s.self_discharge.rest_min_s
         self.s_low = engine.slot("sos", "low_voltage", s.low_voltage.debounce, crit_for_s=s.low_voltage.crit_for_s)
-        self.s_step = engine.slot("sos", "step_drop", s.step.debounce)
+        # its words describe the step that raised it (from what, to what): a later reading
+        # while it is held says nothing about the step, so the message is not refreshed
+        self.s_step = engine.slot("sos", "step_drop", s.step.debounce, refresh=False)
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
@@ -139,7 +141,7 @@ class PackRules(DailyRules):
                 if parked is not None and target == WARNING:
                     # a park's normal self-discharge, which the next drives recharge
                     target = INFO if self.levels[0] is not None else NONE
-            if target != s.level or s.busy:
+            if target != s.level or s.busy or t >= s.refresh_at:
                 ctx = self._low_ctx(target, v, temp)
                 if parked is not None:
                     ctx.update(parked)
@@ -245,13 +247,13 @@ class PackRules(DailyRules):
     def _low_ctx(self, target: int, v: float, temp: float | None) -> dict[str, Any]:
         info, info_clear, warn, warn_clear, crit, crit_clear = self.levels
         level = self.s_low.level
-        limit = {CRITICAL: crit, WARNING: warn, INFO: info or warn}.get(target, warn)
         clear = {CRITICAL: crit_clear, WARNING: warn_clear, INFO: info_clear or warn_clear}.get(level, warn_clear)
-        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "limit": limit, "clear": clear,
+        # every level and the level that ends it (messages.level_words); "from": coming down
+        ctx = {"v": v, "cells": self.cells, "chem": self.chem, "clear": clear,
+               "info": warn if info is None else info, "warn": warn, "crit": crit,
+               "info_clear": warn_clear if info_clear is None else info_clear, "warn_clear": warn_clear,
+               "crit_clear": crit_clear, "from": level if target < level else NONE,
                "raw": self.last_rest_v, "temp": temp if self.k_temp != 0.0 else None, "ref": self.t_ref}
-        if NONE < target < level:  # coming down: above the clear level of the current severity
-            ctx["from_clear"] = clear
-            ctx["hold"] = {WARNING: warn_clear, INFO: info_clear or warn_clear}.get(target, warn_clear)
         tr = self.trend
         if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
             ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
@@ -308,7 +310,8 @@ class PackRules(DailyRules):
                             {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "rate_pct": rate / per_pct,
                              "base_pct": base / per_pct, "ratio": ratio, "learned": learned,
                              "healthy_pct_month": self.lim.healthy_pct_month, "chem": self.chem,
-                             "span_h": span_h, "n_base": len(self.base_rates[band]), "warn_ratio": sd.warn_ratio})
+                             "span_h": span_h, "n_base": len(self.base_rates[band]), "warn_ratio": sd.warn_ratio,
+                             "warn_clear_ratio": sd.warn_clear_ratio})
         if target == WARNING:
             self.sd_band = band
 

@@ -45,8 +45,10 @@ def _iso(t: float | None) -> str | None:
 
 def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
     return [
-        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.value,
-         "message": s.message, "flapping": s.flapping}
+        # the current words (the latest supporting verdict, refreshed at most hourly), not
+        # necessarily those of the transition that raised the alert
+        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.now_value,
+         "message": s.now_message, "message_at": iso_utc(s.now_t), "flapping": s.flapping}
         for s in engine.active(battery)
     ]
 
@@ -136,6 +138,19 @@ def _named(s: Slot) -> str:
     return f"{s.alert} {SEVERITY_NAMES[s.level]}"
 
 
+def fault(an: BatteryAnalyzer, battery: str) -> dict[str, Any]:
+    """The channel's active sensor fault: its kind, when it was raised and its first sign
+    (readings from then on are not to be trusted; the rested values above are from before the
+    raise, and from before the first sign only when ``rested_at`` says so)."""
+    w = an.w_main if battery == "main" else an.w_sos
+    active = w.active is not None
+    return {
+        "sensor_fault": w.active,
+        "sensor_fault_since": iso_utc(w.slot.since) if active and w.slot.level else None,
+        "sensor_fault_first_sign": _iso(w.first_sign) if active else None,
+    }
+
+
 def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
     """One word for a dashboard: good, attention (a warning) or action needed (critical)."""
     if fault is not None:
@@ -178,7 +193,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "crank_dip_ratio": None if main.dip is None else _r(main.dip["ratio"], 3),
             "trend_limit": main.rul_trend_what if main.rul_trend_days is not None else None,
         },
-        "sensor_fault": an.w_main.active,
+        **fault(an, "main"),
         "health": health(an.engine, "main", an.w_main.active),
         "alerts": alerts(an.engine, "main"),
     }
@@ -231,7 +246,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "baseline_pct_per_day": _r(sos.pct_per_day(base), 3),
             "healthy_pct_per_day": _r(sos.healthy_pct_day, 3),
         },
-        "sensor_fault": an.w_sos.active,
+        **fault(an, "sos"),
         "health": health(an.engine, "sos", an.w_sos.active),
         "alerts": alerts(an.engine, "sos"),
     }
