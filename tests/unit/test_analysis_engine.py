@@ -227,7 +227,8 @@ def test_step_down_words_say_why_the_lower_level_holds() -> None:
     (down,) = e.take()
     assert down.severity == "warning" and down.value == 12.45
     assert down.message.startswith(
-        "12 V battery rested at 12.45 V, back above the 12.20 V that ends the critical level but still "
+        "12 V battery rested at 12.45 V (no temperature reading: judged as read, not corrected to "
+        "25 °C), back above the 12.20 V that ends the critical level but still "
         "below the 12.50 V that ends the warning level: about 50 % charged.")
     assert "critical level:" not in down.message and "damaged for good" not in down.message
     # straight from critical to information: both higher levels have ended
