@@ -228,6 +228,24 @@ def test_without_a_temperature_the_limits_of_the_assumed_temperature_are_quoted(
     assert "assumed" not in warm.out[0].message
 
 
+def test_a_start_just_above_the_limit_holds_the_warning_and_says_where_it_ends() -> None:
+    car = Car(make())
+    car.temp = 20.0
+    for v in (9.3, 9.25):
+        car.park(8)
+        car.trip(v)
+    assert car.seen() == [("main", "weak_cranking", "warning", "raised")]
+    # 9.65 V beats the 9.57 V limit but not the 9.77 V that ends the alert (limit + 0.2 V)
+    car.park(8)
+    car.trip(9.65)
+    assert car.seen() == [("main", "weak_cranking", "warning", "raised")]
+    (slot,) = [s for s in car.an.engine.active("main") if s.alert == "weak_cranking"]
+    assert "9.65 V" in slot.now_message
+    assert "only just above the limit (the alert ends from 9.77 V)" in slot.now_message
+    # the transition's own words stay those of the start that raised it
+    assert "9.25 V" in car.out[0].message and "only just above" not in car.out[0].message
+
+
 def test_weak_cranking_information_level_is_10_5_v_when_warm() -> None:
     car = Car(make())
     car.temp = 25.0

@@ -354,7 +354,8 @@ class MainRules(DailyRules):
                             {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit, "info": info,
                              "crit": cc.crit_v, "dip": dip, "failed": ev.failed, "restart": ev.restart,
                              "soc": soc, "low_charge": low_charge, "min_soc": cc.min_soc_pct, "t": ev.t,
-                             "margin": cc.low_charge_margin_v,
+                             "margin": cc.low_charge_margin_v, "info_end": info + cc.info_clear_margin_v,
+                             "warn_end": limit + cc.warn_clear_margin_v, "crit_end": cc.crit_v + cc.crit_clear_margin_v,
                              "failed_s": self.failed_start_s},
                             immediate=immediate)
 

@@ -192,7 +192,8 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
     head = f"{what} pulled the 12 V battery down to {v:.2f} V{dip}{at}"
     if sev == CRITICAL:
         # a start just above the limit keeps a raised level (the alert ends only clear of it)
-        past = f"below {c['crit']:.1f} V" if v < c["crit"] else f"only just above {c['crit']:.1f} V"
+        past = f"below {c['crit']:.1f} V" if v < c["crit"] else (
+            f"only just above {c['crit']:.1f} V (the alert ends from {c['crit_end']:.2f} V)")
         if low_charge:
             return head + f", {past}, the critical level.{low_charge}"
         return head + (
@@ -200,10 +201,12 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             f"cold start may fail. Have it load-tested and replaced now. {REGISTER} {WEAK_12V_SOS}"
         )
     if sev == INFO:
+        level = f"the {c['info']:.2f} V information level {here} (10.5 V at 21 °C and above)"
+        past = f"below {level}" if v < c["info"] else (
+            f"only just above {level}, short of the {c['info_end']:.2f} V that ends the alert")
         return head + (
-            f", {'below' if v < c['info'] else 'only just above'} the {c['info']:.2f} V information level "
-            f"{here} (10.5 V at 21 °C and above) but above the {limit:.2f} V load-test limit: the battery "
-            f"is not as strong as a new one. Nothing to do yet: have it tested at the next service."
+            f", {past}, but above the {limit:.2f} V load-test limit: the battery is not as strong as a "
+            f"new one. Nothing to do yet: have it tested at the next service."
         )
     if c.get("low_charge") and soc is not None:
         # under the charge gate: weak for its charge, but no verdict on the battery yet
@@ -215,7 +218,7 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             f"next starts). If the starts of a charged battery stay this low, it is losing its cranking "
             f"power. {WEAK_12V_SOS}"
         )
-    just = "" if v < limit else ", only just above the limit"
+    just = "" if v < limit else f", only just above the limit (the alert ends from {c['warn_end']:.2f} V)"
     return head + (
         f"{just}; a healthy battery stays above the {limit:.2f} V load-test limit {here} (9.6 V at 21 °C "
         f"and above, lower in the cold). The battery is losing its cranking power: have "
