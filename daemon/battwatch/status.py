@@ -6,7 +6,6 @@ import argparse
 import fcntl
 import json
 import logging
-import math
 import os
 import shutil
 import sqlite3
@@ -19,6 +18,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from battwatch.core.faultview import as_time as _as_time
+from battwatch.core.faultview import faulted, last_good_rested
+from battwatch.core.faultview import number as _number
 from battwatch.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -57,27 +59,6 @@ def systemd_state(unit: str = UNIT) -> str | None:
         logger.debug("systemctl is-active failed: %s", e)
         return None
     return out.stdout.strip() or None
-
-
-def _number(value: Any) -> float | None:
-    """A finite number, or None for anything else (missing, text, NaN, bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _as_time(value: Any) -> float | None:
-    """Unix seconds from a number or an ISO 8601 string; None if neither."""
-    n = _number(value)
-    if n is not None:
-        return n
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-    return None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -182,7 +163,7 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
     ):
         # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
         out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"
-    if isinstance(out.get("sensor_fault"), str) and out["sensor_fault"]:
+    if faulted(out):
         _faulted(out)
     known = set(out) | {"alerts"} | set(WORDED_KEYS) | {"remaining_life_by_age_years", "remaining_life_by_trend_years"}
     # keys the analysis added that this screen has no label for: shown as they are
@@ -193,22 +174,11 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
 
 def _faulted(out: dict[str, Any]) -> None:
     """A channel with an active sensor fault: its readings are not the battery's, so neither
-    the last voltage nor the charge is shown as current. What is left is the last rested
-    reading up to the fault's first sign (or, for a store without it, up to the raise)."""
+    the last voltage nor the charge is shown as current, only the last good rested reading."""
     out["readings_trustworthy"] = False
+    out["last_good_rested"] = last_good_rested(out)
     out.pop("voltage", None)
-    soc = out["soc_pct"]
     out["soc_pct"] = None
-    rested = _number(out.get("rested_voltage"))
-    rested_t = _as_time(out.get("rested_at"))
-    first = _as_time(out.get("sensor_fault_first_sign"))
-    if first is None:
-        first = _as_time(out.get("sensor_fault_since"))
-    # a reading stamps the end of its window and the first sign is the start of the first bad
-    # window: a rested reading at that very time is the last good one
-    out["last_good_rested"] = None
-    if rested is not None and rested_t is not None and (first is None or rested_t <= first):
-        out["last_good_rested"] = {"voltage": rested, "at": iso_utc(rested_t), "soc_pct": soc}
 
 
 def _alerts(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -262,6 +262,51 @@ def test_state_payload_from_the_real_analysis_summary() -> None:
     assert isinstance(body["state"], str) and body["state"]
 
 
+def test_state_payload_of_a_faulted_channel_shows_no_current_voltage_or_charge() -> None:
+    good = {"voltage": 0.0, "soc_pct": 0, "rested_voltage": 12.61, "rested_at": "2025-01-01T06:00:00Z",
+            "sensor_fault": "open_wire", "sensor_fault_since": "2025-01-01T09:00:00Z",
+            "sensor_fault_first_sign": "2025-01-01T08:00:00Z"}
+    late = {**good, "rested_voltage": 0.01, "rested_at": "2025-01-01T08:30:00Z"}
+    summary = HealthSummary(T0, "car-1", {"main": good, "sos": late})
+    body = json.loads(enc.state_payload(summary, latest=_r(T0, 0.0, 0.0, 6.5)))
+    main, sos = body["main"], body["sos"]
+    for figures in (main, sos):
+        # Home Assistant shows these as unknown rather than a flat battery
+        assert figures["voltage_v"] is None and figures["soc_pct"] is None
+        assert figures["sensor_fault"] == "open_wire"
+    # the rested reading from before the first sign still stands; one after it does not
+    assert main["rest_v"] == 12.61 and main["rest_at"].startswith("2025-01-01T06:00:00")
+    assert sos["rest_v"] is None and sos["rest_at"] is None
+    assert main["detail"]["voltage"] == 0.0  # the raw figures stay in the detail
+
+
+def test_state_payload_after_an_open_wire_in_the_real_analysis() -> None:
+    from battwatch import config
+    from battwatch.core.analysis import build_analyzer
+
+    cfg = config.defaults("car-1")
+    an = build_analyzer(cfg)
+    t = T0
+
+    def window(v: float, dt: float) -> None:  # a device window of dt seconds ending at t
+        nonlocal t
+        t += dt
+        an.feed(Reading(t, v, v - 0.003 if v else 0.0, v + 0.003 if v else 0.0, 5.15, 5.148, 5.152, 10.0, dt))
+
+    for _ in range(30):  # a drive, so the park that follows is a rest
+        window(14.2, 60.0)
+    for _ in range(24 * 6):  # a day parked, 10-min windows
+        window(12.62, 600.0)
+    for _ in range(6 * 6):  # then the 12 V tap reads 0 V for six hours
+        window(0.0, 600.0)
+    summary = an.summary(t)
+    assert summary["main"]["sensor_fault"]  # the analysis saw the fault
+    body = json.loads(enc.state_payload(HealthSummary(t, "car-1", summary)))
+    assert body["main"]["voltage_v"] is None and body["main"]["soc_pct"] is None
+    assert body["main"]["rest_v"] == pytest.approx(12.62)
+    assert body["sos"]["voltage_v"] == pytest.approx(5.15)  # the other channel is untouched
+
+
 def test_discovery_has_one_device_sensors_and_a_binary_sensor_per_alert_kind() -> None:
     tp = enc.Topics("battwatch", "car-1", "homeassistant")
     msgs = enc.discovery_messages(tp, model="X1", sw_version="0.1.0",

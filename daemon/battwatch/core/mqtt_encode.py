@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from battwatch.core.faultview import faulted, last_good_rested
 from battwatch.core.model import SEVERITY_RANK, AlertTransition, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
 
@@ -427,7 +428,14 @@ def state_payload(
         sec = data.get(battery)
         sec = sec if isinstance(sec, Mapping) else {}
         out: dict[str, Any] = {k: _pick(sec, names) for k, names in SUMMARY_KEYS.items()}
-        if out["voltage_v"] is None and latest is not None:
+        if faulted(sec):
+            # a faulted channel's readings are not the battery's: Home Assistant shows the
+            # voltage and charge as unknown, and the last good rested reading stands in
+            out["voltage_v"] = out["soc_pct"] = None
+            good = last_good_rested(sec)
+            out["rest_v"] = None if good is None else good["voltage"]
+            out["rest_at"] = None if good is None else good["at"]
+        elif out["voltage_v"] is None and latest is not None:
             out["voltage_v"] = _r(latest.main_v if battery == "main" else latest.sos_v, 3)
         if out["age_years"] is None:
             out["age_years"] = _age_years((installed or {}).get(battery), s.t)
