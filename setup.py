@@ -25,6 +25,7 @@ COMPILED = [
     "daemon/battwatch/core/decoder.py",
     "daemon/battwatch/core/calibration.py",
     "daemon/battwatch/core/timebase.py",
+    "daemon/battwatch/core/tables.py",
     "daemon/battwatch/core/analysis/__init__.py",
     "daemon/battwatch/core/analysis/analyzer.py",
     "daemon/battwatch/core/analysis/engine.py",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from battwatch.configbase import Check, Range, Section, section
+from battwatch.core.tables import Table, interp
 
 # Every default below carries its source: [SRC n] is listed in docs/sources.md, a dotted §
 # mark names the section of the team's working notes it came from (docs/sources.md explains),
@@ -14,7 +15,6 @@ from battwatch.configbase import Check, Range, Section, section
 Volts = Annotated[float, Range(ge=0.0, le=40.0)]
 Seconds = Annotated[float, Range(ge=0.0, le=400 * 86400.0)]
 Count = Annotated[int, Range(ge=1, le=1000)]
-Table = tuple[tuple[float, float], ...]
 
 H = 3600.0
 DAY = 86400.0
@@ -189,16 +189,6 @@ CRANK_TABLE: Table = ((-12.0, 8.7), (-7.0, 8.9), (-1.0, 9.1), (4.0, 9.3), (10.0,
 CRANK_INFO_TABLE: Table = ((-12.0, 9.2), (21.0, 10.5))
 
 
-def _interp(table: Table, x: float) -> float:
-    """Piecewise-linear look-up held flat beyond the ends (as the analysis reads the tables)."""
-    if x <= table[0][0]:
-        return table[0][1]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
-        if x <= x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
-
-
 @section
 class CrankingConfig(Section):
     """Start minimum against the temperature-adjusted limit (§0.1, §2.4)."""
@@ -240,7 +230,7 @@ class CrankingConfig(Section):
         if self.crit_v >= min(v for _, v in self.limit_by_temp_c):
             raise ValueError("crit_v must be below every temperature-adjusted limit")
         temps = sorted({x for x, _ in self.limit_by_temp_c} | {x for x, _ in self.info_by_temp_c})
-        if any(_interp(self.info_by_temp_c, x) <= _interp(self.limit_by_temp_c, x) for x in temps):
+        if any(interp(self.info_by_temp_c, x) <= interp(self.limit_by_temp_c, x) for x in temps):
             raise ValueError("info_by_temp_c must lie above limit_by_temp_c at every temperature")
 
 

@@ -331,8 +331,8 @@ def collect_report(
     for a log without a usable header.
     """
     from battwatch.core.analysis import build_analyzer
-    from battwatch.core.analysis.lead_acid import interp
     from battwatch.core.pipeline import Pipeline
+    from battwatch.core.tables import interp
     from battwatch.replay import open_log, replay_rows
 
     analyzer = build_analyzer(cfg, record=True)

@@ -389,7 +389,7 @@ def test_chemistry_curves(
 
 
 def test_nimh_plateau_is_flat_between_10_and_80_percent() -> None:
-    from battwatch.scenarios.lead_acid import interp
+    from battwatch.core.tables import interp
 
     assert 1.2 <= interp(NIMH.rest_curve, 0.10) and interp(NIMH.rest_curve, 0.80) <= 1.26
 

@@ -8,22 +8,12 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
-Table = tuple[tuple[float, float], ...]
+from battwatch.core.tables import Table
 
 # Resting OCV at 25 °C by state of charge (fraction). AGM: the analysis' default table [ENG,
 # anchored on BMW's "recharge below 12.5 V = 71 %", SRC 14]. Flooded: the BCI table [SRC 26].
 AGM_OCV_TABLE: Table = ((0.0, 11.80), (0.25, 12.05), (0.50, 12.30), (0.75, 12.55), (1.0, 12.80))
 FLOODED_OCV_TABLE: Table = ((0.0, 11.89), (0.25, 12.06), (0.50, 12.24), (0.75, 12.45), (1.0, 12.65))
-
-
-def interp(table: Table, x: float) -> float:
-    """Piecewise-linear look-up, held flat beyond the first and last points."""
-    if x <= table[0][0]:
-        return table[0][1]
-    for (x0, y0), (x1, y1) in pairwise(table):
-        if x <= x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
 
 
 class Curve:

@@ -12,30 +12,11 @@ from battwatch.core.analysis import messages as msg
 from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
 from battwatch.core.analysis.state import CrankEvent, Drive
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
+from battwatch.core.tables import interp, inverse
 
 DAY_S: Final = 86400.0
 YEAR_S: Final = 365.25 * DAY_S
 FIT_SAMPLE_S: Final = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
-
-
-def interp(table: Table, x: float) -> float:
-    """Piecewise-linear look-up, held flat beyond the ends."""
-    if x <= table[0][0]:
-        return table[0][1]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
-        if x <= x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
-
-
-def inverse(table: Table, y: float) -> float:
-    """x for a value y of a rising table (clamped to the table's ends)."""
-    if y <= table[0][1]:
-        return table[0][0]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
-        if y <= y1:
-            return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
-    return table[-1][0]
 
 
 def below(v: float, level: int, info: float | None, info_clear: float | None, warn: float,
