@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
 
 from battwatch.configbase import Check, Range, Section, section
 from battwatch.core.tables import Table, interp
@@ -406,6 +407,11 @@ class MainConfig(Section):
 @section
 class CellLimits(Section):
     """Per-cell rested limits of one chemistry (§0.2)."""
+
+    RETIRED: ClassVar[Mapping[str, str]] = {
+        "min_rate_v_day": "the self-discharge floor is now healthy_pct_month, the chemistry's healthy "
+                          "loss in % of capacity per month (NiMH 20, Li-ion and LiFePO4 3)",
+    }
 
     info_v: Volts
     info_clear_v: Volts

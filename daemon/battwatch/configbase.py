@@ -6,11 +6,11 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union, dataclass_transform
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
 
 # Why not pydantic: the daemon must stay within 40 MB resident on a Pi Zero 2 W, and pydantic
 # alone took 8 MB to import and ~15 MB more to build the ~40 config models (the daemon went
@@ -93,6 +93,9 @@ class Section:
     """The base of every configuration section; ``check`` holds rules across its keys."""
 
     __slots__ = ()
+    # Keys an earlier release had and this one dropped, with what to write instead: an old
+    # file then says how to update it rather than only "unknown key".
+    RETIRED: ClassVar[Mapping[str, str]] = {}
 
     def check(self) -> None:
         """Raise ValueError(message) when the keys do not fit together.
@@ -307,7 +310,10 @@ def validate(cls: type[S], raw: Any, path: str, problems: list[str]) -> S:
             problems.append(f"{key}: required key is missing")
     names = [name for name, _, _ in spec]
     for name in raw:
-        if name not in names:
+        if name in cls.RETIRED:
+            key = f"{path}.{name}" if path else str(name)
+            problems.append(f"{key}: no longer a key; {cls.RETIRED[name]}")
+        elif name not in names:
             import difflib  # only a typo pays for it
 
             close = difflib.get_close_matches(str(name), names, n=1)

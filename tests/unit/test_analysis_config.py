@@ -140,3 +140,10 @@ def test_the_12v_additions_are_checked() -> None:
 def test_unknown_keys_are_errors_with_a_hint() -> None:
     got = problems({"main": {"low_voltage": {"warn": 12.3}}})
     assert got == ["analysis.main.low_voltage.warn: unknown key; did you mean 'warn_v'?"]
+
+
+def test_a_retired_key_says_what_replaced_it() -> None:
+    got = problems({"sos": {"chemistry": {"nimh": {"min_rate_v_day": 0.001, "healthy_pct_month": 15}}}})
+    assert len(got) == 1
+    assert got[0].startswith("analysis.sos.chemistry.nimh.min_rate_v_day: no longer a key; ")
+    assert "healthy_pct_month" in got[0] and "unknown key" not in got[0]
