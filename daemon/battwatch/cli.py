@@ -96,11 +96,20 @@ def replay_vehicle(path: Path) -> str:
     return name
 
 
+LOG_HELP = "a CSV log in the replay format, gzip-compressed or not; - reads standard input"
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    from battwatch.replay import log_source
+
+    with log_source(args.log) as path:
+        return _replay(args, path, "<stdin>" if args.log == "-" else str(path))
+
+
+def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
     from battwatch.core.csvlog import CsvFormatError
     from battwatch.replay import ReplayError, replay_file, stderr_warn
 
-    path = Path(args.log)
     problem = None
     if path.is_dir():
         problem = "is a directory, not a CSV log"
@@ -131,15 +140,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
             publish=args.publish,
             fresh=args.fresh,
             max_warnings=-1 if args.max_warnings is None else args.max_warnings,
+            name=name,
         )
     except (CsvFormatError, ReplayError) as e:
         print(f"battwatch replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
-        print(f"battwatch replay: {path}: cannot read: {e.strerror}", file=sys.stderr)
+        print(f"battwatch replay: {name}: cannot read: {e.strerror}", file=sys.stderr)
         return EXIT_FAIL
     if res.unknown_columns:
-        stderr_warn(f"{path}: columns ignored: {', '.join(res.unknown_columns)}")
+        stderr_warn(f"{name}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
         for tr in res.transitions:
             print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
@@ -219,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check_config)
 
     s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
-    s.add_argument("log", metavar="LOG.csv")
+    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults, as the vehicle the log's first row names)")
     s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
@@ -234,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("report", help="history of a CSV log as text and one picture (--plot)")
-    s.add_argument("log", metavar="LOG.csv")
+    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
     _config_arg(s, False)
     s.add_argument("--plot", metavar="FILE.png", help="also draw the history as one PNG picture")
     s.add_argument("--days", type=float, metavar="N",

@@ -7,7 +7,8 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
@@ -21,22 +22,56 @@ from battwatch.sinks import Sink
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
 
-__all__ = ["ReplayError", "ReplayResult", "first_reading", "open_log", "replay_file", "replay_rows", "stderr_warn"]
+__all__ = ["ReplayError", "ReplayResult", "first_reading", "open_log", "replay_file", "log_source", "replay_rows", "spool_stdin",
+           "stderr_warn"]
 
 
 class ReplayError(Exception):
     """The replay cannot go ahead as asked (a store whose analysis the log does not continue)."""
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_log(path: Path) -> TextIO:
-    """Open a CSV log as text, honouring a UTF-8 or UTF-16 byte-order mark."""
+    """Open a CSV log as text: gzip-compressed or not (told by its first bytes, whatever its
+    name), honouring a UTF-8 or UTF-16 byte-order mark."""
     raw: IO[bytes] = path.open("rb")
-    head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+    if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]  # a buffered reader
+        import gzip  # only a compressed log pays for it
+
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    head = raw.peek(4)[:4]  # type: ignore[attr-defined]  # both readers can peek
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
         encoding = "utf-8-sig"
     return io.TextIOWrapper(raw, encoding=encoding, newline="", errors="replace")
+
+
+@contextmanager
+def log_source(arg: str) -> Iterator[Path]:
+    """The log a command was given: a path, or "-" for standard input (spooled, then removed)."""
+    if arg != "-":
+        yield Path(arg)
+        return
+    spooled = spool_stdin()
+    try:
+        yield spooled
+    finally:
+        spooled.unlink(missing_ok=True)
+
+
+def spool_stdin(directory: Path | None = None) -> Path:
+    """Standard input copied to a temporary file (the caller removes it): a replay reads its
+    log twice, once for where it starts and once for the readings, and a pipe reads once."""
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(prefix="battwatch-stdin-", suffix=".csv", dir=directory,
+                                     delete=False) as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return Path(out.name)
 
 
 def first_reading(path: Path) -> Reading | None:
@@ -90,8 +125,10 @@ def replay_file(
     close_timeout_s: float = 30.0,
     fresh: bool = False,
     max_warnings: int = -1,
+    name: str | None = None,
 ) -> ReplayResult:
-    """Replay one log through a pipeline built from ``cfg``.
+    """Replay one log through a pipeline built from ``cfg`` (``name`` is what its warnings call
+    it: the path unless given).
 
     With ``store_dir``, readings and alerts also go to that store, and the analysis goes on
     from the state the store holds, as the daemon does after a restart: a log replayed in
@@ -146,7 +183,7 @@ def replay_file(
     try:
         with open_log(path) as fh:
             res = replay_rows(
-                fh, pipeline, name=str(path), warn=warn, on_transition=emit, on_reading=on_reading,
+                fh, pipeline, name=str(path) if name is None else name, warn=warn, on_transition=emit, on_reading=on_reading,
                 max_warnings=max_warnings,
             )
         if res.last_t is not None:

@@ -321,8 +321,10 @@ def collect_report(
     days: float | None = None,
     warn: Callable[[str], None] | None = None,
     vehicle: str | None = None,
+    name: str | None = None,
 ) -> ReportData:
-    """Replay ``path`` through the analysis and gather what the report shows.
+    """Replay ``path`` (called ``name`` in warnings and the text, when given) through the
+    analysis and gather what the report shows.
 
     The analysis always runs over the whole log (baselines and trends need its history);
     ``days`` only narrows what is shown to the last ``days`` days. Bad rows are skipped and
@@ -340,7 +342,7 @@ def collect_report(
     horizon = None if days is None else days * DAY_S
     col = _Collector(analyzer, horizon)
     with open_log(path) as fh:
-        res = replay_rows(fh, pipeline, name=str(path), warn=warn, on_reading=col)
+        res = replay_rows(fh, pipeline, name=str(path) if name is None else name, warn=warn, on_reading=col)
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:
@@ -370,7 +372,7 @@ def collect_report(
     spans = tuple(s for s in alert_spans(transitions) if s.end is None or s.end >= lo)
     return ReportData(
         vehicle=vehicle or col.vehicle or cfg.vehicle.id,
-        source=str(path),
+        source=str(path) if name is None else name,
         start=start,
         end=log_end,
         log_start=log_start,
@@ -955,11 +957,17 @@ def _timeline(ax: Any, data: ReportData, rows: list[tuple[str, str]], x: Callabl
 
 def run_report(args: argparse.Namespace) -> int:
     """``battwatch report LOG.csv [-c CONFIG] [--plot FILE.png] [--days N]``; returns the exit code."""
+    from battwatch.replay import log_source
+
+    with log_source(args.log) as path:
+        return _report(args, path, "stdin" if args.log == "-" else None)
+
+
+def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
     from battwatch.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load_config
     from battwatch.core.csvlog import CsvFormatError
     from battwatch.replay import stderr_warn
 
-    path = Path(args.log)
     if not path.is_file():
         print(f"battwatch report: {path}: no such file", file=sys.stderr)
         return EXIT_USAGE
@@ -971,17 +979,18 @@ def run_report(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, required=False, vehicle="report")
     try:
         data = collect_report(path, cfg, days=days, warn=stderr_warn,
-                              vehicle=cfg.vehicle.id if args.config else None)
+                              vehicle=cfg.vehicle.id if args.config else None, name=name)
     except CsvFormatError as e:
         print(f"battwatch report: {e}", file=sys.stderr)
         return EXIT_USAGE
     if args.config is None and data.vehicle == cfg.vehicle.id:
-        data = dataclasses.replace(data, vehicle=path.name)  # no config, no vehicle column: name the file
+        # no config, no vehicle column: name the file
+        data = dataclasses.replace(data, vehicle=path.name if name is None else name)
     if data.unknown_columns:
-        stderr_warn(f"{path}: columns ignored: {', '.join(data.unknown_columns)}")
+        stderr_warn(f"{name or path}: columns ignored: {', '.join(data.unknown_columns)}")
     print(format_summary(data))
     if data.start is None:
-        print(f"battwatch report: {path}: no readings to report", file=sys.stderr)
+        print(f"battwatch report: {name or path}: no readings to report", file=sys.stderr)
         return EXIT_FAIL
     if plot:
         try:
@@ -995,7 +1004,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``battwatch report`` (also used by ``python -m battwatch.report``)."""
-    p.add_argument("log", metavar="LOG.csv")
+    p.add_argument("log", metavar="LOG.csv",
+                   help="a CSV log in the replay format, gzip-compressed or not; - reads standard input")
     p.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults)")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the history as one picture")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -155,3 +156,36 @@ def test_a_damaged_store_database_is_moved_aside_with_a_warning(battwatch_bin: s
     (aside,) = store.glob("battwatch.sqlite3.damaged-*")
     assert aside.read_bytes() == b"not a database at all" * 100
     assert "replayed 1 readings" in res.stderr
+
+
+def test_a_gzip_log_and_standard_input_replay_as_the_plain_file_does(battwatch_bin: str, tmp_path: Path) -> None:
+    import gzip
+
+    log = _scenario_log(tmp_path, "car-7")
+    plain = _run(battwatch_bin, str(log), "--jsonl")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip(), "the scenario should raise alerts to compare"
+    # compressed, under a name that does not say so: told by its first bytes
+    packed = tmp_path / "field-log.csv"
+    packed.write_bytes(gzip.compress(log.read_bytes()))
+    zipped = _run(battwatch_bin, str(packed), "--jsonl")
+    assert zipped.returncode == 0, zipped.stderr
+    assert zipped.stdout == plain.stdout
+    # a pipe: `zcat log.csv.gz | battwatch replay - --jsonl`, the vehicle still taken from the log
+    piped = subprocess.run([battwatch_bin, "replay", "-", "--jsonl"], input=log.read_text(),
+                           capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == plain.stdout
+    assert {json.loads(line)["vehicle"] for line in piped.stdout.splitlines()} == {"car-7"}
+
+
+def test_bad_rows_from_standard_input_are_named_by_line(battwatch_bin: str, bad_rows_log: Path,
+                                                       tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    res = subprocess.run([battwatch_bin, "replay", "-"], input=bad_rows_log.read_text(),
+                         capture_output=True, text=True, env={**os.environ, "TMPDIR": str(spool)})
+    assert res.returncode == 0, res.stderr
+    assert "<stdin>:4: row skipped: sos_v: 'five' is not a number" in res.stderr
+    assert "replayed 2 readings (2 rows skipped)" in res.stderr
+    assert list(spool.iterdir()) == []  # the spooled copy of the input is removed

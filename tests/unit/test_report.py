@@ -172,6 +172,21 @@ def test_without_plot_only_the_text_is_written(battwatch_bin: str, tmp_path: Pat
     assert list(tmp_path.iterdir()) == [log]
 
 
+def test_a_gzip_log_or_standard_input_gives_the_same_report(battwatch_bin: str, tmp_path: Path) -> None:
+    import gzip
+
+    text = "time,main_v,sos_v\n" + "".join(f"{1735689600 + i * 600},12.6,5.2\n" for i in range(10))
+    packed = tmp_path / "log.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    res = report(battwatch_bin, str(packed))
+    assert res.returncode == 0, res.stderr
+    assert f"readings: 10 (0 rows skipped), from {packed}" in res.stdout
+    piped = subprocess.run([battwatch_bin, "report", "-"], input=text, capture_output=True, text=True,
+                           timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert "readings: 10 (0 rows skipped), from stdin" in piped.stdout
+
+
 @pytest.mark.parametrize(("column", "present", "absent"), [
     ("sos_v", "SOS pack (4-cell NiMH):", "12 V battery: no readings in this log"),
     ("main_v", "12 V battery: 0 engine starts", "SOS pack (4-cell NiMH): no readings in this log"),
