@@ -221,3 +221,38 @@ def test_a_command_arriving_in_pieces_is_understood(tmp_path: Path) -> None:
     finally:
         emu.close()
         peer.close()
+
+
+def test_a_closed_emulator_never_reads_the_next_ones_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() frees the pty's descriptor numbers and the next pty gets the same ones: a
+    thread of the old emulator that looked its number up just before must not take the new
+    emulator's commands. The unlucky moment is made certain: the old one is closed and the new
+    one opened between the look-up and the wait."""
+    from battwatch.adapters import sim
+
+    old = AdcEmulator(_rows(5, 1.0), speed=0, link=tmp_path / "old", wait_hello=True)
+    stale = old._master
+    made: list[tuple[AdcEmulator, Peer]] = []
+    real_select = select.select
+
+    def unlucky(r: list[int], w: list[int], x: list[int], timeout: float | None = None) -> tuple[list[int], ...]:
+        if not made:
+            old.close()
+            new = AdcEmulator(_rows(5, 1.0), speed=0, link=tmp_path / "new", wait_hello=True)
+            peer = Peer(new.device_path)
+            made.append((new, peer))
+            assert new._master == stale  # the kernel handed out the same number again
+            peer.command("RATE", "0.5")
+        return real_select(r, w, x, timeout)
+
+    monkeypatch.setattr(sim.select, "select", unlucky)
+    old._serve_commands(timeout=1.0)
+    monkeypatch.setattr(sim.select, "select", real_select)
+    new, peer = made[0]
+    try:
+        assert old.received == []  # the old emulator read nothing of the new one's
+        new._serve_commands(timeout=5.0)
+        assert [c.name for c in new.received] == ["RATE"] and new.base_rate_hz == 0.5
+    finally:
+        new.close()
+        peer.close()

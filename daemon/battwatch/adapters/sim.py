@@ -191,6 +191,7 @@ class AdcEmulator:
         self._uptime_ms = BOOT_UPTIME_MS
         self._clock: tuple[int, int] | None = None  # (uptime_ms, unix_ms) of the last frame
         self._cmd_buf = b""  # bytes of a command line not yet ended by its newline
+        self._cable = 0
         self._open_pty()
 
     # -- pty handling ------------------------------------------------------------------
@@ -200,6 +201,11 @@ class AdcEmulator:
         tty.setraw(slave)
         tty.setraw(master)
         self._master, self._slave = master, slave
+        # Which pty the descriptors belong to. unplug() and close() close them under the lock,
+        # and the kernel may hand the same numbers to the next open at once (the next
+        # emulator's pty, the daemon's port): I/O checks this under the lock before it uses a
+        # number it looked up earlier, so a stale one is never read or written.
+        self._cable += 1
         self._cmd_buf = b""  # a new cable: nothing half-received
         self.device_path = os.ttyname(slave)
         if self.link is not None:
@@ -215,6 +221,7 @@ class AdcEmulator:
         self._pending_hello = True
 
     def _close_fds(self) -> None:
+        self._cable += 1  # whatever number a thread looked up before this is stale from now
         for fd in (self._master, self._slave):
             if fd is not None:
                 try:
@@ -313,15 +320,18 @@ class AdcEmulator:
         """Write a whole line; blocks while the reader lags (the pty buffer is the backpressure)."""
         while not self.stop_event.is_set():
             with self._lock:
-                fd = self._master
+                fd, cable = self._master, self._cable
             if fd is None:
                 return False
             try:
                 _, w, _ = select.select([], [fd], [], 0.2)
                 if not w:
-                    self._serve_commands()
+                    self._serve_commands()  # the Pi may be waiting on an answer before it reads
                     continue
-                n = os.write(fd, data)
+                with self._lock:
+                    if self._cable != cable:
+                        continue  # unplugged meanwhile: the number may now be another file's
+                    n = os.write(fd, data)
             except OSError:
                 return False
             data = data[n:]
@@ -346,14 +356,17 @@ class AdcEmulator:
     def _serve_commands(self, timeout: float = 0.0) -> None:
         """Answer whatever the Pi sent (HELLO, RATE, FAST, TRIG, TIME, SLEEP)."""
         with self._lock:
-            fd = self._master
+            fd, cable = self._master, self._cable
         if fd is None:
             return
         try:
             r, _, _ = select.select([fd], [], [], timeout)
             if not r:
                 return
-            data = os.read(fd, 4096)
+            with self._lock:
+                if self._cable != cable:
+                    return  # as in _write: never read a number that may have been reused
+                data = os.read(fd, 4096)
         except OSError:
             return
         # a command can arrive in pieces: keep the unfinished line for the next read
