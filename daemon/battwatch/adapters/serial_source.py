@@ -109,11 +109,15 @@ class SerialSource:
             logger.info("serial: %s open", self.url)
             self.inbox.put(LinkUp(time.time(), self.url))
             reason = self._read_loop(port)
-            self._port = None
-            try:
-                port.close()
-            except Exception:  # noqa: BLE001
-                pass
+            # closed under the write lock: a send() from another thread then finds the port
+            # closed (and says the link is down) instead of writing to a descriptor number the
+            # kernel may already have handed to another file
+            with self._write_lock:
+                self._port = None
+                try:
+                    port.close()
+                except Exception:  # noqa: BLE001
+                    pass
             if self._stop.is_set():
                 break
             self.disconnects += 1
