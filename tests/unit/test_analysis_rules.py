@@ -179,6 +179,28 @@ def test_low_voltage_critical_and_dead_cell() -> None:
     assert "cells are probably shorted" in car2.out[-1].message
 
 
+def test_isolated_low_samples_of_an_ignition_switched_average_only_log_raise_nothing() -> None:
+    """A logger powered with the ignition writes its first row at the start; without min/max
+    columns that row is one low sample after a long gap, never shown as cranking. Such samples
+    days apart are no dead cell: a run of evidence is."""
+    car = Car(make(analysis={"sensor": {"silent_gap_s": 2 * 86400.0}}))  # as for such a logger
+
+    def row(dt: float, v: float) -> None:  # an average-only row: no window, no extremes
+        car.feed(Reading(car.t + dt, v, None, None, 5.3, None, None, 10.0, 0.0))
+
+    for _ in range(6):  # a week of morning drives
+        row(13 * H, 10.45)  # the start, caught as one sample after the night's gap
+        for _ in range(30):
+            row(60.0, 14.1)
+        for _ in range(3):
+            row(60.0, 12.7)
+    assert car.seen() == []
+    # the same battery held at 10.3 V while awake for hours (a logger with extremes shows the
+    # car awake) is a dead cell
+    car.awake(150, v=10.3)
+    assert car.seen() == [("main", "low_voltage", "critical", "raised")]
+
+
 def test_weak_cranking_uses_the_temperature_table_and_needs_two_starts() -> None:
     car = Car(make())
     car.temp = 20.0

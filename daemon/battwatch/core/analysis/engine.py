@@ -69,6 +69,13 @@ class Slot:
         self.now_t = 0.0
         self.refresh_at = NEVER  # data time from which a verdict refreshes ``now_message``
 
+    def drop_pending_up(self, sev: int) -> None:
+        """Forget the evidence gathered towards ``sev`` (and above): it was not a steady state."""
+        for k in range(sev, CRITICAL + 1):
+            self.up_since[k] = None
+            self.up_n[k] = 0
+        self.busy = self.down_since is not None or any(x is not None for x in self.up_since)
+
     def reset_pending(self) -> None:
         self.up_since = [None, None, None, None]
         self.up_n = [0, 0, 0, 0]

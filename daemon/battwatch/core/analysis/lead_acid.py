@@ -273,10 +273,19 @@ class MainRules(DailyRules):
                                          "clear": clear, "info_clear": ov.info_clear_v,
                                          "warn_clear": ov.warn_clear_v, "crit_clear": ov.crit_clear_v,
                                          "from": level if target < level else NONE})
-        if not cranking and v <= self.cfg.low_voltage.dead_cell_v:
-            self.engine.observe(self.s_low, t, t0, CRITICAL, v, msg.main_low_voltage,
+        if cranking:
+            return
+        s = self.s_low
+        if v <= self.cfg.low_voltage.dead_cell_v:
+            self.engine.observe(s, t, t0, CRITICAL, v, msg.main_low_voltage,
                                 {"v": v, "v25": v, "temp": None, "soc": None, "dead_cell": True,
                                  "limit": self.cfg.low_voltage.dead_cell_v, "state": state, "type": self.type})
+        elif s.level < CRITICAL and s.up_since[CRITICAL] is not None:
+            # A reading back above the dead-cell level while awake: what pointed at a critical
+            # level was no steady state (a start an average-only log did not show as one, a
+            # load), so it counts for nothing towards any level above the current one; an
+            # alert needs a run of evidence, never isolated samples days apart.
+            s.drop_pending_up(s.level + 1)
 
     # -- events --------------------------------------------------------------------------------
     def crank(self, ev: CrankEvent) -> None:
