@@ -266,6 +266,19 @@ _SECRETS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _read_secret(path: Path, where: str, problems: list[str]) -> str | None:
+    """A secret file's text (UTF-8, surrounding white space dropped), or None with the problem
+    noted; the secret itself never appears in the problem."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        problems.append(f"{where}: cannot read {path}: {e.strerror}")
+    except UnicodeDecodeError as e:
+        problems.append(f"{where}: {path} is not UTF-8 text (byte {e.start}); expected: the secret "
+                        f"as plain UTF-8 text")
+    return None
+
+
 def _resolve_secrets(raw: dict[str, Any], problems: list[str], env: dict[str, str]) -> None:
     for table, key, var in _SECRETS:
         sec = raw.get(table)
@@ -277,10 +290,8 @@ def _resolve_secrets(raw: dict[str, Any], problems: list[str], env: dict[str, st
             continue
         if file_key in sec:
             path = Path(str(sec[file_key]))
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as e:
-                problems.append(f"{table}.{file_key}: cannot read {path}: {e.strerror}")
+            value = _read_secret(path, f"{table}.{file_key}", problems)
+            if value is None:
                 continue
             sec[key] = value
         elif key not in sec and env.get(var):
@@ -293,7 +304,7 @@ def _resolve_secrets(raw: dict[str, Any], problems: list[str], env: dict[str, st
             for name in (f"{table}-{key}", f"battwatch_{table}-{key}"):
                 cred = cred_dir / name
                 if cred.is_file():
-                    value = cred.read_text(encoding="utf-8").strip()
+                    value = _read_secret(cred, f"{table}.{key} (systemd credential {name})", problems)
                     if value:  # an empty placeholder means "no secret"
                         sec[key] = value
                     break

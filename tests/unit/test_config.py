@@ -112,6 +112,25 @@ def test_secret_from_a_systemd_credentials_directory(tmp_path: Path) -> None:
     assert cfg.mqtt.password.get_secret_value() == "s3cret"
 
 
+def test_a_secret_file_that_is_not_utf8_is_a_problem_not_a_traceback(tmp_path: Path, battwatch_bin: str) -> None:
+    bad = tmp_path / "token"
+    bad.write_bytes(b"tok\xff\xfe-zq9marker")
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "c"\n[influx]\nurl = "http://x"\norg = "o"\nbucket = "b"\n'
+                        f'token_file = "{bad}"\n')
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(cfg_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"influx.token_file: {bad} is not UTF-8 text" in res.stdout + res.stderr
+    assert "zq9marker" not in res.stdout + res.stderr  # its bytes are never shown
+    # the same from a systemd credential
+    (tmp_path / "mqtt-password").write_bytes(b"\xff\xfe")
+    with pytest.raises(config.ConfigError) as e:
+        config.from_dict({"vehicle": {"id": "c"}, "mqtt": {"host": "h", "username": "u"}},
+                         env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert any(p.startswith("mqtt.password (systemd credential mqtt-password): ") and "not UTF-8" in p
+               for p in e.value.problems)
+
+
 def test_check_config_warns_but_passes_when_the_store_path_is_not_a_directory(battwatch_bin: str, tmp_path: Path) -> None:
     """The file may be checked on another machine than the car's: a warning, not a failure."""
     not_a_dir = tmp_path / "store"
