@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from battwatch.config import Config
 from battwatch.core.csvlog import CsvFormatError, ReplayResult, RowError, RowParser, feed_log
@@ -22,7 +22,7 @@ from battwatch.sinks import Sink
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
 
-__all__ = ["ReplayError", "ReplayResult", "first_reading", "open_log", "replay_file", "log_source", "replay_rows", "spool_stdin",
+__all__ = ["ReplayError", "ReplayResult", "damage_note", "first_reading", "open_log", "replay_file", "log_source", "replay_rows", "spool_stdin",
            "stderr_warn"]
 
 
@@ -33,20 +33,76 @@ class ReplayError(Exception):
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def open_log(path: Path) -> TextIO:
+class _Gunzip(io.RawIOBase):
+    """A gzip stream's lines, ending cleanly where the stream is cut short or damaged.
+
+    A field log copied off a car is often truncated. Everything up to the last whole line
+    before the damage is given (the unfinished line is dropped: a number cut in half would
+    still parse), and what went wrong is appended to ``damage`` for the caller to report.
+    """
+
+    def __init__(self, raw: IO[bytes], damage: list[str]) -> None:
+        import gzip
+
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._raw = raw
+        self._damage = damage
+        self._out = b""
+        self._tail = b""  # an unfinished line, held back until its newline arrives
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        import zlib
+
+        while not self._out:
+            if self._done:
+                return 0
+            try:
+                chunk = self._gz.read(1 << 16)
+            except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+                self._damage.append(str(e) or type(e).__name__)
+                self._done, self._tail = True, b""
+                continue
+            if not chunk:
+                self._done, self._out, self._tail = True, self._tail, b""
+                continue
+            data = self._tail + chunk
+            cut = data.rfind(b"\n") + 1
+            self._out, self._tail = data[:cut], data[cut:]
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._gz.close()
+            self._raw.close()
+        super().close()
+
+
+def open_log(path: Path, damage: list[str] | None = None) -> TextIO:
     """Open a CSV log as text: gzip-compressed or not (told by its first bytes, whatever its
-    name), honouring a UTF-8 or UTF-16 byte-order mark."""
+    name), honouring a UTF-8 or UTF-16 byte-order mark. A compressed log that is cut short or
+    damaged ends at its last whole line, with the reason appended to ``damage``."""
     raw: IO[bytes] = path.open("rb")
     if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]  # a buffered reader
-        import gzip  # only a compressed log pays for it
-
-        raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+        raw = io.BufferedReader(_Gunzip(raw, [] if damage is None else damage))
     head = raw.peek(4)[:4]  # type: ignore[attr-defined]  # both readers can peek
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
         encoding = "utf-8-sig"
     return io.TextIOWrapper(raw, encoding=encoding, newline="", errors="replace")
+
+
+def damage_note(name: str, damage: list[str]) -> str:
+    """The warning for a compressed log that ended early."""
+    return (f"{name}: the compressed log is cut short or damaged ({damage[0]}): "
+            f"everything before that point was read, the rest is lost")
 
 
 @contextmanager
@@ -180,12 +236,16 @@ def replay_file(
                 sink.reading(r, state)
 
     res = ReplayResult()
+    damage: list[str] = []
+    label = str(path) if name is None else name
     try:
-        with open_log(path) as fh:
+        with open_log(path, damage) as fh:
             res = replay_rows(
-                fh, pipeline, name=str(path) if name is None else name, warn=warn, on_transition=emit, on_reading=on_reading,
+                fh, pipeline, name=label, warn=warn, on_transition=emit, on_reading=on_reading,
                 max_warnings=max_warnings,
             )
+        if damage and warn is not None:
+            warn(damage_note(label, damage))
         if res.last_t is not None:
             for out in pipeline.tick(res.last_t):
                 if isinstance(out, AlertTransition):

@@ -335,14 +335,17 @@ def collect_report(
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.pipeline import Pipeline
     from battwatch.core.tables import interp
-    from battwatch.replay import open_log, replay_rows
+    from battwatch.replay import damage_note, open_log, replay_rows
 
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
     horizon = None if days is None else days * DAY_S
     col = _Collector(analyzer, horizon)
-    with open_log(path) as fh:
+    damage: list[str] = []
+    with open_log(path, damage) as fh:
         res = replay_rows(fh, pipeline, name=str(path) if name is None else name, warn=warn, on_reading=col)
+    if damage and warn is not None:
+        warn(damage_note(str(path) if name is None else name, damage))
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -189,3 +190,29 @@ def test_bad_rows_from_standard_input_are_named_by_line(battwatch_bin: str, bad_
     assert "<stdin>:4: row skipped: sos_v: 'five' is not a number" in res.stderr
     assert "replayed 2 readings (2 rows skipped)" in res.stderr
     assert list(spool.iterdir()) == []  # the spooled copy of the input is removed
+
+
+def test_a_cut_short_gzip_log_replays_up_to_its_last_whole_line(battwatch_bin: str, tmp_path: Path) -> None:
+    import gzip
+
+    rows = ["time,main_v,sos_v"] + [f"{T + i * 60},12.{600 + i % 100},5.2" for i in range(20000)]
+    packed = gzip.compress(("\n".join(rows) + "\n").encode())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    store = tmp_path / "store"
+    res = _run(battwatch_bin, str(cut), "--store", str(store))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert f"{cut}: the compressed log is cut short or damaged" in res.stderr
+    got = int(re.search(r"replayed (\d+) readings \(0 rows skipped\)", res.stderr).group(1))  # type: ignore[union-attr]
+    assert 0 < got < 20000
+    # every reading kept is a whole row of the original: none cut in the middle of a number
+    with sqlite3.connect(store / "battwatch.sqlite3") as db:
+        kept = db.execute("SELECT t, main_v FROM readings ORDER BY t").fetchall()
+    assert len(kept) == got
+    assert all(abs(v - (12.6 + ((t - T) // 60 % 100) / 1000)) < 1e-6 for t, v in kept)
+    # the same from a pipe, and from report
+    piped = subprocess.run([battwatch_bin, "replay", "-"], input=cut.read_bytes(), capture_output=True)
+    assert piped.returncode == 0 and b"<stdin>: the compressed log is cut short" in piped.stderr
+    rep = subprocess.run([battwatch_bin, "report", str(cut)], capture_output=True, text=True)
+    assert rep.returncode == 0 and "cut short or damaged" in rep.stderr and "Traceback" not in rep.stderr

@@ -550,8 +550,9 @@ def _csv_readings(path: Path) -> Iterator[Reading]:
     from battwatch.core.csvlog import CsvFormatError, RowParser
     from battwatch.replay import open_log
 
+    damage: list[str] = []
     try:
-        fh = open_log(path)
+        fh = open_log(path, damage)
     except OSError as e:
         raise SimError(f"{path}: {e.strerror or e}") from None
     reader = csv.reader(fh)
@@ -566,14 +567,15 @@ def _csv_readings(path: Path) -> Iterator[Reading]:
     except SimError:
         fh.close()
         raise
-    return _csv_rows(path, fh, reader, parser)
+    return _csv_rows(path, fh, reader, parser, damage)
 
 
-def _csv_rows(path: Path, fh: TextIO, reader: Any, parser: RowParser) -> Iterator[Reading]:
+def _csv_rows(path: Path, fh: TextIO, reader: Any, parser: RowParser, damage: list[str]) -> Iterator[Reading]:
     import csv
     import sys
 
     from battwatch.core.csvlog import RowError
+    from battwatch.replay import damage_note
 
     with fh:
         while True:
@@ -583,6 +585,8 @@ def _csv_rows(path: Path, fh: TextIO, reader: Any, parser: RowParser) -> Iterato
                 print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
                 continue
             if row is None:
+                if damage:
+                    print(f"adc-sim: {damage_note(str(path), damage)}", file=sys.stderr)
                 return
             if not row:
                 continue
