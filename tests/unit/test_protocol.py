@@ -127,6 +127,34 @@ def _with(index: int, value: str) -> bytes:
 
 
 @pytest.mark.parametrize(
+    ("fields", "channel"),
+    [
+        ({4: "12640", 5: "12700"}, "main"),  # min above the average
+        ({4: "12640", 6: "12600"}, "main"),  # max below the average
+        ({4: "", 5: "12700", 6: "12600"}, "main"),  # no average, min above max
+        ({7: "5200", 8: "5300"}, "sos"),
+    ],
+)
+def test_a_channel_whose_min_avg_max_are_out_of_order_is_refused(fields: dict[int, str], channel: str) -> None:
+    f = GOOD.split(",")
+    for index, value in fields.items():
+        f[index] = value
+    with pytest.raises(FrameError) as e:
+        parse_line(frame_line(",".join(f)))
+    assert e.value.kind == "range" and f"BWD {channel} min" in str(e.value)
+
+
+def test_a_channel_with_only_some_of_its_values_is_accepted_in_order() -> None:
+    f = GOOD.split(",")
+    f[5], f[6] = "", ""  # an average alone
+    fr = parse_line(frame_line(",".join(f)))
+    assert isinstance(fr, Frame) and fr.main_min_mv is None and fr.main_max_mv is None
+    f[4], f[5], f[6] = "", "12500", "12700"  # extremes without an average
+    fr = parse_line(frame_line(",".join(f)))
+    assert isinstance(fr, Frame) and fr.main_avg_mv is None and fr.main_min_mv == 12500
+
+
+@pytest.mark.parametrize(
     ("index", "value", "field"),
     [
         (2, "99999999999999999999999", "uptime_ms"),  # the audit's frame: above 64 bits

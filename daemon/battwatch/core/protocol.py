@@ -96,19 +96,29 @@ def _data(f: list[str]) -> Frame:
         flags = int(flags_text, 16)
         if flags & ~FLAGS_DEFINED:
             raise FrameError("range", f"BWD flags {flags_text} set reserved bits (only 0x{FLAGS_DEFINED:02X} defined)")
+    main = _channel("main", f[4], f[5], f[6])
+    sos = _channel("sos", f[7], f[8], f[9])
     return Frame(
         _int("BWD", "seq", f[1], 0, SEQ_MAX),
         _int("BWD", "uptime_ms", f[2], 0, UPTIME_MAX),
         _int("BWD", "window_ms", f[3], WINDOW_MIN_MS, WINDOW_MAX_MS),
-        _opt("main_avg", f[4], -MV_LIMIT, MV_LIMIT),
-        _opt("main_min", f[5], -MV_LIMIT, MV_LIMIT),
-        _opt("main_max", f[6], -MV_LIMIT, MV_LIMIT),
-        _opt("sos_avg", f[7], -MV_LIMIT, MV_LIMIT),
-        _opt("sos_min", f[8], -MV_LIMIT, MV_LIMIT),
-        _opt("sos_max", f[9], -MV_LIMIT, MV_LIMIT),
+        main[0], main[1], main[2], sos[0], sos[1], sos[2],
         _opt("temp", f[10], TEMP_MIN_DC, TEMP_MAX_DC),
         flags,
     )
+
+
+def _channel(name: str, avg_text: str, min_text: str, max_text: str) -> tuple[int | None, int | None, int | None]:
+    """One channel's average, minimum and maximum, which must be in that order: a frame that
+    says otherwise comes from a firmware bug, and as a reading it would be a row that no
+    replay of the daily log accepts."""
+    avg = _opt(f"{name}_avg", avg_text, -MV_LIMIT, MV_LIMIT)
+    lo = _opt(f"{name}_min", min_text, -MV_LIMIT, MV_LIMIT)
+    hi = _opt(f"{name}_max", max_text, -MV_LIMIT, MV_LIMIT)
+    if (lo is not None and ((avg is not None and lo > avg) or (hi is not None and lo > hi))) or (
+            hi is not None and avg is not None and avg > hi):
+        raise FrameError("range", f"BWD {name} min {lo}, avg {avg}, max {hi}: expected min <= avg <= max")
+    return avg, lo, hi
 
 
 def _hello(f: list[str]) -> Hello:
