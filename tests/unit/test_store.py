@@ -94,6 +94,27 @@ def test_daily_log_appends_after_a_restart_without_a_second_header(tmp_path: Pat
     assert sum(1 for line in text if line.startswith("time,")) == 1
 
 
+def test_a_restart_that_repeats_times_never_puts_the_daily_log_back_in_time(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from battwatch.core.csvlog import RowParser
+
+    s = Store(tmp_path, "car")
+    for i in range(6):
+        s.write_reading(_r(T0 + 600 * (i + 1)))
+    s.close()
+    s = Store(tmp_path, "car")  # a device restarted from its start: the same times again
+    with caplog.at_level(logging.WARNING):
+        for i in range(8):
+            s.write_reading(_r(T0 + 600 * (i + 1)))
+    s.close()
+    assert "is not after its last row; left out of the log" in caplog.text
+    lines = (tmp_path / "logs" / "car-2025-01-01.csv").read_text().splitlines()
+    parser = RowParser(lines[0].split(","))
+    times = [parser.parse(line.split(",")).t for line in lines[1:]]
+    assert times == [T0 + 600 * (i + 1) for i in range(8)]  # the six, then the two new ones
+    assert _count(tmp_path) == 8  # as the database holds them
+
+
 @pytest.mark.parametrize("t", [1e300, -1e300, float("inf"), float("-inf"), float("nan"), 1736145060000.0, -37900000000.0, 0.0])
 def test_a_time_no_day_can_hold_is_refused_and_counted_never_raised(tmp_path: Path, t: float, caplog: pytest.LogCaptureFixture) -> None:
     s = Store(tmp_path, "car", commit_rows=1)

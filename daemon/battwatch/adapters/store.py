@@ -14,7 +14,7 @@ from typing import IO, Any
 from battwatch.config import StoreError
 from battwatch.core.csvlog import COLUMNS, format_row
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
-from battwatch.core.timefmt import MAX_T, MIN_T
+from battwatch.core.timefmt import MAX_T, MIN_T, iso_utc, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,25 @@ def _utc_day(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
 
 
+def _last_time(path: Path) -> float:
+    """The time of a daily log's last row (its end is read, not the whole file); -inf when
+    it has no readable row, so that anything may follow."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4096))
+        tail = fh.read().decode("utf-8", "replace")
+    for line in reversed(tail.splitlines()):
+        first = line.split(",", 1)[0].strip()
+        if not first or first == COLUMNS[0]:
+            continue
+        try:
+            return parse_time(first)
+        except ValueError:
+            return float("-inf")  # a torn last line: the next reading decides
+    return float("-inf")
+
+
 class DailyCsvLog:
     """Appends readings to one CSV file per UTC day, in the replay format."""
 
@@ -55,6 +74,12 @@ class DailyCsvLog:
         self._writer: Any = None
         self._day_end = float("-inf")
         self._day_start = float("inf")
+        # the last time written to the open file: a log a replay must accept never goes back
+        # in time, so a reading at or before it (a device restarted with repeated times, a
+        # replay into a store that has the day already) is left out, as the database's
+        # primary key leaves it out there
+        self._last_t = float("-inf")
+        self.out_of_order = 0
 
     def path_for(self, day: str) -> Path:
         return self.directory / f"{self.vehicle}-{day}.csv"
@@ -67,6 +92,7 @@ class DailyCsvLog:
         path = self.path_for(self._day)
         self.directory.mkdir(parents=True, exist_ok=True)
         new = not path.exists() or path.stat().st_size == 0
+        self._last_t = float("-inf") if new else _last_time(path)
         self._fh = path.open("a", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
         if new:
@@ -75,6 +101,14 @@ class DailyCsvLog:
     def write(self, r: Reading) -> None:
         if not self._day_start <= r.t < self._day_end:
             self._open(r.t)
+        if r.t <= self._last_t:
+            if self.out_of_order == 0 or self.out_of_order % 1000 == 0:
+                logger.warning("daily log %s: a reading at %s is not after its last row; left out of the "
+                               "log (%d so far), as the database leaves out a time it has",
+                               self.path_for(self._day or ""), iso_utc(r.t), self.out_of_order + 1)
+            self.out_of_order += 1
+            return
+        self._last_t = r.t
         self._writer.writerow(format_row(r, self.vehicle))
 
     def flush(self) -> None:
