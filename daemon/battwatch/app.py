@@ -93,6 +93,7 @@ class App:
         use_scheduler: bool = True,
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
+        stop_requested: threading.Event | None = None,
     ) -> None:
         self.cfg = cfg
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
@@ -118,7 +119,8 @@ class App:
         self.on_transition = on_transition
         self.stop_when = stop_when
         self.use_scheduler = use_scheduler
-        self.stop_requested = threading.Event()
+        # given when a signal may arrive before the App exists (cli: handlers set first thing)
+        self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
         self.transitions = 0
         self.link_up = False
@@ -159,7 +161,7 @@ class App:
         else:
             self.store.record_transitions(trs, "analyzer", analyzer.export_state())
 
-    def _publish_summary(self) -> None:
+    def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
         data = self.pipeline.summary(t)
         data["link"] = self.decoder.stats.as_dict()
@@ -168,7 +170,7 @@ class App:
         data["sinks"] = {s.name: s.status() for s in self.sinks}
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
-        for sink in self.sinks:
+        for sink in self.sinks if sinks is None else sinks:
             sink.summary(summary)
 
     # -- signals -------------------------------------------------------------------------
@@ -411,13 +413,21 @@ class App:
         if self._scheduler is not None:
             steps.append(("scheduler", lambda: self._scheduler.shutdown(wait=False)))
         steps += [
-            ("serial", self.source.stop),
+            ("serial", self._stop_source),
             ("drain", self._drain),
+            ("held", self._release_held),
+            ("flush", self._flush_sinks),
+            # after the flush, so the snapshot `battwatch status` reads says link down, 0 pending
             ("state", self._save),
         ]
         # network sinks first (they flush to their outbox in the store directory), store last
-        for sink in reversed(self.sinks):
+        network = [sink for sink in self.sinks if sink is not self.store]
+        for sink in reversed(network):
             steps.append((sink.name, sink.close))
+        if network:
+            # the store's copy of the summary then tells the network sinks' final backlog
+            steps.append(("summary", lambda: self._publish_summary([self.store])))
+        steps.append((self.store.name, self.store.close))
         for name, step in steps:
             try:
                 step()
@@ -425,6 +435,29 @@ class App:
                 logger.exception("shutdown step %s failed", name)
         logger.info("battwatch stopped")
         self.notifier.close()
+
+    def _stop_source(self) -> None:
+        self.source.stop()
+        self.link_up = False  # the port is closed: no LinkDown event comes for a stop
+
+    def _flush_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
+
+    def _release_held(self) -> None:
+        """Readings held for an unsynchronised host clock are stored, never lost at a stop:
+        stamped on that clock, as when [clock] hold_max_s runs out."""
+        held = self.decoder.holding
+        if not held:
+            return
+        n = self.decoder.release_held()
+        for r in self.decoder.take_released():
+            self._route(self.pipeline.reading(r))
+        logger.warning(
+            "stopping before the host clock was synchronised: %d held readings stamped by estimate "
+            "(the unsynchronised host clock)%s", n,
+            f"; {held - n} could not be placed in time order" if held != n else "",
+        )
 
     def _drain(self) -> None:
         if self.force_exit:
