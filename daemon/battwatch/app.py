@@ -79,6 +79,36 @@ def open_store(cfg: Config, directory: Path | None = None) -> Store:
     )
 
 
+class Retention:
+    """The store's retention, run in data time: at the first reading, then every PRUNE_EVERY_S
+    of data (the daemon and `replay --store` alike, so the same log keeps the same data)."""
+
+    def __init__(self, store: Store, host_clock: HostClock) -> None:
+        self.store = store
+        self.host_clock = host_clock
+        self.next_t = float("-inf")
+
+    def due(self, t: float) -> bool:
+        return t >= self.next_t
+
+    def reset(self) -> None:
+        """The data's timeline moved (a clock step): run again at the next reading."""
+        self.next_t = float("-inf")
+
+    def run(self, t: float) -> int:
+        """Apply retention as of data time ``t``; returns the number of readings deleted."""
+        # Data time, so an accelerated or replayed run is bounded too; but a data time far
+        # ahead of a trustworthy host clock is a wrong time, and must not delete the real
+        # readings before it.
+        if self.host_clock.synced():
+            t = min(t, time.time() + PRUNE_AHEAD_MAX_S)
+        self.next_t = t + PRUNE_EVERY_S
+        n = self.store.prune(t)
+        if n:
+            logger.info("retention: %d old readings deleted", n)
+        return n
+
+
 class App:
     """Owns every moving part. Only the thread that calls ``run()`` touches the pipeline."""
 
@@ -132,7 +162,7 @@ class App:
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
-        self._next_prune_t = float("-inf")
+        self.retention = Retention(self.store, self.host_clock)
         self._restore()
 
     # -- state across restarts -----------------------------------------------------------
@@ -190,8 +220,8 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
-                if out.t >= self._next_prune_t:
-                    self._prune(out.t)
+                if self.retention.due(out.t):
+                    self.retention.run(out.t)
                 state = None
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
@@ -230,7 +260,7 @@ class App:
                 for t, delta in dec.jumps:
                     self.pipeline.time_jump(t, delta)
                 dec.jumps.clear()
-                self._next_prune_t = float("-inf")  # the schedule was on the old timeline
+                self.retention.reset()  # the schedule was on the old timeline
             if dec.released:
                 # readings held while the clock was unsynchronised, now with true times
                 for held in dec.take_released():
@@ -280,17 +310,6 @@ class App:
                 f" (frames held until the host clock is synchronised, {held} so far)" if held else "",
             )
         self._silence_reported = self._awaiting_first_frame = False
-
-    def _prune(self, t: float) -> None:
-        # Retention follows data time, so an accelerated or replayed run is bounded too; but a
-        # data time far ahead of a trustworthy host clock is a wrong time, and must not delete
-        # the real readings before it.
-        if self.host_clock.synced():
-            t = min(t, time.time() + PRUNE_AHEAD_MAX_S)
-        self._next_prune_t = t + PRUNE_EVERY_S
-        n = self.store.prune(t)
-        if n:
-            logger.info("retention: %d old readings deleted", n)
 
     # -- commands to the board (main thread only, like everything that touches state) ------
     def _configure_device(self) -> None:
