@@ -79,6 +79,36 @@ def open_store(cfg: Config, directory: Path | None = None) -> Store:
     )
 
 
+class Retention:
+    """The store's retention, run in data time: at the first reading, then every PRUNE_EVERY_S
+    of data (the daemon and `replay --store` alike, so the same log keeps the same data)."""
+
+    def __init__(self, store: Store, host_clock: HostClock) -> None:
+        self.store = store
+        self.host_clock = host_clock
+        self.next_t = float("-inf")
+
+    def due(self, t: float) -> bool:
+        return t >= self.next_t
+
+    def reset(self) -> None:
+        """The data's timeline moved (a clock step): run again at the next reading."""
+        self.next_t = float("-inf")
+
+    def run(self, t: float) -> int:
+        """Apply retention as of data time ``t``; returns the number of readings deleted."""
+        # Data time, so an accelerated or replayed run is bounded too; but a data time far
+        # ahead of a trustworthy host clock is a wrong time, and must not delete the real
+        # readings before it.
+        if self.host_clock.synced():
+            t = min(t, time.time() + PRUNE_AHEAD_MAX_S)
+        self.next_t = t + PRUNE_EVERY_S
+        n = self.store.prune(t)
+        if n:
+            logger.info("retention: %d old readings deleted", n)
+        return n
+
+
 class App:
     """Owns every moving part. Only the thread that calls ``run()`` touches the pipeline."""
 
@@ -93,6 +123,7 @@ class App:
         use_scheduler: bool = True,
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
+        stop_requested: threading.Event | None = None,
     ) -> None:
         self.cfg = cfg
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
@@ -118,7 +149,8 @@ class App:
         self.on_transition = on_transition
         self.stop_when = stop_when
         self.use_scheduler = use_scheduler
-        self.stop_requested = threading.Event()
+        # given when a signal may arrive before the App exists (cli: handlers set first thing)
+        self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
         self.transitions = 0
         self.link_up = False
@@ -130,7 +162,7 @@ class App:
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
-        self._next_prune_t = float("-inf")
+        self.retention = Retention(self.store, self.host_clock)
         self._restore()
 
     # -- state across restarts -----------------------------------------------------------
@@ -159,7 +191,7 @@ class App:
         else:
             self.store.record_transitions(trs, "analyzer", analyzer.export_state())
 
-    def _publish_summary(self) -> None:
+    def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
         data = self.pipeline.summary(t)
         data["link"] = self.decoder.stats.as_dict()
@@ -168,7 +200,7 @@ class App:
         data["sinks"] = {s.name: s.status() for s in self.sinks}
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
-        for sink in self.sinks:
+        for sink in self.sinks if sinks is None else sinks:
             sink.summary(summary)
 
     # -- signals -------------------------------------------------------------------------
@@ -188,8 +220,8 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
-                if out.t >= self._next_prune_t:
-                    self._prune(out.t)
+                if self.retention.due(out.t):
+                    self.retention.run(out.t)
                 state = None
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
@@ -228,7 +260,7 @@ class App:
                 for t, delta in dec.jumps:
                     self.pipeline.time_jump(t, delta)
                 dec.jumps.clear()
-                self._next_prune_t = float("-inf")  # the schedule was on the old timeline
+                self.retention.reset()  # the schedule was on the old timeline
             if dec.released:
                 # readings held while the clock was unsynchronised, now with true times
                 for held in dec.take_released():
@@ -278,17 +310,6 @@ class App:
                 f" (frames held until the host clock is synchronised, {held} so far)" if held else "",
             )
         self._silence_reported = self._awaiting_first_frame = False
-
-    def _prune(self, t: float) -> None:
-        # Retention follows data time, so an accelerated or replayed run is bounded too; but a
-        # data time far ahead of a trustworthy host clock is a wrong time, and must not delete
-        # the real readings before it.
-        if self.host_clock.synced():
-            t = min(t, time.time() + PRUNE_AHEAD_MAX_S)
-        self._next_prune_t = t + PRUNE_EVERY_S
-        n = self.store.prune(t)
-        if n:
-            logger.info("retention: %d old readings deleted", n)
 
     # -- commands to the board (main thread only, like everything that touches state) ------
     def _configure_device(self) -> None:
@@ -411,13 +432,21 @@ class App:
         if self._scheduler is not None:
             steps.append(("scheduler", lambda: self._scheduler.shutdown(wait=False)))
         steps += [
-            ("serial", self.source.stop),
+            ("serial", self._stop_source),
             ("drain", self._drain),
+            ("held", self._release_held),
+            ("flush", self._flush_sinks),
+            # after the flush, so the snapshot `battwatch status` reads says link down, 0 pending
             ("state", self._save),
         ]
         # network sinks first (they flush to their outbox in the store directory), store last
-        for sink in reversed(self.sinks):
+        network = [sink for sink in self.sinks if sink is not self.store]
+        for sink in reversed(network):
             steps.append((sink.name, sink.close))
+        if network:
+            # the store's copy of the summary then tells the network sinks' final backlog
+            steps.append(("summary", lambda: self._publish_summary([self.store])))
+        steps.append((self.store.name, self.store.close))
         for name, step in steps:
             try:
                 step()
@@ -425,6 +454,29 @@ class App:
                 logger.exception("shutdown step %s failed", name)
         logger.info("battwatch stopped")
         self.notifier.close()
+
+    def _stop_source(self) -> None:
+        self.source.stop()
+        self.link_up = False  # the port is closed: no LinkDown event comes for a stop
+
+    def _flush_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
+
+    def _release_held(self) -> None:
+        """Readings held for an unsynchronised host clock are stored, never lost at a stop:
+        stamped on that clock, as when [clock] hold_max_s runs out."""
+        held = self.decoder.holding
+        if not held:
+            return
+        n = self.decoder.release_held()
+        for r in self.decoder.take_released():
+            self._route(self.pipeline.reading(r))
+        logger.warning(
+            "stopping before the host clock was synchronised: %d held readings stamped by estimate "
+            "(the unsynchronised host clock)%s", n,
+            f"; {held - n} could not be placed in time order" if held != n else "",
+        )
 
     def _drain(self) -> None:
         if self.force_exit:

@@ -69,12 +69,27 @@ def store_dir_problem(path: Path) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # First thing, before the imports, the configuration and the store: a stop asked for
+    # while the daemon loads (systemd stopping it at once) still gets the ordered exit 0,
+    # never the default death by the signal (143).
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def stop_early(sig: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop_early)
     from battwatch.app import App
 
     cfg = load_config(args.config, required=True)
     setup_logging(args.log_level or cfg.logging.level)
-    app = App(cfg)
+    app = App(cfg, stop_requested=stop)
     app.install_signal_handlers()
+    if stop.is_set():
+        logging.getLogger("battwatch.app").info("stop asked for while starting")
     return app.run()
 
 

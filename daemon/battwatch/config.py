@@ -97,15 +97,48 @@ def _standard_baud(v: int) -> None:
         raise ValueError(f"one of {', '.join(map(str, BAUDRATES))}")
 
 
-def _not_blank(v: str) -> None:
+# The URL schemes pyserial 3.5 opens (its serial.urlhandler.protocol_* modules); any other
+# "name://" fails only when the daemon opens the port, so it is refused here.
+PYSERIAL_SCHEMES = ("alt", "cp2110", "hwgrep", "loop", "rfc2217", "socket", "spy")
+_KNOWN = ", ".join(s + "://" for s in PYSERIAL_SCHEMES)
+
+
+def _adc_port(v: str) -> None:
     if not v:
         raise ValueError("a device path or a pyserial URL, not empty")
+    scheme, sep, _ = v.partition("://")
+    if sep:
+        # pyserial lower-cases the scheme before it looks for the handler
+        if scheme.lower() not in PYSERIAL_SCHEMES:
+            raise ValueError(f"a device path or a pyserial URL with a scheme pyserial knows ({_KNOWN})")
+    elif not v.startswith("/"):
+        # a relative name would be looked up in whatever directory the daemon runs in
+        raise ValueError(f"an absolute device path (/dev/ttyUSB0) or a pyserial URL ({_KNOWN})")
+
+
+def _host(v: str) -> None:
+    if not v or any(c.isspace() for c in v):
+        raise ValueError("a host name or IP address, not empty and without spaces")
+    if "://" in v or "/" in v:
+        raise ValueError("a host name or IP address, not a URL (the port is a key of its own)")
+
+
+def _http_url(v: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(v)
+        u.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        u = None
+    if u is None or u.scheme.lower() not in ("http", "https") or not u.hostname:
+        raise ValueError("an http:// or https:// URL with a host (http://host:8086)")
 
 
 @section
 class AdcConfig(Section):
-    # a device path or any pyserial URL (loop://, rfc2217://)
-    port: Annotated[str, Check(_not_blank)] = "/dev/battwatch-adc"
+    # a device path or a pyserial URL (rfc2217://host:port, socket://, loop://)
+    port: Annotated[str, Check(_adc_port)] = "/dev/battwatch-adc"
     baudrate: Annotated[int, Check(_standard_baud)] = 115200
     frame_rate_hz: Annotated[float, Range(ge=0.01, le=100)] = 1.0  # while the car is awake
     # while it sleeps (firmware-notes/power.md: a frame a minute); never above frame_rate_hz
@@ -181,7 +214,7 @@ class MqttQosConfig(Section):
 
 @section
 class MqttConfig(Section):
-    host: str
+    host: Annotated[str, Check(_host)]
     port: Annotated[int, Range(ge=1, le=65535)] = 1883
     keepalive: Annotated[int, Range(ge=5, le=3600)] = 60
     client_id: str | None = None
@@ -202,7 +235,7 @@ class MqttConfig(Section):
 
 @section
 class InfluxConfig(Section):
-    url: str
+    url: Annotated[str, Check(_http_url)]
     api: Literal["v1", "v2"] = "v2"
     org: str | None = None
     bucket: str | None = None

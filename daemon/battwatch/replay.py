@@ -194,7 +194,8 @@ def replay_file(
     configuration turns on (MQTT, InfluxDB), exactly as the daemon would: a backfill.
     Their outbox lives in ``store_dir`` (default: the configured store path).
     """
-    from battwatch.app import build_pipeline, open_store
+    from battwatch.adapters.clock import HostClock
+    from battwatch.app import Retention, build_pipeline, open_store
     from battwatch.sinks import build_sinks
 
     pipeline = build_pipeline(cfg)
@@ -226,11 +227,15 @@ def replay_file(
         if targets:
             publish_summary(tr.t)
 
+    # the store's retention, in data time, as the daemon applies it
+    retention = Retention(store, HostClock(cfg.clock.host)) if store is not None else None
     on_reading = None
     if targets:
         analyzer = pipeline.analyzer
 
         def on_reading(r: Reading) -> None:
+            if retention is not None and retention.due(r.t):
+                retention.run(r.t)
             state = analyzer.state_of(r) if analyzer is not None else ""
             for sink in targets:
                 sink.reading(r, state)
@@ -251,6 +256,10 @@ def replay_file(
                 if isinstance(out, AlertTransition):
                     res.transitions.append(out)
                     emit(out)
+            if retention is not None:
+                # at the end too: what the store keeps then does not hang on where the
+                # periodic passes fell
+                retention.run(res.last_t)
     finally:
         if targets and pipeline.last_t is not None:
             publish_summary(pipeline.last_t)

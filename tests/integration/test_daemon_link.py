@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from battwatch import config
+from battwatch import config, status
 from battwatch.adapters.sim import AdcEmulator
 from battwatch.app import App
 from battwatch.core.model import FLAG_FAST, Ack, AlertTransition, Command, Reading
@@ -205,7 +206,8 @@ def test_frames_held_for_the_clock_are_not_reported_as_silence(
             emu.done.wait(0.05)
     emu.close()
     messages = _messages(caplog)
-    assert not seen.readings
+    # every reading was held until the stop, which let them out by estimate
+    assert any(f"{len(seen.readings)} held readings stamped by estimate" in m for m in messages)
     assert any("holding readings until" in m for m in messages)
     assert any(m.startswith("ADC data flowing (frames held") for m in messages)
     assert not [m for m in messages if "ADC silent" in m]
@@ -260,3 +262,75 @@ def test_the_daemon_asks_for_fast_mode_when_the_car_wakes_and_gets_fast_frames(
     assert all(r.main_v == 14.2 for r in fast)
     after = [r for r in seen.readings if r.t > fast[-1].t]
     assert after and all(r.window_s == 1.0 and not r.flags & FLAG_FAST for r in after[:-1])
+
+
+def _store_rows(store: Path) -> tuple[list[float], dict[str, Any]]:
+    """The stored reading times and the last summary snapshot."""
+    db = sqlite3.connect(store / "battwatch.sqlite3")
+    try:
+        times = [t for (t,) in db.execute("SELECT t FROM readings ORDER BY t")]
+        (summary,) = db.execute("SELECT value FROM kv WHERE key = 'summary'").fetchone()
+    finally:
+        db.close()
+    return times, json.loads(summary)
+
+
+def test_readings_held_for_the_clock_are_stored_by_estimate_at_a_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No NTP, a board without a clock, and a stop before hold_max_s: the held readings are
+    stamped on the host clock (as when hold_max_s runs out), analysed, stored and logged to
+    the daily CSV, and the log says how many; the last snapshot holds none back."""
+    caplog.set_level(logging.INFO)
+    rows = [Reading(1_736_121_600.0 + i, 12.6, 12.6, 12.6, 5.3, 5.3, 5.3, 9.0, 1.0) for i in range(300)]
+    emu = AdcEmulator(rows, speed=10, link=tmp_path / "adc", wait_hello=True, clock=False)
+    seen = Seen()
+    cfg = _cfg(tmp_path, tmp_path / "adc", clock={"host": "untrusted", "hold_max_s": 3600},
+               store={"commit_interval_s": 3600, "commit_rows": 100_000}, adc={"silent_after_s": 30})
+    started = time.time()
+    with running(cfg, seen, stop_when=lambda a: a.decoder.holding >= 20) as app:
+        emu.start()
+        # the stop (at 20 held) releases them: nothing reaches the callbacks before it
+        seen.wait(lambda: len(seen.readings) >= 20, "the held readings, released at the stop")
+    emu.close()
+    assert app.decoder.holding == 0
+    said = [m for m in _messages(caplog) if "stamped by estimate" in m]
+    assert len(said) == 1, said
+    n = len(seen.readings)
+    assert f"{n} held readings stamped by estimate" in said[0] and "could not be placed" not in said[0]
+    times = [r.t for r in seen.readings]
+    # on the host clock at the hello, a second apart as the board's uptime says (the emulator
+    # sends ten of its one-second frames a second)
+    assert started - 5 < times[0] < started + 5
+    assert [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)] == [1.0] * (n - 1)
+    stored, summary = _store_rows(tmp_path / "store")
+    assert stored == times
+    logs = list((tmp_path / "store" / "logs").glob("link-car-*.csv"))
+    logged = [line for p in logs for line in p.read_text().splitlines()[1:]]
+    assert len(logged) == n and all(",12.600,12.600,12.600,5.300," in line for line in logged)
+    assert summary["link"]["held_for_clock"] == 0
+
+
+def test_the_last_snapshot_after_a_stop_says_link_down_and_nothing_awaiting_commit(
+    tmp_path: Path,
+) -> None:
+    """`battwatch status` after a clean stop: the final flush came before the last snapshot."""
+    rows = [Reading(1_736_121_600.0 + i, 12.6, 12.6, 12.6, 5.3, 5.3, 5.3, 9.0, 1.0) for i in range(300)]
+    emu = AdcEmulator(rows, speed=20, link=tmp_path / "adc", wait_hello=True)
+    seen = Seen()
+    # batches far larger than the run: only the stop commits the readings
+    cfg = _cfg(tmp_path, tmp_path / "adc", clock={"host": "trusted"}, adc={"silent_after_s": 30},
+               store={"commit_interval_s": 3600, "commit_rows": 100_000})
+    with running(cfg, seen, stop_when=lambda a: len(seen.readings) >= 20):
+        emu.start()
+        seen.wait(lambda: len(seen.readings) >= 20, "20 readings")
+    emu.close()
+    stored, summary = _store_rows(tmp_path / "store")
+    assert stored == [r.t for r in seen.readings]
+    assert summary["link"]["connected"] is False
+    assert summary["sinks"]["store"]["pending"] == 0
+    assert summary["sinks"]["store"]["readings_written"] == len(stored)
+    shown = status.render(status.collect(cfg, systemd=lambda: None))
+    assert "Serial link   DOWN" in shown
+    assert "awaiting commit" not in shown
+    assert f"{len(stored):,} readings written since start" in shown

@@ -49,6 +49,19 @@ def test_without_sync_readings_go_out_as_estimates_after_the_hold_limit() -> Non
     assert t == TRUE and delta == TRUE - (BOOT + 8)
 
 
+def test_at_a_stop_held_readings_go_out_as_estimates_like_after_the_hold_limit() -> None:
+    d = _dec(hold_max_s=900.0)
+    for i in range(6):
+        assert d.feed(_frame(i, 10_000 + i * 1000), BOOT + i, host_synced=False) is None
+    assert d.holding == 6 and d.release_held() == 6
+    assert d.holding == 0 and d.release_held() == 0
+    assert [round(r.t - BOOT) for r in d.take_released()] == [0, 1, 2, 3, 4, 5]
+    assert d.stats.frames == 6
+    # from then on the unsynchronised clock is used, as after hold_max_s: nothing held again
+    r = d.feed(_frame(6, 16_000), BOOT + 6, host_synced=False)
+    assert r is not None and round(r.t - BOOT) == 6 and d.holding == 0
+
+
 def test_a_synced_clock_that_steps_backwards_keeps_readings_flowing() -> None:
     d = _dec()
     assert d.feed(_frame(0, 1000), TRUE, True) is not None

@@ -157,3 +157,22 @@ def test_run_with_a_store_path_it_cannot_use_exits_2_with_one_line(battwatch_bin
     assert res.returncode == 2, res.stdout + res.stderr
     assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith(f"battwatch run: store {path}: ")
     assert "Traceback" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("port", ["/dev/ttyUSB0", "/dev/serial/by-id/usb-FTDI-if00", "rfc2217://pi.lan:2217",
+                                  "socket://10.0.0.5:7000", "LOOP://", "spy:///dev/ttyUSB0", "hwgrep://0403:6001"])
+def test_device_paths_and_pyserial_urls_are_accepted_as_the_adc_port(port: str) -> None:
+    assert config.defaults(adc={"port": port}).adc.port == port
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8086", "https://influx.example.org", "HTTPS://influx:8443/"])
+def test_http_and_https_influx_urls_are_accepted(url: str) -> None:
+    cfg = config.defaults(mqtt={"host": "broker.lan"}, influx={"url": url, "org": "home", "bucket": "cars"})
+    assert cfg.influx is not None and cfg.influx.url == url
+
+
+def test_the_adc_url_schemes_are_those_the_installed_pyserial_opens() -> None:
+    import serial.urlhandler
+
+    handlers = Path(serial.urlhandler.__file__).parent.glob("protocol_*.py")
+    assert sorted(p.stem.removeprefix("protocol_") for p in handlers) == sorted(config.PYSERIAL_SCHEMES)

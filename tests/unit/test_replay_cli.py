@@ -57,6 +57,29 @@ def test_replay_with_store_writes_readings_and_daily_logs(battwatch_bin: str, tm
 T = 1735689600  # 2025-01-01T00:00:00Z
 
 
+def test_replay_into_a_store_applies_its_retention_in_data_time(battwatch_bin: str, tmp_path: Path) -> None:
+    """As the daemon does: readings and events older than retention_days, and daily logs
+    older than csv_retention_days, before the log's last reading are deleted."""
+    log = tmp_path / "log.csv"
+    hours = 240  # 2025-01-01 to 2025-01-10, a reading an hour
+    log.write_text("time,main_v,sos_v\n" + "".join(f"{T + i * 3600},12.6,5.2\n" for i in range(hours)))
+    store = tmp_path / "store"
+    cfg = tmp_path / "car.toml"
+    cfg.write_text(f'[vehicle]\nid = "car-1"\n[store]\npath = "{store}"\nretention_days = 3\n'
+                   "csv_retention_days = 2\n")
+    res = _run(battwatch_bin, str(log), "-c", str(cfg), "--store", str(store))
+    assert res.returncode == 0, res.stderr
+    last = T + (hours - 1) * 3600
+    db = sqlite3.connect(store / "battwatch.sqlite3")
+    try:
+        times = [t for (t,) in db.execute("SELECT t FROM readings ORDER BY t")]
+    finally:
+        db.close()
+    assert times == [float(T + i * 3600) for i in range(hours) if T + i * 3600 >= last - 3 * 86400]
+    days = sorted(p.name for p in (store / "logs").glob("*.csv"))
+    assert days == ["car-1-2025-01-08.csv", "car-1-2025-01-09.csv", "car-1-2025-01-10.csv"]
+
+
 def _one_line_error(res: subprocess.CompletedProcess[str], code: int = 2) -> str:
     assert res.returncode == code, (res.returncode, res.stderr)
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -292,6 +292,18 @@ class DeviceDecoder:
         self._estimated = False
         return host_t
 
+    def release_held(self) -> int:
+        """Pass every held reading on now, stamped on the unsynchronised host clock, as when
+        ``hold_max_s`` runs out: at a stop nothing is kept back to wait for NTP. Returns how
+        many went out (``released`` has them); later readings are estimates too."""
+        if not self._held:
+            return 0
+        before = len(self.released)
+        self._estimated = True
+        held, self._held = self._held, []
+        self._release(held)
+        return len(self.released) - before
+
     def take_released(self) -> list[Reading]:
         out, self.released = self.released, []
         return out
