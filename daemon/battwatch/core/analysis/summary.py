@@ -48,7 +48,11 @@ def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
     return [
         # the current words (the latest supporting verdict, refreshed at most hourly), not
         # necessarily those of the transition that raised the alert
-        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.now_value,
+        # "since": when it was raised (at "raised_severity"); "severity_since": when it reached
+        # the severity it has now
+        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since),
+         "severity_since": iso_utc(s.level_since), "raised_severity": SEVERITY_NAMES[s.raised_level],
+         "value": s.now_value,
          "message": s.now_message, "message_at": iso_utc(s.now_t), "flapping": s.flapping}
         for s in engine.active(battery)
     ]
@@ -274,6 +278,14 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         if sos.trend_days_crit is not None:
             crit_date = iso_utc(sos.last_rest_t + sos.trend_days_crit * 86400.0)[:10]
     base = sos.baseline
+    learned = None
+    if base is not None:  # the baseline in force on the last park's band, as the rule judges
+        base, learned = sos.in_force(sos.last_band, base)
+    judged = sos.judged if sos.s_sd.level >= WARNING else None  # the park the active alert judged
+    judged_learned = None
+    if judged is not None:
+        learned_base = sos.baselines[judged[2]]
+        judged_learned = learned_base is not None and sos.in_force(judged[2], learned_base)[1]
     sos_d: dict[str, Any] = {
         "voltage": _r(sos.last_v),
         "rested_voltage": _r(sos.last_rest_v),
@@ -298,11 +310,22 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         },
         "self_discharge": {
             "last_mv_per_day": None if sos.last_rate is None else _r(sos.last_rate * sos.cells * 1000.0, 2),
+            # the baseline in force for the last park: its band's learned one, or the
+            # chemistry's healthy rate where that is higher (baseline_learned False)
             "baseline_mv_per_day": None if base is None else _r(base * sos.cells * 1000.0, 2),
+            "baseline_learned": learned,
             # as charge lost (% per day at 20 °C) on the band of the SoC table the last park was on
             "last_pct_per_day": _r(sos.pct_per_day(sos.last_rate), 3),
             "baseline_pct_per_day": _r(sos.pct_per_day(base), 3),
             "healthy_pct_per_day": _r(sos.healthy_pct_day, 3),
+            # while self_discharge is active: the park it judged and the baseline it judged
+            # against (a later park on another band of the SoC table does not change it)
+            "alert_mv_per_day": None if judged is None else _r(judged[0] * sos.cells * 1000.0, 2),
+            "alert_baseline_mv_per_day": None if judged is None else _r(judged[1] * sos.cells * 1000.0, 2),
+            "alert_pct_per_day": None if judged is None else _r(sos.band_pct_per_day(judged[0], judged[2]), 4),
+            "alert_baseline_learned": judged_learned,
+            "alert_baseline_pct_per_day": (
+                None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4)),
         },
         **fault(an, "sos"),
         "health": health(an.engine, "sos", an.w_sos.active),
