@@ -8,7 +8,7 @@ import pytest
 
 from battwatch.analysis_config import Debounce, LifeConfig
 from battwatch.core.analysis.engine import CRITICAL, INFO, WARNING, Slot
-from battwatch.core.analysis.messages import sos_age, span
+from battwatch.core.analysis.messages import main_age, sos_age, span
 from battwatch.core.analysis.summary import AgeLife, life_verdicts, remaining_life
 
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
@@ -107,6 +107,9 @@ def test_inside_the_window_the_summary_says_what_the_age_warning_says() -> None:
     assert main["remaining_life_text"] == (
         "in its replacement window: expected life of 5 years reached, at most 8 months left")
     assert main["overdue_years"] is None and main["remaining_life_years"] == 0.35
+    warning = main_age(WARNING, {"age": 6.3, "installed": "2018-10-01", "life": 5.0, "type": "agm", "warn": 5.0,
+                                 "crit": 7.0})
+    assert "in its replacement window: at most 8 months left before the 7-year mark" in warning
     # a trend that leaves less still wins, saying so
     assert life(5.8, by_trend=0.3, rule=SOS)["remaining_life_basis"] == "trend"
 
