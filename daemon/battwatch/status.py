@@ -141,11 +141,16 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
         out["remaining_life_years"] = [float(life[0]), float(life[1])]
     battery_cfg = getattr(getattr(cfg, "battery", None), kind, None)
     installed = getattr(battery_cfg, "installed", None)
+    out["age_note"] = None
     if out["age_years"] is None and isinstance(installed, date):
-        # the configured install date still gives an age before the analysis has run
         days = (datetime.fromtimestamp(now, UTC).date() - installed).days
-        out["age_years"] = round(days / 365.25, 2)
-        out["age_basis"] = "installed date in the configuration"
+        if "age_years" in b:  # the analysis ran and found no age: its data are from before that date
+            out["age_note"] = "the installation date is after the data"
+        elif days < 0:
+            out["age_note"] = "the installation date is in the future"
+        else:  # the configured install date still gives an age before the analysis has run
+            out["age_years"] = round(days / 365.25, 2)
+            out["age_basis"] = "installed date in the configuration"
     out["installed"] = installed.isoformat() if isinstance(installed, date) else None
     if kind == "main" and battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
@@ -488,7 +493,9 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
         else:
             lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
     age = b.get("age_years")
-    if age is None:
+    if age is None and b.get("age_note") and b.get("installed"):
+        lines.append(f"  age               unknown: installed {b['installed']}, but {b['age_note']}")
+    elif age is None:
         lines.append("  age               unknown (set `installed` in the configuration)")
     else:
         src = f"; from the {b['age_basis']}" if b.get("age_basis") not in (None, "analysis") else ""

@@ -127,6 +127,22 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
         assert expected in text, f"{expected!r} not in:\n{text}"
 
 
+def test_an_installation_date_after_the_data_gives_no_age(tmp_path: Path) -> None:
+    """The analysis found no age (its data are from before `installed`): status must not work
+    one out from the wall clock ("-5.7 years"), and says why it is unknown."""
+    build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3,
+                           "sos": {"age_years": None, "remaining_life_years": None, "alerts": []}})
+    info = status.collect(make_cfg(tmp_path, sos={"installed": "2030-01-01"}), now=T0 + 10, systemd=no_systemd)
+    assert info["batteries"]["sos"]["age_years"] is None
+    assert "  age               unknown: installed 2030-01-01, but the installation date is after the data" in (
+        status.render(info))
+    # no summary yet, and a date after today: no negative age either
+    build_store(tmp_path / "empty", {"vehicle": "car-1", "time": T0, "readings": 3})
+    info = status.collect(make_cfg(tmp_path / "empty", sos={"installed": "2030-01-01"}), now=T0, systemd=no_systemd)
+    assert info["batteries"]["sos"]["age_years"] is None
+    assert "unknown: installed 2030-01-01, but the installation date is in the future" in status.render(info)
+
+
 def test_missing_analysis_keys_fall_back_without_errors(tmp_path: Path) -> None:
     # what the daemon stores before the analysis exists: no main/sos/sinks keys at all
     build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3})
