@@ -141,11 +141,16 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
         out["remaining_life_years"] = [float(life[0]), float(life[1])]
     battery_cfg = getattr(getattr(cfg, "battery", None), kind, None)
     installed = getattr(battery_cfg, "installed", None)
+    out["age_note"] = None
     if out["age_years"] is None and isinstance(installed, date):
-        # the configured install date still gives an age before the analysis has run
         days = (datetime.fromtimestamp(now, UTC).date() - installed).days
-        out["age_years"] = round(days / 365.25, 2)
-        out["age_basis"] = "installed date in the configuration"
+        if "age_years" in b:  # the analysis ran and found no age: its data are from before that date
+            out["age_note"] = "the installation date is after the data"
+        elif days < 0:
+            out["age_note"] = "the installation date is in the future"
+        else:  # the configured install date still gives an age before the analysis has run
+            out["age_years"] = round(days / 365.25, 2)
+            out["age_basis"] = "installed date in the configuration"
     out["installed"] = installed.isoformat() if isinstance(installed, date) else None
     if kind == "main" and battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
@@ -188,12 +193,19 @@ def _alerts(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         for a in raw if isinstance(raw, list) else []:
             if not isinstance(a, dict):
                 continue
-            since = _as_time(a.get("since"))
+            # "since": when it reached the severity it has now (summaries from before
+            # severity_since: the first raise); "raised": when it was first raised, and at what
+            raised = _as_time(a.get("since"))
+            since = _as_time(a.get("severity_since"))
+            since = raised if since is None else since
+            raised_sev = a.get("raised_severity")
             alerts.append({
                 "battery": battery,
                 "alert": str(a.get("alert", "?")),
                 "severity": str(a.get("severity", "?")),
                 "since": iso_utc(since) if since is not None else None,
+                "raised": iso_utc(raised) if raised is not None else None,
+                "raised_severity": str(raised_sev) if isinstance(raised_sev, str) else None,
                 "value": _number(a.get("value")),
                 "message": str(a.get("message", "")),
             })
@@ -407,16 +419,37 @@ def _sos_trend(trend: Mapping[str, Any]) -> str:
 
 
 def _self_discharge(sd: Mapping[str, Any]) -> str | None:
+    """The self-discharge line, with the baseline the rule judged against (the one in force)."""
     last = _number(sd.get("last_mv_per_day"))
     base = _number(sd.get("baseline_mv_per_day"))
-    if last is None and base is None:
+    judged = _number(sd.get("alert_mv_per_day"))
+    judged_base = _number(sd.get("alert_baseline_mv_per_day"))
+    if last is None and base is None and judged is None:
         return None
+
     def rate(mv: float) -> str:
         # a park can end higher than it began (warmer, or recovering from a charge): no loss seen
         return f"{mv:.1f} mV a day" if mv > 0.0 else "no measurable loss"
 
+    def against(mv: float, learned: Any, pct: Any) -> str:
+        pct_words = f", {pct:.2f} % a day" if _number(pct) is not None else ""
+        if learned is False:  # the chemistry's healthy rate stands in, being higher
+            return f"judged against a healthy pack's {rate(mv)}{pct_words}"
+        return f"its own baseline: {rate(mv)}{pct_words}"
+
+    if judged is not None and judged_base is not None:
+        # an active self_discharge alert: the park and the baseline it judged, as its message says
+        pct = _number(sd.get("alert_pct_per_day"))
+        text = f"{rate(judged)}" + (f" ({pct:.2f} % a day)" if pct is not None else "")
+        text += (f" in the park the warning judged ({against(judged_base, sd.get('alert_baseline_learned'), sd.get('alert_baseline_pct_per_day'))}"
+                 f", {judged / judged_base:.1f} x)")
+        if last is not None and abs(last - judged) > 0.05:
+            text += f"; last long park {rate(last)}, on another part of the charge curve"
+        return text
     text = "no park judged yet" if last is None else f"{rate(last)} in the last long park"
-    return text + ("; its own baseline is still being learned" if base is None else f" (its own baseline: {rate(base)})")
+    if base is None:
+        return text + "; its own baseline is still being learned"
+    return text + f" ({against(base, sd.get('baseline_learned'), sd.get('baseline_pct_per_day'))})"
 
 
 def _faulted_lines(b: Mapping[str, Any]) -> list[str]:
@@ -460,7 +493,9 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
         else:
             lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
     age = b.get("age_years")
-    if age is None:
+    if age is None and b.get("age_note") and b.get("installed"):
+        lines.append(f"  age               unknown: installed {b['installed']}, but {b['age_note']}")
+    elif age is None:
         lines.append("  age               unknown (set `installed` in the configuration)")
     else:
         src = f"; from the {b['age_basis']}" if b.get("age_basis") not in (None, "analysis") else ""
@@ -528,6 +563,9 @@ def render(info: dict[str, Any]) -> str:
     lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
     for a in alerts:
         since = f" since {_when(a['since'])}" if a["since"] else ""
+        if a.get("raised") and a["raised"] != a["since"]:
+            what = f" as {a['raised_severity']}" if a.get("raised_severity") else ""
+            since += f" (raised {_when(a['raised'])}{what})"
         lines.append(f"  {a['severity'].upper():8} {a['battery']}/{a['alert']}{since}: {a['message']}")
     lines.append("")
     lines.append("Sinks")

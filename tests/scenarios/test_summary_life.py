@@ -30,13 +30,17 @@ def summary_at_end(name: str) -> dict[str, Any]:
     ("main-low-voltage", "main", 0.5, "alert", "low_voltage", "at most 6 months (while low_voltage critical"),
     # a dying pack, empty after two weeks parked
     ("sos-low-voltage", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical"),
-    # past its expected life by age alone
-    ("age-old-batteries", "main", 0.0, "age", None, "overdue by 1.3 years (past its expected life of 5 years)"),
-    ("age-old-batteries", "sos", 0.0, "age", None, "overdue by 4 months (past its expected life of 5.5 years)"),
+    # past their expected life by age alone, inside the window of their age warning: the words
+    # and the numbers agree with the warnings ("at most 1.1 years" for the pack), not "overdue"
+    ("age-old-batteries", "main", 0.36, "age", None,
+     "in its replacement window: expected life of 5 years reached, at most 9 months left"),
+    ("age-old-batteries", "sos", 0.56, "age", None,
+     "in its replacement window: expected life of 5.5 years reached, at most 1.1 years left"),
     # a falling trend that reaches the critical level within 30 days: replace now
     ("sos-decline-critical", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical, raised 2025-02-03)"),
     # seven years old, its window closed on day 4
-    ("sos-age-overdue", "sos", 0.0, "age", None, "overdue by 1.5 years (past its expected life of 5.5 years)"),
+    ("sos-age-overdue", "sos", 0.0, "age", None,
+     "overdue by less than a month (past the end of its replacement window at 7 years)"),
     # a pack that ran empty and was recharged: no active verdict holds its life short any more
     ("sos-low-voltage-recovery", "sos", 2.82, "age", None, "about 2.8 years (by age"),
     # the healthy pack of a decline-free run: age only

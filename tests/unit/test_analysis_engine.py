@@ -306,3 +306,26 @@ def test_current_words_and_a_pending_step_down_survive_a_restart() -> None:
     assert (s3.now_message, s3.now_value) == ("sev=3 ctx=raise", 15.6)
     e3.observe(s3, T0 + 3 * H, T0 + 3 * H, CRITICAL, 15.8, text, "after restart")
     assert s3.now_message == "sev=3 ctx=after restart"
+
+
+def test_an_escalated_alert_knows_when_it_reached_its_severity_and_how_it_was_raised() -> None:
+    """Raised at info on day 0, critical from day 13: the summary says both, and they persist."""
+    e = engine()
+    s = e.slot("main", "low_voltage", Debounce(for_s=0.0, for_n=1))
+    e.observe(s, T0, T0, INFO, 12.45, text)
+    e.observe(s, T0 + 13 * 24 * H, T0 + 13 * 24 * H, CRITICAL, 11.9, text)
+    assert (s.since, s.level_since, s.raised_level) == (T0, T0 + 13 * 24 * H, INFO)
+    (a,) = summary.alerts(e, "main")
+    assert (a["severity"], a["raised_severity"]) == ("critical", "info")
+    assert a["since"].startswith("2025-01-06T00:00") and a["severity_since"].startswith("2025-01-19T00:00")
+    e.observe(s, T0 + 14 * 24 * H, T0 + 14 * 24 * H, WARNING, 12.3, text)  # stepping down is a new severity too
+    assert s.level == WARNING and s.level_since == T0 + 14 * 24 * H and s.since == T0
+    saved = json.loads(json.dumps(s.as_dict()))
+    back = engine().slot("main", "low_voltage", Debounce())
+    back.load(saved)
+    assert (back.since, back.level_since, back.raised_level) == (T0, T0 + 14 * 24 * H, INFO)
+    # a state saved before these existed: the first raise stands in
+    del saved["level_since"], saved["raised_level"]
+    old = engine().slot("main", "low_voltage", Debounce())
+    old.load(saved)
+    assert (old.level_since, old.raised_level) == (T0, WARNING)

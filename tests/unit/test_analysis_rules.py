@@ -744,8 +744,15 @@ def test_age_bands_from_the_installation_date() -> None:
     assert "5.6 years old" in car.out[0].message and "flooded" in car.out[0].message
     assert "4-7 years" in car.out[1].message and "at most 2.1 years" in car.out[1].message
     summary = car.an.summary(car.t)
-    assert summary["main"]["remaining_life_basis"] == "age" and summary["main"]["remaining_life_years"] == 0.0
-    assert summary["sos"]["remaining_life_years"] == pytest.approx(5.5 - 4.93, abs=0.02)
+    # inside the window of their age warnings: half of what is left of it (docs/analysis.md §6),
+    # in the words of the warnings, not "overdue" (past the flooded battery's expected 4 years)
+    main, sos = summary["main"], summary["sos"]
+    assert main["remaining_life_basis"] == "age" and main["remaining_life_years"] == pytest.approx(0.7, abs=0.02)
+    assert main["remaining_life_text"] == (
+        "in its replacement window: expected life of 4 years reached, at most 1.4 years left")
+    assert "at most 1.4 years left before the 7-year mark" in car.out[0].message
+    assert sos["remaining_life_years"] == pytest.approx((7.0 - 4.93) / 2.0, abs=0.02)
+    assert sos["remaining_life_text"] == "in its replacement window: at most 2.1 years left"
 
 
 # -- SOS rules -------------------------------------------------------------------------------------
@@ -1141,8 +1148,10 @@ def test_summary_shape() -> None:
     assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
     assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "decline_in_sight",
                                  "projected_warning_date", "projected_end_of_life_date"}
-    assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "last_pct_per_day",
-                                          "baseline_pct_per_day", "healthy_pct_per_day"}
+    assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "baseline_learned",
+                                          "last_pct_per_day", "baseline_pct_per_day", "healthy_pct_per_day",
+                                          "alert_mv_per_day", "alert_baseline_mv_per_day", "alert_pct_per_day",
+                                          "alert_baseline_learned", "alert_baseline_pct_per_day"}
 
 
 def test_restart_neither_repeats_nor_forgets() -> None:

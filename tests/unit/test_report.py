@@ -403,3 +403,19 @@ def test_the_verdict_under_the_title_fits_the_picture_however_long(scenario: Any
         assert all(t.get_window_extent(renderer).y0 >= top_axes for t in texts)
     finally:
         plt.close(fig)
+
+
+def test_the_title_and_the_age_warning_agree_about_an_old_battery(scenario: Any) -> None:
+    """age-old-batteries: both batteries inside the window of their age warning. The title used
+    to say "overdue by 4 months" of a pack whose warning gave it "at most 1.1 years"."""
+    from battwatch.report import verdict
+
+    sc = scenario("age-old-batteries")
+    data = collect_report(sc.csv, sc.cfg())
+    assert isinstance(data, ReportData)
+    title = verdict(data)
+    assert "overdue" not in title, title
+    assert ("SOS pack: attention, remaining life: in its replacement window: expected life of 5.5 years reached, "
+            "at most 1.1 years left") in title, title
+    (age,) = [a for a in data.summary["sos"]["alerts"] if a["alert"] == "age"]
+    assert age["severity"] == "warning" and "at most 1.1 years" in age["message"]

@@ -127,6 +127,22 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
         assert expected in text, f"{expected!r} not in:\n{text}"
 
 
+def test_an_installation_date_after_the_data_gives_no_age(tmp_path: Path) -> None:
+    """The analysis found no age (its data are from before `installed`): status must not work
+    one out from the wall clock ("-5.7 years"), and says why it is unknown."""
+    build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3,
+                           "sos": {"age_years": None, "remaining_life_years": None, "alerts": []}})
+    info = status.collect(make_cfg(tmp_path, sos={"installed": "2030-01-01"}), now=T0 + 10, systemd=no_systemd)
+    assert info["batteries"]["sos"]["age_years"] is None
+    assert "  age               unknown: installed 2030-01-01, but the installation date is after the data" in (
+        status.render(info))
+    # no summary yet, and a date after today: no negative age either
+    build_store(tmp_path / "empty", {"vehicle": "car-1", "time": T0, "readings": 3})
+    info = status.collect(make_cfg(tmp_path / "empty", sos={"installed": "2030-01-01"}), now=T0, systemd=no_systemd)
+    assert info["batteries"]["sos"]["age_years"] is None
+    assert "unknown: installed 2030-01-01, but the installation date is in the future" in status.render(info)
+
+
 def test_missing_analysis_keys_fall_back_without_errors(tmp_path: Path) -> None:
     # what the daemon stores before the analysis exists: no main/sos/sinks keys at all
     build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3})
@@ -154,8 +170,8 @@ def test_wrong_types_in_summary_are_ignored(tmp_path: Path) -> None:
     assert info["batteries"]["main"]["present"] is False
     assert info["batteries"]["sos"]["soc_pct"] is None
     assert info["batteries"]["sos"]["remaining_life_years"] is None
-    assert info["alerts"] == [{"battery": "sos", "alert": "?", "severity": "info", "since": None,
-                               "value": None, "message": ""}]
+    assert info["alerts"] == [{"battery": "sos", "alert": "?", "severity": "info", "since": None, "raised": None,
+                               "raised_severity": None, "value": None, "message": ""}]
     assert info["sinks"] == {}
     assert info["link"]["frames"] == 0 and info["link"]["connected"] is None
     assert "Serial link   state unknown" in status.render(info)
@@ -359,5 +375,34 @@ def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:
     assert now["message"] != raised["message"] and "below the 4.40 V critical level" in now["message"]
     (stored,) = [a for a in info["summary"]["sos"]["alerts"] if a["alert"] == "low_voltage"]
     assert stored["message_at"] > raised["time"]
+    # since when it is critical, and when it was first raised, at what
+    assert now["since"] == stored["severity_since"] and status._as_time(now["since"]) == status._as_time(raised["time"])
+    assert now["raised"] == stored["since"] < now["since"] and now["raised_severity"] == "info"
     text = status.render(info)
-    assert f"CRITICAL sos/low_voltage since {status._when(now['since'])}: {now['message']}" in text
+    assert (f"CRITICAL sos/low_voltage since {status._when(now['since'])} (raised {status._when(now['raised'])} "
+            f"as info): {now['message']}") in text
+
+
+def test_the_self_discharge_line_shows_the_baseline_the_active_warning_judged_against(tmp_path: Path) -> None:
+    """sos-decline: the warning judged a park against the baseline of its band of the charge
+    curve; the last park lay on another band with a much higher baseline of its own. The line
+    must quote the warning's figures, not the other band's (it used to: 55.3 against 49.6)."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sos-decline", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sos-decline"), "store": {"path": str(tmp_path / "s")}},
+                           env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    info = status.collect(cfg, systemd=no_systemd)
+    (alert,) = [a for a in info["alerts"] if (a["battery"], a["alert"]) == ("sos", "self_discharge")]
+    m = re.search(r"\((\d+\.\d) mV per day.*its own normal rate of (\d+\.\d\d) % a day", alert["message"])
+    assert m, alert["message"]
+    text = status.render(info)
+    (line,) = [x for x in text.splitlines() if x.startswith("  self-discharge")]
+    assert f"{m[1]} mV a day" in line and "its own baseline: " in line and f"{m[2]} % a day" in line, (line, m[0])
+    sd = info["summary"]["sos"]["self_discharge"]
+    assert sd["last_mv_per_day"] != sd["alert_mv_per_day"]  # the case at issue: the last park is another one
+    assert f"last long park {sd['last_mv_per_day']:.1f} mV a day" in line

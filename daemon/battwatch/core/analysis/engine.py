@@ -26,7 +26,7 @@ class Slot:
 
     __slots__ = (
         "battery", "alert", "for_s", "for_n", "clear_for_s", "clear_for_n", "renotify_s",
-        "level", "since", "value", "message", "last_notified",
+        "level", "since", "level_since", "raised_level", "value", "message", "last_notified",
         "up_since", "up_n", "busy", "down_since", "down_n", "down_max", "history", "flapping",
         "sensor", "down_value", "down_ctx", "refresh", "now_message", "now_value", "now_t", "refresh_at",
     )
@@ -44,7 +44,9 @@ class Slot:
         self.renotify_s = renotify_s  # None: the engine's per-severity periods
         self.sensor = alert == "sensor_fault"
         self.level = NONE
-        self.since = 0.0
+        self.since = 0.0  # when it was raised (from no alert)
+        self.level_since = 0.0  # when it reached its current severity
+        self.raised_level = NONE  # the severity it was raised at
         self.value: float | None = None
         self.message = ""
         self.last_notified = 0.0
@@ -88,7 +90,8 @@ class Slot:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "level": self.level, "since": self.since, "value": self.value, "message": self.message,
+            "level": self.level, "since": self.since, "level_since": self.level_since,
+            "raised_level": self.raised_level, "value": self.value, "message": self.message,
             "last_notified": self.last_notified, "up_since": self.up_since, "up_n": self.up_n,
             "down_since": self.down_since, "down_n": self.down_n, "down_max": self.down_max,
             "history": self.history, "flapping": self.flapping, "down_value": self.down_value,
@@ -99,6 +102,9 @@ class Slot:
     def load(self, d: dict[str, Any]) -> None:
         self.level = int(d["level"])
         self.since = float(d["since"])
+        # states saved before these existed: the first raise stands in
+        self.level_since = float(d.get("level_since", self.since))
+        self.raised_level = int(d.get("raised_level", self.level))
         self.value = None if d["value"] is None else float(d["value"])
         self.message = str(d["message"])
         self.last_notified = float(d["last_notified"])
@@ -248,6 +254,9 @@ class AlertEngine:
         s.reset_pending()
         if old == NONE:
             s.since = t
+            s.raised_level = new
+        if new != old:
+            s.level_since = t
         s.last_notified = t
         if new == NONE:
             state = "cleared"
@@ -337,6 +346,7 @@ class AlertEngine:
         matures in hours that never passed nor waits for hours that did."""
         for s in self.slots.values():
             s.since += delta_s
+            s.level_since += delta_s
             s.last_notified += delta_s
             s.now_t += delta_s
             s.refresh_at += delta_s

@@ -510,7 +510,11 @@ class MainRules(DailyRules):
         self.engine.observe(s, t, t, target, value, msg.main_decline, ctx)
 
     def age_years(self, t: float) -> float | None:
-        return None if self.installed_t is None else (t - self.installed_t) / YEAR_S
+        """Age at data time ``t``; None when unknown, also before the installation date (data
+        from before it are not this battery's: no age alert, no life by age)."""
+        if self.installed_t is None or t < self.installed_t:
+            return None
+        return (t - self.installed_t) / YEAR_S
 
     def expected_life(self) -> float:
         a = self.cfg.age

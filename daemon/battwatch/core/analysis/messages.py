@@ -397,9 +397,14 @@ def main_age(sev: int, c: dict[str, Any]) -> str:
     if sev == INFO:
         return head + ". Nothing wrong yet: have it tested at the next service."
     if sev == WARNING:
+        left = c["crit"] - age  # the same words as the summary's remaining life (§6)
+        ahead = (
+            "it closes within a month" if left * 12.0 < 0.75
+            else f"at most {span(left)} left before the {c['crit']:g}-year mark"
+        )
         return head + (
-            f", so it is past the {c['warn']:g}-year mark. Have it load-tested before winter and "
-            f"budget for a replacement. {WEAK_12V_SOS}"
+            f", so it is past the {c['warn']:g}-year mark and in its replacement window: {ahead}. "
+            f"Have it load-tested before winter and budget for a replacement. {WEAK_12V_SOS}"
         )
     return head + (
         f", so it is past the {c['crit']:g}-year mark: replace it before it leaves you stranded. "

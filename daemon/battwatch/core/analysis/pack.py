@@ -102,6 +102,9 @@ class PackRules(DailyRules):
         self.last_rate: float | None = None  # V per cell per day at 20 °C
         self.last_band = -1
         self.sd_band = -1  # the band of the park that raised self_discharge
+        # the last park the self_discharge rule judged: (rate, baseline in force, band), V per
+        # cell per day at 20 °C; the summary shows these, so its figures are the alert's
+        self.judged: tuple[float, float, int] | None = None
         self.min_slope = cfg.trend.min_slope_v_per_cell_day * self.cells  # pack V per day
         self.horizon_years = float(hi) + cfg.trend.horizon_years_past_life
         self.trend: TrendFit | None = None
@@ -296,14 +299,13 @@ class PackRules(DailyRules):
                 self.baselines[band] = median(rates)
             return
         per_pct = v_per_pct(self.lim.soc_table, band)
-        healthy = self.healthy_pct_day * per_pct
-        learned = baseline >= healthy
-        base = baseline if learned else healthy
+        base, learned = self.in_force(band, baseline)
         ratio = rate / base
         s = self.s_sd
         level = s.level
         if level >= WARNING and band != self.sd_band:
             return  # a leak found on one band is cleared on that band, like with like
+        self.judged = (rate, base, band)
         target = WARNING if ratio >= sd.warn_ratio or (level >= WARNING and ratio >= sd.warn_clear_ratio) else NONE
         n = self.cells
         self.engine.observe(s, t, t - span_h * 3600.0, target, round(ratio, 2), msg.self_discharge,
@@ -314,6 +316,16 @@ class PackRules(DailyRules):
                              "warn_clear_ratio": sd.warn_clear_ratio})
         if target == WARNING:
             self.sd_band = band
+
+    def in_force(self, band: int, baseline: float) -> tuple[float, bool]:
+        """The baseline a park on ``band`` is judged against, and whether it is the learned one
+        (False: the chemistry's healthy self-discharge stands in, being higher)."""
+        healthy = self.healthy_pct_day * v_per_pct(self.lim.soc_table, band)
+        return (baseline, True) if baseline >= healthy else (healthy, False)
+
+    def band_pct_per_day(self, rate: float, band: int) -> float:
+        """A rate on ``band`` as % of charge per day."""
+        return rate / v_per_pct(self.lim.soc_table, band)
 
     @property
     def baseline(self) -> float | None:
@@ -371,7 +383,11 @@ class PackRules(DailyRules):
         return ctx
 
     def age_years(self, t: float) -> float | None:
-        return None if self.installed_t is None else (t - self.installed_t) / YEAR_S
+        """Age at data time ``t``; None when unknown, also before the installation date (data
+        from before it are not this battery's: no age alert, no life by age)."""
+        if self.installed_t is None or t < self.installed_t:
+            return None
+        return (t - self.installed_t) / YEAR_S
 
     def horizon_days(self, t: float) -> float:
         """How far ahead a projection may reach: the longest expected life plus a margin, from
@@ -418,6 +434,7 @@ class PackRules(DailyRules):
             "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "last_rate": self.last_rate,
             "last_v": self.last_v, "park_v0": self.park_v0, "band_rates": self.base_rates, "baselines": self.baselines,
             "last_band": self.last_band, "sd_band": self.sd_band,
+            "judged": None if self.judged is None else list(self.judged),
             "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
             "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
@@ -441,6 +458,8 @@ class PackRules(DailyRules):
             self.baselines = [None if b is None else float(b) for b in d["baselines"]]
             self.last_band = int(d["last_band"])
             self.sd_band = int(d["sd_band"])
+            j = d.get("judged")  # states from before it: shown again from the next judged park
+            self.judged = None if j is None else (float(j[0]), float(j[1]), int(j[2]))
         # else: a state from before the baselines per band (one baseline for the whole curve):
         # they are learnt afresh
         rest_v, rest_t, self.last_rest_temp = (list(d["last_rest"]) + [None])[:3]  # older states: no temperature

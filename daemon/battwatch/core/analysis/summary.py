@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
@@ -47,7 +48,11 @@ def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
     return [
         # the current words (the latest supporting verdict, refreshed at most hourly), not
         # necessarily those of the transition that raised the alert
-        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since), "value": s.now_value,
+        # "since": when it was raised (at "raised_severity"); "severity_since": when it reached
+        # the severity it has now
+        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since),
+         "severity_since": iso_utc(s.level_since), "raised_severity": SEVERITY_NAMES[s.raised_level],
+         "value": s.now_value,
          "message": s.now_message, "message_at": iso_utc(s.now_t), "flapping": s.flapping}
         for s in engine.active(battery)
     ]
@@ -80,28 +85,65 @@ def life_verdicts(
     return now, cap
 
 
+@dataclass(frozen=True)
+class AgeLife:
+    """What the age rule of a battery says about its life, in years (docs/analysis.md §6).
+
+    ``typical``: the expected life (12 V: per type; pack: the middle of ``lifespan_years``);
+    ``start``/``end``: the replacement window, i.e. the ages at which the age alert turns
+    warning and critical (12 V: ``warn_years``/``crit_years``; pack: ``lifespan_years``).
+    """
+
+    typical: float
+    start: float
+    end: float
+
+    def remaining(self, age: float) -> float:
+        """Expected remaining life by age alone: never negative, never above the typical life,
+        falling steadily with age and 0 exactly when the age alert turns critical.
+
+        Before the window it is the typical life minus the age; once a battery has outlived
+        that, half of what is left of the window (the mean remaining life if the failures
+        still ahead are spread evenly over the rest of the window) [ENG]. For the pack, whose
+        typical life is the middle of its window, the two meet where the window opens.
+        """
+        return max(0.0, min(self.typical, max(self.typical - age, 0.5 * (self.end - age))))
+
+
 def remaining_life(
-    by_age: float | None, by_trend: float | None, trend_what: str, now: Slot | None, cap: Slot | None,
-    cfg: LifeConfig, life_years: float | None = None,
+    age: float | None, by_trend: float | None, trend_what: str, now: Slot | None, cap: Slot | None,
+    cfg: LifeConfig, life: AgeLife | None = None, note: str | None = None,
 ) -> dict[str, Any]:
     """Remaining life in years, what it rests on and the same in words (pure).
 
-    ``by_age``: expected life minus age, negative once past it; ``by_trend``: years until the
-    trend reaches its limit. An alert meaning "replace now" wins; otherwise the most pessimistic
-    of age, trend and (while a condition warning is active and no trend is known)
-    ``cfg.warning_cap_years``.
+    ``age``: the battery's age in years (None: unknown); ``life``: its age rule (None: no
+    estimate by age); ``by_trend``: years until the trend reaches its limit. An alert meaning
+    "replace now" wins; otherwise the most pessimistic of age, trend and (while a condition
+    warning is active and no trend is known) ``cfg.warning_cap_years``. ``note`` is added to
+    the words (why the age is unknown).
     """
+    by_age = None if age is None or life is None else life.remaining(age)
     out: dict[str, Any] = {
         "remaining_life_years": None, "remaining_life_basis": None, "remaining_life_alert": None,
         "remaining_life_text": None, "overdue_years": None,
         "remaining_life_by_age_years": _r(by_age, 2), "remaining_life_by_trend_years": _r(by_trend, 2),
     }
-    if by_age is not None and by_age < 0.0:
-        out["overdue_years"] = _r(-by_age, 2)
+    if age is not None and life is not None and age > life.end:
+        out["overdue_years"] = _r(age - life.end, 2)  # past the window: the age alert is critical
+    out.update(_life_words(age, by_age, by_trend, trend_what, now, cap, cfg, life))
+    if note is not None:
+        text = out["remaining_life_text"]
+        out["remaining_life_text"] = note if text is None else f"{text}; {note}"
+    return out
+
+
+def _life_words(
+    age: float | None, by_age: float | None, by_trend: float | None, trend_what: str, now: Slot | None,
+    cap: Slot | None, cfg: LifeConfig, life: AgeLife | None,
+) -> dict[str, Any]:
     if now is not None:
-        out.update(remaining_life_years=0.0, remaining_life_basis="alert", remaining_life_alert=now.alert,
-                   remaining_life_text=f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})")
-        return out
+        return {"remaining_life_years": 0.0, "remaining_life_basis": "alert", "remaining_life_alert": now.alert,
+                "remaining_life_text": f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})"}
     options: list[tuple[float, str]] = []
     if by_age is not None:
         options.append((by_age, "age"))
@@ -112,26 +154,39 @@ def remaining_life(
         # measured projection and says better how long the warning leaves
         options.append((cfg.warning_cap_years, "alert"))
     if not options:
-        return out
+        return {}
     years, basis = min(options, key=lambda o: o[0])
     due = cfg.due_now_years
+    out: dict[str, Any] = {"remaining_life_years": _r(max(0.0, years), 2), "remaining_life_basis": basis}
     if basis == "alert":
         assert cap is not None
         out["remaining_life_alert"] = cap.alert
         text = f"at most {span(years)} (while {_named(cap)} is active)"
     elif basis == "age":
-        past = "" if life_years is None else f" of {life_years:g} years"
-        if years <= -due:
-            text = f"overdue by {span(-years)} (past its expected life{past})"
-        elif years < due:
-            text = f"due now (at the end of its expected life{past})"
-        else:
-            text = f"about {span(years)} (by age, expected life{past})"
+        assert age is not None and life is not None
+        text = _age_words(age, years, life, due)
     else:
         text = "due now" if years < due else f"about {span(years)}"
         text += f" (by the trend of its {trend_what})"
-    out.update(remaining_life_years=_r(max(0.0, years), 2), remaining_life_basis=basis, remaining_life_text=text)
+    out["remaining_life_text"] = text
     return out
+
+
+def _age_words(age: float, years: float, life: AgeLife, due: float) -> str:
+    """The words of the age estimate, in step with the age alert: "overdue" only once it is
+    critical (past the window), "in its replacement window" while it is a warning."""
+    typical = f"expected life of {life.typical:g} years"
+    left = life.end - age  # at most this is left: the window closes
+    if left <= 0.0:
+        return f"overdue by {span(-left)} (past the end of its replacement window at {life.end:g} years)"
+    if left < due:
+        return f"due now (its replacement window closes within a month, at {life.end:g} years)"
+    reached = f"{typical} reached, " if age >= life.typical else ""
+    if age >= life.start:
+        return f"in its replacement window: {reached}at most {span(left)} left"
+    if reached:
+        return f"about {span(years)} (by age: {reached}at most {span(left)})"
+    return f"about {span(years)} (by age, {typical})"
 
 
 def _named(s: Slot) -> str:
@@ -159,6 +214,13 @@ def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
     return "action needed" if worst >= 3 else "attention" if worst == 2 else "good"
 
 
+def _after_data(installed: object, installed_t: float | None, t: float) -> str | None:
+    """The words for an installation date after the data: the age is unknown then."""
+    if installed_t is None or t >= installed_t:
+        return None
+    return f"age unknown: the installation date {installed} is after the data ({iso_utc(t)[:10]})"
+
+
 def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     """``{"state", "main": {...}, "sos": {...}}`` for the sinks and ``battwatch status``."""
     main = an.main
@@ -166,12 +228,12 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     life_cfg = an.cfg.life
     engine = an.engine
     age = main.age_years(t)
-    expected = main.expected_life()
+    a = main.cfg.age
     now, cap = life_verdicts(engine.active("main"), main.cfg.low_voltage.dead_cell_v, main.crank_low_charge)
     main_life = remaining_life(
-        None if age is None else expected - age,
-        None if main.rul_trend_days is None else main.rul_trend_days / YEAR_DAYS,
-        main.rul_trend_what, now, cap, life_cfg, expected,
+        age, None if main.rul_trend_days is None else main.rul_trend_days / YEAR_DAYS,
+        main.rul_trend_what, now, cap, life_cfg, AgeLife(main.expected_life(), a.warn_years, a.crit_years),
+        _after_data(main.installed, main.installed_t, t),
     )
     crank = main.last_crank
     ocv = main.ocv_fit
@@ -200,12 +262,12 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     s_age = sos.age_years(t)
     sos_vc = sos.last_rest_vc()
     lo, hi = sos.life
-    s_expected = 0.5 * (lo + hi)  # the middle of lifespan_years
     now, cap = life_verdicts(engine.active("sos"))
     sos_life = remaining_life(
-        None if s_age is None else s_expected - s_age,
-        None if sos.trend_days_crit is None else sos.trend_days_crit / YEAR_DAYS,
-        "rested voltage towards the critical level", now, cap, life_cfg, s_expected,
+        s_age, None if sos.trend_days_crit is None else sos.trend_days_crit / YEAR_DAYS,
+        "rested voltage towards the critical level", now, cap, life_cfg,
+        AgeLife(0.5 * (lo + hi), lo, hi),  # typical: the middle of lifespan_years
+        _after_data(sos.installed, sos.installed_t, t),
     )
     tr = sos.trend
     s_soc = sos.soc()
@@ -216,6 +278,14 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         if sos.trend_days_crit is not None:
             crit_date = iso_utc(sos.last_rest_t + sos.trend_days_crit * 86400.0)[:10]
     base = sos.baseline
+    learned = None
+    if base is not None:  # the baseline in force on the last park's band, as the rule judges
+        base, learned = sos.in_force(sos.last_band, base)
+    judged = sos.judged if sos.s_sd.level >= WARNING else None  # the park the active alert judged
+    judged_learned = None
+    if judged is not None:
+        learned_base = sos.baselines[judged[2]]
+        judged_learned = learned_base is not None and sos.in_force(judged[2], learned_base)[1]
     sos_d: dict[str, Any] = {
         "voltage": _r(sos.last_v),
         "rested_voltage": _r(sos.last_rest_v),
@@ -240,11 +310,22 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         },
         "self_discharge": {
             "last_mv_per_day": None if sos.last_rate is None else _r(sos.last_rate * sos.cells * 1000.0, 2),
+            # the baseline in force for the last park: its band's learned one, or the
+            # chemistry's healthy rate where that is higher (baseline_learned False)
             "baseline_mv_per_day": None if base is None else _r(base * sos.cells * 1000.0, 2),
+            "baseline_learned": learned,
             # as charge lost (% per day at 20 °C) on the band of the SoC table the last park was on
             "last_pct_per_day": _r(sos.pct_per_day(sos.last_rate), 3),
             "baseline_pct_per_day": _r(sos.pct_per_day(base), 3),
             "healthy_pct_per_day": _r(sos.healthy_pct_day, 3),
+            # while self_discharge is active: the park it judged and the baseline it judged
+            # against (a later park on another band of the SoC table does not change it)
+            "alert_mv_per_day": None if judged is None else _r(judged[0] * sos.cells * 1000.0, 2),
+            "alert_baseline_mv_per_day": None if judged is None else _r(judged[1] * sos.cells * 1000.0, 2),
+            "alert_pct_per_day": None if judged is None else _r(sos.band_pct_per_day(judged[0], judged[2]), 4),
+            "alert_baseline_learned": judged_learned,
+            "alert_baseline_pct_per_day": (
+                None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4)),
         },
         **fault(an, "sos"),
         "health": health(an.engine, "sos", an.w_sos.active),
