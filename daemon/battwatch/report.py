@@ -242,7 +242,8 @@ class _Collector:
     def __call__(self, r: Reading) -> None:
         t = r.t
         # the 12 V channel tells the vehicle state; without it in a reading the state is unknown
-        state = None if r.main_v is None else SHADED_STATE.get(self.state_of(r), "awake")
+        # (and while the channel is faulted its readings tell none)
+        state = None if r.main_v is None else SHADED_STATE.get(self.state_of(r))
         last = self.last_t
         if last is None:
             self.first_t = t

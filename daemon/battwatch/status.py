@@ -554,7 +554,10 @@ def render(info: dict[str, Any]) -> str:
     n = info["readings"]
     lines.append(f"Store         {info['store']} ({n:,} reading{'' if n == 1 else 's'})")
     if info.get("vehicle_state"):
-        lines.append(f"Vehicle       {info['vehicle_state']}")
+        state = info["vehicle_state"]
+        if state == "unknown":
+            state = "unknown (the 12 V channel, which tells the states apart, has a sensor fault)"
+        lines.append(f"Vehicle       {state}")
     lines.append("")
     lines += _render_battery("Starter battery 12 V", info["batteries"]["main"], "main")
     lines += _render_battery("SOS backup battery", info["batteries"]["sos"], "sos")

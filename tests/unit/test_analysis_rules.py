@@ -973,8 +973,12 @@ def test_open_wire_holds_the_channels_alerts() -> None:
     assert car.an.summary(car.t)["main"]["health"] == "unknown (sensor fault)"
     active = [a["alert"] for a in car.an.summary(car.t)["main"]["alerts"]]
     assert active == ["low_voltage", "sensor_fault"]  # held, not cleared as if recovered
+    # the 12 V channel tells the vehicle states apart: faulted, it tells none
+    assert car.states[-1] == "unknown" and car.an.summary(car.t)["state"] == "unknown"
+    assert "unknown" not in car.states[:-6]
     car.park(3, v=12.35)
     assert car.seen()[-1] == ("main", "sensor_fault", "warning", "cleared")
+    assert car.states[-1] != "unknown" and car.an.summary(car.t)["state"] != "unknown"
     assert car.seen().count(("main", "low_voltage", "warning", "cleared")) == 0
 
 

@@ -295,6 +295,7 @@ def faulted_summary(rested_at: str, first_sign: str | None) -> dict[str, Any]:
         "soc_pct": 81.4, "sensor_fault": "open", "sensor_fault_since": "2024-05-01T09:00:00+00:00",
         "sensor_fault_first_sign": first_sign, "health": "unknown (sensor fault)",
     })
+    summary["state"] = "unknown"  # as the analysis says while the 12 V channel is faulted
     return summary
 
 
@@ -307,6 +308,7 @@ def test_a_faulted_channel_shows_no_current_voltage_or_charge(tmp_path: Path) ->
     assert main_b["last_good_rested"] == {"voltage": 12.61, "at": "2024-05-01T03:00:00.000+00:00", "soc_pct": 81.4}
     assert "readings_trustworthy" not in info["batteries"]["sos"]  # the healthy channel is as it was
     text = status.render(info)
+    assert "Vehicle       unknown (the 12 V channel, which tells the states apart, has a sensor fault)" in text
     main_part = text[text.index("Starter battery"):text.index("SOS backup battery")]
     assert ("  voltage           readings not trustworthy (sensor fault since 2024-05-01 09:00:00 UTC); "
             "last good rested reading 12.61 V at 2024-05-01 03:00:00 UTC") in main_part
@@ -351,6 +353,7 @@ def test_an_open_sos_wire_reads_as_not_trustworthy(tmp_path: Path) -> None:
     assert re.search(r"  state of charge   unknown while the sensor is faulted \(\d+ % at the last good rested reading\)",
                      sos), sos
     assert " V now" not in sos
+    assert "Vehicle       unknown" not in text  # a faulted SOS channel says nothing of the states
 
 
 def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from battwatch.core.analysis.state import (
     RESTING,
     RUNNING,
     STATE_NAMES,
+    UNKNOWN_STATE,
     CrankEvent,
     Drive,
     VehicleTracker,
@@ -236,9 +237,15 @@ class BatteryAnalyzer:
     def summary(self, t: float) -> dict[str, Any]:
         return summary_mod.build(self, t)
 
+    @property
+    def vehicle_state(self) -> str:
+        """The vehicle state now: "unknown" while the 12 V channel, which tells the states
+        apart, has a sensor fault."""
+        return UNKNOWN_STATE if self.w_main.active is not None else self.state_name
+
     def state_of(self, r: Reading) -> str:
         """The vehicle state of the reading just fed (the analysis is sequential)."""
-        return self.state_name
+        return self.vehicle_state
 
     def take_renotifications(self) -> list[AlertTransition]:
         """Reminders of alerts still active after their period (not transitions; see docs)."""

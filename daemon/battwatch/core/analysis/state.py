@@ -13,6 +13,9 @@ AWAKE: Final = 2
 CRANKING: Final = 3
 RUNNING: Final = 4
 STATE_NAMES: Final = ("asleep", "resting", "awake", "cranking", "running")
+# while the 12 V channel has a sensor fault its readings tell no state, and the last one
+# known would be a guess presented as a fact
+UNKNOWN_STATE: Final = "unknown"
 NO_TIME: Final = -1e18  # "never happened" for the clocks below
 NOT_DUE: Final = 1e18  # "nothing pending" for a time something is due
 

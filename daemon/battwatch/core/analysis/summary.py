@@ -331,4 +331,4 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         "health": health(an.engine, "sos", an.w_sos.active),
         "alerts": alerts(an.engine, "sos"),
     }
-    return {"state": an.state_name, "main": main_d, "sos": sos_d}
+    return {"state": an.vehicle_state, "main": main_d, "sos": sos_d}
