@@ -59,12 +59,14 @@ PUBLISHER = r"""
 import pickle, signal, sys
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+# blocked before paho starts its thread, which inherits the mask: a "go" signal that reached
+# a thread not waiting for it would kill the publisher (SIGUSR1's default action)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 msgs = pickle.load(open(sys.argv[1], "rb"))
 c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=sys.argv[2], protocol=mqtt.MQTTv311)
 c.max_inflight_messages_set(1000)
 c.connect("127.0.0.1", int(sys.argv[3]))
 c.loop_start()
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 print("ready", flush=True)
 signal.sigwait({signal.SIGUSR1})  # go
 infos = [c.publish(topic, payload, qos=1) for topic, payload in msgs]
