@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 class Proc:
@@ -107,3 +108,19 @@ class Proc:
 
 def battwatch(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "battwatch"), *args]
+
+
+def analyse_scenario(name: str, raw: dict[str, Any] | None = None) -> tuple[Any, float]:
+    """A built-in scenario run through the analysis (with its own configuration unless ``raw``
+    is given) to its end, the end-of-log tick included; returns the analyzer and that time."""
+    from battwatch import config, scenarios
+    from battwatch.core.analysis import build_analyzer
+
+    an = build_analyzer(config.from_dict(scenarios.scenario_config(name) if raw is None else raw, env={}))
+    last = None
+    for r in scenarios.generate(name):
+        an.feed(r)
+        last = r
+    assert last is not None, f"scenario {name} has no readings"
+    an.tick(last.t)
+    return an, last.t

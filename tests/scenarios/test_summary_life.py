@@ -6,19 +6,12 @@ from typing import Any
 
 import pytest
 
-from battwatch import config, scenarios
-from battwatch.core.analysis import build_analyzer
+from helpers import analyse_scenario
 
 
 def summary_at_end(name: str) -> dict[str, Any]:
-    an = build_analyzer(config.from_dict(scenarios.scenario_config(name), env={}))
-    last = None
-    for r in scenarios.generate(name):
-        an.feed(r)
-        last = r
-    assert last is not None
-    an.tick(last.t)
-    return an.summary(last.t)
+    an, end = analyse_scenario(name)
+    return an.summary(end)
 
 
 @pytest.mark.parametrize(("name", "battery", "years", "basis", "alert", "text"), [

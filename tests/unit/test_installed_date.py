@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from battwatch import config, scenarios
-from battwatch.core.analysis import build_analyzer
+from helpers import analyse_scenario
 
 
 def summary_with(installed: str, name: str = "sos-long-park-normal") -> tuple[dict[str, Any], list[Any]]:
@@ -15,14 +15,8 @@ def summary_with(installed: str, name: str = "sos-long-park-normal") -> tuple[di
     raw: dict[str, Any] = scenarios.scenario_config(name)
     for battery in ("main", "sos"):
         raw["battery"][battery]["installed"] = installed
-    an = build_analyzer(config.from_dict(raw, env={}))
-    last = None
-    for r in scenarios.generate(name):
-        an.feed(r)
-        last = r
-    assert last is not None
-    an.tick(last.t)
-    return an.summary(last.t), [s for s in an.engine.slots.values() if s.alert == "age" and s.level]
+    an, end = analyse_scenario(name, raw)
+    return an.summary(end), [s for s in an.engine.slots.values() if s.alert == "age" and s.level]
 
 
 def test_an_installation_date_after_the_data_gives_no_age_and_says_why() -> None:
