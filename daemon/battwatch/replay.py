@@ -39,14 +39,19 @@ class _Gunzip(io.RawIOBase):
     A field log copied off a car is often truncated. Everything up to the last whole line
     before the damage is given (the unfinished line is dropped: a number cut in half would
     still parse), and what went wrong is appended to ``damage`` for the caller to report.
+    zlib is fed small pieces of the file directly, so a damaged piece costs only its own
+    output, and a stream that just stops is noticed at its end without losing what came out.
     """
 
-    def __init__(self, raw: IO[bytes], damage: list[str]) -> None:
-        import gzip
+    CHUNK = 4096  # compressed bytes per step: what a damaged step can cost at most
 
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+    def __init__(self, raw: IO[bytes], damage: list[str]) -> None:
+        import zlib
+
+        self._zlib = zlib
         self._raw = raw
         self._damage = damage
+        self._d = zlib.decompressobj(wbits=31)  # gzip framing, CRC and length checked
         self._out = b""
         self._tail = b""  # an unfinished line, held back until its newline arrives
         self._done = False
@@ -54,20 +59,34 @@ class _Gunzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: Any) -> int:
-        import zlib
+    def _step(self) -> bytes:
+        """The next piece of decompressed text; sets _done at the end of the file."""
+        data = self._raw.read(self.CHUNK)
+        if not data:
+            self._done = True
+            if not self._d.eof:
+                self._damage.append("the compressed data ends before the end-of-stream marker")
+                self._tail = b""
+            return b""
+        try:
+            out = self._d.decompress(data)
+            while self._d.eof and self._d.unused_data:  # concatenated gzip members
+                rest = self._d.unused_data
+                self._d = self._zlib.decompressobj(wbits=31)
+                out += self._d.decompress(rest)
+        except self._zlib.error as e:
+            self._damage.append(str(e))
+            self._done, self._tail = True, b""
+            return b""
+        return out
 
+    def readinto(self, b: Any) -> int:
         while not self._out:
             if self._done:
                 return 0
-            try:
-                chunk = self._gz.read(1 << 16)
-            except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-                self._damage.append(str(e) or type(e).__name__)
-                self._done, self._tail = True, b""
-                continue
-            if not chunk:
-                self._done, self._out, self._tail = True, self._tail, b""
+            chunk = self._step()
+            if self._done and not self._damage:
+                self._out, self._tail = self._tail + chunk, b""
                 continue
             data = self._tail + chunk
             cut = data.rfind(b"\n") + 1
@@ -79,7 +98,6 @@ class _Gunzip(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._gz.close()
             self._raw.close()
         super().close()
 

@@ -964,7 +964,7 @@ def run_report(args: argparse.Namespace) -> int:
     from battwatch.replay import log_source
 
     with log_source(args.log) as path:
-        return _report(args, path, "stdin" if args.log == "-" else None)
+        return _report(args, path, "<stdin>" if args.log == "-" else None)
 
 
 def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:

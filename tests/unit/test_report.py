@@ -184,7 +184,7 @@ def test_a_gzip_log_or_standard_input_gives_the_same_report(battwatch_bin: str, 
     piped = subprocess.run([battwatch_bin, "report", "-"], input=text, capture_output=True, text=True,
                            timeout=300)
     assert piped.returncode == 0, piped.stderr
-    assert "readings: 10 (0 rows skipped), from stdin" in piped.stdout
+    assert "readings: 10 (0 rows skipped), from <stdin>" in piped.stdout
 
 
 @pytest.mark.parametrize(("column", "present", "absent"), [
