@@ -121,7 +121,7 @@ def _open_readonly(path: Path) -> tuple[sqlite3.Connection, str | None]:
     return db, "store read as a snapshot (no access to its WAL): the newest minutes may be missing"
 
 
-def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
+def _battery(raw: Any, kind: str, cfg: Any, now: float, data_t: float | None = None) -> dict[str, Any]:
     """The analysis summary of one battery, with the keys status knows normalised."""
     b = _dict(raw)
     out: dict[str, Any] = {
@@ -144,7 +144,9 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float) -> dict[str, Any]:
     out["age_note"] = None
     if out["age_years"] is None and isinstance(installed, date):
         days = (datetime.fromtimestamp(now, UTC).date() - installed).days
-        if "age_years" in b:  # the analysis ran and found no age: its data are from before that date
+        data_day = None if data_t is None else datetime.fromtimestamp(data_t, UTC).date()
+        if "age_years" in b and data_day is not None and data_day < installed:
+            # the analysis ran and found no age because its data are from before that date
             out["age_note"] = "the installation date is after the data"
         elif days < 0:
             out["age_note"] = "the installation date is in the future"
@@ -315,7 +317,8 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         "main_v": last[1], "sos_v": last[2], "temp_c": last[3], "state": last[4] or None,
     }
     info["vehicle_state"] = summary.get("state") if isinstance(summary.get("state"), str) else None
-    info["batteries"] = {k: _battery(summary.get(k), k, cfg, now) for k in ("main", "sos")}
+    data_t = None if last is None else float(last[0])
+    info["batteries"] = {k: _battery(summary.get(k), k, cfg, now, data_t) for k in ("main", "sos")}
     info["alerts"] = _alerts(summary)
     info["sinks"] = _sinks(summary)
     info["link"] = _link(summary)

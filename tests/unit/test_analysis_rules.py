@@ -12,6 +12,7 @@ import pytest
 from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
+from battwatch.core.analysis.engine import CRITICAL, WARNING
 from battwatch.core.model import AlertTransition, Reading
 
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
@@ -1244,3 +1245,22 @@ def test_a_tiny_significant_12v_slope_projects_no_date() -> None:
     t = daily_line(real.main, 90, 12.70, -0.003, 0.0001)
     real.main._decline(t)
     assert real.main.rul_trend_days is not None
+
+
+def test_decline_words_a_dip_already_past_its_target_without_a_projected_date() -> None:
+    from battwatch.core.analysis.messages import main_decline
+
+    c = {"dip_pct": 84.0, "dip_n": 160, "t_level": CRITICAL, "dip_crit": 50.0, "dip_warn": 25.0, "dip_info": 15.0,
+         "dip_date": "2025-07-08", "dip_factor": 1.5}
+    text = main_decline(CRITICAL, c)
+    assert "+84 %" in text and "already past 1.5 x that baseline" in text and "2025-07-08" not in text
+    ahead = main_decline(WARNING, {**c, "dip_pct": 30.0, "t_level": WARNING})
+    assert "reach 1.5 x that baseline around 2025-07-08" in ahead and "already past" not in ahead
+
+
+def test_the_age_alert_quotes_the_typical_life_as_the_summary_does() -> None:
+    car = Car(make(main={"type": "efb", "installed": "2020-07-01"}))
+    car.park(1)
+    car.an.tick(car.t)
+    (age,) = [tr for tr in car.out if tr.alert == "age"]
+    assert "EFB batteries typically last about 4.5 years" in age.message

@@ -136,6 +136,11 @@ def test_an_installation_date_after_the_data_gives_no_age(tmp_path: Path) -> Non
     assert info["batteries"]["sos"]["age_years"] is None
     assert "  age               unknown: installed 2030-01-01, but the installation date is after the data" in (
         status.render(info))
+    # the same stored summary (no date configured when it was written) with a date before the
+    # data: the age comes from the configured date, and nothing claims the data are older
+    info = status.collect(make_cfg(tmp_path, sos={"installed": "2020-01-01"}), now=T0 + 10, systemd=no_systemd)
+    assert info["batteries"]["sos"]["age_years"] is not None and info["batteries"]["sos"]["age_years"] > 4
+    assert "after the data" not in status.render(info)
     # no summary yet, and a date after today: no negative age either
     build_store(tmp_path / "empty", {"vehicle": "car-1", "time": T0, "readings": 3})
     info = status.collect(make_cfg(tmp_path / "empty", sos={"installed": "2030-01-01"}), now=T0, systemd=no_systemd)

@@ -372,7 +372,11 @@ def main_decline(sev: int, c: dict[str, Any]) -> str:
                 dips += f"; {_LEVEL_NAMES[lvl]} from +{limit:.0f} %"
         dips += ")"
         if c.get("dip_date"):
-            dips += f" and reach {c['dip_factor']:.1f} x that baseline around {c['dip_date']}"
+            if c["dip_pct"] >= (c["dip_factor"] - 1.0) * 100.0:
+                # the fitted trend crosses "now": say where the dips are, not a date already past
+                dips += f", already past {c['dip_factor']:.1f} x that baseline"
+            else:
+                dips += f" and reach {c['dip_factor']:.1f} x that baseline around {c['dip_date']}"
         parts.append(dips)
     what = "; ".join(parts)
     if sev == INFO:
@@ -391,7 +395,7 @@ def main_decline(sev: int, c: dict[str, Any]) -> str:
 def main_age(sev: int, c: dict[str, Any]) -> str:
     age, installed, life = c["age"], c["installed"], c["life"]
     kind = TYPE_NAMES.get(c["type"], c["type"])
-    head = f"The 12 V battery is {_years(age)} old (installed {installed}); {kind} batteries typically last about {life:.0f} years"
+    head = f"The 12 V battery is {_years(age)} old (installed {installed}); {kind} batteries typically last about {life:g} years"
     if sev == NONE:
         return f"The 12 V battery's installation date is {installed}: it is {_years(age)} old."
     if sev == INFO:
