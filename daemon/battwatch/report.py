@@ -452,6 +452,17 @@ def verdict(data: ReportData) -> str:
     return " · ".join(parts)
 
 
+def _fault_caveat(section: Mapping[str, Any]) -> str:
+    """What the last rested reading is worth while the channel has a sensor fault at the end."""
+    from battwatch.core.faultview import faulted, last_good_rested
+
+    if not faulted(section):
+        return ""
+    if last_good_rested(section) is None:
+        return " (after the first sign of the sensor fault active at the end: not known to be good)"
+    return " (before the sensor fault active at the end)"
+
+
 def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     below = [s for s in data.starts if s.verdict != "ok"]
@@ -466,7 +477,8 @@ def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     if rested is not None:
         v25 = main.get("rested_voltage_25c")
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
-        lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}")
+        lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}"
+                     f"{_fault_caveat(main)}")
     lines.append(f"  health {main.get('health', 'unknown')}; {_life(main)}")
     return lines
 
@@ -478,7 +490,7 @@ def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
     s_rested = sos.get("rested_voltage")
     if s_rested is not None:
         lines.append(f"  last rested {s_rested:.2f} V ({s_rested / th.sos_cells:.3f} V per cell) on "
-                     f"{str(sos.get('rested_at'))[:16].replace('T', ' ')}")
+                     f"{str(sos.get('rested_at'))[:16].replace('T', ' ')}{_fault_caveat(sos)}")
     fit = data.sos_trend
     if fit is None:
         lines.append("  trend: not enough rested days yet for a trend")

@@ -419,3 +419,26 @@ def test_the_title_and_the_age_warning_agree_about_an_old_battery(scenario: Any)
             "at most 1.1 years left") in title, title
     (age,) = [a for a in data.summary["sos"]["alerts"] if a["alert"] == "age"]
     assert age["severity"] == "warning" and "at most 1.1 years" in age["message"]
+
+
+def test_a_rested_reading_after_the_first_sign_of_an_active_fault_is_not_given_as_good(
+        battwatch_bin: str, tmp_path: Path) -> None:
+    from battwatch import scenarios
+    from battwatch.core.csvlog import write_csv
+
+    cut = 1736424960.0  # 2025-01-09T12:16:00Z
+    log = tmp_path / "stuck.csv"
+    with log.open("w") as fh:  # a stuck channel, the log ending while the fault is active
+        write_csv(fh, (r for r in scenarios.generate("sensor-stuck") if r.t <= cut))
+    res = report(battwatch_bin, str(log))
+    assert res.returncode == 0, res.stderr
+    rested = [line for line in res.stdout.splitlines() if "last rested" in line]
+    assert len(rested) == 2
+    assert all(line.endswith("(after the first sign of the sensor fault active at the end: not known to be good)")
+               for line in rested), rested
+    # without the fault the line carries no caveat
+    healthy = tmp_path / "park.csv"
+    with healthy.open("w") as fh:
+        write_csv(fh, scenarios.generate("main-healthy-week-park"))
+    res = report(battwatch_bin, str(healthy))
+    assert "last rested" in res.stdout and "sensor fault" not in res.stdout
