@@ -482,7 +482,7 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
         lines.append("  no analysis in the store yet")
     if b.get("health"):
         lines.append(f"  health            {b['health']}")
-    if isinstance(b.get("sensor_fault"), str) and b["sensor_fault"]:
+    if faulted(b):
         lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
     volts = _voltage_line(b, kind)
     soc = b.get("soc_pct")
