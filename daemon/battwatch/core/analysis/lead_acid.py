@@ -121,9 +121,17 @@ class DailyRules:
     next_fit_day: int
     s_decline: Any
     trend_cfg: Any
+    installed_t: float | None
 
     def _decline(self, t: float) -> None:
         raise NotImplementedError
+
+    def age_years(self, t: float) -> float | None:
+        """Age at data time ``t``; None when unknown, also before the installation date (data
+        from before it are not this battery's: no age alert, no life by age)."""
+        if self.installed_t is None or t < self.installed_t:
+            return None
+        return (t - self.installed_t) / YEAR_S
 
     def age(self, t: float) -> None:
         raise NotImplementedError
@@ -508,13 +516,6 @@ class MainRules(DailyRules):
         if t_level > max(t_ocv, t_dip):
             value = ctx["dip_pct"]
         self.engine.observe(s, t, t, target, value, msg.main_decline, ctx)
-
-    def age_years(self, t: float) -> float | None:
-        """Age at data time ``t``; None when unknown, also before the installation date (data
-        from before it are not this battery's: no age alert, no life by age)."""
-        if self.installed_t is None or t < self.installed_t:
-            return None
-        return (t - self.installed_t) / YEAR_S
 
     def expected_life(self) -> float:
         a = self.cfg.age

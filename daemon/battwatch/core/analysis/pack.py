@@ -382,13 +382,6 @@ class PackRules(DailyRules):
         ctx["crit_date"] = "" if dc is None else msg.day(t + dc * DAY_S)
         return ctx
 
-    def age_years(self, t: float) -> float | None:
-        """Age at data time ``t``; None when unknown, also before the installation date (data
-        from before it are not this battery's: no age alert, no life by age)."""
-        if self.installed_t is None or t < self.installed_t:
-            return None
-        return (t - self.installed_t) / YEAR_S
-
     def horizon_days(self, t: float) -> float:
         """How far ahead a projection may reach: the longest expected life plus a margin, from
         installation (or from now when the installation date is unknown)."""
