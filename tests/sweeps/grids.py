@@ -258,9 +258,11 @@ def build_sos(case: Case) -> Built:
     coeff = true_coeff(case.model, chem)
     warn = crossing(readings, drives, cells, coeff, WARN_CELL[chem])
     crit = crossing(readings, drives, cells, coeff, CRIT_CELL[chem])
+    # delays count from the day the rested level really crossed the warning level (negative:
+    # warned ahead of it, by the trend)
     return Built(readings, cfg, (("sos", "low_voltage", "warning"), ("sos", "decline", "warning")),
-                 at(0), None if warn is None else warn + 2 * DAY_S, check=partial(_critical_by, crit),
-                 note=f"warning level crossed {_day(warn)}, critical {_day(crit)}")
+                 at(0) if warn is None else warn, None if warn is None else warn + 2 * DAY_S,
+                 check=partial(_critical_by, crit), note=f"warning level crossed {_day(warn)}, critical {_day(crit)}")
 
 
 def _day(t: float | None) -> str:
@@ -428,7 +430,7 @@ def _fault_case(case: Case, fault: str, windowing: Windowing | None = None) -> B
         readings = run_plan(case, at(20), drives, MILD, pack=PackParams(capacity_factor=0.25, self_discharge_factor=7.0),
                             windowing=win)
         warn = crossing(readings, drives, 4, true_coeff(case.model, "nimh"), WARN_CELL["nimh"])
-        return Built(readings, config(), (("sos", "low_voltage", "warning"),), at(0),
+        return Built(readings, config(), (("sos", "low_voltage", "warning"),), at(0) if warn is None else warn,
                      None if warn is None else warn + 2 * DAY_S, note=f"warning level crossed {_day(warn)}")
     if fault == "sos-short":
         short = at(3, 13.0) + 7 * MINUTE_S
@@ -450,6 +452,8 @@ def _fault_case(case: Case, fault: str, windowing: Windowing | None = None) -> B
         readings = run_plan(case, at(5), drives, MILD, main_ageing=worn, windowing=win)
         cranks = sorted(d.crank for d in drives)
         return Built(readings, config(), (("main", "weak_cranking", "warning"),), cranks[0], cranks[2] + 10 * MINUTE_S)
+    if win.park_window_s < 60.0:  # fast rows: a shorter healthy log (two drives, a day's park between)
+        return Built(run_plan(case, at(3), weekday_drives(rng, [0, 2]), MILD, windowing=win), config())
     drives = weekday_drives(rng, [*range(5), 7])  # healthy: a week of commuting and a weekend park
     return Built(run_plan(case, at(8), drives, MILD, windowing=win), config())
 
@@ -678,3 +682,67 @@ def toml_text(data: dict[str, Any], prefix: str = "") -> str:
         if isinstance(v, dict):
             lines.append(toml_text(v, f"{prefix}.{k}" if prefix else k))
     return "\n".join(lines) + "\n"
+
+
+# A fixed handful of each grid for the tests (tests/sweeps/test_sweeps.py): the issue's own
+# examples where it gives one, the corners of the grid otherwise, both models.
+SAMPLES: dict[str, list[dict[str, Any]]] = {
+    "drain": [
+        {"x_quiescent": 10, "capacity_ah": 70, "temp_c": 0, "model": "A"},  # 0.5 A through a winter park
+        {"x_quiescent": 3, "capacity_ah": 110, "temp_c": -20, "model": "B"},
+        {"x_quiescent": 24, "capacity_ah": 40, "temp_c": 35, "model": "A"},
+    ],
+    "drain-healthy": [
+        {"park": "two-weeks", "weather": "cold-nights", "capacity_ah": 110, "fade_h": 18, "model": "B"},
+        {"park": "weekend", "weather": "hot", "capacity_ah": 40, "model": "A"},
+    ],
+    "sos-level": [
+        {"rate_days": 60, "pack": "nimh4", "climate": "mild", "pattern": "twice-daily", "model": "A"},
+        {"rate_days": 0, "pack": "lifepo4-1", "climate": "cold-winter", "pattern": "weekly", "model": "B"},
+        {"rate_days": 60, "pack": "li-ion1", "climate": "hot-south", "pattern": "parked-weeks", "model": "B"},
+    ],
+    "step": [
+        {"hour": 4, "state": "rested", "temp_c": -20, "pack": "nimh4", "model": "A"},
+        {"hour": 13, "state": "driving", "temp_c": 35, "pack": "li-ion2", "model": "B"},
+        {"hour": 19, "state": "awake", "temp_c": 5, "pack": "lifepo4-4", "model": "A"},
+        {"hour": 22, "state": "asleep", "temp_c": 5, "pack": "nimh4", "model": "B"},
+    ],
+    "starts": [
+        {"temp_c": -20, "battery": "new", "temp_channel": "yes", "model": "A"},
+        {"temp_c": 35, "battery": "weak", "temp_channel": "yes", "model": "B"},
+        {"temp_c": -20, "battery": "weak", "temp_channel": "no", "model": "A"},
+        {"temp_c": 35, "battery": "new", "temp_channel": "no", "model": "B"},
+    ],
+    "regen": [
+        {"burst_v": 15.6, "burst_s": 26, "period_s": 1, "model": "A"},
+        {"burst_v": 15.5, "burst_s": 40, "period_s": 10, "model": "B"},
+    ],
+    "regulator": [
+        {"set_v": 15.3, "minutes": 10, "period_s": 1, "model": "A"},
+        {"set_v": 16.2, "minutes": 3, "period_s": 60, "model": "B"},
+    ],
+    "channels": [
+        {"fault": "sos-low", "channels": "sos-only", "model": "A"},
+        {"fault": "main-drain", "channels": "main-only", "model": "B"},
+        {"fault": "healthy", "channels": "sos-only", "model": "B"},
+    ],
+    "periods": [
+        {"period_s": 600, "fault": "sos-short", "extremes": "no", "model": "A"},
+        {"period_s": 60, "fault": "main-drain", "extremes": "yes", "model": "B"},
+        {"period_s": 10, "fault": "healthy", "extremes": "no", "model": "A"},
+    ],
+    "unknown": [{"log": lg, "model": "A"} for lg in UNKNOWN_LOGS],
+    "last-drive": [
+        {"trips": 1, "alternator": "healthy", "model": "A"},
+        {"trips": 2, "alternator": "weak", "model": "B"},
+    ],
+    "mismatch": [
+        {"data": "6v-as-12v", "model": "A"},
+        {"data": "li-ion1-as-nimh4", "model": "B"},
+        {"data": "fits-nimh4", "model": "A"},
+    ],
+}
+
+
+def sample() -> list[Case]:
+    return [c for g, picks in SAMPLES.items() for c in by_label(g, picks)]
