@@ -61,6 +61,8 @@ class Built:
     check: Callable[[list[AlertTransition], dict[str, Any]], str] | None = None
     # alerts a healthy case may raise above info without it being a false alarm (none by default)
     tolerated: tuple[tuple[str, str], ...] = ()
+    # a configuration problem is the verdict this case asks for (``check`` judges it)
+    config_expected: bool = False
     note: str = ""
 
 
@@ -146,7 +148,8 @@ def judge(case: Case, built: Built, transitions: list[AlertTransition], summary:
     problem = ""
     if not built.detect:
         false = [f"{t.battery}/{t.alert} {t.severity} at +{_rel(t.t, built):.1f} h"
-                 for t in raised if LEVEL[t.severity] >= 2 and (t.battery, t.alert) not in tolerated]
+                 for t in raised if LEVEL[t.severity] >= 2 and (t.battery, t.alert) not in tolerated
+                 and not (built.config_expected and is_config_alert(t.alert))]
         if built.check is not None:
             problem = built.check(transitions, summary)
         return Outcome(case, not false and not problem, None, None, None, false, problem, trs)
@@ -166,6 +169,11 @@ def judge(case: Case, built: Built, transitions: list[AlertTransition], summary:
         extra = built.check(transitions, summary)
         problem = "; ".join(x for x in (problem, extra) if x)
     return Outcome(case, on_time and not problem, first is not None, delay, budget, [], problem, trs)
+
+
+def is_config_alert(alert: str) -> bool:
+    """A configuration problem (the data cannot belong to the configured batteries), by name."""
+    return "config" in alert or "mismatch" in alert
 
 
 def _rel(t: float, built: Built) -> float:
