@@ -182,6 +182,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from battwatch.importcmd import run_import
+
+    return run_import(args)
+
+
 def cmd_adc_sim(args: argparse.Namespace) -> int:
     from battwatch.adapters.sim import run_cli
 
@@ -265,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=float, metavar="N",
                    help="show only the last N days (the analysis still runs over the whole log)")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")
+    from battwatch.importcmd import add_arguments as import_arguments
+
+    import_arguments(s)
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")
     src = s.add_mutually_exclusive_group(required=True)
