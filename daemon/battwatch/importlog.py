@@ -10,7 +10,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from battwatch.importtime import DATE_ORDERS, KIND_TEXT, LOCAL_KINDS, TIME_UNITS, TimeReader, TimeRefused, classify
+from battwatch.importtime import (
+    DATE_ORDERS,
+    KIND_TEXT,
+    LOCAL_KINDS,
+    TIME_UNITS,
+    TimeReader,
+    TimeRefused,
+    classify,
+)
 
 # the battwatch CSV columns an import can fill, in the order they are written
 FIELDS = ("time", "main_v", "main_v_min", "main_v_max", "sos_v", "sos_v_min", "sos_v_max", "temp_c")
@@ -20,7 +28,8 @@ SAMPLE_ROWS = 200  # data rows looked at to tell formats and units apart
 
 # words in a column name that make it a voltage, a time, a temperature; or rule it out
 _VOLT_WORDS = frozenset({"v", "u", "vbat", "vbatt", "battv", "battvolt", "battvolts", "batt", "bat",
-                         "battery", "ubat", "ubatt", "vbattery", "vin", "vcc", "vdd"})
+                         "battery", "ubat", "ubatt", "vbattery", "vin", "vcc", "vdd",
+                         "batterie", "spannung", "tension"})
 _NOT_VOLT = frozenset({"%", "soc", "percent", "remaining", "current", "power", "mw", "ma", "a", "w",
                        "capacity", "ah", "mah", "soh", "temp", "temperature", "index", "serial", "name",
                        "id", "number", "ic"})
@@ -29,8 +38,8 @@ _WEAKER = frozenset({"load", "charger", "charge", "cell", "min", "max", "avg", "
 _SOS_WORDS = frozenset({"sos", "backup", "ecall", "aux", "tcu", "telematics", "emergency"})
 _MAIN_WORDS = frozenset({"main", "starter", "start", "12v", "crank", "car", "vehicle", "lead"})
 _TIME_WORDS = {"timestamp": 10, "datetime": 10, "time": 8, "epoch": 8, "unix": 8, "utc": 8, "ts": 7,
-               "date": 6, "t": 5, "seconds": 4, "elapsed": 4, "sec": 4, "s": 3}
-_TEMP_WORDS = frozenset({"temp", "temperature", "tempc", "degc", "°c", "celsius"})
+               "date": 6, "zeit": 8, "zeitstempel": 10, "datum": 6, "t": 5, "seconds": 4, "elapsed": 4, "sec": 4, "s": 3}
+_TEMP_WORDS = frozenset({"temp", "temperature", "temperatur", "tempc", "degc", "°c", "celsius"})
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
 
@@ -200,7 +209,8 @@ def detect(text: str, overrides: Sequence[Override] = (), *, encoding: str = "UT
     else:
         names = [c.strip() for c in rows[hi]]
         header_line, data = hi + 1, rows[hi + 1:]
-    data = [r for r in data if any(c.strip() for c in r)][:SAMPLE_ROWS]
+    head_key = [n.lower() for n in names]
+    data = [r for r in data if any(c.strip() for c in r) and [c.strip().lower() for c in r] != head_key][:SAMPLE_ROWS]
     given = {o.field: o for o in overrides}
     columns: dict[str, Column] = {}
     for o in overrides:
@@ -237,7 +247,7 @@ def detect(text: str, overrides: Sequence[Override] = (), *, encoding: str = "UT
         kind = classify(sample, tcol.unit)
     except TimeRefused as e:
         option = (f"--column time={tcol.name}:dmy (or :mdy)" if "day/month" in str(e)
-                  else f"--column time=NAME for the column that holds the times")
+                  else "--column time=NAME for the column that holds the times")
         raise Refused(f"the time column {tcol.name!r}: {e}: {option}") from None
     if kind in LOCAL_KINDS and zone is None:
         raise Refused(f"the times in {tcol.name!r} ({sample[0]!r}) carry no UTC offset: give the zone "
@@ -266,7 +276,8 @@ def detect(text: str, overrides: Sequence[Override] = (), *, encoding: str = "UT
                 soses = [i for i in best if by_role[i] == "sos_v"]
                 if len(best) == 2 and len(mains) == 1 and len(soses) == 1:
                     for i in best:
-                        columns[by_role[i]] = Column(by_role[i], i, names[i], None, "by name")
+                        role = by_role[i] or "main_v"
+                        columns[role] = Column(role, i, names[i], None, "by name")
                         taken.add(i)
                 else:
                     shown = " and ".join(repr(names[i]) for i in best)

@@ -23,7 +23,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # what a person calls each kind in the detection report
 KIND_TEXT = {
     "iso": "ISO 8601 with a UTC offset",
-    "iso-local": "ISO 8601 without an offset",
+    "iso-local": "YYYY-MM-DD HH:MM:SS (ISO 8601 without an offset)",
     "dotted": "DD.MM.YYYY HH:MM:SS",
     "dmy": "DD/MM/YYYY HH:MM:SS",
     "mdy": "MM/DD/YYYY HH:MM:SS",

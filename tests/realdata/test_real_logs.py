@@ -52,10 +52,8 @@ def read_contract(path: Path) -> list[Row]:
     rows: list[Row] = []
     with path.open(newline="") as fh:
         for rec in csv.DictReader(fh):
-            def num(k: str) -> float | None:
-                v = rec.get(k) or ""
-                return float(v) if v else None
-            rows.append((datetime.fromisoformat(rec["time"]).timestamp(), num("main_v"), num("sos_v"), num("temp_c")))
+            main, sos, temp = (float(rec[k]) if rec.get(k) else None for k in ("main_v", "sos_v", "temp_c"))
+            rows.append((datetime.fromisoformat(rec["time"]).timestamp(), main, sos, temp))
     return rows
 
 
