@@ -111,30 +111,40 @@ def replay_vehicle(path: Path) -> str:
     return name
 
 
-LOG_HELP = "a CSV log in the replay format, gzip-compressed or not; - reads standard input"
+LOG_HELP = ("CSV logs in the replay format, gzip-compressed or not, or directories of them (a store's "
+            "logs/), replayed as one in time order; - reads standard input")
+
+
+def log_problem(path: Path) -> str | None:
+    """Why a log given on the command line cannot be read, or None."""
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "not readable by this user"
+    return None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from battwatch.replay import log_source
+    from battwatch.replay import ReplayError, log_sources
 
-    with log_source(args.log) as path:
-        return _replay(args, path, "<stdin>" if args.log == "-" else str(path))
+    try:
+        with log_sources(args.log) as logs:
+            return _replay(args, logs)
+    except ReplayError as e:
+        print(f"battwatch replay: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
-def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
+def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
     from battwatch.core.csvlog import CsvFormatError
     from battwatch.replay import ReplayError, replay_file, stderr_warn
 
-    problem = None
-    if path.is_dir():
-        problem = "is a directory, not a CSV log"
-    elif not path.exists():
-        problem = "no such file"
-    elif not os.access(path, os.R_OK):
-        problem = "not readable by this user"
-    if problem is not None:
-        print(f"battwatch replay: {path}: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+    for path, name in logs:
+        problem = log_problem(path)
+        if problem is not None:
+            print(f"battwatch replay: {name}: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    path, name = logs[0]
     if args.max_warnings is not None and args.max_warnings < 0:
         print("battwatch replay: --max-warnings must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
@@ -147,7 +157,7 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
     setup_logging("warning", stream=sys.stderr)  # the store's and sinks' warnings; stdout is the output
     try:
         res = replay_file(
-            path,
+            logs,
             cfg,
             jsonl=sys.stdout if args.jsonl else None,
             warn=stderr_warn,
@@ -155,9 +165,11 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
             publish=args.publish,
             fresh=args.fresh,
             max_warnings=-1 if args.max_warnings is None else args.max_warnings,
-            name=name,
         )
-    except (CsvFormatError, ReplayError) as e:
+    except CsvFormatError as e:
+        print(f"battwatch replay: {e} (battwatch import converts logs in other formats)", file=sys.stderr)
+        return EXIT_USAGE
+    except ReplayError as e:
         print(f"battwatch replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
@@ -168,11 +180,16 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
     if not args.jsonl:
         for tr in res.transitions:
             print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+    files = f" from {len(logs)} logs" if len(logs) > 1 else ""
     print(
-        f"replayed {res.readings} readings ({res.skipped} rows skipped), "
+        f"replayed {res.readings} readings{files} ({res.skipped} rows skipped), "
         f"{len(res.transitions)} alert transitions",
         file=sys.stderr,
     )
+    if res.readings == 0:
+        print(f"battwatch replay: no usable row in {', '.join(n for _, n in logs)}: nothing was replayed "
+              "(battwatch import converts logs in other formats)", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 
@@ -250,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check_config)
 
     s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
-    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
+    s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults, as the vehicle the log's first row names)")
     s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
@@ -265,11 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("report", help="history of a CSV log as text and one picture (--plot)")
-    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
+    s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     _config_arg(s, False)
     s.add_argument("--plot", metavar="FILE.png", help="also draw the history as one PNG picture")
     s.add_argument("--days", type=float, metavar="N",
                    help="show only the last N days (the analysis still runs over the whole log)")
+    s.add_argument("--max-warnings", type=int, metavar="N",
+                   help="show only the first N skipped-row warnings (default: every one; the count is always given)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")

@@ -316,16 +316,17 @@ def thresholds_of(cfg: Config) -> Thresholds:
 
 
 def collect_report(
-    path: Path,
+    path: Path | Sequence[tuple[Path, str]],
     cfg: Config,
     *,
     days: float | None = None,
     warn: Callable[[str], None] | None = None,
     vehicle: str | None = None,
     name: str | None = None,
+    max_warnings: int = -1,
 ) -> ReportData:
-    """Replay ``path`` (called ``name`` in warnings and the text, when given) through the
-    analysis and gather what the report shows.
+    """Replay ``path`` (called ``name`` in warnings and the text, when given), or several logs
+    given as (path, name) in time order, through the analysis and gather what the report shows.
 
     The analysis always runs over the whole log (baselines and trends need its history);
     ``days`` only narrows what is shown to the last ``days`` days. Bad rows are skipped and
@@ -336,17 +337,14 @@ def collect_report(
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.pipeline import Pipeline
     from battwatch.core.tables import interp
-    from battwatch.replay import damage_note, open_log, replay_rows
+    from battwatch.replay import feed_logs
 
+    logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
     horizon = None if days is None else days * DAY_S
     col = _Collector(analyzer, horizon)
-    damage: list[str] = []
-    with open_log(path, damage) as fh:
-        res = replay_rows(fh, pipeline, name=str(path) if name is None else name, warn=warn, on_reading=col)
-    if damage and warn is not None:
-        warn(damage_note(str(path) if name is None else name, damage))
+    res = feed_logs(logs, pipeline, warn=warn, on_reading=col, max_warnings=max_warnings)
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:
@@ -376,7 +374,7 @@ def collect_report(
     spans = tuple(s for s in alert_spans(transitions) if s.end is None or s.end >= lo)
     return ReportData(
         vehicle=vehicle or col.vehicle or cfg.vehicle.id,
-        source=str(path) if name is None else name,
+        source=", ".join(n for _, n in logs),
         start=start,
         end=log_end,
         log_start=log_start,
@@ -972,21 +970,33 @@ def _timeline(ax: Any, data: ReportData, rows: list[tuple[str, str]], x: Callabl
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """``battwatch report LOG.csv [-c CONFIG] [--plot FILE.png] [--days N]``; returns the exit code."""
-    from battwatch.replay import log_source
+    """``battwatch report LOG... [-c CONFIG] [--plot FILE.png] [--days N] [--max-warnings N]``;
+    returns the exit code."""
+    from battwatch.replay import ReplayError, log_sources
 
-    with log_source(args.log) as path:
-        return _report(args, path, "<stdin>" if args.log == "-" else None)
+    try:
+        with log_sources([args.log] if isinstance(args.log, str) else args.log) as logs:
+            return _report(args, logs)
+    except ReplayError as e:
+        print(f"battwatch report: {e}", file=sys.stderr)
+        return 2
 
 
-def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
+def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
     from battwatch.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load_config
     from battwatch.core.csvlog import CsvFormatError
     from battwatch.replay import stderr_warn
 
-    if not path.is_file():
-        print(f"battwatch report: {path}: no such file", file=sys.stderr)
+    for path, shown in logs:
+        if not path.is_file():
+            print(f"battwatch report: {shown}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+    max_warnings = getattr(args, "max_warnings", None)
+    if max_warnings is not None and max_warnings < 0:
+        print("battwatch report: --max-warnings must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
+    path = logs[0][0]
+    name = ", ".join(n for _, n in logs) if len(logs) > 1 or logs[0][1] != str(path) else None
     days = getattr(args, "days", None)
     if days is not None and not days > 0:
         print("battwatch report: --days must be positive", file=sys.stderr)
@@ -994,8 +1004,9 @@ def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
     plot = getattr(args, "plot", None)
     cfg = load_config(args.config, required=False, vehicle="report")
     try:
-        data = collect_report(path, cfg, days=days, warn=stderr_warn,
-                              vehicle=cfg.vehicle.id if args.config else None, name=name)
+        data = collect_report(logs, cfg, days=days, warn=stderr_warn,
+                              vehicle=cfg.vehicle.id if args.config else None,
+                              max_warnings=-1 if max_warnings is None else max_warnings)
     except CsvFormatError as e:
         print(f"battwatch report: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -1020,8 +1031,11 @@ def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``battwatch report`` (also used by ``python -m battwatch.report``)."""
-    p.add_argument("log", metavar="LOG.csv",
-                   help="a CSV log in the replay format, gzip-compressed or not; - reads standard input")
+    p.add_argument("log", metavar="LOG", nargs="+",
+                   help="CSV logs in the replay format, gzip-compressed or not, or directories of them; "
+                        "- reads standard input")
+    p.add_argument("--max-warnings", type=int, metavar="N",
+                   help="show only the first N skipped-row warnings (default: every one)")
     p.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults)")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the history as one picture")
