@@ -333,7 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("status", help="health of both batteries, alerts and link from the store")
-    _config_arg(s, True)
+    s.add_argument("-c", "--config", default=None, metavar="PATH",
+                   help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none, the store names the vehicle)")
+    s.add_argument("--store", metavar="DIR",
+                   help="the store to read (default: [store] path of the configuration), e.g. one kept by demo --keep")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
 

@@ -189,5 +189,10 @@ def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, w
     console.print(f"  alerts raised: {len(raised)}")
     console.print(_health_table(summary))
     if keep:
-        console.print(f"  store kept in {workdir}; try: battwatch status -c <config with [store] path = \"{cfg.store.path}\">")
+        # not wrapped: a command broken across lines cannot be copied
+        console.print(f"  store kept in {cfg.store.path}; look at it with: battwatch status --store {cfg.store.path}",
+                      soft_wrap=True)
+    else:
+        console.print("  the demo's store is removed on exit; to look at it afterwards run the demo with --keep DIR, "
+                      "then: battwatch status --store DIR/store", soft_wrap=True)
     return 130 if interrupted else 0

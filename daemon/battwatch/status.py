@@ -273,8 +273,42 @@ def _daemon(summary: Mapping[str, Any], written_t: float | None, now: float,
             "stale": age is not None and age > STALE_AFTER_S}
 
 
+def store_vehicle(db: sqlite3.Connection) -> str | None:
+    """The vehicle whose analysis a store holds (None before its first analysis)."""
+    for key in ("analyzer", "summary"):
+        row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            continue
+        try:
+            vehicle = json.loads(row[0]).get("vehicle")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(vehicle, str) and vehicle:
+            return vehicle
+    return None
+
+
+def read_store_vehicle(directory: Path) -> str | None:
+    """``store_vehicle`` of the store in ``directory``, or None when there is none to read."""
+    path = directory / "battwatch.sqlite3"
+    if not path.is_file():
+        return None
+    try:
+        db, _ = _open_readonly(path)
+        try:
+            return store_vehicle(db)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+
+
 def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = systemd_state) -> dict[str, Any]:
-    """Everything status shows, as plain data (read-only: the daemon may be running)."""
+    """Everything status shows, as plain data (read-only: the daemon may be running).
+
+    A store that holds another vehicle's analysis than the configuration's is shown under its
+    own vehicle, said in a note, and without the configuration's battery facts (they are
+    another car's)."""
     now = time.time() if now is None else now
     path = Path(cfg.store.path) / "battwatch.sqlite3"
     info: dict[str, Any] = {"vehicle": cfg.vehicle.id, "store": str(path), "now": iso_utc(now)}
@@ -297,6 +331,7 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
                 "SELECT t, battery, alert, severity, state, message FROM events"
                 " ORDER BY t DESC, id DESC LIMIT ?", (RECENT_EVENTS,)
             ).fetchall()
+            held = store_vehicle(db)
         finally:
             db.close()
     except sqlite3.Error as e:
@@ -309,6 +344,12 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         summary = {}
         note = "the stored summary is not valid JSON; showing readings and events only"
     info["daemon"] = _daemon(summary, _store_written_t(path), now, sd, holder)
+    if held is not None and held != cfg.vehicle.id:
+        info["vehicle"], info["config_vehicle"] = held, cfg.vehicle.id
+        other = (f"this store holds vehicle {held!r}, not {cfg.vehicle.id!r} of the configuration: "
+                 "shown under its own name, without the configuration's battery facts")
+        note = other if note is None else f"{other}; {note}"
+        cfg = None
     if note:
         info["note"] = note
     info["readings"] = count
@@ -617,9 +658,23 @@ def render(info: dict[str, Any]) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from battwatch.cli import load_config
+    import dataclasses
 
-    cfg = load_config(args.config, required=True)
+    from battwatch.cli import DEFAULT_CONFIG, load_config
+    from battwatch.config import VEHICLE_ID
+
+    store = getattr(args, "store", None)
+    if store is not None and args.config is None:
+        # no configuration: the vehicle is the one the store holds, the rest the defaults
+        held = read_store_vehicle(Path(store))
+        import re
+
+        vehicle = held if held is not None and re.search(VEHICLE_ID, held) else "unknown"
+        cfg = load_config(None, required=False, vehicle=vehicle)
+    else:
+        cfg = load_config(args.config or DEFAULT_CONFIG, required=True)
+    if store is not None:
+        cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, path=Path(store)))
     info = collect(cfg)
     if args.json:
         json.dump(info, sys.stdout, indent=2, default=str)
