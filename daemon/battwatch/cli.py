@@ -47,7 +47,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.config)
     sinks = ["store"] + [n for n in ("mqtt", "influx") if getattr(cfg, n) is not None]
-    print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})")
+    # with --show, stdout is the JSON alone (for jq and scripts): the verdict goes to stderr
+    print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})",
+          file=sys.stderr if args.show else sys.stdout)
     problem = store_dir_problem(cfg.store.path)
     if problem is not None:
         # a warning only: the file may be checked on another machine than the one it is for

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from battwatch.analysis_config import AnalysisConfig
-from battwatch.configbase import Check, Pattern, Range, Secret, Section, plain, section, validate
+from battwatch.configbase import TOML_TYPED, Check, Pattern, Range, Secret, Section, plain, section, validate
 
 DEFAULT_PATH = Path("/etc/battwatch/battwatch.toml")
 VEHICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # safe in MQTT topics and Influx tags
@@ -383,8 +383,47 @@ def load(path: Path | str, env: dict[str, str] | None = None) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), [f"TOML syntax error: {e}"]) from None
-    return from_dict(raw, str(path), env)
+        raise ConfigError(str(path), toml_error(str(e), text)) from None
+    token = TOML_TYPED.set(True)  # a quoted date in a file is text, as in TOML itself
+    try:
+        return from_dict(raw, str(path), env)
+    finally:
+        TOML_TYPED.reset(token)
+
+
+# what tomllib's messages mean, in words, with what usually causes them
+_TOML_HINTS = (
+    ("Invalid value", "a value is a number, true or false, a date (2019-06-01), or text in double quotes "
+                      '(port = "/dev/ttyUSB0")'),
+    ("Expected '=' after a key", "each line is key = value; a key with spaces in it needs quotes"),
+    ("Cannot overwrite a value", "this key is given twice"),
+    ("Cannot declare", "this [section] or key is given twice"),
+    ("Unterminated string", "a closing quote is missing"),
+    ("Illegal character '\\n'", "a closing quote is missing: text in quotes ends on its own line"),
+    ("Unclosed array", "a closing ] is missing"),
+    ("Unclosed", "a closing quote or bracket is missing"),
+    ("Expected ']'", "a section name is written [name] or [name.sub], on a line of its own"),
+    ("Invalid statement", "a line is [section], key = value, or a # comment"),
+    ("Expected newline", "one key = value per line; text after a value goes after a #"),
+    ("Invalid date", "a date is YYYY-MM-DD (installed = 2019-06-01)"),
+)
+
+
+def toml_error(message: str, text: str) -> list[str]:
+    """A TOML syntax error as problems: where (line and column), what the line says, a hint in words."""
+    import re
+
+    m = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    what = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    hint = next((h for key, h in _TOML_HINTS if message.startswith(key)), "see https://toml.io for the syntax")
+    if m is None:
+        return [f"TOML syntax error at the end of the file: {what}; {hint}"]
+    line, col = int(m.group(1)), int(m.group(2))
+    lines = text.splitlines()
+    shown = lines[line - 1] if 0 < line <= len(lines) else ""
+    # one problem: the line itself and a caret under the column follow the message
+    return [f"TOML syntax error at line {line}, column {col}: {what}; {hint}\n"
+            f"      {shown}\n      {' ' * (col - 1)}^"]
 
 
 def defaults(vehicle_id: str = "demo", **sections: Any) -> Config:

@@ -30,7 +30,8 @@ def toml_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
     if prefix and scalars:
         lines.append(f"[{prefix}]")
-    lines += [f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
+    # a date is a TOML date, not text: installed = 2021-10-15
+    lines += [f"{k} = {v}" if k == "installed" else f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
     for k, v in data.items():
         if isinstance(v, dict):
             lines += toml_lines(v, f"{prefix}.{k}" if prefix else k)
