@@ -225,8 +225,9 @@ class Envelope:
 class _Collector:
     """Per-reading bookkeeping during the replay: reduced lines, state runs, gaps."""
 
-    def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None) -> None:
+    def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None, gap_close_s: float = math.inf) -> None:
         self.analyzer = analyzer
+        self.gap_close_s = gap_close_s
         self.state_of = analyzer.state_of
         self._gaps_seen = 0
         self.main = Envelope(horizon_s=horizon_s)
@@ -250,8 +251,11 @@ class _Collector:
             self.vehicle = r.vehicle
             self.run_state, self.run_start = state, t - r.window_s
         else:
-            if self.analyzer.gaps_seen != self._gaps_seen:
-                # the analyzer judged the stretch before this reading silent
+            silent = self.analyzer.gaps_seen != self._gaps_seen
+            # the analyzer judged the stretch before this reading silent, or, with the car awake
+            # or running, long enough to end the drive (gap_close_s): either way nothing is known
+            # of it, so no line and no state band crosses it
+            if silent or (self.run_state in ("awake", "running") and t - r.window_s - last > self.gap_close_s):
                 self._gaps_seen = self.analyzer.gaps_seen
                 self.gaps.append((last, t))
                 self._close(last)
@@ -343,7 +347,7 @@ def collect_report(
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
     horizon = None if days is None else days * DAY_S
-    col = _Collector(analyzer, horizon)
+    col = _Collector(analyzer, horizon, cfg.analysis.state.gap_close_s)
     res = feed_logs(logs, pipeline, warn=warn, on_reading=col, max_warnings=max_warnings)
     col.finish()
     transitions = list(res.transitions)
@@ -617,7 +621,9 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
     x_lo, x_hi = x(data.start - pad), x(x_end + pad)
 
     rows = _timeline_rows(data.spans)
-    fig = plt.figure(figsize=(16, 10), dpi=100)
+    # a channel the log does not have gets no panel
+    has_main, has_sos = bool(data.main_line), bool(data.sos_line) or not data.main_line
+    fig = plt.figure(figsize=(16, 10 if has_main and has_sos else 7.5), dpi=100)
     if title is None:
         span = _duration(data.end - data.start)
         if data.log_start is not None and data.start > data.log_start:
@@ -627,12 +633,17 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
                  f"{len(data.starts)} engine starts)")
     top = _headline(fig, title, verdict(data))
-    gs = fig.add_gridspec(3, 1, height_ratios=[4.2, 3.2, 0.9 + 0.3 * max(len(rows), 1)], hspace=0.07,
-                          left=0.095, right=0.775, top=top, bottom=0.065)
-    ax_main = fig.add_subplot(gs[0])
-    ax_sos = fig.add_subplot(gs[1], sharex=ax_main)
-    ax_tl = fig.add_subplot(gs[2], sharex=ax_main)
-    for ax in (ax_main, ax_sos, ax_tl):
+    ratios = [r for r, keep in ((4.2, has_main), (3.2, has_sos)) if keep] + [0.9 + 0.3 * max(len(rows), 1)]
+    gs = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.07,
+                          left=0.095, right=0.775, top=top, bottom=0.065 * 10 / fig.get_figheight())
+    panels = [fig.add_subplot(gs[i]) for i in range(len(ratios))]
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+    ax_main = panels[0] if has_main else None
+    ax_sos = panels[1 if has_main else 0] if has_sos else None
+    ax_tl = panels[-1]
+    batteries = [(ax, b) for ax, b in ((ax_main, "main"), (ax_sos, "sos")) if ax is not None]
+    for ax in panels:
         ax.set_xlim(x_lo, x_hi)
     legend_x = 0.866  # right of the threshold labels
 
@@ -642,19 +653,48 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
                          borderaxespad=0.0, handlelength=1.8)
         leg.get_title().set_fontweight("bold")
 
-    # -- vehicle states behind both battery panels, sensor faults hatched over them
-    state_handles = _shade_states(ax_main, data, x)
-    _shade_states(ax_sos, data, x)
-    _shade_sensor_faults((ax_main, ax_sos), data, x)
+    # -- vehicle states behind the battery panels, sensor faults hatched over them
+    state_handles = [_shade_states(ax, data, x) for ax, _ in batteries][0]
+    _shade_sensor_faults(batteries, data, x)
+    if ax_main is not None:
+        _draw_main(ax_main, data, x, legend, state_handles)
+    if ax_sos is not None:
+        _draw_sos(ax_sos, data, x, x_end, legend)
 
-    # -- 12 V battery
+    # -- alert timeline
+    tl_handles = _timeline(ax_tl, data, rows, x)
+    legend(tl_handles, "alerts", ax_tl.get_position().y1)
+    if ax_main is None and data.states:
+        legend(state_handles, "vehicle state", panels[0].get_position().y0 + 0.16)
+
+    for ax in panels:
+        ax.grid(axis="x", color="#a0a0a0", lw=0.5, alpha=0.5)
+        if data.end < x_end:
+            ax.axvline(x(data.end), color="#555555", lw=0.9, ls="--", zorder=4)
+    if data.end < x_end:
+        panels[0].annotate(" end of data", (x(data.end), 1.0), xycoords=("data", "axes fraction"),
+                           xytext=(2, -4), textcoords="offset points", fontsize=8.5, color="#444444",
+                           va="top", ha="left")
+    for ax, _ in batteries:
+        ax.grid(axis="y", color="#c8c8c8", lw=0.4, alpha=0.6)
+        ax.tick_params(labelbottom=False)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=UTC)
+    ax_tl.xaxis.set_major_locator(locator)
+    ax_tl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax_tl.set_xlabel("date (UTC)")
+    return fig
+
+
+def _draw_main(ax_main: Any, data: ReportData, x: Callable[[float], float],
+               legend: Callable[[list[Any], str, float], None], state_handles: list[Any]) -> None:
+    """The 12 V panel: window averages, daily rested values, starts and their limits."""
     th = data.thresholds
     mx, my = _line(data.main_line, data.gaps, x)
     ax_main.plot(mx, my, color=MAIN_COLOUR, lw=0.6, alpha=0.8, zorder=3, label="window average")
     if data.main_daily:
         ax_main.plot([x(t) for t, _ in data.main_daily], [v for _, v in data.main_daily], "o-",
                      color="#14305c", ms=3.2, lw=0.9, zorder=5, label="daily rested value\n(at 25 °C)")
-    lo_v, hi_v = _robust_range(_plausible(data, "main", th.main_open_v), 12.0, 13.0)
+    values = _plausible(data, "main", th.main_open_v) + [v for _, v in data.main_daily]
     if data.starts:
         # the limit each start was judged against, as a step line through the starts
         ax_main.step([x(s.t) for s in data.starts], [s.limit_v for s in data.starts], where="mid",
@@ -669,7 +709,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
                 ax_main.scatter([x(s.t) for s in sel], [s.v_min for s in sel], s=size, color=colour,
                                 edgecolors="black" if verdict_ != "ok" else "none", linewidths=0.5,
                                 marker="v", zorder=6, label=label)
-        lo_v = min(lo_v, min(s.v_min for s in data.starts), th.crank_crit_v)
+        values += [s.v_min for s in data.starts] + [s.limit_v for s in data.starts]
     levels_main: list[tuple[float, str, str]] = [
         (th.main_warn_v, f"rest warn {th.main_warn_v:.2f} V", SEVERITY_COLOURS["warning"]),
         (th.main_crit_v, f"rest crit {th.main_crit_v:.2f} V", SEVERITY_COLOURS["critical"]),
@@ -680,24 +720,27 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         levels_main.append((th.main_info_v, f"rest info {th.main_info_v:.2f} V", SEVERITY_COLOURS["info"]))
     if data.starts:
         levels_main.append((th.crank_crit_v, f"start crit {th.crank_crit_v:.1f} V", SEVERITY_COLOURS["critical"]))
-    hi_v = max(hi_v, th.overvoltage_crit_v)
-    lo_v = min(lo_v, th.main_crit_v)
-    ax_main.set_ylim(lo_v - 0.3, hi_v + 0.3)
-    _levels(ax_main, levels_main)
+    lo_v, hi_v = _fit_range(values, [lv for lv, _, _ in levels_main], 12.0, 13.0)
+    ax_main.set_ylim(lo_v, hi_v)
+    _levels(ax_main, [lv for lv in levels_main if lo_v <= lv[0] <= hi_v])
+    _below_axis(ax_main, data.main_line, th.main_open_v, x)
     ax_main.set_ylabel("12 V battery (V)", fontsize=11)
-    if not data.main_line:
-        _no_data(ax_main, "no 12 V readings in this log")
     box = ax_main.get_position()
     legend(ax_main.get_legend_handles_labels()[0], "12 V battery", box.y1)
     legend(state_handles, "vehicle state", box.y0 + 0.16)
 
-    # -- SOS pack
+
+def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end: float,
+              legend: Callable[[list[Any], str, float], None]) -> None:
+    """The SOS panel: window averages, daily rested values, the trend and its projection."""
+    th = data.thresholds
     sx, sy = _line(data.sos_line, data.gaps, x)
     ax_sos.plot(sx, sy, color=SOS_COLOUR, lw=0.6, alpha=0.6, zorder=3, label="window average")
     if data.sos_daily:
         ax_sos.plot([x(t) for t, _ in data.sos_daily], [v for _, v in data.sos_daily], "o",
                     color="#0b3d24", ms=3.2, zorder=5, label="daily rested value")
-    s_lo, s_hi = _robust_range(_plausible(data, "sos", th.sos_open_v), th.sos_warn_v, th.sos_warn_v)
+    values = _plausible(data, "sos", th.sos_open_v) + [v for _, v in data.sos_daily]
+    s_lo, s_hi = (min(values), max(values)) if values else (th.sos_warn_v, th.sos_warn_v)
     n = th.sos_cells
     s_levels = [(th.sos_warn_v, f"warn {th.sos_warn_v:.2f} V\n({th.sos_warn_v / n:.2f} V/cell)",
                  SEVERITY_COLOURS["warning"]),
@@ -707,36 +750,14 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         s_levels.append((th.sos_info_v, f"info {th.sos_info_v:.2f} V\n({th.sos_info_v / n:.2f} V/cell)",
                          SEVERITY_COLOURS["info"]))
     s_lo, s_hi = _plot_trend(ax_sos, data, x, x_end, s_lo, s_hi)
-    s_lo = min(s_lo, th.sos_crit_v)
-    s_hi = max(s_hi, th.sos_info_v or th.sos_warn_v)
-    margin = 0.05 * (s_hi - s_lo) + 0.02
-    ax_sos.set_ylim(s_lo - margin, s_hi + margin)
-    _levels(ax_sos, s_levels, label_h_px=22.0)
+    lo, hi = _fit_range([s_lo, s_hi], [lv for lv, _, _ in s_levels], th.sos_warn_v, th.sos_warn_v)
+    ax_sos.set_ylim(lo, hi)
+    _levels(ax_sos, [lv for lv in s_levels if lo <= lv[0] <= hi], label_h_px=22.0)
+    _below_axis(ax_sos, data.sos_line, th.sos_open_v, x)
     ax_sos.set_ylabel(f"SOS pack (V), {n}-cell {chemistry_label(th.sos_chemistry)}", fontsize=11)
     if not data.sos_line:
         _no_data(ax_sos, "no SOS readings in this log")
     legend(ax_sos.get_legend_handles_labels()[0], "SOS pack", ax_sos.get_position().y1)
-
-    # -- alert timeline
-    tl_handles = _timeline(ax_tl, data, rows, x)
-    legend(tl_handles, "alerts", ax_tl.get_position().y1)
-
-    for ax in (ax_main, ax_sos, ax_tl):
-        ax.grid(axis="x", color="#a0a0a0", lw=0.5, alpha=0.5)
-        if data.end < x_end:
-            ax.axvline(x(data.end), color="#555555", lw=0.9, ls="--", zorder=4)
-    if data.end < x_end:
-        ax_main.annotate(" end of data", (x(data.end), 1.0), xycoords=("data", "axes fraction"),
-                         xytext=(2, -4), textcoords="offset points", fontsize=8.5, color="#444444",
-                         va="top", ha="left")
-    for ax in (ax_main, ax_sos):
-        ax.grid(axis="y", color="#c8c8c8", lw=0.4, alpha=0.6)
-        ax.tick_params(labelbottom=False)
-    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=UTC)
-    ax_tl.xaxis.set_major_locator(locator)
-    ax_tl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax_tl.set_xlabel("date (UTC)")
-    return fig
 
 
 def _save_png(fig: Any, out_png: Path) -> None:
@@ -780,14 +801,29 @@ def _axis_end(data: ReportData) -> float:
     return min(max(ahead), cap)
 
 
-def _robust_range(values: list[float], lo: float, hi: float) -> tuple[float, float]:
-    """The span of a line without its rarest extremes: a glitch to 0 V leaves the panel's scale
-    alone (the line runs off the edge there, and a raised sensor fault is hatched)."""
-    if not values:
-        return lo, hi
-    s = sorted(values)
-    k = int(len(s) * 0.002)
-    return s[k], s[-1 - k]
+def _fit_range(values: Sequence[float], levels: Sequence[float], lo: float, hi: float) -> tuple[float, float]:
+    """A panel's y limits: every value (spikes and start dips included), and the threshold levels
+    near them (within a quarter of the span, at least 0.3 V), so a small fall fills the panel
+    instead of being squeezed under a line far away. ``lo``/``hi`` stand in without values."""
+    if values:
+        lo, hi = min(values), max(values)
+    near = max(0.3, 0.25 * (hi - lo))
+    for level in levels:
+        if lo - near <= level <= hi + near:
+            lo, hi = min(lo, level), max(hi, level)
+    pad = 0.05 * (hi - lo) + 0.02
+    return lo - pad, hi + pad
+
+
+def _below_axis(ax: Any, points: Sequence[tuple[float, float]], open_v: float, x: Callable[[float], float]) -> None:
+    """Readings of an open input (below ``open_v``: no battery reads that) are kept off the scale,
+    which would squash the battery to a line; a mark at the foot of the panel shows each."""
+    off = [(t, v) for t, v in points if v < open_v]
+    if not off:
+        return
+    lo = ax.get_ylim()[0]
+    ax.scatter([x(t) for t, _ in off], [lo] * len(off), marker="v", s=30, color="#555555", clip_on=False,
+               zorder=7, label=f"below the axis: open\ninput (to {min(v for _, v in off):.2f} V)")
 
 
 def _line(points: Sequence[tuple[float, float]], gaps: Sequence[tuple[float, float]],
@@ -896,12 +932,12 @@ def _shade_states(ax: Any, data: ReportData, x: Callable[[float], float]) -> lis
     return handles
 
 
-def _shade_sensor_faults(axes: Sequence[Any], data: ReportData, x: Callable[[float], float]) -> None:
+def _shade_sensor_faults(axes: Sequence[tuple[Any, str]], data: ReportData, x: Callable[[float], float]) -> None:
     """Hatch a battery's panel while its sensor was faulted: those readings are no verdicts."""
     from matplotlib.collections import PolyCollection
 
     assert data.start is not None and data.end is not None
-    for ax, battery in zip(axes, ("main", "sos"), strict=True):
+    for ax, battery in axes:
         spans = [(x(max(s.start, data.start)), x(data.end if s.end is None else s.end))
                  for s in data.spans if s.sensor and s.battery == battery]
         if spans:
