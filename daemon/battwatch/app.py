@@ -38,8 +38,31 @@ logger = logging.getLogger(__name__)
 PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
 PRUNE_AHEAD_MAX_S = 86400.0  # retention never runs further ahead of a synchronised host clock
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
+HEALTH_LOG_S = 6 * 3600.0  # a health line in the log this often, in data time (wakes and sleeps: debug)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
+
+
+def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
+    """One log line for the owner: each battery's verdict and rested voltage, the active
+    alerts, and the serial link's counts."""
+    parts = []
+    for key, label in (("main", "12 V"), ("sos", "SOS")):
+        b = summary.get(key)
+        if not isinstance(b, dict) or not b:
+            continue
+        text = f"{label} {b.get('health') or 'unknown'}"
+        rested = b.get("rested_voltage")
+        if isinstance(rested, int | float):
+            soc = b.get("soc_pct")
+            text += f", rested {rested:.2f} V" + (f" ({soc:.0f} %)" if isinstance(soc, int | float) else "")
+        parts.append(text)
+    alerts = [f"{key}/{a.get('alert')} {a.get('severity')}" for key in ("main", "sos")
+              for a in (summary.get(key) or {}).get("alerts", []) if isinstance(a, dict)]
+    frames = link.get("frames", 0)
+    lost = link.get("lost_frames", 0)
+    return (f"health: {'; '.join(parts) or 'no readings analysed yet'}; "
+            f"alerts: {', '.join(alerts) if alerts else 'none'}; link: {frames:,} frames, {lost:,} lost")
 
 
 def build_pipeline(cfg: Config) -> Pipeline:
@@ -124,8 +147,11 @@ class App:
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
         stop_requested: threading.Event | None = None,
+        health_log_s: float = HEALTH_LOG_S,
     ) -> None:
         self.cfg = cfg
+        self.health_log_s = health_log_s
+        self._next_health_t: float | None = None  # data time of the next health line
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self.pipeline = build_pipeline(cfg)
         self.decoder = build_decoder(cfg)
@@ -220,6 +246,11 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
+                if self._next_health_t is None:
+                    self._next_health_t = out.t + self.health_log_s
+                elif out.t >= self._next_health_t:
+                    self._next_health_t = out.t + self.health_log_s
+                    logger.info("%s", health_line(self.pipeline.summary(out.t), self.decoder.stats.as_dict()))
                 if self.retention.due(out.t):
                     self.retention.run(out.t)
                 state = None
@@ -347,14 +378,14 @@ class App:
             self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
             if adc.fast_seconds > 0:
                 self.source.send(Command("FAST", (str(adc.fast_seconds), f"{adc.fast_rate_hz:g}")))
-                logger.info("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
-                            adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
+                logger.debug("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
+                             adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
             else:
-                logger.info("car awake: ADC at %g Hz", adc.frame_rate_hz)
+                logger.debug("car awake: ADC at %g Hz", adc.frame_rate_hz)
         else:
             rate = self._sleep_rate_hz()
             self.source.send(Command("RATE", (f"{rate:g}",)))
-            logger.info("car asleep: ADC rate lowered to %g Hz", rate)
+            logger.debug("car asleep: ADC rate lowered to %g Hz", rate)
 
     def _send_time(self) -> None:
         """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""

@@ -260,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run the daemon (logs to stdout for journald)")
     _config_arg(s, True)
-    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="how much the daemon logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("check-config", help="validate a configuration file and list every problem")
@@ -309,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--link", metavar="PATH", help="keep a symlink to the pty at PATH")
     s.add_argument("--noise", type=float, default=0.0, metavar="P",
                    help="probability of damaging each line (bad CRC, cut, garbage)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="random seed of the scenario's data and of --noise (default 0): the same seed, the same run")
     s.add_argument("--unplug-after", type=float, metavar="S", help="unplug after S real seconds")
     s.add_argument("--unplug-for", type=float, default=5.0, metavar="S", help="stay unplugged S seconds")
     s.add_argument("--exit-at-end", action="store_true", help="exit when the data ends (default: stay open)")
@@ -327,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
     _config_arg(s, True)  # read for the live procedure (port, baud rate); --point needs none
-    s.add_argument("--channel", choices=["main", "sos"], required=True)
+    s.add_argument("--channel", choices=["main", "sos"], required=True,
+                   help="the tap to calibrate: main (the 12 V battery) or sos (the backup pack)")
     s.add_argument("--point", action="append", metavar="RAW:TRUE",
                    help="a reference point in volts (give two for offline use)")
     s.add_argument("--samples", type=int, default=20, help="frames to average per live point")
@@ -344,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("collect", help="fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)")
     _config_arg(s, True)
-    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="how much the collector logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_collect)
     return p
 

@@ -87,7 +87,12 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
 
     console = Console(stderr=False, highlight=False)
     if scenario not in scenarios.names():
-        console.print(f"unknown scenario {scenario!r}; choose from: {', '.join(scenarios.names())}")
+        import difflib
+
+        close = difflib.get_close_matches(scenario, scenarios.names(), n=1, cutoff=0.5)
+        tip = f"did you mean '{close[0]}'? " if close else ""
+        print(f"battwatch demo: unknown scenario {scenario!r}; {tip}(battwatch adc-sim --list-scenarios lists them: "
+              f"{', '.join(scenarios.names())})", file=sys.stderr)
         return 2
     console.print(f"[bold]battwatch demo[/bold]: {scenarios.describe(scenario).splitlines()[0]}")
     workdir: Path | None = None

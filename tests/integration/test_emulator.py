@@ -256,3 +256,31 @@ def test_a_closed_emulator_never_reads_the_next_ones_commands(tmp_path: Path, mo
     finally:
         new.close()
         peer.close()
+
+
+def test_the_data_waits_while_no_reader_has_the_port_open(tmp_path: Path) -> None:
+    """A daemon restarting closes the port and opens it again, flushing what it finds there:
+    frames sent meanwhile would be lost and leave a hole in the data (a silent sensor). The
+    emulator holds its data instead: the next reader's first frame follows the last one read."""
+    import termios
+
+    rows = _rows(20_000, 60.0)  # minute windows, paced at an hour a second: 60 frames a second
+    emu = AdcEmulator(rows, speed=3600.0, link=tmp_path / "adc", wait_hello=True)
+    peer = Peer(emu.device_path)
+    emu.start()
+    try:
+        peer.command("HELLO")
+        got = _frames(peer.until(lambda g: len(_frames(g)) >= 30, timeout=60))
+        last_read = got[-1].uptime_ms
+        peer.close()
+        assert emu.waiting_for_reader.wait(30), "the emulator went on sending to nobody"
+        assert not emu.reader_attached()
+        peer = Peer(emu.device_path)
+        termios.tcflush(peer.fd, termios.TCIFLUSH)  # as pyserial does when a daemon opens the port
+        peer.command("HELLO")
+        after = _frames(peer.until(lambda g: len(_frames(g)) >= 5, timeout=60))
+    finally:
+        emu.close()
+        peer.close()
+    # at most the few frames sent between the last read and the close are lost: minutes, not hours
+    assert 0 < after[0].uptime_ms - last_read <= 10 * 60_000, (after[0].uptime_ms - last_read) / 60_000

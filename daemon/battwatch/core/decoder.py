@@ -127,7 +127,8 @@ class DeviceDecoder:
                 level = logging.INFO if msg.detail == "unsupported" else logging.WARNING
                 logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
             elif msg.detail:
-                logger.info("ADC accepted %s: %s", msg.command, msg.detail)
+                # at every change of rate (each wake and sleep): detail for debugging only
+                logger.debug("ADC accepted %s: %s", msg.command, msg.detail)
         return None
 
     def _hello(self, msg: Hello, host_t: float, line: bytes) -> None:
