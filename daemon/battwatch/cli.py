@@ -139,7 +139,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
     from battwatch.core.csvlog import CsvFormatError
-    from battwatch.replay import ReplayError, replay_file, stderr_warn
+    from battwatch.replay import ReplayError, logs_label, replay_file, stderr_warn
 
     for path, name in logs:
         problem = log_problem(path)
@@ -189,7 +189,7 @@ def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
         file=sys.stderr,
     )
     if res.readings == 0:
-        print(f"battwatch replay: no usable row in {', '.join(n for _, n in logs)}: nothing was replayed "
+        print(f"battwatch replay: no usable row in {logs_label(logs)}: nothing was replayed "
               "(battwatch import converts logs in other formats)", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK

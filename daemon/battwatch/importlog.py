@@ -214,8 +214,8 @@ def detect(text: str, overrides: Sequence[Override] = (), *, encoding: str = "UT
     given = {o.field: o for o in overrides}
     columns: dict[str, Column] = {}
     for o in overrides:
-        columns[o.field] = Column(o.field, _find(names, o.source, o.field), names[_find(names, o.source, o.field)],
-                                  o.unit, "as asked")
+        at = _find(names, o.source, o.field)
+        columns[o.field] = Column(o.field, at, names[at], o.unit, "as asked")
     taken = {c.index for c in columns.values()}
 
     def values(i: int) -> list[str]:

@@ -22,7 +22,7 @@ from battwatch.sinks import Sink
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
 
-__all__ = ["ReplayError", "ReplayResult", "damage_note", "feed_logs", "first_reading", "log_source", "log_sources",
+__all__ = ["ReplayError", "ReplayResult", "damage_note", "feed_logs", "first_reading", "log_source", "log_sources", "logs_label",
            "open_log", "replay_file", "replay_rows", "spool_stdin", "stderr_warn"]
 
 
@@ -153,6 +153,16 @@ def log_sources(args: Sequence[str]) -> Iterator[list[tuple[Path, str]]]:
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
+
+
+def logs_label(logs: Sequence[tuple[Path, str]]) -> str:
+    """What several logs are called in messages: a store's year of daily logs is not listed."""
+    if len(logs) == 1:
+        return logs[0][1]
+    folders = {Path(name).parent for _, name in logs}
+    if len(folders) == 1:
+        return f"{len(logs)} logs in {folders.pop()}"
+    return f"{logs[0][1]} and {len(logs) - 1} more logs"
 
 
 def in_time_order(logs: Sequence[tuple[Path, str]]) -> list[tuple[Path, str]]:

@@ -341,7 +341,7 @@ def collect_report(
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.pipeline import Pipeline
     from battwatch.core.tables import interp
-    from battwatch.replay import feed_logs
+    from battwatch.replay import feed_logs, logs_label
 
     logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     analyzer = build_analyzer(cfg, record=True)
@@ -378,7 +378,7 @@ def collect_report(
     spans = tuple(s for s in alert_spans(transitions) if s.end is None or s.end >= lo)
     return ReportData(
         vehicle=vehicle or col.vehicle or cfg.vehicle.id,
-        source=", ".join(n for _, n in logs),
+        source=logs_label(logs),
         start=start,
         end=log_end,
         log_start=log_start,
@@ -1021,7 +1021,7 @@ def run_report(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
     from battwatch.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load_config
     from battwatch.core.csvlog import CsvFormatError
-    from battwatch.replay import stderr_warn
+    from battwatch.replay import logs_label, stderr_warn
 
     for path, shown in logs:
         if not path.is_file():
@@ -1032,7 +1032,7 @@ def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
         print("battwatch report: --max-warnings must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
     path = logs[0][0]
-    name = ", ".join(n for _, n in logs) if len(logs) > 1 or logs[0][1] != str(path) else None
+    name = logs_label(logs) if len(logs) > 1 or logs[0][1] != str(path) else None
     days = getattr(args, "days", None)
     if days is not None and not days > 0:
         print("battwatch report: --days must be positive", file=sys.stderr)
