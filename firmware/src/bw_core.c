@@ -1,0 +1,766 @@
+/* battwatch ADC board: protocol v1 (firmware-notes/protocol.md), windows, frame ring, power. */
+#include "bw_core.h"
+
+#include <string.h>
+
+#include "bw_hal.h"
+
+#define WINDOW_MAX_MS 86400000UL /* protocol.md: a merged window stops at one day */
+#define NHZ_PER_HZ 1000000000ULL
+#define RATE_MIN_NHZ 10000000ULL     /* 0.01 Hz */
+#define RATE_MAX_NHZ 100000000000ULL /* 100 Hz */
+#define FAST_MAX_S 600
+#define SLEEP_MAX_S 604800UL /* a week */
+#define TRIG_MAX_MV 20000
+#define TRIG_MAX_MS 1000
+
+uint16_t bw_crc16(const uint8_t *p, size_t n) {
+    uint16_t crc = 0xFFFF;
+    while (n--) {
+        crc ^= (uint16_t)(*p++) << 8;
+        for (uint8_t i = 0; i < 8; i++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc;
+}
+
+/* -- text output -------------------------------------------------------------------------- */
+typedef struct {
+    char *p;
+    size_t cap, n;
+    bool full;
+} out_t;
+
+static void put(out_t *o, char c) {
+    if (o->n + 1 < o->cap)
+        o->p[o->n++] = c;
+    else
+        o->full = true;
+}
+
+static void puts_(out_t *o, const char *s) {
+    while (*s) put(o, *s++);
+}
+
+static void put_u32(out_t *o, uint32_t v) {
+    char d[10];
+    uint8_t k = 0;
+    do {
+        d[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k) put(o, d[--k]);
+}
+
+static void put_u64(out_t *o, uint64_t v) {
+    if (v <= 0xFFFFFFFFULL) {
+        put_u32(o, (uint32_t)v); /* the common case, without 64-bit division */
+        return;
+    }
+    /* base 10^9 limbs: two 64-bit divisions instead of twenty */
+    uint32_t lo = (uint32_t)(v % 1000000000ULL);
+    uint64_t hi = v / 1000000000ULL;
+    put_u64(o, hi);
+    char d[9];
+    for (int8_t i = 8; i >= 0; i--) {
+        d[i] = (char)('0' + lo % 10);
+        lo /= 10;
+    }
+    for (uint8_t i = 0; i < 9; i++) put(o, d[i]);
+}
+
+static void put_i16(out_t *o, int16_t v) {
+    if (v == BW_NONE) return; /* empty field */
+    if (v < 0) {
+        put(o, '-');
+        put_u32(o, (uint32_t)(-(int32_t)v));
+    } else {
+        put_u32(o, (uint32_t)v);
+    }
+}
+
+static const char HEX[] = "0123456789ABCDEF";
+
+size_t bw_wrap(const char *body, char *out, size_t cap) {
+    size_t n = strlen(body);
+    if (n + 9 > cap) return 0;
+    uint16_t crc = bw_crc16((const uint8_t *)body, n);
+    out[0] = '$';
+    memcpy(out + 1, body, n);
+    char *t = out + 1 + n;
+    *t++ = '*';
+    *t++ = HEX[(crc >> 12) & 15];
+    *t++ = HEX[(crc >> 8) & 15];
+    *t++ = HEX[(crc >> 4) & 15];
+    *t++ = HEX[crc & 15];
+    *t++ = '\r';
+    *t++ = '\n';
+    *t = 0;
+    return (size_t)(t - out);
+}
+
+/* Body in out + 1, then wrapped in place. */
+static size_t finish(out_t *o) {
+    if (o->full) return 0;
+    o->p[o->n] = 0;
+    size_t n = o->n - 1;
+    uint16_t crc = bw_crc16((const uint8_t *)o->p + 1, n);
+    put(o, '*');
+    put(o, HEX[(crc >> 12) & 15]);
+    put(o, HEX[(crc >> 8) & 15]);
+    put(o, HEX[(crc >> 4) & 15]);
+    put(o, HEX[crc & 15]);
+    put(o, '\r');
+    put(o, '\n');
+    if (o->full) return 0;
+    o->p[o->n] = 0;
+    return o->n;
+}
+
+static uint64_t up64(const bw_state_t *s, uint32_t low) {
+    /* frames are younger than 49 days (at most BW_RING_CAP windows of one day) */
+    return s->uptime - (uint32_t)((uint32_t)s->uptime - low);
+}
+
+size_t bw_frame_line(const bw_state_t *s, const bw_frame_t *f, char *out, size_t cap) {
+    out_t o = {out, cap, 0, false};
+    puts_(&o, "$BWD,");
+    put_u32(&o, f->seq);
+    put(&o, ',');
+    put_u64(&o, up64(s, f->up_end));
+    put(&o, ',');
+    put_u32(&o, f->window_ms);
+    for (uint8_t i = 0; i < 6; i++) {
+        put(&o, ',');
+        put_i16(&o, f->mv[i]);
+    }
+    put(&o, ',');
+    put_i16(&o, f->temp_dc);
+    put(&o, ',');
+    if (f->flags >= 16) put(&o, HEX[f->flags >> 4]);
+    put(&o, HEX[f->flags & 15]);
+    return finish(&o);
+}
+
+size_t bw_fmt_rate(uint32_t window_ms, char *out, size_t cap) {
+    /* 1000 / window_ms in decimal, ten significant digits (truncated), no trailing zeros */
+    out_t o = {out, cap, 0, false};
+    uint32_t q = 1000 / window_ms, r = 1000 % window_ms;
+    put_u32(&o, q);
+    uint8_t sig = 0;
+    if (q) {
+        for (uint32_t t = q; t; t /= 10) sig++;
+    }
+    if (r) {
+        put(&o, '.');
+        while (r && sig < 10) {
+            r *= 10;
+            uint32_t d = r / window_ms;
+            r %= window_ms;
+            put(&o, (char)('0' + d));
+            if (sig || d) sig++;
+        }
+        while (o.n && o.p[o.n - 1] == '0') o.n--;
+    }
+    if (o.full) return 0;
+    o.p[o.n] = 0;
+    return o.n;
+}
+
+size_t bw_hello_line(const bw_state_t *s, char *out, size_t cap) {
+    out_t o = {out, cap, 0, false};
+    char rate[16];
+    bw_fmt_rate(s->base_win, rate, sizeof rate);
+    puts_(&o, "$BWH,");
+    put_u32(&o, BW_PROTO);
+    put(&o, ',');
+    puts_(&o, BW_FIRMWARE);
+    put(&o, ',');
+    puts_(&o, s->hw->board);
+    put(&o, ',');
+    put_u32(&o, s->hw->adc_bits);
+    put(&o, ',');
+    puts_(&o, rate);
+    put(&o, ',');
+    put_u64(&o, s->uptime);
+    return finish(&o);
+}
+
+/* -- windows ------------------------------------------------------------------------------ */
+static void acc_clear(bw_acc_t *a) {
+    a->sum = 0;
+    a->n = 0;
+    a->lo = 0xFFFF;
+    a->hi = 0;
+    a->sat = false;
+}
+
+void bw_sample(bw_state_t *s, uint8_t ch, uint16_t code) {
+    bw_acc_t *a = &s->acc[s->cur][ch];
+    a->sum += code;
+    a->n++;
+    if (code < a->lo) a->lo = code;
+    if (code > a->hi) a->hi = code;
+    if (code == 0 || code >= s->hw->code_max) a->sat = true;
+    if (ch != BW_MAIN) return;
+    s->eng_sum += code;
+    s->eng_n++;
+    /* start detector on raw samples: a fall of trig_codes from the highest sample of the
+     * last trig_ms (to a bucket) */
+    if (code > s->trig_max[s->trig_idx]) s->trig_max[s->trig_idx] = code;
+    if (s->trig_codes && !s->trig_fired) {
+        uint16_t top = 0;
+        for (uint8_t i = 0; i < BW_TRIG_BUCKETS; i++)
+            if (s->trig_max[i] > top) top = s->trig_max[i];
+        if (top >= code + s->trig_codes) s->trig_fired = true;
+    }
+}
+
+void bw_tick(bw_state_t *s) {
+    uint32_t now = ++s->now_ms;
+    if (--s->trig_bucket_left == 0) {
+        s->trig_bucket_left = s->trig_bucket_ms;
+        s->trig_idx = (uint8_t)((s->trig_idx + 1) % BW_TRIG_BUCKETS);
+        s->trig_max[s->trig_idx] = 0;
+    }
+    uint32_t el = now - s->win_start;
+    if (el == 0 || s->closed) return; /* the main loop is behind: this window grows */
+    if (!s->close_now && el < s->win_len) return;
+    s->cur ^= 1;
+    for (uint8_t i = 0; i < BW_NCH; i++) acc_clear(&s->acc[s->cur][i]);
+    s->closed_end = now;
+    s->closed_len = el;
+    s->closed_fast = s->run_fast;
+    s->run_fast = s->win_fast;
+    s->win_start = now;
+    s->close_now = false;
+    s->closed = true;
+}
+
+static int16_t code_mv(const bw_scale_t *k, uint64_t sum2n, uint32_t n) {
+    /* sum2n = 2 * sum + n: the middle of each code's step */
+    uint64_t v = (sum2n * k->num + (uint64_t)n * k->den) / (2ULL * n * k->den);
+    return v > 32767 ? 32767 : (int16_t)v;
+}
+
+void bw_frame_from_acc(bw_state_t *s, const bw_acc_t *acc, uint32_t end, uint32_t len,
+                       uint8_t flags, bw_frame_t *f) {
+    const bw_board_t *hw = s->hw;
+    f->seq = s->next_seq++;
+    f->up_end = end;
+    f->window_ms = len;
+    for (uint8_t ch = 0; ch < 2; ch++) {
+        const bw_acc_t *a = &acc[ch];
+        int16_t *mv = &f->mv[ch * 3];
+        if (!a->n || (ch == BW_SOS && !hw->has_sos)) {
+            mv[0] = mv[1] = mv[2] = BW_NONE;
+            continue;
+        }
+        mv[0] = code_mv(&hw->scale[ch], 2ULL * a->sum + a->n, a->n);
+        mv[1] = code_mv(&hw->scale[ch], 2ULL * a->lo + 1, 1);
+        mv[2] = code_mv(&hw->scale[ch], 2ULL * a->hi + 1, 1);
+        if (a->sat) flags |= ch == BW_MAIN ? BW_F_MAIN_SAT : BW_F_SOS_SAT;
+    }
+    const bw_acc_t *t = &acc[BW_TEMP];
+    f->temp_dc = BW_NONE;
+    if (t->n && t->sum >= (uint32_t)hw->temp_absent_code * t->n) {
+        int32_t dc = (int32_t)code_mv(&hw->temp_scale, 2ULL * t->sum + t->n, t->n) - hw->temp_offset_mv;
+        if (dc >= -999 && dc <= 1999) f->temp_dc = (int16_t)dc;
+    }
+    f->flags = flags;
+}
+
+/* -- the frame ring ----------------------------------------------------------------------- */
+bw_frame_t *bw_ring_at(bw_state_t *s, uint8_t i) { return &s->ring[i]; }
+
+static void ring_remove(bw_state_t *s, uint8_t i) {
+    memmove(&s->ring[i], &s->ring[i + 1], (size_t)(s->count - i - 1) * sizeof(bw_frame_t));
+    s->count--;
+    if (i < s->send_from) s->send_from--;
+}
+
+static int16_t wavg(int16_t a, uint32_t wa, int16_t b, uint32_t wb) {
+    if (a == BW_NONE) return b;
+    if (b == BW_NONE) return a;
+    int64_t num = (int64_t)a * wa + (int64_t)b * wb, den = (int64_t)wa + wb;
+    return (int16_t)((num >= 0 ? num + den / 2 : num - den / 2) / den);
+}
+
+static int16_t lo16(int16_t a, int16_t b) {
+    if (a == BW_NONE) return b;
+    if (b == BW_NONE) return a;
+    return a < b ? a : b;
+}
+
+static int16_t hi16(int16_t a, int16_t b) {
+    if (a == BW_NONE) return b;
+    if (b == BW_NONE) return a;
+    return a > b ? a : b;
+}
+
+void bw_ring_merge(bw_frame_t *older, const bw_frame_t *newer) {
+    /* power.md: window-weighted average, lowest minimum, highest maximum, summed window */
+    uint32_t wa = older->window_ms, wb = newer->window_ms;
+    for (uint8_t c = 0; c < 6; c += 3) {
+        older->mv[c] = wavg(older->mv[c], wa, newer->mv[c], wb);
+        older->mv[c + 1] = lo16(older->mv[c + 1], newer->mv[c + 1]);
+        older->mv[c + 2] = hi16(older->mv[c + 2], newer->mv[c + 2]);
+    }
+    older->temp_dc = wavg(older->temp_dc, wa, newer->temp_dc, wb);
+    older->flags |= newer->flags & (uint8_t)~BW_F_BOOT;
+    older->seq = newer->seq;
+    older->up_end = newer->up_end;
+    older->window_ms = wa + wb;
+}
+
+/* Make room for one frame: an old daemon never acknowledges, so frames it was sent are
+ * not kept for it; otherwise merge the adjacent pair that spans the least time (oldest on a
+ * tie), among pairs both sent or both unsent so that nothing is sent twice in part. */
+static void ring_make_room(bw_state_t *s) {
+    if (!s->peer_acks && s->send_from > 0) {
+        ring_remove(s, 0);
+        s->drops++;
+        return;
+    }
+    int16_t best = -1;
+    uint32_t best_w = 0;
+    for (uint8_t i = 0; i + 1 < s->count; i++) {
+        if ((i < s->send_from) != (i + 1 < s->send_from)) continue;
+        uint32_t w = s->ring[i].window_ms + s->ring[i + 1].window_ms;
+        if (w > WINDOW_MAX_MS) continue;
+        if (best < 0 || w < best_w) {
+            best = (int16_t)i;
+            best_w = w;
+        }
+    }
+    if (best < 0) { /* every window a day long: the oldest goes */
+        ring_remove(s, 0);
+        s->drops++;
+        return;
+    }
+    bw_ring_merge(&s->ring[best], &s->ring[best + 1]);
+    ring_remove(s, (uint8_t)(best + 1));
+    s->merges++;
+}
+
+void bw_ring_push(bw_state_t *s, const bw_frame_t *f) {
+    if (s->count >= BW_RING_CAP) ring_make_room(s);
+    s->ring[s->count++] = *f;
+}
+
+void bw_ack(bw_state_t *s, uint32_t seq) {
+    /* everything up to seq is on the Pi's disk; a merged frame that only partly is stays */
+    uint8_t k = 0;
+    while (k < s->count && (int32_t)(seq - s->ring[k].seq) >= 0) k++;
+    if (!k) return;
+    memmove(&s->ring[0], &s->ring[k], (size_t)(s->count - k) * sizeof(bw_frame_t));
+    s->count -= k;
+    s->send_from = s->send_from > k ? (uint8_t)(s->send_from - k) : 0;
+}
+
+/* -- commands ----------------------------------------------------------------------------- */
+static void reply(const char *cmd, const char *status, const char *detail) {
+    char line[64];
+    out_t o = {line, sizeof line, 0, false};
+    puts_(&o, "$BWA,");
+    puts_(&o, cmd);
+    put(&o, ',');
+    puts_(&o, status);
+    if (detail && *detail) {
+        put(&o, ',');
+        puts_(&o, detail);
+    }
+    size_t n = finish(&o);
+    if (n) bw_hal_tx_write(line, (uint8_t)n);
+}
+
+bool bw_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out) {
+    if (n == 0 || n > 20) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (max - d) / 10) { /* beyond max: still syntax-valid, clamp to max + 1 */
+            for (size_t j = i + 1; j < n; j++)
+                if (p[j] < '0' || p[j] > '9') return false;
+            *out = max == UINT64_MAX ? max : max + 1;
+            return true;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool bw_parse_decimal_nhz(const char *p, size_t n, uint64_t *nhz) {
+    /* "12", "0.5", ".5", "100.000": digits with one optional point, in nano-hertz */
+    uint64_t ip = 0, frac = 0;
+    uint8_t fd = 0;
+    bool dot = false, any = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '.' && !dot) {
+            dot = true;
+            continue;
+        }
+        if (c < '0' || c > '9') return false;
+        any = true;
+        if (!dot) {
+            if (ip > 1000000) return false; /* far beyond every range: a syntax-valid absurdity */
+            ip = ip * 10 + (uint64_t)(c - '0');
+        } else if (fd < 9) {
+            frac = frac * 10 + (uint64_t)(c - '0');
+            fd++;
+        }
+    }
+    if (!any) return false;
+    while (fd < 9) {
+        frac *= 10;
+        fd++;
+    }
+    *nhz = ip * NHZ_PER_HZ + frac;
+    return true;
+}
+
+static uint32_t window_of(uint64_t nhz) {
+    uint64_t w = (1000ULL * NHZ_PER_HZ + nhz / 2) / nhz;
+    return w ? (uint32_t)w : 1;
+}
+
+/* The OK detail: the rate delivered, when a whole-millisecond window is off by over 0.1 %. */
+static const char *delivered(uint64_t nhz, uint32_t win, char *buf, size_t cap) {
+    uint64_t asked = 1000ULL * NHZ_PER_HZ, got = (uint64_t)win * nhz;
+    uint64_t diff = got > asked ? got - asked : asked - got;
+    if (diff * 1000 <= asked) return "";
+    bw_fmt_rate(win, buf, cap);
+    return buf;
+}
+
+static void set_window(bw_state_t *s, uint32_t len, bool fast) {
+    uint8_t k = bw_hal_lock();
+    s->win_len = len;
+    s->win_fast = fast;
+    s->close_now = true;
+    bw_hal_unlock(k);
+}
+
+static void trig_reset(bw_state_t *s) {
+    uint8_t k = bw_hal_lock();
+    memset(s->trig_max, 0, sizeof s->trig_max);
+    s->trig_fired = false;
+    bw_hal_unlock(k);
+}
+
+static void trig_set(bw_state_t *s, uint32_t mv, uint32_t ms) {
+    s->trig_mv = mv;
+    s->trig_ms = ms;
+    const bw_scale_t *k = &s->hw->scale[BW_MAIN];
+    uint32_t codes = mv && ms ? (uint32_t)(((uint64_t)mv * k->den + k->num - 1) / k->num) : 0;
+    if (mv && ms && !codes) codes = 1;
+    uint8_t key = bw_hal_lock();
+    s->trig_codes = (uint16_t)(codes > 0xFFFF ? 0xFFFF : codes);
+    s->trig_bucket_ms = (uint16_t)(ms ? (ms + BW_TRIG_BUCKETS - 1) / BW_TRIG_BUCKETS : 1);
+    s->trig_bucket_left = s->trig_bucket_ms;
+    bw_hal_unlock(key);
+    trig_reset(s);
+}
+
+static void fast_start(bw_state_t *s, uint32_t seconds, uint32_t win) {
+    s->fast = true;
+    s->fast_win = win;
+    s->fast_until = (uint32_t)s->uptime + seconds * 1000UL;
+    set_window(s, win, true);
+}
+
+static void fast_end(bw_state_t *s) {
+    s->fast = false;
+    set_window(s, s->base_win, false);
+    trig_reset(s); /* re-arm the start detector */
+}
+
+static void resend_all(bw_state_t *s) {
+    for (uint8_t i = 0; i < s->send_from; i++) s->ring[i].flags |= BW_F_BUFFERED;
+    s->send_from = 0;
+}
+
+#define MAX_ARGS 3
+
+void bw_command(bw_state_t *s, const char *line, size_t n) {
+    char tmp[24];
+    if (n == 0) return;
+    if (line[0] != '$' || n < 6 || line[n - 5] != '*') {
+        reply("?", "ERR", "syntax");
+        return;
+    }
+    uint16_t want = 0;
+    for (size_t i = n - 4; i < n; i++) {
+        char c = line[i];
+        uint8_t d;
+        if (c >= '0' && c <= '9') d = (uint8_t)(c - '0');
+        else if (c >= 'A' && c <= 'F') d = (uint8_t)(c - 'A' + 10);
+        else if (c >= 'a' && c <= 'f') d = (uint8_t)(c - 'a' + 10);
+        else {
+            reply("?", "ERR", "syntax");
+            return;
+        }
+        want = (uint16_t)(want << 4 | d);
+    }
+    const char *body = line + 1;
+    size_t blen = n - 6;
+    if (bw_crc16((const uint8_t *)body, blen) != want) {
+        reply("?", "ERR", "checksum");
+        return;
+    }
+    if (blen < 5 || memcmp(body, "BWC,", 4) != 0) {
+        reply("?", "ERR", "syntax");
+        return;
+    }
+    /* fields after "BWC," */
+    const char *f[1 + MAX_ARGS];
+    size_t fl[1 + MAX_ARGS];
+    uint8_t nf = 0;
+    const char *p = body + 4, *end = body + blen;
+    bool too_many = false;
+    while (1) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+        if (nf < 1 + MAX_ARGS) {
+            f[nf] = p;
+            fl[nf] = (size_t)(e - p);
+            nf++;
+        } else {
+            too_many = true;
+        }
+        if (!c) break;
+        p = c + 1;
+    }
+    /* the command's name as echoed back: letters only, else "?" */
+    char name[12];
+    size_t nl = fl[0];
+    bool ok_name = nl > 0 && nl < sizeof name;
+    for (size_t i = 0; ok_name && i < nl; i++)
+        if (!((f[0][i] >= 'A' && f[0][i] <= 'Z') || (f[0][i] >= 'a' && f[0][i] <= 'z'))) ok_name = false;
+    if (!ok_name) {
+        reply("?", "ERR", "syntax");
+        return;
+    }
+    memcpy(name, f[0], nl);
+    name[nl] = 0;
+    uint8_t nargs = (uint8_t)(nf - 1);
+#define IS(x) (strcmp(name, x) == 0)
+#define NEED(k)                            \
+    if (too_many || nargs != (k)) {        \
+        reply(name, "ERR", "syntax");      \
+        return;                            \
+    }
+    uint64_t a = 0, b = 0;
+    if (IS("HELLO")) {
+        NEED(0);
+        char hl[80];
+        size_t hn = bw_hello_line(s, hl, sizeof hl);
+        if (hn) bw_hal_tx_write(hl, (uint8_t)hn);
+        s->link_ready = true;
+        if (s->peer_acks) resend_all(s);
+    } else if (IS("RATE")) {
+        NEED(1);
+        if (!bw_parse_decimal_nhz(f[1], fl[1], &a)) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        if (a < RATE_MIN_NHZ || a > RATE_MAX_NHZ) {
+            reply(name, "ERR", "range");
+            return;
+        }
+        s->base_win = window_of(a);
+        if (!s->fast && s->base_win != s->win_len) set_window(s, s->base_win, false);
+        reply(name, "OK", delivered(a, s->base_win, tmp, sizeof tmp));
+    } else if (IS("FAST")) {
+        NEED(2);
+        if (!bw_parse_uint(f[1], fl[1], FAST_MAX_S, &a) || !bw_parse_decimal_nhz(f[2], fl[2], &b)) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        if (a == 0 && b == 0) {
+            if (s->fast) fast_end(s);
+            reply(name, "OK", "");
+            return;
+        }
+        if (a == 0 || a > FAST_MAX_S || b == 0 || b > RATE_MAX_NHZ) {
+            reply(name, "ERR", "range");
+            return;
+        }
+        uint32_t w = window_of(b);
+        fast_start(s, (uint32_t)a, w);
+        reply(name, "OK", delivered(b, w, tmp, sizeof tmp));
+    } else if (IS("TRIG")) {
+        NEED(2);
+        if (!bw_parse_uint(f[1], fl[1], TRIG_MAX_MV, &a) || !bw_parse_uint(f[2], fl[2], TRIG_MAX_MS, &b)) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        if (a > TRIG_MAX_MV || b > TRIG_MAX_MS) {
+            reply(name, "ERR", "range");
+            return;
+        }
+        trig_set(s, (uint32_t)a, (uint32_t)b);
+        reply(name, "OK", a && b ? "" : "off");
+    } else if (IS("TIME")) {
+        NEED(1);
+        if (!bw_parse_uint(f[1], fl[1], UINT64_MAX, &a)) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        reply(name, "ERR", "unsupported"); /* no real-time clock on this board */
+    } else if (IS("SLEEP")) {
+        NEED(1);
+        if (!bw_parse_uint(f[1], fl[1], SLEEP_MAX_S, &a)) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        if (!s->hw->has_pi_switch) {
+            reply(name, "ERR", "unsupported");
+            return;
+        }
+        if (a == 0 || a > SLEEP_MAX_S) {
+            reply(name, "ERR", "range");
+            return;
+        }
+        s->sleep_ms = (uint32_t)a * 1000UL;
+        if (s->pi == BW_PI_ON) {
+            s->pi = BW_PI_GRACE;
+            s->pi_since = (uint32_t)s->uptime;
+        }
+        reply(name, "OK", "");
+    } else if (IS("ACK")) {
+        if (too_many || nargs > 1) {
+            reply(name, "ERR", "syntax");
+            return;
+        }
+        if (nargs == 1) {
+            if (!bw_parse_uint(f[1], fl[1], 0xFFFFFFFFULL, &a)) {
+                reply(name, "ERR", "syntax");
+                return;
+            }
+            /* only a frame this board has made since it booted can be acknowledged */
+            if (a > 0xFFFFFFFFULL || s->next_seq == 0 || (int32_t)((uint32_t)a - (s->next_seq - 1)) > 0) {
+                reply(name, "ERR", "range");
+                return;
+            }
+            bw_ack(s, (uint32_t)a);
+        }
+        s->peer_acks = true;
+        reply(name, "OK", "");
+    } else {
+        reply(name, "ERR", "unknown");
+    }
+#undef IS
+#undef NEED
+}
+
+void bw_rx_byte(bw_state_t *s, uint8_t c) {
+    if (c == '\n') {
+        size_t n = s->rx_len;
+        if (n && s->rx[n - 1] == '\r') n--;
+        if (s->rx_overflow)
+            reply("?", "ERR", "syntax"); /* longer than a line may be: discarded */
+        else
+            bw_command(s, s->rx, n);
+        s->rx_len = 0;
+        s->rx_overflow = false;
+        return;
+    }
+    if (s->rx_len < BW_LINE_MAX - 2)
+        s->rx[s->rx_len++] = (char)c;
+    else
+        s->rx_overflow = true;
+}
+
+/* -- main loop ---------------------------------------------------------------------------- */
+void bw_init(bw_state_t *s, const bw_board_t *hw) {
+    memset(s, 0, sizeof *s);
+    s->hw = hw;
+    for (uint8_t b = 0; b < 2; b++)
+        for (uint8_t i = 0; i < BW_NCH; i++) acc_clear(&s->acc[b][i]);
+    s->base_win = s->win_len = 1000;
+    s->boot_pending = true;
+    s->link_ready = true;
+    s->pi = BW_PI_ON;
+    trig_set(s, 1000, 50);
+    if (hw->has_pi_switch) bw_hal_pi_power(true);
+}
+
+static void power(bw_state_t *s, uint32_t now) {
+    /* engine and ignition, on 100 ms averages */
+    uint32_t dt = now - s->eng_last;
+    if (dt >= 100) {
+        s->eng_last = now;
+        uint8_t k = bw_hal_lock();
+        uint32_t sum = s->eng_sum;
+        uint16_t n = s->eng_n;
+        s->eng_sum = 0;
+        s->eng_n = 0;
+        bw_hal_unlock(k);
+        bool high = n && code_mv(&s->hw->scale[BW_MAIN], 2ULL * sum + n, n) > BW_ENGINE_MV;
+        s->eng_high_ms = high ? s->eng_high_ms + dt : 0;
+        s->ign_high_ms = bw_hal_ignition() ? s->ign_high_ms + dt : 0;
+    }
+    if (!s->hw->has_pi_switch) return;
+    bool car = s->eng_high_ms >= BW_ENGINE_MS || s->ign_high_ms >= BW_IGNITION_MS;
+    switch (s->pi) {
+    case BW_PI_ON:
+        break;
+    case BW_PI_GRACE:
+        if (car) s->wake_pending = true; /* the Pi is halting already: cut, then power again */
+        if (now - s->pi_since >= BW_GRACE_MS) {
+            s->pi = BW_PI_OFF;
+            s->pi_since = now;
+            s->link_ready = false;
+            bw_hal_pi_power(false);
+        }
+        break;
+    case BW_PI_OFF:
+        if ((car || s->wake_pending || now - s->pi_since >= s->sleep_ms) && now - s->pi_since >= BW_OFF_MIN_MS) {
+            s->pi = BW_PI_ON;
+            s->pi_since = now;
+            s->wake_pending = false;
+            bw_hal_pi_power(true);
+        }
+        break;
+    }
+}
+
+bool bw_poll(bw_state_t *s) {
+    bool did = false;
+    uint8_t k = bw_hal_lock();
+    uint32_t now = s->now_ms;
+    bw_hal_unlock(k);
+    s->uptime += (uint32_t)(now - (uint32_t)s->uptime);
+
+    if (s->closed) {
+        uint8_t flags = s->closed_fast ? BW_F_FAST : 0;
+        if (s->boot_pending) flags |= BW_F_BOOT;
+        if (s->pi == BW_PI_OFF) flags |= BW_F_BUFFERED; /* nobody to send it to: kept */
+        s->boot_pending = false;
+        bw_frame_t f;
+        bw_frame_from_acc(s, s->acc[s->cur ^ 1], s->closed_end, s->closed_len, flags, &f);
+        s->closed = false; /* the ISR may now reuse that half */
+        bw_ring_push(s, &f);
+        did = true;
+    }
+    if (s->fast && (int32_t)(now - s->fast_until) >= 0) fast_end(s);
+    if (s->trig_fired && !s->fast && s->trig_codes) fast_start(s, BW_TRIG_FAST_S, BW_TRIG_FAST_WIN_MS);
+    power(s, now);
+
+    if (s->link_ready && s->pi != BW_PI_OFF && s->send_from < s->count && bw_hal_tx_free() >= BW_FRAME_MAX) {
+        bw_frame_t *f = &s->ring[s->send_from];
+        if ((uint32_t)(now - f->up_end) > BW_LATE_MS) f->flags |= BW_F_BUFFERED;
+        char line[BW_FRAME_MAX];
+        size_t n = bw_frame_line(s, f, line, sizeof line);
+        if (n) {
+            bw_hal_tx_write(line, (uint8_t)n);
+            s->send_from++;
+            did = true;
+        }
+    }
+    return did;
+}
