@@ -1,11 +1,14 @@
 /* board-sim: the firmware's real ELF on simavr's ATmega328P at 16 MHz, in step with the wall
  * clock, its UART on a pseudo-terminal, its analogue inputs driven from a CSV file.
  *
- *   board-sim ELF --link PATH --volts FILE.csv [--pi-power PATH] [--trace PATH]
+ *   board-sim ELF --link PATH --volts FILE.csv [--pi-power PATH] [--trace PATH|-]
  *
  * FILE.csv: t_ms,main_v,sos_v,temp_c (volts at the taps, before the dividers; degC, empty for
  * no sensor), linear between rows, the last row held. The analogue front end (dividers,
- * 4.096 V reference, TMP36-class sensor) is the one hal_avr.c assumes.
+ * 4.096 V reference, TMP36-class sensor) is the one hal_avr.c assumes. SIGUSR1 reads the file
+ * again, its t_ms now counted from that moment: a test changes the voltages when it is ready.
+ * The trace (a file, or - for standard output) has a line per line sent ("x" when nobody could
+ * read it), received ("<"), Pi supply change and volts file, each with the simulated time.
  *
  * The pty is owned here and served on the simulator's own thread (simavr's uart_pty part
  * uses a fixed link name, keeps the slave open and feeds input from another thread): a reader
@@ -43,6 +46,9 @@ typedef struct {
 
 static row_t *rows;
 static size_t nrows;
+static double rows_origin; /* simulated ms at which the volts file's t_ms is 0 */
+static volatile sig_atomic_t reload;
+static const char *volts_path;
 static avr_t *avr;
 static int master = -1;
 static FILE *trace;
@@ -75,6 +81,9 @@ static int parse_num(const char *s, double *v) {
 }
 
 static void load_volts(const char *path) {
+    free(rows);
+    rows = NULL;
+    nrows = 0;
     FILE *f = fopen(path, "r");
     if (!f) die("cannot open %s (errno %ld)", path, errno);
     char line[256];
@@ -112,10 +121,14 @@ static void load_volts(const char *path) {
     if (!nrows) die("%s: no rows%.0ld", path, 0);
 }
 
+static size_t row_i; /* time only moves forward: resume the search where it was */
+
 static row_t volts_at(double t) {
-    static size_t i; /* time only moves forward: resume the search where it was */
+    size_t i = row_i;
+    t -= rows_origin;
     if (t <= rows[0].t || nrows == 1) return rows[0];
     while (i + 1 < nrows && rows[i + 1].t <= t) i++;
+    row_i = i;
     if (i + 1 >= nrows) return rows[nrows - 1];
     const row_t *a = &rows[i], *b = &rows[i + 1];
     double u = (t - a->t) / (b->t - a->t);
@@ -227,7 +240,9 @@ static void serve_link(void) {
         if (r > 0) in_n = (size_t)r;
     }
     avr_irq_t *in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
-    while (in_pos < in_n && !xoff) {
+    /* held until the firmware has its receiver on (UCSR0B's RXEN0), as a line would be */
+    int rx_on = (avr->data[0xC1] & (1 << 4)) != 0;
+    while (rx_on && in_pos < in_n && !xoff) {
         unsigned char c = inbuf[in_pos++];
         if (!pi_on) continue; /* the bridge has no power: nothing reaches the board */
         if (c == '\n') {
@@ -243,8 +258,10 @@ static void serve_link(void) {
 }
 
 static void on_signal(int sig) {
-    (void)sig;
-    stopping = 1;
+    if (sig == SIGUSR1)
+        reload = 1;
+    else
+        stopping = 1;
 }
 
 static double wall(void) {
@@ -270,7 +287,13 @@ int main(int argc, char **argv) {
     }
     if (!elf || !link || !volts) usage();
     load_volts(volts);
-    if (trace_path && !(trace = fopen(trace_path, "w"))) die("cannot write %s (errno %ld)", trace_path, errno);
+    volts_path = volts;
+    if (trace_path && !strcmp(trace_path, "-")) {
+        trace = stdout;
+        setvbuf(stdout, NULL, _IOLBF, 0);
+    } else if (trace_path && !(trace = fopen(trace_path, "w"))) {
+        die("cannot write %s (errno %ld)", trace_path, errno);
+    }
 
     elf_firmware_t fw;
     memset(&fw, 0, sizeof fw);
@@ -307,10 +330,17 @@ int main(int argc, char **argv) {
         tcsetattr(sfd, TCSANOW, &t);
         close(sfd);
     }
+    /* the link appears only once that close has been through the pty (a hang-up on the master):
+     * a reader opening it during that would lose what it writes first */
+    for (int i = 0; i < 100 && reader_present(); i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     unlink(link);
     if (symlink(slave, link)) die("cannot create the link %s (errno %ld)", link, errno);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    signal(SIGUSR1, on_signal);
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "board-sim: %s on %s (%s), volts from %s\n", elf, link, slave, volts);
 
@@ -320,6 +350,16 @@ int main(int argc, char **argv) {
     const avr_cycle_count_t chunk = FREQ / 1000; /* serve the link every simulated ms */
     int state = cpu_Running;
     while (!stopping) {
+        if (reload) {
+            reload = 0;
+            load_volts(volts_path);
+            row_i = 0;
+            rows_origin = sim_ms();
+            if (trace) {
+                fprintf(trace, "%.3f volts %s\n", rows_origin / 1000.0, volts_path);
+                fflush(trace);
+            }
+        }
         avr_cycle_count_t target = (avr_cycle_count_t)((wall() - t0) * FREQ);
         if (avr->cycle >= target) {
             struct pollfd p = {master, POLLIN, 0};
