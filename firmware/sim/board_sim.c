@@ -53,7 +53,7 @@ static avr_t *avr;
 static int master = -1;
 static FILE *trace;
 static const char *pi_path;
-static int pi_on;
+static int pi_on, pi_seen; /* the Pi supply pin, and whether the firmware has driven it yet */
 static volatile sig_atomic_t stopping;
 static int xoff;
 static char out_line[512];
@@ -212,6 +212,7 @@ static void pi_pin(struct avr_irq_t *irq, uint32_t value, void *param) {
     (void)irq;
     (void)param;
     int on = value != 0;
+    pi_seen |= on;
     if (on == pi_on) return;
     pi_on = on;
     if (trace) {
@@ -240,8 +241,9 @@ static void serve_link(void) {
         if (r > 0) in_n = (size_t)r;
     }
     avr_irq_t *in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
-    /* held until the firmware has its receiver on (UCSR0B's RXEN0), as a line would be */
-    int rx_on = (avr->data[0xC1] & (1 << 4)) != 0;
+    /* held until the firmware has its receiver on (UCSR0B's RXEN0) and has powered the Pi: a
+     * client that opens the link at once is a Pi that was already up */
+    int rx_on = (avr->data[0xC1] & (1 << 4)) != 0 && pi_seen;
     while (rx_on && in_pos < in_n && !xoff) {
         unsigned char c = inbuf[in_pos++];
         if (!pi_on) continue; /* the bridge has no power: nothing reaches the board */
