@@ -8,7 +8,7 @@ CORE := $(VENV)/.core
 # stale compiled module would shadow the edited source
 CORE_SOURCES := $(shell sed -n 's/^ *"\(daemon\/[^"]*\.py\)",$$/\1/p' setup.py)
 
-.PHONY: demo test test-unit servers bench lint clean core
+.PHONY: demo test test-unit servers firmware bench lint clean core
 
 # The package is installed editable as plain Python; `core` then compiles the hot modules in
 # place with the venv's mypyc (BATTWATCH_PURE=1 leaves them plain).
@@ -29,8 +29,10 @@ demo: $(CORE)
 	$(VENV)/bin/battwatch demo
 
 # The integration tests start their own Mosquitto, InfluxDB 1.x and VictoriaMetrics;
-# provision-servers.sh installs the Debian packages when they are missing.
-test: $(CORE) servers
+# provision-servers.sh installs the Debian packages when they are missing. The firmware's
+# tests run its real binary in board-sim: provision-firmware.sh installs the AVR toolchain
+# and simavr, then the firmware and the simulator are built and the core's host tests run.
+test: $(CORE) servers firmware
 	$(PY) -m pytest -q
 
 test-unit: $(CORE)
@@ -38,6 +40,10 @@ test-unit: $(CORE)
 
 servers:
 	bash scripts/provision-servers.sh
+
+firmware:
+	bash scripts/provision-firmware.sh
+	$(MAKE) -C firmware sim test
 
 bench: $(CORE)
 	$(PY) bench/run.py
@@ -48,4 +54,5 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info
+	$(MAKE) -C firmware clean
 	find daemon -name "*.so" -delete

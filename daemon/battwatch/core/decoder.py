@@ -200,11 +200,14 @@ class DeviceDecoder:
     def _frame(self, fr: Frame, host_t: float, host_synced: bool, line: bytes) -> Reading | None:
         st = self.stats
         tb = self.timebase
-        reboot = tb.rebooted(fr.uptime_ms)
         buffered = fr.flags & FLAG_BUFFERED
-        if buffered and not reboot and self.high_seq is not None and not _after(fr.seq, self.high_seq):
-            st.resent += 1  # kept by the board until acknowledged, and here already
+        if buffered and self.high_seq is not None and not _after(fr.seq, self.high_seq):
+            # kept by the board until acknowledged, and here already. (Older than the last
+            # frame, it is no sign of a reboot: a rebooted board says hello first, which
+            # starts the numbers afresh.)
+            st.resent += 1
             return None
+        reboot = tb.rebooted(fr.uptime_ms)
         t = tb.peek(fr.uptime_ms, host_t)
         device_clock = tb.device_clock and not reboot
         holding = not device_clock and not host_synced and not self._estimated
