@@ -351,6 +351,9 @@ int main(int argc, char **argv) {
     double t0 = wall();
     const avr_cycle_count_t chunk = FREQ / 1000; /* serve the link every simulated ms */
     int state = cpu_Running;
+    /* cycles spent executing (the firmware's duty cycle); a run that executes SLEEP also
+     * passes the time asleep, so it counts for one cycle */
+    avr_cycle_count_t awake = 0;
     while (!stopping) {
         if (reload) {
             reload = 0;
@@ -376,7 +379,10 @@ int main(int argc, char **argv) {
         }
         avr_cycle_count_t until = avr->cycle + chunk;
         while (avr->cycle < until) {
+            avr_cycle_count_t c0 = avr->cycle;
+            int was = avr->state;
             state = avr_run(avr);
+            if (was == cpu_Running) awake += state == cpu_Running ? avr->cycle - c0 : 1;
             if (state == cpu_Done || state == cpu_Crashed) {
                 fprintf(stderr, "board-sim: the firmware stopped (%s) at %.3f s\n",
                         state == cpu_Done ? "done" : "crashed", sim_ms() / 1000.0);
@@ -387,5 +393,8 @@ int main(int argc, char **argv) {
         serve_link();
     }
     unlink(link);
+    if (avr->cycle)
+        fprintf(stderr, "board-sim: %.3f s simulated, CPU awake %.2f %% of it\n", sim_ms() / 1000.0,
+                100.0 * (double)awake / (double)avr->cycle);
     return 0;
 }

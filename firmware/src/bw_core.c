@@ -208,12 +208,8 @@ void bw_sample(bw_state_t *s, uint8_t ch, uint16_t code) {
     /* start detector on raw samples: a fall of trig_codes from the highest sample of the
      * last trig_ms (to a bucket) */
     if (code > s->trig_max[s->trig_idx]) s->trig_max[s->trig_idx] = code;
-    if (s->trig_codes && !s->trig_fired) {
-        uint16_t top = 0;
-        for (uint8_t i = 0; i < BW_TRIG_BUCKETS; i++)
-            if (s->trig_max[i] > top) top = s->trig_max[i];
-        if (top >= code + s->trig_codes) s->trig_fired = true;
-    }
+    if (code > s->trig_top) s->trig_top = code;
+    if (s->trig_codes && !s->trig_fired && s->trig_top >= code + s->trig_codes) s->trig_fired = true;
 }
 
 void bw_tick(bw_state_t *s) {
@@ -222,6 +218,12 @@ void bw_tick(bw_state_t *s) {
         s->trig_bucket_left = s->trig_bucket_ms;
         s->trig_idx = (uint8_t)((s->trig_idx + 1) % BW_TRIG_BUCKETS);
         s->trig_max[s->trig_idx] = 0;
+        /* the highest sample of the buckets still in the detector's span, once a bucket
+         * rather than at every sample */
+        uint16_t top = 0;
+        for (uint8_t i = 0; i < BW_TRIG_BUCKETS; i++)
+            if (s->trig_max[i] > top) top = s->trig_max[i];
+        s->trig_top = top;
     }
     uint32_t el = now - s->win_start;
     if (el == 0 || s->closed) return; /* the main loop is behind: this window grows */
@@ -447,6 +449,7 @@ static void set_window(bw_state_t *s, uint32_t len, bool fast) {
 static void trig_reset(bw_state_t *s) {
     uint8_t k = bw_hal_lock();
     memset(s->trig_max, 0, sizeof s->trig_max);
+    s->trig_top = 0;
     s->trig_fired = false;
     bw_hal_unlock(k);
 }
@@ -685,6 +688,7 @@ void bw_init(bw_state_t *s, const bw_board_t *hw) {
     s->boot_pending = true;
     s->link_ready = true;
     s->pi = BW_PI_ON;
+    s->hello_pending = true; /* protocol.md: a hello after boot */
     trig_set(s, 1000, 50);
     if (hw->has_pi_switch) bw_hal_pi_power(true);
 }
@@ -736,6 +740,13 @@ bool bw_poll(bw_state_t *s) {
     bw_hal_unlock(k);
     s->uptime += (uint32_t)(now - (uint32_t)s->uptime);
 
+    if (s->hello_pending && bw_hal_tx_free() >= BW_FRAME_MAX) {
+        char hl[80];
+        size_t hn = bw_hello_line(s, hl, sizeof hl);
+        if (hn) bw_hal_tx_write(hl, (uint8_t)hn);
+        s->hello_pending = false;
+        did = true;
+    }
     if (s->closed) {
         uint8_t flags = s->closed_fast ? BW_F_FAST : 0;
         if (s->boot_pending) flags |= BW_F_BOOT;

@@ -97,6 +97,7 @@ typedef struct {
     volatile uint32_t win_len;      /* current window length in ms */
     /* start detector: maxima of the 12 V codes in buckets of trig_bucket_ms */
     uint16_t trig_max[BW_TRIG_BUCKETS];
+    uint16_t trig_top;              /* the highest of them */
     uint8_t trig_idx;
     uint16_t trig_bucket_ms, trig_bucket_left;
     volatile uint16_t trig_codes;   /* fall in codes that fires it; 0: off */
@@ -116,6 +117,7 @@ typedef struct {
     uint32_t trig_mv, trig_ms;
     bool peer_acks;                 /* the Pi has sent ACK since boot: keep until acknowledged */
     bool link_ready;                /* frames may be transmitted */
+    bool hello_pending;             /* the hello after boot is still to be sent */
     /* frame ring */
     bw_frame_t ring[BW_RING_CAP];
     uint8_t head, count;

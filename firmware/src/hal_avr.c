@@ -138,6 +138,7 @@ int main(void) {
     bw_init(&st, &BOARD);
     sampling_init();
     set_sleep_mode(SLEEP_MODE_IDLE);
+    uint32_t last_ms = 0xFFFFFFFF;
     sei();
     for (;;) {
         wdt_reset();
@@ -149,10 +150,15 @@ int main(void) {
             bw_rx_byte(&st, c);
             busy = true;
         }
-        if (bw_poll(&st)) busy = true;
+        /* the main loop's work comes at most once a millisecond: between, back to sleep */
+        uint32_t ms = st.now_ms;
+        if (busy || ms != last_ms || st.closed) {
+            last_ms = ms;
+            if (bw_poll(&st)) busy = true;
+        }
         if (busy) continue;
         cli();
-        if (rx_head == rx_tail && !st.closed) {
+        if (rx_head == rx_tail && !st.closed && st.now_ms == last_ms) {
             sleep_enable();
             sei();
             sleep_cpu(); /* the next ADC slot (250 us) or byte wakes us */

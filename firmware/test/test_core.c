@@ -174,6 +174,12 @@ static void test_frame_and_hello_lines(void) {
     CHECK_STR(r, "0.2");
 }
 
+static void test_hello_after_boot(void) {
+    reset();
+    poll_all();
+    CHECK(strncmp(tx, "$BWH,1,1.0.0,bw-nano-r1,10,1,0*", 31) == 0, "hello after boot: %s", tx);
+}
+
 static void expect_reply(const char *line, const char *want) {
     tx_len = 0;
     tx[0] = 0;
@@ -381,6 +387,7 @@ static void test_power(void) {
 int main(void) {
     test_crc_and_examples();
     test_frame_and_hello_lines();
+    test_hello_after_boot();
     test_commands();
     test_windows();
     test_ring();
