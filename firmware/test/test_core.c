@@ -130,6 +130,10 @@ static void test_crc_and_examples(void) {
         "$BWC,RATE,0.0166667*994C\r\n",
         "$BWC,FAST,30,100*7CD0\r\n",
         "$BWC,TIME,1735689600000*56FC\r\n",
+        "$BWC,ACK*F87F\r\n",
+        "$BWC,ACK,41*4E10\r\n",
+        "$BWA,ACK,OK*CAC8\r\n",
+        "$BWA,TRIG,OK,off*0B85\r\n",
     };
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         char body[128], out[160];
@@ -235,9 +239,10 @@ static void test_commands(void) {
     expect_reply("$BWC,RATE,0.0166667*994C\r\n", "$BWA,RATE,OK*E8E9\r\n");
     CHECK(st.base_win == 60000, "a frame a minute: %lu", (unsigned long)st.base_win);
     bw_wrap("BWC,TRIG,0,50", line, sizeof line);
-    tx_len = 0;
-    send(line);
-    CHECK(strstr(tx, "$BWA,TRIG,OK,off*") == tx && st.trig_codes == 0, "TRIG 0 disables: %s", tx);
+    expect_reply(line, "$BWA,TRIG,OK,off*0B85\r\n");
+    CHECK(st.trig_codes == 0, "TRIG 0 disables");
+    expect_reply("$BWC,ACK*F87F\r\n", "$BWA,ACK,OK*CAC8\r\n");
+    CHECK(st.peer_acks, "acknowledging Pi");
     bw_wrap("BWC,SLEEP,0", line, sizeof line);
     tx_len = 0;
     send(line);
