@@ -1,11 +1,10 @@
-/* battwatch ADC board: protocol v1 (firmware-notes/protocol.md), windows, frame ring, power. */
+/* battwatch ADC board: windows, the start detector, commands, the Pi's power, the main loop. */
 #include "bw_core.h"
 
 #include <string.h>
 
 #include "bw_hal.h"
 
-#define WINDOW_MAX_MS 86400000UL /* protocol.md: a merged window stops at one day */
 #define NHZ_PER_HZ 1000000000ULL
 #define RATE_MIN_NHZ 10000000ULL     /* 0.01 Hz */
 #define RATE_MAX_NHZ 100000000000ULL /* 100 Hz */
@@ -13,178 +12,6 @@
 #define SLEEP_MAX_S 604800UL /* a week */
 #define TRIG_MAX_MV 20000
 #define TRIG_MAX_MS 1000
-
-uint16_t bw_crc16(const uint8_t *p, size_t n) {
-    uint16_t crc = 0xFFFF;
-    while (n--) {
-        crc ^= (uint16_t)(*p++) << 8;
-        for (uint8_t i = 0; i < 8; i++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-    }
-    return crc;
-}
-
-/* -- text output -------------------------------------------------------------------------- */
-typedef struct {
-    char *p;
-    size_t cap, n;
-    bool full;
-} out_t;
-
-static void put(out_t *o, char c) {
-    if (o->n + 1 < o->cap)
-        o->p[o->n++] = c;
-    else
-        o->full = true;
-}
-
-static void puts_(out_t *o, const char *s) {
-    while (*s) put(o, *s++);
-}
-
-static void put_u32(out_t *o, uint32_t v) {
-    char d[10];
-    uint8_t k = 0;
-    do {
-        d[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (k) put(o, d[--k]);
-}
-
-static void put_u64(out_t *o, uint64_t v) {
-    if (v <= 0xFFFFFFFFULL) {
-        put_u32(o, (uint32_t)v); /* the common case, without 64-bit division */
-        return;
-    }
-    /* base 10^9 limbs: two 64-bit divisions instead of twenty */
-    uint32_t lo = (uint32_t)(v % 1000000000ULL);
-    uint64_t hi = v / 1000000000ULL;
-    put_u64(o, hi);
-    char d[9];
-    for (int8_t i = 8; i >= 0; i--) {
-        d[i] = (char)('0' + lo % 10);
-        lo /= 10;
-    }
-    for (uint8_t i = 0; i < 9; i++) put(o, d[i]);
-}
-
-static void put_i16(out_t *o, int16_t v) {
-    if (v == BW_NONE) return; /* empty field */
-    if (v < 0) {
-        put(o, '-');
-        put_u32(o, (uint32_t)(-(int32_t)v));
-    } else {
-        put_u32(o, (uint32_t)v);
-    }
-}
-
-static const char HEX[] = "0123456789ABCDEF";
-
-size_t bw_wrap(const char *body, char *out, size_t cap) {
-    size_t n = strlen(body);
-    if (n + 9 > cap) return 0;
-    uint16_t crc = bw_crc16((const uint8_t *)body, n);
-    out[0] = '$';
-    memcpy(out + 1, body, n);
-    char *t = out + 1 + n;
-    *t++ = '*';
-    *t++ = HEX[(crc >> 12) & 15];
-    *t++ = HEX[(crc >> 8) & 15];
-    *t++ = HEX[(crc >> 4) & 15];
-    *t++ = HEX[crc & 15];
-    *t++ = '\r';
-    *t++ = '\n';
-    *t = 0;
-    return (size_t)(t - out);
-}
-
-/* Body in out + 1, then wrapped in place. */
-static size_t finish(out_t *o) {
-    if (o->full) return 0;
-    o->p[o->n] = 0;
-    size_t n = o->n - 1;
-    uint16_t crc = bw_crc16((const uint8_t *)o->p + 1, n);
-    put(o, '*');
-    put(o, HEX[(crc >> 12) & 15]);
-    put(o, HEX[(crc >> 8) & 15]);
-    put(o, HEX[(crc >> 4) & 15]);
-    put(o, HEX[crc & 15]);
-    put(o, '\r');
-    put(o, '\n');
-    if (o->full) return 0;
-    o->p[o->n] = 0;
-    return o->n;
-}
-
-static uint64_t up64(const bw_state_t *s, uint32_t low) {
-    /* frames are younger than 49 days (at most BW_RING_CAP windows of one day) */
-    return s->uptime - (uint32_t)((uint32_t)s->uptime - low);
-}
-
-size_t bw_frame_line(const bw_state_t *s, const bw_frame_t *f, char *out, size_t cap) {
-    out_t o = {out, cap, 0, false};
-    puts_(&o, "$BWD,");
-    put_u32(&o, f->seq);
-    put(&o, ',');
-    put_u64(&o, up64(s, f->up_end));
-    put(&o, ',');
-    put_u32(&o, f->window_ms);
-    for (uint8_t i = 0; i < 6; i++) {
-        put(&o, ',');
-        put_i16(&o, f->mv[i]);
-    }
-    put(&o, ',');
-    put_i16(&o, f->temp_dc);
-    put(&o, ',');
-    if (f->flags >= 16) put(&o, HEX[f->flags >> 4]);
-    put(&o, HEX[f->flags & 15]);
-    return finish(&o);
-}
-
-size_t bw_fmt_rate(uint32_t window_ms, char *out, size_t cap) {
-    /* 1000 / window_ms in decimal, ten significant digits (truncated), no trailing zeros */
-    out_t o = {out, cap, 0, false};
-    uint32_t q = 1000 / window_ms, r = 1000 % window_ms;
-    put_u32(&o, q);
-    uint8_t sig = 0;
-    if (q) {
-        for (uint32_t t = q; t; t /= 10) sig++;
-    }
-    if (r) {
-        put(&o, '.');
-        while (r && sig < 10) {
-            r *= 10;
-            uint32_t d = r / window_ms;
-            r %= window_ms;
-            put(&o, (char)('0' + d));
-            if (sig || d) sig++;
-        }
-        while (o.n && o.p[o.n - 1] == '0') o.n--;
-    }
-    if (o.full) return 0;
-    o.p[o.n] = 0;
-    return o.n;
-}
-
-size_t bw_hello_line(const bw_state_t *s, char *out, size_t cap) {
-    out_t o = {out, cap, 0, false};
-    char rate[16];
-    bw_fmt_rate(s->base_win, rate, sizeof rate);
-    puts_(&o, "$BWH,");
-    put_u32(&o, BW_PROTO);
-    put(&o, ',');
-    puts_(&o, BW_FIRMWARE);
-    put(&o, ',');
-    puts_(&o, s->hw->board);
-    put(&o, ',');
-    put_u32(&o, s->hw->adc_bits);
-    put(&o, ',');
-    puts_(&o, rate);
-    put(&o, ',');
-    put_u64(&o, s->uptime);
-    return finish(&o);
-}
 
 /* -- windows ------------------------------------------------------------------------------ */
 static void acc_clear(bw_acc_t *a) {
@@ -271,159 +98,28 @@ void bw_frame_from_acc(bw_state_t *s, const bw_acc_t *acc, uint32_t end, uint32_
     }
     f->flags = flags;
 }
-
-/* -- the frame ring ----------------------------------------------------------------------- */
-bw_frame_t *bw_ring_at(bw_state_t *s, uint8_t i) { return &s->ring[i]; }
-
-static void ring_remove(bw_state_t *s, uint8_t i) {
-    memmove(&s->ring[i], &s->ring[i + 1], (size_t)(s->count - i - 1) * sizeof(bw_frame_t));
-    s->count--;
-    if (i < s->send_from) s->send_from--;
+static void append(char *dst, size_t cap, const char *s) {
+    size_t n = strlen(dst);
+    while (*s && n + 1 < cap) dst[n++] = *s++;
+    dst[n] = 0;
 }
 
-static int16_t wavg(int16_t a, uint32_t wa, int16_t b, uint32_t wb) {
-    if (a == BW_NONE) return b;
-    if (b == BW_NONE) return a;
-    int64_t num = (int64_t)a * wa + (int64_t)b * wb, den = (int64_t)wa + wb;
-    return (int16_t)((num >= 0 ? num + den / 2 : num - den / 2) / den);
-}
-
-static int16_t lo16(int16_t a, int16_t b) {
-    if (a == BW_NONE) return b;
-    if (b == BW_NONE) return a;
-    return a < b ? a : b;
-}
-
-static int16_t hi16(int16_t a, int16_t b) {
-    if (a == BW_NONE) return b;
-    if (b == BW_NONE) return a;
-    return a > b ? a : b;
-}
-
-void bw_ring_merge(bw_frame_t *older, const bw_frame_t *newer) {
-    /* power.md: window-weighted average, lowest minimum, highest maximum, summed window */
-    uint32_t wa = older->window_ms, wb = newer->window_ms;
-    for (uint8_t c = 0; c < 6; c += 3) {
-        older->mv[c] = wavg(older->mv[c], wa, newer->mv[c], wb);
-        older->mv[c + 1] = lo16(older->mv[c + 1], newer->mv[c + 1]);
-        older->mv[c + 2] = hi16(older->mv[c + 2], newer->mv[c + 2]);
-    }
-    older->temp_dc = wavg(older->temp_dc, wa, newer->temp_dc, wb);
-    older->flags |= newer->flags & (uint8_t)~BW_F_BOOT;
-    older->seq = newer->seq;
-    older->up_end = newer->up_end;
-    older->window_ms = wa + wb;
-}
-
-/* Make room for one frame: an old daemon never acknowledges, so frames it was sent are
- * not kept for it; otherwise merge the adjacent pair that spans the least time (oldest on a
- * tie), among pairs both sent or both unsent so that nothing is sent twice in part. */
-static void ring_make_room(bw_state_t *s) {
-    if (!s->peer_acks && s->send_from > 0) {
-        ring_remove(s, 0);
-        s->drops++;
-        return;
-    }
-    int16_t best = -1;
-    uint32_t best_w = 0;
-    for (uint8_t i = 0; i + 1 < s->count; i++) {
-        if ((i < s->send_from) != (i + 1 < s->send_from)) continue;
-        uint32_t w = s->ring[i].window_ms + s->ring[i + 1].window_ms;
-        if (w > WINDOW_MAX_MS) continue;
-        if (best < 0 || w < best_w) {
-            best = (int16_t)i;
-            best_w = w;
-        }
-    }
-    if (best < 0) { /* every window a day long: the oldest goes */
-        ring_remove(s, 0);
-        s->drops++;
-        return;
-    }
-    bw_ring_merge(&s->ring[best], &s->ring[best + 1]);
-    ring_remove(s, (uint8_t)(best + 1));
-    s->merges++;
-}
-
-void bw_ring_push(bw_state_t *s, const bw_frame_t *f) {
-    if (s->count >= BW_RING_CAP) ring_make_room(s);
-    s->ring[s->count++] = *f;
-}
-
-void bw_ack(bw_state_t *s, uint32_t seq) {
-    /* everything up to seq is on the Pi's disk; a merged frame that only partly is stays */
-    uint8_t k = 0;
-    while (k < s->count && (int32_t)(seq - s->ring[k].seq) >= 0) k++;
-    if (!k) return;
-    memmove(&s->ring[0], &s->ring[k], (size_t)(s->count - k) * sizeof(bw_frame_t));
-    s->count -= k;
-    s->send_from = s->send_from > k ? (uint8_t)(s->send_from - k) : 0;
-}
-
-/* -- commands ----------------------------------------------------------------------------- */
 static void reply(const char *cmd, const char *status, const char *detail) {
-    char line[64];
-    out_t o = {line, sizeof line, 0, false};
-    puts_(&o, "$BWA,");
-    puts_(&o, cmd);
-    put(&o, ',');
-    puts_(&o, status);
+    char body[48], line[64];
+    body[0] = 0;
+    append(body, sizeof body, "BWA,");
+    append(body, sizeof body, cmd);
+    append(body, sizeof body, ",");
+    append(body, sizeof body, status);
     if (detail && *detail) {
-        put(&o, ',');
-        puts_(&o, detail);
+        append(body, sizeof body, ",");
+        append(body, sizeof body, detail);
     }
-    size_t n = finish(&o);
+    size_t n = bw_wrap(body, line, sizeof line);
     if (n) bw_hal_tx_write(line, (uint8_t)n);
 }
 
-bool bw_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out) {
-    if (n == 0 || n > 20) return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (max - d) / 10) { /* beyond max: still syntax-valid, clamp to max + 1 */
-            for (size_t j = i + 1; j < n; j++)
-                if (p[j] < '0' || p[j] > '9') return false;
-            *out = max == UINT64_MAX ? max : max + 1;
-            return true;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
-bool bw_parse_decimal_nhz(const char *p, size_t n, uint64_t *nhz) {
-    /* "12", "0.5", ".5", "100.000": digits with one optional point, in nano-hertz */
-    uint64_t ip = 0, frac = 0;
-    uint8_t fd = 0;
-    bool dot = false, any = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '.' && !dot) {
-            dot = true;
-            continue;
-        }
-        if (c < '0' || c > '9') return false;
-        any = true;
-        if (!dot) {
-            if (ip > 1000000) return false; /* far beyond every range: a syntax-valid absurdity */
-            ip = ip * 10 + (uint64_t)(c - '0');
-        } else if (fd < 9) {
-            frac = frac * 10 + (uint64_t)(c - '0');
-            fd++;
-        }
-    }
-    if (!any) return false;
-    while (fd < 9) {
-        frac *= 10;
-        fd++;
-    }
-    *nhz = ip * NHZ_PER_HZ + frac;
-    return true;
-}
-
+/* -- commands ----------------------------------------------------------------------------- */
 static uint32_t window_of(uint64_t nhz) {
     uint64_t w = (1000ULL * NHZ_PER_HZ + nhz / 2) / nhz;
     return w ? (uint32_t)w : 1;
