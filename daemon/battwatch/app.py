@@ -42,6 +42,7 @@ TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
 PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
+PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
 ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
 
 
@@ -270,8 +271,8 @@ class App:
         if isinstance(ev, RawLine):
             if self._prelude is not None and ev.line.startswith(b"$BWD"):
                 self._prelude.append(ev)
-                if len(self._prelude) >= PRELUDE_MAX:  # no hello in sight: go on without it
-                    self._end_prelude()
+                if len(self._prelude) >= PRELUDE_MAX or ev.t - self._prelude[0].t > PRELUDE_MAX_S:
+                    self._end_prelude()  # no hello in sight: go on without it
                 return
             dec = self.decoder
             arrived = dec.arrived
@@ -295,8 +296,8 @@ class App:
                 self._frame_routed()
             if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "ACK":
                 self._board_keeps = dec.last_ack.ok
-            if self._prelude is not None and dec.stats.hello is not hello:
-                self._end_prelude()
+            if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
+                self._end_prelude()  # the hello, or a board that will not send them again
             if not self._time_sent and self.link_up:
                 self._send_time()
         elif isinstance(ev, LinkUp):

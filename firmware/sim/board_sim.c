@@ -215,11 +215,11 @@ static void pi_pin(struct avr_irq_t *irq, uint32_t value, void *param) {
     pi_seen |= on;
     if (on == pi_on) return;
     pi_on = on;
+    write_pi(); /* the file first: whoever reads the trace line finds the file up to date */
     if (trace) {
         fprintf(trace, "%.3f pi %d\n", sim_ms() / 1000.0, on);
         fflush(trace);
     }
-    write_pi();
 }
 
 static unsigned char inbuf[4096];
