@@ -284,6 +284,14 @@ static void test_windows(void) {
     CHECK(field("$BWD,", 0, 4) == 9814 && field("$BWD,", 0, 5) == 12609, "min/max %ld %ld",
           field("$BWD,", 0, 4), field("$BWD,", 0, 5));
     CHECK(field("$BWD,", 0, 9) == -888888, "no sensor: empty temperature");
+    /* a 100 s window (the 64-bit path of the conversion) gives the same millivolts */
+    cmd("BWC,RATE,0.01");
+    tx_len = 0;
+    run(100010, 640, 711, 0);
+    CHECK(field("$BWD,", 1, 2) == 100000 && field("$BWD,", 1, 3) == 12609 && field("$BWD,", 1, 6) == 5198,
+          "100 s window: %ld %ld %ld", field("$BWD,", 1, 2), field("$BWD,", 1, 3), field("$BWD,", 1, 6));
+    cmd("BWC,RATE,1");
+    run(1000, 640, 711, 0);
     /* saturation */
     tx_len = 0;
     run(1000, 1023, 0, 0);
