@@ -34,13 +34,23 @@ static void puts_(out_t *o, const char *s) {
 }
 
 static void put_u32(out_t *o, uint32_t v) {
-    char d[10];
-    uint8_t k = 0;
-    do {
-        d[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (k) put(o, d[--k]);
+    /* by subtracting powers of ten: an 8-bit MCU has no divider, and two 32-bit divisions
+     * a digit were most of fast mode's CPU time */
+    static const uint32_t P[] = {1000000000UL, 100000000UL, 10000000UL, 1000000UL, 100000UL,
+                                 10000UL, 1000UL, 100UL, 10UL};
+    bool started = false;
+    for (uint8_t i = 0; i < sizeof P / sizeof P[0]; i++) {
+        char d = '0';
+        while (v >= P[i]) {
+            v -= P[i];
+            d++;
+        }
+        if (d != '0' || started) {
+            put(o, d);
+            started = true;
+        }
+    }
+    put(o, (char)('0' + v));
 }
 
 static void put_u64(out_t *o, uint64_t v) {
