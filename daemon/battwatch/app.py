@@ -7,6 +7,7 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
 HEALTH_LOG_S = 6 * 3600.0  # a health line in the log this often, in data time (wakes and sleeps: debug)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
+PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
+PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
+ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
 
 
 def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
@@ -188,6 +192,14 @@ class App:
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
+        # Frames kept by the board until acknowledged (protocol.md, ACK): data lines from a
+        # link-up to the board's hello wait here; a board that keeps frames sends them again
+        # after the hello, in order with the ones it kept while nobody read them.
+        self._prelude: list[RawLine] | None = None
+        self._board_keeps: bool | None = None  # its answer to ACK on this link
+        self._acks: deque[tuple[int, int]] = deque()  # (store.accepted after the frame, seq)
+        self._ack_due: int | None = None  # newest frame on disk the board has not been told of
+        self._reboots = 0
         self.retention = Retention(self.store, self.host_clock)
         self._restore()
 
@@ -283,9 +295,19 @@ class App:
         self._publish_summary()  # the retained state must never lag an alert
 
     def _handle(self, ev: Any) -> None:
+        self._handle_event(ev)
+        self._ack_stored()
+
+    def _handle_event(self, ev: Any) -> None:
         if isinstance(ev, RawLine):
+            if self._prelude is not None and ev.line.startswith(b"$BWD"):
+                self._prelude.append(ev)
+                if len(self._prelude) >= PRELUDE_MAX or ev.t - self._prelude[0].t > PRELUDE_MAX_S:
+                    self._end_prelude()  # no hello in sight: go on without it
+                return
             dec = self.decoder
             arrived = dec.arrived
+            hello, ack = dec.stats.hello, dec.last_ack
             r = dec.feed(ev.line, ev.t, self.host_clock.synced())
             if dec.jumps:
                 for t, delta in dec.jumps:
@@ -301,6 +323,12 @@ class App:
             if r is not None:
                 self._route(self.pipeline.reading(r))
                 self._follow_vehicle(r)
+            if dec.arrived != arrived:
+                self._frame_routed()
+            if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "ACK":
+                self._board_keeps = dec.last_ack.ok
+            if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
+                self._end_prelude()  # the hello, or a board that will not send them again
             if not self._time_sent and self.link_up:
                 self._send_time()
         elif isinstance(ev, LinkUp):
@@ -309,6 +337,8 @@ class App:
             self._awaiting_first_frame = True
             self.decoder.link_reset()
             self._last_frame_mono = time.monotonic()
+            self._prelude = []
+            self._board_keeps = None
             self._configure_device()
             self.notifier.status(f"link up on {self.cfg.adc.port}")
         elif isinstance(ev, LinkDown):
@@ -345,6 +375,8 @@ class App:
     # -- commands to the board (main thread only, like everything that touches state) ------
     def _configure_device(self) -> None:
         adc = self.cfg.adc
+        # first: a board that keeps frames until acknowledged then sends them after its hello
+        self.source.send(Command("ACK"))
         self.source.send(Command("HELLO"))
         awake = self._car_awake()
         self._told_awake = awake
@@ -353,6 +385,49 @@ class App:
         self.source.send(Command("TRIG", (str(adc.crank_trigger_mv), "50")))
         self._time_sent = False
         self._send_time()
+
+    # -- frames kept by the board until they are on disk (protocol.md, ACK) ----------------
+    def _end_prelude(self) -> None:
+        """The hello came (or never will): what arrived before it goes on, unless the board
+        keeps frames, which then come again after the hello."""
+        lines, self._prelude = self._prelude or [], None
+        if self._board_keeps:
+            if lines:
+                logger.debug("%d frames from before the hello left to the board's resend", len(lines))
+            return
+        for ev in lines:
+            self._handle_event(ev)
+
+    def _frame_routed(self) -> None:
+        """A data frame went to the store (or was refused for good): note its number, to be
+        acknowledged once the store has committed it."""
+        dec = self.decoder
+        if dec.stats.reboots != self._reboots:
+            # numbers from before a reboot mean other frames now
+            self._reboots = dec.stats.reboots
+            self._acks.clear()
+            self._ack_due = None
+        if self._board_keeps is False or dec.holding or dec.high_seq is None:
+            return
+        if self._acks and self._acks[-1][1] == dec.high_seq:
+            return
+        self._acks.append((self.store.accepted, dec.high_seq))
+        if len(self._acks) > ACKS_MAX:
+            self._acks.popleft()
+
+    def _ack_stored(self, *, final: bool = False) -> None:
+        """Tell the board the newest frame the store has committed (after each commit)."""
+        if self._board_keeps is False:
+            self._acks.clear()
+            return
+        done = self.store.readings_written
+        while self._acks and self._acks[0][0] <= done:
+            self._ack_due = self._acks.popleft()[1]
+        if (self._ack_due is None or not self._board_keeps or self._prelude is not None
+                or not (self.link_up or final)):
+            return
+        if self.source.send(Command("ACK", (str(self._ack_due),))):
+            self._ack_due = None
 
     def _sleep_rate_hz(self) -> float:
         adc = self.cfg.adc
@@ -467,6 +542,8 @@ class App:
             ("drain", self._drain),
             ("held", self._release_held),
             ("flush", self._flush_sinks),
+            # the board may forget what is on disk now; then the port closes
+            ("ack", self._final_ack),
             # after the flush, so the snapshot `battwatch status` reads says link down, 0 pending
             ("state", self._save),
         ]
@@ -487,8 +564,14 @@ class App:
         self.notifier.close()
 
     def _stop_source(self) -> None:
-        self.source.stop()
+        self.source.stop(close=False)  # open until the final ACK
         self.link_up = False  # the port is closed: no LinkDown event comes for a stop
+
+    def _final_ack(self) -> None:
+        try:
+            self._ack_stored(final=True)
+        finally:
+            self.source.close()
 
     def _flush_sinks(self) -> None:
         for sink in self.sinks:
@@ -503,6 +586,7 @@ class App:
         n = self.decoder.release_held()
         for r in self.decoder.take_released():
             self._route(self.pipeline.reading(r))
+        self._frame_routed()
         logger.warning(
             "stopping before the host clock was synchronised: %d held readings stamped by estimate "
             "(the unsynchronised host clock)%s", n,

@@ -462,7 +462,8 @@ class AdcEmulator:
             else:
                 # a log holds no samples inside a window: nothing for a start detector to see
                 self._answer(Ack(name, True, "not emulated"))
-        elif name in ("TIME", "SLEEP"):
+        elif name in ("TIME", "SLEEP", "ACK"):
+            # no clock, no power switch, and frames are not kept for a Pi that was away
             self._answer(Ack(name, False, "unsupported"))
         else:
             self._answer(Ack(name, False, "unknown"))

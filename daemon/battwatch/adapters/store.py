@@ -247,6 +247,12 @@ class Store:
         ):
             self.flush()
 
+    @property
+    def accepted(self) -> int:
+        """Readings taken so far, committed or waiting for the next commit: a reading is on
+        disk once ``readings_written`` reaches the count this said just after it was written."""
+        return self.readings_written + len(self._pending)
+
     def write_transition(self, tr: AlertTransition) -> None:
         if not MIN_T <= tr.t < MAX_T:
             self._refuse("alert transition", tr.t)

@@ -21,6 +21,7 @@ class LinkStats:
     lines: int = 0
     frames: int = 0
     lost_frames: int = 0  # sequence gaps
+    resent: int = 0  # buffered frames sent again that had arrived already (left out)
     errors: Counter[str] = field(default_factory=Counter)  # checksum, garbage, partial, ...
     reboots: int = 0
     hello: Hello | None = None
@@ -31,12 +32,18 @@ class LinkStats:
             "lines": self.lines,
             "frames": self.frames,
             "lost_frames": self.lost_frames,
+            "resent_frames": self.resent,
             "bad_lines": sum(self.errors.values()),
             "errors": dict(self.errors),
             "device_reboots": self.reboots,
             "firmware": self.hello.firmware if self.hello else None,
             "board": self.hello.board if self.hello else None,
         }
+
+
+def _after(seq: int, ref: int) -> bool:
+    """``seq`` comes after ``ref`` in the 32-bit sequence (wrap aware)."""
+    return 0 < ((seq - ref) & 0xFFFFFFFF) < 0x80000000
 
 
 class DeviceDecoder:
@@ -61,6 +68,9 @@ class DeviceDecoder:
         self.timebase = Timebase(t_min, t_max)
         self.stats = LinkStats()
         self._last_seq: int | None = None
+        # the newest sequence number seen since the device booted, across reconnects: a board
+        # that keeps frames until they are acknowledged sends again what was not (protocol.md)
+        self.high_seq: int | None = None
         self._last_t = float("-inf")
         self._max_logged = max_logged
         # Host-clock handling when the board has no clock of its own (firmware-notes, power.md):
@@ -123,8 +133,10 @@ class DeviceDecoder:
         elif isinstance(msg, Ack):
             self.last_ack = msg
             if not msg.ok:
-                # a board without a clock or power switch says so for TIME and SLEEP: expected
-                level = logging.INFO if msg.detail == "unsupported" else logging.WARNING
+                # a board without a clock or power switch says so for TIME and SLEEP, and an
+                # older or simpler one for ACK: expected
+                level = (logging.INFO if msg.detail == "unsupported"
+                         or (msg.command == "ACK" and msg.detail == "unknown") else logging.WARNING)
                 logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
             elif msg.detail:
                 # at every change of rate (each wake and sleep): detail for debugging only
@@ -170,6 +182,7 @@ class DeviceDecoder:
     def _rebooted(self) -> None:
         self.stats.reboots += 1
         self._last_seq = None
+        self.high_seq = None
         self._on_host_clock = False
         self.timebase.reboot()
 
@@ -188,6 +201,13 @@ class DeviceDecoder:
     def _frame(self, fr: Frame, host_t: float, host_synced: bool, line: bytes) -> Reading | None:
         st = self.stats
         tb = self.timebase
+        buffered = fr.flags & FLAG_BUFFERED
+        if buffered and self.high_seq is not None and not _after(fr.seq, self.high_seq):
+            # kept by the board until acknowledged, and here already. (Older than the last
+            # frame, it is no sign of a reboot: a rebooted board says hello first, which
+            # starts the numbers afresh.)
+            st.resent += 1
+            return None
         reboot = tb.rebooted(fr.uptime_ms)
         t = tb.peek(fr.uptime_ms, host_t)
         device_clock = tb.device_clock and not reboot
@@ -207,9 +227,12 @@ class DeviceDecoder:
         t = tb.to_time(fr.uptime_ms, host_t)
         if reboot:
             self._rebase_by = "a device reboot"
-        if self._last_seq is not None:
+        if self._last_seq is not None and not buffered:
+            # a board merging kept windows (power.md) skips their numbers on purpose
             st.lost_frames += seq_gap(self._last_seq, fr.seq)
         self._last_seq = fr.seq
+        if self.high_seq is None or _after(fr.seq, self.high_seq):
+            self.high_seq = fr.seq
         self.arrived += 1
         if not tb.device_clock:
             if not host_synced and not self._estimated:
