@@ -197,6 +197,7 @@ class App:
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
         data["link"]["held_for_clock"] = self.decoder.holding
+        data["link"]["host_clock"] = self.host_clock.state
         data["sinks"] = {s.name: s.status() for s in self.sinks}
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)

@@ -248,6 +248,7 @@ def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "firmware": link.get("firmware") if isinstance(link.get("firmware"), str) else None,
         "board": link.get("board") if isinstance(link.get("board"), str) else None,
         "held_for_clock": int(_number(link.get("held_for_clock")) or 0),
+        "host_clock": link.get("host_clock") if isinstance(link.get("host_clock"), str) else None,
     }
 
 
@@ -608,6 +609,9 @@ def render(info: dict[str, Any]) -> str:
         )
         if link.get("held_for_clock"):
             lines.append(f"  {link['held_for_clock']:,} readings held until the host clock is synchronised (NTP)")
+        if link.get("host_clock") == "unknown":
+            lines.append("  host clock: cannot tell whether it is synchronised (adjtimex refused); "
+                         "taken as unsynchronised")
     if info["recent_events"]:
         lines.append("")
         lines.append("Recent alert transitions")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sqlite3
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,21 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_t ON events (t);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+STORE_DIR_MODE = 0o750  # the service's group may read (status, replay); nobody else
+NOT_OTHERS = ~(stat.S_IRWXO) & 0o7777
+
+
+def keep_private(path: Path) -> None:
+    """Take away every permission for others from ``path`` (the store tells when the car is
+    driven and parked); one the process does not own is left as it is."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & stat.S_IRWXO:
+            os.chmod(path, mode & NOT_OTHERS)
+    except OSError:
+        pass
 
 
 def _utc_day(t: float) -> str:
@@ -90,11 +107,13 @@ class DailyCsvLog:
         start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
         self._day_start, self._day_end = start, start + 86400.0
         path = self.path_for(self._day)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=STORE_DIR_MODE, parents=True, exist_ok=True)
+        keep_private(self.directory)
         new = not path.exists() or path.stat().st_size == 0
         self._last_t = float("-inf") if new else _last_time(path)
         self._fh = path.open("a", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
+        keep_private(path)
         if new:
             self._writer.writerow(COLUMNS)
 
@@ -180,12 +199,15 @@ class Store:
         self.csv_retention_days = csv_retention_days
         self.refused = 0  # readings and transitions whose time no day can hold (see _refuse)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=STORE_DIR_MODE, parents=True, exist_ok=True)
         except FileExistsError:
             raise StoreError(f"store {self.directory}: exists but is not a directory") from None
         except OSError as e:
             raise StoreError(f"store {self.directory}: cannot create the directory: {e.strerror}") from None
+        keep_private(self.directory)
         self.db = self._open_db()
+        # SQLite gives the -wal and -shm files the database's own mode
+        keep_private(self.directory / DB_NAME)
         self.csv = DailyCsvLog(self.directory / "logs", vehicle) if csv_logs else None
         self._pending: list[tuple[Any, ...]] = []
         self._last_commit = time.monotonic()
