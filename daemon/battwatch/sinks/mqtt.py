@@ -277,6 +277,8 @@ class MqttSink:
         self.delivered: dict[str, int] = {}
         self.connects = 0
         self.last_error: str | None = None
+        self._socket_error: str | None = None  # paho's last socket error, from its log
+        self._tls_logged: str | None = None  # the TLS refusal told at error level
         self._client: Any = None
         self._catalogue: list[tuple[str, str]] | None = None  # filled by the sender thread
         self._sender: threading.Thread | None = None
@@ -330,6 +332,7 @@ class MqttSink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return client
 
     def start(self) -> None:
@@ -369,6 +372,7 @@ class MqttSink:
             with self._stats_lock:
                 self.connects += 1
             self.last_error = None
+            self._tls_logged = self._socket_error = None
             if self.role == "daemon":
                 client.publish(self.topics.status, "online", qos=1, retain=True)
                 if self.m.homeassistant:
@@ -390,11 +394,19 @@ class MqttSink:
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_connect_fail failed")
 
+    def _on_log(self, client: Any, userdata: Any, level: int, buf: str) -> None:
+        # paho tells why a socket failed only in its log: keep it for _on_disconnect
+        if buf.startswith(("failed to receive on socket: ", "failed to send on socket: ")):
+            self._socket_error = buf.split(": ", 1)[1]
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         try:
             was = self._connected.is_set()
             self._connected.clear()
             self._notes.put(("disconnected",))
+            detail, self._socket_error = self._socket_error, None
+            if not was and not self._closed and self.m.tls is not None and detail and "SSL" in detail:
+                self._tls_refused(detail)
             if was and not self._closed:
                 logger.warning(
                     "MQTT connection to %s:%d lost (%s); %d messages wait in the outbox",
@@ -402,6 +414,16 @@ class MqttSink:
                 )
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_disconnect failed")
+
+    def _tls_refused(self, detail: str) -> None:
+        """The broker ended the TLS session before its CONNACK: with TLS 1.3 that is how a
+        client certificate it does not accept shows (the handshake itself succeeded)."""
+        self.last_error = (f"TLS refused by the broker before it accepted the connection ({detail}): "
+                           "is the client certificate ([mqtt.tls] cert_file) signed by a CA the broker trusts?")
+        if detail != self._tls_logged:
+            self._tls_logged = detail
+            logger.error("MQTT %s:%d: %s; retrying with backoff, messages keep queueing",
+                         self.m.host, self.m.port, self.last_error)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         try:
