@@ -191,7 +191,7 @@ class StoreConfig(Section):
     csv_logs: bool = True
     csv_retention_days: Annotated[int, Range(ge=0, le=36500)] = 0  # 0 keeps every daily log
     # SD cards wear with every write: commit in batches
-    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 30.0
+    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 5.0
     commit_rows: Annotated[int, Range(ge=1, le=100000)] = 500
 
 
