@@ -138,7 +138,7 @@ class App:
         self.sinks: list[Sink] = [self.store, *extra]
         self.network: list[Sink] = list(extra)
         self.store.on_commit = self._committed
-        self._sink_trouble: dict[str, Trouble] = {}
+        self._sink_trouble: dict[tuple[str, str], Trouble] = {}
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
         # the idle wait must be shorter than the watchdog ping interval, however short
@@ -216,15 +216,16 @@ class App:
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - any sink failure, whatever its kind
-            trouble = self._sink_trouble.get(sink.name)
+            trouble = self._sink_trouble.get((sink.name, what))
             if trouble is None:
-                trouble = self._sink_trouble[sink.name] = Trouble(logger, f"sink {sink.name}")
+                trouble = self._sink_trouble[sink.name, what] = Trouble(logger, f"sink {sink.name} ({what})")
                 logger.error("sink %s failed in %s", sink.name, what, exc_info=True)
             trouble.failed(e, 1 if what == "reading" else 0, consequence=f"{what} lost for this sink")
         else:
-            trouble = self._sink_trouble.get(sink.name)
-            if trouble is not None and trouble.active:
-                trouble.ok()
+            if self._sink_trouble:
+                trouble = self._sink_trouble.get((sink.name, what))
+                if trouble is not None and trouble.active:
+                    trouble.ok()
 
     def _committed(self, batch: Batch) -> None:
         """The store's commit point: these readings are on disk (or the disk could not take
