@@ -122,7 +122,8 @@ def test_a_full_disk_stops_no_sink_tears_no_row_and_everything_resumes(
             assert told["ok"] is False and "disk full" in told["problem"] and told["unwritten"] > 0
             st = app.store.status()
             assert "disk full" in (st["last_error"] or "") and st["failing_since"] is not None
-            assert status.collect(cfg)["disk"]["full"] is True
+            info = status.collect(cfg)
+            assert info["disk"]["full"] is True and "disk     FULL: readings cannot be stored" in status.render(info)
             assert app.sinks[2].status()["spilled"] <= SPILL_MAX  # bounded memory
             filler.unlink()  # room again
             gates[ROOM_AT].set()

@@ -42,7 +42,7 @@ class HostClock:
         self.policy = policy
         self._checked = float("-inf")
         self._synced = True
-        self.state = "synchronised" if policy == "trusted" else "unsynchronised" if policy == "untrusted" else "unknown"
+        self._state = "synchronised" if policy == "trusted" else "unsynchronised" if policy == "untrusted" else ""
         self._refusal_logged = False
         self._adjtimex = None
         if policy == "auto":
@@ -51,7 +51,7 @@ class HostClock:
                 self._adjtimex = libc.adjtimex
             except (OSError, AttributeError):
                 self._adjtimex = None  # not Linux: nothing to ask, trust the clock
-                self.state = "synchronised"
+                self._state = "synchronised"
 
     def synced(self) -> bool:
         if self.policy == "untrusted":
@@ -69,11 +69,17 @@ class HostClock:
                 self._synced = False
             else:
                 self._synced = state != TIME_ERROR and not tx.status & STA_UNSYNC
-                self.state = "synchronised" if self._synced else "unsynchronised"
+                self._state = "synchronised" if self._synced else "unsynchronised"
         return self._synced
 
+    @property
+    def state(self) -> str:
+        if not self._state:
+            self.synced()  # not asked yet
+        return self._state
+
     def _refused(self, errno: int) -> None:
-        self.state = "unknown"
+        self._state = "unknown"
         if self._refusal_logged:
             return
         self._refusal_logged = True
