@@ -17,7 +17,8 @@ from typing import Any
 from battwatch.adapters.clock import HostClock
 from battwatch.adapters.sdnotify import Notifier
 from battwatch.adapters.serial_source import RawLine, SerialSource
-from battwatch.adapters.store import Store
+from battwatch.adapters.store import Batch, Store
+from battwatch.adapters.trouble import Trouble
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
@@ -161,9 +162,13 @@ class App:
         self.decoder = build_decoder(cfg)
         self.host_clock = HostClock(cfg.clock.host)
         self.store = open_store(cfg, store_dir)
-        # the store first: everything lands locally before any network sink sees it
+        # the store first: a reading reaches the network sinks at the store's commit point,
+        # so they never hold one that a power cut took from the store
         extra = build_sinks(cfg, store_dir=self.store.directory) if sinks is None else sinks
         self.sinks: list[Sink] = [self.store, *extra]
+        self.network: list[Sink] = list(extra)
+        self.store.on_commit = self._committed
+        self._sink_trouble: dict[tuple[str, str], Trouble] = {}
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
         # the idle wait must be shorter than the watchdog ping interval, however short
@@ -235,11 +240,37 @@ class App:
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
         data["link"]["held_for_clock"] = self.decoder.holding
+        data["link"]["host_clock"] = self.host_clock.state
         data["sinks"] = {s.name: s.status() for s in self.sinks}
+        data["store"] = self.store.health()
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks if sinks is None else sinks:
-            sink.summary(summary)
+            self._call(sink, "summary", sink.summary, summary)
+
+    def _call(self, sink: Sink, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """One sink's call, isolated: a sink that fails (its disk is full, say) must not keep
+        the others from their data; told once, then counted (adapters/trouble.py)."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - any sink failure, whatever its kind
+            trouble = self._sink_trouble.get((sink.name, what))
+            if trouble is None:
+                trouble = self._sink_trouble[sink.name, what] = Trouble(logger, f"sink {sink.name} ({what})")
+                logger.error("sink %s failed in %s", sink.name, what, exc_info=True)
+            trouble.failed(e, 1 if what == "reading" else 0, consequence=f"{what} lost for this sink")
+        else:
+            if self._sink_trouble:
+                trouble = self._sink_trouble.get((sink.name, what))
+                if trouble is not None and trouble.active:
+                    trouble.ok()
+
+    def _committed(self, batch: Batch) -> None:
+        """The store's commit point: these readings are on disk (or the disk could not take
+        them, which the store counts); now the network sinks may have them."""
+        for r, state in batch:
+            for sink in self.network:
+                self._call(sink, "reading", sink.reading, r, state)
 
     # -- signals -------------------------------------------------------------------------
     def handle_signal(self, sig: int, frame: FrameType | None) -> None:
@@ -269,14 +300,15 @@ class App:
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
                     state = analyzer.state_of(out)
-                for sink in self.sinks:
-                    sink.reading(out, state or "")
+                # the network sinks get it at the store's commit (_committed)
+                self._call(self.store, "reading", self.store.reading, out, state or "")
                 if self.on_reading is not None:
                     self.on_reading(out)
             elif isinstance(out, AlertTransition):
-                for sink in self.sinks:
-                    if sink is not self.store:
-                        sink.transition(out)
+                # the readings before it go out first: commit them now
+                self._call(self.store, "flush", self.store.flush)
+                for sink in self.network:
+                    self._call(sink, "transition", sink.transition, out)
         trs = [out for out in outs if isinstance(out, AlertTransition)]
         if not trs:
             return
@@ -348,9 +380,8 @@ class App:
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
             for rem in self.pipeline.reminders():
                 for sink in self.sinks:
-                    sink.reminder(rem)
-            for sink in self.sinks:
-                sink.flush()
+                    self._call(sink, "reminder", sink.reminder, rem)
+            self._flush_sinks()
             self._save()
             st = self.decoder.stats
             n_held = self.decoder.holding
@@ -548,7 +579,7 @@ class App:
             ("state", self._save),
         ]
         # network sinks first (they flush to their outbox in the store directory), store last
-        network = [sink for sink in self.sinks if sink is not self.store]
+        network = self.network
         for sink in reversed(network):
             steps.append((sink.name, sink.close))
         if network:
@@ -574,8 +605,8 @@ class App:
             self.source.close()
 
     def _flush_sinks(self) -> None:
-        for sink in self.sinks:
-            sink.flush()
+        for sink in self.sinks:  # the store first: its commit hands readings to the others
+            self._call(sink, "flush", sink.flush)
 
     def _release_held(self) -> None:
         """Readings held for an unsynchronised host clock are stored, never lost at a stop:

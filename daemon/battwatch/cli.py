@@ -84,6 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop_early)
+    # the store, logs and outboxes tell when the car is driven and parked: nothing for others
+    # (the unit says UMask=0027 too; this covers a daemon started by hand)
+    os.umask(os.umask(0o027) | 0o027)
     from battwatch.app import App
 
     cfg = load_config(args.config, required=True)

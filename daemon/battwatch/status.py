@@ -230,6 +230,29 @@ def _sinks(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+DISK_LOW_BYTES = 256 * 1024  # below this (and 5 % of the disk) the store is about to fail
+
+
+def _disk(directory: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The store's disk, measured now (a full disk cannot save the summary that would say so),
+    and what the daemon last said about writing to it."""
+    import shutil
+
+    out: dict[str, Any] = {"free_bytes": None, "total_bytes": None, "full": None}
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        pass
+    else:
+        out.update(free_bytes=usage.free, total_bytes=usage.total,
+                   full=usage.free < DISK_LOW_BYTES and usage.free < 0.05 * usage.total)
+    store = _dict(summary.get("store"))
+    out["problem"] = store.get("problem") if isinstance(store.get("problem"), str) else None
+    out["unwritten"] = int(_number(store.get("unwritten")) or 0)
+    out["csv_unwritten"] = int(_number(store.get("csv_unwritten")) or 0)
+    return out
+
+
 def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     link = _dict(summary.get("link"))
     if not link:
@@ -248,6 +271,7 @@ def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "firmware": link.get("firmware") if isinstance(link.get("firmware"), str) else None,
         "board": link.get("board") if isinstance(link.get("board"), str) else None,
         "held_for_clock": int(_number(link.get("held_for_clock")) or 0),
+        "host_clock": link.get("host_clock") if isinstance(link.get("host_clock"), str) else None,
     }
 
 
@@ -362,6 +386,7 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     info["batteries"] = {k: _battery(summary.get(k), k, cfg, now, data_t) for k in ("main", "sos")}
     info["alerts"] = _alerts(summary)
     info["sinks"] = _sinks(summary)
+    info["disk"] = _disk(path.parent, summary)
     info["link"] = _link(summary)
     info["recent_events"] = [
         {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
@@ -633,6 +658,16 @@ def render(info: dict[str, Any]) -> str:
         if s["last_error"]:
             parts.append(f"last error: {s['last_error']}")
         lines.append(f"  {name:8} {', '.join(parts) or 'no details'}")
+    disk = _dict(info.get("disk"))
+    if disk.get("total_bytes"):
+        mib = 1024 * 1024
+        room = f"{disk['free_bytes'] / mib:.1f} MiB free of {disk['total_bytes'] / mib:.1f} MiB"
+        lines.append(f"  {'disk':8} {'FULL: readings cannot be stored, ' if disk['full'] else ''}{room}")
+    if disk.get("problem"):
+        lines.append(f"  {'':8} store writing failed: {disk['problem']}")
+    if disk.get("unwritten") or disk.get("csv_unwritten"):
+        lines.append(f"  {'':8} {disk['unwritten']:,} readings not stored in the database and "
+                     f"{disk['csv_unwritten']:,} rows not in the daily log (disk full or failing)")
     link = info.get("link")
     lines.append("")
     if link is None:
@@ -649,6 +684,9 @@ def render(info: dict[str, Any]) -> str:
         )
         if link.get("held_for_clock"):
             lines.append(f"  {link['held_for_clock']:,} readings held until the host clock is synchronised (NTP)")
+        if link.get("host_clock") == "unknown":
+            lines.append("  host clock: cannot tell whether it is synchronised (adjtimex refused); "
+                         "taken as unsynchronised")
     if info["recent_events"]:
         lines.append("")
         lines.append("Recent alert transitions")

@@ -385,7 +385,7 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "remaining_life_basis": ("remaining_life_basis",),
     "sensor_fault": ("sensor_fault",),
 }
-_TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks"})
+_TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks", "store"})
 
 
 def _pick(section: Mapping[str, Any], names: Iterable[str]) -> Any:
@@ -451,6 +451,8 @@ def state_payload(
     body["temp_c"] = _r(latest.temp_c, 1) if latest is not None else None
     body["alerts_active"] = n_active
     body["link"] = data.get("link")
+    if "store" in data:  # is the car's own store writing? (a full SD card: ok false, the problem)
+        body["store"] = data["store"]
     extra = {k: v for k, v in data.items() if k not in _TOP_LEVEL_HANDLED}
     if extra:
         body["extra"] = extra
