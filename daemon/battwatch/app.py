@@ -124,6 +124,7 @@ class App:
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
         stop_requested: threading.Event | None = None,
+        final: bool = False,
     ) -> None:
         self.cfg = cfg
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
@@ -152,6 +153,9 @@ class App:
         # given when a signal may arrive before the App exists (cli: handlers set first thing)
         self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
+        # the readings end with this run (the demo): close and judge what is open at the stop.
+        # Never for the daemon: its saved state keeps an open drive for the next start.
+        self.final = final
         self.transitions = 0
         self.link_up = False
         self._scheduler: Any = None
@@ -435,6 +439,7 @@ class App:
             ("serial", self._stop_source),
             ("drain", self._drain),
             ("held", self._release_held),
+            ("end of data", self._end_of_data),
             ("flush", self._flush_sinks),
             # after the flush, so the snapshot `battwatch status` reads says link down, 0 pending
             ("state", self._save),
@@ -477,6 +482,10 @@ class App:
             "(the unsynchronised host clock)%s", n,
             f"; {held - n} could not be placed in time order" if held != n else "",
         )
+
+    def _end_of_data(self) -> None:
+        if self.final and self._last_reading_t is not None:
+            self._route(self.pipeline.end_of_data(self._last_reading_t))
 
     def _drain(self) -> None:
         if self.force_exit:

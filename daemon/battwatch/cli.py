@@ -167,7 +167,7 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
         stderr_warn(f"{name}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
         for tr in res.transitions:
-            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.change:9} {tr.message}")
     print(
         f"replayed {res.readings} readings ({res.skipped} rows skipped), "
         f"{len(res.transitions)} alert transitions",
