@@ -453,6 +453,10 @@ def verdict(data: ReportData) -> str:
     return " · ".join(parts)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def _health(section: Mapping[str, Any]) -> str:
     """The analysis' verdict as words ("unknown: no SOS readings")."""
     h = Health.of(section)
@@ -473,13 +477,13 @@ def _fault_caveat(section: Mapping[str, Any]) -> str:
 def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     below = [s for s in data.starts if s.verdict != "ok"]
-    starts = f"{len(data.starts)} engine starts"
+    starts = _count(len(data.starts), "engine start")
     if data.starts:
         low = min(data.starts, key=lambda s: s.v_min)
         temp = "" if low.temp_c is None else f", {low.temp_c:.1f} °C"
         starts += (f", {len(below)} below the temperature-adjusted limit; lowest {low.v_min:.2f} V "
                    f"on {_when(low.t)}{temp}")
-    lines.append(f"12 V battery: {starts}; {len(data.drives)} drives")
+    lines.append(f"12 V battery: {starts}; {_count(len(data.drives), 'drive')}")
     rested = main.get("rested_voltage")
     if rested is not None:
         v25 = main.get("rested_voltage_25c")
@@ -636,7 +640,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         else:
             what = f"{span}, {data.readings:,} readings"
         title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
-                 f"{len(data.starts)} engine starts)")
+                 f"{_count(len(data.starts), 'engine start')})")
     top = _headline(fig, title, verdict(data))
     gs = fig.add_gridspec(3, 1, height_ratios=[4.2, 3.2, 0.9 + 0.3 * max(len(rows), 1)], hspace=0.07,
                           left=0.095, right=0.775, top=top, bottom=0.065)
