@@ -385,8 +385,9 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "remaining_life_basis": ("remaining_life_basis",),
     "sensor_fault": ("sensor_fault",),
 }
-# a summary without the analysis' verdict (a backfill of an old store) has no evidence either
-NO_HEALTH = Health("unknown", "no analysis summary")
+# a summary without the analysis' verdict (no analysis, an older daemon's store): none is made
+# up here; Home Assistant's template reads the null as "unknown"
+NO_HEALTH: dict[str, str | None] = {"health": None, "health_reason": None}
 _TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks"})
 
 
@@ -430,7 +431,8 @@ def state_payload(
         sec = data.get(battery)
         sec = sec if isinstance(sec, Mapping) else {}
         out: dict[str, Any] = {k: _pick(sec, names) for k, names in SUMMARY_KEYS.items()}
-        out.update((Health.of(sec) or NO_HEALTH).fields())
+        verdict = Health.of(sec)
+        out.update(NO_HEALTH if verdict is None else verdict.fields())
         if faulted(sec):
             # a faulted channel's readings are not the battery's: Home Assistant shows the
             # voltage and charge as unknown, and the last good rested reading stands in
