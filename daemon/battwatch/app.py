@@ -248,8 +248,8 @@ class App:
         for tr in trs:
             self.transitions += 1
             logger.log(
-                logging.WARNING if tr.state == "raised" else logging.INFO,
-                "alert %s %s/%s %s: %s", tr.state, tr.battery, tr.alert, tr.severity, tr.message,
+                logging.WARNING if tr.change in ("raised", "escalated") else logging.INFO,
+                "alert %s %s/%s %s: %s", tr.change, tr.battery, tr.alert, tr.severity, tr.message,
             )
             if self.on_transition is not None:
                 self.on_transition(tr)
