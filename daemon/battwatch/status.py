@@ -490,9 +490,9 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
     lines = [f"{title}{kind_text}"]
     if not b.get("present"):
         lines.append("  no analysis in the store yet")
-    if b.get("health"):
-        reason = f": {b['health_reason']}" if b.get("health_reason") else ""
-        lines.append(f"  health            {b['health']}{reason}")
+    verdict = Health.of(b)
+    if verdict is not None:
+        lines.append(f"  health            {verdict.text()}")
     if faulted(b):
         lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
     volts = _voltage_line(b, kind)
