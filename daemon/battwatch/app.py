@@ -153,6 +153,7 @@ class App:
         notifier: Notifier | None = None,
         stop_requested: threading.Event | None = None,
         health_log_s: float = HEALTH_LOG_S,
+        final: bool = False,
     ) -> None:
         self.cfg = cfg
         self.health_log_s = health_log_s
@@ -187,6 +188,9 @@ class App:
         # given when a signal may arrive before the App exists (cli: handlers set first thing)
         self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
+        # the readings end with this run (the demo): close and judge what is open at the stop.
+        # Never for the daemon: its saved state keeps an open drive for the next start.
+        self.final = final
         self.transitions = 0
         self.link_up = False
         self._scheduler: Any = None
@@ -319,8 +323,8 @@ class App:
         for tr in trs:
             self.transitions += 1
             logger.log(
-                logging.WARNING if tr.state == "raised" else logging.INFO,
-                "alert %s %s/%s %s: %s", tr.state, tr.battery, tr.alert, tr.severity, tr.message,
+                logging.WARNING if tr.change in ("raised", "escalated") else logging.INFO,
+                "alert %s %s/%s %s: %s", tr.change, tr.battery, tr.alert, tr.severity, tr.message,
             )
             if self.on_transition is not None:
                 self.on_transition(tr)
@@ -572,6 +576,7 @@ class App:
             ("serial", self._stop_source),
             ("drain", self._drain),
             ("held", self._release_held),
+            ("end of data", self._end_of_data),
             ("flush", self._flush_sinks),
             # the board may forget what is on disk now; then the port closes
             ("ack", self._final_ack),
@@ -623,6 +628,10 @@ class App:
             "(the unsynchronised host clock)%s", n,
             f"; {held - n} could not be placed in time order" if held != n else "",
         )
+
+    def _end_of_data(self) -> None:
+        if self.final and self._last_reading_t is not None:
+            self._route(self.pipeline.end_of_data(self._last_reading_t))
 
     def _drain(self) -> None:
         if self.force_exit:

@@ -184,7 +184,7 @@ def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
         stderr_warn(f"{name}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
         for tr in res.transitions:
-            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.change:9} {tr.message}")
     files = f" from {len(logs)} logs" if len(logs) > 1 else ""
     print(
         f"replayed {res.readings} readings{files} ({res.skipped} rows skipped), "

@@ -21,6 +21,7 @@ from typing import Any
 from battwatch.core.faultview import as_time as _as_time
 from battwatch.core.faultview import faulted, last_good_rested
 from battwatch.core.faultview import number as _number
+from battwatch.core.model import Health, change_of
 from battwatch.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -131,9 +132,13 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float, data_t: float | None = N
         "remaining_life_years": None,
         "remaining_life_basis": b.get("remaining_life_basis") if isinstance(b.get("remaining_life_basis"), str) else None,
         "last_crank_min_v": _number(b.get("last_crank_min_v")),
-        "health": b.get("health") if isinstance(b.get("health"), str) else None,
+        # the analysis' verdict as it made it: a word, and for "unknown" what is missing
+        "health": None, "health_reason": None,
         "trend": b.get("trend") if isinstance(b.get("trend"), str | dict) else None,
     }
+    verdict = Health.of(b)
+    if verdict is not None:
+        out.update(verdict.fields())
     life = b.get("remaining_life_years")
     if _number(life) is not None:
         out["remaining_life_years"] = _number(life)
@@ -351,8 +356,12 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
                 "SELECT t, main_v, sos_v, temp_c, state FROM readings ORDER BY t DESC LIMIT 1"
             ).fetchone()
             count = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            # each with the severity its alert had before (what the transition did: eased
+            # is not raised); the events table is small, alerts being rare
             events = db.execute(
-                "SELECT t, battery, alert, severity, state, message FROM events"
+                "SELECT t, battery, alert, severity, state, message, prev_state, prev_severity FROM ("
+                " SELECT *, lag(state) OVER w AS prev_state, lag(severity) OVER w AS prev_severity"
+                " FROM events WINDOW w AS (PARTITION BY battery, alert ORDER BY t, id))"
                 " ORDER BY t DESC, id DESC LIMIT ?", (RECENT_EVENTS,)
             ).fetchall()
             held = store_vehicle(db)
@@ -390,7 +399,8 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     info["link"] = _link(summary)
     info["recent_events"] = [
         {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
-         "state": e[4], "message": e[5]}
+         "state": e[4], "change": change_of(e[4], e[3], e[7] if e[6] == "raised" else None),
+         "message": e[5]}
         for e in events
     ]
     info["summary"] = summary
@@ -546,8 +556,9 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
     lines = [f"{title}{kind_text}"]
     if not b.get("present"):
         lines.append("  no analysis in the store yet")
-    if b.get("health"):
-        lines.append(f"  health            {b['health']}")
+    verdict = Health.of(b)
+    if verdict is not None:
+        lines.append(f"  health            {verdict.text()}")
     if faulted(b):
         lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
     volts = _voltage_line(b, kind)
@@ -691,7 +702,7 @@ def render(info: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Recent alert transitions")
         for e in info["recent_events"]:
-            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['state']}: {e['message']}")
+            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['change']}: {e['message']}")
     return "\n".join(lines)
 
 
