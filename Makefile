@@ -13,7 +13,7 @@ SETUPTOOLS := $(shell sed -n 's/^requires = \["\(setuptools[^"]*\)".*/\1/p' pypr
 PIP := $(PY) -m pip install --progress-bar off --no-compile
 TICK := bash scripts/ticker.sh
 
-.PHONY: demo test test-unit servers bench lint clean core
+.PHONY: demo test test-unit servers firmware bench lint clean core
 
 # The package is installed editable as plain Python with what it needs to run: the demo
 # starts as soon as that is done. pip prints a line per package; the ticker covers its long
@@ -44,8 +44,10 @@ demo: $(STAMP)
 
 # The integration tests start their own Mosquitto, InfluxDB 1.x and VictoriaMetrics;
 # provision-servers.sh installs the Debian packages when they are missing (waiting for apt's
-# lock first). The tests run on the compiled core, and check it against the plain sources.
-test: $(CORE) servers
+# lock first). The firmware's tests run its real binary in board-sim: provision-firmware.sh
+# installs the AVR toolchain and simavr, then the firmware and the simulator are built and the
+# core's host tests run. The tests run on the compiled core, and check it against the plain sources.
+test: $(CORE) servers firmware
 	$(PY) -m pytest -q
 
 test-unit: $(CORE)
@@ -53,6 +55,10 @@ test-unit: $(CORE)
 
 servers:
 	bash scripts/provision-servers.sh
+
+firmware:
+	bash scripts/provision-firmware.sh
+	$(MAKE) -C firmware sim test
 
 bench: $(CORE)
 	$(PY) bench/run.py
@@ -63,4 +69,5 @@ lint: $(DEV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info
+	$(MAKE) -C firmware clean
 	find daemon -name "*.so" -delete

@@ -84,6 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop_early)
+    # the store, logs and outboxes tell when the car is driven and parked: nothing for others
+    # (the unit says UMask=0027 too; this covers a daemon started by hand)
+    os.umask(os.umask(0o027) | 0o027)
     from battwatch.app import App
 
     cfg = load_config(args.config, required=True)
@@ -181,7 +184,7 @@ def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
         stderr_warn(f"{name}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
         for tr in res.transitions:
-            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.change:9} {tr.message}")
     files = f" from {len(logs)} logs" if len(logs) > 1 else ""
     print(
         f"replayed {res.readings} readings{files} ({res.skipped} rows skipped), "

@@ -137,6 +137,20 @@ def _host(v: str) -> None:
         raise ValueError("a host name or IP address, not a URL (the port is a key of its own)")
 
 
+def _topic_prefix(v: str) -> None:
+    # the broker refuses a publish to a topic with a wildcard, and an empty level is a typo
+    if not v or any(c in "#+" or c.isspace() for c in v) or v.startswith("$") or "" in v.split("/"):
+        raise ValueError("topic levels without MQTT wildcards (+ #), spaces, a leading $ or an empty level")
+
+
+def _influx_tags(tags: dict[str, str]) -> None:
+    for key in tags:
+        if not key.strip():
+            raise ValueError("tag names that are not empty (InfluxDB refuses every line with an empty tag name)")
+        if key == "time" or key.startswith("_"):
+            raise ValueError(f"tag names InfluxDB accepts: {key!r} is reserved (time, and names starting with _)")
+
+
 def _http_url(v: str) -> None:
     from urllib.parse import urlsplit
 
@@ -177,7 +191,7 @@ class StoreConfig(Section):
     csv_logs: bool = True
     csv_retention_days: Annotated[int, Range(ge=0, le=36500)] = 0  # 0 keeps every daily log
     # SD cards wear with every write: commit in batches
-    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 30.0
+    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 5.0
     commit_rows: Annotated[int, Range(ge=1, le=100000)] = 500
 
 
@@ -244,7 +258,7 @@ class MqttConfig(Section):
     reconnect_max_s: Annotated[float, Range(gt=0, le=3600)] = 120.0
     backlog_max: Annotated[int, Range(ge=100, le=10_000_000)] = 500_000
     homeassistant: bool = True
-    homeassistant_prefix: str = "homeassistant"
+    homeassistant_prefix: Annotated[str, Check(_topic_prefix)] = "homeassistant"
 
 
 @section
@@ -263,7 +277,7 @@ class InfluxConfig(Section):
     flush_interval_s: Annotated[float, Range(gt=0, le=3600)] = 10.0
     backlog_max: Annotated[int, Range(ge=100, le=10_000_000)] = 500_000
     window_s: Annotated[float, Range(ge=10, le=3600)] = 60.0  # readings are written as windows this long
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: Annotated[dict[str, str], Check(_influx_tags)] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.api == "v2" and not (self.org and self.bucket):

@@ -354,7 +354,11 @@ def replay_file(
         res = feed_logs(logs, pipeline, warn=warn, on_transition=emit, on_reading=on_reading,
                         max_warnings=max_warnings)
         if res.last_t is not None:
-            for out in pipeline.tick(res.last_t):
+            # The log's end is the end of the data, unless a store keeps the analysis for the
+            # next part of it: then, as when the daemon stops, an open drive stays open in the
+            # saved state and the next part continues or closes it (judged once either way).
+            final = store is None
+            for out in pipeline.end_of_data(res.last_t) if final else pipeline.tick(res.last_t):
                 if isinstance(out, AlertTransition):
                     res.transitions.append(out)
                     emit(out)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
 
 if TYPE_CHECKING:
     from battwatch.config import Config
@@ -352,8 +352,9 @@ def collect_report(
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:
-        # what `battwatch replay` does at the end of a log: a start still open is judged, age
-        transitions += [o for o in pipeline.tick(res.last_t) if isinstance(o, AlertTransition)]
+        # what `battwatch replay` does at the end of a log: a drive or start still open is
+        # closed and judged, age
+        transitions += [o for o in pipeline.end_of_data(res.last_t) if isinstance(o, AlertTransition)]
     rd = analyzer.report_data()
     summary = analyzer.summary(res.last_t) if res.last_t is not None else {}
 
@@ -450,8 +451,18 @@ def verdict(data: ReportData) -> str:
         if not line:
             parts.append(f"{name}: no readings")
         else:
-            parts.append(f"{name}: {part.get('health', 'unknown')}, {_life(part)}")
+            parts.append(f"{name}: {_health(part)}, {_life(part)}")
     return " · ".join(parts)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _health(section: Mapping[str, Any]) -> str:
+    """The analysis' verdict as words ("unknown: no SOS readings")."""
+    h = Health.of(section)
+    return "unknown" if h is None else h.text()
 
 
 def _fault_caveat(section: Mapping[str, Any]) -> str:
@@ -468,20 +479,20 @@ def _fault_caveat(section: Mapping[str, Any]) -> str:
 def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     below = [s for s in data.starts if s.verdict != "ok"]
-    starts = f"{len(data.starts)} engine starts"
+    starts = _count(len(data.starts), "engine start")
     if data.starts:
         low = min(data.starts, key=lambda s: s.v_min)
         temp = "" if low.temp_c is None else f", {low.temp_c:.1f} °C"
         starts += (f", {len(below)} below the temperature-adjusted limit; lowest {low.v_min:.2f} V "
                    f"on {_when(low.t)}{temp}")
-    lines.append(f"12 V battery: {starts}; {len(data.drives)} drives")
+    lines.append(f"12 V battery: {starts}; {_count(len(data.drives), 'drive')}")
     rested = main.get("rested_voltage")
     if rested is not None:
         v25 = main.get("rested_voltage_25c")
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
         lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}"
                      f"{_fault_caveat(main)}")
-    lines.append(f"  health {main.get('health', 'unknown')}; {_life(main)}")
+    lines.append(f"  health {_health(main)}; {_life(main)}")
     return lines
 
 
@@ -509,7 +520,7 @@ def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
             # the analysis projects from its last fit: a crossing at or before it is already reached
             reached = " (already reached by the trend)" if data.end is not None and t <= data.end else ""
             lines.append(f"  {what}: {_date(t)}{reached}")
-    lines.append(f"  health {sos.get('health', 'unknown')}; {_life(sos)}")
+    lines.append(f"  health {_health(sos)}; {_life(sos)}")
     return lines
 
 
@@ -537,14 +548,16 @@ def format_summary(data: ReportData) -> str:
         lines += _sos_summary(data, sos)
 
     shown = [tr for tr in data.transitions if tr.t >= data.start]
-    lines.append(f"alerts: {sum(1 for tr in shown if tr.state == 'raised')} raised, "
-                 f"{sum(1 for tr in shown if tr.state == 'cleared')} cleared")
+    # alerts, not transitions: one alert that escalates and eases is raised once
+    n = {c: sum(1 for tr in shown if tr.change == c) for c in ("raised", "escalated", "eased", "cleared")}
+    steps = f" ({n['escalated']} escalated, {n['eased']} eased)" if n["escalated"] or n["eased"] else ""
+    lines.append(f"alerts: {n['raised']} raised, {n['cleared']} cleared{steps}")
     for sp in data.spans:
         if sp.start < data.start:  # raised before the period shown, still active in it
             sev = [sev for t, sev in sp.levels if t < data.start][-1]
             lines.append(f"  {_when(sp.start)}  {sp.battery:4} {sp.alert:15} {sev:8} raised earlier")
     for tr in shown:
-        lines.append(f"  {_when(tr.t)}  {tr.battery:4} {tr.alert:15} {tr.severity:8} {tr.state}")
+        lines.append(f"  {_when(tr.t)}  {tr.battery:4} {tr.alert:15} {tr.severity:8} {tr.change}")
     active = [s for s in data.spans if s.end is None]
     if active:
         lines.append("still active: " + ", ".join(f"{s.battery}/{s.alert} ({s.levels[-1][1]})" for s in active))
@@ -631,7 +644,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         else:
             what = f"{span}, {data.readings:,} readings"
         title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
-                 f"{len(data.starts)} engine starts)")
+                 f"{_count(len(data.starts), 'engine start')})")
     top = _headline(fig, title, verdict(data))
     ratios = [r for r, keep in ((4.2, has_main), (3.2, has_sos)) if keep] + [0.9 + 0.3 * max(len(rows), 1)]
     gs = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.07,

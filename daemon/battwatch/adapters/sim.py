@@ -462,7 +462,8 @@ class AdcEmulator:
             else:
                 # a log holds no samples inside a window: nothing for a start detector to see
                 self._answer(Ack(name, True, "not emulated"))
-        elif name in ("TIME", "SLEEP"):
+        elif name in ("TIME", "SLEEP", "ACK"):
+            # no clock, no power switch, and frames are not kept for a Pi that was away
             self._answer(Ack(name, False, "unsupported"))
         else:
             self._answer(Ack(name, False, "unknown"))
@@ -485,7 +486,9 @@ class AdcEmulator:
             self._write(encode_time(DeviceTime(*self._clock)))
         self._since_time += 1
         flags = win.flags | (FLAG_BOOT if seq == 0 else 0) | (FLAG_FAST if win.fast else 0)
-        fr = reading_to_frame(win.reading(), seq, self._uptime_ms, max(1, int(round(win.window_s * 1000))), flags)
+        # the window's own end: a change of mode closes it when the next row is already read
+        uptime_ms = self._uptime_ms - int(round((self._data_t - win.t) * 1000)) if self._data_t is not None else self._uptime_ms
+        fr = reading_to_frame(win.reading(), seq, uptime_ms, max(1, int(round(win.window_s * 1000))), flags)
         if self._send(encode_frame(fr)):
             self.frames_written += 1
             if win.fast:
@@ -505,12 +508,10 @@ class AdcEmulator:
             self._serve_commands(timeout=0.2)
         real0 = time.monotonic()
         while not self.stop_event.is_set():
-            if self._peek() is None:
-                break  # the end of the data: nothing to wait for a reader with
-            real0 += self._await_reader()  # the data's clock stands still meanwhile
             r = self._next_reading()
             if r is None:
-                break
+                break  # the end of the data: nothing to wait for a reader with
+            real0 += self._await_reader()  # the data's clock stands still meanwhile
             if t0 is None:
                 t0 = r.t
             if self.speed > 0:
