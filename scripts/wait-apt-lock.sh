@@ -37,16 +37,16 @@ while :; do
     done
     [[ -z $busy ]] && break
     if [[ $busy != "$said" ]] || ((waited % 30 == 0)); then
-        echo "provision-servers: waiting for the package manager: $busy (${waited} s so far; a freshly booted machine runs unattended-upgrades)"
+        echo "provision: waiting for the package manager: $busy (${waited} s so far; a freshly booted machine runs unattended-upgrades)"
         said=$busy
     fi
     if ((waited >= MAX_WAIT)); then
-        echo "provision-servers: gave up after ${waited} s: $busy" >&2
+        echo "provision: gave up after ${waited} s: $busy" >&2
         exit 1
     fi
     sleep 1
     waited=$((waited + 1))
 done
 if ((waited > 0)); then
-    echo "provision-servers: the package manager is free after ${waited} s"
+    echo "provision: the package manager is free after ${waited} s"
 fi

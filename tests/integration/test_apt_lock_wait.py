@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "wait-apt-lock.sh"
 
@@ -56,6 +58,7 @@ def test_it_gives_up_after_its_limit_with_the_holder_named(tmp_path: Path) -> No
     assert f"gave up after 0 s: {lock} held by process {os.getpid()}" in done.stderr
 
 
-def test_provisioning_waits_before_apt_get() -> None:
-    text = (ROOT / "scripts" / "provision-servers.sh").read_text()
+@pytest.mark.parametrize("script", ["provision-servers.sh", "provision-firmware.sh"])
+def test_provisioning_waits_before_apt_get(script: str) -> None:
+    text = (ROOT / "scripts" / script).read_text()
     assert text.index("wait-apt-lock.sh") < text.index("apt-get -o DPkg::Lock::Timeout=600 update")

@@ -1,5 +1,6 @@
 """The health verdict on recorded logs from other people's hardware: a channel a log does not
-have is "unknown" with that reason, never "good" (see test_real_logs.py for the conversions).
+have is "unknown" with that reason, never "good". The logs are converted with ``battwatch import``
+as in test_real_logs.py.
 
 Expectations written before the runs, from what each log holds (its README):
 * UPSplus (one Li-ion cell, 4.1 h, no 12 V channel): 12 V "unknown: no 12 V channel in the
@@ -12,15 +13,12 @@ Expectations written before the runs, from what each log holds (its README):
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from test_real_logs import LOGS, r27_rows, write_config, write_contract
+from test_real_logs import import_log, r27_rows, write_config
 
 
 def _verdicts(log: Path, cfg: Path, store: Path, battwatch_bin: str) -> dict[str, Any]:
@@ -38,11 +36,9 @@ def _config(tmp_path: Path, name: str, battery: str) -> tuple[Path, Path]:
 
 
 def test_upsplus_sos_only_log_has_no_12v_verdict(tmp_path: Path, battwatch_bin: str) -> None:
-    base = datetime(2021, 4, 28, 20, 34, 26, tzinfo=UTC).timestamp()
-    with (LOGS / "upsplusv5_liion_rpi_discharge_2021-04-28.csv").open(newline="") as fh:
-        rows = [(base + float(rec[0]), None, float(rec[1]) / 1000.0, None) for rec in list(csv.reader(fh))[1:]]
     log = tmp_path / "ups.csv"
-    write_contract(log, rows)
+    import_log(battwatch_bin, "upsplusv5_liion_rpi_discharge_2021-04-28.csv", log,
+               "--start", "2021-04-28T20:34:26Z", "--column", "sos_v=Volts (mV)")
     cfg, store = _config(tmp_path, "upsplus", '[battery.sos]\nchemistry = "li-ion"\ncells = 1')
     got = _verdicts(log, cfg, store, battwatch_bin)
     assert got["main"] == ("unknown", "no 12 V channel in the readings")
@@ -50,23 +46,16 @@ def test_upsplus_sos_only_log_has_no_12v_verdict(tmp_path: Path, battwatch_bin: 
 
 
 def test_carl_sos_only_log_has_no_12v_verdict(tmp_path: Path, battwatch_bin: str) -> None:
-    ny = ZoneInfo("America/New_York")
-    rows = []
-    with (LOGS / "carl_nimh8_battV-3-charge-discharge-cycles.csv").open(newline="") as fh:
-        for rec in list(csv.reader(fh))[1:]:
-            if len(rec) >= 2 and rec[1].strip():
-                local = datetime.strptime(rec[0].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ny)
-                rows.append((local.timestamp(), None, float(rec[1]), None))
-    rows.sort()
     log = tmp_path / "carl.csv"
-    write_contract(log, [r for i, r in enumerate(rows) if i == 0 or r[0] > rows[i - 1][0]])
+    import_log(battwatch_bin, "carl_nimh8_battV-3-charge-discharge-cycles.csv", log,
+               "--tz", "America/New_York", "--column", "sos_v=Battery Voltage")
     cfg, store = _config(tmp_path, "carl", '[battery.sos]\nchemistry = "nimh"\ncells = 8')
     assert _verdicts(log, cfg, store, battwatch_bin)["main"] == ("unknown", "no 12 V channel in the readings")
 
 
 def test_r27_log_without_an_sos_tap_has_no_sos_verdict(tmp_path: Path, battwatch_bin: str) -> None:
-    log = tmp_path / "r27.csv"
-    write_contract(log, r27_rows())
+    r27_rows(tmp_path, battwatch_bin)  # imported into r27-imported.csv
+    log = tmp_path / "r27-imported.csv"
     cfg, store = _config(tmp_path, "r27", "")
     got = _verdicts(log, cfg, store, battwatch_bin)
     assert got["sos"] == ("unknown", "no SOS readings")
