@@ -328,6 +328,12 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
         bar = c["early_crit"] if sev == CRITICAL else c["early_warn"]
         level = (f", {excess:.0f} mV more: past {bar:.0f} mV per 12 h, {c['early_factor']:g}x the "
                  f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
+    elif c.get("sustained"):
+        # under the per-12-h levels, but kept up long enough to show: the current, not the rate
+        level = (f", {excess:.0f} mV more: about {c['extra_a'] * 1000.0:.0f} mA beyond the expected sleep current, "
+                 f"at least {c['sustained_factor']:g}x it, over {span_h:.0f} h ({c['fall_mv']:.0f} mV more than "
+                 f"expected, more than a healthy park can lose). A drain this size takes a quarter of the "
+                 f"charge in {_hours(c['quarter_h'])}")
     else:
         level = f", {excess:.0f} mV more, past the {_level_of(sev, c):.0f} mV per 12 h {_LEVEL_NAMES[sev]} level"
     amps = c["extra_a"]
