@@ -14,12 +14,24 @@ import random
 from typing import Any
 
 import pytest
-from carmodel import AGM, FLOODED, H, T0, Park, ambient, crank_min_v, ocv_of, park_readings, quarter_lost_h, trip
 
 from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
 from battwatch.core.model import Reading
+from carmodel import (
+    AGM,
+    FLOODED,
+    T0,
+    H,
+    Park,
+    ambient,
+    crank_min_v,
+    ocv_of,
+    park_readings,
+    quarter_lost_h,
+    trip,
+)
 
 
 def analyzer(main: dict[str, Any] | None = None) -> BatteryAnalyzer:
