@@ -16,6 +16,9 @@ from battwatch.core.tables import interp, inverse
 
 DAY_S: Final = 86400.0
 YEAR_S: Final = 365.25 * DAY_S
+# the sustained-drain bar is a multiple of the expected sleep current, but never of less than
+# this (a configuration that expects none would otherwise call any fall a drain) [ENG]
+SUSTAINED_MIN_MA: Final = 10.0
 FIT_SAMPLE_S: Final = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
 
 
@@ -469,7 +472,7 @@ class MainRules(DailyRules):
                 # sleep current, once the fall it caused is more than a healthy park can show
                 fall = excess / 12.0 * fit.span
                 bar = dc.sustained_clear_factor if s.level >= WARNING else dc.sustained_factor
-                if extra_a * 1000.0 >= bar * sleep_ma and fall >= dc.sustained_fall_mv:
+                if extra_a * 1000.0 >= bar * max(sleep_ma, SUSTAINED_MIN_MA) and fall >= dc.sustained_fall_mv:
                     target = WARNING
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
@@ -485,7 +488,7 @@ class MainRules(DailyRules):
                              "crit": dc.crit_mv_12h, "early": factor > 0.0, "early_factor": factor,
                              "early_warn": factor * dc.warn_mv_12h, "early_crit": factor * dc.crit_mv_12h,
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
-                             "sustained_factor": dc.sustained_factor,
+                             "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
                              "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else math.inf})
         return heavy or (sustained and s.level < WARNING)
 
