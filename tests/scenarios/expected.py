@@ -42,9 +42,9 @@ EXPECTED: dict[str, list[Expect]] = {
         # key-off on day 0 at ~17:20 at about 87 % of 70 Ah; 1.24 A asleep takes 1.8 % an hour
         # below 80 % (12.60 V at 25 °C) about 4 h later, once the car has rested: the info level
         ("main", "low_voltage", "info", "raised", 0.85, 1.2),
-        # rested from ~6 h after key-off (4 h after a last wake-up): the first looks fit 2-h
-        # stretches, and two in a row with a fall (~215 mV per 12 h beyond the sleep current)
-        # past 3x the warning level raise it ~10 h after key-off, ~8 h before half charge
+        # rested ~4.5 h after key-off (4 h after the last wake-up): the first looks fit 2-h
+        # stretches, and two in a row with a fall (~230 mV per 12 h beyond the sleep current)
+        # past 3x the warning level raise it ~8.5 h after key-off, ~10 h before half charge
         ("main", "parasitic_drain", "warning", "raised", 1.05, 1.2),
         # below 60 % (12.40 V) about 15 h after key-off, held for 2 h
         ("main", "low_voltage", "warning", "raised", 1.35, 1.55),

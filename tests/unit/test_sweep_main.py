@@ -196,3 +196,50 @@ def test_healthy_starts_are_never_weak_and_weak_ones_are_found(temp: float) -> N
     # a battery whose cranking resistance has grown 2.5x (the load-test limit is flat above 21 °C,
     # so a warm weak battery is found from about this far)
     assert {sev for _, sev in starts(temp, 2.5)} & {"warning", "critical"}
+
+
+# -- the same on the project's simulator ----------------------------------------------------------
+
+def sim_park(cap: float, amps: float, climate: Any, days: int, seed: int) -> tuple[list[tuple[float, str, str, str]], float]:
+    """A Monday commute, then parked to the end with ``amps`` extra from the evening key-off:
+    (hours after key-off, alert, severity, state) of every transition, and the key-off time."""
+    from battwatch.scenarios.catalogue import DEFAULT_START, _plan, commute
+    from battwatch.scenarios.engine import simulate
+    from battwatch.scenarios.faults import Fault
+    from battwatch.scenarios.lead_acid import AgmParams
+
+    rng = random.Random(f"sweep/{seed}")
+    drives = commute(rng, DEFAULT_START, [0])
+    key_off = drives[-1].key_off
+    faults = (Fault("drain", key_off, value=amps),) if amps > 0 else ()
+    plan = _plan(DEFAULT_START, days, drives, climate, main=AgmParams(capacity_ah=cap), faults=faults)
+    an = analyzer({"capacity_ah": cap})
+    out = []
+    for r in simulate(plan, DEFAULT_START, f"sweep/{seed}"):
+        out.extend(((tr.t - key_off) / H, tr.alert, tr.severity, tr.state) for tr in an.feed(r))
+    return out, key_off
+
+
+SIM_DRAINS = list(itertools.product((40, 110), (0.15, 0.5, 1.0), ("cold-winter", "hot-and-cold", "mild")))
+
+
+@pytest.mark.parametrize(("cap", "amps", "climate"), sample(SIM_DRAINS, 8))
+def test_the_simulators_drains_are_called_before_a_quarter_is_gone(cap: float, amps: float, climate: str) -> None:
+    from battwatch.scenarios.climate import COLD_WINTER, HOT_AND_COLD, MILD
+
+    clim = {"cold-winter": COLD_WINTER, "hot-and-cold": HOT_AND_COLD, "mild": MILD}[climate]
+    deadline = 0.25 * cap / (amps + 0.035)  # the simulator's sleep current: 35 mA
+    out, _ = sim_park(cap, amps, clim, int(deadline / 24.0) + 2, int(cap + amps * 100))
+    got = [h for h, alert, sev, state in out
+           if alert == "parasitic_drain" and state == "raised" and sev in ("warning", "critical")]
+    assert got and got[0] < deadline, (got, deadline)
+
+
+@pytest.mark.parametrize("climate", ["cold-winter", "hot-and-cold", "mild"])
+def test_the_simulators_two_week_parks_are_no_drain(climate: str) -> None:
+    from battwatch.scenarios.climate import COLD_WINTER, HOT_AND_COLD, MILD
+
+    clim = {"cold-winter": COLD_WINTER, "hot-and-cold": HOT_AND_COLD, "mild": MILD}[climate]
+    for cap in (40, 110):
+        out, _ = sim_park(cap, 0.0, clim, 15, cap)
+        assert [t for t in out if t[1] == "parasitic_drain" and t[2] != "info"] == []

@@ -210,6 +210,9 @@ def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
     """One word for a dashboard: good, attention (a warning) or action needed (critical)."""
     if fault is not None:
         return "unknown (sensor fault)"
+    mismatch = engine.slots.get((battery, "config_mismatch"))
+    if mismatch is not None and mismatch.level:
+        return "unknown (readings do not fit the configuration)"
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
     return "action needed" if worst >= 3 else "attention" if worst == 2 else "good"
 
