@@ -489,7 +489,7 @@ class MainRules(DailyRules):
                              "early_warn": factor * dc.warn_mv_12h, "early_crit": factor * dc.crit_mv_12h,
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
                              "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
-                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else math.inf})
+                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None})
         return heavy or (sustained and s.level < WARNING)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------

@@ -330,6 +330,7 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
                  f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
     elif c.get("sustained"):
         # under the per-12-h levels, but kept up long enough to show: the current, not the rate
+        # (a sustained drain draws at least SUSTAINED_MIN_MA, so quarter_h is known)
         extra_ma = c["extra_a"] * 1000.0
         level = (f", {excess:.0f} mV more: about {extra_ma:.0f} mA beyond the expected sleep current "
                  f"({extra_ma / c['ref_ma']:.1f}x it; a warning from {c['sustained_factor']:g}x), kept up over "
