@@ -10,6 +10,7 @@ from battwatch.core.analysis.engine import AlertEngine
 from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
 from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
+from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
 from battwatch.core.analysis.state import (
     AWAKE,
     CRANKING,
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 
 STATE_VERSION: Final = 1
 HOUSEKEEP_S: Final = 3600.0  # reminders are checked at most once an hour of data time
+# config_mismatch: this much data time, and this many readings, none of them fitting [ENG]:
+# well inside the 2 h that low_voltage's dead-cell verdict needs, so a 6 V battery is never
+# called a 12 V one with dead cells first
+FIT_JUDGE_S: Final = 1800.0
+FIT_MIN_N: Final = 3
 
 
 @dataclass(slots=True)
@@ -66,6 +72,20 @@ class BatteryAnalyzer:
         self.w_sos = ChannelWatch("sos", sc.sos_open_v, self.sos.max_v, sc, self.engine)
         self.w_main.partner = self.w_sos
         self.w_sos.partner = self.w_main
+        self.fit_main = FitWatch(
+            "main", 6 * CELL_FLOOR["lead_acid"], sc.main_max_v, "a 12 V starter battery", ("lead_acid", 6), ("lead_acid",),
+            "battwatch judges 12 V starter batteries only. If the battery is a 12 V one, the divider "
+            "or the calibration is wrong: check the tap and [calibration.main] gain.",
+            self.engine, FIT_JUDGE_S, FIT_MIN_N)
+        bs = cfg.battery.sos
+        lim = self.sos.lim
+        self.fit_sos = FitWatch(
+            "sos", CELL_FLOOR[bs.chemistry] * bs.cells, CELL_SPAN[bs.chemistry][1] * bs.cells * 1.05,
+            f"{bs.cells} {'NiMH' if bs.chemistry == 'nimh' else bs.chemistry} cell{'s' if bs.cells > 1 else ''}, "
+            f"{lim.nominal_v * bs.cells:g} V", (bs.chemistry, bs.cells), ("nimh", "li-ion", "lifepo4"),
+            "Set [battery.sos] chemistry and [battery.sos] cells to the pack's (a BMW TCB pack is 4 NiMH cells, "
+            "4.8 V); if they are right, check the tap and [calibration.sos] gain.",
+            self.engine, FIT_JUDGE_S, FIT_MIN_N)
         self.max_dt = a.state.max_window_s
         self.sos_rest_s = a.state.sos_rest_min_s
         self.gap_s = sc.silent_gap_s
@@ -132,7 +152,11 @@ class BatteryAnalyzer:
             else:
                 main_ok = w.check(t, t0, v, vmin, vmax)
             if main_ok:
-                self._main(t, t0, v, vmin, vmax, dt, temp)
+                fm = self.fit_main
+                if fm.done or not fm.feed(t, v):
+                    self._main(t, t0, v, vmin, vmax, dt, temp)
+                else:
+                    main_ok = False  # not the configured battery: no states, no verdicts
         elif self.main_seen:
             self._missing(self.w_main, t)
         if s is not None:
@@ -154,6 +178,8 @@ class BatteryAnalyzer:
                             ok = w.active is None
             else:
                 ok = w.check(t, t0, s, smin, smax)
+            if ok and not self.fit_sos.done and self.fit_sos.feed(t, s):
+                ok = False
             if ok:
                 sos = self.sos
                 sos.last_v = s
@@ -162,7 +188,7 @@ class BatteryAnalyzer:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since)
-                elif not self.main_seen:
+                elif not self.main_seen or self.fit_main.active:
                     # no 12 V channel at all: nothing tells when the car is awake; the pack's
                     # level and trend are judged on what it shows, like-for-like rules are off
                     since = t - self.first_t  # type: ignore[operator]
@@ -374,6 +400,7 @@ class BatteryAnalyzer:
             "sos": self.sos.export(),
             "w_main": self.w_main.export(),
             "w_sos": self.w_sos.export(),
+            "fit": [self.fit_main.export(), self.fit_sos.export()],
         }
 
     def import_state(self, d: dict[str, Any]) -> None:
@@ -394,3 +421,6 @@ class BatteryAnalyzer:
         self.sos.load(d["sos"])
         self.w_main.load(d["w_main"])
         self.w_sos.load(d["w_sos"])
+        if "fit" in d:  # states from before config_mismatch: watched afresh
+            self.fit_main.load(d["fit"][0])
+            self.fit_sos.load(d["fit"][1])

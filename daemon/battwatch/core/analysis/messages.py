@@ -328,6 +328,14 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
         bar = c["early_crit"] if sev == CRITICAL else c["early_warn"]
         level = (f", {excess:.0f} mV more: past {bar:.0f} mV per 12 h, {c['early_factor']:g}x the "
                  f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
+    elif c.get("sustained"):
+        # under the per-12-h levels, but kept up long enough to show: the current, not the rate
+        # (a sustained drain draws at least SUSTAINED_MIN_MA, so quarter_h is known)
+        extra_ma = c["extra_a"] * 1000.0
+        level = (f", {excess:.0f} mV more: about {extra_ma:.0f} mA beyond the expected sleep current "
+                 f"({extra_ma / c['ref_ma']:.1f}x it; a warning from {c['sustained_factor']:g}x), kept up over "
+                 f"{span_h:.0f} h ({c['fall_mv']:.0f} mV more than expected, more than a healthy park can lose). "
+                 f"A drain this size takes a quarter of the charge in {_hours(c['quarter_h'])}")
     else:
         level = f", {excess:.0f} mV more, past the {_level_of(sev, c):.0f} mV per 12 h {_LEVEL_NAMES[sev]} level"
     amps = c["extra_a"]
@@ -627,3 +635,20 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> str:
         f"{battery} alerts are held as they are until the readings are plausible again. Check the "
         f"tap, its fuse and connector, and the logger."
     )
+
+
+def config_mismatch(sev: int, c: dict[str, Any]) -> str:
+    main = c["battery"] == "main"
+    name = "12 V battery" if main else "SOS backup battery"
+    if sev == NONE:
+        return (f"The {name} readings fit the configuration again ({c['v']:.2f} V, as {c['configured']} "
+                f"can read); its alerts resume.")
+    kind = "battery" if main else "pack"
+    alike = ", or ".join(
+        f"a {nominal:g} V {kind} ({n} {chem} cell{'s' if n > 1 else ''})" for chem, n, nominal in c["alike"])
+    reads = (f"at least {c['fit_lo']:.1f} V in use, even worn" if c["hi"] < c["fit_lo"]
+             else f"{c['fit_lo']:.1f}-{c['fit_hi']:.1f} V in use")
+    return (f"The {name} readings cannot come from the configured battery ({c['configured']}, which reads "
+            f"{reads}): they stay between {c['lo']:.2f} and {c['hi']:.2f} V, "
+            f"which looks like {alike}. This is a configuration problem, not a battery verdict: the {name}'s "
+            f"other alerts are withdrawn and nothing is judged until the readings fit. {c['keys']}")

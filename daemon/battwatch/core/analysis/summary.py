@@ -222,6 +222,9 @@ def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[s
     """
     if fault is not None:
         return Health("unknown", f"sensor fault ({fault}): the readings are not the battery's")
+    mismatch = engine.slots.get((battery, "config_mismatch"))
+    if mismatch is not None and mismatch.level:
+        return Health("unknown", "the readings do not fit the configured battery (config_mismatch)")
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
     if worst >= CRITICAL:
         return Health("action needed")
