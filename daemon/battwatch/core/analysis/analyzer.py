@@ -10,6 +10,9 @@ from battwatch.core.analysis.engine import AlertEngine
 from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
 from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
+from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
+from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
+from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.state import (
     AWAKE,
     CRANKING,
@@ -79,6 +82,7 @@ class BatteryAnalyzer:
         self.state = AWAKE
         self.state_name = STATE_NAMES[AWAKE]
         self.main_seen = False
+        self.own_mode = False  # the pack is judged on its own readings (no 12 V channel seen)
         self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
@@ -112,7 +116,11 @@ class BatteryAnalyzer:
         t0 = t - dt
         main_ok = False
         if v is not None:
-            self.main_seen = True
+            if not self.main_seen:
+                self.main_seen = True
+                if self.own_mode:  # a 12 V channel after all: rested readings again
+                    self.own_mode = False
+                    self.sos.own_mode(False)
             if vmin is None:
                 vmin = v
             if vmax is None:
@@ -158,16 +166,31 @@ class BatteryAnalyzer:
                 sos = self.sos
                 sos.last_v = s
                 if main_ok:
-                    if self.state <= RESTING:
+                    st = self.state
+                    if self.tracker.pending_dip is not None:
+                        # a dip in a sleeping car that may be a start (activity decides within
+                        # minutes): the window may hold key-on, and the pack on charge with it
+                        pass
+                    elif st <= RESTING:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since)
+                        else:
+                            sos.unrested(t, t0, s, temp, K_RELAXING)
+                    elif st != CRANKING:
+                        # a shorted cell is found in any state, against readings of the same kind
+                        sos.unrested(t, t0, s, temp, K_AWAKE if st == AWAKE else K_RUNNING)
                 elif not self.main_seen:
-                    # no 12 V channel at all: nothing tells when the car is awake; the pack's
-                    # level and trend are judged on what it shows, like-for-like rules are off
-                    since = t - self.first_t  # type: ignore[operator]
-                    if since >= self.sos_rest_s:
-                        sos.rested(t, t0, s, temp, since, known=False)
+                    # no 12 V channel at all: the pack's own voltage shows when it is on
+                    # charge, and its level and trend are judged on the readings off charge
+                    # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
+                    if not self.own_mode:
+                        self.own_mode = True
+                        sos.own_mode(True)
+                    if not sos.own_charge(t, s):
+                        since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
+                        if since >= self.sos_rest_s:
+                            sos.rested(t, t0, s, temp, since, known=False)
         elif self.w_sos.seen:
             self._missing(self.w_sos, t)
         if self.engine.out:
@@ -347,6 +370,7 @@ class BatteryAnalyzer:
             "last_t": self.last_t,
             "dt_ref": self.dt_ref,
             "main_seen": self.main_seen,
+            "own_mode": self.own_mode,
             "state": self.state,
             "engine": self.engine.export(),
             "tracker": self.tracker.export(),
@@ -363,6 +387,8 @@ class BatteryAnalyzer:
         self.last_t = d["last_t"]
         self.dt_ref = d["dt_ref"]
         self.main_seen = bool(d["main_seen"])
+        self.own_mode = bool(d.get("own_mode", False))
+        self.sos.own_mode(self.own_mode)
         self.state = int(d["state"])
         self.state_name = STATE_NAMES[self.state]
         if self.last_t is not None:
