@@ -224,6 +224,34 @@ def test_a_shorted_cell_in_the_simulator_at_any_hour(hour: float) -> None:
     assert short < step[0].t <= short + H, (step[0].t - short) / H
 
 
+@pytest.mark.parametrize(("hour", "split_after"), [(7.7, 0.2), (8.6, 0.25), (13.0, 0.3)])
+def test_a_restart_during_a_step_neither_repeats_nor_forgets_it(hour: float, split_after: float) -> None:
+    """The state saved while a step is being confirmed (the daemon stopped) carries the level
+    before the step, per kind of reading: the same transitions as without the restart."""
+    import json
+
+    short = START + 3 * DAY + hour * H
+    rows = list(generate(Case(days=4.0, short_at=short)))
+    raw = {"vehicle": {"id": "sweep"}, "battery": {"main": {"type": "agm", "capacity_ah": 70},
+                                                   "sos": {"chemistry": "nimh", "cells": 4}}}
+
+    def run(split: bool) -> list[tuple[str, str, str, float]]:
+        an = build_analyzer(config.from_dict(raw, env={}))
+        out: list[AlertTransition] = []
+        for r in rows:
+            if split and short + split_after * H <= r.t < short + split_after * H + 1.0 + r.window_s:
+                state = json.loads(json.dumps(an.export_state()))
+                an = build_analyzer(config.from_dict(raw, env={}))
+                an.import_state(state)
+                split = False
+            out += an.feed(r)
+        return [(x.alert, x.severity, x.state, x.t) for x in out if x.battery == "sos"]
+
+    whole = run(False)
+    assert whole and whole[0][:3] == ("step_drop", "critical", "raised")
+    assert run(True) == whole
+
+
 @pytest.mark.parametrize("cells", [3, 4, 6])
 @pytest.mark.parametrize("period", [60.0, 600.0])
 def test_relaxation_and_weather_are_no_step(cells: int, period: float) -> None:
@@ -324,6 +352,7 @@ def test_remaining_life_never_promises_more_than_the_readings_show(
         assert years <= allowed + 0.005, (left, s["remaining_life_text"])  # given to 0.01 years
         assert "month" not in s["remaining_life_text"] or left > 30.0, s["remaining_life_text"]
         if s["remaining_life_basis"] == "trend":
+            assert s["trend"]["slope_v_per_day"] is not None and s["trend"]["significant"]
             date = s["trend"]["projected_end_of_life_date"]
             assert date is not None and date <= iso_day(t + allowed * 365.25 * DAY), (date, left)
     assert checked >= 1

@@ -345,19 +345,21 @@ class BatteryAnalyzer:
         main, sos = self.main, self.sos
         main.daily.close()
         sos.daily.close()
+        # the trend the summary's remaining life rests on: the last days' where it is steeper
+        fit, days_warn, days_crit, _ = sos.life_trend()
         rd = ReportData(
             cranks=list(main.crank_log or []),
             drives=list(main.drive_log or []),
             main_daily=list(main.daily.history or main.daily.points),
             sos_daily=list(sos.daily.history or sos.daily.points),
-            sos_trend=sos.trend,
+            sos_trend=fit,
         )
-        if sos.trend is not None and sos.last_rest_t is not None:
+        if fit is not None and sos.last_rest_t is not None:
             today = sos.last_rest_t / DAY_S
-            if sos.trend_days_warn is not None:
-                rd.sos_warning_day = today + sos.trend_days_warn
-            if sos.trend_days_crit is not None:
-                rd.sos_end_of_life_day = today + sos.trend_days_crit
+            if days_warn is not None:
+                rd.sos_warning_day = today + days_warn
+            if days_crit is not None:
+                rd.sos_end_of_life_day = today + days_crit
         return rd
 
     # -- persistence -----------------------------------------------------------------------------
