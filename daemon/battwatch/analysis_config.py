@@ -680,7 +680,8 @@ class TrendConfig(Section):
     # values of the last short_days, once there are short_min_points of them, are fitted every
     # day as well, and where that line reaches the critical level sooner than the long-term one
     # (or there is no long-term one yet) the remaining life and the projected dates follow it.
-    # The decline alert stays on the long-term trend [ENG].
+    # It speaks only for crossings within clear_days; the decline alert stays on the long-term
+    # trend [ENG].
     short_days: Annotated[float, Range(ge=3, le=90)] = 14.0
     short_min_points: Annotated[int, Range(ge=3, le=90)] = 5
 

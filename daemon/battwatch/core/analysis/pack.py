@@ -343,16 +343,26 @@ class PackRules(DailyRules):
         tc = self.trend_cfg
         today = t / DAY_S
         xs, ys = self.daily.window(today, tc.short_days)
-        fit = theil_sen(xs, ys, self.z) if len(xs) >= tc.short_min_points else None
-        if fit is None or not fit.declining(self.min_slope):
-            self.short = None
-            self.short_days_warn = self.short_days_crit = None
+        self.short = None
+        self.short_days_warn = self.short_days_crit = None
+        if len(xs) < tc.short_min_points:
             return
         _, _, warn, _, crit, _ = self.levels
-        horizon = self.horizon_days(t)
+        # it speaks for crossings within clear_days (months are the long-term trend's): a line
+        # through the first and last values that does not get there is not fitted (this runs
+        # daily, and a healthy pack's line is flat)
+        crude = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
+        if crude >= 0.0 or (ys[-1] - crit) / -crude > tc.clear_days:
+            return
+        fit = theil_sen(xs, ys, self.z)
+        if fit is None or not fit.declining(self.min_slope):
+            return
+        days_crit = fit.days_until(crit, today, min(tc.clear_days, self.horizon_days(t)))
+        if days_crit is None:
+            return
         self.short = fit
-        self.short_days_warn = fit.days_until(warn, today, horizon)
-        self.short_days_crit = fit.days_until(crit, today, horizon)
+        self.short_days_warn = fit.days_until(warn, today, tc.clear_days)
+        self.short_days_crit = days_crit
 
     def life_trend(self) -> tuple[TrendFit | None, float | None, float | None, bool]:
         """(fit, days to the warning level, days to the critical level, short-term): the trend the
