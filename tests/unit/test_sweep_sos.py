@@ -364,3 +364,19 @@ def test_a_healthy_pack_keeps_its_life_by_age() -> None:
     for _, s in daily:
         assert s["remaining_life_basis"] in (None, "age"), s["remaining_life_text"]
         assert not s["trend"].get("short_term"), s["trend"]
+
+
+
+def test_a_gap_in_an_sos_only_log_restarts_the_rest() -> None:
+    """Without a 12 V channel a gap of hours may have held a charge: the pack's rest clock starts
+    afresh at the first reading after it (as the 12 V rest clock does), so the readings of the
+    next 2 h are not judged, and no self-discharge verdict comes from the stretch before it."""
+    raw = {"vehicle": {"id": "x"}, "battery": {"sos": {"chemistry": "nimh", "cells": 4}}}
+    an = build_analyzer(config.from_dict(raw, env={}))
+    rows = list(bench("nimh", 4, 10.0, 60.0))
+    for r in rows:
+        an.feed(r)
+    after = rows[-1]._replace(t=rows[-1].t + 3 * H)
+    an.feed(after)
+    assert an.sos.own_t == after.t
+    assert an.sos.fit.n == 0 and not sos_of(an.engine.take(), "self_discharge")

@@ -198,6 +198,12 @@ class BatteryAnalyzer:
         return self._empty
 
     def _sos_park_end(self, t: float) -> None:
+        if self.own_mode:
+            # no 12 V channel: nothing tells a park from a load, so no self-discharge verdict;
+            # whatever happened (a gap, a clock step) the rest starts afresh
+            self.sos.fit.reset()
+            self.sos.own_t = t
+            return
         w = self.w_sos
         # the self-discharge fit must span a few steps of a coarse average-only logger
         self.sos.step_v = 0.0 if w.has_spread or w.step >= NO_STEP else w.step
@@ -293,6 +299,8 @@ class BatteryAnalyzer:
                 setattr(tr, name, value + delta_s)
         for w in (self.w_main, self.w_sos):
             w.shift(delta_s)
+        if self.sos.own_t is not None:
+            self.sos.own_t += delta_s  # the pack's own rest clock (no 12 V channel)
         self.engine.shift(delta_s)
         if self.first_t is not None:
             self.first_t += delta_s
