@@ -210,18 +210,28 @@ def test_a_shorted_cell_on_fast_readings_while_driving(period: float) -> None:
     assert short < step[0].t <= short + H
 
 
-@pytest.mark.parametrize("hour", [2.0, 7.3, 8.0, 9.0, 14.0, 17.2, 18.0, 20.5])
-def test_a_shorted_cell_in_the_simulator_at_any_hour(hour: float) -> None:
+@pytest.mark.parametrize("cells", [4, 6])
+@pytest.mark.parametrize("hour", [2.0, 7.3, 8.0, 8.25, 9.0, 14.0, 17.2, 18.0, 18.3, 20.5])
+def test_a_shorted_cell_in_the_simulator_at_any_hour(hour: float, cells: int) -> None:
     """The project's simulator, which charges the pack whenever the car is awake and relaxes it
     with one time constant: the same verdict within the hour."""
     p = scenarios.plan("sos-step-drop")
     short = p.day0 + 5 * DAY + hour * H
-    p = dataclasses.replace(p, faults=(Fault("shorted-cell", short),), end=p.day0 + 7 * DAY)
-    out, _ = analyse(simulate(p, scenarios.DEFAULT_START, "sos-step-drop/0"), "nimh", 4)
+    p = dataclasses.replace(p, faults=(Fault("shorted-cell", short),), end=p.day0 + 7 * DAY,
+                            pack=dataclasses.replace(p.pack, cells=cells))
+    out, _ = analyse(simulate(p, scenarios.DEFAULT_START, "sos-step-drop/0"), "nimh", cells)
     step = sos_of(out, "step_drop")
     assert step and (step[0].severity, step[0].state) == ("critical", "raised"), [
         (x.alert, x.severity, x.message) for x in sos_of(out)]
     assert short < step[0].t <= short + H, (step[0].t - short) / H
+
+
+@pytest.mark.parametrize("cells", [4, 6])
+def test_the_simulators_healthy_pack_has_no_step(cells: int) -> None:
+    p = scenarios.plan("sos-step-drop")
+    p = dataclasses.replace(p, faults=(), pack=dataclasses.replace(p.pack, cells=cells))
+    out, _ = analyse(simulate(p, scenarios.DEFAULT_START, "sos-step-drop/0"), "nimh", cells)
+    assert worst(out) in ("none", "info"), [(x.alert, x.severity, x.message) for x in sos_of(out)]
 
 
 @pytest.mark.parametrize(("hour", "split_after"), [(7.7, 0.2), (8.6, 0.25), (13.0, 0.3)])

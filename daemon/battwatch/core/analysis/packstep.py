@@ -29,9 +29,10 @@ class StepRule:
 
     Rested readings are judged as before (docs/analysis.md §5): against the rested level of the
     last ``window_s``, or the last rested values before a drive, at warning and critical size.
-    Every other kind is compared with its own readings of the last ``fast_window_s`` only, and
-    only a fall of about one cell counts (critical): over minutes, relaxation after a charge
-    and temperature move a pack by a fraction of that, a shorted cell by a whole cell at once.
+    Every other kind is compared with its own readings of this stretch within
+    ``fast_window_s`` and with the last rested level (charging and relaxation only add to it),
+    and only a fall of about one cell counts (critical): over minutes, relaxation after a
+    charge and temperature move a pack by a fraction of that, a shorted cell by a whole cell.
 
     A step opens an *episode*: the level before it is kept for every kind of reading that had
     one (rested: within ``max_gap_s``; running: its last values within ``max_gap_s``, since the
@@ -172,6 +173,11 @@ class StepRule:
             return  # no reading of this kind before the step: it says nothing either way
         if st.level == NONE:
             target = self._target(ref, v, kind)
+            if target == NONE and self.ep_src[kind] and v < ref - self.cfg.clear_margin_v:
+                # against the rested level a pack in use may still carry its charge's
+                # over-voltage, which hides part of a step: only a reading back at that level
+                # speaks against it
+                return
             if target > st.level:
                 # the window in which a cell shorts averages the levels before and after it: a
                 # fall first seen at warning size and then whole is one step, raised once at
