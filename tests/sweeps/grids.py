@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from statistics import median
@@ -86,8 +86,8 @@ def config(cap: float = 80.0, pack: str = "nimh4", **analysis: Any) -> dict[str,
     out: dict[str, Any] = {
         "vehicle": {"id": "sweep"},
         "battery": {
-            "main": {"type": "agm", "installed": MAIN_INSTALLED, "capacity_ah": int(cap)},
-            "sos": {"chemistry": chem, "cells": cells, "installed": SOS_INSTALLED,
+            "main": {"type": "agm", "installed": date.fromisoformat(MAIN_INSTALLED), "capacity_ah": int(cap)},
+            "sos": {"chemistry": chem, "cells": cells, "installed": date.fromisoformat(SOS_INSTALLED),
                     "lifespan_years": [4, 8] if chem == "lifepo4" else [4, 7]},
         },
     }
@@ -759,7 +759,8 @@ def toml_text(data: dict[str, Any], prefix: str = "") -> str:
     if prefix and scalars:
         lines.append(f"[{prefix}]")
     for k, v in scalars.items():
-        lines.append(f"{k} = {json.dumps(v)}")
+        # a date is a TOML date, not text: installed = 2023-03-15
+        lines.append(f"{k} = {v.isoformat()}" if isinstance(v, date) else f"{k} = {json.dumps(v)}")
     for k, v in data.items():
         if isinstance(v, dict):
             lines.append(toml_text(v, f"{prefix}.{k}" if prefix else k))

@@ -10,6 +10,7 @@ does the same through the installed command, to check that the two agree.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import statistics
@@ -131,7 +132,7 @@ def replay(readings: Sequence[Reading], config: dict[str, Any], *, want_summary:
     from battwatch import config as config_mod
     from battwatch.replay import replay_file
 
-    cfg = config_mod.from_dict(json.loads(json.dumps(config)))
+    cfg = config_mod.from_dict(copy.deepcopy(config))  # as the TOML file of run_cli gives it
     cap = SummaryCapture()
     with tempfile.TemporaryDirectory(prefix="battwatch-sweep-") as d:
         log = Path(d) / "case.csv"
