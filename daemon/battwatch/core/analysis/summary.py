@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
 from battwatch.core.analysis.messages import span
+from battwatch.core.model import Health
 from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -209,12 +210,55 @@ def fault(an: BatteryAnalyzer, battery: str) -> dict[str, Any]:
     }
 
 
-def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
-    """One word for a dashboard: good, attention (a warning) or action needed (critical)."""
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600.0:g} h" if seconds >= 3600.0 else f"{seconds / 60.0:g} min"
+
+
+def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[str] | None) -> Health:
+    """The verdict on one battery: action needed (a critical alert), attention (a warning),
+    good, or unknown with the reason.
+
+    "Good" needs evidence: ``missing`` is None when the data hold some, else what would give
+    it. A warning or critical alert is evidence of its own; a sensor fault leaves nothing to
+    judge by. An information alert alone is no verdict on the battery (age, a start from a
+    low charge), so it does not make "good" either.
+    """
     if fault is not None:
-        return "unknown (sensor fault)"
+        return Health("unknown", f"sensor fault ({fault}): the readings are not the battery's")
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
-    return "action needed" if worst >= 3 else "attention" if worst == 2 else "good"
+    if worst >= CRITICAL:
+        return Health("action needed")
+    if worst == WARNING:
+        return Health("attention")
+    if missing:
+        return Health("unknown", "; ".join(missing))
+    return Health("good")
+
+
+def main_missing(an: BatteryAnalyzer) -> list[str] | None:
+    """What the 12 V verdict lacks (None: a rested reading, a judged start or a judged drive)."""
+    main = an.main
+    if main.last_rest_t is not None or main.last_crank is not None or main.last_judged_drive is not None:
+        return None
+    if not an.main_seen:
+        return ["no 12 V channel in the readings"]
+    st = an.cfg.state
+    return [
+        f"no rested reading yet: the car has not been parked {_hours(st.rest_min_s)}",
+        f"no engine start, and no drive of {_hours(an.cfg.main.charging.min_drive_s)} or more",
+    ]
+
+
+def sos_missing(an: BatteryAnalyzer) -> list[str] | None:
+    """What the SOS verdict lacks (None: a rested reading after the pack's rest time)."""
+    if an.sos.last_rest_t is not None:
+        return None
+    if not an.w_sos.seen:
+        return ["no SOS readings"]
+    rest = _hours(an.cfg.state.sos_rest_min_s)
+    if not an.main_seen:  # an SOS-only log: rest counts from the pack's own last charge
+        return [f"no rested reading yet: the pack has not been off charge {rest} (no 12 V channel: by its own voltage)"]
+    return [f"no rested reading yet: the car has not been parked {rest}"]
 
 
 def _after_data(installed: object, installed_t: float | None, t: float) -> str | None:
@@ -261,7 +305,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         # False: no 12 V reading ever came (an SOS-only tap, a bench log): nothing was judged
         "channel_seen": an.main_seen,
         **fault(an, "main"),
-        "health": health(an.engine, "main", an.w_main.active),
+        **health(an.engine, "main", an.w_main.active, main_missing(an)).fields(),
         "alerts": alerts(an.engine, "main"),
     }
     s_age = sos.age_years(t)
@@ -340,7 +384,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
         # one, readings off charge by the pack's own voltage (docs/analysis.md §5)
         "judged_on": "own voltage" if an.own_mode else "rested readings",
         **fault(an, "sos"),
-        "health": health(an.engine, "sos", an.w_sos.active),
+        **health(an.engine, "sos", an.w_sos.active, sos_missing(an)).fields(),
         "alerts": alerts(an.engine, "sos"),
     }
     return {"state": an.vehicle_state, "main": main_d, "sos": sos_d}
