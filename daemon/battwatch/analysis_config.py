@@ -464,6 +464,12 @@ class CellLimits(Section):
     # reading is brought to sos.temp_ref_c with it before the level, step, trend and
     # self-discharge rules see it, so seasons are not read as wear or leakage.
     temp_coeff_v_per_c: TempCoeff = 0.0
+    # Without a 12 V channel the pack's own voltage tells when it is on charge: at or above
+    # charge_v per cell (above any rested voltage: the float or end-of-charge level), or risen by
+    # charge_rise_v per cell above its lowest value since the last charge (more than a load
+    # easing off or a warmer day moves it) [ENG].
+    charge_v: Volts
+    charge_rise_v: Volts
 
     def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
@@ -493,6 +499,10 @@ class NimhLimits(CellLimits):
     # 0.5 mV per cell per °C, higher when warm, is an engineering estimate [ENG] (2 mV/°C for
     # a 4-cell pack: 60 mV between a -10 °C winter night and a 20 °C day). Tune with data.
     temp_coeff_v_per_c: TempCoeff = 0.0005
+    # on charge: about 1.45 V at the end of a 0.1 C charge, 1.25-1.40 V rested (§0.2 [SRC 8]); a
+    # charge lifts a cell by 0.1-0.2 V [ENG]
+    charge_v: Volts = 1.40
+    charge_rise_v: Volts = 0.05
 
 
 @section
@@ -512,6 +522,10 @@ class LiIonLimits(CellLimits):
     step_crit_v: Volts = 2.5
     soc_table: SocTable = ((3.00, 0.0), (3.45, 10.0), (3.70, 50.0), (3.95, 90.0), (4.10, 100.0))
     healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "~2-3 %/month typical" (§0.2)
+    # float-charged at 4.1-4.2 V, ~4.0-4.1 V rested (§0.2); a load easing off on a cell lifts
+    # it by up to ~0.1 V (2-3 A through 50-100 mOhm) [ENG]
+    charge_v: Volts = 4.12
+    charge_rise_v: Volts = 0.15
 
 
 @section
@@ -530,6 +544,8 @@ class LifepoLimits(CellLimits):
     step_crit_v: Volts = 2.2
     soc_table: SocTable = ((2.50, 0.0), (3.10, 10.0), (3.25, 50.0), (3.32, 90.0), (3.40, 100.0))
     healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "low" (§0.2), as Li-ion [ENG]
+    charge_v: Volts = 3.45  # 3.6-3.65 V on charge, ~3.3-3.4 V rested (§0.2)
+    charge_rise_v: Volts = 0.08
 
 
 @section
@@ -549,6 +565,11 @@ class SosLowVoltage(Section):
     # §4: "backup WARN: 3 rested samples over ≥ 24 h"; critical sooner [ENG].
     debounce: Debounce = Debounce(for_s=24 * H, for_n=3, clear_for_s=2 * H, clear_for_n=3)
     crit_for_s: Seconds = 6 * H
+    # Without a 12 V channel (an SOS-only tap, a bench log) a reading counts once the pack has
+    # been off charge for state.sos_rest_min_s, by its own voltage, and every level is held for
+    # this long instead: the 24 h above give a car's next drive the chance to recharge the
+    # pack, and here a recharge shows in the pack's own readings [ENG].
+    own_for_s: Seconds = 1800.0
 
 
 @section
@@ -560,6 +581,11 @@ class SosStep(Section):
     # shorted cell drops within one window, a flat pack loses < 0.1 V per hour.
     window_s: Seconds = 3 * H
     max_gap_s: Seconds = 48 * H  # across a drive: compare with the last rested values this recent
+    # Readings that are not rested (relaxing after a charge, awake, on charge) are compared with
+    # readings of the same kind this recent, and only a fall of step_crit_v (about a cell)
+    # counts: within half an hour relaxation moves a pack of up to six NiMH cells by well under
+    # one cell's voltage, a shorted cell by a whole one at once [ENG].
+    fast_window_s: Seconds = 1800.0
     clear_margin_v: Volts = 0.2  # back within this of the level before the step clears it [ENG]
     debounce: Debounce = Debounce(for_s=1800.0, for_n=3, clear_for_s=6 * H, clear_for_n=3)
 
@@ -679,6 +705,14 @@ class TrendConfig(Section):
     # lifespan: SOS lifespan_years max, 12 V main.age.crit_years) plus this many years says
     # "no decline in sight" rather than a date: age decides long before [ENG].
     horizon_years_past_life: Annotated[float, Range(ge=0, le=50)] = 2.0
+    # The SOS pack's remaining life never promises more than the last days show: the daily
+    # values of the last short_days, once there are short_min_points of them, are fitted every
+    # day as well, and where that line reaches the critical level sooner than the long-term one
+    # (or there is no long-term one yet) the remaining life and the projected dates follow it.
+    # It speaks only for crossings within clear_days; the decline alert stays on the long-term
+    # trend [ENG].
+    short_days: Annotated[float, Range(ge=3, le=90)] = 14.0
+    short_min_points: Annotated[int, Range(ge=3, le=90)] = 5
 
     def check(self) -> None:
         if not self.crit_days < self.warn_days < self.clear_days:

@@ -1159,7 +1159,8 @@ def test_summary_shape() -> None:
     sos = s["sos"]
     assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
     assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "decline_in_sight",
-                                 "projected_warning_date", "projected_end_of_life_date"}
+                                 "projected_warning_date", "projected_end_of_life_date", "short_term"}
+    assert m["channel_seen"] is True and sos["channel_seen"] is True and sos["judged_on"] == "rested readings"
     assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "baseline_learned",
                                           "last_pct_per_day", "baseline_pct_per_day", "healthy_pct_per_day",
                                           "alert_mv_per_day", "alert_baseline_mv_per_day", "alert_pct_per_day",

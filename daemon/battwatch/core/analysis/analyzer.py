@@ -10,6 +10,9 @@ from battwatch.core.analysis.engine import AlertEngine
 from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
 from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
+from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
+from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
+from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
 from battwatch.core.analysis.state import (
     AWAKE,
@@ -99,6 +102,7 @@ class BatteryAnalyzer:
         self.state = AWAKE
         self.state_name = STATE_NAMES[AWAKE]
         self.main_seen = False
+        self.own_mode = False  # the pack is judged on its own readings (no 12 V channel seen)
         self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
@@ -132,7 +136,8 @@ class BatteryAnalyzer:
         t0 = t - dt
         main_ok = False
         if v is not None:
-            self.main_seen = True
+            if not self.main_seen:
+                self.main_seen = True
             if vmin is None:
                 vmin = v
             if vmax is None:
@@ -154,6 +159,9 @@ class BatteryAnalyzer:
             if main_ok:
                 fm = self.fit_main
                 if fm.done or not fm.feed(t, v):
+                    if self.own_mode:  # a 12 V channel that fits after all: rested readings again
+                        self.own_mode = False
+                        self.sos.own_mode(False)
                     self._main(t, t0, v, vmin, vmax, dt, temp)
                 else:
                     main_ok = False  # not the configured battery: no states, no verdicts
@@ -184,16 +192,31 @@ class BatteryAnalyzer:
                 sos = self.sos
                 sos.last_v = s
                 if main_ok:
-                    if self.state <= RESTING:
+                    st = self.state
+                    if self.tracker.pending_dip is not None:
+                        # a dip in a sleeping car that may be a start (activity decides within
+                        # minutes): the window may hold key-on, and the pack on charge with it
+                        pass
+                    elif st <= RESTING:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since)
+                        else:
+                            sos.unrested(t, t0, s, temp, K_RELAXING)
+                    elif st != CRANKING:
+                        # a shorted cell is found in any state, against readings of the same kind
+                        sos.unrested(t, t0, s, temp, K_AWAKE if st == AWAKE else K_RUNNING)
                 elif not self.main_seen or self.fit_main.active:
-                    # no 12 V channel at all: nothing tells when the car is awake; the pack's
-                    # level and trend are judged on what it shows, like-for-like rules are off
-                    since = t - self.first_t  # type: ignore[operator]
-                    if since >= self.sos_rest_s:
-                        sos.rested(t, t0, s, temp, since, known=False)
+                    # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
+                    # charge, and its level and trend are judged on the readings off charge
+                    # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
+                    if not self.own_mode:
+                        self.own_mode = True
+                        sos.own_mode(True)
+                    if not sos.own_charge(t, s):
+                        since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
+                        if since >= self.sos_rest_s:
+                            sos.rested(t, t0, s, temp, since, known=False)
         elif self.w_sos.seen:
             self._missing(self.w_sos, t)
         if self.engine.out:
@@ -201,6 +224,12 @@ class BatteryAnalyzer:
         return self._empty
 
     def _sos_park_end(self, t: float) -> None:
+        if self.own_mode:
+            # no 12 V channel: nothing tells a park from a load, so no self-discharge verdict;
+            # whatever happened (a gap, a clock step) the rest starts afresh
+            self.sos.fit.reset()
+            self.sos.own_t = t
+            return
         w = self.w_sos
         # the self-discharge fit must span a few steps of a coarse average-only logger
         self.sos.step_v = 0.0 if w.has_spread or w.step >= NO_STEP else w.step
@@ -316,6 +345,8 @@ class BatteryAnalyzer:
                 setattr(tr, name, value + delta_s)
         for w in (self.w_main, self.w_sos):
             w.shift(delta_s)
+        if self.sos.own_t is not None:
+            self.sos.own_t += delta_s  # the pack's own rest clock (no 12 V channel)
         self.engine.shift(delta_s)
         if self.first_t is not None:
             self.first_t += delta_s
@@ -368,19 +399,21 @@ class BatteryAnalyzer:
         main, sos = self.main, self.sos
         main.daily.close()
         sos.daily.close()
+        # the trend the summary's remaining life rests on: the last days' where it is steeper
+        fit, days_warn, days_crit, _ = sos.life_trend()
         rd = ReportData(
             cranks=list(main.crank_log or []),
             drives=list(main.drive_log or []),
             main_daily=list(main.daily.history or main.daily.points),
             sos_daily=list(sos.daily.history or sos.daily.points),
-            sos_trend=sos.trend,
+            sos_trend=fit,
         )
-        if sos.trend is not None and sos.last_rest_t is not None:
+        if fit is not None and sos.last_rest_t is not None:
             today = sos.last_rest_t / DAY_S
-            if sos.trend_days_warn is not None:
-                rd.sos_warning_day = today + sos.trend_days_warn
-            if sos.trend_days_crit is not None:
-                rd.sos_end_of_life_day = today + sos.trend_days_crit
+            if days_warn is not None:
+                rd.sos_warning_day = today + days_warn
+            if days_crit is not None:
+                rd.sos_end_of_life_day = today + days_crit
         return rd
 
     # -- persistence -----------------------------------------------------------------------------
@@ -393,6 +426,7 @@ class BatteryAnalyzer:
             "last_t": self.last_t,
             "dt_ref": self.dt_ref,
             "main_seen": self.main_seen,
+            "own_mode": self.own_mode,
             "state": self.state,
             "engine": self.engine.export(),
             "tracker": self.tracker.export(),
@@ -410,6 +444,8 @@ class BatteryAnalyzer:
         self.last_t = d["last_t"]
         self.dt_ref = d["dt_ref"]
         self.main_seen = bool(d["main_seen"])
+        self.own_mode = bool(d.get("own_mode", False))
+        self.sos.own_mode(self.own_mode)
         self.state = int(d["state"])
         self.state_name = STATE_NAMES[self.state]
         if self.last_t is not None:

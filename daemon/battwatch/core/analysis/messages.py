@@ -434,10 +434,13 @@ def _pack(c: dict[str, Any]) -> str:
 def _sos_rested(c: dict[str, Any]) -> str:
     """"rested at 4.84 V (1.21 V per cell)", with the temperature correction when one was made."""
     v, cells, temp = c["v"], c["cells"], c.get("temp")
+    # without a 12 V channel nothing tells rest from a load: only that the pack is off charge
+    verb = "read" if c.get("own") else "rested at"
+    off = " off charge" if c.get("own") else ""
     if temp is None:
-        return f"rested at {v:.2f} V ({v / cells:.2f} V per cell)"
+        return f"{verb} {v:.2f} V{off} ({v / cells:.2f} V per cell)"
     return (
-        f"rested at {c['raw']:.2f} V at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
+        f"{verb} {c['raw']:.2f} V{off} at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
         f"({v / cells:.2f} V per cell)"
     )
 
@@ -449,12 +452,15 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     head = f"SOS backup battery {_sos_rested(c)}, {level_words(sev, c['v'], c, low=True)} "
     trend = c.get("trend_date")
     if sev == INFO and c.get("parked_days") is not None:
+        own = bool(c.get("own"))
         return head + (
-            f"for a {_pack(c)}, after {c['parked_days']:.0f} days parked at "
-            f"{c['park_temp']:.0f} °C on average. A healthy pack loses about {c['expected_pct']:.0f} % of "
-            f"its charge in that time ({c['healthy_pct_month']:g} % a month at 20 °C, faster when warm), "
-            f"which explains the fall: the telematics unit recharges it while the car is driven. "
-            f"Still enough for an emergency call; if it stays this low after a week of driving, have it checked."
+            f"for a {_pack(c)}, after {_days(c['parked_days'])} "
+            f"{'off charge' if own else 'parked'} at {c['park_temp']:.0f} °C on average. A healthy pack "
+            f"loses about {c['expected_pct']:.0f} % of its charge in that time ({c['healthy_pct_month']:g} % "
+            f"a month at 20 °C, faster when warm), which explains the fall: "
+            f"{'a charge restores it' if own else 'the telematics unit recharges it while the car is driven'}. "
+            f"Still enough for an emergency call; if it stays this low after "
+            f"{'its next charge' if own else 'a week of driving'}, have it checked."
         )
     if sev == INFO:
         return head + (
@@ -489,10 +495,17 @@ def step_drop(sev: int, c: dict[str, Any]) -> str:
             f"{c['ref']:.2f} V before the drop (a new pack?)."
         )
     drop = c["ref"] - c["v"]
-    head = (
-        f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
-        f"hours, both measured with the car asleep{_at_ref(c)}"
-    )
+    like = c.get("like", "with the car asleep")
+    if c.get("floor"):  # against the rested level: charging and relaxation only add to it
+        head = (
+            f"SOS backup battery read {c['v']:.2f} V {like}, {drop:.2f} V below its rested level of "
+            f"{c['ref']:.2f} V before (a pack in use never reads below it)"
+        )
+    else:
+        head = (
+            f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
+            f"{'minutes' if c.get('fast') else 'hours'}, both measured {like}{_at_ref(c)}"
+        )
     if sev == CRITICAL:
         return head + (
             f": that is about one cell of the {_pack(c)}, so a cell has probably shorted and the pack "
