@@ -138,9 +138,6 @@ class BatteryAnalyzer:
         if v is not None:
             if not self.main_seen:
                 self.main_seen = True
-                if self.own_mode:  # a 12 V channel after all: rested readings again
-                    self.own_mode = False
-                    self.sos.own_mode(False)
             if vmin is None:
                 vmin = v
             if vmax is None:
@@ -162,6 +159,9 @@ class BatteryAnalyzer:
             if main_ok:
                 fm = self.fit_main
                 if fm.done or not fm.feed(t, v):
+                    if self.own_mode:  # a 12 V channel that fits after all: rested readings again
+                        self.own_mode = False
+                        self.sos.own_mode(False)
                     self._main(t, t0, v, vmin, vmax, dt, temp)
                 else:
                     main_ok = False  # not the configured battery: no states, no verdicts
@@ -207,7 +207,7 @@ class BatteryAnalyzer:
                         # a shorted cell is found in any state, against readings of the same kind
                         sos.unrested(t, t0, s, temp, K_AWAKE if st == AWAKE else K_RUNNING)
                 elif not self.main_seen or self.fit_main.active:
-                    # no 12 V channel at all: the pack's own voltage shows when it is on
+                    # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
                     # charge, and its level and trend are judged on the readings off charge
                     # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
                     if not self.own_mode:

@@ -259,8 +259,8 @@ def sos_missing(an: BatteryAnalyzer) -> list[str] | None:
     if not an.w_sos.seen:
         return ["no SOS readings"]
     rest = _hours(an.cfg.state.sos_rest_min_s)
-    if not an.main_seen:  # an SOS-only log: rest counts from its first reading
-        return [f"no rested reading yet: the readings do not span {rest}"]
+    if not an.main_seen:  # an SOS-only log: rest counts from the pack's own last charge
+        return [f"no rested reading yet: the pack has not been off charge {rest} (no 12 V channel: by its own voltage)"]
     return [f"no rested reading yet: the car has not been parked {rest}"]
 
 
