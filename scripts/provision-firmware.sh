@@ -17,6 +17,7 @@ if ((${#missing[@]} > 0)); then
     if [[ $(id -u) -eq 0 ]]; then
         echo "provision-firmware: installing ${missing[*]}"
         # another apt (unattended upgrades, a parallel provisioning) may hold the lock: wait for it
+        bash "$(dirname "$0")/wait-apt-lock.sh"
         apt-get -o DPkg::Lock::Timeout=600 update
         DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
             --no-install-recommends "${missing[@]}"

@@ -17,7 +17,8 @@ from typing import Any
 from battwatch.adapters.clock import HostClock
 from battwatch.adapters.sdnotify import Notifier
 from battwatch.adapters.serial_source import RawLine, SerialSource
-from battwatch.adapters.store import Store
+from battwatch.adapters.store import Batch, Store
+from battwatch.adapters.trouble import Trouble
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
@@ -39,11 +40,34 @@ logger = logging.getLogger(__name__)
 PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
 PRUNE_AHEAD_MAX_S = 86400.0  # retention never runs further ahead of a synchronised host clock
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
+HEALTH_LOG_S = 6 * 3600.0  # a health line in the log this often, in data time (wakes and sleeps: debug)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
 PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
 PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
 ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
+
+
+def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
+    """One log line for the owner: each battery's verdict and rested voltage, the active
+    alerts, and the serial link's counts."""
+    parts = []
+    for key, label in (("main", "12 V"), ("sos", "SOS")):
+        b = summary.get(key)
+        if not isinstance(b, dict) or not b:
+            continue
+        text = f"{label} {b.get('health') or 'unknown'}"
+        rested = b.get("rested_voltage")
+        if isinstance(rested, int | float):
+            soc = b.get("soc_pct")
+            text += f", rested {rested:.2f} V" + (f" ({soc:.0f} %)" if isinstance(soc, int | float) else "")
+        parts.append(text)
+    alerts = [f"{key}/{a.get('alert')} {a.get('severity')}" for key in ("main", "sos")
+              for a in (summary.get(key) or {}).get("alerts", []) if isinstance(a, dict)]
+    frames = link.get("frames", 0)
+    lost = link.get("lost_frames", 0)
+    return (f"health: {'; '.join(parts) or 'no readings analysed yet'}; "
+            f"alerts: {', '.join(alerts) if alerts else 'none'}; link: {frames:,} frames, {lost:,} lost")
 
 
 def build_pipeline(cfg: Config) -> Pipeline:
@@ -128,16 +152,24 @@ class App:
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
         stop_requested: threading.Event | None = None,
+        health_log_s: float = HEALTH_LOG_S,
+        final: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.health_log_s = health_log_s
+        self._next_health_t: float | None = None  # data time of the next health line
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self.pipeline = build_pipeline(cfg)
         self.decoder = build_decoder(cfg)
         self.host_clock = HostClock(cfg.clock.host)
         self.store = open_store(cfg, store_dir)
-        # the store first: everything lands locally before any network sink sees it
+        # the store first: a reading reaches the network sinks at the store's commit point,
+        # so they never hold one that a power cut took from the store
         extra = build_sinks(cfg, store_dir=self.store.directory) if sinks is None else sinks
         self.sinks: list[Sink] = [self.store, *extra]
+        self.network: list[Sink] = list(extra)
+        self.store.on_commit = self._committed
+        self._sink_trouble: dict[tuple[str, str], Trouble] = {}
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
         # the idle wait must be shorter than the watchdog ping interval, however short
@@ -156,6 +188,9 @@ class App:
         # given when a signal may arrive before the App exists (cli: handlers set first thing)
         self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
+        # the readings end with this run (the demo): close and judge what is open at the stop.
+        # Never for the daemon: its saved state keeps an open drive for the next start.
+        self.final = final
         self.transitions = 0
         self.link_up = False
         self._scheduler: Any = None
@@ -210,11 +245,37 @@ class App:
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
         data["link"]["held_for_clock"] = self.decoder.holding
+        data["link"]["host_clock"] = self.host_clock.state
         data["sinks"] = {s.name: s.status() for s in self.sinks}
+        data["store"] = self.store.health()
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks if sinks is None else sinks:
-            sink.summary(summary)
+            self._call(sink, "summary", sink.summary, summary)
+
+    def _call(self, sink: Sink, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """One sink's call, isolated: a sink that fails (its disk is full, say) must not keep
+        the others from their data; told once, then counted (adapters/trouble.py)."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - any sink failure, whatever its kind
+            trouble = self._sink_trouble.get((sink.name, what))
+            if trouble is None:
+                trouble = self._sink_trouble[sink.name, what] = Trouble(logger, f"sink {sink.name} ({what})")
+                logger.error("sink %s failed in %s", sink.name, what, exc_info=True)
+            trouble.failed(e, 1 if what == "reading" else 0, consequence=f"{what} lost for this sink")
+        else:
+            if self._sink_trouble:
+                trouble = self._sink_trouble.get((sink.name, what))
+                if trouble is not None and trouble.active:
+                    trouble.ok()
+
+    def _committed(self, batch: Batch) -> None:
+        """The store's commit point: these readings are on disk (or the disk could not take
+        them, which the store counts); now the network sinks may have them."""
+        for r, state in batch:
+            for sink in self.network:
+                self._call(sink, "reading", sink.reading, r, state)
 
     # -- signals -------------------------------------------------------------------------
     def handle_signal(self, sig: int, frame: FrameType | None) -> None:
@@ -233,20 +294,26 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
+                if self._next_health_t is None:
+                    self._next_health_t = out.t + self.health_log_s
+                elif out.t >= self._next_health_t:
+                    self._next_health_t = out.t + self.health_log_s
+                    logger.info("%s", health_line(self.pipeline.summary(out.t), self.decoder.stats.as_dict()))
                 if self.retention.due(out.t):
                     self.retention.run(out.t)
                 state = None
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
                     state = analyzer.state_of(out)
-                for sink in self.sinks:
-                    sink.reading(out, state or "")
+                # the network sinks get it at the store's commit (_committed)
+                self._call(self.store, "reading", self.store.reading, out, state or "")
                 if self.on_reading is not None:
                     self.on_reading(out)
             elif isinstance(out, AlertTransition):
-                for sink in self.sinks:
-                    if sink is not self.store:
-                        sink.transition(out)
+                # the readings before it go out first: commit them now
+                self._call(self.store, "flush", self.store.flush)
+                for sink in self.network:
+                    self._call(sink, "transition", sink.transition, out)
         trs = [out for out in outs if isinstance(out, AlertTransition)]
         if not trs:
             return
@@ -257,8 +324,8 @@ class App:
         for tr in trs:
             self.transitions += 1
             logger.log(
-                logging.WARNING if tr.state == "raised" else logging.INFO,
-                "alert %s %s/%s %s: %s", tr.state, tr.battery, tr.alert, tr.severity, tr.message,
+                logging.WARNING if tr.change in ("raised", "escalated") else logging.INFO,
+                "alert %s %s/%s %s: %s", tr.change, tr.battery, tr.alert, tr.severity, tr.message,
             )
             if self.on_transition is not None:
                 self.on_transition(tr)
@@ -318,9 +385,8 @@ class App:
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
             for rem in self.pipeline.reminders():
                 for sink in self.sinks:
-                    sink.reminder(rem)
-            for sink in self.sinks:
-                sink.flush()
+                    self._call(sink, "reminder", sink.reminder, rem)
+            self._flush_sinks()
             self._save()
             st = self.decoder.stats
             n_held = self.decoder.holding
@@ -423,14 +489,14 @@ class App:
             self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
             if adc.fast_seconds > 0:
                 self.source.send(Command("FAST", (str(adc.fast_seconds), f"{adc.fast_rate_hz:g}")))
-                logger.info("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
-                            adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
+                logger.debug("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
+                             adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
             else:
-                logger.info("car awake: ADC at %g Hz", adc.frame_rate_hz)
+                logger.debug("car awake: ADC at %g Hz", adc.frame_rate_hz)
         else:
             rate = self._sleep_rate_hz()
             self.source.send(Command("RATE", (f"{rate:g}",)))
-            logger.info("car asleep: ADC rate lowered to %g Hz", rate)
+            logger.debug("car asleep: ADC rate lowered to %g Hz", rate)
 
     def _send_time(self) -> None:
         """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""
@@ -511,6 +577,7 @@ class App:
             ("serial", self._stop_source),
             ("drain", self._drain),
             ("held", self._release_held),
+            ("end of data", self._end_of_data),
             ("flush", self._flush_sinks),
             # the board may forget what is on disk now; then the port closes
             ("ack", self._final_ack),
@@ -518,7 +585,7 @@ class App:
             ("state", self._save),
         ]
         # network sinks first (they flush to their outbox in the store directory), store last
-        network = [sink for sink in self.sinks if sink is not self.store]
+        network = self.network
         for sink in reversed(network):
             steps.append((sink.name, sink.close))
         if network:
@@ -546,8 +613,8 @@ class App:
             self.source.close()
 
     def _flush_sinks(self) -> None:
-        for sink in self.sinks:
-            sink.flush()
+        for sink in self.sinks:  # the store first: its commit hands readings to the others
+            self._call(sink, "flush", sink.flush)
 
     def _release_held(self) -> None:
         """Readings held for an unsynchronised host clock are stored, never lost at a stop:
@@ -564,6 +631,10 @@ class App:
             "(the unsynchronised host clock)%s", n,
             f"; {held - n} could not be placed in time order" if held != n else "",
         )
+
+    def _end_of_data(self) -> None:
+        if self.final and self._last_reading_t is not None:
+            self._route(self.pipeline.end_of_data(self._last_reading_t))
 
     def _drain(self) -> None:
         if self.force_exit:

@@ -78,6 +78,9 @@ class DeviceDecoder:
         self.step_s = step_s  # a synced host clock this far from our mapping: re-anchor
         self.jump_s = jump_s  # ... and this far: tell the analysis time jumped
         self._held: list[Reading] = []
+        # each held reading's uptime and the device boot it came from: a re-stamp places it
+        # by its own uptime, whatever anchor (a hello, say) came after it was held
+        self._held_at: list[tuple[int, int]] = []
         self._estimated = False  # readings went out on an unsynchronised host clock
         self.released: list[Reading] = []  # held readings re-stamped, for the caller to take
         self.jumps: list[tuple[float, float]] = []  # (time, seconds) for the caller to take
@@ -139,7 +142,8 @@ class DeviceDecoder:
                          or (msg.command == "ACK" and msg.detail == "unknown") else logging.WARNING)
                 logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
             elif msg.detail:
-                logger.info("ADC accepted %s: %s", msg.command, msg.detail)
+                # at every change of rate (each wake and sleep): detail for debugging only
+                logger.debug("ADC accepted %s: %s", msg.command, msg.detail)
         return None
 
     def _hello(self, msg: Hello, host_t: float, line: bytes) -> None:
@@ -175,8 +179,7 @@ class DeviceDecoder:
         self._rebase_by = "the device clock"
         if self._held:
             # held for an unsynchronised host clock: the board's clock places them now
-            held, self._held = self._held, []
-            self._release([r._replace(t=r.t + shift) for r in held])
+            self._release(self._restamp(msg.uptime_ms, now, shift))
 
     def _rebooted(self) -> None:
         self.stats.reboots += 1
@@ -282,6 +285,7 @@ class DeviceDecoder:
                 self.hold_max_s,
             )
         self._held.append(reading)
+        self._held_at.append((fr.uptime_ms, self.timebase.reboots))
         if t - self._held[0].t < self.hold_max_s:
             return None
         # No NTP in sight (a car has no network most of the time): go on with estimates.
@@ -290,9 +294,27 @@ class DeviceDecoder:
             self.hold_max_s,
         )
         self._estimated = True
-        held, self._held = self._held, []
-        self._release(held)
+        self._release(self._take_held())
         return None
+
+    def _take_held(self) -> list[Reading]:
+        held = self._held
+        self._held, self._held_at = [], []
+        return held
+
+    def _restamp(self, uptime_ms: int, t: float, shift: float) -> list[Reading]:
+        """Held readings on the true timeline: ``uptime_ms`` of this boot is at ``t``.
+
+        A reading held in this boot is placed by its own uptime (the anchor may have moved
+        since it was held: a hello re-anchors); one from an earlier boot has no uptime in
+        common with this one, so it moves by ``shift``, the step of the current mapping."""
+        boot = self.timebase.reboots
+        out: list[Reading] = []
+        for i, r in enumerate(self._held):
+            up, held_boot = self._held_at[i]
+            out.append(r._replace(t=t + (up - uptime_ms) / 1000.0 if held_boot == boot else r.t + shift))
+        self._take_held()
+        return out
 
     def _check_host_clock(self, fr: Frame, t: float, host_t: float) -> float:
         """Follow a synchronised host clock: re-stamp held readings, re-anchor after a step."""
@@ -304,8 +326,7 @@ class DeviceDecoder:
             # the clock is synchronised now: the held readings get their true times
             logger.info("host clock synchronised: %d held readings re-stamped by %+.0f s",
                         len(self._held), delta)
-            held, self._held = self._held, []
-            self._release([r._replace(t=r.t + delta) for r in held])
+            self._release(self._restamp(fr.uptime_ms, host_t, delta))
         elif abs(delta) >= self.jump_s:
             # rest windows, drain rates and trends must not read this as hours passing
             logger.warning("host clock stepped by %+.0f s: re-anchored", delta)
@@ -323,8 +344,7 @@ class DeviceDecoder:
             return 0
         before = len(self.released)
         self._estimated = True
-        held, self._held = self._held, []
-        self._release(held)
+        self._release(self._take_held())
         return len(self.released) - before
 
     def take_released(self) -> list[Reading]:
