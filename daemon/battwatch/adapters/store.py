@@ -447,10 +447,11 @@ class Store:
     # -- housekeeping ------------------------------------------------------------------
     def prune(self, now: float) -> int:
         """Apply retention; returns the number of readings deleted."""
-        # no commit first: what is pending is newer than any cutoff, and a commit is an fsync
         if not MIN_T <= now < MAX_T:
             return 0  # no cutoff can be reckoned from a time no day holds
         cutoff = now - self.retention_days * 86400.0
+        if self._pending and self._pending[0][0].t < cutoff:
+            self.flush()  # only then: a commit is an fsync, and a fast replay prunes often
         if self.csv is not None:
             self.csv.prune(self.csv_retention_days, now)
         try:
