@@ -456,7 +456,9 @@ class App:
         if self._board_keeps is False:
             self._acks.clear()
             return
-        done = self.store.readings_written
+        # past the commit point: a reading a full disk could not take is counted there, and
+        # the board is not asked to keep it forever (it would hold every later frame back)
+        done = self.store.settled
         while self._acks and self._acks[0][0] <= done:
             self._ack_due = self._acks.popleft()[1]
         if (self._ack_due is None or not self._board_keeps or self._prelude is not None

@@ -330,9 +330,14 @@ class Store:
 
     @property
     def accepted(self) -> int:
-        """Readings taken so far, committed or waiting for the next commit: a reading is on
-        disk once ``readings_written`` reaches the count this said just after it was written."""
-        return self.readings_written + len(self._pending)
+        """Readings taken so far, committed or waiting for the next commit: a reading is
+        settled once ``settled`` reaches the count this said just after it was written."""
+        return self.settled + len(self._pending)
+
+    @property
+    def settled(self) -> int:
+        """Readings past the commit point: on disk, or counted as unwritten (a full disk)."""
+        return self.readings_written + self.unwritten
 
     def write_transition(self, tr: AlertTransition) -> None:
         if not MIN_T <= tr.t < MAX_T:
