@@ -165,3 +165,42 @@ def test_daemon_survives_unplug_replug_and_stops_cleanly(tmp_path: Path) -> None
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     # 1.5 s of silence at 10 rows/s: at least 15 one-minute rows are missing, not invented
     assert max(gaps) >= 15 * 60
+
+
+def test_a_board_that_stops_reading_never_blocks_the_sender() -> None:
+    """A board that takes no more input (an emulator past its data, a wedged firmware) fills the
+    line's buffer. The daemon's main loop writes ACKs and RATEs: each write gives up after the
+    write timeout instead of blocking the loop for good, and the source says so."""
+    import os
+    import pty
+    import threading
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    inbox: queue.Queue[object] = queue.Queue()
+    src = SerialSource(os.ttyname(slave), 115200, inbox, reconnect_min_s=0.05, write_timeout_s=0.2)
+    src.start()
+    refused = threading.Event()
+    sent = [0]
+
+    def keep_sending() -> None:
+        # nobody reads the master: sooner or later the pty's input buffer is full
+        while not refused.is_set() and sent[0] < 1_000_000:
+            if src.send(Command("ACK", (str(sent[0]),))):
+                sent[0] += 1
+            else:
+                refused.set()
+
+    try:
+        _next(inbox, LinkUp)
+        sender = threading.Thread(target=keep_sending, daemon=True)
+        sender.start()
+        assert refused.wait(60), "a write into a full line blocked the sender"
+        assert src.send_timeouts >= 1 and sent[0] > 0
+    finally:
+        refused.set()
+        src.stop()
+        os.close(master)
+        os.close(slave)

@@ -149,7 +149,7 @@ def test_bmw_r27_6v_motorcycle_with_a_12v_configuration(tmp_path: Path, battwatc
     assert [(d["battery"], d["alert"], d["severity"], d["state"]) for d in got] == [
         ("main", "config_mismatch", "warning", "raised")]
     text = got[0]["message"]
-    assert "looks like a 6 V battery" in text and "[calibration.main] gain" in text, text
+    assert "looks like a 6 V battery" in text and "[adc.calibration.main] gain" in text, text
     # within the first hour of the log (half an hour of readings that fit no 12 V battery)
     assert at(got[0]) - rows[0][0] <= 3600.0
 

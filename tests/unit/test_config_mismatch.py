@@ -67,7 +67,7 @@ def test_a_6v_battery_on_a_12v_configuration_is_a_configuration_problem() -> Non
     mismatch = next(tr for tr in out if tr.alert == "config_mismatch")
     assert mismatch.t - T0 <= 0.75 * H  # half an hour of readings, before any low_voltage could come
     assert "looks like a 6 V battery (3 lead-acid cells)" in mismatch.message
-    assert "[calibration.main] gain" in mismatch.message
+    assert "[adc.calibration.main] gain" in mismatch.message
     withdrawn = [tr for tr in out if tr.alert == "age" and tr.state == "cleared"]
     assert "Withdrawn" in withdrawn[0].message and "config_mismatch" in withdrawn[0].message
     # the SOS pack on the same car is judged as usual: it fits its 4 NiMH cells

@@ -33,6 +33,7 @@ class SerialSource:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
         read_timeout_s: float = 0.2,
+        write_timeout_s: float = 1.0,
     ) -> None:
         self.url = url
         self.baudrate = baudrate
@@ -40,6 +41,8 @@ class SerialSource:
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.read_timeout_s = read_timeout_s
+        self.write_timeout_s = write_timeout_s
+        self.send_timeouts = 0  # commands the board did not take within write_timeout_s
         self._stop = threading.Event()
         self._keep_open = False  # stop(close=False): the port outlives the reader for a last word
         self._port: Any = None
@@ -79,10 +82,21 @@ class SerialSource:
         port = self._port
         if port is None:
             return False
+        import serial  # pyserial; already loaded by the open that made the port
+
         try:
             with self._write_lock:
                 port.write(encode_command(cmd))
             return True
+        except serial.SerialTimeoutException:
+            # A board that stopped reading its input (busy, wedged, an emulator past its data)
+            # fills the line's buffer; the main loop must not wait on it. The next ACK says
+            # again what this one said, and a lost RATE is sent again at the next change.
+            self.send_timeouts += 1
+            if self.send_timeouts == 1:
+                logger.warning("serial: the board does not take commands (%s not sent within %.1f s)",
+                               cmd.name, self.write_timeout_s)
+            return False
         except Exception as e:  # noqa: BLE001 - a dying port raises many kinds of errors
             logger.debug("serial: cannot send %s: %s", cmd.name, e)
             return False
@@ -94,6 +108,7 @@ class SerialSource:
         port = serial.serial_for_url(self.url, do_not_open=True)
         port.baudrate = self.baudrate
         port.timeout = self.read_timeout_s
+        port.write_timeout = self.write_timeout_s  # the main loop writes commands: never wait long
         if hasattr(port, "exclusive"):
             try:
                 port.exclusive = True  # a second battwatch on the same adapter is a mistake

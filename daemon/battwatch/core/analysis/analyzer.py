@@ -78,7 +78,7 @@ class BatteryAnalyzer:
         self.fit_main = FitWatch(
             "main", 6 * CELL_FLOOR["lead_acid"], sc.main_max_v, "a 12 V starter battery", ("lead_acid", 6), ("lead_acid",),
             "battwatch judges 12 V starter batteries only. If the battery is a 12 V one, the divider "
-            "or the calibration is wrong: check the tap and [calibration.main] gain.",
+            "or the calibration is wrong: check the tap and [adc.calibration.main] gain.",
             self.engine, FIT_JUDGE_S, FIT_MIN_N)
         bs = cfg.battery.sos
         lim = self.sos.lim
@@ -87,7 +87,7 @@ class BatteryAnalyzer:
             f"{bs.cells} {'NiMH' if bs.chemistry == 'nimh' else bs.chemistry} cell{'s' if bs.cells > 1 else ''}, "
             f"{lim.nominal_v * bs.cells:g} V", (bs.chemistry, bs.cells), ("nimh", "li-ion", "lifepo4"),
             "Set [battery.sos] chemistry and [battery.sos] cells to the pack's (a BMW TCB pack is 4 NiMH cells, "
-            "4.8 V); if they are right, check the tap and [calibration.sos] gain.",
+            "4.8 V); if they are right, check the tap and [adc.calibration.sos] gain.",
             self.engine, FIT_JUDGE_S, FIT_MIN_N)
         self.max_dt = a.state.max_window_s
         self.sos_rest_s = a.state.sos_rest_min_s
