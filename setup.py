@@ -32,6 +32,8 @@ COMPILED = [
     "daemon/battwatch/core/analysis/faults.py",
     "daemon/battwatch/core/analysis/lead_acid.py",
     "daemon/battwatch/core/analysis/pack.py",
+    "daemon/battwatch/core/analysis/packstep.py",
+    "daemon/battwatch/core/analysis/plausibility.py",
     "daemon/battwatch/core/analysis/state.py",
     "daemon/battwatch/core/analysis/trend.py",
 ]

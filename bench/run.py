@@ -227,10 +227,13 @@ def bench_live(tmp: Path, rate_hz: float = 100.0, seconds: float = 30.0) -> str:
     )
 
 
-def other_sections() -> list[str]:
-    """``bench_*.py`` modules contributed per topic, each with ``run() -> str``."""
+def other_sections(names: list[str] | None = None) -> list[str]:
+    """``bench_*.py`` modules contributed per topic, each with ``run() -> str`` (only ``names``:
+    ``detection`` runs bench_detection.py)."""
     out = []
     for path in sorted(HERE.glob("bench_*.py")):
+        if names is not None and path.stem.removeprefix("bench_") not in names:
+            continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
@@ -276,6 +279,8 @@ def main() -> int:
             sections.append(bench_live(tmp))
     if not only or "others" in only:
         sections += other_sections()
+    elif topics := [x for x in only if (HERE / f"bench_{x}.py").exists()]:
+        sections += other_sections(topics)
     stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     sections = [dated(s, stamp) for s in sections]
     results = HERE / "RESULTS.md"
@@ -286,7 +291,8 @@ def main() -> int:
         "",
         f"Machine: {machine()}.  ",
         "Command: `make bench` (all sections), or `bench/run.py help|replay|live|others` for some of",
-        "them; each section says when it was measured.",
+        "them (`bench/run.py detection` for the detection benchmark alone); each section says when it",
+        "was measured.",
         "",
     ]
     text = "\n".join(head + sections)

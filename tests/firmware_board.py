@@ -196,6 +196,21 @@ def readings(store: Path) -> list[sqlite3.Row]:
         db.close()
 
 
+def assert_every_frame_stored(board: Board, store: Path, daemon: Proc) -> list[sqlite3.Row]:
+    """The store holds every window the board measured up to the frame the (stopped) daemon
+    last acknowledged, once: their lengths add up to the board's uptime at that frame's end.
+    (Frames the board had to merge while nobody read are fewer rows, covering the same time.)"""
+    told = re.findall(r"ADC told that frames up to (\d+) are stored", daemon.output)
+    assert told, "the daemon acknowledged nothing at its stop"
+    last = int(told[-1])
+    _, m = board.proc.wait_until(r"[>x] \$BWD,(\d+),(\d+),", lambda m: int(m.group(1)) == last)
+    rows = readings(store)
+    assert round(sum(r["window_s"] for r in rows) * 1000) == int(m.group(2)), (len(rows), last)
+    assert len(rows) <= last + 1
+    assert all(r["flags"] & 0x10 for r in rows if r["window_s"] > 1.0), "merged windows are buffered"
+    return rows
+
+
 def bad_lines(daemon: Proc) -> list[str]:
     """The daemon's complaints about what came over the link, and any traceback."""
     return [line for line in daemon.lines if re.search(r"line #\d+ skipped|Traceback|ERROR", line)]

@@ -186,8 +186,11 @@ class MainLowVoltage(BelowLevels):
 
 
 # BCI-style load-test minimum by battery temperature (§0.1, Kia workshop manual [SRC 29]).
-CRANK_TABLE: Table = ((-12.0, 8.7), (-7.0, 8.9), (-1.0, 9.1), (4.0, 9.3), (10.0, 9.4), (17.0, 9.5), (21.0, 9.6))
-CRANK_INFO_TABLE: Table = ((-12.0, 9.2), (21.0, 10.5))
+# BCI's load-test table [SRC 29] from -12 °C to 21 °C, and its 0 °F row (8.5 V at -18 °C)
+# kept 0.05 V above crit_v, so that a warning can still come before critical in deep cold.
+CRANK_TABLE: Table = ((-18.0, 8.55), (-12.0, 8.7), (-7.0, 8.9), (-1.0, 9.1), (4.0, 9.3), (10.0, 9.4), (17.0, 9.5),
+                      (21.0, 9.6))
+CRANK_INFO_TABLE: Table = ((-20.0, 8.85), (-12.0, 9.2), (21.0, 10.5))
 
 
 @section
@@ -199,7 +202,8 @@ class CrankingConfig(Section):
     crit_v: Volts = 8.5
     # §0.1 info "< 10.5 V" at ≥ 21 °C. In the cold a healthy start dips further than the load
     # test's table falls (thicker oil: more starter current; higher resistance), so the level
-    # falls to 9.2 V at -12 °C, about 0.5 V above the load-test limit there [ENG].
+    # falls to 9.2 V at -12 °C, about 0.5 V above the load-test limit there, and 8.85 V at
+    # -20 °C, where a healthy battery cranks to ~8.9-9.3 V [ENG].
     info_by_temp_c: Annotated[Table, _table("info_by_temp_c")] = CRANK_INFO_TABLE
     info_clear_margin_v: Volts = 0.2  # a start must beat the info level by this to clear it [ENG]
     warn_clear_margin_v: Volts = 0.2  # a start must beat the limit by this to count as good [ENG]
@@ -278,7 +282,11 @@ class OvervoltageConfig(Section):
     crit_v: Volts = 15.5
     crit_clear_v: Volts = 15.0
     immediate_v: Volts = 16.0  # a window average this high raises critical at once
-    debounce: Debounce = Debounce(for_s=30.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
+    # §0.1 says "sustained ≥ 30 s", but VW/Audi and BMW EfficientDynamics cars charge a
+    # healthy AGM at 15.4-15.6 V for 20-40 s on overrun (a real recording: 26 s), again and
+    # again: 90 s tells a failed regulator (above 15 V for minutes) from that, within two
+    # minutes of 60-s windows [ENG]
+    debounce: Debounce = Debounce(for_s=90.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
 
     def check(self) -> None:
         if not self.info_v < self.warn_v < self.crit_v <= self.immediate_v:
@@ -322,6 +330,25 @@ class DrainConfig(Section):
     early_span_s: Seconds = 4 * H
     early_every_s: Annotated[float, Range(ge=600.0, le=400 * 86400.0)] = 1 * H
     early_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 2.0
+    # First looks, before rest_min_s: from the first rested reading of the park (the state's
+    # 4 h) each stretch of first_span_s is fitted on its own and counts only past
+    # first_factor times the level it raises (warning 150 mV per 12 h, ~1 A on 80 Ah); two
+    # stretches in a row raise. The surface charge slows down from one stretch to the next (a
+    # 0.3 V charge fading with a 2.5 h time constant falls ~200 mV per 12 h over 4-6 h after
+    # key-off, ~90 over 6-8 h), a drain does not: 1 A from 40 Ah, a quarter gone in under
+    # 10 h, is only caught this way [ENG].
+    first_span_s: Seconds = 2 * H
+    first_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 3.0
+    # A modest drain over a long park: 3x the expected sleep current from a 110 Ah battery is
+    # only ~16 mV per 12 h, under every level above, yet takes a quarter of the charge in six
+    # days. So once the fit has measured the extra current to be at least sustained_factor x
+    # the expected sleep current (car_sleep_ma + monitor_draw_ma) and the fall beyond the
+    # expected one has reached sustained_fall_mv, the verdict is a warning. The fall is the
+    # evidence: more than the surface charge's slow tail after rest_min_s (≲ 35 mV) and a
+    # temperature correction off by 1-2 mV/°C over a day's swing (≲ 25 mV) can make [ENG].
+    sustained_factor: Annotated[float, Range(gt=0.0, le=100.0)] = 1.0
+    sustained_clear_factor: Annotated[float, Range(gt=0.0, le=100.0)] = 0.6
+    sustained_fall_mv: Annotated[float, Range(ge=0.0)] = 70.0
     # The state of charge used to turn mV into % (the OCV table's slope) before any resting
     # reading has been seen: a typical well-used battery [ENG].
     assumed_soc_pct: Annotated[float, Range(ge=0, le=100)] = 80.0
@@ -333,6 +360,8 @@ class DrainConfig(Section):
         for level in ("info", "warn", "crit"):
             if not getattr(self, f"{level}_clear_mv_12h") < getattr(self, f"{level}_mv_12h"):
                 raise ValueError(f"{level}_clear_mv_12h must be below {level}_mv_12h")
+        if not self.sustained_clear_factor < self.sustained_factor:
+            raise ValueError("sustained_clear_factor must be below sustained_factor")
         if self.early_span_s > self.min_span_s:
             raise ValueError("early_span_s must not exceed min_span_s")
         if self.early_every_s > self.verdict_every_s:
@@ -435,6 +464,12 @@ class CellLimits(Section):
     # reading is brought to sos.temp_ref_c with it before the level, step, trend and
     # self-discharge rules see it, so seasons are not read as wear or leakage.
     temp_coeff_v_per_c: TempCoeff = 0.0
+    # Without a 12 V channel the pack's own voltage tells when it is on charge: at or above
+    # charge_v per cell (above any rested voltage: the float or end-of-charge level), or risen by
+    # charge_rise_v per cell above its lowest value since the last charge (more than a load
+    # easing off or a warmer day moves it) [ENG].
+    charge_v: Volts
+    charge_rise_v: Volts
 
     def check(self) -> None:
         _below_order(self.info_v, self.info_clear_v, self.warn_v, self.warn_clear_v, self.crit_v, self.crit_clear_v)
@@ -464,6 +499,10 @@ class NimhLimits(CellLimits):
     # 0.5 mV per cell per °C, higher when warm, is an engineering estimate [ENG] (2 mV/°C for
     # a 4-cell pack: 60 mV between a -10 °C winter night and a 20 °C day). Tune with data.
     temp_coeff_v_per_c: TempCoeff = 0.0005
+    # on charge: about 1.45 V at the end of a 0.1 C charge, 1.25-1.40 V rested (§0.2 [SRC 8]); a
+    # charge lifts a cell by 0.1-0.2 V [ENG]
+    charge_v: Volts = 1.40
+    charge_rise_v: Volts = 0.05
 
 
 @section
@@ -483,6 +522,10 @@ class LiIonLimits(CellLimits):
     step_crit_v: Volts = 2.5
     soc_table: SocTable = ((3.00, 0.0), (3.45, 10.0), (3.70, 50.0), (3.95, 90.0), (4.10, 100.0))
     healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "~2-3 %/month typical" (§0.2)
+    # float-charged at 4.1-4.2 V, ~4.0-4.1 V rested (§0.2); a load easing off on a cell lifts
+    # it by up to ~0.1 V (2-3 A through 50-100 mOhm) [ENG]
+    charge_v: Volts = 4.12
+    charge_rise_v: Volts = 0.15
 
 
 @section
@@ -501,6 +544,8 @@ class LifepoLimits(CellLimits):
     step_crit_v: Volts = 2.2
     soc_table: SocTable = ((2.50, 0.0), (3.10, 10.0), (3.25, 50.0), (3.32, 90.0), (3.40, 100.0))
     healthy_pct_month: Annotated[float, Range(gt=0, le=100)] = 3.0  # "low" (§0.2), as Li-ion [ENG]
+    charge_v: Volts = 3.45  # 3.6-3.65 V on charge, ~3.3-3.4 V rested (§0.2)
+    charge_rise_v: Volts = 0.08
 
 
 @section
@@ -520,6 +565,11 @@ class SosLowVoltage(Section):
     # §4: "backup WARN: 3 rested samples over ≥ 24 h"; critical sooner [ENG].
     debounce: Debounce = Debounce(for_s=24 * H, for_n=3, clear_for_s=2 * H, clear_for_n=3)
     crit_for_s: Seconds = 6 * H
+    # Without a 12 V channel (an SOS-only tap, a bench log) a reading counts once the pack has
+    # been off charge for state.sos_rest_min_s, by its own voltage, and every level is held for
+    # this long instead: the 24 h above give a car's next drive the chance to recharge the
+    # pack, and here a recharge shows in the pack's own readings [ENG].
+    own_for_s: Seconds = 1800.0
 
 
 @section
@@ -531,6 +581,11 @@ class SosStep(Section):
     # shorted cell drops within one window, a flat pack loses < 0.1 V per hour.
     window_s: Seconds = 3 * H
     max_gap_s: Seconds = 48 * H  # across a drive: compare with the last rested values this recent
+    # Readings that are not rested (relaxing after a charge, awake, on charge) are compared with
+    # readings of the same kind this recent, and only a fall of step_crit_v (about a cell)
+    # counts: within half an hour relaxation moves a pack of up to six NiMH cells by well under
+    # one cell's voltage, a shorted cell by a whole one at once [ENG].
+    fast_window_s: Seconds = 1800.0
     clear_margin_v: Volts = 0.2  # back within this of the level before the step clears it [ENG]
     debounce: Debounce = Debounce(for_s=1800.0, for_n=3, clear_for_s=6 * H, clear_for_n=3)
 
@@ -650,6 +705,14 @@ class TrendConfig(Section):
     # lifespan: SOS lifespan_years max, 12 V main.age.crit_years) plus this many years says
     # "no decline in sight" rather than a date: age decides long before [ENG].
     horizon_years_past_life: Annotated[float, Range(ge=0, le=50)] = 2.0
+    # The SOS pack's remaining life never promises more than the last days show: the daily
+    # values of the last short_days, once there are short_min_points of them, are fitted every
+    # day as well, and where that line reaches the critical level sooner than the long-term one
+    # (or there is no long-term one yet) the remaining life and the projected dates follow it.
+    # It speaks only for crossings within clear_days; the decline alert stays on the long-term
+    # trend [ENG].
+    short_days: Annotated[float, Range(ge=3, le=90)] = 14.0
+    short_min_points: Annotated[int, Range(ge=3, le=90)] = 5
 
     def check(self) -> None:
         if not self.crit_days < self.warn_days < self.clear_days:

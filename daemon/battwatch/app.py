@@ -208,6 +208,7 @@ class App:
         self._board_keeps: bool | None = None  # its answer to ACK on this link
         self._acks: deque[tuple[int, int]] = deque()  # (store.accepted after the frame, seq)
         self._ack_due: int | None = None  # newest frame on disk the board has not been told of
+        self._acked: int | None = None  # ... and the newest it has been told of
         self._reboots = 0
         self.retention = Retention(self.store, self.host_clock)
         self._restore()
@@ -441,7 +442,7 @@ class App:
             # numbers from before a reboot mean other frames now
             self._reboots = dec.stats.reboots
             self._acks.clear()
-            self._ack_due = None
+            self._ack_due = self._acked = None
         if self._board_keeps is False or dec.holding or dec.high_seq is None:
             return
         if self._acks and self._acks[-1][1] == dec.high_seq:
@@ -462,7 +463,7 @@ class App:
                 or not (self.link_up or final)):
             return
         if self.source.send(Command("ACK", (str(self._ack_due),))):
-            self._ack_due = None
+            self._acked, self._ack_due = self._ack_due, None
 
     def _sleep_rate_hz(self) -> float:
         adc = self.cfg.adc
@@ -606,6 +607,8 @@ class App:
     def _final_ack(self) -> None:
         try:
             self._ack_stored(final=True)
+            if self._acked is not None:
+                logger.info("ADC told that frames up to %d are stored", self._acked)
         finally:
             self.source.close()
 

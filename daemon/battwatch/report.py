@@ -31,7 +31,7 @@ MAX_BUCKETS = 2500  # a plotted line keeps each bucket's lowest and highest valu
 SHADED_STATE = {"asleep": "asleep", "resting": "resting", "awake": "awake", "cranking": "running",
                 "running": "running"}
 # Alert rows of the timeline, in the catalogue's order (docs/analysis.md §9).
-ALERT_ORDER = ("low_voltage", "weak_cranking", "undercharging", "overvoltage", "parasitic_drain",
+ALERT_ORDER = ("config_mismatch", "low_voltage", "weak_cranking", "undercharging", "overvoltage", "parasitic_drain",
                "step_drop", "self_discharge", "decline", "age", "sensor_fault")
 BATTERY_LABEL = {"main": "12 V", "sos": "SOS"}
 

@@ -41,7 +41,9 @@ def _config(tmp: Path, link: Path, store: Path) -> Path:
         # alert in the middle would change what the analysis raises
         + f'\n[adc]\nport = "{link}"\nsilent_after_s = 3600\nreconnect_min_s = 0.1\nreconnect_max_s = 0.3\n'
         + f'[store]\npath = "{store}"\ncommit_interval_s = 3600\ncommit_rows = 100000\n'
-        + '[clock]\nhost = "trusted"\n'
+        # the emulator replays a log: only its clock (BWT) tells the data's time; frames before
+        # it (the second run starts mid-stream) wait for it instead of taking the host clock
+        + '[clock]\nhost = "untrusted"\nhold_max_s = 86400\n'
     )
     return cfg
 

@@ -203,7 +203,8 @@ def test_watchdog_pings_stop_while_the_main_loop_hangs(tmp_path: Path, notify_so
     cfg = config.from_dict({
         "vehicle": {"id": "wd-test"},
         "adc": {"port": str(tmp_path / "adc"), "silent_after_s": 60},
-        "store": {"path": str(tmp_path / "store")},
+        # readings reach the sinks at the store's commit: commit each one
+        "store": {"path": str(tmp_path / "store"), "commit_interval_s": 0},
     })
     sink = BlockingSink()
     notifier = Notifier(env={"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "100000"})

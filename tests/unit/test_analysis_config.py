@@ -23,10 +23,12 @@ def test_defaults_are_the_domain_values() -> None:
     assert (lv.warn_v, lv.warn_clear_v, lv.crit_v, lv.crit_clear_v, lv.dead_cell_v) == (12.40, 12.50, 12.00, 12.20, 10.5)
     assert a.main.ocv.agm[-1] == (100.0, 12.80) and a.main.ocv.flooded[-1] == (100.0, 12.65)
     assert a.main.ocv_temp_coeff_v_per_c == 0.003
-    assert a.main.cranking.limit_by_temp_c[0] == (-12.0, 8.7) and a.main.cranking.limit_by_temp_c[-1] == (21.0, 9.6)
+    # BCI's table from 0 °F (-18 °C: 8.5 V, kept just above the 8.5 V critical level) to 70 °F
+    assert a.main.cranking.limit_by_temp_c[:2] == ((-18.0, 8.55), (-12.0, 8.7))
+    assert a.main.cranking.limit_by_temp_c[-1] == (21.0, 9.6)
     assert a.main.cranking.crit_v == 8.5
     ov = a.main.overvoltage
-    assert (ov.warn_v, ov.crit_v, ov.immediate_v, ov.debounce.for_s) == (15.0, 15.5, 16.0, 30.0)
+    assert (ov.warn_v, ov.crit_v, ov.immediate_v, ov.debounce.for_s) == (15.0, 15.5, 16.0, 90.0)  # regenerative bursts: §4
     ch = a.main.charging
     assert (ch.avg_warn_v, ch.avg_crit_v, ch.max_warn_v) == (12.8, 12.5, 13.8)
     assert (a.main.drain.warn_mv_12h, a.main.drain.crit_mv_12h) == (50.0, 150.0)

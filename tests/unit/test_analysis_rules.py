@@ -271,14 +271,14 @@ def test_a_start_just_above_the_limit_holds_the_warning_and_says_where_it_ends()
 
 def test_weak_cranking_information_level_is_10_5_v_when_warm() -> None:
     car = Car(make())
-    car.temp = 25.0
+    car.temp = 21.0
     for v in (10.4, 10.3):
         car.park(8)
         car.trip(v)
     assert car.seen() == [("main", "weak_cranking", "info", "raised")]
     assert "below the 10.50 V information level" in car.out[0].message and "9.60 V load-test" in car.out[0].message
     ok = Car(make())
-    ok.temp = 25.0
+    ok.temp = 21.0
     for _ in range(3):
         ok.park(8)
         ok.trip(10.6)
@@ -567,7 +567,11 @@ def test_overvoltage_sustained_immediate_and_held_between_drives() -> None:
     car.start(10.6, after=15.2)
     assert car.seen() == []  # the start's own window is not judged
     car.drive(1, avg=15.2, hi=15.3, lo=15.1)
-    assert car.seen() == [("main", "overvoltage", "warning", "raised")]  # a 60 s window held 15.2 V
+    assert car.seen() == []  # one minute at 15.2 V may be a regenerative burst on overrun
+    car.drive(1, avg=15.2, hi=15.3, lo=15.1)
+    assert car.seen() == [("main", "overvoltage", "warning", "raised")]  # two 60 s windows: 120 s
+    car.drive(1, avg=15.6, hi=15.8, lo=15.3)
+    assert car.seen()[-1] == ("main", "overvoltage", "warning", "raised")
     car.drive(10, avg=15.6, hi=15.8, lo=15.3)
     assert car.seen()[-1] == ("main", "overvoltage", "critical", "raised")
     car.awake(3, 12.8)
@@ -656,15 +660,17 @@ def test_a_heavy_drain_warns_before_half_charge_and_is_critical_within_a_day() -
     key_off = drain_park(car, 30, v25=12.60, mv_per_h=17.9)
     got = drain_alerts(car, key_off)
     assert [sev for _, sev in got] == ["warning", "critical"]
-    # the rested fit starts 8 h after key-off; two hourly looks from 4 h of it confirm the warning
-    assert 12.5 <= got[0][0] <= 14.0
+    # the first looks fit 2-h stretches from the first rested reading (4 h after key-off):
+    # ~215 mV per 12 h beyond the sleep current is past 3x the warning level in the stretch
+    # to 6 h and in the one to 8 h, which raises (before, only the 8 h fit spoke: ~13 h)
+    assert 7.5 <= got[0][0] <= 8.5
     # 8 h of fit give a normal verdict past the 150 mV critical level, and the next comes an
     # hour later instead of 12 h: the debounce's second verdict at ~17 h
     assert 16.5 <= got[1][0] <= 18.0
     warn = next(t.message for t in car.out if t.alert == "parasitic_drain")
-    assert "roughly 1.2" in warn and "2x the 50 mV warning level" in warn
-    # at 13-14 h the battery is at ~57 %: about 4 hours to half charge
-    assert "at half charge in about 4 hours" in warn or "at half charge in about 3 hours" in warn
+    assert "roughly 1.2" in warn and "3x the 50 mV warning level" in warn
+    # at ~8 h the battery is at ~66 %: about 9 hours to half charge
+    assert "at half charge in about 9 hours" in warn or "at half charge in about 8 hours" in warn
     crit = [t.message for t in car.out if t.alert == "parasitic_drain"][-1]
     assert "past the 150 mV per 12 h critical level" in crit and "half charge" in crit
 
@@ -1153,7 +1159,8 @@ def test_summary_shape() -> None:
     sos = s["sos"]
     assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
     assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "decline_in_sight",
-                                 "projected_warning_date", "projected_end_of_life_date"}
+                                 "projected_warning_date", "projected_end_of_life_date", "short_term"}
+    assert m["channel_seen"] is True and sos["channel_seen"] is True and sos["judged_on"] == "rested readings"
     assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "baseline_learned",
                                           "last_pct_per_day", "baseline_pct_per_day", "healthy_pct_per_day",
                                           "alert_mv_per_day", "alert_baseline_mv_per_day", "alert_pct_per_day",

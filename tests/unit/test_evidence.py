@@ -109,7 +109,8 @@ def test_a_missing_channel_is_named() -> None:
     sos_only.park(1.0)
     sos_only.end()
     assert sos_only.health("main") == Health("unknown", "no 12 V channel in the readings")
-    assert sos_only.health("sos") == Health("unknown", "no rested reading yet: the readings do not span 2 h")
+    assert sos_only.health("sos") == Health(
+        "unknown", "no rested reading yet: the pack has not been off charge 2 h (no 12 V channel: by its own voltage)")
     main_only = Log(sos=False)
     main_only.park(5)
     assert main_only.health("sos") == Health("unknown", "no SOS readings")

@@ -132,7 +132,9 @@ class DailyCsvLog:
 
     def write(self, r: Reading) -> None:
         if not self._day_start <= r.t < self._day_end:
-            self.flush()
+            # the day's last rows, not fsynced: the database has them durably already (this
+            # runs inside the store's commit), and an accelerated replay crosses many days
+            self.flush(sync=False)
             self._open(r.t)
         if r.t <= self._last_t:
             if self.out_of_order == 0 or self.out_of_order % 1000 == 0:
@@ -145,8 +147,8 @@ class DailyCsvLog:
         self._writer.writerow(format_row(r, self.vehicle))
         self._rows += 1
 
-    def flush(self) -> None:
-        """Append the buffered rows as whole lines, durably; on failure none of them."""
+    def flush(self, *, sync: bool = True) -> None:
+        """Append the buffered rows as whole lines, durably (``sync``); on failure none of them."""
         if not self._rows:
             return
         text, rows = self._buf.getvalue(), self._rows
@@ -169,7 +171,8 @@ class DailyCsvLog:
             while done < len(data):
                 n = fh.write(data[done:])
                 done += n or 0
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         except OSError as e:
             try:
                 os.ftruncate(fh.fileno(), end)  # never a torn row
@@ -180,7 +183,7 @@ class DailyCsvLog:
         self.trouble.ok()
 
     def close(self) -> None:
-        self.flush()
+        self.flush(sync=False)
         if self._fh is not None:
             self._fh.close()
             self._fh = None
@@ -450,10 +453,11 @@ class Store:
     # -- housekeeping ------------------------------------------------------------------
     def prune(self, now: float) -> int:
         """Apply retention; returns the number of readings deleted."""
-        self.flush()
         if not MIN_T <= now < MAX_T:
             return 0  # no cutoff can be reckoned from a time no day holds
         cutoff = now - self.retention_days * 86400.0
+        if self._pending and self._pending[0][0].t < cutoff:
+            self.flush()  # only then: a commit is an fsync, and a fast replay prunes often
         if self.csv is not None:
             self.csv.prune(self.csv_retention_days, now)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from battwatch.core.model import Reading
@@ -57,6 +57,10 @@ class Plan:
     faults: tuple[Fault, ...] = ()
     artefacts: tuple[Artefact, ...] = ()
     windowing: Windowing = field(default_factory=Windowing)
+    # The battery physics: the simulator's own models unless a plan names others with the same
+    # interface (scenarios/second_model.py, an independent model the detection sweeps run too).
+    main_model: Callable[[AgmParams, MainAgeing | None], MainBattery] = MainBattery
+    pack_model: Callable[[PackParams, PackAgeing | None], BackupPack] = BackupPack
 
 
 # In-window spread of the samples around the trend (V) [ENG: a 12-16 bit ADC behind a divider].
@@ -102,8 +106,8 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
     days = int(math.ceil((plan.end - plan.day0) / DAY_S)) + 1
     weather = Weather(plan.climate, random.Random(f"{key}/weather"), plan.day0, days)
     segments = timeline(plan.drives, t0, plan.end, random.Random(f"{key}/wakeups"))
-    bat = MainBattery(plan.main, plan.main_ageing)
-    pack = BackupPack(plan.pack, plan.pack_ageing)
+    bat = plan.main_model(plan.main, plan.main_ageing)
+    pack = plan.pack_model(plan.pack, plan.pack_ageing)
     p = plan.main
     alt = plan.alternator
     drains = [f for f in plan.faults if f.kind == "drain"]

@@ -10,6 +10,10 @@ from battwatch.core.analysis.engine import AlertEngine
 from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
 from battwatch.core.analysis.lead_acid import DAY_S, MainRules
 from battwatch.core.analysis.pack import PackRules
+from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
+from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
+from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
+from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
 from battwatch.core.analysis.state import (
     AWAKE,
     CRANKING,
@@ -29,6 +33,11 @@ if TYPE_CHECKING:
 
 STATE_VERSION: Final = 1
 HOUSEKEEP_S: Final = 3600.0  # reminders are checked at most once an hour of data time
+# config_mismatch: this much data time, and this many readings, none of them fitting [ENG]:
+# well inside the 2 h that low_voltage's dead-cell verdict needs, so a 6 V battery is never
+# called a 12 V one with dead cells first
+FIT_JUDGE_S: Final = 1800.0
+FIT_MIN_N: Final = 3
 
 
 @dataclass(slots=True)
@@ -66,6 +75,20 @@ class BatteryAnalyzer:
         self.w_sos = ChannelWatch("sos", sc.sos_open_v, self.sos.max_v, sc, self.engine)
         self.w_main.partner = self.w_sos
         self.w_sos.partner = self.w_main
+        self.fit_main = FitWatch(
+            "main", 6 * CELL_FLOOR["lead_acid"], sc.main_max_v, "a 12 V starter battery", ("lead_acid", 6), ("lead_acid",),
+            "battwatch judges 12 V starter batteries only. If the battery is a 12 V one, the divider "
+            "or the calibration is wrong: check the tap and [calibration.main] gain.",
+            self.engine, FIT_JUDGE_S, FIT_MIN_N)
+        bs = cfg.battery.sos
+        lim = self.sos.lim
+        self.fit_sos = FitWatch(
+            "sos", CELL_FLOOR[bs.chemistry] * bs.cells, CELL_SPAN[bs.chemistry][1] * bs.cells * 1.05,
+            f"{bs.cells} {'NiMH' if bs.chemistry == 'nimh' else bs.chemistry} cell{'s' if bs.cells > 1 else ''}, "
+            f"{lim.nominal_v * bs.cells:g} V", (bs.chemistry, bs.cells), ("nimh", "li-ion", "lifepo4"),
+            "Set [battery.sos] chemistry and [battery.sos] cells to the pack's (a BMW TCB pack is 4 NiMH cells, "
+            "4.8 V); if they are right, check the tap and [calibration.sos] gain.",
+            self.engine, FIT_JUDGE_S, FIT_MIN_N)
         self.max_dt = a.state.max_window_s
         self.sos_rest_s = a.state.sos_rest_min_s
         self.gap_s = sc.silent_gap_s
@@ -79,6 +102,7 @@ class BatteryAnalyzer:
         self.state = AWAKE
         self.state_name = STATE_NAMES[AWAKE]
         self.main_seen = False
+        self.own_mode = False  # the pack is judged on its own readings (no 12 V channel seen)
         self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
@@ -112,7 +136,8 @@ class BatteryAnalyzer:
         t0 = t - dt
         main_ok = False
         if v is not None:
-            self.main_seen = True
+            if not self.main_seen:
+                self.main_seen = True
             if vmin is None:
                 vmin = v
             if vmax is None:
@@ -132,7 +157,14 @@ class BatteryAnalyzer:
             else:
                 main_ok = w.check(t, t0, v, vmin, vmax)
             if main_ok:
-                self._main(t, t0, v, vmin, vmax, dt, temp)
+                fm = self.fit_main
+                if fm.done or not fm.feed(t, v):
+                    if self.own_mode:  # a 12 V channel that fits after all: rested readings again
+                        self.own_mode = False
+                        self.sos.own_mode(False)
+                    self._main(t, t0, v, vmin, vmax, dt, temp)
+                else:
+                    main_ok = False  # not the configured battery: no states, no verdicts
         elif self.main_seen:
             self._missing(self.w_main, t)
         if s is not None:
@@ -154,20 +186,37 @@ class BatteryAnalyzer:
                             ok = w.active is None
             else:
                 ok = w.check(t, t0, s, smin, smax)
+            if ok and not self.fit_sos.done and self.fit_sos.feed(t, s):
+                ok = False
             if ok:
                 sos = self.sos
                 sos.last_v = s
                 if main_ok:
-                    if self.state <= RESTING:
+                    st = self.state
+                    if self.tracker.pending_dip is not None:
+                        # a dip in a sleeping car that may be a start (activity decides within
+                        # minutes): the window may hold key-on, and the pack on charge with it
+                        pass
+                    elif st <= RESTING:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since)
-                elif not self.main_seen:
-                    # no 12 V channel at all: nothing tells when the car is awake; the pack's
-                    # level and trend are judged on what it shows, like-for-like rules are off
-                    since = t - self.first_t  # type: ignore[operator]
-                    if since >= self.sos_rest_s:
-                        sos.rested(t, t0, s, temp, since, known=False)
+                        else:
+                            sos.unrested(t, t0, s, temp, K_RELAXING)
+                    elif st != CRANKING:
+                        # a shorted cell is found in any state, against readings of the same kind
+                        sos.unrested(t, t0, s, temp, K_AWAKE if st == AWAKE else K_RUNNING)
+                elif not self.main_seen or self.fit_main.active:
+                    # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
+                    # charge, and its level and trend are judged on the readings off charge
+                    # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
+                    if not self.own_mode:
+                        self.own_mode = True
+                        sos.own_mode(True)
+                    if not sos.own_charge(t, s):
+                        since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
+                        if since >= self.sos_rest_s:
+                            sos.rested(t, t0, s, temp, since, known=False)
         elif self.w_sos.seen:
             self._missing(self.w_sos, t)
         if self.engine.out:
@@ -175,6 +224,12 @@ class BatteryAnalyzer:
         return self._empty
 
     def _sos_park_end(self, t: float) -> None:
+        if self.own_mode:
+            # no 12 V channel: nothing tells a park from a load, so no self-discharge verdict;
+            # whatever happened (a gap, a clock step) the rest starts afresh
+            self.sos.fit.reset()
+            self.sos.own_t = t
+            return
         w = self.w_sos
         # the self-discharge fit must span a few steps of a coarse average-only logger
         self.sos.step_v = 0.0 if w.has_spread or w.step >= NO_STEP else w.step
@@ -290,6 +345,8 @@ class BatteryAnalyzer:
                 setattr(tr, name, value + delta_s)
         for w in (self.w_main, self.w_sos):
             w.shift(delta_s)
+        if self.sos.own_t is not None:
+            self.sos.own_t += delta_s  # the pack's own rest clock (no 12 V channel)
         self.engine.shift(delta_s)
         if self.first_t is not None:
             self.first_t += delta_s
@@ -342,19 +399,21 @@ class BatteryAnalyzer:
         main, sos = self.main, self.sos
         main.daily.close()
         sos.daily.close()
+        # the trend the summary's remaining life rests on: the last days' where it is steeper
+        fit, days_warn, days_crit, _ = sos.life_trend()
         rd = ReportData(
             cranks=list(main.crank_log or []),
             drives=list(main.drive_log or []),
             main_daily=list(main.daily.history or main.daily.points),
             sos_daily=list(sos.daily.history or sos.daily.points),
-            sos_trend=sos.trend,
+            sos_trend=fit,
         )
-        if sos.trend is not None and sos.last_rest_t is not None:
+        if fit is not None and sos.last_rest_t is not None:
             today = sos.last_rest_t / DAY_S
-            if sos.trend_days_warn is not None:
-                rd.sos_warning_day = today + sos.trend_days_warn
-            if sos.trend_days_crit is not None:
-                rd.sos_end_of_life_day = today + sos.trend_days_crit
+            if days_warn is not None:
+                rd.sos_warning_day = today + days_warn
+            if days_crit is not None:
+                rd.sos_end_of_life_day = today + days_crit
         return rd
 
     # -- persistence -----------------------------------------------------------------------------
@@ -367,6 +426,7 @@ class BatteryAnalyzer:
             "last_t": self.last_t,
             "dt_ref": self.dt_ref,
             "main_seen": self.main_seen,
+            "own_mode": self.own_mode,
             "state": self.state,
             "engine": self.engine.export(),
             "tracker": self.tracker.export(),
@@ -374,6 +434,7 @@ class BatteryAnalyzer:
             "sos": self.sos.export(),
             "w_main": self.w_main.export(),
             "w_sos": self.w_sos.export(),
+            "fit": [self.fit_main.export(), self.fit_sos.export()],
         }
 
     def import_state(self, d: dict[str, Any]) -> None:
@@ -383,6 +444,8 @@ class BatteryAnalyzer:
         self.last_t = d["last_t"]
         self.dt_ref = d["dt_ref"]
         self.main_seen = bool(d["main_seen"])
+        self.own_mode = bool(d.get("own_mode", False))
+        self.sos.own_mode(self.own_mode)
         self.state = int(d["state"])
         self.state_name = STATE_NAMES[self.state]
         if self.last_t is not None:
@@ -394,3 +457,6 @@ class BatteryAnalyzer:
         self.sos.load(d["sos"])
         self.w_main.load(d["w_main"])
         self.w_sos.load(d["w_sos"])
+        if "fit" in d:  # states from before config_mismatch: watched afresh
+            self.fit_main.load(d["fit"][0])
+            self.fit_sos.load(d["fit"][1])

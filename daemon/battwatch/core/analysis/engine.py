@@ -29,6 +29,7 @@ class Slot:
         "level", "since", "level_since", "raised_level", "value", "message", "last_notified",
         "up_since", "up_n", "busy", "down_since", "down_n", "down_max", "history", "flapping",
         "sensor", "down_value", "down_ctx", "refresh", "now_message", "now_value", "now_t", "refresh_at",
+        "muted",
     )
 
     def __init__(
@@ -43,6 +44,9 @@ class Slot:
         self.clear_for_n = d.clear_for_n
         self.renotify_s = renotify_s  # None: the engine's per-severity periods
         self.sensor = alert == "sensor_fault"
+        # verdicts are ignored: the readings cannot belong to the configured battery
+        # (config_mismatch), so nothing they say is about this battery
+        self.muted = False
         self.level = NONE
         self.since = 0.0  # when it was raised (from no alert)
         self.level_since = 0.0  # when it reached its current severity
@@ -168,6 +172,8 @@ class AlertEngine:
         ctx: Any = None, *, immediate: bool = False,
     ) -> None:
         """One verdict for alert ``s``: it should be at ``target`` now, on evidence since ``t0``."""
+        if s.muted:
+            return
         level = s.level
         if t >= s.refresh_at and target >= level:
             # the verdict still supports the level (or a higher one being confirmed): its words
@@ -318,6 +324,19 @@ class AlertEngine:
         if new != s.level:
             self._change(s, t, new, value, message, ctx)
 
+    def mute(self, battery: str, t: float, on: bool, quiet: bool = False) -> None:
+        """The battery's readings do not fit its configuration (``on``), or fit again: its
+        alerts (all but sensor_fault and config_mismatch) ignore every verdict meanwhile, and
+        those active are withdrawn (cleared, saying why) unless ``quiet`` (a restored state)."""
+        for s in self.slots.values():
+            if s.battery != battery or s.sensor or s.alert == "config_mismatch":
+                continue
+            s.muted = on
+            if on:
+                s.reset_pending()
+                if s.level > NONE and not quiet:
+                    self._change(s, t, NONE, None, _withdrawn, battery)
+
     def hold(self, battery: str) -> None:
         """A sensor fault: forget the pending changes of the battery's alerts (they stay put)."""
         for s in self.slots.values():
@@ -386,6 +405,12 @@ class AlertEngine:
             s = self.slots.get((battery, alert))
             if s is not None:
                 s.load(d)
+
+
+def _withdrawn(sev: int, battery: Any) -> str:
+    name = "12 V battery" if battery == "main" else "SOS backup battery"
+    return (f"Withdrawn: the {name} readings do not fit the configured battery (see config_mismatch), "
+            f"so they say nothing about it until they do.")
 
 
 def _day(t: float) -> str:

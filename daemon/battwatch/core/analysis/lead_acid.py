@@ -16,6 +16,9 @@ from battwatch.core.tables import interp, inverse
 
 DAY_S: Final = 86400.0
 YEAR_S: Final = 365.25 * DAY_S
+# the sustained-drain bar is a multiple of the expected sleep current, but never of less than
+# this (a configuration that expects none would otherwise call any fall a drain) [ENG]
+SUSTAINED_MIN_MA: Final = 10.0
 FIT_SAMPLE_S: Final = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
 
 
@@ -204,6 +207,9 @@ class MainRules(DailyRules):
         self.fit_t = -1e18
         self.next_verdict_h = m.drain.min_span_s / 3600.0
         self.next_early_h = m.drain.early_span_s / 3600.0  # the next early look at a heavy drain
+        # the first looks: fits over stretches of rested readings, until the fit above
+        # reaches early_span_s
+        self.fit0 = RunningFit()
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
 
     # -- per reading ---------------------------------------------------------------------------
@@ -222,23 +228,45 @@ class MainRules(DailyRules):
             d = self.daily
             if t - d.last_sample >= d.sample_s:
                 d.add(t, v25)
-        if since >= self.drain_rest_s and t - self.fit_t >= FIT_SAMPLE_S:
+        if t - self.fit_t >= FIT_SAMPLE_S:
             self.fit_t = t
-            fit = self.fit
-            fit.add(t / 3600.0, v25, 0.0 if temp is None else 1.0)
+            self._drain_point(t, v25, temp, since)
+
+    def _drain_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
+        """A rested point for the drain fits (at most one per FIT_SAMPLE_S)."""
+        fit = self.fit
+        dc = self.cfg.drain
+        x = t / 3600.0
+        z = 0.0 if temp is None else 1.0
+        span_h = 0.0
+        if since >= self.drain_rest_s:
+            fit.add(x, v25, z)
             span_h = fit.last_x - fit.x0
-            dc = self.cfg.drain
             if span_h >= self.next_verdict_h:
-                heavy = self._drain_verdict(t)
-                # a fall this heavy is judged again within the hour, so that the debounce's
-                # second verdict comes before the battery is half empty; otherwise as before
-                if heavy:
+                pace = self._drain_verdict(t, fit)
+                # a fall this heavy (or a modest one already past the sustained bar) is judged
+                # again within the hour, so that the debounce's second verdict comes before the
+                # battery is half empty; otherwise as before
+                if pace:
                     self.next_verdict_h = span_h + dc.early_every_s / 3600.0
                 else:
                     self.next_verdict_h += dc.verdict_every_s / 3600.0
             elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
                 self.next_early_h = span_h + dc.early_every_s / 3600.0
-                self._drain_verdict(t, early=True)
+                self._drain_verdict(t, fit, dc.early_factor)
+        if fit.n == 0 or span_h * 3600.0 < dc.early_span_s:
+            # Before the fit above speaks, the first looks at a drain that cannot wait, each on
+            # its own stretch of first_span_s: the surface charge slows down from one stretch
+            # to the next, a drain does not, and the debounce wants two stretches in a row.
+            f0 = self.fit0
+            f0.add(x, v25, z)
+            if (f0.last_x - f0.x0) * 3600.0 >= dc.first_span_s:
+                if not self._drain_verdict(t, f0, dc.first_factor):
+                    s = self.s_drain
+                    if s.busy and s.level < WARNING:
+                        s.drop_pending_up(s.level + 1)
+                f0.reset()
+                f0.add(x, v25, z)
 
     @property
     def soc(self) -> float | None:
@@ -396,8 +424,9 @@ class MainRules(DailyRules):
         fit = self.fit
         dc = self.cfg.drain
         if fit.n and self.verdicts == 0 and fit.span * 3600.0 >= dc.min_span_s:
-            self._drain_verdict(t)
+            self._drain_verdict(t, fit)
         fit.reset()
+        self.fit0.reset()
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
         self.next_early_h = dc.early_span_s / 3600.0
@@ -409,13 +438,14 @@ class MainRules(DailyRules):
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _drain_verdict(self, t: float, early: bool = False) -> bool:
-        """Judge the park's fall so far; True when it is heavy (early_factor x the warning level).
+    def _drain_verdict(self, t: float, fit: RunningFit, factor: float = 0.0) -> bool:
+        """Judge the park's fall so far (``fit``); True when the next verdict is due within the
+        hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
 
-        An ``early`` look (less than min_span_s measured) only speaks of a heavy fall, and then
-        only to raise: warning, or critical past early_factor x the critical level.
+        A look with a ``factor`` (early: less than min_span_s measured; first: before
+        rest_min_s) only speaks of a heavy fall, and then only to raise: warning past ``factor``
+        x the warning level, critical past ``factor`` x the critical level.
         """
-        fit = self.fit
         slope = fit.slope()  # V per hour
         if slope is None:
             return False
@@ -426,18 +456,27 @@ class MainRules(DailyRules):
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
         excess = rate - expected
         heavy = excess >= dc.early_factor * dc.warn_mv_12h
+        extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.s_drain
-        if early:
-            if not heavy:
+        sustained = False
+        if factor > 0.0:
+            if excess < factor * dc.warn_mv_12h:
                 return False
-            target = CRITICAL if excess >= dc.early_factor * dc.crit_mv_12h else WARNING
+            target = CRITICAL if excess >= factor * dc.crit_mv_12h else WARNING
             if target < s.level:
                 return True  # a short span's look never counts towards stepping down
         else:
             self.verdicts += 1
             target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
                            dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
-        extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
+            if target < WARNING:
+                # a modest drain shows over a long park: the extra current against the expected
+                # sleep current, once the fall it caused is more than a healthy park can show
+                fall = excess / 12.0 * fit.span
+                bar = dc.sustained_clear_factor if s.level >= WARNING else dc.sustained_factor
+                if extra_a * 1000.0 >= bar * max(sleep_ma, SUSTAINED_MIN_MA) and fall >= dc.sustained_fall_mv:
+                    target = WARNING
+                    sustained = True
         total_a = extra_a + sleep_ma / 1000.0
         soc = self.soc
         hours = None
@@ -448,10 +487,12 @@ class MainRules(DailyRules):
                              "temp_known": fit.mean_z() > 0.5, "sleep_ma": sleep_ma, "extra_a": extra_a,
                              "soc": soc, "hours_to_half": hours, "capacity_ah": self.capacity_ah,
                              "excess_mv_12h": excess, "info": dc.info_mv_12h, "warn": dc.warn_mv_12h,
-                             "crit": dc.crit_mv_12h, "early": early, "early_factor": dc.early_factor,
-                             "early_warn": dc.early_factor * dc.warn_mv_12h,
-                             "early_crit": dc.early_factor * dc.crit_mv_12h})
-        return heavy
+                             "crit": dc.crit_mv_12h, "early": factor > 0.0, "early_factor": factor,
+                             "early_warn": factor * dc.warn_mv_12h, "early_crit": factor * dc.crit_mv_12h,
+                             "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
+                             "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
+                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None})
+        return heavy or (sustained and s.level < WARNING)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
@@ -544,7 +585,7 @@ class MainRules(DailyRules):
             "last_crank": None if self.last_crank is None else [
                 self.last_crank.t, self.last_crank.v_min, self.last_crank.v_pre, self.last_crank.temp_c],
             "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
-            "next_early_h": self.next_early_h,
+            "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
             "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
             "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
@@ -567,6 +608,8 @@ class MainRules(DailyRules):
         self.next_verdict_h = float(d["next_verdict_h"])
         self.verdicts = int(d["verdicts"])
         self.next_early_h = float(d.get("next_early_h", self.cfg.drain.early_span_s / 3600.0))
+        if "fit0" in d:  # states from before the first looks: none taken in this park
+            self.fit0.load(d["fit0"])
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.ocv_fit = TrendFit.of(d["ocv_fit"])

@@ -328,6 +328,14 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
         bar = c["early_crit"] if sev == CRITICAL else c["early_warn"]
         level = (f", {excess:.0f} mV more: past {bar:.0f} mV per 12 h, {c['early_factor']:g}x the "
                  f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
+    elif c.get("sustained"):
+        # under the per-12-h levels, but kept up long enough to show: the current, not the rate
+        # (a sustained drain draws at least SUSTAINED_MIN_MA, so quarter_h is known)
+        extra_ma = c["extra_a"] * 1000.0
+        level = (f", {excess:.0f} mV more: about {extra_ma:.0f} mA beyond the expected sleep current "
+                 f"({extra_ma / c['ref_ma']:.1f}x it; a warning from {c['sustained_factor']:g}x), kept up over "
+                 f"{span_h:.0f} h ({c['fall_mv']:.0f} mV more than expected, more than a healthy park can lose). "
+                 f"A drain this size takes a quarter of the charge in {_hours(c['quarter_h'])}")
     else:
         level = f", {excess:.0f} mV more, past the {_level_of(sev, c):.0f} mV per 12 h {_LEVEL_NAMES[sev]} level"
     amps = c["extra_a"]
@@ -426,10 +434,13 @@ def _pack(c: dict[str, Any]) -> str:
 def _sos_rested(c: dict[str, Any]) -> str:
     """"rested at 4.84 V (1.21 V per cell)", with the temperature correction when one was made."""
     v, cells, temp = c["v"], c["cells"], c.get("temp")
+    # without a 12 V channel nothing tells rest from a load: only that the pack is off charge
+    verb = "read" if c.get("own") else "rested at"
+    off = " off charge" if c.get("own") else ""
     if temp is None:
-        return f"rested at {v:.2f} V ({v / cells:.2f} V per cell)"
+        return f"{verb} {v:.2f} V{off} ({v / cells:.2f} V per cell)"
     return (
-        f"rested at {c['raw']:.2f} V at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
+        f"{verb} {c['raw']:.2f} V{off} at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
         f"({v / cells:.2f} V per cell)"
     )
 
@@ -441,12 +452,15 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     head = f"SOS backup battery {_sos_rested(c)}, {level_words(sev, c['v'], c, low=True)} "
     trend = c.get("trend_date")
     if sev == INFO and c.get("parked_days") is not None:
+        own = bool(c.get("own"))
         return head + (
-            f"for a {_pack(c)}, after {c['parked_days']:.0f} days parked at "
-            f"{c['park_temp']:.0f} °C on average. A healthy pack loses about {c['expected_pct']:.0f} % of "
-            f"its charge in that time ({c['healthy_pct_month']:g} % a month at 20 °C, faster when warm), "
-            f"which explains the fall: the telematics unit recharges it while the car is driven. "
-            f"Still enough for an emergency call; if it stays this low after a week of driving, have it checked."
+            f"for a {_pack(c)}, after {_days(c['parked_days'])} "
+            f"{'off charge' if own else 'parked'} at {c['park_temp']:.0f} °C on average. A healthy pack "
+            f"loses about {c['expected_pct']:.0f} % of its charge in that time ({c['healthy_pct_month']:g} % "
+            f"a month at 20 °C, faster when warm), which explains the fall: "
+            f"{'a charge restores it' if own else 'the telematics unit recharges it while the car is driven'}. "
+            f"Still enough for an emergency call; if it stays this low after "
+            f"{'its next charge' if own else 'a week of driving'}, have it checked."
         )
     if sev == INFO:
         return head + (
@@ -481,10 +495,17 @@ def step_drop(sev: int, c: dict[str, Any]) -> str:
             f"{c['ref']:.2f} V before the drop (a new pack?)."
         )
     drop = c["ref"] - c["v"]
-    head = (
-        f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
-        f"hours, both measured with the car asleep{_at_ref(c)}"
-    )
+    like = c.get("like", "with the car asleep")
+    if c.get("floor"):  # against the rested level: charging and relaxation only add to it
+        head = (
+            f"SOS backup battery read {c['v']:.2f} V {like}, {drop:.2f} V below its rested level of "
+            f"{c['ref']:.2f} V before (a pack in use never reads below it)"
+        )
+    else:
+        head = (
+            f"SOS backup battery dropped from {c['ref']:.2f} V to {c['v']:.2f} V (-{drop:.2f} V) within "
+            f"{'minutes' if c.get('fast') else 'hours'}, both measured {like}{_at_ref(c)}"
+        )
     if sev == CRITICAL:
         return head + (
             f": that is about one cell of the {_pack(c)}, so a cell has probably shorted and the pack "
@@ -627,3 +648,20 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> str:
         f"{battery} alerts are held as they are until the readings are plausible again. Check the "
         f"tap, its fuse and connector, and the logger."
     )
+
+
+def config_mismatch(sev: int, c: dict[str, Any]) -> str:
+    main = c["battery"] == "main"
+    name = "12 V battery" if main else "SOS backup battery"
+    if sev == NONE:
+        return (f"The {name} readings fit the configuration again ({c['v']:.2f} V, as {c['configured']} "
+                f"can read); its alerts resume.")
+    kind = "battery" if main else "pack"
+    alike = ", or ".join(
+        f"a {nominal:g} V {kind} ({n} {chem} cell{'s' if n > 1 else ''})" for chem, n, nominal in c["alike"])
+    reads = (f"at least {c['fit_lo']:.1f} V in use, even worn" if c["hi"] < c["fit_lo"]
+             else f"{c['fit_lo']:.1f}-{c['fit_hi']:.1f} V in use")
+    return (f"The {name} readings cannot come from the configured battery ({c['configured']}, which reads "
+            f"{reads}): they stay between {c['lo']:.2f} and {c['hi']:.2f} V, "
+            f"which looks like {alike}. This is a configuration problem, not a battery verdict: the {name}'s "
+            f"other alerts are withdrawn and nothing is judged until the readings fit. {c['keys']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any, Final
 
 from battwatch.analysis_config import AnalysisConfig, Debounce
@@ -20,10 +19,9 @@ from battwatch.core.analysis.lead_acid import (
     installed_ts,
     interp,
 )
+from battwatch.core.analysis.packstep import RESTED, StepRule
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
 
-RING_S: Final = 300.0  # one rested value per 5 min is kept for the step reference
-RING_LEN: Final = 48  # 4 h of them [ENG]
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
 
 
@@ -69,12 +67,14 @@ class PackRules(DailyRules):
         self.k_temp = lim.temp_coeff_v_per_c * n  # pack volts per °C
         self.t_ref = s.temp_ref_c
         self.top = self.levels[2] if info is None else info  # above this nothing can be raised
-        self.step_pre_v = 0.5 * lim.step_warn_v  # a step shows first as a fall against the last kept value
         self.sd_rest_s = s.self_discharge.rest_min_s
         self.s_low = engine.slot("sos", "low_voltage", s.low_voltage.debounce, crit_for_s=s.low_voltage.crit_for_s)
         # its words describe the step that raised it (from what, to what): a later reading
         # while it is held says nothing about the step, so the message is not refreshed
-        self.s_step = engine.slot("sos", "step_drop", s.step.debounce, refresh=False)
+        self.steps = StepRule(s.step, lim, engine)
+        self.steps.cells = self.cells
+        self.steps.chem = self.chem
+        self.s_step = self.steps.slot
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
@@ -83,12 +83,6 @@ class PackRules(DailyRules):
         self.z = z_two_sided(cfg.trend.confidence)
         self.next_fit_day = 0
         self.daily_until_s = cfg.state.sos_rest_min_s + cfg.trend.rest_window_s
-        self.ring: deque[tuple[float, float]] = deque(maxlen=RING_LEN)  # recent rested values
-        # the newest ring entry as plain floats, read on every rested reading (-inf: empty ring)
-        self.ring_t = -math.inf
-        self.ring_v = 0.0
-        self.step_ref: float | None = None  # the rested level of the last hours
-        self.step_frozen: float | None = None  # the level before an active step
         self.fit = RunningFit()  # self-discharge of the current park: V per cell
         self.fit_t = -1e18
         self.park_v0 = 0.0  # the first point of the park's fit (V per cell at t_ref)
@@ -110,6 +104,9 @@ class PackRules(DailyRules):
         self.trend: TrendFit | None = None
         self.trend_days_warn: float | None = None
         self.trend_days_crit: float | None = None
+        self.short: TrendFit | None = None  # the last short_days' trend, when it is falling
+        self.short_days_warn: float | None = None
+        self.short_days_crit: float | None = None
         self.last_v: float | None = None
         # the last rested reading as plain floats (no boxing on the per-reading path);
         # rest_t < 0: none yet. Read them as last_rest_v / last_rest_t.
@@ -119,6 +116,12 @@ class PackRules(DailyRules):
         # the SOS channel's resolution when it is known to matter (average-only rows, see
         # ChannelWatch.step); 0: fine
         self.step_v = 0.0
+        # without a 12 V channel: the pack's own charge evidence (own_charge)
+        self.own_charge_v = lim.charge_v * n
+        self.own_rise_v = lim.charge_rise_v * n
+        self.own_low = math.inf  # the lowest reading since the last charge evidence
+        self.own_t: float | None = None  # the last charge evidence
+        self.own_on = False
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float, known: bool = True) -> None:
@@ -140,23 +143,21 @@ class PackRules(DailyRules):
             target = below(v, s.level, *self.levels)
             parked = None
             if (target == WARNING or (target == INFO and s.level < INFO)) and s.level < WARNING:
-                parked = self._self_discharged(t, v)
+                parked = self._self_discharged(t, v, since)
                 if parked is not None and target == WARNING:
                     # a park's normal self-discharge, which the next drives recharge
                     target = INFO if self.levels[0] is not None else NONE
-            if target != s.level or s.busy or t >= s.refresh_at:
+            if s.busy and self._in_pending_band(target, v):
+                pass  # neither confirms nor cancels (see _in_pending_band)
+            elif target != s.level or s.busy or t >= s.refresh_at:
                 ctx = self._low_ctx(target, v, temp)
+                ctx["own"] = not known
                 if parked is not None:
                     ctx.update(parked)
                 self.engine.observe(s, t, t0, target, v, msg.sos_low_voltage, ctx)
         if known:
-            rt = self.ring_t
-            if self.step_frozen is not None or self.s_step.busy or rt == -math.inf or v <= self.ring_v - self.step_pre_v:
-                self._step(t, t0, v)
-            elif t - rt >= RING_S:  # the common case, inlined: one kept value per 5 min
-                self.ring.append((t, v))
-                self.ring_t = t
-                self.ring_v = v
+            self.steps.ref_c = self.t_ref if self.k_temp != 0.0 and temp is not None else None
+            self.steps.feed(t, t0, v, RESTED)
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -168,58 +169,72 @@ class PackRules(DailyRules):
                 self.park_v0 = vc
             self.fit.add(t / DAY_S, vc, 20.0 if temp is None else temp)
 
-    def _step(self, t: float, t0: float, v: float) -> None:
-        """A sudden fall against the rested level of the last hours (or before the last drive)."""
-        st = self.s_step
-        frozen = self.step_frozen
-        lim = self.lim
-        if frozen is None and not st.busy:
-            if self.ring_t != -math.inf and v > self.ring_v - self.step_pre_v:
-                if t - self.ring_t >= RING_S:
-                    self._ring_add(t, v)
-                return
-            self.step_ref = self._step_reference(t)  # a pending step keeps the level from before it
-        if t - self.ring_t >= RING_S:  # an empty ring's -inf passes too
-            self._ring_add(t, v)
-        ref = self.step_ref
-        if frozen is None:
-            if ref is None:
-                return
-            drop = ref - v
-            target = CRITICAL if drop >= lim.step_crit_v else WARNING if drop >= lim.step_warn_v else NONE
-            if target > st.level:
-                # the window in which a cell shorts averages the levels before and after it: a
-                # fall first seen at warning size and then whole is one step, raised once at
-                # its full severity
-                self.engine.carry(st, target)
-            if target != st.level or st.busy:
-                self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(ref, v))
-                if st.level > NONE:
-                    self.step_frozen = ref  # judge recovery against the level before the step
-            return
-        if v >= frozen - self.cfg.step.clear_margin_v:
-            target = NONE
-        else:
-            target = max(st.level, CRITICAL if frozen - v >= lim.step_crit_v else WARNING)
-        if target != st.level or st.busy:
-            self.engine.observe(st, t, t0, target, v, msg.step_drop, self._step_ctx(frozen, v))
-            if st.level == NONE:
-                self.step_frozen = None
+    def _in_pending_band(self, target: int, v: float) -> bool:
+        """Whether a reading is back above a level still being confirmed (warning or critical)
+        but not above the level that would end it.
 
-    def _self_discharged(self, t: float, v: float) -> dict[str, Any] | None:
-        """Whether a healthy pack's self-discharge over this park explains a low rested voltage.
+        §4 asks for "3 rested readings over 24 h", not for 24 h without a single reading above
+        the level: the first readings of each rest still carry the tail of the last charge's
+        over-voltage (hours for NiMH), and a pack just at the level would restart the 24 h every
+        day and never be reported. Such a reading neither confirms the level nor cancels it; one
+        above the level that ends it does."""
+        s = self.s_low
+        if s.level >= CRITICAL or target >= CRITICAL:
+            return False
+        up = s.up_since
+        if up[CRITICAL] is not None and below(v, CRITICAL, *self.levels) == CRITICAL:
+            return True
+        return (target < WARNING and s.level < WARNING and up[WARNING] is not None
+                and below(v, WARNING, *self.levels) == WARNING)
+
+    def own_charge(self, t: float, v: float) -> bool:
+        """Without a 12 V channel: whether the pack's own voltage shows it on charge (at or above
+        ``charge_v`` per cell, or ``charge_rise_v`` per cell above its lowest value since the
+        last charge). A charge after a stretch off charge ends that stretch's fit, unjudged."""
+        if v >= self.own_charge_v or v >= self.own_low + self.own_rise_v:
+            if not self.own_on:
+                self.own_on = True
+                self.fit.reset()  # the park (off charge) is over: the excuse ends with it
+            self.own_low = v
+            self.own_t = t
+            return True
+        self.own_on = False
+        if v < self.own_low:
+            self.own_low = v
+        return False
+
+    def own_mode(self, on: bool) -> None:
+        """Judge the levels on the pack's own readings (no 12 V channel), or on rested ones."""
+        lv = self.cfg.low_voltage
+        d = lv.debounce
+        s = self.s_low
+        s.for_s = (0.0, lv.own_for_s, lv.own_for_s, lv.own_for_s) if on else (0.0, d.for_s, d.for_s, lv.crit_for_s)
+
+    def unrested(self, t: float, t0: float, v: float, temp: float | None, kind: int) -> None:
+        """A reading that is not rested (relaxing after a charge, awake, on charge): only the
+        step rule compares it, with readings of its own kind and the rested level."""
+        if temp is not None:
+            v -= self.k_temp * (temp - self.t_ref)
+        self.steps.feed(t, t0, v, kind)
+
+    def _self_discharged(self, t: float, v: float, since: float) -> dict[str, Any] | None:
+        """Whether a healthy pack's self-discharge since its last charge explains a low rested
+        voltage.
 
         NiMH loses about 20 % a month at 20 °C, doubling per +10 °C (§0.2, §1.4 item 2 [SRC 9]),
         and the telematics unit recharges it whenever the car is driven: a pack that was above
-        the warning's clear level when the park began, and has lost no more charge since than
-        ``warn_ratio`` × that expectation, is not running down. The critical level is never
-        explained away: a pack that low cannot hold an emergency call, whatever the cause.
-        Returns the park's figures for the message, or None.
+        the warning's clear level when this park began, and has lost no more charge since than
+        ``warn_ratio`` × that expectation over the time since its last charge (``since``: the
+        last drive, or the pack's own last charge without a 12 V channel), is not running down.
+        Each park stands alone: the fit behind ``park_v0`` starts afresh at every drive, so the
+        excuse ends there, and a pack that comes back from a drive below the clear level has
+        none. The critical level is never explained away: a pack that low cannot hold an
+        emergency call, whatever the cause. Returns the park's figures for the message, or None.
         """
         fit = self.fit
         if fit.n == 0 or self.park_v0 * self.cells < self.levels[3]:
             return None
-        days = t / DAY_S - fit.x0
+        days = since / DAY_S
         sd = self.cfg.self_discharge
         temp = fit.mean_z()
         expected = self.healthy_pct_day * days * 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)
@@ -229,23 +244,6 @@ class PackRules(DailyRules):
             return None
         return {"parked_days": days, "expected_pct": min(100.0, expected), "park_temp": temp,
                 "healthy_pct_month": self.lim.healthy_pct_month}
-
-    def _ring_add(self, t: float, v: float) -> None:
-        self.ring.append((t, v))
-        self.ring_t = t
-        self.ring_v = v
-
-    def _step_reference(self, t: float) -> float | None:
-        ring = self.ring
-        if not ring:
-            return None
-        window = self.cfg.step.window_s
-        recent = [v for tt, v in ring if t - tt <= window]
-        if recent:
-            return median(recent)
-        if t - ring[-1][0] <= self.cfg.step.max_gap_s:
-            return median([v for _, v in list(ring)[-3:]])
-        return None
 
     def _low_ctx(self, target: int, v: float, temp: float | None) -> dict[str, Any]:
         info, info_clear, warn, warn_clear, crit, crit_clear = self.levels
@@ -257,15 +255,10 @@ class PackRules(DailyRules):
                "info_clear": warn_clear if info_clear is None else info_clear, "warn_clear": warn_clear,
                "crit_clear": crit_clear, "from": level if target < level else NONE,
                "raw": self.last_rest_v, "temp": temp if self.k_temp != 0.0 else None, "ref": self.t_ref}
-        tr = self.trend
-        if tr is not None and tr.falling and self.trend_days_crit is not None and self.last_rest_t is not None:
-            ctx["trend_date"] = msg.day(self.last_rest_t + self.trend_days_crit * DAY_S)
+        tr, _, days_crit, _ = self.life_trend()
+        if tr is not None and tr.falling and days_crit is not None and self.last_rest_t is not None:
+            ctx["trend_date"] = msg.day(self.last_rest_t + days_crit * DAY_S)
         return ctx
-
-    def _step_ctx(self, ref: float, v: float) -> dict[str, Any]:
-        return {"ref": ref, "v": v, "cells": self.cells, "chem": self.chem, "warn": self.lim.step_warn_v,
-                "margin": self.cfg.step.clear_margin_v,
-                "ref_c": self.t_ref if self.k_temp != 0.0 and self.last_rest_temp is not None else None}
 
     # -- events --------------------------------------------------------------------------------
     def park_end(self, t: float) -> None:
@@ -339,6 +332,48 @@ class PackRules(DailyRules):
         return rate / v_per_pct(self.lim.soc_table, self.last_band)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
+    def daily_close(self, t: float) -> None:
+        DailyRules.daily_close(self, t)
+        self._short_trend(t)
+
+    def _short_trend(self, t: float) -> None:
+        """The trend of the last ``short_days`` of daily values (docs/analysis.md §6): a pack
+        running down within days must not be promised months by a long-term fit that has too
+        few points yet, or that averages the fall with the calm weeks before it."""
+        tc = self.trend_cfg
+        today = t / DAY_S
+        xs, ys = self.daily.window(today, tc.short_days)
+        self.short = None
+        self.short_days_warn = self.short_days_crit = None
+        if len(xs) < tc.short_min_points:
+            return
+        _, _, warn, _, crit, _ = self.levels
+        # it speaks for crossings within clear_days (months are the long-term trend's): a line
+        # through the first and last values that does not get there is not fitted (this runs
+        # daily, and a healthy pack's line is flat)
+        crude = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
+        if crude >= 0.0 or (ys[-1] - crit) / -crude > tc.clear_days:
+            return
+        fit = theil_sen(xs, ys, self.z)
+        if fit is None or not fit.declining(self.min_slope):
+            return
+        days_crit = fit.days_until(crit, today, min(tc.clear_days, self.horizon_days(t)))
+        if days_crit is None:
+            return
+        self.short = fit
+        self.short_days_warn = fit.days_until(warn, today, tc.clear_days)
+        self.short_days_crit = days_crit
+
+    def life_trend(self) -> tuple[TrendFit | None, float | None, float | None, bool]:
+        """(fit, days to the warning level, days to the critical level, short-term): the trend the
+        remaining life and the projected dates rest on. The long-term one, unless the last days'
+        line reaches the critical level sooner (or only it reaches it)."""
+        sc = self.short_days_crit
+        dc = self.trend_days_crit
+        if self.short is not None and sc is not None and (dc is None or sc < dc):
+            return self.short, self.short_days_warn, sc, True
+        return self.trend, self.trend_days_warn, dc, False
+
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
         today = t / DAY_S
@@ -423,8 +458,8 @@ class PackRules(DailyRules):
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
         return {
-            "installed": str(self.installed), "daily": self.daily.export(), "ring": [list(x) for x in self.ring], "step_ref": self.step_ref,
-            "step_frozen": self.step_frozen, "fit": self.fit.to_list(), "last_rate": self.last_rate,
+            "installed": str(self.installed), "daily": self.daily.export(), "step": self.steps.export(),
+            "fit": self.fit.to_list(), "last_rate": self.last_rate,
             "last_v": self.last_v, "park_v0": self.park_v0, "band_rates": self.base_rates, "baselines": self.baselines,
             "last_band": self.last_band, "sd_band": self.sd_band,
             "judged": None if self.judged is None else list(self.judged),
@@ -432,16 +467,16 @@ class PackRules(DailyRules):
             "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
             "trend_days": [self.trend_days_warn, self.trend_days_crit],
+            "own": [None if self.own_low == math.inf else self.own_low, self.own_t, self.own_on],
+            "short": None if self.short is None else self.short.to_list(),
+            "short_days": [self.short_days_warn, self.short_days_crit],
         }
 
     def load(self, d: dict[str, Any]) -> None:
         if d.get("installed") != str(self.installed):
             return  # a new pack: baselines start afresh
         self.daily.load(d["daily"])
-        self.ring = deque(((float(a), float(b)) for a, b in d["ring"]), maxlen=RING_LEN)
-        self.ring_t, self.ring_v = self.ring[-1] if self.ring else (-math.inf, 0.0)
-        self.step_ref = d["step_ref"]
-        self.step_frozen = d["step_frozen"]
+        self.steps.load(d.get("step", d))  # older states: their rested ring and step level
         self.last_v = d["last_v"]
         self.fit.load(d["fit"])
         self.last_rate = d["last_rate"]
@@ -462,4 +497,10 @@ class PackRules(DailyRules):
         self.next_fit_day = int(d["next_fit_day"])
         self.trend = TrendFit.of(d["trend"])
         self.trend_days_warn, self.trend_days_crit = d["trend_days"]
+        low, own_t, own_on = d.get("own", [None, None, False])  # older states: no charge seen yet
+        self.own_low = math.inf if low is None else float(low)
+        self.own_t = None if own_t is None else float(own_t)
+        self.own_on = bool(own_on)
+        self.short = TrendFit.of(d.get("short"))
+        self.short_days_warn, self.short_days_crit = d.get("short_days", [None, None])
 

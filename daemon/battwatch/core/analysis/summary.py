@@ -167,7 +167,10 @@ def _life_words(
         assert age is not None and life is not None
         text = _age_words(age, years, life, due)
     else:
-        text = "due now" if years < due else f"about {span(years)}"
+        days = years * YEAR_DAYS
+        # a crossing days away is said in days: "less than a month" hides how soon
+        text = "due now" if years < due else (
+            f"about {days:.0f} days" if days < 45.0 else f"about {span(years)}")
         text += f" (by the trend of its {trend_what})"
     out["remaining_life_text"] = text
     return out
@@ -222,6 +225,9 @@ def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[s
     """
     if fault is not None:
         return Health("unknown", f"sensor fault ({fault}): the readings are not the battery's")
+    mismatch = engine.slots.get((battery, "config_mismatch"))
+    if mismatch is not None and mismatch.level:
+        return Health("unknown", "the readings do not fit the configured battery (config_mismatch)")
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
     if worst >= CRITICAL:
         return Health("action needed")
@@ -253,8 +259,8 @@ def sos_missing(an: BatteryAnalyzer) -> list[str] | None:
     if not an.w_sos.seen:
         return ["no SOS readings"]
     rest = _hours(an.cfg.state.sos_rest_min_s)
-    if not an.main_seen:  # an SOS-only log: rest counts from its first reading
-        return [f"no rested reading yet: the readings do not span {rest}"]
+    if not an.main_seen:  # an SOS-only log: rest counts from the pack's own last charge
+        return [f"no rested reading yet: the pack has not been off charge {rest} (no 12 V channel: by its own voltage)"]
     return [f"no rested reading yet: the car has not been parked {rest}"]
 
 
@@ -299,6 +305,8 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "crank_dip_ratio": None if main.dip is None else _r(main.dip["ratio"], 3),
             "trend_limit": main.rul_trend_what if main.rul_trend_days is not None else None,
         },
+        # False: no 12 V reading ever came (an SOS-only tap, a bench log): nothing was judged
+        "channel_seen": an.main_seen,
         **fault(an, "main"),
         **health(an.engine, "main", an.w_main.active, main_missing(an)).fields(),
         "alerts": alerts(an.engine, "main"),
@@ -307,20 +315,21 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     sos_vc = sos.last_rest_vc()
     lo, hi = sos.life
     now, cap = life_verdicts(engine.active("sos"))
+    # the long-term trend, or the last days' where it reaches the critical level sooner
+    tr, days_warn, days_crit, short = sos.life_trend()
     sos_life = remaining_life(
-        s_age, None if sos.trend_days_crit is None else sos.trend_days_crit / YEAR_DAYS,
+        s_age, None if days_crit is None else days_crit / YEAR_DAYS,
         "rested voltage towards the critical level", now, cap, life_cfg,
         AgeLife(0.5 * (lo + hi), lo, hi),  # typical: the middle of lifespan_years
         _after_data(sos.installed, sos.installed_t, t),
     )
-    tr = sos.trend
     s_soc = sos.soc()
     warn_date = crit_date = None
     if tr is not None and tr.falling and sos.last_rest_t is not None:
-        if sos.trend_days_warn is not None:
-            warn_date = iso_utc(sos.last_rest_t + sos.trend_days_warn * 86400.0)[:10]
-        if sos.trend_days_crit is not None:
-            crit_date = iso_utc(sos.last_rest_t + sos.trend_days_crit * 86400.0)[:10]
+        if days_warn is not None:
+            warn_date = iso_utc(sos.last_rest_t + days_warn * 86400.0)[:10]
+        if days_crit is not None:
+            crit_date = iso_utc(sos.last_rest_t + days_crit * 86400.0)[:10]
     base = sos.baseline
     learned = None
     if base is not None:  # the baseline in force on the last park's band, as the rule judges
@@ -351,6 +360,8 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "decline_in_sight": None if tr is None else crit_date is not None or warn_date is not None,
             "projected_warning_date": warn_date,
             "projected_end_of_life_date": crit_date,
+            # the fit above is the last trend.short_days' (falling faster than the long-term one)
+            "short_term": short,
         },
         "self_discharge": {
             "last_mv_per_day": None if sos.last_rate is None else _r(sos.last_rate * sos.cells * 1000.0, 2),
@@ -371,6 +382,10 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "alert_baseline_pct_per_day": (
                 None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4)),
         },
+        "channel_seen": an.w_sos.seen,
+        # what the level rules judge: readings rested by the 12 V channel's states, or without
+        # one, readings off charge by the pack's own voltage (docs/analysis.md §5)
+        "judged_on": "own voltage" if an.own_mode else "rested readings",
         **fault(an, "sos"),
         **health(an.engine, "sos", an.w_sos.active, sos_missing(an)).fields(),
         "alerts": alerts(an.engine, "sos"),
