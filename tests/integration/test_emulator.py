@@ -321,3 +321,14 @@ def test_a_window_closed_by_fast_mode_carries_its_own_time_and_the_daemon_takes_
     readings = [r for r in (decoder.feed(line, T0, True) for line in peer.raw) if r is not None]
     assert not decoder.stats.errors and len(readings) == emu.frames_written
     assert [round(r.t - T0, 3) for r in readings[:3]] == [1.0, 1.7, 1.8]
+
+
+def test_commands_are_answered_after_the_data_ends(tmp_path: Path) -> None:
+    """A daemon still catching up sends RATE and FAST after the last frame was written; an
+    emulator that stopped reading then let the daemon's writes block for good (the demo hung)."""
+    with emulator(_rows(5, 1.0), tmp_path) as (emu, peer):
+        peer.command("HELLO")
+        assert emu.done.wait(30)
+        peer.command("RATE", "0.5")
+        got = peer.until(lambda g: any(a.command == "RATE" for a in _acks(g)), timeout=30)
+    assert any(a.command == "RATE" and a.ok for a in _acks(got))

@@ -552,6 +552,13 @@ class AdcEmulator:
         if win is not None and not self.stop_event.is_set():
             self._frame(win, seq)  # the rest of the data, a shorter window
         self.done.set()
+        # A board goes on answering after its data ends: a Pi still catching up sends RATE,
+        # FAST and ACK, and its writes would block for good once the port's buffer is full.
+        while not self.stop_event.is_set():
+            if not self.reader_attached():
+                self.stop_event.wait(0.05)  # a hung-up port reads as ready: do not spin on it
+                continue
+            self._serve_commands(timeout=0.2)
 
     def start(self) -> threading.Thread:
         th = threading.Thread(target=self.run, name="adc-sim", daemon=True)
