@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from battwatch.core.model import Reading
+from battwatch.core.tables import interp
 
 DAY = 86400.0
 START = 1735862400.0  # 2025-01-03 00:00 UTC, a Friday
@@ -32,15 +33,6 @@ OVER = {"nimh": 0.16, "li-ion": 0.10, "lifepo4": 0.12}
 FLOAT = {"nimh": 0.0, "li-ion": 4.15, "lifepo4": 3.45}
 SELF_DISCHARGE = {"nimh": 0.6, "li-ion": 0.08, "lifepo4": 0.08}  # % a day at 20 °C
 TEMP_COEFF = {"nimh": 0.0004, "li-ion": 0.0, "lifepo4": 0.0}  # V per cell per °C
-
-
-def interp(table: tuple[tuple[float, float], ...], x: float) -> float:
-    if x <= table[0][0]:
-        return table[0][1]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
-        if x <= x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
 
 
 @dataclass(frozen=True)

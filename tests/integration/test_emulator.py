@@ -302,7 +302,7 @@ def test_a_window_closed_by_fast_mode_carries_its_own_time_and_the_daemon_takes_
 
     def paced() -> Iterator[Reading]:
         for i, r in enumerate(rows):
-            if i == 16:  # FAST is on the line when row 16 is served: fast from row 17 on
+            if i == 16:  # FAST is on the line by the time row 16 is served
                 assert fast_sent.wait(10)
             yield r
 
@@ -314,13 +314,19 @@ def test_a_window_closed_by_fast_mode_carries_its_own_time_and_the_daemon_takes_
         assert emu.done.wait(10)
         got = peer.until(lambda got: len(_frames(got)) == emu.frames_written)
     frames = _frames(got)
-    assert [f.window_ms for f in frames[:3]] == [1000, 700, 100]  # rows 10-16 closed by FAST
+    windows = [f.window_ms for f in frames]
+    # Which row FAST reaches depends on when the pty hands its bytes over and which thread runs
+    # (usually one of rows 10-15, mid-window): whatever it is, the window it closes carries its
+    # own end, so the windows run end to end, fast ones follow, and every frame is taken.
+    assert windows[0] == 1000 and windows.count(100) >= 5, windows
+    assert sum(windows) == 3000  # every row in exactly one frame
     for before, f in zip(frames, frames[1:], strict=False):
         assert f.uptime_ms - before.uptime_ms == f.window_ms, (before, f)  # windows end to end
     decoder = DeviceDecoder(FrameCalibrator(Calibration(), Calibration(), 0.0, "car"))
     readings = [r for r in (decoder.feed(line, T0, True) for line in peer.raw) if r is not None]
     assert not decoder.stats.errors and len(readings) == emu.frames_written
-    assert [round(r.t - T0, 3) for r in readings[:3]] == [1.0, 1.7, 1.8]
+    ends = [sum(windows[: i + 1]) / 1000 for i in range(len(windows))]
+    assert [round(r.t - T0, 3) for r in readings] == ends  # each reading at its own window's end
 
 
 def test_commands_are_answered_after_the_data_ends(tmp_path: Path) -> None:
