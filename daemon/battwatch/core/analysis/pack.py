@@ -20,6 +20,7 @@ from battwatch.core.analysis.lead_acid import (
     installed_ts,
     interp,
 )
+from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
 
 RING_S: Final = 300.0  # one rested value per 5 min is kept for the step reference
@@ -78,6 +79,9 @@ class PackRules(DailyRules):
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
+        self.s_hint = engine.slot("sos", HINT_ALERT, Debounce(), refresh=False)
+        self.hint_cfg = cfg.replaced
+        self.hint_day = -1.0  # the step the hint was given for (day number): said once
         keep = int(cfg.trend.window_days) + 7
         self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
         self.z = z_two_sided(cfg.trend.confidence)
@@ -400,6 +404,23 @@ class PackRules(DailyRules):
                             {"age": age, "installed": str(self.installed), "life_min": lo, "life_max": hi,
                              "chem": self.chem})
 
+    def hint(self, t: float) -> None:
+        """A rested level that stepped up to a new pack's and stayed there: said once, as
+        information with the command that confirms it (nothing is reset without that)."""
+        if self.s_hint.level:
+            return
+        rc = self.hint_cfg
+        n = self.cells
+        step = step_up(self.daily.points, rc.before_days, rc.after_days, rc.steady_v_per_cell * n,
+                       rc.sos_step_v_per_cell * n)
+        if step is None or step[0] <= self.hint_day:
+            return
+        day, before, after = step
+        self.hint_day = day
+        self.engine.force(self.s_hint, t, INFO, after, hint_text,
+                          {"battery": "sos", "day": msg.day((day - 0.5) * DAY_S), "before": before,
+                           "after": after})
+
     def soc(self) -> float | None:
         """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
         v = self.last_rest_vc()
@@ -431,7 +452,7 @@ class PackRules(DailyRules):
             "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
             "fit_t": self.fit_t,
             "next_fit_day": self.next_fit_day, "trend": None if self.trend is None else self.trend.to_list(),
-            "trend_days": [self.trend_days_warn, self.trend_days_crit],
+            "trend_days": [self.trend_days_warn, self.trend_days_crit], "hint_day": self.hint_day,
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -462,4 +483,5 @@ class PackRules(DailyRules):
         self.next_fit_day = int(d["next_fit_day"])
         self.trend = TrendFit.of(d["trend"])
         self.trend_days_warn, self.trend_days_crit = d["trend_days"]
+        self.hint_day = float(d.get("hint_day", -1.0))
 
