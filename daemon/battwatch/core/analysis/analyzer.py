@@ -93,6 +93,8 @@ class BatteryAnalyzer:
         self.next_replaced = math.inf
         self.fitted: dict[str, float] = {}
         self.fitted_note: dict[str, str] = {}
+        # replacements applied since the caller last looked: (data time, battery, fitted, note)
+        self.replaced_out: list[tuple[float, str, float, str]] = []
 
     # -- what the pipeline calls -----------------------------------------------------------------
     def feed(self, r: Reading) -> list[AlertTransition]:
@@ -349,6 +351,7 @@ class BatteryAnalyzer:
         self.fitted[battery] = when
         self.fitted_note[battery] = note
         self._refit(battery, when, old)
+        self.replaced_out.append((at, battery, when, note))
         return True
 
     def _refit(self, battery: str, when: float, old: MainRules | PackRules | None = None) -> None:
