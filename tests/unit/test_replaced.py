@@ -1,0 +1,133 @@
+"""A replaced battery: told once, every alert of it clears and its analysis starts afresh; untold,
+only a hint. The failing pack of sos-replaced is swapped for a new one on day 78 at 10:00."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from battwatch import config, scenarios
+from battwatch.core.analysis import build_analyzer
+from battwatch.core.analysis.analyzer import BatteryAnalyzer
+from battwatch.core.model import AlertTransition, Reading
+from battwatch.scenarios.catalogue import DEFAULT_START, REPLACED_SOS_AT
+
+DAY_S = 86400.0
+NAME = "sos-replaced"
+
+
+@pytest.fixture(scope="module")
+def readings() -> list[Reading]:
+    return list(scenarios.generate(NAME))
+
+
+def _analyzer(raw: dict[str, Any] | None = None) -> BatteryAnalyzer:
+    return build_analyzer(config.from_dict(raw or scenarios.scenario_config(NAME), env={}))
+
+
+def _run(an: BatteryAnalyzer, rs: list[Reading], told_at: float | None = None,
+         when: float = REPLACED_SOS_AT, note: str = "") -> list[AlertTransition]:
+    """Feed ``rs``; the owner tells of the replacement when the data reaches ``told_at``."""
+    out: list[AlertTransition] = []
+    for r in rs:
+        if told_at is not None and r.t >= told_at:
+            assert an.schedule_replacement("sos", when, note)
+            told_at = None
+        out += an.feed(r)
+    out += an.tick(rs[-1].t)
+    return out
+
+
+def _day(tr: AlertTransition) -> float:
+    return (tr.t - DEFAULT_START) / DAY_S
+
+
+def test_told_in_time_every_sos_alert_clears_at_the_replacement_and_none_follows(readings: list[Reading]) -> None:
+    an = _analyzer()
+    trs = _run(an, readings, told_at=readings[0].t, note="dealer")
+    before = [tr for tr in trs if tr.t < REPLACED_SOS_AT]
+    at = [tr for tr in trs if tr.t == REPLACED_SOS_AT]
+    after = [tr for tr in trs if tr.t > REPLACED_SOS_AT]
+    # the failing pack raised its alerts before the garage visit
+    assert {(tr.alert, tr.severity) for tr in before if tr.state == "raised"} >= {
+        ("decline", "critical"), ("low_voltage", "warning")}
+    active_then = {tr.alert for tr in at}
+    assert active_then == {"decline", "low_voltage"}, at
+    for tr in at:
+        assert tr.battery == "sos" and tr.state == "cleared"
+        assert tr.message.startswith("cleared: battery replaced on 2025-03-25 (dealer).")
+    assert after == []  # the new pack is healthy: no alert, no hint, nothing
+    s = an.summary(readings[-1].t)["sos"]
+    assert (s["fitted"], s["fitted_from"], s["replaced_note"]) == ("2025-03-25", "replaced", "dealer")
+    assert s["age_years"] == pytest.approx((readings[-1].t - REPLACED_SOS_AT) / (365.25 * DAY_S), abs=0.01)
+    assert s["alerts"] == [] and s["health"] == "good"
+    # its trend restarted with the new pack: nothing of the old pack's decline is left
+    assert s["trend"]["projected_end_of_life_date"] is None
+    assert an.summary(readings[-1].t)["main"]["fitted_from"] == "installed"
+
+
+def test_untold_the_alerts_stay_and_the_hint_is_said_once(readings: list[Reading]) -> None:
+    an = _analyzer()
+    trs = _run(an, readings)
+    assert not any("cleared: battery replaced" in tr.message for tr in trs)
+    hints = [tr for tr in trs if tr.alert == "replaced_hint"]
+    assert len(hints) == 1, hints
+    hint = hints[0]
+    assert (hint.battery, hint.severity, hint.state) == ("sos", "info", "raised")
+    assert 80.9 <= _day(hint) <= 82.1  # three whole days on the new level after the garage day
+    assert "battwatch replaced --battery sos --date 2025-03-25" in hint.message
+    assert "Nothing is reset until then" in hint.message
+    s = an.summary(readings[-1].t)["sos"]
+    active = {a["alert"]: a["severity"] for a in s["alerts"]}
+    assert active == {"decline": "critical", "replaced_hint": "info"}  # the alerts stay; the hint shows
+    assert (s["fitted"], s["fitted_from"]) == ("2022-06-01", "installed")
+
+
+def test_told_late_the_reset_comes_with_the_next_reading(readings: list[Reading]) -> None:
+    """The daemon learns of it days after the garage visit: the reset is at the first reading
+    after it learnt, the age still counts from the day of the replacement."""
+    an = _analyzer()
+    told = REPLACED_SOS_AT + 5 * DAY_S
+    trs = _run(an, readings, told_at=told)
+    cleared = [tr for tr in trs if "battery replaced on 2025-03-25" in tr.message]
+    first_after = next(r.t for r in readings if r.t >= told)
+    assert cleared and all(tr.t == first_after and tr.state == "cleared" for tr in cleared)
+    # the hint (raised before it was told) is cleared with the rest
+    assert {tr.alert for tr in cleared} == {"decline", "replaced_hint"}
+    assert [tr for tr in trs if tr.t > first_after] == []
+    s = an.summary(readings[-1].t)["sos"]
+    assert s["fitted"] == "2025-03-25"
+
+
+def test_a_restart_after_the_replacement_carries_on_as_if_none_happened(readings: list[Reading]) -> None:
+    whole = _run(_analyzer(), readings, told_at=readings[0].t)
+    cut = next(i for i, r in enumerate(readings) if r.t >= REPLACED_SOS_AT + 4 * DAY_S)
+    first = _analyzer()
+    trs = _run(first, readings[:cut], told_at=readings[0].t)
+    second = _analyzer()
+    # as the daemon restarts: the store's replacements are scheduled again, then the state loaded
+    assert second.schedule_replacement("sos", REPLACED_SOS_AT)
+    second.import_state(first.export_state())
+    assert second.pending == []  # applied already: not again
+    trs += _run(second, readings[cut:])
+    assert trs == whole
+    assert second.summary(readings[-1].t)["sos"]["fitted"] == "2025-03-25"
+
+
+def test_an_installed_date_later_than_the_replacement_wins(readings: list[Reading]) -> None:
+    raw = scenarios.scenario_config(NAME)
+    raw["battery"]["sos"]["installed"] = "2025-03-27"  # type: ignore[index]
+    an = _analyzer(raw)
+    trs = _run(an, readings, told_at=readings[0].t)
+    assert not any("cleared: battery replaced" in tr.message for tr in trs)
+    s = an.summary(readings[-1].t)["sos"]
+    assert (s["fitted"], s["fitted_from"]) == ("2025-03-27", "installed")
+
+
+def test_a_replacement_is_applied_once(readings: list[Reading]) -> None:
+    an = _analyzer()
+    _run(an, readings[:100], told_at=readings[0].t, when=readings[50].t)
+    assert not an.schedule_replacement("sos", readings[50].t)  # applied already
+    assert not an.schedule_replacement("sos", readings[10].t)  # older than the one applied
+    assert not an.schedule_replacement("tyre", readings[60].t)
