@@ -10,48 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from battwatch import scenarios
-from battwatch.core.csvlog import write_csv
-from battwatch.core.model import Reading
-from battwatch.scenarios.catalogue import REPLACED_SOS_AT
-
-NAME = "sos-replaced"
-WHEN = "2025-03-25T10:00:00+00:00"  # REPLACED_SOS_AT
-
-
-def _run(bin_: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([bin_, *args], capture_output=True, text=True, timeout=300)
-
-
-def _config(path: Path, store: Path) -> Path:
-    lines = ['[vehicle]\nid = "car-r"', f'[store]\npath = "{store}"']
-    for name, table in scenarios.scenario_config(NAME)["battery"].items():  # type: ignore[attr-defined]
-        lines.append(f"[battery.{name}]")
-        lines += [f"{k} = {v}" if k == "installed" else f"{k} = {json.dumps(v)}" for k, v in table.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from replaced_logs import WHEN, events, run, write_config, write_logs
 
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The whole log, and the same cut in two on day 70 (before the garage visit)."""
-    d = tmp_path_factory.mktemp("logs")
-    rs: list[Reading] = list(scenarios.generate(NAME))
-    cut = next(i for i, r in enumerate(rs) if r.t >= REPLACED_SOS_AT - 8 * 86400.0)
-    out = {}
-    for name, part in (("whole", rs), ("part1", rs[:cut]), ("part2", rs[cut:])):
-        with (d / f"{name}.csv").open("w") as fh:
-            write_csv(fh, part, "car-r")
-        out[name] = d / f"{name}.csv"
-    return out
-
-
-def _events(store: Path) -> list[tuple[float, str, str, str, str, str]]:
-    db = sqlite3.connect(store / "battwatch.sqlite3")
-    try:
-        return db.execute("SELECT t, battery, alert, severity, state, message FROM events ORDER BY t, id").fetchall()
-    finally:
-        db.close()
+    return write_logs(tmp_path_factory.mktemp("logs"))
 
 
 def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
@@ -66,12 +30,12 @@ def test_replay_in_parts_across_the_replacement_gives_what_one_replay_gives(
 ) -> None:
     # in parts: the owner tells between the two, as on a car whose logs are replayed day by day
     parts = tmp_path / "parts"
-    cfg = _config(tmp_path / "parts.toml", parts)
-    assert _run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(parts)).returncode == 0
-    told = _run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "--note", "dealer", "-c", str(cfg))
+    cfg = write_config(tmp_path / "parts.toml", parts)
+    assert run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(parts)).returncode == 0
+    told = run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "--note", "dealer", "-c", str(cfg))
     assert told.returncode == 0, told.stderr
     assert told.stdout.startswith("recorded: SOS backup battery of car-r replaced on 2025-03-25")
-    res = _run(battwatch_bin, "replay", str(logs["part2"]), "-c", str(cfg), "--store", str(parts), "--jsonl")
+    res = run(battwatch_bin, "replay", str(logs["part2"]), "-c", str(cfg), "--store", str(parts), "--jsonl")
     assert res.returncode == 0, res.stderr
     jsonl = [json.loads(line) for line in res.stdout.splitlines()]
     assert [(j["alert"], j["state"], j["time"]) for j in jsonl if "battery replaced" in j["message"]] == [
@@ -82,18 +46,18 @@ def test_replay_in_parts_across_the_replacement_gives_what_one_replay_gives(
 
     # in one go: a fresh store that knows of the replacement beforehand
     whole = tmp_path / "whole"
-    cfg_w = _config(tmp_path / "whole.toml", whole)
-    assert _run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg_w), "--store", str(whole)).returncode == 0
-    assert _run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "--note", "dealer",
+    cfg_w = write_config(tmp_path / "whole.toml", whole)
+    assert run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg_w), "--store", str(whole)).returncode == 0
+    assert run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "--note", "dealer",
                 "-c", str(cfg_w)).returncode == 0
-    res = _run(battwatch_bin, "replay", str(logs["whole"]), "-c", str(cfg_w), "--store", str(whole), "--fresh")
+    res = run(battwatch_bin, "replay", str(logs["whole"]), "-c", str(cfg_w), "--store", str(whole), "--fresh")
     assert res.returncode == 0, res.stderr
-    assert _events(parts) == _events(whole)
+    assert events(parts) == events(whole)
 
-    status = _run(battwatch_bin, "status", "-c", str(cfg), "--json")
+    status = run(battwatch_bin, "status", "-c", str(cfg), "--json")
     sos = json.loads(status.stdout)["batteries"]["sos"]
     assert sos["fitted"] == "2025-03-25" and sos["fitted_from"] == "replaced" and sos["replaced_note"] == "dealer"
-    text = _run(battwatch_bin, "status", "-c", str(cfg)).stdout
+    text = run(battwatch_bin, "status", "-c", str(cfg)).stdout
     assert "fitted            2025-03-25 (replaced: told with `battwatch replaced`; later than " \
            "[battery.sos] installed = 2022-06-01); note: dealer" in text
 
@@ -102,12 +66,12 @@ def test_a_recorded_replacement_not_yet_applied_is_shown_as_such(
     battwatch_bin: str, tmp_path: Path, logs: dict[str, Path]
 ) -> None:
     store = tmp_path / "s"
-    cfg = _config(tmp_path / "c.toml", store)
-    assert _run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
-    assert _run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg)).returncode == 0
-    again = _run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg))
+    cfg = write_config(tmp_path / "c.toml", store)
+    assert run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
+    assert run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg)).returncode == 0
+    again = run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg))
     assert again.returncode == 0 and "recorded already" in again.stderr and again.stdout == ""
-    text = _run(battwatch_bin, "status", "-c", str(cfg)).stdout
+    text = run(battwatch_bin, "status", "-c", str(cfg)).stdout
     assert "replacement       recorded for 2025-03-25, not applied yet" in text
 
 
@@ -124,9 +88,9 @@ def test_bad_input_is_one_clear_line(
     battwatch_bin: str, tmp_path: Path, logs: dict[str, Path], args: tuple[str, ...], says: str
 ) -> None:
     store = tmp_path / "s"
-    cfg = _config(tmp_path / "c.toml", store)
-    assert _run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
-    res = _run(battwatch_bin, "replaced", *args, "-c", str(cfg))
+    cfg = write_config(tmp_path / "c.toml", store)
+    assert run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
+    res = run(battwatch_bin, "replaced", *args, "-c", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert says in res.stderr.strip().splitlines()[-1]
     db = sqlite3.connect(store / "battwatch.sqlite3")
@@ -137,16 +101,16 @@ def test_bad_input_is_one_clear_line(
 def test_an_older_replacement_than_one_recorded_is_refused(battwatch_bin: str, tmp_path: Path,
                                                            logs: dict[str, Path]) -> None:
     store = tmp_path / "s"
-    cfg = _config(tmp_path / "c.toml", store)
-    assert _run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
-    assert _run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg)).returncode == 0
-    line = _one_line_error(_run(battwatch_bin, "replaced", "--battery", "sos", "--date", "2025-03-01", "-c", str(cfg)))
+    cfg = write_config(tmp_path / "c.toml", store)
+    assert run(battwatch_bin, "replay", str(logs["part1"]), "-c", str(cfg), "--store", str(store)).returncode == 0
+    assert run(battwatch_bin, "replaced", "--battery", "sos", "--date", WHEN, "-c", str(cfg)).returncode == 0
+    line = _one_line_error(run(battwatch_bin, "replaced", "--battery", "sos", "--date", "2025-03-01", "-c", str(cfg)))
     assert line == ("battwatch replaced: a later replacement of the SOS backup battery is recorded already "
                     "(2025-03-25): the latest one counts")
 
 
 def test_no_store_is_one_clear_line(battwatch_bin: str, tmp_path: Path) -> None:
-    cfg = _config(tmp_path / "c.toml", tmp_path / "nowhere")
-    line = _one_line_error(_run(battwatch_bin, "replaced", "--battery", "main", "-c", str(cfg)))
+    cfg = write_config(tmp_path / "c.toml", tmp_path / "nowhere")
+    line = _one_line_error(run(battwatch_bin, "replaced", "--battery", "main", "-c", str(cfg)))
     assert line.startswith(f"battwatch replaced: no battwatch store in {tmp_path / 'nowhere'}")
     assert not (tmp_path / "nowhere").exists()
