@@ -188,8 +188,7 @@ class App:
         self._restore()
         self._poll_replaced()
         for sink in self.sinks:
-            on_command = getattr(sink, "on_replace_command", None)
-            if on_command is not None:
+            if hasattr(sink, "on_replace_command"):
                 # paho's thread calls it: it only enqueues, the main loop records and answers
                 sink.on_replace_command = self._enqueue_command  # type: ignore[attr-defined]
 

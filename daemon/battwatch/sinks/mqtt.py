@@ -9,7 +9,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -281,6 +281,9 @@ class MqttSink:
         self._catalogue: list[tuple[str, str]] | None = None  # filled by the sender thread
         self._sender: threading.Thread | None = None
         self._restart = threading.Event()  # set on close: no sender restarts after that
+        # set by the daemon: called on paho's thread with a replacement command's payload (it
+        # only enqueues); None: commands are not listened to (a backfill, a test)
+        self.on_replace_command: Callable[[bytes], None] | None = None
         self._started = False
         self._closed = False
 
@@ -373,6 +376,8 @@ class MqttSink:
                 client.publish(self.topics.status, "online", qos=1, retain=True)
                 if self.m.homeassistant:
                     client.subscribe(self.topics.ha_status, qos=1)
+                if self.on_replace_command is not None:
+                    client.subscribe(self.topics.replace_command, qos=1)
             logger.info(
                 "MQTT connected to %s:%d (session present: %s)",
                 self.m.host, self.m.port, bool(getattr(flags, "session_present", False)),
@@ -411,7 +416,14 @@ class MqttSink:
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         try:
-            if msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
+            if msg.topic == self.topics.replace_command and self.on_replace_command is not None:
+                if msg.retain:
+                    # a command someone published retained would replace the battery again at
+                    # every reconnect: it is ignored, and says so
+                    logger.warning("retained message on %s ignored: commands must not be retained", msg.topic)
+                    return
+                self.on_replace_command(bytes(msg.payload))
+            elif msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
                 logger.info("Home Assistant came online: re-sending discovery")
                 self._notes.put(("discovery",))
         except Exception:  # noqa: BLE001
@@ -468,6 +480,14 @@ class MqttSink:
             db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
             self._notes.put(("discovery",))  # a binary sensor for the new kind
         self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
+
+    def replace_answer(self, answer: dict[str, Any]) -> None:
+        """The answer to a replacement command, retained for whoever asked."""
+        self._append([enc.replace_answer_message(self.topics, answer, time.time())])
+
+    def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
+        """A replacement the analysis applied: an event for the collector, a phone sentence."""
+        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, label=self.label))
 
     def reminder(self, tr: AlertTransition) -> None:
         """A reminder that an alert is still active: a phone notification, nothing else."""
