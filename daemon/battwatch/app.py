@@ -190,7 +190,7 @@ class App:
         for sink in self.sinks:
             if hasattr(sink, "on_replace_command"):
                 # paho's thread calls it: it only enqueues, the main loop records and answers
-                sink.on_replace_command = self._enqueue_command  # type: ignore[attr-defined]
+                sink.on_replace_command = self._enqueue_command
 
     # -- state across restarts -----------------------------------------------------------
     def _restore(self) -> None:

@@ -131,3 +131,37 @@ def test_a_replacement_is_applied_once(readings: list[Reading]) -> None:
     assert not an.schedule_replacement("sos", readings[50].t)  # applied already
     assert not an.schedule_replacement("sos", readings[10].t)  # older than the one applied
     assert not an.schedule_replacement("tyre", readings[60].t)
+
+
+NOW = 1_765_000_000.0  # 2025-12-06 05:46:40 UTC
+
+
+@pytest.mark.parametrize(("payload", "says"), [
+    (b"\xff\xfe", "the command is not UTF-8 text"),
+    (b"tyre", "the command 'tyre' is neither a battery name (main, sos) nor a JSON object"),
+    (b"[1, 2]", "the command is not a JSON object"),
+    (b'{"battery": "sos", "when": "today"}', "unknown keys in the command: when; expected battery, date, note"),
+    (b'{"battery": 1}', "battery: expected a string"),
+    (b'{"note": "x"}', "battery: required (main, sos)"),
+])
+def test_a_bad_command_says_what_is_wrong(payload: bytes, says: str) -> None:
+    from battwatch.replacement import ReplacementError, parse_command
+
+    with pytest.raises(ReplacementError) as e:
+        parse_command(payload)
+    assert str(e.value).startswith(says)
+
+
+def test_commands_and_dates_as_the_button_and_the_phone_send_them() -> None:
+    from battwatch.replacement import ReplacementError, clean_note, parse_command, parse_when
+
+    assert parse_command(b"sos") == {"battery": "sos"}  # the Home Assistant button
+    assert parse_command(b'{"battery": "main", "date": "2025-11-30"}') == {"battery": "main", "date": "2025-11-30"}
+    assert parse_when(None, NOW) == NOW
+    assert parse_when("2025-11-30", NOW) == 1_764_547_199.0  # the end of that UTC day
+    assert parse_when("2025-12-06", NOW) == NOW  # today: not later than now
+    assert parse_when("2025-12-06T05:00:00+01:00", NOW) == 1_764_993_600.0
+    with pytest.raises(ReplacementError, match="the date is in the future"):
+        parse_when("2025-12-07", NOW)
+    assert clean_note("garage\nX\x00 " + "y" * 300) == ("garage X  " + "y" * 300)[:200]
+
