@@ -165,3 +165,51 @@ def test_commands_and_dates_as_the_button_and_the_phone_send_them() -> None:
         parse_when("2025-12-07", NOW)
     assert clean_note("garage\nX\x00 " + "y" * 300) == ("garage X  " + "y" * 300)[:200]
 
+
+
+def _worn_12v(swap: bool) -> list[Reading]:
+    """A sulfating 12 V battery with rising resistance (main-rested-decline's wear and
+    main-decline's), replaced by a new one on day 110 at 10:00 when ``swap``."""
+    import random
+
+    from battwatch.scenarios.catalogue import MILD, _plan, at, commute
+    from battwatch.scenarios.engine import simulate
+    from battwatch.scenarios.faults import Fault
+    from battwatch.scenarios.lead_acid import MainAgeing
+
+    day0 = DEFAULT_START
+    ageing = MainAgeing(start=day0, end=at(day0, 160), r_factor=1.75, capacity_factor=1.0,
+                        soc_ceiling=1.0 - 0.004 * 160, self_discharge_factor=1.0, shape=1.0)
+    faults = (Fault("new-battery", at(day0, 110, 10.0)),) if swap else ()
+    plan = _plan(day0, 130, commute(random.Random("worn-12v"), day0, range(130)), MILD, main_ageing=ageing,
+                 faults=faults)
+    return list(simulate(plan, day0, "worn-12v"))
+
+
+def test_a_new_12v_battery_is_hinted_from_its_rest_level_and_starts_and_cleared_when_told() -> None:
+    raw = scenarios.scenario_config("main-rested-decline")
+    swapped = _worn_12v(True)
+    an = build_analyzer(config.from_dict(raw, env={}))
+    trs = [tr for r in swapped for tr in an.feed(r)]
+    hints = [tr for tr in trs if tr.alert == "replaced_hint"]
+    assert len(hints) == 1 and hints[0].battery == "main"
+    assert 110.9 <= _day(hints[0]) <= 116.0
+    assert "battwatch replaced --battery main --date 2025-04-26" in hints[0].message
+    assert "its starts dip to" in hints[0].message
+    active = {s.alert for s in an.engine.active("main")}
+    assert "decline" in active  # untold, the old battery's decline stays
+
+    told = build_analyzer(config.from_dict(raw, env={}))
+    when = DEFAULT_START + 110 * DAY_S + 10 * 3600.0
+    told.schedule_replacement("main", when)
+    trs = [tr for r in swapped for tr in told.feed(r)]
+    at_swap = [tr for tr in trs if tr.t == when]
+    assert at_swap and all(tr.state == "cleared" and tr.battery == "main" and
+                           tr.message.startswith("cleared: battery replaced on 2025-04-26") for tr in at_swap)
+    assert "decline" in {tr.alert for tr in at_swap}
+    assert [tr for tr in trs if tr.t > when and tr.battery == "main"] == []
+
+
+def test_a_worn_12v_battery_kept_gets_no_hint() -> None:
+    an = build_analyzer(config.from_dict(scenarios.scenario_config("main-rested-decline"), env={}))
+    assert not [tr for r in _worn_12v(False) for tr in an.feed(r) if tr.alert == "replaced_hint"]
