@@ -256,8 +256,8 @@ class App:
             new, notes = check(self.store, self.cfg, rep)
             if new:
                 self.store.record_replacement(rep.battery, rep.t, rep.note, rep.source, cmd.received)
-            answer.update(result="recorded" if new else "already recorded", time=rep.t, note=rep.note,
-                          date=datetime.fromtimestamp(rep.t, UTC).date().isoformat(), notes=notes)
+            answer.update(result="recorded" if new else "already recorded", note=rep.note,
+                          fitted=datetime.fromtimestamp(rep.t, UTC).date().isoformat(), fitted_t=rep.t, notes=notes)
         except ReplacementError as e:
             logger.warning("replacement command refused: %s", e)
             answer.update(result="refused", error=str(e))

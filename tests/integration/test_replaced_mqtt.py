@@ -107,7 +107,7 @@ def test_the_button_and_the_phone_reach_the_running_daemon(
         _pub(broker, "owner-x1", json.dumps({"battery": "sos", "date": WHEN, "note": "dealer"}).encode())
         got = owner.wait(lambda g: any(a.get("result") == "recorded" for a in _answers(g)), what="recorded")
         ok = next(a for a in _answers(got) if a.get("result") == "recorded")
-        assert (ok["battery"], ok["date"], ok["note"]) == ("sos", "2025-03-25", "dealer")
+        assert (ok["battery"], ok["fitted"], ok["fitted_t"], ok["note"]) == ("sos", "2025-03-25", 1_742_896_800.0, "dealer")
         daemon.wait_for(r"replacement recorded \(mqtt\): sos battery fitted 2025-03-25T10:00:00", TIMEOUT)
         _pub(broker, "owner-x1", b"main")  # the 12 V button: replaced now
         owner.wait(lambda g: any(a.get("battery") == "main" and a.get("result") == "recorded" for a in _answers(g)),

@@ -697,6 +697,11 @@ def example_messages() -> dict[str, Message]:
         "notify": Message("notify", tp.notify, sentence.encode(), False),
         "ha-sensor": next(m for m in ha if m.topic.endswith("/sos_voltage/config")),
         "ha-binary-sensor": next(m for m in ha if "/binary_sensor/" in m.topic),
+        "ha-button": next(m for m in ha if m.topic.endswith("/replaced_sos/config")),
+        "replaced-answer": replace_answer_message(tp, {
+            "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",
+            "fitted": "2025-03-25", "fitted_t": 1_742_896_800.0, "notes": []}, 1_742_918_531.0),
+        "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", label=label)[0],
     }
 
 
