@@ -185,6 +185,7 @@ class App:
         self._last_reading_t: float | None = None
         self.retention = Retention(self.store, self.host_clock)
         self._replaced_seen = 0  # the last replacement record handed to the analysis
+        self.commands = {"received": 0, "refused": 0}  # replacement commands over MQTT
         self._restore()
         self._poll_replaced()
         for sink in self.sinks:
@@ -247,6 +248,7 @@ class App:
             parse_when,
         )
 
+        self.commands["received"] += 1
         answer: dict[str, Any] = {"received": datetime.fromtimestamp(cmd.received, UTC).isoformat()}
         try:
             body = parse_command(cmd.payload)
@@ -259,7 +261,8 @@ class App:
             answer.update(result="recorded" if new else "already recorded", note=rep.note,
                           fitted=datetime.fromtimestamp(rep.t, UTC).date().isoformat(), fitted_t=rep.t, notes=notes)
         except ReplacementError as e:
-            logger.warning("replacement command refused: %s", e)
+            self.commands["refused"] += 1
+            logger.warning("replacement command refused (%d so far): %s", self.commands["refused"], e)
             answer.update(result="refused", error=str(e))
         for sink in self.sinks:
             publish = getattr(sink, "replace_answer", None)
@@ -289,6 +292,7 @@ class App:
         data["link"]["connected"] = self.link_up
         data["link"]["held_for_clock"] = self.decoder.holding
         data["sinks"] = {s.name: s.status() for s in self.sinks}
+        data["commands"] = dict(self.commands)
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks if sinks is None else sinks:

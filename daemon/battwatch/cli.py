@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("replaced", help="tell battwatch a battery was replaced: its alerts, age and trends start afresh")
-    _config_arg(s, True)
+    s.add_argument("-c", "--config", default=None, metavar="PATH",
+                   help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none needed)")
     s.add_argument("--battery", required=True, choices=["sos", "main"], help="which battery is new")
     s.add_argument("--date", metavar="DATE",
                    help="when it was fitted: 2025-03-25, or 2025-03-25T10:00+01:00 (default: now)")

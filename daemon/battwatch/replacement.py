@@ -129,9 +129,12 @@ def run_replaced(args: Any) -> int:
     from pathlib import Path
 
     from battwatch.adapters.store import DB_NAME, Store
-    from battwatch.config import load
+    from battwatch.config import defaults, load
 
-    cfg = load(args.config)
+    if args.config is None and args.store:
+        cfg = defaults("replaced")  # a store alone (the demo's): no installed dates to weigh
+    else:
+        cfg = load(args.config or "/etc/battwatch/battwatch.toml")
     directory = Path(args.store) if args.store else cfg.store.path
     if not (directory / DB_NAME).is_file():
         print(f"battwatch replaced: no battwatch store in {directory} ({DB_NAME} missing): give the "
@@ -144,6 +147,8 @@ def run_replaced(args: Any) -> int:
         new, notes = check(store, cfg, rep)
         if new:
             store.record_replacement(rep.battery, rep.t, rep.note, rep.source, now)
+        state = store.get("analyzer")
+        vehicle = state.get("vehicle") if isinstance(state, dict) else None
     except ReplacementError as e:
         print(f"battwatch replaced: {e}", file=sys.stderr)
         return 2
@@ -152,7 +157,7 @@ def run_replaced(args: Any) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if new:
-        print(f"recorded: {NAMES[rep.battery]} of {cfg.vehicle.id} replaced on {iso_utc(rep.t)[:10]} "
+        print(f"recorded: {NAMES[rep.battery]} of {vehicle or cfg.vehicle.id} replaced on {iso_utc(rep.t)[:10]} "
               f"(from {iso_utc(rep.t)[:19]}Z) in {directory}. The daemon takes it up within seconds, "
               "without a restart: the battery's alerts clear, its age counts from that date, and its "
               "trend and baselines start afresh; `battwatch status` shows the fitted date.")
