@@ -121,7 +121,7 @@ def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path
     try:
         got = owner.wait(lambda g: any(x.payload == b"online" for x in g), what="A online")
         assert got[0].topic == f"battwatch/{A}/status"
-        n = len(enc.SENSORS) + len(catalogue_kinds(cfg))
+        n = len(enc.SENSORS) + len(catalogue_kinds(cfg)) + len(enc.BATTERIES)  # and the "replaced" buttons
         discovery = ha.wait(lambda g: len(g) >= n, what="discovery configs")
         assert all(f"/battwatch_{A}/" in x.topic for x in discovery)
         _pub(broker, "homeassistant", "homeassistant/status", b"online")  # HA's birth reaches A
