@@ -40,8 +40,9 @@ done
 if ((${#missing_pkgs[@]} > 0)); then
     if [[ $(id -u) -eq 0 ]]; then
         echo "provision-servers: installing ${missing_pkgs[*]}"
-        apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing_pkgs[@]}"
+        bash "$(dirname "$0")/wait-apt-lock.sh"
+        apt-get -o DPkg::Lock::Timeout=600 update
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing_pkgs[@]}"
     else
         echo "provision-servers: missing Debian packages: ${missing_pkgs[*]}" >&2
         echo "install them with:" >&2

@@ -112,7 +112,8 @@ def battwatch(*args: str) -> list[str]:
 
 def analyse_scenario(name: str, raw: dict[str, Any] | None = None) -> tuple[Any, float]:
     """A built-in scenario run through the analysis (with its own configuration unless ``raw``
-    is given) to its end, the end-of-log tick included; returns the analyzer and that time."""
+    is given) to its end, which closes what is still open as a replay does; returns the
+    analyzer and that time."""
     from battwatch import config, scenarios
     from battwatch.core.analysis import build_analyzer
 
@@ -122,5 +123,5 @@ def analyse_scenario(name: str, raw: dict[str, Any] | None = None) -> tuple[Any,
         an.feed(r)
         last = r
     assert last is not None, f"scenario {name} has no readings"
-    an.tick(last.t)
+    an.end_of_data(last.t)
     return an, last.t

@@ -452,6 +452,23 @@ class Mosquitto(_Server):
         self._process.wait_for_line(r"mosquitto version \S+ running", timeout)
 
 
+def dynsec_plugin() -> Path:
+    """Mosquitto's dynamic-security plugin (Debian ships it in the mosquitto package)."""
+    found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))
+    found += sorted(Path("/usr/lib").glob("mosquitto_dynamic_security.so"))
+    if not found:
+        raise ServerError("mosquitto_dynamic_security.so not found under /usr/lib: install mosquitto 2.x")
+    return found[0]
+
+
+def copy_dynsec_config(source: Path, directory: Path) -> Path:
+    """A private copy of a dynamic-security file: the plugin rewrites its file when changed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / source.name
+    target.write_bytes(source.read_bytes())
+    return target
+
+
 def _mosquitto_config(
     *,
     port: int,
@@ -461,6 +478,7 @@ def _mosquitto_config(
     tls_port: int | None,
     password_file: Path | None,
     acl_file: Path | None,
+    dynsec_file: Path | None,
     conf_extra: str,
 ) -> str:
     lines = [
@@ -487,6 +505,8 @@ def _mosquitto_config(
         lines.append(f"password_file {password_file}")
     if acl_file is not None:
         lines.append(f"acl_file {acl_file}")
+    if dynsec_file is not None:
+        lines += [f"plugin {dynsec_plugin()}", f"plugin_opt_config_file {dynsec_file}"]
     if tls is not None:
         lines += [
             f"listener {tls_port} {HOST}",
@@ -506,6 +526,7 @@ def start_mosquitto(
     tls: TlsFiles | None = None,
     password_file: Path | None = None,
     acl_file: Path | None = None,
+    dynsec_file: Path | None = None,
     allow_anonymous: bool = True,
 ) -> Iterator[Mosquitto]:
     """Run a private Mosquitto on a free 127.0.0.1 port (plus a TLS port when ``tls`` is given).
@@ -530,6 +551,7 @@ def start_mosquitto(
             tls_port=tls_port,
             password_file=password_file,
             acl_file=acl_file,
+            dynsec_file=dynsec_file,
             conf_extra=conf_extra,
         )
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,8 @@ from typing import Any
 from battwatch.adapters.clock import HostClock
 from battwatch.adapters.sdnotify import Notifier
 from battwatch.adapters.serial_source import RawLine, SerialSource
-from battwatch.adapters.store import Store
+from battwatch.adapters.store import Batch, Store
+from battwatch.adapters.trouble import Trouble
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
@@ -40,8 +43,34 @@ PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
 PRUNE_AHEAD_MAX_S = 86400.0  # retention never runs further ahead of a synchronised host clock
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
 REPLACED_POLL_S = 5.0  # how soon a `battwatch replaced` in the store reaches the analysis
+HEALTH_LOG_S = 6 * 3600.0  # a health line in the log this often, in data time (wakes and sleeps: debug)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
+PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
+PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
+ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
+
+
+def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
+    """One log line for the owner: each battery's verdict and rested voltage, the active
+    alerts, and the serial link's counts."""
+    parts = []
+    for key, label in (("main", "12 V"), ("sos", "SOS")):
+        b = summary.get(key)
+        if not isinstance(b, dict) or not b:
+            continue
+        text = f"{label} {b.get('health') or 'unknown'}"
+        rested = b.get("rested_voltage")
+        if isinstance(rested, int | float):
+            soc = b.get("soc_pct")
+            text += f", rested {rested:.2f} V" + (f" ({soc:.0f} %)" if isinstance(soc, int | float) else "")
+        parts.append(text)
+    alerts = [f"{key}/{a.get('alert')} {a.get('severity')}" for key in ("main", "sos")
+              for a in (summary.get(key) or {}).get("alerts", []) if isinstance(a, dict)]
+    frames = link.get("frames", 0)
+    lost = link.get("lost_frames", 0)
+    return (f"health: {'; '.join(parts) or 'no readings analysed yet'}; "
+            f"alerts: {', '.join(alerts) if alerts else 'none'}; link: {frames:,} frames, {lost:,} lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +174,24 @@ class App:
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
         stop_requested: threading.Event | None = None,
+        health_log_s: float = HEALTH_LOG_S,
+        final: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.health_log_s = health_log_s
+        self._next_health_t: float | None = None  # data time of the next health line
         self.inbox: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self.pipeline = build_pipeline(cfg)
         self.decoder = build_decoder(cfg)
         self.host_clock = HostClock(cfg.clock.host)
         self.store = open_store(cfg, store_dir)
-        # the store first: everything lands locally before any network sink sees it
+        # the store first: a reading reaches the network sinks at the store's commit point,
+        # so they never hold one that a power cut took from the store
         extra = build_sinks(cfg, store_dir=self.store.directory) if sinks is None else sinks
         self.sinks: list[Sink] = [self.store, *extra]
+        self.network: list[Sink] = list(extra)
+        self.store.on_commit = self._committed
+        self._sink_trouble: dict[tuple[str, str], Trouble] = {}
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
         # the idle wait must be shorter than the watchdog ping interval, however short
@@ -173,6 +210,9 @@ class App:
         # given when a signal may arrive before the App exists (cli: handlers set first thing)
         self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
+        # the readings end with this run (the demo): close and judge what is open at the stop.
+        # Never for the daemon: its saved state keeps an open drive for the next start.
+        self.final = final
         self.transitions = 0
         self.link_up = False
         self._scheduler: Any = None
@@ -183,6 +223,14 @@ class App:
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
+        # Frames kept by the board until acknowledged (protocol.md, ACK): data lines from a
+        # link-up to the board's hello wait here; a board that keeps frames sends them again
+        # after the hello, in order with the ones it kept while nobody read them.
+        self._prelude: list[RawLine] | None = None
+        self._board_keeps: bool | None = None  # its answer to ACK on this link
+        self._acks: deque[tuple[int, int]] = deque()  # (store.accepted after the frame, seq)
+        self._ack_due: int | None = None  # newest frame on disk the board has not been told of
+        self._reboots = 0
         self.retention = Retention(self.store, self.host_clock)
         self._replaced_seen = 0  # the last replacement record handed to the analysis
         self.commands = {"received": 0, "refused": 0}  # replacement commands over MQTT
@@ -264,10 +312,15 @@ class App:
             self.commands["refused"] += 1
             logger.warning("replacement command refused (%d so far): %s", self.commands["refused"], e)
             answer.update(result="refused", error=str(e))
-        for sink in self.sinks:
+        except sqlite3.Error as e:  # a full or failing disk: the owner must hear it was not kept
+            self.commands["refused"] += 1
+            logger.error("replacement command not stored (%d refused so far): %s", self.commands["refused"], e)
+            answer.update(result="not stored",
+                          error=f"the store could not record it ({e}); send it again once the store's disk has room")
+        for sink in self.network:
             publish = getattr(sink, "replace_answer", None)
             if publish is not None:
-                publish(answer)
+                self._call(sink, "replace_answer", publish, answer)
         self._poll_replaced()
 
     def _announce_replaced(self) -> None:
@@ -277,13 +330,15 @@ class App:
             return
         done = analyzer.replaced_out
         analyzer.replaced_out = []
+        # the readings before it go out first, as for a transition: commit them now
+        self._call(self.store, "flush", self.store.flush)
         for at, battery, fitted, note in done:
             logger.info("%s battery replaced (fitted %s): its analysis starts afresh",
                         battery, datetime.fromtimestamp(fitted, UTC).date().isoformat())
-            for sink in self.sinks:
+            for sink in self.network:
                 mark = getattr(sink, "replaced", None)
                 if mark is not None:
-                    mark(at, battery, fitted, note)
+                    self._call(sink, "replaced", mark, at, battery, fitted, note)
 
     def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
@@ -291,12 +346,38 @@ class App:
         data["link"] = self.decoder.stats.as_dict()
         data["link"]["connected"] = self.link_up
         data["link"]["held_for_clock"] = self.decoder.holding
+        data["link"]["host_clock"] = self.host_clock.state
         data["sinks"] = {s.name: s.status() for s in self.sinks}
         data["commands"] = dict(self.commands)
+        data["store"] = self.store.health()
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks if sinks is None else sinks:
-            sink.summary(summary)
+            self._call(sink, "summary", sink.summary, summary)
+
+    def _call(self, sink: Sink, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """One sink's call, isolated: a sink that fails (its disk is full, say) must not keep
+        the others from their data; told once, then counted (adapters/trouble.py)."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - any sink failure, whatever its kind
+            trouble = self._sink_trouble.get((sink.name, what))
+            if trouble is None:
+                trouble = self._sink_trouble[sink.name, what] = Trouble(logger, f"sink {sink.name} ({what})")
+                logger.error("sink %s failed in %s", sink.name, what, exc_info=True)
+            trouble.failed(e, 1 if what == "reading" else 0, consequence=f"{what} lost for this sink")
+        else:
+            if self._sink_trouble:
+                trouble = self._sink_trouble.get((sink.name, what))
+                if trouble is not None and trouble.active:
+                    trouble.ok()
+
+    def _committed(self, batch: Batch) -> None:
+        """The store's commit point: these readings are on disk (or the disk could not take
+        them, which the store counts); now the network sinks may have them."""
+        for r, state in batch:
+            for sink in self.network:
+                self._call(sink, "reading", sink.reading, r, state)
 
     # -- signals -------------------------------------------------------------------------
     def handle_signal(self, sig: int, frame: FrameType | None) -> None:
@@ -315,20 +396,26 @@ class App:
         for out in outs:
             if isinstance(out, Reading):
                 self._last_reading_t = out.t
+                if self._next_health_t is None:
+                    self._next_health_t = out.t + self.health_log_s
+                elif out.t >= self._next_health_t:
+                    self._next_health_t = out.t + self.health_log_s
+                    logger.info("%s", health_line(self.pipeline.summary(out.t), self.decoder.stats.as_dict()))
                 if self.retention.due(out.t):
                     self.retention.run(out.t)
                 state = None
                 analyzer = self.pipeline.analyzer
                 if analyzer is not None:
                     state = analyzer.state_of(out)
-                for sink in self.sinks:
-                    sink.reading(out, state or "")
+                # the network sinks get it at the store's commit (_committed)
+                self._call(self.store, "reading", self.store.reading, out, state or "")
                 if self.on_reading is not None:
                     self.on_reading(out)
             elif isinstance(out, AlertTransition):
-                for sink in self.sinks:
-                    if sink is not self.store:
-                        sink.transition(out)
+                # the readings before it go out first: commit them now
+                self._call(self.store, "flush", self.store.flush)
+                for sink in self.network:
+                    self._call(sink, "transition", sink.transition, out)
         if analyzer_replaced(self.pipeline):
             self._announce_replaced()
         trs = [out for out in outs if isinstance(out, AlertTransition)]
@@ -341,17 +428,27 @@ class App:
         for tr in trs:
             self.transitions += 1
             logger.log(
-                logging.WARNING if tr.state == "raised" else logging.INFO,
-                "alert %s %s/%s %s: %s", tr.state, tr.battery, tr.alert, tr.severity, tr.message,
+                logging.WARNING if tr.change in ("raised", "escalated") else logging.INFO,
+                "alert %s %s/%s %s: %s", tr.change, tr.battery, tr.alert, tr.severity, tr.message,
             )
             if self.on_transition is not None:
                 self.on_transition(tr)
         self._publish_summary()  # the retained state must never lag an alert
 
     def _handle(self, ev: Any) -> None:
+        self._handle_event(ev)
+        self._ack_stored()
+
+    def _handle_event(self, ev: Any) -> None:
         if isinstance(ev, RawLine):
+            if self._prelude is not None and ev.line.startswith(b"$BWD"):
+                self._prelude.append(ev)
+                if len(self._prelude) >= PRELUDE_MAX or ev.t - self._prelude[0].t > PRELUDE_MAX_S:
+                    self._end_prelude()  # no hello in sight: go on without it
+                return
             dec = self.decoder
             arrived = dec.arrived
+            hello, ack = dec.stats.hello, dec.last_ack
             r = dec.feed(ev.line, ev.t, self.host_clock.synced())
             if dec.jumps:
                 for t, delta in dec.jumps:
@@ -367,6 +464,12 @@ class App:
             if r is not None:
                 self._route(self.pipeline.reading(r))
                 self._follow_vehicle(r)
+            if dec.arrived != arrived:
+                self._frame_routed()
+            if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "ACK":
+                self._board_keeps = dec.last_ack.ok
+            if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
+                self._end_prelude()  # the hello, or a board that will not send them again
             if not self._time_sent and self.link_up:
                 self._send_time()
         elif isinstance(ev, PollReplaced):
@@ -379,6 +482,8 @@ class App:
             self._awaiting_first_frame = True
             self.decoder.link_reset()
             self._last_frame_mono = time.monotonic()
+            self._prelude = []
+            self._board_keeps = None
             self._configure_device()
             self.notifier.status(f"link up on {self.cfg.adc.port}")
         elif isinstance(ev, LinkDown):
@@ -389,9 +494,8 @@ class App:
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
             for rem in self.pipeline.reminders():
                 for sink in self.sinks:
-                    sink.reminder(rem)
-            for sink in self.sinks:
-                sink.flush()
+                    self._call(sink, "reminder", sink.reminder, rem)
+            self._flush_sinks()
             self._save()
             st = self.decoder.stats
             n_held = self.decoder.holding
@@ -416,6 +520,8 @@ class App:
     # -- commands to the board (main thread only, like everything that touches state) ------
     def _configure_device(self) -> None:
         adc = self.cfg.adc
+        # first: a board that keeps frames until acknowledged then sends them after its hello
+        self.source.send(Command("ACK"))
         self.source.send(Command("HELLO"))
         awake = self._car_awake()
         self._told_awake = awake
@@ -424,6 +530,49 @@ class App:
         self.source.send(Command("TRIG", (str(adc.crank_trigger_mv), "50")))
         self._time_sent = False
         self._send_time()
+
+    # -- frames kept by the board until they are on disk (protocol.md, ACK) ----------------
+    def _end_prelude(self) -> None:
+        """The hello came (or never will): what arrived before it goes on, unless the board
+        keeps frames, which then come again after the hello."""
+        lines, self._prelude = self._prelude or [], None
+        if self._board_keeps:
+            if lines:
+                logger.debug("%d frames from before the hello left to the board's resend", len(lines))
+            return
+        for ev in lines:
+            self._handle_event(ev)
+
+    def _frame_routed(self) -> None:
+        """A data frame went to the store (or was refused for good): note its number, to be
+        acknowledged once the store has committed it."""
+        dec = self.decoder
+        if dec.stats.reboots != self._reboots:
+            # numbers from before a reboot mean other frames now
+            self._reboots = dec.stats.reboots
+            self._acks.clear()
+            self._ack_due = None
+        if self._board_keeps is False or dec.holding or dec.high_seq is None:
+            return
+        if self._acks and self._acks[-1][1] == dec.high_seq:
+            return
+        self._acks.append((self.store.accepted, dec.high_seq))
+        if len(self._acks) > ACKS_MAX:
+            self._acks.popleft()
+
+    def _ack_stored(self, *, final: bool = False) -> None:
+        """Tell the board the newest frame the store has committed (after each commit)."""
+        if self._board_keeps is False:
+            self._acks.clear()
+            return
+        done = self.store.readings_written
+        while self._acks and self._acks[0][0] <= done:
+            self._ack_due = self._acks.popleft()[1]
+        if (self._ack_due is None or not self._board_keeps or self._prelude is not None
+                or not (self.link_up or final)):
+            return
+        if self.source.send(Command("ACK", (str(self._ack_due),))):
+            self._ack_due = None
 
     def _sleep_rate_hz(self) -> float:
         adc = self.cfg.adc
@@ -449,14 +598,14 @@ class App:
             self.source.send(Command("RATE", (f"{adc.frame_rate_hz:g}",)))
             if adc.fast_seconds > 0:
                 self.source.send(Command("FAST", (str(adc.fast_seconds), f"{adc.fast_rate_hz:g}")))
-                logger.info("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
-                            adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
+                logger.debug("car awake: ADC fast mode, %d s at %g Hz, then %g Hz",
+                             adc.fast_seconds, adc.fast_rate_hz, adc.frame_rate_hz)
             else:
-                logger.info("car awake: ADC at %g Hz", adc.frame_rate_hz)
+                logger.debug("car awake: ADC at %g Hz", adc.frame_rate_hz)
         else:
             rate = self._sleep_rate_hz()
             self.source.send(Command("RATE", (f"{rate:g}",)))
-            logger.info("car asleep: ADC rate lowered to %g Hz", rate)
+            logger.debug("car asleep: ADC rate lowered to %g Hz", rate)
 
     def _send_time(self) -> None:
         """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""
@@ -539,12 +688,15 @@ class App:
             ("serial", self._stop_source),
             ("drain", self._drain),
             ("held", self._release_held),
+            ("end of data", self._end_of_data),
             ("flush", self._flush_sinks),
+            # the board may forget what is on disk now; then the port closes
+            ("ack", self._final_ack),
             # after the flush, so the snapshot `battwatch status` reads says link down, 0 pending
             ("state", self._save),
         ]
         # network sinks first (they flush to their outbox in the store directory), store last
-        network = [sink for sink in self.sinks if sink is not self.store]
+        network = self.network
         for sink in reversed(network):
             steps.append((sink.name, sink.close))
         if network:
@@ -560,12 +712,18 @@ class App:
         self.notifier.close()
 
     def _stop_source(self) -> None:
-        self.source.stop()
+        self.source.stop(close=False)  # open until the final ACK
         self.link_up = False  # the port is closed: no LinkDown event comes for a stop
 
+    def _final_ack(self) -> None:
+        try:
+            self._ack_stored(final=True)
+        finally:
+            self.source.close()
+
     def _flush_sinks(self) -> None:
-        for sink in self.sinks:
-            sink.flush()
+        for sink in self.sinks:  # the store first: its commit hands readings to the others
+            self._call(sink, "flush", sink.flush)
 
     def _release_held(self) -> None:
         """Readings held for an unsynchronised host clock are stored, never lost at a stop:
@@ -576,11 +734,16 @@ class App:
         n = self.decoder.release_held()
         for r in self.decoder.take_released():
             self._route(self.pipeline.reading(r))
+        self._frame_routed()
         logger.warning(
             "stopping before the host clock was synchronised: %d held readings stamped by estimate "
             "(the unsynchronised host clock)%s", n,
             f"; {held - n} could not be placed in time order" if held != n else "",
         )
+
+    def _end_of_data(self) -> None:
+        if self.final and self._last_reading_t is not None:
+            self._route(self.pipeline.end_of_data(self._last_reading_t))
 
     def _drain(self) -> None:
         if self.force_exit:

@@ -11,6 +11,7 @@ from battwatch.core.calibration import Calibration, FrameCalibrator, fit_two_poi
 
 MIN_SPAN_V = {"main": 1.5, "sos": 0.5}  # closer points make the slope noise-dominated
 EXIT_ABANDONED = 1  # the input ended (Ctrl-D, a closed pipe) before both points were taken
+PORT_CHECK_S = 15.0  # a board sends a frame a second: this long without one, it is not there
 
 
 class Abandoned(Exception):
@@ -121,6 +122,15 @@ def _interactive(args: argparse.Namespace, channel: str) -> tuple[tuple[float, f
 
     cfg = config.load(args.config)  # the car's file: its port and baud rate
     port = args.port or cfg.adc.port
+    # the board must answer before anyone is asked to set up a reference voltage
+    try:
+        now = read_raw_average(port, cfg.adc.baudrate, channel, 1, timeout_s=PORT_CHECK_S)
+    except TimeoutError:
+        raise TimeoutError(f"no frame with a {channel} reading from {port} in {PORT_CHECK_S:.0f} s: is the board "
+                           "plugged in and running the battwatch firmware? (nothing was asked yet)") from None
+    except OSError as e:
+        raise OSError(f"cannot read the ADC at {port}: {e} (check [adc] port, or give --port)") from None
+    print(f"ADC at {port} answers: the {channel} tap reads {now:.3f} V before calibration")
     points = []
     for n in (1, 2):
         ask(f"Point {n}: apply the reference voltage to the {channel} tap, then press Enter ")

@@ -47,7 +47,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.config)
     sinks = ["store"] + [n for n in ("mqtt", "influx") if getattr(cfg, n) is not None]
-    print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})")
+    # with --show, stdout is the JSON alone (for jq and scripts): the verdict goes to stderr
+    print(f"{args.config}: OK (vehicle {cfg.vehicle.id}; ADC {cfg.adc.port}; sinks: {', '.join(sinks)})",
+          file=sys.stderr if args.show else sys.stdout)
     problem = store_dir_problem(cfg.store.path)
     if problem is not None:
         # a warning only: the file may be checked on another machine than the one it is for
@@ -82,6 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop_early)
+    # the store, logs and outboxes tell when the car is driven and parked: nothing for others
+    # (the unit says UMask=0027 too; this covers a daemon started by hand)
+    os.umask(os.umask(0o027) | 0o027)
     from battwatch.app import App
 
     cfg = load_config(args.config, required=True)
@@ -111,30 +116,40 @@ def replay_vehicle(path: Path) -> str:
     return name
 
 
-LOG_HELP = "a CSV log in the replay format, gzip-compressed or not; - reads standard input"
+LOG_HELP = ("CSV logs in the replay format, gzip-compressed or not, or directories of them (a store's "
+            "logs/), replayed as one in time order; - reads standard input")
+
+
+def log_problem(path: Path) -> str | None:
+    """Why a log given on the command line cannot be read, or None."""
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "not readable by this user"
+    return None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from battwatch.replay import log_source
+    from battwatch.replay import ReplayError, log_sources
 
-    with log_source(args.log) as path:
-        return _replay(args, path, "<stdin>" if args.log == "-" else str(path))
-
-
-def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
-    from battwatch.core.csvlog import CsvFormatError
-    from battwatch.replay import ReplayError, replay_file, stderr_warn
-
-    problem = None
-    if path.is_dir():
-        problem = "is a directory, not a CSV log"
-    elif not path.exists():
-        problem = "no such file"
-    elif not os.access(path, os.R_OK):
-        problem = "not readable by this user"
-    if problem is not None:
-        print(f"battwatch replay: {path}: {problem}", file=sys.stderr)
+    try:
+        with log_sources(args.log) as logs:
+            return _replay(args, logs)
+    except ReplayError as e:
+        print(f"battwatch replay: {e}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
+    from battwatch.core.csvlog import CsvFormatError
+    from battwatch.replay import ReplayError, logs_label, replay_file, stderr_warn
+
+    for path, name in logs:
+        problem = log_problem(path)
+        if problem is not None:
+            print(f"battwatch replay: {name}: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    path, name = logs[0]
     if args.max_warnings is not None and args.max_warnings < 0:
         print("battwatch replay: --max-warnings must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
@@ -147,7 +162,7 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
     setup_logging("warning", stream=sys.stderr)  # the store's and sinks' warnings; stdout is the output
     try:
         res = replay_file(
-            path,
+            logs,
             cfg,
             jsonl=sys.stdout if args.jsonl else None,
             warn=stderr_warn,
@@ -155,9 +170,11 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
             publish=args.publish,
             fresh=args.fresh,
             max_warnings=-1 if args.max_warnings is None else args.max_warnings,
-            name=name,
         )
-    except (CsvFormatError, ReplayError) as e:
+    except CsvFormatError as e:
+        print(f"battwatch replay: {e} (battwatch import converts logs in other formats)", file=sys.stderr)
+        return EXIT_USAGE
+    except ReplayError as e:
         print(f"battwatch replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
@@ -167,12 +184,17 @@ def _replay(args: argparse.Namespace, path: Path, name: str) -> int:
         stderr_warn(f"{name}: columns ignored: {', '.join(res.unknown_columns)}")
     if not args.jsonl:
         for tr in res.transitions:
-            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.state:7} {tr.message}")
+            print(f"{tr.to_json_dict()['time']}  {tr.battery:4} {tr.alert:16} {tr.severity:8} {tr.change:9} {tr.message}")
+    files = f" from {len(logs)} logs" if len(logs) > 1 else ""
     print(
-        f"replayed {res.readings} readings ({res.skipped} rows skipped), "
+        f"replayed {res.readings} readings{files} ({res.skipped} rows skipped), "
         f"{len(res.transitions)} alert transitions",
         file=sys.stderr,
     )
+    if res.readings == 0:
+        print(f"battwatch replay: no usable row in {logs_label(logs)}: nothing was replayed "
+              "(battwatch import converts logs in other formats)", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 
@@ -180,6 +202,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from battwatch.report import run_report
 
     return run_report(args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from battwatch.importcmd import run_import
+
+    return run_import(args)
 
 
 def cmd_adc_sim(args: argparse.Namespace) -> int:
@@ -241,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run the daemon (logs to stdout for journald)")
     _config_arg(s, True)
-    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="how much the daemon logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("check-config", help="validate a configuration file and list every problem")
@@ -250,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check_config)
 
     s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
-    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
+    s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults, as the vehicle the log's first row names)")
     s.add_argument("--jsonl", action="store_true", help="print alert transitions as JSON lines")
@@ -265,12 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("report", help="history of a CSV log as text and one picture (--plot)")
-    s.add_argument("log", metavar="LOG.csv", help=LOG_HELP)
+    s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     _config_arg(s, False)
     s.add_argument("--plot", metavar="FILE.png", help="also draw the history as one PNG picture")
     s.add_argument("--days", type=float, metavar="N",
                    help="show only the last N days (the analysis still runs over the whole log)")
+    s.add_argument("--max-warnings", type=int, metavar="N",
+                   help="show only the first N skipped-row warnings (default: every one; the count is always given)")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")
+    from battwatch.importcmd import add_arguments as import_arguments
+
+    import_arguments(s)
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")
     src = s.add_mutually_exclusive_group(required=True)
@@ -282,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--link", metavar="PATH", help="keep a symlink to the pty at PATH")
     s.add_argument("--noise", type=float, default=0.0, metavar="P",
                    help="probability of damaging each line (bad CRC, cut, garbage)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="random seed of the scenario's data and of --noise (default 0): the same seed, the same run")
     s.add_argument("--unplug-after", type=float, metavar="S", help="unplug after S real seconds")
     s.add_argument("--unplug-for", type=float, default=5.0, metavar="S", help="stay unplugged S seconds")
     s.add_argument("--exit-at-end", action="store_true", help="exit when the data ends (default: stay open)")
@@ -300,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
     _config_arg(s, True)  # read for the live procedure (port, baud rate); --point needs none
-    s.add_argument("--channel", choices=["main", "sos"], required=True)
+    s.add_argument("--channel", choices=["main", "sos"], required=True,
+                   help="the tap to calibrate: main (the 12 V battery) or sos (the backup pack)")
     s.add_argument("--point", action="append", metavar="RAW:TRUE",
                    help="a reference point in volts (give two for offline use)")
     s.add_argument("--samples", type=int, default=20, help="frames to average per live point")
@@ -308,7 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("status", help="health of both batteries, alerts and link from the store")
-    _config_arg(s, True)
+    s.add_argument("-c", "--config", default=None, metavar="PATH",
+                   help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none, the store names the vehicle)")
+    s.add_argument("--store", metavar="DIR",
+                   help="the store to read (default: [store] path of the configuration), e.g. one kept by demo --keep")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
 
@@ -324,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("collect", help="fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)")
     _config_arg(s, True)
-    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="how much the collector logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_collect)
     return p
 

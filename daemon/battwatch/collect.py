@@ -25,7 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.core import influx_encode as enc
-from battwatch.core.mqtt_encode import SCHEMA_VERSION, topic_part
+from battwatch.core.mqtt_encode import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from battwatch.config import CollectConfig, Config
@@ -63,7 +63,9 @@ class CollectSetupError(Exception):
 
 def subscriptions(prefix: str, group: str, vehicles: Sequence[str] | None) -> list[str]:
     """The shared-subscription filters: every vehicle, or only the listed ones."""
-    levels = ["+"] if vehicles is None else [topic_part(v) for v in vehicles]
+    # a vehicle id is topic-safe as it is ([vehicle] id's pattern), and the car publishes under
+    # exactly that id: x1.f48 stays x1.f48
+    levels = ["+"] if vehicles is None else list(vehicles)
     return [f"$share/{group}/{prefix}/{v}/{kind}" for v in levels for kind in KINDS]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from battwatch.analysis_config import AnalysisConfig
-from battwatch.configbase import Check, Pattern, Range, Secret, Section, plain, section, validate
+from battwatch.configbase import TOML_TYPED, Check, Pattern, Range, Secret, Section, plain, section, validate
 
 DEFAULT_PATH = Path("/etc/battwatch/battwatch.toml")
 VEHICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # safe in MQTT topics and Influx tags
@@ -137,6 +137,20 @@ def _host(v: str) -> None:
         raise ValueError("a host name or IP address, not a URL (the port is a key of its own)")
 
 
+def _topic_prefix(v: str) -> None:
+    # the broker refuses a publish to a topic with a wildcard, and an empty level is a typo
+    if not v or any(c in "#+" or c.isspace() for c in v) or v.startswith("$") or "" in v.split("/"):
+        raise ValueError("topic levels without MQTT wildcards (+ #), spaces, a leading $ or an empty level")
+
+
+def _influx_tags(tags: dict[str, str]) -> None:
+    for key in tags:
+        if not key.strip():
+            raise ValueError("tag names that are not empty (InfluxDB refuses every line with an empty tag name)")
+        if key == "time" or key.startswith("_"):
+            raise ValueError(f"tag names InfluxDB accepts: {key!r} is reserved (time, and names starting with _)")
+
+
 def _http_url(v: str) -> None:
     from urllib.parse import urlsplit
 
@@ -177,7 +191,7 @@ class StoreConfig(Section):
     csv_logs: bool = True
     csv_retention_days: Annotated[int, Range(ge=0, le=36500)] = 0  # 0 keeps every daily log
     # SD cards wear with every write: commit in batches
-    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 30.0
+    commit_interval_s: Annotated[float, Range(ge=0, le=3600)] = 5.0
     commit_rows: Annotated[int, Range(ge=1, le=100000)] = 500
 
 
@@ -244,7 +258,7 @@ class MqttConfig(Section):
     reconnect_max_s: Annotated[float, Range(gt=0, le=3600)] = 120.0
     backlog_max: Annotated[int, Range(ge=100, le=10_000_000)] = 500_000
     homeassistant: bool = True
-    homeassistant_prefix: str = "homeassistant"
+    homeassistant_prefix: Annotated[str, Check(_topic_prefix)] = "homeassistant"
 
 
 @section
@@ -263,7 +277,7 @@ class InfluxConfig(Section):
     flush_interval_s: Annotated[float, Range(gt=0, le=3600)] = 10.0
     backlog_max: Annotated[int, Range(ge=100, le=10_000_000)] = 500_000
     window_s: Annotated[float, Range(ge=10, le=3600)] = 60.0  # readings are written as windows this long
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: Annotated[dict[str, str], Check(_influx_tags)] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.api == "v2" and not (self.org and self.bucket):
@@ -383,8 +397,47 @@ def load(path: Path | str, env: dict[str, str] | None = None) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), [f"TOML syntax error: {e}"]) from None
-    return from_dict(raw, str(path), env)
+        raise ConfigError(str(path), toml_error(str(e), text)) from None
+    token = TOML_TYPED.set(True)  # a quoted date in a file is text, as in TOML itself
+    try:
+        return from_dict(raw, str(path), env)
+    finally:
+        TOML_TYPED.reset(token)
+
+
+# what tomllib's messages mean, in words, with what usually causes them
+_TOML_HINTS = (
+    ("Invalid value", "a value is a number, true or false, a date (2019-06-01), or text in double quotes "
+                      '(port = "/dev/ttyUSB0")'),
+    ("Expected '=' after a key", "each line is key = value; a key with spaces in it needs quotes"),
+    ("Cannot overwrite a value", "this key is given twice"),
+    ("Cannot declare", "this [section] or key is given twice"),
+    ("Unterminated string", "a closing quote is missing"),
+    ("Illegal character '\\n'", "a closing quote is missing: text in quotes ends on its own line"),
+    ("Unclosed array", "a closing ] is missing"),
+    ("Unclosed", "a closing quote or bracket is missing"),
+    ("Expected ']'", "a section name is written [name] or [name.sub], on a line of its own"),
+    ("Invalid statement", "a line is [section], key = value, or a # comment"),
+    ("Expected newline", "one key = value per line; text after a value goes after a #"),
+    ("Invalid date", "a date is YYYY-MM-DD (installed = 2019-06-01)"),
+)
+
+
+def toml_error(message: str, text: str) -> list[str]:
+    """A TOML syntax error as problems: where (line and column), what the line says, a hint in words."""
+    import re
+
+    m = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    what = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    hint = next((h for key, h in _TOML_HINTS if message.startswith(key)), "see https://toml.io for the syntax")
+    if m is None:
+        return [f"TOML syntax error at the end of the file: {what}; {hint}"]
+    line, col = int(m.group(1)), int(m.group(2))
+    lines = text.splitlines()
+    shown = lines[line - 1] if 0 < line <= len(lines) else ""
+    # one problem: the line itself and a caret under the column follow the message
+    return [f"TOML syntax error at line {line}, column {col}: {what}; {hint}\n"
+            f"      {shown}\n      {' ' * (col - 1)}^"]
 
 
 def defaults(vehicle_id: str = "demo", **sections: Any) -> Config:

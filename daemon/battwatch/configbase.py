@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import re
 import types
@@ -188,6 +189,11 @@ def expected(hint: Any) -> str:
 _FROM_TEXT: dict[Any, Callable[[str], Any]] = {str: str, Path: Path, Secret: Secret}
 
 
+# True while a TOML file is validated: its values carry their own types, so a quoted date is a
+# string like any other. Dictionaries built in code (scenarios, tests) may give dates as text.
+TOML_TYPED: contextvars.ContextVar[bool] = contextvars.ContextVar("TOML_TYPED", default=False)
+
+
 def _scalar(base: Any, raw: Any) -> Any:
     """``raw`` as ``base``, or _BAD. TOML is typed: no number from a string, no bool as a number."""
     if base is bool:
@@ -201,8 +207,10 @@ def _scalar(base: Any, raw: Any) -> Any:
     if base is date:
         if isinstance(raw, date):  # a TOML date; a date-time (a date subclass) is not a day
             return raw if type(raw) is date else _BAD
+        if not isinstance(raw, str) or TOML_TYPED.get():
+            return _BAD
         try:
-            return date.fromisoformat(raw.strip()) if isinstance(raw, str) else _BAD
+            return date.fromisoformat(raw.strip())
         except ValueError:
             return _BAD
     if base in _FROM_TEXT:
@@ -233,7 +241,10 @@ def convert(hint: Any, raw: Any, path: str, problems: list[str]) -> Any:
     what = expected(hint) if value is _BAD else _broken_rule(hint, meta, value)
     if what is None:
         return value
-    problems.append(f"{path}: found {'(secret)' if base is Secret else found(raw)}; expected: {what}")
+    tip = ""
+    if base is date and isinstance(raw, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", raw):
+        tip = f" without quotes ({path.rsplit('.', 1)[-1]} = {raw.strip()}): in quotes it is text"
+    problems.append(f"{path}: found {'(secret)' if base is Secret else found(raw)}; expected: {what}{tip}")
     return _BAD
 
 
@@ -316,8 +327,11 @@ def validate(cls: type[S], raw: Any, path: str, problems: list[str]) -> S:
         elif name not in names:
             import difflib  # only a typo pays for it
 
-            close = difflib.get_close_matches(str(name), names, n=1)
+            same = [n for n in names if n.lower() == str(name).lower()]
+            close = same or difflib.get_close_matches(str(name), names, n=1)
             tip = f"; did you mean '{close[0]}'?" if close else ""
+            if same:
+                tip += " (names are lower case)"
             problems.append(f"{path}.{name}: unknown key{tip}" if path else f"{name}: unknown key{tip}")
     if len(problems) == before:
         obj = cls(**values)

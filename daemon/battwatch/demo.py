@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from battwatch.core.model import AlertTransition, Reading
+from battwatch.core.model import AlertTransition, Health, Reading
 from battwatch.core.timefmt import iso_utc
 
 
@@ -29,12 +29,29 @@ def _cfg(scenario: str, store: Path, port: str) -> Any:
     )
 
 
+# How the progress lines name what a transition did (upper case: a new alert or a worse one).
+CHANGE_WORDS = {"raised": "RAISED   ", "escalated": "ESCALATED", "eased": "eased    ",
+                "repeated": "repeated ", "cleared": "cleared  "}
+
+
+def alert_counts(transitions: list[AlertTransition]) -> str:
+    """Alerts, not transitions: an alert that escalated and eased is still one alert."""
+    n = {c: sum(1 for tr in transitions if tr.change == c) for c in ("raised", "escalated", "eased", "cleared")}
+    return (f"alerts raised: {n['raised']} ({n['escalated']} escalated, {n['eased']} eased, "
+            f"{n['cleared']} cleared; {len(transitions)} transitions)")
+
+
 def _fmt(v: Any, unit: str = "", digits: int = 2) -> str:
     if v is None or v == "":
         return "-"
     if isinstance(v, float):
         return f"{v:.{digits}f}{unit}"
     return f"{v}{unit}"
+
+
+def _health(section: dict[str, Any]) -> str:
+    h = Health.of(section)
+    return "-" if h is None else h.text()
 
 
 def _health_table(summary: dict[str, Any]) -> Any:
@@ -64,7 +81,7 @@ def _health_table(summary: dict[str, Any]) -> Any:
         trend = (f"{slope * 1000:.2f} mV/day, warning level {sos_trend.get('projected_warning_date') or '-'}, "
                  f"end of life {sos_trend.get('projected_end_of_life_date') or '-'}")
     rows = [
-        ("health", _fmt(main.get("health")), _fmt(sos.get("health"))),
+        ("health", _health(main), _health(sos)),
         ("rested voltage", _fmt(main.get("rested_voltage"), " V"), _fmt(sos.get("rested_voltage"), " V")),
         ("state of charge", _fmt(main.get("soc_pct"), " %"), _fmt(sos.get("soc_pct"), " %")),
         ("age", _fmt(main.get("age_years"), " years", 1), _fmt(sos.get("age_years"), " years", 1)),
@@ -87,7 +104,12 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
 
     console = Console(stderr=False, highlight=False)
     if scenario not in scenarios.names():
-        console.print(f"unknown scenario {scenario!r}; choose from: {', '.join(scenarios.names())}")
+        import difflib
+
+        close = difflib.get_close_matches(scenario, scenarios.names(), n=1, cutoff=0.5)
+        tip = f"did you mean '{close[0]}'? " if close else ""
+        print(f"battwatch demo: unknown scenario {scenario!r}; {tip}(battwatch adc-sim --list-scenarios lists them: "
+              f"{', '.join(scenarios.names())})", file=sys.stderr)
         return 2
     console.print(f"[bold]battwatch demo[/bold]: {scenarios.describe(scenario).splitlines()[0]}")
     workdir: Path | None = None
@@ -126,7 +148,7 @@ def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, w
         f"through a pseudo-terminal ({link}) into the daemon's serial path."
     )
     logging.basicConfig(level=logging.ERROR)  # the progress display is the output here
-    raised: list[AlertTransition] = []
+    changes: list[AlertTransition] = []
     t0 = readings[0].t
     emu = AdcEmulator(readings, speed=speed, link=link, wait_hello=True)
     try:
@@ -148,10 +170,9 @@ def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, w
                                     description=f"{iso_utc(r.t)[:10]} (day {(r.t - t0) / 86400:.0f})")
 
             def on_transition(tr: AlertTransition) -> None:
-                if tr.state == "raised":
-                    raised.append(tr)
+                changes.append(tr)
                 colour = {"critical": "red", "warning": "yellow", "info": "cyan"}.get(tr.severity, "white")
-                verb = "RAISED " if tr.state == "raised" else "cleared"
+                verb = CHANGE_WORDS[tr.change]
                 progress.console.print(
                     f"[{colour}]{iso_utc(tr.t)[:16]} {verb} {tr.battery}/{tr.alert} ({tr.severity})[/{colour}]: "
                     f"{tr.message}"
@@ -163,6 +184,7 @@ def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, w
                 on_transition=on_transition,
                 stop_when=lambda a: emu.done.is_set() and a.decoder.stats.lines >= emu.lines_written,
                 use_scheduler=False,
+                final=True,  # the scenario ends here: its last drive is judged too
             )
             # from here Ctrl-C (SIGINT) asks the daemon to stop in order, as it does in a car
             app.install_signal_handlers()
@@ -186,8 +208,13 @@ def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, w
         f"{sum(stats.errors.values())} bad lines"
     )
     console.print(f"  readings stored: {app.store.readings_written:,} in {cfg.store.path}")
-    console.print(f"  alerts raised: {len(raised)}")
+    console.print(f"  {alert_counts(changes)}")
     console.print(_health_table(summary))
     if keep:
-        console.print(f"  store kept in {workdir}; try: battwatch status -c <config with [store] path = \"{cfg.store.path}\">")
+        # not wrapped: a command broken across lines cannot be copied
+        console.print(f"  store kept in {cfg.store.path}; look at it with: battwatch status --store {cfg.store.path}",
+                      soft_wrap=True)
+    else:
+        console.print("  the demo's store is removed on exit; to look at it afterwards run the demo with --keep DIR, "
+                      "then: battwatch status --store DIR/store", soft_wrap=True)
     return 130 if interrupted else 0

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
@@ -22,8 +22,8 @@ from battwatch.sinks import Sink
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
 
-__all__ = ["ReplayError", "ReplayResult", "damage_note", "first_reading", "open_log", "replay_file", "log_source", "replay_rows", "spool_stdin",
-           "stderr_warn"]
+__all__ = ["ReplayError", "ReplayResult", "damage_note", "feed_logs", "first_reading", "log_source", "log_sources", "logs_label",
+           "open_log", "replay_file", "replay_rows", "spool_stdin", "stderr_warn"]
 
 
 class ReplayError(Exception):
@@ -123,6 +123,96 @@ def damage_note(name: str, damage: list[str]) -> str:
             f"everything before that point was read, the rest is lost")
 
 
+LOG_SUFFIXES = (".csv", ".csv.gz", ".gz")
+
+
+@contextmanager
+def log_sources(args: Sequence[str]) -> Iterator[list[tuple[Path, str]]]:
+    """The logs a command was given, as (path, name in messages), in time order: files,
+    directories (their ``*.csv`` and ``*.csv.gz`` files, as a store's ``logs/``), and "-" for
+    standard input. ReplayError for a directory without logs; missing files are given as they
+    are, for the caller to report."""
+    spooled: Path | None = None
+    found: list[tuple[Path, str]] = []
+    try:
+        for arg in args:
+            if arg == "-":
+                if spooled is None:
+                    spooled = spool_stdin()
+                    found.append((spooled, "<stdin>"))
+                continue
+            path = Path(arg)
+            if path.is_dir():
+                inside = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(LOG_SUFFIXES))
+                if not inside:
+                    raise ReplayError(f"{path}: a directory without CSV logs (*.csv, *.csv.gz)")
+                found += [(p, str(p)) for p in inside]
+            else:
+                found.append((path, str(path)))
+        yield in_time_order(found)
+    finally:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
+
+
+def logs_label(logs: Sequence[tuple[Path, str]]) -> str:
+    """What several logs are called in messages: a store's year of daily logs is not listed."""
+    if len(logs) == 1:
+        return logs[0][1]
+    folders = {Path(name).parent for _, name in logs}
+    if len(folders) == 1:
+        return f"{len(logs)} logs in {folders.pop()}"
+    return f"{logs[0][1]} and {len(logs) - 1} more logs"
+
+
+def in_time_order(logs: Sequence[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Logs ordered by their first usable reading (those without one, or unreadable, last)."""
+    if len(logs) < 2:
+        return list(logs)
+
+    def first_t(log: tuple[Path, str]) -> float:
+        try:
+            first = first_reading(log[0])
+        except OSError:
+            return float("inf")
+        return float("inf") if first is None else first.t
+
+    return sorted(logs, key=first_t)
+
+
+def feed_logs(
+    logs: Sequence[tuple[Path, str]],
+    pipeline: Pipeline,
+    *,
+    warn: Callable[[str], None] | None = None,
+    on_transition: Callable[[AlertTransition], None] | None = None,
+    on_reading: Callable[[Reading], None] | None = None,
+    max_warnings: int = -1,
+) -> ReplayResult:
+    """Every log through ``pipeline`` one after the other, as one log: each must start after the
+    one before it ends (rows that do not are skipped like any row that goes back in time), and
+    at most ``max_warnings`` skipped rows are shown in all (when that is 0 or more)."""
+    total = ReplayResult()
+    left = max_warnings
+    for path, name in logs:
+        damage: list[str] = []
+        with open_log(path, damage) as fh:
+            res = feed_log(fh, pipeline, name, warn, on_transition, on_reading, left, pipeline.last_t)
+        if damage and warn is not None:
+            warn(damage_note(name, damage))
+        if left >= 0:
+            left = max(0, left - res.skipped)
+        total.rows += res.rows
+        total.readings += res.readings
+        total.skipped += res.skipped
+        total.transitions += res.transitions
+        if total.first_t is None:
+            total.first_t = res.first_t
+        total.last_t = res.last_t if res.last_t is not None else total.last_t
+        total.unknown_columns += [c for c in res.unknown_columns if c not in total.unknown_columns]
+    return total
+
+
 @contextmanager
 def log_source(arg: str) -> Iterator[Path]:
     """The log a command was given: a path, or "-" for standard input (spooled, then removed)."""
@@ -188,7 +278,7 @@ def replay_rows(
 
 
 def replay_file(
-    path: Path,
+    path: Path | Sequence[tuple[Path, str]],
     cfg: Config,
     *,
     jsonl: TextIO | None = None,
@@ -202,7 +292,7 @@ def replay_file(
     name: str | None = None,
 ) -> ReplayResult:
     """Replay one log through a pipeline built from ``cfg`` (``name`` is what its warnings call
-    it: the path unless given).
+    it: the path unless given), or several, given as (path, name) in time order, as one.
 
     With ``store_dir``, readings and alerts also go to that store, and the analysis goes on
     from the state the store holds, as the daemon does after a restart: a log replayed in
@@ -216,11 +306,12 @@ def replay_file(
     from battwatch.app import Retention, build_pipeline, open_store
     from battwatch.sinks import build_sinks
 
+    logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     pipeline = build_pipeline(cfg)
     store = open_store(cfg, store_dir) if store_dir is not None else None
-    if store is not None and not fresh:
+    if store is not None and not fresh and logs:
         try:
-            _continue_analysis(store, pipeline, path)
+            _continue_analysis(store, pipeline, logs[0][0])
         except ReplayError:
             store.close()
             raise
@@ -278,18 +369,15 @@ def replay_file(
                 announce()
 
     res = ReplayResult()
-    damage: list[str] = []
-    label = str(path) if name is None else name
     try:
-        with open_log(path, damage) as fh:
-            res = replay_rows(
-                fh, pipeline, name=label, warn=warn, on_transition=emit, on_reading=on_reading,
-                max_warnings=max_warnings,
-            )
-        if damage and warn is not None:
-            warn(damage_note(label, damage))
+        res = feed_logs(logs, pipeline, warn=warn, on_transition=emit, on_reading=on_reading,
+                        max_warnings=max_warnings)
         if res.last_t is not None:
-            for out in pipeline.tick(res.last_t):
+            # The log's end is the end of the data, unless a store keeps the analysis for the
+            # next part of it: then, as when the daemon stops, an open drive stays open in the
+            # saved state and the next part continues or closes it (judged once either way).
+            final = store is None
+            for out in pipeline.end_of_data(res.last_t) if final else pipeline.tick(res.last_t):
                 if isinstance(out, AlertTransition):
                     res.transitions.append(out)
                     emit(out)

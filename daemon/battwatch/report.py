@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
 
 if TYPE_CHECKING:
     from battwatch.config import Config
@@ -225,8 +225,9 @@ class Envelope:
 class _Collector:
     """Per-reading bookkeeping during the replay: reduced lines, state runs, gaps."""
 
-    def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None) -> None:
+    def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None, gap_close_s: float = math.inf) -> None:
         self.analyzer = analyzer
+        self.gap_close_s = gap_close_s
         self.state_of = analyzer.state_of
         self._gaps_seen = 0
         self.main = Envelope(horizon_s=horizon_s)
@@ -250,8 +251,11 @@ class _Collector:
             self.vehicle = r.vehicle
             self.run_state, self.run_start = state, t - r.window_s
         else:
-            if self.analyzer.gaps_seen != self._gaps_seen:
-                # the analyzer judged the stretch before this reading silent
+            silent = self.analyzer.gaps_seen != self._gaps_seen
+            # the analyzer judged the stretch before this reading silent, or, with the car awake
+            # or running, long enough to end the drive (gap_close_s): either way nothing is known
+            # of it, so no line and no state band crosses it
+            if silent or (self.run_state in ("awake", "running") and t - r.window_s - last > self.gap_close_s):
                 self._gaps_seen = self.analyzer.gaps_seen
                 self.gaps.append((last, t))
                 self._close(last)
@@ -316,16 +320,17 @@ def thresholds_of(cfg: Config) -> Thresholds:
 
 
 def collect_report(
-    path: Path,
+    path: Path | Sequence[tuple[Path, str]],
     cfg: Config,
     *,
     days: float | None = None,
     warn: Callable[[str], None] | None = None,
     vehicle: str | None = None,
     name: str | None = None,
+    max_warnings: int = -1,
 ) -> ReportData:
-    """Replay ``path`` (called ``name`` in warnings and the text, when given) through the
-    analysis and gather what the report shows.
+    """Replay ``path`` (called ``name`` in warnings and the text, when given), or several logs
+    given as (path, name) in time order, through the analysis and gather what the report shows.
 
     The analysis always runs over the whole log (baselines and trends need its history);
     ``days`` only narrows what is shown to the last ``days`` days. Bad rows are skipped and
@@ -336,22 +341,20 @@ def collect_report(
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.pipeline import Pipeline
     from battwatch.core.tables import interp
-    from battwatch.replay import damage_note, open_log, replay_rows
+    from battwatch.replay import feed_logs, logs_label
 
+    logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
     horizon = None if days is None else days * DAY_S
-    col = _Collector(analyzer, horizon)
-    damage: list[str] = []
-    with open_log(path, damage) as fh:
-        res = replay_rows(fh, pipeline, name=str(path) if name is None else name, warn=warn, on_reading=col)
-    if damage and warn is not None:
-        warn(damage_note(str(path) if name is None else name, damage))
+    col = _Collector(analyzer, horizon, cfg.analysis.state.gap_close_s)
+    res = feed_logs(logs, pipeline, warn=warn, on_reading=col, max_warnings=max_warnings)
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:
-        # what `battwatch replay` does at the end of a log: a start still open is judged, age
-        transitions += [o for o in pipeline.tick(res.last_t) if isinstance(o, AlertTransition)]
+        # what `battwatch replay` does at the end of a log: a drive or start still open is
+        # closed and judged, age
+        transitions += [o for o in pipeline.end_of_data(res.last_t) if isinstance(o, AlertTransition)]
     rd = analyzer.report_data()
     summary = analyzer.summary(res.last_t) if res.last_t is not None else {}
 
@@ -376,7 +379,7 @@ def collect_report(
     spans = tuple(s for s in alert_spans(transitions) if s.end is None or s.end >= lo)
     return ReportData(
         vehicle=vehicle or col.vehicle or cfg.vehicle.id,
-        source=str(path) if name is None else name,
+        source=logs_label(logs),
         start=start,
         end=log_end,
         log_start=log_start,
@@ -448,8 +451,18 @@ def verdict(data: ReportData) -> str:
         if not line:
             parts.append(f"{name}: no readings")
         else:
-            parts.append(f"{name}: {part.get('health', 'unknown')}, {_life(part)}")
+            parts.append(f"{name}: {_health(part)}, {_life(part)}")
     return " · ".join(parts)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _health(section: Mapping[str, Any]) -> str:
+    """The analysis' verdict as words ("unknown: no SOS readings")."""
+    h = Health.of(section)
+    return "unknown" if h is None else h.text()
 
 
 def _fault_caveat(section: Mapping[str, Any]) -> str:
@@ -466,20 +479,20 @@ def _fault_caveat(section: Mapping[str, Any]) -> str:
 def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     below = [s for s in data.starts if s.verdict != "ok"]
-    starts = f"{len(data.starts)} engine starts"
+    starts = _count(len(data.starts), "engine start")
     if data.starts:
         low = min(data.starts, key=lambda s: s.v_min)
         temp = "" if low.temp_c is None else f", {low.temp_c:.1f} °C"
         starts += (f", {len(below)} below the temperature-adjusted limit; lowest {low.v_min:.2f} V "
                    f"on {_when(low.t)}{temp}")
-    lines.append(f"12 V battery: {starts}; {len(data.drives)} drives")
+    lines.append(f"12 V battery: {starts}; {_count(len(data.drives), 'drive')}")
     rested = main.get("rested_voltage")
     if rested is not None:
         v25 = main.get("rested_voltage_25c")
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
         lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}"
                      f"{_fault_caveat(main)}")
-    lines.append(f"  health {main.get('health', 'unknown')}; {_life(main)}")
+    lines.append(f"  health {_health(main)}; {_life(main)}")
     return lines
 
 
@@ -507,7 +520,7 @@ def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
             # the analysis projects from its last fit: a crossing at or before it is already reached
             reached = " (already reached by the trend)" if data.end is not None and t <= data.end else ""
             lines.append(f"  {what}: {_date(t)}{reached}")
-    lines.append(f"  health {sos.get('health', 'unknown')}; {_life(sos)}")
+    lines.append(f"  health {_health(sos)}; {_life(sos)}")
     return lines
 
 
@@ -535,14 +548,16 @@ def format_summary(data: ReportData) -> str:
         lines += _sos_summary(data, sos)
 
     shown = [tr for tr in data.transitions if tr.t >= data.start]
-    lines.append(f"alerts: {sum(1 for tr in shown if tr.state == 'raised')} raised, "
-                 f"{sum(1 for tr in shown if tr.state == 'cleared')} cleared")
+    # alerts, not transitions: one alert that escalates and eases is raised once
+    n = {c: sum(1 for tr in shown if tr.change == c) for c in ("raised", "escalated", "eased", "cleared")}
+    steps = f" ({n['escalated']} escalated, {n['eased']} eased)" if n["escalated"] or n["eased"] else ""
+    lines.append(f"alerts: {n['raised']} raised, {n['cleared']} cleared{steps}")
     for sp in data.spans:
         if sp.start < data.start:  # raised before the period shown, still active in it
             sev = [sev for t, sev in sp.levels if t < data.start][-1]
             lines.append(f"  {_when(sp.start)}  {sp.battery:4} {sp.alert:15} {sev:8} raised earlier")
     for tr in shown:
-        lines.append(f"  {_when(tr.t)}  {tr.battery:4} {tr.alert:15} {tr.severity:8} {tr.state}")
+        lines.append(f"  {_when(tr.t)}  {tr.battery:4} {tr.alert:15} {tr.severity:8} {tr.change}")
     active = [s for s in data.spans if s.end is None]
     if active:
         lines.append("still active: " + ", ".join(f"{s.battery}/{s.alert} ({s.levels[-1][1]})" for s in active))
@@ -619,7 +634,9 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
     x_lo, x_hi = x(data.start - pad), x(x_end + pad)
 
     rows = _timeline_rows(data.spans)
-    fig = plt.figure(figsize=(16, 10), dpi=100)
+    # a channel the log does not have gets no panel
+    has_main, has_sos = bool(data.main_line), bool(data.sos_line) or not data.main_line
+    fig = plt.figure(figsize=(16, 10 if has_main and has_sos else 7.5), dpi=100)
     if title is None:
         span = _duration(data.end - data.start)
         if data.log_start is not None and data.start > data.log_start:
@@ -627,14 +644,19 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         else:
             what = f"{span}, {data.readings:,} readings"
         title = (f"{data.vehicle}: {_date(data.start)} to {_date(data.end)}  ({what}, "
-                 f"{len(data.starts)} engine starts)")
+                 f"{_count(len(data.starts), 'engine start')})")
     top = _headline(fig, title, verdict(data))
-    gs = fig.add_gridspec(3, 1, height_ratios=[4.2, 3.2, 0.9 + 0.3 * max(len(rows), 1)], hspace=0.07,
-                          left=0.095, right=0.775, top=top, bottom=0.065)
-    ax_main = fig.add_subplot(gs[0])
-    ax_sos = fig.add_subplot(gs[1], sharex=ax_main)
-    ax_tl = fig.add_subplot(gs[2], sharex=ax_main)
-    for ax in (ax_main, ax_sos, ax_tl):
+    ratios = [r for r, keep in ((4.2, has_main), (3.2, has_sos)) if keep] + [0.9 + 0.3 * max(len(rows), 1)]
+    gs = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.07,
+                          left=0.095, right=0.775, top=top, bottom=0.065 * 10 / fig.get_figheight())
+    panels = [fig.add_subplot(gs[i]) for i in range(len(ratios))]
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+    ax_main = panels[0] if has_main else None
+    ax_sos = panels[1 if has_main else 0] if has_sos else None
+    ax_tl = panels[-1]
+    batteries = [(ax, b) for ax, b in ((ax_main, "main"), (ax_sos, "sos")) if ax is not None]
+    for ax in panels:
         ax.set_xlim(x_lo, x_hi)
     legend_x = 0.866  # right of the threshold labels
 
@@ -644,19 +666,48 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
                          borderaxespad=0.0, handlelength=1.8)
         leg.get_title().set_fontweight("bold")
 
-    # -- vehicle states behind both battery panels, sensor faults hatched over them
-    state_handles = _shade_states(ax_main, data, x)
-    _shade_states(ax_sos, data, x)
-    _shade_sensor_faults((ax_main, ax_sos), data, x)
+    # -- vehicle states behind the battery panels, sensor faults hatched over them
+    state_handles = [_shade_states(ax, data, x) for ax, _ in batteries][0]
+    _shade_sensor_faults(batteries, data, x)
+    if ax_main is not None:
+        _draw_main(ax_main, data, x, legend, state_handles)
+    if ax_sos is not None:
+        _draw_sos(ax_sos, data, x, x_end, legend)
 
-    # -- 12 V battery
+    # -- alert timeline
+    tl_handles = _timeline(ax_tl, data, rows, x)
+    legend(tl_handles, "alerts", ax_tl.get_position().y1)
+    if ax_main is None and data.states:
+        legend(state_handles, "vehicle state", panels[0].get_position().y0 + 0.16)
+
+    for ax in panels:
+        ax.grid(axis="x", color="#a0a0a0", lw=0.5, alpha=0.5)
+        if data.end < x_end:
+            ax.axvline(x(data.end), color="#555555", lw=0.9, ls="--", zorder=4)
+    if data.end < x_end:
+        panels[0].annotate(" end of data", (x(data.end), 1.0), xycoords=("data", "axes fraction"),
+                           xytext=(2, -4), textcoords="offset points", fontsize=8.5, color="#444444",
+                           va="top", ha="left")
+    for ax, _ in batteries:
+        ax.grid(axis="y", color="#c8c8c8", lw=0.4, alpha=0.6)
+        ax.tick_params(labelbottom=False)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=UTC)
+    ax_tl.xaxis.set_major_locator(locator)
+    ax_tl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax_tl.set_xlabel("date (UTC)")
+    return fig
+
+
+def _draw_main(ax_main: Any, data: ReportData, x: Callable[[float], float],
+               legend: Callable[[list[Any], str, float], None], state_handles: list[Any]) -> None:
+    """The 12 V panel: window averages, daily rested values, starts and their limits."""
     th = data.thresholds
     mx, my = _line(data.main_line, data.gaps, x)
     ax_main.plot(mx, my, color=MAIN_COLOUR, lw=0.6, alpha=0.8, zorder=3, label="window average")
     if data.main_daily:
         ax_main.plot([x(t) for t, _ in data.main_daily], [v for _, v in data.main_daily], "o-",
                      color="#14305c", ms=3.2, lw=0.9, zorder=5, label="daily rested value\n(at 25 °C)")
-    lo_v, hi_v = _robust_range(_plausible(data, "main", th.main_open_v), 12.0, 13.0)
+    values = _plausible(data, "main", th.main_open_v) + [v for _, v in data.main_daily]
     if data.starts:
         # the limit each start was judged against, as a step line through the starts
         ax_main.step([x(s.t) for s in data.starts], [s.limit_v for s in data.starts], where="mid",
@@ -671,7 +722,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
                 ax_main.scatter([x(s.t) for s in sel], [s.v_min for s in sel], s=size, color=colour,
                                 edgecolors="black" if verdict_ != "ok" else "none", linewidths=0.5,
                                 marker="v", zorder=6, label=label)
-        lo_v = min(lo_v, min(s.v_min for s in data.starts), th.crank_crit_v)
+        values += [s.v_min for s in data.starts] + [s.limit_v for s in data.starts]
     levels_main: list[tuple[float, str, str]] = [
         (th.main_warn_v, f"rest warn {th.main_warn_v:.2f} V", SEVERITY_COLOURS["warning"]),
         (th.main_crit_v, f"rest crit {th.main_crit_v:.2f} V", SEVERITY_COLOURS["critical"]),
@@ -682,24 +733,27 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         levels_main.append((th.main_info_v, f"rest info {th.main_info_v:.2f} V", SEVERITY_COLOURS["info"]))
     if data.starts:
         levels_main.append((th.crank_crit_v, f"start crit {th.crank_crit_v:.1f} V", SEVERITY_COLOURS["critical"]))
-    hi_v = max(hi_v, th.overvoltage_crit_v)
-    lo_v = min(lo_v, th.main_crit_v)
-    ax_main.set_ylim(lo_v - 0.3, hi_v + 0.3)
-    _levels(ax_main, levels_main)
+    lo_v, hi_v = _fit_range(values, [lv for lv, _, _ in levels_main], 12.0, 13.0)
+    ax_main.set_ylim(lo_v, hi_v)
+    _levels(ax_main, [lv for lv in levels_main if lo_v <= lv[0] <= hi_v])
+    _below_axis(ax_main, data.main_line, th.main_open_v, x)
     ax_main.set_ylabel("12 V battery (V)", fontsize=11)
-    if not data.main_line:
-        _no_data(ax_main, "no 12 V readings in this log")
     box = ax_main.get_position()
     legend(ax_main.get_legend_handles_labels()[0], "12 V battery", box.y1)
     legend(state_handles, "vehicle state", box.y0 + 0.16)
 
-    # -- SOS pack
+
+def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end: float,
+              legend: Callable[[list[Any], str, float], None]) -> None:
+    """The SOS panel: window averages, daily rested values, the trend and its projection."""
+    th = data.thresholds
     sx, sy = _line(data.sos_line, data.gaps, x)
     ax_sos.plot(sx, sy, color=SOS_COLOUR, lw=0.6, alpha=0.6, zorder=3, label="window average")
     if data.sos_daily:
         ax_sos.plot([x(t) for t, _ in data.sos_daily], [v for _, v in data.sos_daily], "o",
                     color="#0b3d24", ms=3.2, zorder=5, label="daily rested value")
-    s_lo, s_hi = _robust_range(_plausible(data, "sos", th.sos_open_v), th.sos_warn_v, th.sos_warn_v)
+    values = _plausible(data, "sos", th.sos_open_v) + [v for _, v in data.sos_daily]
+    s_lo, s_hi = (min(values), max(values)) if values else (th.sos_warn_v, th.sos_warn_v)
     n = th.sos_cells
     s_levels = [(th.sos_warn_v, f"warn {th.sos_warn_v:.2f} V\n({th.sos_warn_v / n:.2f} V/cell)",
                  SEVERITY_COLOURS["warning"]),
@@ -709,36 +763,14 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
         s_levels.append((th.sos_info_v, f"info {th.sos_info_v:.2f} V\n({th.sos_info_v / n:.2f} V/cell)",
                          SEVERITY_COLOURS["info"]))
     s_lo, s_hi = _plot_trend(ax_sos, data, x, x_end, s_lo, s_hi)
-    s_lo = min(s_lo, th.sos_crit_v)
-    s_hi = max(s_hi, th.sos_info_v or th.sos_warn_v)
-    margin = 0.05 * (s_hi - s_lo) + 0.02
-    ax_sos.set_ylim(s_lo - margin, s_hi + margin)
-    _levels(ax_sos, s_levels, label_h_px=22.0)
+    lo, hi = _fit_range([s_lo, s_hi], [lv for lv, _, _ in s_levels], th.sos_warn_v, th.sos_warn_v)
+    ax_sos.set_ylim(lo, hi)
+    _levels(ax_sos, [lv for lv in s_levels if lo <= lv[0] <= hi], label_h_px=22.0)
+    _below_axis(ax_sos, data.sos_line, th.sos_open_v, x)
     ax_sos.set_ylabel(f"SOS pack (V), {n}-cell {chemistry_label(th.sos_chemistry)}", fontsize=11)
     if not data.sos_line:
         _no_data(ax_sos, "no SOS readings in this log")
     legend(ax_sos.get_legend_handles_labels()[0], "SOS pack", ax_sos.get_position().y1)
-
-    # -- alert timeline
-    tl_handles = _timeline(ax_tl, data, rows, x)
-    legend(tl_handles, "alerts", ax_tl.get_position().y1)
-
-    for ax in (ax_main, ax_sos, ax_tl):
-        ax.grid(axis="x", color="#a0a0a0", lw=0.5, alpha=0.5)
-        if data.end < x_end:
-            ax.axvline(x(data.end), color="#555555", lw=0.9, ls="--", zorder=4)
-    if data.end < x_end:
-        ax_main.annotate(" end of data", (x(data.end), 1.0), xycoords=("data", "axes fraction"),
-                         xytext=(2, -4), textcoords="offset points", fontsize=8.5, color="#444444",
-                         va="top", ha="left")
-    for ax in (ax_main, ax_sos):
-        ax.grid(axis="y", color="#c8c8c8", lw=0.4, alpha=0.6)
-        ax.tick_params(labelbottom=False)
-    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=UTC)
-    ax_tl.xaxis.set_major_locator(locator)
-    ax_tl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax_tl.set_xlabel("date (UTC)")
-    return fig
 
 
 def _save_png(fig: Any, out_png: Path) -> None:
@@ -782,14 +814,29 @@ def _axis_end(data: ReportData) -> float:
     return min(max(ahead), cap)
 
 
-def _robust_range(values: list[float], lo: float, hi: float) -> tuple[float, float]:
-    """The span of a line without its rarest extremes: a glitch to 0 V leaves the panel's scale
-    alone (the line runs off the edge there, and a raised sensor fault is hatched)."""
-    if not values:
-        return lo, hi
-    s = sorted(values)
-    k = int(len(s) * 0.002)
-    return s[k], s[-1 - k]
+def _fit_range(values: Sequence[float], levels: Sequence[float], lo: float, hi: float) -> tuple[float, float]:
+    """A panel's y limits: every value (spikes and start dips included), and the threshold levels
+    near them (within a quarter of the span, at least 0.3 V), so a small fall fills the panel
+    instead of being squeezed under a line far away. ``lo``/``hi`` stand in without values."""
+    if values:
+        lo, hi = min(values), max(values)
+    near = max(0.3, 0.25 * (hi - lo))
+    for level in levels:
+        if lo - near <= level <= hi + near:
+            lo, hi = min(lo, level), max(hi, level)
+    pad = 0.05 * (hi - lo) + 0.02
+    return lo - pad, hi + pad
+
+
+def _below_axis(ax: Any, points: Sequence[tuple[float, float]], open_v: float, x: Callable[[float], float]) -> None:
+    """Readings of an open input (below ``open_v``: no battery reads that) are kept off the scale,
+    which would squash the battery to a line; a mark at the foot of the panel shows each."""
+    off = [(t, v) for t, v in points if v < open_v]
+    if not off:
+        return
+    lo = ax.get_ylim()[0]
+    ax.scatter([x(t) for t, _ in off], [lo] * len(off), marker="v", s=30, color="#555555", clip_on=False,
+               zorder=7, label=f"below the axis: open\ninput (to {min(v for _, v in off):.2f} V)")
 
 
 def _line(points: Sequence[tuple[float, float]], gaps: Sequence[tuple[float, float]],
@@ -898,12 +945,12 @@ def _shade_states(ax: Any, data: ReportData, x: Callable[[float], float]) -> lis
     return handles
 
 
-def _shade_sensor_faults(axes: Sequence[Any], data: ReportData, x: Callable[[float], float]) -> None:
+def _shade_sensor_faults(axes: Sequence[tuple[Any, str]], data: ReportData, x: Callable[[float], float]) -> None:
     """Hatch a battery's panel while its sensor was faulted: those readings are no verdicts."""
     from matplotlib.collections import PolyCollection
 
     assert data.start is not None and data.end is not None
-    for ax, battery in zip(axes, ("main", "sos"), strict=True):
+    for ax, battery in axes:
         spans = [(x(max(s.start, data.start)), x(data.end if s.end is None else s.end))
                  for s in data.spans if s.sensor and s.battery == battery]
         if spans:
@@ -972,21 +1019,33 @@ def _timeline(ax: Any, data: ReportData, rows: list[tuple[str, str]], x: Callabl
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """``battwatch report LOG.csv [-c CONFIG] [--plot FILE.png] [--days N]``; returns the exit code."""
-    from battwatch.replay import log_source
+    """``battwatch report LOG... [-c CONFIG] [--plot FILE.png] [--days N] [--max-warnings N]``;
+    returns the exit code."""
+    from battwatch.replay import ReplayError, log_sources
 
-    with log_source(args.log) as path:
-        return _report(args, path, "<stdin>" if args.log == "-" else None)
+    try:
+        with log_sources([args.log] if isinstance(args.log, str) else args.log) as logs:
+            return _report(args, logs)
+    except ReplayError as e:
+        print(f"battwatch report: {e}", file=sys.stderr)
+        return 2
 
 
-def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
+def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
     from battwatch.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load_config
     from battwatch.core.csvlog import CsvFormatError
-    from battwatch.replay import stderr_warn
+    from battwatch.replay import logs_label, stderr_warn
 
-    if not path.is_file():
-        print(f"battwatch report: {path}: no such file", file=sys.stderr)
+    for path, shown in logs:
+        if not path.is_file():
+            print(f"battwatch report: {shown}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+    max_warnings = getattr(args, "max_warnings", None)
+    if max_warnings is not None and max_warnings < 0:
+        print("battwatch report: --max-warnings must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
+    path = logs[0][0]
+    name = logs_label(logs) if len(logs) > 1 or logs[0][1] != str(path) else None
     days = getattr(args, "days", None)
     if days is not None and not days > 0:
         print("battwatch report: --days must be positive", file=sys.stderr)
@@ -994,8 +1053,9 @@ def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
     plot = getattr(args, "plot", None)
     cfg = load_config(args.config, required=False, vehicle="report")
     try:
-        data = collect_report(path, cfg, days=days, warn=stderr_warn,
-                              vehicle=cfg.vehicle.id if args.config else None, name=name)
+        data = collect_report(logs, cfg, days=days, warn=stderr_warn,
+                              vehicle=cfg.vehicle.id if args.config else None,
+                              max_warnings=-1 if max_warnings is None else max_warnings)
     except CsvFormatError as e:
         print(f"battwatch report: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -1020,8 +1080,11 @@ def _report(args: argparse.Namespace, path: Path, name: str | None) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``battwatch report`` (also used by ``python -m battwatch.report``)."""
-    p.add_argument("log", metavar="LOG.csv",
-                   help="a CSV log in the replay format, gzip-compressed or not; - reads standard input")
+    p.add_argument("log", metavar="LOG", nargs="+",
+                   help="CSV logs in the replay format, gzip-compressed or not, or directories of them; "
+                        "- reads standard input")
+    p.add_argument("--max-warnings", type=int, metavar="N",
+                   help="show only the first N skipped-row warnings (default: every one)")
     p.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults)")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the history as one picture")

@@ -21,6 +21,7 @@ from typing import Any
 from battwatch.core.faultview import as_time as _as_time
 from battwatch.core.faultview import faulted, last_good_rested
 from battwatch.core.faultview import number as _number
+from battwatch.core.model import Health, change_of
 from battwatch.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -132,9 +133,13 @@ def _battery(raw: Any, kind: str, cfg: Any, now: float, data_t: float | None = N
         "remaining_life_years": None,
         "remaining_life_basis": b.get("remaining_life_basis") if isinstance(b.get("remaining_life_basis"), str) else None,
         "last_crank_min_v": _number(b.get("last_crank_min_v")),
-        "health": b.get("health") if isinstance(b.get("health"), str) else None,
+        # the analysis' verdict as it made it: a word, and for "unknown" what is missing
+        "health": None, "health_reason": None,
         "trend": b.get("trend") if isinstance(b.get("trend"), str | dict) else None,
     }
+    verdict = Health.of(b)
+    if verdict is not None:
+        out.update(verdict.fields())
     life = b.get("remaining_life_years")
     if _number(life) is not None:
         out["remaining_life_years"] = _number(life)
@@ -231,6 +236,29 @@ def _sinks(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+DISK_LOW_BYTES = 256 * 1024  # below this (and 5 % of the disk) the store is about to fail
+
+
+def _disk(directory: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The store's disk, measured now (a full disk cannot save the summary that would say so),
+    and what the daemon last said about writing to it."""
+    import shutil
+
+    out: dict[str, Any] = {"free_bytes": None, "total_bytes": None, "full": None}
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        pass
+    else:
+        out.update(free_bytes=usage.free, total_bytes=usage.total,
+                   full=usage.free < DISK_LOW_BYTES and usage.free < 0.05 * usage.total)
+    store = _dict(summary.get("store"))
+    out["problem"] = store.get("problem") if isinstance(store.get("problem"), str) else None
+    out["unwritten"] = int(_number(store.get("unwritten")) or 0)
+    out["csv_unwritten"] = int(_number(store.get("csv_unwritten")) or 0)
+    return out
+
+
 def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     link = _dict(summary.get("link"))
     if not link:
@@ -249,6 +277,7 @@ def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "firmware": link.get("firmware") if isinstance(link.get("firmware"), str) else None,
         "board": link.get("board") if isinstance(link.get("board"), str) else None,
         "held_for_clock": int(_number(link.get("held_for_clock")) or 0),
+        "host_clock": link.get("host_clock") if isinstance(link.get("host_clock"), str) else None,
     }
 
 
@@ -306,8 +335,42 @@ def _fitted(b: dict[str, Any], kind: str, recorded: tuple[float, str] | None) ->
                                  "seconds, or at the next reading of that time")
 
 
+def store_vehicle(db: sqlite3.Connection) -> str | None:
+    """The vehicle whose analysis a store holds (None before its first analysis)."""
+    for key in ("analyzer", "summary"):
+        row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            continue
+        try:
+            vehicle = json.loads(row[0]).get("vehicle")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(vehicle, str) and vehicle:
+            return vehicle
+    return None
+
+
+def read_store_vehicle(directory: Path) -> str | None:
+    """``store_vehicle`` of the store in ``directory``, or None when there is none to read."""
+    path = directory / "battwatch.sqlite3"
+    if not path.is_file():
+        return None
+    try:
+        db, _ = _open_readonly(path)
+        try:
+            return store_vehicle(db)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+
+
 def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = systemd_state) -> dict[str, Any]:
-    """Everything status shows, as plain data (read-only: the daemon may be running)."""
+    """Everything status shows, as plain data (read-only: the daemon may be running).
+
+    A store that holds another vehicle's analysis than the configuration's is shown under its
+    own vehicle, said in a note, and without the configuration's battery facts (they are
+    another car's)."""
     now = time.time() if now is None else now
     path = Path(cfg.store.path) / "battwatch.sqlite3"
     info: dict[str, Any] = {"vehicle": cfg.vehicle.id, "store": str(path), "now": iso_utc(now)}
@@ -327,10 +390,15 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
             ).fetchone()
             count = db.execute("SELECT count(*) FROM readings").fetchone()[0]
             recorded = _recorded_replacements(db)
+            # each with the severity its alert had before (what the transition did: eased
+            # is not raised); the events table is small, alerts being rare
             events = db.execute(
-                "SELECT t, battery, alert, severity, state, message FROM events"
+                "SELECT t, battery, alert, severity, state, message, prev_state, prev_severity FROM ("
+                " SELECT *, lag(state) OVER w AS prev_state, lag(severity) OVER w AS prev_severity"
+                " FROM events WINDOW w AS (PARTITION BY battery, alert ORDER BY t, id))"
                 " ORDER BY t DESC, id DESC LIMIT ?", (RECENT_EVENTS,)
             ).fetchall()
+            held = store_vehicle(db)
         finally:
             db.close()
     except sqlite3.Error as e:
@@ -343,6 +411,12 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         summary = {}
         note = "the stored summary is not valid JSON; showing readings and events only"
     info["daemon"] = _daemon(summary, _store_written_t(path), now, sd, holder)
+    if held is not None and held != cfg.vehicle.id:
+        info["vehicle"], info["config_vehicle"] = held, cfg.vehicle.id
+        other = (f"this store holds vehicle {held!r}, not {cfg.vehicle.id!r} of the configuration: "
+                 "shown under its own name, without the configuration's battery facts")
+        note = other if note is None else f"{other}; {note}"
+        cfg = None
     if note:
         info["note"] = note
     info["readings"] = count
@@ -357,10 +431,12 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         _fitted(b, kind, recorded.get(kind))
     info["alerts"] = _alerts(summary)
     info["sinks"] = _sinks(summary)
+    info["disk"] = _disk(path.parent, summary)
     info["link"] = _link(summary)
     info["recent_events"] = [
         {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
-         "state": e[4], "message": e[5]}
+         "state": e[4], "change": change_of(e[4], e[3], e[7] if e[6] == "raised" else None),
+         "message": e[5]}
         for e in events
     ]
     info["summary"] = summary
@@ -516,8 +592,9 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
     lines = [f"{title}{kind_text}"]
     if not b.get("present"):
         lines.append("  no analysis in the store yet")
-    if b.get("health"):
-        lines.append(f"  health            {b['health']}")
+    verdict = Health.of(b)
+    if verdict is not None:
+        lines.append(f"  health            {verdict.text()}")
     if faulted(b):
         lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
     volts = _voltage_line(b, kind)
@@ -632,6 +709,16 @@ def render(info: dict[str, Any]) -> str:
         if s["last_error"]:
             parts.append(f"last error: {s['last_error']}")
         lines.append(f"  {name:8} {', '.join(parts) or 'no details'}")
+    disk = _dict(info.get("disk"))
+    if disk.get("total_bytes"):
+        mib = 1024 * 1024
+        room = f"{disk['free_bytes'] / mib:.1f} MiB free of {disk['total_bytes'] / mib:.1f} MiB"
+        lines.append(f"  {'disk':8} {'FULL: readings cannot be stored, ' if disk['full'] else ''}{room}")
+    if disk.get("problem"):
+        lines.append(f"  {'':8} store writing failed: {disk['problem']}")
+    if disk.get("unwritten") or disk.get("csv_unwritten"):
+        lines.append(f"  {'':8} {disk['unwritten']:,} readings not stored in the database and "
+                     f"{disk['csv_unwritten']:,} rows not in the daily log (disk full or failing)")
     link = info.get("link")
     lines.append("")
     if link is None:
@@ -648,18 +735,35 @@ def render(info: dict[str, Any]) -> str:
         )
         if link.get("held_for_clock"):
             lines.append(f"  {link['held_for_clock']:,} readings held until the host clock is synchronised (NTP)")
+        if link.get("host_clock") == "unknown":
+            lines.append("  host clock: cannot tell whether it is synchronised (adjtimex refused); "
+                         "taken as unsynchronised")
     if info["recent_events"]:
         lines.append("")
         lines.append("Recent alert transitions")
         for e in info["recent_events"]:
-            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['state']}: {e['message']}")
+            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['change']}: {e['message']}")
     return "\n".join(lines)
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from battwatch.cli import load_config
+    import dataclasses
 
-    cfg = load_config(args.config, required=True)
+    from battwatch.cli import DEFAULT_CONFIG, load_config
+    from battwatch.config import VEHICLE_ID
+
+    store = getattr(args, "store", None)
+    if store is not None and args.config is None:
+        # no configuration: the vehicle is the one the store holds, the rest the defaults
+        held = read_store_vehicle(Path(store))
+        import re
+
+        vehicle = held if held is not None and re.search(VEHICLE_ID, held) else "unknown"
+        cfg = load_config(None, required=False, vehicle=vehicle)
+    else:
+        cfg = load_config(args.config or DEFAULT_CONFIG, required=True)
+    if store is not None:
+        cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, path=Path(store)))
     info = collect(cfg)
     if args.json:
         json.dump(info, sys.stdout, indent=2, default=str)

@@ -27,7 +27,14 @@ from battwatch.core.timefmt import iso_utc
 from battwatch.sinks.influx import OUTBOX_NAME
 from battwatch.sinks.mqtt import MqttSink
 from helpers import Proc, battwatch
-from servers import InfluxDB1, Mosquitto, start_mosquitto, wait_until, write_mosquitto_password_file
+from servers import (
+    InfluxDB1,
+    Mosquitto,
+    copy_dynsec_config,
+    start_mosquitto,
+    wait_until,
+    write_mosquitto_password_file,
+)
 
 pytestmark = pytest.mark.servers
 
@@ -535,16 +542,18 @@ def test_a_cleanly_stopped_collector_leaves_the_group(tmp_path: Path, influxdb1:
     assert_db_holds_exactly(influxdb1, run.points)
 
 
-def test_collector_account_of_the_example_broker_acl_reads_through_the_shared_subscription(
+def test_collector_account_of_the_example_broker_roles_reads_through_the_shared_subscription(
     tmp_path: Path, root: Path, influxdb1: InfluxDB1
 ) -> None:
-    """The deployment in docs/collect.md: accounts, config/mosquitto/acl, a password file."""
+    """The deployment in docs/collect.md: accounts, config/mosquitto's dynamic-security roles, a
+    password file."""
     influxdb1.create_database(DB)
     users = {"collector": "c0llect", "x1-f48-ab123": "car-secret"}
     password_file = write_mosquitto_password_file(tmp_path / "passwd", users)
     (tmp_path / "collector-password").write_text("c0llect\n", encoding="utf-8")
     run = fleet(vehicles=1, minutes=3, names=["x1-f48-ab123"])
-    with start_mosquitto(tmp_path / "broker", password_file=password_file, acl_file=root / "config/mosquitto/acl",
+    roles = copy_dynsec_config(root / "config/mosquitto/dynamic-security.json", tmp_path / "dynsec")
+    with start_mosquitto(tmp_path / "broker", password_file=password_file, dynsec_file=roles,
                          allow_anonymous=False) as broker:
         raw = collector_raw("collector-1", tmp_path / "col", broker, influxdb1, health_every_s=0, rested_every_s=0)
         raw["mqtt"].update(username="collector", password_file=str(tmp_path / "collector-password"))

@@ -51,7 +51,8 @@ class Seen:
 
 
 @contextmanager
-def running(cfg: config.Config, seen: Seen, stop_when: Callable[[App], bool] | None = None) -> Iterator[App]:
+def running(cfg: config.Config, seen: Seen, stop_when: Callable[[App], bool] | None = None,
+            **app_kw: Any) -> Iterator[App]:
     """The App on its own thread (it owns the store's SQLite connection); stopped on exit."""
     holder: list[App] = []
     made = threading.Event()
@@ -60,7 +61,7 @@ def running(cfg: config.Config, seen: Seen, stop_when: Callable[[App], bool] | N
     def run() -> None:
         try:
             app = App(cfg, on_reading=seen.reading, on_transition=seen.transition,
-                      use_scheduler=False, sinks=[], stop_when=stop_when)
+                      use_scheduler=False, sinks=[], stop_when=stop_when, **app_kw)
             holder.append(app)
         except BaseException as e:  # noqa: BLE001 - reported by the test thread
             failed.append(e)
@@ -228,7 +229,7 @@ def test_the_daemon_asks_for_fast_mode_when_the_car_wakes_and_gets_fast_frames(
 ) -> None:
     """Asleep: RATE drops and the emulator merges rows; the engine starts: FAST, and the
     emulator sends every row, flagged fast, for fast_seconds; then the base rate again."""
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     t0 = 1_736_121_600.0
     rows = _car_day(t0)
     wake = t0 + 60.0
@@ -250,7 +251,7 @@ def test_the_daemon_asks_for_fast_mode_when_the_car_wakes_and_gets_fast_frames(
     assert asked.count(Command("FAST", ("10", "100"))) == 1
     assert Command("RATE", ("1",)) in asked[fast_at - 1 : fast_at]  # the base rate comes back first
     assert Ack("FAST", True, "10") in emu.answers  # the data has ten rows a second, no more
-    assert any(m == "ADC accepted FAST: 10" for m in _messages(caplog))
+    assert any(r.getMessage() == "ADC accepted FAST: 10" and r.levelno == logging.DEBUG for r in caplog.records)
     hello = app.decoder.stats.hello
     assert hello is not None and hello.rate_hz == 1.0  # one-second windows outside fast mode
     parked = [r for r in seen.readings if r.t <= wake]
@@ -334,3 +335,54 @@ def test_the_last_snapshot_after_a_stop_says_link_down_and_nothing_awaiting_comm
     assert "Serial link   DOWN" in shown
     assert "awaiting commit" not in shown
     assert f"{len(stored):,} readings written since start" in shown
+
+
+def test_at_info_the_log_has_health_lines_not_every_wake_and_sleep(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A car that sleeps and wakes: the rate changes are debug detail; what an owner reading
+    the journal gets is a health line every health_log_s of data (6 h in the daemon)."""
+    caplog.set_level(logging.INFO)
+    t0 = 1_736_121_600.0
+    rows = _car_day(t0)
+    emu = AdcEmulator(rows, speed=20, link=tmp_path / "adc", wait_hello=True)
+    seen = Seen()
+    cfg = _cfg(tmp_path, tmp_path / "adc", adc={"frame_rate_hz": 1.0, "sleep_rate_hz": 0.2, "fast_seconds": 10},
+               analysis={"state": {"asleep_after_s": 20.0}})
+    with running(cfg, seen, stop_when=lambda a: emu.done.is_set() and a.decoder.stats.lines >= emu.lines_written,
+                 health_log_s=40.0) as app:
+        emu.start()
+        assert emu.done.wait(60)
+        seen.wait(lambda: app.decoder.stats.lines >= emu.lines_written, "every line read")
+    emu.close()
+    assert Command("RATE", ("0.2",)) in emu.received and Command("FAST", ("10", "100")) in emu.received
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("battwatch")]
+    assert not any(m.startswith(("car awake", "car asleep", "ADC accepted")) for m in info), info
+    health = [m for m in info if m.startswith("health: ")]
+    assert 2 <= len(health) <= 3, info  # 120 s of data, one line per 40 s after the first reading
+    assert health[-1].startswith("health: 12 V ") and "; alerts: " in health[-1] and " frames, 0 lost" in health[-1]
+
+
+def test_a_daemon_restarted_against_the_emulator_finds_its_data_where_it_left_it(tmp_path: Path) -> None:
+    """The daemon stops and starts again (an upgrade): the emulator's data waits meanwhile, so
+    the second run continues the first without a hole and no silent-sensor fault is raised."""
+    t0 = 1_736_121_600.0
+    rows = [Reading(t0 + (i + 1) * 60.0, 12.60 - 0.00001 * i, 12.59, 12.61, 5.2, 5.2, 5.2, 9.0, 60.0)
+            for i in range(20_000)]  # a parked car, minute windows
+    emu = AdcEmulator(rows, speed=3600.0, link=tmp_path / "adc", wait_hello=True)
+    cfg = _cfg(tmp_path, tmp_path / "adc", adc={"silent_after_s": 30.0})
+    first, second = Seen(), Seen()
+    try:
+        with running(cfg, first) as app:
+            emu.start()
+            first.wait(lambda: len(first.readings) >= 300, "readings before the restart", timeout=60)
+        assert emu.waiting_for_reader.wait(30), "the emulator sent on with nobody reading"
+        with running(cfg, second) as app:
+            second.wait(lambda: len(second.readings) >= 300, "readings after the restart", timeout=60)
+            assert app.decoder.stats.frames >= 300
+    finally:
+        emu.close()
+    gap = second.readings[0].t - first.readings[-1].t
+    assert 0 < gap <= 20 * 60.0, gap / 60  # a few minutes of frames lost at the close, not hours
+    faults = [tr for tr in first.transitions + second.transitions if tr.alert == "sensor_fault"]
+    assert faults == [], [(tr.state, tr.message) for tr in faults]

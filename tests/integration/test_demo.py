@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -24,7 +25,7 @@ def test_demo_runs_the_serial_path_and_shows_the_sos_decline(battwatch_bin: str)
     windows = int(re.search(r"([\d,]+) ADC windows", out).group(1).replace(",", ""))  # type: ignore[union-attr]
     decoded = int(re.search(r"serial: ([\d,]+) frames decoded, 0 lost, 0 bad lines", out).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert decoded == windows  # every window crossed the pty and was decoded
-    assert "RAISED  sos/decline (warning)" in out
+    assert re.search(r"RAISED +sos/decline \(warning\)", out)
     assert "SOS Call System Failure" in out  # the message says what it means for the owner
     # the table wraps long cells: the remaining life names the trend as its basis
     assert "Health at the end of the run" in out and "(by the" in out and "critical level)" in out
@@ -87,3 +88,25 @@ def test_keep_in_a_place_that_cannot_be_a_directory_is_a_one_line_error(battwatc
                          timeout=300)
     assert res.returncode == 2
     assert res.stderr.strip() == res.stderr.strip().splitlines()[0] and res.stderr.startswith(f"battwatch demo: --keep {where}")
+
+
+def test_the_closing_hint_is_a_command_that_works(battwatch_bin: str, tmp_path: Path) -> None:
+    """With --keep the hint names the kept store, and that command shows it; without, it names none."""
+    keep = tmp_path / "kept"
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
+    res = subprocess.run([battwatch_bin, "demo", "--scenario", "sos-step-drop", "--seconds", "2", "--keep", str(keep)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    m = re.search(r"look at it with: battwatch (status --store \S+)", res.stdout)
+    assert m, res.stdout[-1500:]
+    shown = subprocess.run([battwatch_bin, *m.group(1).split()], capture_output=True, text=True, timeout=60, env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.startswith("battwatch status: vehicle ") and "Traceback" not in shown.stderr
+    assert "readings" in shown.stdout
+    gone = subprocess.run([battwatch_bin, "demo", "--scenario", "sos-step-drop", "--seconds", "2"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert gone.returncode == 0
+    workdir = _workdir(gone.stdout)
+    assert not workdir.exists()
+    hint = gone.stdout[gone.stdout.index("alerts raised"):]
+    assert str(workdir) not in hint and "--keep DIR" in hint and "battwatch status --store DIR/store" in hint

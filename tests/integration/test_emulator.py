@@ -256,3 +256,68 @@ def test_a_closed_emulator_never_reads_the_next_ones_commands(tmp_path: Path, mo
     finally:
         new.close()
         peer.close()
+
+
+def test_the_data_waits_while_no_reader_has_the_port_open(tmp_path: Path) -> None:
+    """A daemon restarting closes the port and opens it again, flushing what it finds there:
+    frames sent meanwhile would be lost and leave a hole in the data (a silent sensor). The
+    emulator holds its data instead: the next reader's first frame follows the last one read."""
+    import termios
+
+    rows = _rows(20_000, 60.0)  # minute windows, paced at an hour a second: 60 frames a second
+    emu = AdcEmulator(rows, speed=3600.0, link=tmp_path / "adc", wait_hello=True)
+    peer = Peer(emu.device_path)
+    emu.start()
+    try:
+        peer.command("HELLO")
+        got = _frames(peer.until(lambda g: len(_frames(g)) >= 30, timeout=60))
+        last_read = got[-1].uptime_ms
+        peer.close()
+        assert emu.waiting_for_reader.wait(30), "the emulator went on sending to nobody"
+        assert not emu.reader_attached()
+        peer = Peer(emu.device_path)
+        termios.tcflush(peer.fd, termios.TCIFLUSH)  # as pyserial does when a daemon opens the port
+        peer.command("HELLO")
+        after = _frames(peer.until(lambda g: len(_frames(g)) >= 5, timeout=60))
+    finally:
+        emu.close()
+        peer.close()
+    # at most the few frames sent between the last read and the close are lost: minutes, not hours
+    assert 0 < after[0].uptime_ms - last_read <= 10 * 60_000, (after[0].uptime_ms - last_read) / 60_000
+
+
+def test_a_window_closed_by_fast_mode_carries_its_own_time_and_the_daemon_takes_every_frame(
+    tmp_path: Path,
+) -> None:
+    """FAST arriving in the middle of a 1 Hz window closes it: that frame's uptime is its last
+    row's, not the next row's (the next frame, alone in its fast window, then had the same
+    time and the daemon refused it)."""
+    import threading
+
+    from battwatch.core.calibration import Calibration, FrameCalibrator
+    from battwatch.core.decoder import DeviceDecoder
+
+    rows = _rows(30, 0.1)
+    fast_sent = threading.Event()
+
+    def paced() -> Iterator[Reading]:
+        for i, r in enumerate(rows):
+            if i == 16:  # FAST is on the line when row 16 is served: fast from row 17 on
+                assert fast_sent.wait(10)
+            yield r
+
+    with emulator(paced(), tmp_path) as (emu, peer):  # type: ignore[arg-type]
+        peer.command("HELLO")
+        peer.until(lambda got: len(_frames(got)) == 1)  # rows 0-9 as one 1 Hz frame
+        peer.command("FAST", "1", "100")
+        fast_sent.set()
+        assert emu.done.wait(10)
+        got = peer.until(lambda got: len(_frames(got)) == emu.frames_written)
+    frames = _frames(got)
+    assert [f.window_ms for f in frames[:3]] == [1000, 700, 100]  # rows 10-16 closed by FAST
+    for before, f in zip(frames, frames[1:], strict=False):
+        assert f.uptime_ms - before.uptime_ms == f.window_ms, (before, f)  # windows end to end
+    decoder = DeviceDecoder(FrameCalibrator(Calibration(), Calibration(), 0.0, "car"))
+    readings = [r for r in (decoder.feed(line, T0, True) for line in peer.raw) if r is not None]
+    assert not decoder.stats.errors and len(readings) == emu.frames_written
+    assert [round(r.t - T0, 3) for r in readings[:3]] == [1.0, 1.7, 1.8]

@@ -15,7 +15,7 @@ import yaml
 from battwatch import config, scenarios
 from battwatch.config import Config
 from battwatch.core.csvlog import write_csv
-from battwatch.core.model import AlertTransition, HealthSummary
+from battwatch.core.model import HEALTH_WORDS, AlertTransition, HealthSummary
 from battwatch.replay import replay_file
 from battwatch.sinks.influx import InfluxSink
 from servers import InfluxDB1
@@ -62,8 +62,10 @@ def _synthetic_analysis(cfg: Config, store: Path, first_t: float, last_t: float,
     sink.summary(HealthSummary(last_t, v, {
         "vehicle": v, "time": last_t,
         "main": {"soc_pct": 68.0, "remaining_life_years": 2.5, "remaining_life_basis": "age",
+                 "health": "attention" if worst == "warning" else "action needed",
                  "alerts": [{"alert": "test_drain", "severity": worst}]},
         "sos": {"remaining_life_years": 1.8, "remaining_life_basis": "trend",
+                "health": "unknown", "health_reason": "no rested reading yet: the car has not been parked 2 h",
                 "alerts": [{"alert": "test_age", "severity": "info"}],
                 "trend": {"level_v": 5.18, "v_per_year": -0.1, "eol_v": 4.4}},
     }))
@@ -191,6 +193,12 @@ def test_fleet_table_has_one_row_per_vehicle_and_the_site_filter_works(
     row = dict(zip(north[0]["columns"], north[0]["values"][0], strict=True))
     assert row["soc_12v"] == 68.0 and row["alerts"] == 2 and row["worst"] == 2
     assert 200 <= row["urgency"] < 300 and row["sos_age"] > 2 and row["rest_12v"] is not None
+    assert (row["health_12v"], row["health_sos"]) == ("attention", "unknown")
+    # the table maps every verdict the analysis gives, "unknown" included
+    table_cfg = {o["matcher"]["options"]: o["properties"] for o in table["fieldConfig"]["overrides"]}
+    for column in ("health_12v", "health_sos"):
+        (mapping,) = [p["value"] for p in table_cfg[column] if p["id"] == "mappings"]
+        assert set(mapping[0]["options"]) == set(HEALTH_WORDS)
 
 
 def test_vehicle_detail_shows_one_vehicle_only(replayed: tuple[InfluxDB1, float, float]) -> None:

@@ -1,4 +1,5 @@
-"""The broker example in config/mosquitto/: accounts and ACLs keep vehicles and owners apart."""
+"""The broker example in config/mosquitto/: accounts and dynamic-security roles keep vehicles,
+owners and the collectors' shared subscription apart."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from battwatch.sinks.mqtt import MqttSink, catalogue_kinds
 from helpers import Proc
 from servers import (
     Mosquitto,
+    copy_dynsec_config,
+    dynsec_plugin,
     find_binary,
     free_port,
     make_test_pki,
@@ -32,18 +35,20 @@ from servers import (
 pytestmark = pytest.mark.servers
 
 ROOT = Path(__file__).resolve().parents[2]
-ACL = ROOT / "config" / "mosquitto" / "acl"
+DYNSEC = ROOT / "config" / "mosquitto" / "dynamic-security.json"
 TIMEOUT = 30.0
-A, B = "x1-f48-ab123", "mini-r56-cd456"  # the two example vehicles in the ACL file
+A, B = "x1-f48-ab123", "mini-r56-cd456"  # the two example vehicles in the roles file
 USERS = {A: "pw-a", B: "pw-b", "owner-x1": "pw-oa", "owner-mini": "pw-ob",
          "collector": "pw-c", "homeassistant": "pw-ha"}
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    """Mosquitto with the example ACL file as shipped, a password file, no anonymous access."""
+    """Mosquitto with the example dynamic-security roles as shipped, a password file, no
+    anonymous access."""
     passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
-    with start_mosquitto(tmp_path / "srv", password_file=passwd, acl_file=ACL, allow_anonymous=False) as b:
+    roles = copy_dynsec_config(DYNSEC, tmp_path / "dynsec")
+    with start_mosquitto(tmp_path / "srv", password_file=passwd, dynsec_file=roles, allow_anonymous=False) as b:
         yield b
 
 
@@ -67,7 +72,7 @@ def test_a_vehicle_cannot_write_into_another_vehicles_topics(broker: Mosquitto) 
 
 
 def test_an_owner_reads_only_their_own_vehicle(broker: Mosquitto) -> None:
-    owner = _sub(broker, "owner-x1", "battwatch/#")
+    owner = _sub(broker, "owner-x1", f"battwatch/{A}/#")
     _pub(broker, B, f"battwatch/{B}/notify", b"for the mini's owner only")
     _pub(broker, A, f"battwatch/{A}/notify", b"for the x1's owner")
     got = owner.wait(lambda g: any(x.payload == b"for the x1's owner" for x in g), what="own vehicle")
@@ -110,7 +115,7 @@ def test_anonymous_and_wrong_passwords_are_refused(broker: Mosquitto) -> None:
 
 def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path) -> None:
     """Status with will, state, alerts and HA discovery are all inside what the ACL grants A."""
-    owner = _sub(broker, "owner-x1", "battwatch/#")
+    owner = _sub(broker, "owner-x1", f"battwatch/{A}/#")
     ha = _sub(broker, "homeassistant", "homeassistant/#")
     cfg = config.defaults(A, mqtt={
         "host": broker.host, "port": broker.port, "username": A, "password": USERS[A],
@@ -134,16 +139,61 @@ def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path
     ha.close()
 
 
+def test_the_owner_alone_tells_the_vehicles_sink_a_battery_was_replaced(broker: Mosquitto, tmp_path: Path) -> None:
+    """The owner's role may write the command topic of their own vehicle (and no other topic);
+    the vehicle's role may subscribe to it, so the daemon's sink receives the owner's command
+    and none sent by another account."""
+    got: list[bytes] = []
+    cond = threading.Condition()
+
+    def command(payload: bytes) -> None:
+        with cond:
+            got.append(payload)
+            cond.notify_all()
+
+    cfg = config.defaults(A, mqtt={
+        "host": broker.host, "port": broker.port, "username": A, "password": USERS[A],
+        "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+    })
+    sink = MqttSink(cfg, tmp_path / "store")
+    sink.on_replace_command = command
+    sink.start()
+    topic = f"battwatch/{A}/command/replaced"
+    try:
+        # the owner's command, again until the sink has it: then its subscription is in place
+        # (a subscription the roles refused never delivers one, and the wait runs out)
+        with cond:
+            for _ in range(int(TIMEOUT)):
+                _pub(broker, "owner-x1", topic, b"sos")
+                if cond.wait_for(lambda: bool(got), 1.0):
+                    break
+            assert got, "the owner's command never reached the vehicle's sink"
+        collector = _sub(broker, "collector", f"battwatch/{A}/command/#")
+        for forger in ("owner-mini", "homeassistant", "collector", B):
+            _pub(broker, forger, topic, f"sos from {forger}".encode())
+        _pub(broker, "owner-x1", f"battwatch/{A}/command/other", b"not the command topic")
+        _pub(broker, "owner-x1", topic, b"main")  # after the forgeries: they had their chance
+        with cond:
+            assert cond.wait_for(lambda: b"main" in got, TIMEOUT), got
+            assert set(got) == {b"sos", b"main"}, got
+        seen = collector.wait(lambda g: any(x.payload == b"main" for x in g), what="the owner's second command")
+        assert [(x.topic, x.payload) for x in seen] == [(topic, b"main")]  # the owner writes that topic only
+        collector.close()
+    finally:
+        sink.close(TIMEOUT)
+
+
 def test_the_example_broker_config_serves_cars_over_tls(tmp_path: Path) -> None:
     """config/mosquitto/mosquitto.conf as shipped (paths and ports adapted): TLS for the car,
-    loopback for the collector, the ACL and password file in force."""
+    loopback for the collector, the roles and password file in force."""
     pki = make_test_pki(tmp_path / "pki")
     passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
     plain, tls = free_port(), free_port()
     conf = (ROOT / "config" / "mosquitto" / "mosquitto.conf").read_text()
     for old, new in {
         "/etc/mosquitto/battwatch.passwd": str(passwd),
-        "/etc/mosquitto/battwatch.acl": str(ACL),
+        "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so": str(dynsec_plugin()),
+        "/var/lib/mosquitto/battwatch-dynsec.json": str(copy_dynsec_config(DYNSEC, tmp_path / "dynsec")),
         "listener 1883 127.0.0.1": f"listener {plain} 127.0.0.1",
         "listener 8883": f"listener {tls} 127.0.0.1",
         "/etc/mosquitto/certs/server.pem": str(pki.server_cert),
@@ -193,3 +243,54 @@ def test_a_sink_with_a_wrong_password_keeps_queueing_and_says_why(broker: Mosqui
         assert st["connected"] is False and st["backlog"] == 1 and "Not authorized" in st["last_error"]
     finally:
         sink.close(0.2)
+
+
+def _try_subscribe(b: Mosquitto, user: str | None, topics: list[str]) -> list[Any]:
+    """Connect as ``user`` (None: anonymous) and ask for ``topics``; the CONNACK reason when
+    refused, else the SUBACK's reason codes. The client stays connected (returned last) so
+    that a share it was granted would take its turns."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"thief-{uuid.uuid4().hex[:8]}")
+    if user is not None:
+        c.username_pw_set(user, USERS[user])
+    answered = threading.Event()
+    result: list[Any] = []
+
+    def on_connect(cl: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            result.append(reason)
+            answered.set()
+        else:
+            cl.subscribe([(t, 1) for t in topics])
+
+    def on_subscribe(_c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        result.extend(codes)
+        answered.set()
+
+    c.on_connect = on_connect
+    c.on_subscribe = on_subscribe
+    c.connect(b.host, b.port, 10)
+    c.loop_start()
+    assert answered.wait(TIMEOUT), f"no answer to {user}'s subscription"
+    return [*result, c]
+
+
+def test_only_the_collector_account_can_join_the_collectors_shared_subscription(broker: Mosquitto) -> None:
+    """A car, an owner's phone or an anonymous client that joined the share group would take
+    its round-robin turn of every car's data (and the ACL would then throw it away)."""
+    from battwatch.collect import subscriptions
+
+    share = subscriptions("battwatch", "battwatch-collectors", None)
+    collector = _sub(broker, "collector", *share)
+    thieves = {user: _try_subscribe(broker, user, share) for user in (A, "owner-x1", None)}
+    try:
+        for user, (*answers, _client) in thieves.items():
+            assert answers and all(a.is_failure for a in answers), (user, answers)
+        for i in range(200):
+            _pub(broker, A, f"battwatch/{A}/readings", f"reading {i}".encode())
+        got = collector.wait(lambda g: len(g) >= 200, what="all 200 readings")
+        assert sorted(x.payload for x in got) == sorted(f"reading {i}".encode() for i in range(200))
+    finally:
+        for *_, client in thieves.values():
+            client.disconnect()
+            client.loop_stop()
+        collector.close()

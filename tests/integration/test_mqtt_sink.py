@@ -480,3 +480,37 @@ def test_tls_with_a_test_ca_and_client_certificate(tmp_path: Path) -> None:
         assert wrong.status()["backlog"] == 3  # kept in the outbox for a later start
         sub.close()
         gc.collect()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <ssl.SSLSocket:pytest.PytestUnraisableExceptionWarning"
+)
+def test_a_client_certificate_the_broker_rejects_is_one_error_and_shown_in_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = make_test_pki(tmp_path / "pki")
+    stranger = make_test_pki(tmp_path / "stranger")  # a client certificate from another CA
+    with start_mosquitto(tmp_path / "srv", tls=pki.server_tls(require_certificate=True)) as broker:
+        assert broker.tls_port is not None
+        cfg = make_cfg(broker, port=broker.tls_port, tls={
+            "ca_file": str(pki.ca_cert), "cert_file": str(stranger.client_cert),
+            "key_file": str(stranger.client_key)})
+        sink = MqttSink(cfg, tmp_path / "store")
+        caplog.set_level(logging.DEBUG, logger="battwatch")
+        sink.start()
+        try:
+            sink.transition(transition(1))
+            wait_until(lambda: "certificate" in (sink.status()["last_error"] or ""), TIMEOUT,
+                       "the rejected certificate in status")
+            # several more attempts, each refused the same way, add no second error
+            attempts = broker.log_path.read_text().count("OpenSSL Error")
+            wait_until(lambda: broker.log_path.read_text().count("OpenSSL Error") >= attempts + 3, TIMEOUT,
+                       "three more attempts")
+            st = sink.status()
+            assert st["connected"] is False and st["backlog"] == 3
+        finally:
+            sink.close(0.5)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("battwatch")]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert "certificate" in errors[0].getMessage() and "Traceback" not in errors[0].getMessage()
+    gc.collect()

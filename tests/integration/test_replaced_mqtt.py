@@ -1,5 +1,5 @@
 """A replaced battery told from the phone or Home Assistant, through a real Mosquitto with the
-example ACL: only the owner may send it, the daemon answers on a retained topic, and applies it
+example dynamic-security roles: only the owner may send it, the daemon answers on a retained topic, and applies it
 at its time in the data (the failing pack of sos-replaced, replaced on day 78)."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_mqtt_acl import ACL, USERS, A, B
+from test_mqtt_acl import DYNSEC, USERS, A, B, _try_subscribe
 from test_mqtt_sink import Got, Subscriber, publish_one
 from test_replaced_live import _last_row_t, _wait_stored
 
 from battwatch.collect import Translator
 from helpers import Proc, battwatch
 from replaced_logs import WHEN, events, write_config, write_logs
-from servers import Mosquitto, start_mosquitto, write_mosquitto_password_file
+from servers import Mosquitto, copy_dynsec_config, start_mosquitto, write_mosquitto_password_file
 
 pytestmark = [pytest.mark.servers, pytest.mark.serial, pytest.mark.slow]
 
@@ -29,7 +29,8 @@ ANSWER = f"battwatch/{A}/replaced"
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
-    with start_mosquitto(tmp_path / "srv", password_file=passwd, acl_file=ACL, allow_anonymous=False) as b:
+    roles = copy_dynsec_config(DYNSEC, tmp_path / "dynsec")
+    with start_mosquitto(tmp_path / "srv", password_file=passwd, dynsec_file=roles, allow_anonymous=False) as b:
         yield b
 
 
@@ -50,6 +51,10 @@ def test_only_the_owner_can_send_the_command(broker: Mosquitto) -> None:
     _pub(broker, "owner-x1", b"sos")
     got = car.wait(lambda g: any(x.payload == b"sos" for x in g), what="the owner's command")
     assert [(x.topic, x.payload) for x in got] == [(COMMAND, b"sos")]  # none of the forgeries
+    *answers, thief = _try_subscribe(broker, B, [f"battwatch/{A}/command/#"])
+    thief.disconnect()
+    thief.loop_stop()
+    assert answers and all(a.is_failure for a in answers), answers  # another car may not even ask
     other = Subscriber(broker.host, broker.port, (f"battwatch/{A}/command/#", f"battwatch/{B}/command/#"),
                        username=B, password=USERS[B]).ready()
     _pub(broker, "owner-x1", b"main")

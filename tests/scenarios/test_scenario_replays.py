@@ -24,7 +24,8 @@ def toml(data: dict[str, Any], prefix: str = "") -> list[str]:
     if prefix and scalars:
         lines.append(f"[{prefix}]")
     for k, v in scalars.items():
-        lines.append(f"{k} = {json.dumps(v)}")
+        # a date is a TOML date, not text: installed = 2021-10-15
+        lines.append(f"{k} = {v}" if k == "installed" else f"{k} = {json.dumps(v)}")
     for k, v in data.items():
         if isinstance(v, dict):
             lines += toml(v, f"{prefix}.{k}" if prefix else k)

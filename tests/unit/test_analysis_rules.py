@@ -971,7 +971,8 @@ def test_open_wire_holds_the_channels_alerts() -> None:
         car.reading(0.02, 0.0, 0.05, 600.0)
     assert car.seen()[-1] == ("main", "sensor_fault", "warning", "raised")
     assert "reads 0.02 V" in car.out[-1].message
-    assert car.an.summary(car.t)["main"]["health"] == "unknown (sensor fault)"
+    main = car.an.summary(car.t)["main"]
+    assert main["health"] == "unknown" and main["health_reason"].startswith("sensor fault (open)")
     active = [a["alert"] for a in car.an.summary(car.t)["main"]["alerts"]]
     assert active == ["low_voltage", "sensor_fault"]  # held, not cleared as if recovered
     # the 12 V channel tells the vehicle states apart: faulted, it tells none

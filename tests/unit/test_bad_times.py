@@ -168,3 +168,34 @@ def test_readings_held_for_the_host_clock_are_placed_by_a_board_clock_that_turns
     assert [r.t for r in d.take_released()] == [H, H + 1, H + 2]
     r = _feed(d, _frame(3, 13_000), H - 1e7 + 3, synced=False)
     assert r is not None and r.t == H + 3 and d.holding == 0
+
+
+def test_held_readings_are_placed_by_their_uptime_when_a_hello_re_anchored_in_between() -> None:
+    """Frame held for the clock, then the hello (a fresh host anchor), then the board's clock:
+    the held frame is placed by its own uptime on the board's clock, not shifted by how far
+    the board's clock lies from the hello's anchor (that put it at 07:59:59.990)."""
+    from datetime import UTC, datetime
+
+    from battwatch.core.timefmt import iso_utc
+
+    stale = 1_500_000_000.0  # the host clock at boot (fake-hwclock), never synchronised here
+    boot = datetime(2025, 1, 6, 7, 59, tzinfo=UTC).timestamp()  # the board's uptime 0, by its clock
+    d = _dec()
+    assert _feed(d, _frame(0, 22_000), stale, synced=False) is None  # held, on the first anchor
+    _feed(d, encode_hello(Hello(1, "fw", "b", 16, 1.0, 60_000)), stale + 0.010, False)
+    _feed(d, encode_time(DeviceTime(60_100, int((boot + 60.1) * 1000))), stale + 0.110, False)
+    assert [iso_utc(r.t) for r in d.take_released()] == [iso_utc(boot + 22.0)]
+    assert iso_utc(boot + 22.0).startswith("2025-01-06T07:59:22")
+    r = _feed(d, _frame(1, 61_000), stale + 1.0, synced=False)
+    assert r is not None and r.t == boot + 61.0 and not d.stats.errors
+
+
+def test_held_readings_are_placed_by_their_uptime_when_ntp_synchronises_after_a_hello() -> None:
+    """The same with the host clock: NTP synchronises after a hello moved the anchor."""
+    stale = 1_500_000_000.0
+    d = _dec()
+    assert _feed(d, _frame(0, 22_000), stale, synced=False) is None
+    _feed(d, encode_hello(Hello(1, "fw", "b", 16, 1.0, 60_000)), stale + 0.010, False)
+    r = _feed(d, _frame(1, 61_000), H, synced=True)  # the true time at uptime 61 s
+    assert r is not None and r.t == H
+    assert [r.t for r in d.take_released()] == [H - 39.0]

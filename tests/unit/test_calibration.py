@@ -105,10 +105,51 @@ def _config(tmp_path: Path, port: str) -> Path:
     return cfg
 
 
+def test_a_port_that_cannot_be_read_is_said_before_any_reference_voltage_is_asked_for(
+        battwatch_bin: str, tmp_path: Path) -> None:
+    port = tmp_path / "no-such-adc"
+    res = _calibrate(battwatch_bin, "-c", str(_config(tmp_path, str(port))), "--channel", "main", stdin="\n12.0\n")
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and "Point 1" not in res.stdout  # nobody was asked anything
+    assert res.stderr.startswith(f"calibrate: cannot read the ADC at {port}: ")
+    assert "(check [adc] port, or give --port)" in res.stderr
+
+
+def _board(master: int, level: dict[str, int], stop: threading.Event) -> threading.Thread:
+    """A board on a pty writing a frame every 10 ms at ``level['mv']`` on the 12 V channel."""
+
+    def run() -> None:
+        seq, uptime = 0, 1_000
+        while not stop.wait(0.01):
+            mv = level["mv"]
+            uptime += 600_000  # ten minutes a frame, as from an accelerated emulator
+            try:
+                os.write(master, encode_frame(Frame(seq, uptime, 1000, mv, mv - 5, mv + 5, 5200, 5200, 5200, 200, 0)))
+            except BlockingIOError:
+                pass  # nobody reading yet: the tool flushes old frames when it opens the port anyway
+            seq += 1
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
 def test_end_of_input_at_a_prompt_abandons_without_a_traceback(battwatch_bin: str, tmp_path: Path) -> None:
-    res = _calibrate(battwatch_bin, "-c", str(_config(tmp_path, "loop://")), "--channel", "main", stdin="")
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    stop = threading.Event()
+    writer = _board(master, {"mv": 11_900}, stop)
+    try:
+        res = _calibrate(battwatch_bin, "-c", str(_config(tmp_path, os.ttyname(slave))), "--channel", "main", stdin="")
+    finally:
+        stop.set()
+        writer.join(5)
+        os.close(master)
+        os.close(slave)
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
+    assert "ADC at " in res.stdout and "the main tap reads 11.900 V before calibration" in res.stdout
     assert res.stderr.strip() == "calibrate: input ended before both points were taken; nothing changed"
 
 
@@ -145,6 +186,8 @@ def test_the_live_procedure_over_a_pty_asks_again_after_a_typo_and_says_nothing_
     try:
         proc.stdin.write("\n")
         proc.stdin.flush()
+        check = proc.stdout.readline()  # the port answers before anything is asked
+        assert "the main tap reads 11.900 V before calibration" in check, check
         first = proc.stdout.readline()  # the prompt, then the first average
         assert "ADC reads 11.9000 V" in first, first
         level["mv"] = 14_200  # the second reference voltage, before the tool opens the port again

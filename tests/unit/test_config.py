@@ -53,7 +53,7 @@ def test_missing_file_is_a_clear_error(battwatch_bin: str, tmp_path: Path) -> No
 def test_syntax_error_names_the_line() -> None:
     with pytest.raises(config.ConfigError) as e:
         config.load(DATA / "invalid-syntax.toml")
-    assert "line 3" in e.value.problems[0]
+    assert "line 4, column 12" in e.value.problems[0]
 
 
 def test_minimal_config_uses_the_embedded_defaults() -> None:
@@ -176,3 +176,28 @@ def test_the_adc_url_schemes_are_those_the_installed_pyserial_opens() -> None:
 
     handlers = Path(serial.urlhandler.__file__).parent.glob("protocol_*.py")
     assert sorted(p.stem.removeprefix("protocol_") for p in handlers) == sorted(config.PYSERIAL_SCHEMES)
+
+
+def test_a_syntax_error_shows_the_line_and_a_caret_under_its_column(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.load(DATA / "invalid-syntax-unquoted.toml")
+    (problem,) = e.value.problems
+    first, line, caret = problem.splitlines()
+    assert line.strip() == "port = /dev/ttyUSB0"
+    assert caret.index("^") == line.index("/")  # column 8: where the value starts
+
+
+def test_check_config_show_prints_only_json_on_stdout(battwatch_bin: str) -> None:
+    import json
+
+    res = subprocess.run([battwatch_bin, "check-config", "-c", str(EXAMPLES[0]), "--show"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["vehicle"]["id"]  # the whole of stdout is one JSON document
+    assert ": OK" in res.stderr
+
+
+def test_dates_given_as_text_in_code_still_work() -> None:
+    """Scenarios and tests build configurations as dictionaries, where a date may be text."""
+    cfg = config.from_dict({"vehicle": {"id": "car"}, "battery": {"main": {"installed": "2019-06-01"}}})
+    assert str(cfg.battery.main.installed) == "2019-06-01"

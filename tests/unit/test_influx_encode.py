@@ -315,6 +315,25 @@ def test_health_points_per_battery_and_fleet_row() -> None:
     assert all(p.time_ns == enc.time_ns(T0) for p in points)
 
 
+def test_health_carries_the_verdict_and_what_is_missing() -> None:
+    summary = {
+        "main": {"health": "unknown", "health_reason": "no rested reading yet: the car has not been parked 4 h"},
+        "sos": {"health": "good", "health_reason": None},
+    }
+    points = enc.health_points(summary, "car-1", T0, TAGS)
+    by = {(p.measurement, p.tag("battery")): dict(p.fields) for p in points}
+    assert (by["health", "main"]["health"], by["health", "main"]["health_reason"]) == (
+        "unknown", "no rested reading yet: the car has not been parked 4 h")
+    # written empty, so the dashboards' last() never shows an earlier reason beside "good"
+    assert (by["health", "sos"]["health"], by["health", "sos"]["health_reason"]) == ("good", "")
+    assert by["fleet", None]["main_health"] == "unknown" and by["fleet", None]["sos_health"] == "good"
+    line = next(p for p in points if p.measurement == "health" and p.tag("battery") == "main").to_line()
+    assert 'health="unknown",health_reason="no rested reading yet: the car has not been parked 4 h"' in line
+    # no verdict in the summary (an older daemon): none is made up
+    bare = enc.health_points({"main": {"soc_pct": 80}}, "car-1", T0, TAGS)
+    assert "health" not in dict(next(p for p in bare if p.measurement == "health").fields)
+
+
 def test_health_accepts_nested_batteries_and_top_level_alert_list() -> None:
     summary = {
         "batteries": {"main": {"soc": 80}, "sos": {"voltage_v": 5.2}},

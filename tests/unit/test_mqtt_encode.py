@@ -369,3 +369,17 @@ def test_docs_show_exactly_what_the_encoder_produces(root: Path) -> None:
         assert blocks[name] == enc.example_text(msg), f"docs/mqtt.md example {name!r} is out of date"
     for name in ("readings", "state", "alert-raised", "alert-cleared", "event"):
         assert {"schema", "vehicle", "time", "t", "units"} <= set(json.loads(examples[name].payload))
+
+
+@pytest.mark.parametrize("vehicle", ["x1.f48", "golf_7-XY789", "car"])
+def test_a_collector_for_listed_vehicles_subscribes_to_the_topics_the_car_publishes(vehicle: str) -> None:
+    """`[collect] vehicles = ["x1.f48"]` once subscribed to battwatch/x1_f48/..., which no car uses."""
+    from paho.mqtt.client import topic_matches_sub
+
+    from battwatch.collect import KINDS, subscriptions
+
+    car = enc.Topics("battwatch", vehicle)
+    filters = [f.split("/", 2)[2] for f in subscriptions("battwatch", "battwatch-collectors", [vehicle])]
+    for kind in KINDS:
+        topic = getattr(car, kind)
+        assert [f for f in filters if topic_matches_sub(f, topic)] == [topic]

@@ -57,6 +57,9 @@ def test_told_in_time_every_sos_alert_clears_at_the_replacement_and_none_follows
     for tr in at:
         assert tr.battery == "sos" and tr.state == "cleared"
         assert tr.message.startswith("cleared: battery replaced on 2025-03-25 (dealer).")
+        # what the transition did, for every output: cleared, from the severity it had
+        j = tr.to_json_dict()
+        assert (tr.change, j["change"], j["previous_severity"]) == ("cleared", "cleared", tr.severity)
     assert after == []  # the new pack is healthy: no alert, no hint, nothing
     s = an.summary(readings[-1].t)["sos"]
     assert (s["fitted"], s["fitted_from"], s["replaced_note"]) == ("2025-03-25", "replaced", "dealer")
@@ -92,7 +95,8 @@ def test_told_late_the_reset_comes_with_the_next_reading(readings: list[Reading]
     trs = _run(an, readings, told_at=told)
     cleared = [tr for tr in trs if "battery replaced on 2025-03-25" in tr.message]
     first_after = next(r.t for r in readings if r.t >= told)
-    assert cleared and all(tr.t == first_after and tr.state == "cleared" for tr in cleared)
+    assert cleared and all(tr.t == first_after and tr.state == "cleared" and tr.change == "cleared"
+                           and tr.previous == tr.severity for tr in cleared)
     # the hint (raised before it was told) is cleared with the rest
     assert {tr.alert for tr in cleared} == {"decline", "replaced_hint"}
     assert [tr for tr in trs if tr.t > first_after] == []

@@ -114,3 +114,43 @@ def test_no_store_is_one_clear_line(battwatch_bin: str, tmp_path: Path) -> None:
     line = _one_line_error(run(battwatch_bin, "replaced", "--battery", "main", "-c", str(cfg)))
     assert line.startswith(f"battwatch replaced: no battwatch store in {tmp_path / 'nowhere'}")
     assert not (tmp_path / "nowhere").exists()
+
+
+class _Answers:
+    """What the daemon publishes in answer to a replacement command (the MQTT sink's role)."""
+
+    name = "answers"
+
+    def __init__(self) -> None:
+        self.got: list[dict[str, object]] = []
+
+    def replace_answer(self, answer: dict[str, object]) -> None:
+        self.got.append(answer)
+
+
+def test_a_command_the_store_cannot_keep_is_answered_not_stored_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from battwatch import config
+    from battwatch.app import App, ReplaceCommand
+
+    cfg = config.defaults("car-r", store={"path": str(tmp_path / "store")})
+    answers = _Answers()
+    app = App(cfg, sinks=[answers], use_scheduler=False)  # type: ignore[list-item]
+    try:
+        app._handle(ReplaceCommand(b"sos", 1_742_896_800.0))
+        assert answers.got[-1]["result"] == "recorded"
+        app.store.db.execute("PRAGMA query_only = 1")  # its writes now fail, as on a full disk
+        app._handle(ReplaceCommand(b"main", 1_742_896_900.0))
+    finally:
+        app.store.db.execute("PRAGMA query_only = 0")
+        app.store.close()
+    answer = answers.got[-1]
+    assert (answer["battery"], answer["result"]) == ("main", "not stored")
+    assert "send it again once the store's disk has room" in str(answer["error"])
+    assert app.commands == {"received": 2, "refused": 1}
+    assert not any(r.exc_info for r in caplog.records)  # said in one line, no traceback
+    assert any("replacement command not stored" in r.getMessage() for r in caplog.records)
+    db = sqlite3.connect(tmp_path / "store" / "battwatch.sqlite3")
+    assert [b for (b,) in db.execute("SELECT battery FROM replacements")] == ["sos"]
+    db.close()

@@ -35,6 +35,7 @@ def test_unusable_header_is_an_error_without_traceback(battwatch_bin: str, tmp_p
     res = _run(battwatch_bin, str(log))
     assert res.returncode == 2
     assert "no 'time' column" in res.stderr and "Traceback" not in res.stderr
+    assert "(battwatch import converts logs in other formats)" in res.stderr
 
 
 def test_missing_file_is_an_error_without_traceback(battwatch_bin: str, tmp_path: Path) -> None:
@@ -87,9 +88,10 @@ def _one_line_error(res: subprocess.CompletedProcess[str], code: int = 2) -> str
     return res.stderr.strip()
 
 
-def test_a_directory_is_not_a_log(battwatch_bin: str, tmp_path: Path) -> None:
+def test_a_directory_without_logs_is_refused(battwatch_bin: str, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a log\n")
     err = _one_line_error(_run(battwatch_bin, str(tmp_path)))
-    assert err == f"battwatch replay: {tmp_path}: is a directory, not a CSV log"
+    assert err == f"battwatch replay: {tmp_path}: a directory without CSV logs (*.csv, *.csv.gz)"
 
 
 def test_times_in_milliseconds_are_bad_rows_and_nothing_reaches_the_store(battwatch_bin: str, tmp_path: Path) -> None:
@@ -97,7 +99,10 @@ def test_times_in_milliseconds_are_bad_rows_and_nothing_reaches_the_store(battwa
     log.write_text(f"time,main_v,sos_v\n{T * 1000},12.6,5.2\n{T * 1000 + 60000},12.6,5.2\n{T + 120},1e300,5.2\n")
     store = tmp_path / "store"
     res = _run(battwatch_bin, str(log), "--store", str(store))
-    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    # no usable row at all: a failure, not a replay that happened to raise nothing
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.splitlines()[-1] == (f"battwatch replay: no usable row in {log}: nothing was replayed "
+                                           "(battwatch import converts logs in other formats)")
     assert f"{log}:2: row skipped: time {T * 1000} is after 2099 as Unix seconds; it looks like Unix milliseconds" in res.stderr
     assert f"{log}:4: row skipped: main_v: 1e300 is outside -100..100 V" in res.stderr
     assert "replayed 0 readings (3 rows skipped)" in res.stderr

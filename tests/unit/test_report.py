@@ -30,7 +30,8 @@ def toml_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
     if prefix and scalars:
         lines.append(f"[{prefix}]")
-    lines += [f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
+    # a date is a TOML date, not text: installed = 2021-10-15
+    lines += [f"{k} = {v}" if k == "installed" else f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
     for k, v in data.items():
         if isinstance(v, dict):
             lines += toml_lines(v, f"{prefix}.{k}" if prefix else k)
@@ -442,3 +443,62 @@ def test_a_rested_reading_after_the_first_sign_of_an_active_fault_is_not_given_a
         write_csv(fh, scenarios.generate("main-healthy-week-park"))
     res = report(battwatch_bin, str(healthy))
     assert "last rested" in res.stdout and "sensor fault" not in res.stdout
+
+
+def _picture(tmp_path: Path, rows: list[str], header: str = "time,main_v,sos_v") -> tuple[Any, ReportData]:
+    """The report figure of a log written from ``rows``."""
+    from battwatch import config
+    from battwatch.report import draw_report
+
+    log = tmp_path / "log.csv"
+    log.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    data = collect_report(log, config.defaults("car"))
+    return draw_report(data), data
+
+
+def _battery_axes(fig: Any) -> list[Any]:
+    return [ax for ax in fig.axes if ax.get_ylabel()]
+
+
+T0 = 1735689600  # 2025-01-01
+
+
+def test_a_quarter_volt_fall_while_parked_fills_the_12v_panel(tmp_path: Path) -> None:
+    """Two days parked, 12.70 V falling to 12.45 V: the axis fits the data, not the far thresholds."""
+    n = 2 * 24 * 12
+    rows = [f"{T0 + i * 300},{12.70 - 0.25 * i / (n - 1):.4f},5.30" for i in range(n)]
+    fig, _ = _picture(tmp_path, rows)
+    main = next(ax for ax in _battery_axes(fig) if ax.get_ylabel().startswith("12 V"))
+    lo, hi = main.get_ylim()
+    assert lo <= 12.45 and hi >= 12.70
+    assert 0.25 / (hi - lo) > 0.5, (lo, hi)  # the fall takes more than half the panel's height
+
+
+def test_a_single_spike_is_inside_the_axis(tmp_path: Path) -> None:
+    rows = [f"{T0 + i * 60},{16.4 if i == 1000 else 12.6},5.30" for i in range(2000)]  # a regulator spike
+    fig, _ = _picture(tmp_path, rows)
+    main = next(ax for ax in _battery_axes(fig) if ax.get_ylabel().startswith("12 V"))
+    assert main.get_ylim()[1] >= 16.4  # one reading among 2000: still not cut off
+
+
+@pytest.mark.parametrize(("header", "value", "label"), [("time,sos_v", "5.3", "SOS"), ("time,main_v", "12.6", "12 V")])
+def test_a_log_of_one_channel_draws_one_battery_panel(tmp_path: Path, header: str, value: str, label: str) -> None:
+    fig, _ = _picture(tmp_path, [f"{T0 + i * 600},{value}" for i in range(200)], header)
+    axes = _battery_axes(fig)
+    assert len(axes) == 1 and axes[0].get_ylabel().startswith(label), [ax.get_ylabel() for ax in axes]
+    assert len(fig.axes) == 2  # and the alert timeline
+
+
+def test_lines_and_state_bands_break_where_the_analysis_ends_a_drive(tmp_path: Path) -> None:
+    """A 26-minute hole with the engine running: longer than gap_close_s (10 min), shorter than
+    a silent sensor (2 h). The analysis ends the drive there; the picture shows a hole, not a
+    band of 'running' or 'awake' across it."""
+    rows = [f"{T0 + i * 10},12.60,5.30" for i in range(60)]  # parked
+    rows += [f"{T0 + 600},9.80,5.30"]  # a start
+    rows += [f"{T0 + 610 + i * 10},14.20,5.30" for i in range(60)]  # running, charging
+    hole_from = T0 + 610 + 59 * 10
+    hole_to = hole_from + 26 * 60
+    rows += [f"{hole_to + i * 10},14.20,5.30" for i in range(60)]
+    _, data = _picture(tmp_path, rows)
+    assert (float(hole_from), float(hole_to)) in data.gaps
+    assert not any(r.start < hole_to and r.end > hole_from for r in data.states), data.states

@@ -414,3 +414,49 @@ def test_the_self_discharge_line_shows_the_baseline_the_active_warning_judged_ag
     sd = info["summary"]["sos"]["self_discharge"]
     assert sd["last_mv_per_day"] != sd["alert_mv_per_day"]  # the case at issue: the last park is another one
     assert f"last long park {sd['last_mv_per_day']:.1f} mV a day" in line
+
+
+def _replayed_store(tmp_path: Path, vehicle: str) -> Path:
+    """A store written by a real replay of a short scenario, as the vehicle given."""
+    from battwatch import config, scenarios
+    from battwatch.core.csvlog import write_csv
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    with log.open("w") as fh:
+        write_csv(fh, scenarios.generate("sos-step-drop"))
+    store = tmp_path / f"store-{vehicle}"
+    replay_file(log, config.defaults(vehicle), store_dir=store)
+    return store
+
+
+def test_status_of_a_store_without_a_configuration_names_the_store_vehicle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _replayed_store(tmp_path, "van-7")
+    assert main(["status", "--store", str(store), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["vehicle"] == "van-7" and data["store"] == str(store / "battwatch.sqlite3")
+    assert data["readings"] > 0 and "config_vehicle" not in data
+    assert main(["status", "--store", str(store)]) == 0
+    assert capsys.readouterr().out.startswith("battwatch status: vehicle van-7 ")
+
+
+def test_a_store_of_another_vehicle_is_said_not_shown_under_the_configured_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _replayed_store(tmp_path, "van-7")
+    cfg_path = tmp_path / "battwatch.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "car-1"\n[battery.main]\ninstalled = 2020-01-01\n[store]\npath = "{store}"\n')
+    assert main(["status", "-c", str(cfg_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["vehicle"], data["config_vehicle"]) == ("van-7", "car-1")
+    assert "holds vehicle 'van-7', not 'car-1'" in data["note"]
+    assert data["batteries"]["main"]["installed"] is None  # car-1's date is not van-7's
+    assert main(["status", "-c", str(cfg_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("battwatch status: vehicle van-7 ") and "car-1" in out.splitlines()[2]
+    # --store overrides the configuration's [store] path, the vehicle check still applies
+    other = tmp_path / "battwatch2.toml"
+    other.write_text(f'[vehicle]\nid = "van-7"\n[store]\npath = "{tmp_path / "nowhere"}"\n')
+    assert main(["status", "-c", str(other), "--store", str(store), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["vehicle"] == "van-7" and "config_vehicle" not in data

@@ -153,3 +153,27 @@ def test_a_store_path_that_cannot_be_used_is_a_store_error(tmp_path: Path, where
     path = Path(where) if where.startswith("/") else tmp_path / where
     with pytest.raises(StoreError, match=f"store {path}: {says}"):
         Store(path, "car")
+
+
+def test_the_store_is_readable_by_its_group_only_whatever_the_umask(tmp_path: Path) -> None:
+    """Readings show when the car is driven and parked: nothing in the store for others,
+    also when an older version left it world-readable."""
+    import os
+    import stat
+
+    old = tmp_path / "old"
+    (old / "logs").mkdir(parents=True)
+    old.chmod(0o755)
+    (old / "battwatch.sqlite3").touch(mode=0o644)
+    (old / "battwatch.sqlite3").chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        for directory in (tmp_path / "new", old):
+            store = Store(directory, "car", commit_rows=1)
+            store.write_reading(Reading(T0, 12.6, 12.5, 12.7, 13.0, 13.0, 13.0, 20.0, 10.0, "car", 0))
+            store.close()
+            for path in [directory, *directory.rglob("*")]:
+                assert not stat.S_IMODE(path.stat().st_mode) & stat.S_IRWXO, (path, oct(path.stat().st_mode))
+            assert stat.S_IMODE(directory.stat().st_mode) & stat.S_IRGRP
+    finally:
+        os.umask(previous)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
+import os
 import time
+
+logger = logging.getLogger(__name__)
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 STA_UNSYNC = 0x0040
@@ -25,7 +29,12 @@ class _Timex(ctypes.Structure):
 
 
 class HostClock:
-    """Answers "may the host clock be trusted?", re-checking at most once a second."""
+    """Answers "may the host clock be trusted?", re-checking at most once a second.
+
+    ``state`` is "synchronised", "unsynchronised" or "unknown": a kernel that will not tell
+    (adjtimex() refused, as under systemd's ProtectClock=yes) is never taken as synchronised,
+    or a Pi that booted with a stale clock would stamp readings with it.
+    """
 
     def __init__(self, policy: str = "auto") -> None:
         # "auto": ask the kernel; "trusted": the host has an RTC or GPS; "untrusted": it never
@@ -33,6 +42,8 @@ class HostClock:
         self.policy = policy
         self._checked = float("-inf")
         self._synced = True
+        self._state = "synchronised" if policy == "trusted" else "unsynchronised" if policy == "untrusted" else ""
+        self._refusal_logged = False
         self._adjtimex = None
         if policy == "auto":
             try:
@@ -40,6 +51,7 @@ class HostClock:
                 self._adjtimex = libc.adjtimex
             except (OSError, AttributeError):
                 self._adjtimex = None  # not Linux: nothing to ask, trust the clock
+                self._state = "synchronised"
 
     def synced(self) -> bool:
         if self.policy == "untrusted":
@@ -50,6 +62,31 @@ class HostClock:
         if now - self._checked >= 1.0:
             self._checked = now
             tx = _Timex()  # modes = 0: read only
+            ctypes.set_errno(0)
             state = self._adjtimex(ctypes.byref(tx))
-            self._synced = state != TIME_ERROR and not tx.status & STA_UNSYNC
+            if state == -1:
+                self._refused(ctypes.get_errno())
+                self._synced = False
+            else:
+                self._synced = state != TIME_ERROR and not tx.status & STA_UNSYNC
+                self._state = "synchronised" if self._synced else "unsynchronised"
         return self._synced
+
+    @property
+    def state(self) -> str:
+        if not self._state:
+            self.synced()  # not asked yet
+        return self._state
+
+    def _refused(self, errno: int) -> None:
+        self._state = "unknown"
+        if self._refusal_logged:
+            return
+        self._refusal_logged = True
+        logger.warning(
+            "cannot read whether the host clock is synchronised (adjtimex: %s); treating it as "
+            "unsynchronised: readings wait for a board clock or go out as estimates after "
+            "[clock] hold_max_s. Under systemd, the unit must allow adjtimex (no ProtectClock=yes; "
+            "see systemd/README.md); or set [clock] host = \"trusted\" if this host has an RTC",
+            os.strerror(errno) if errno else "failed",
+        )

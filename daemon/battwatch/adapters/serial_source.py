@@ -41,6 +41,7 @@ class SerialSource:
         self.reconnect_max_s = reconnect_max_s
         self.read_timeout_s = read_timeout_s
         self._stop = threading.Event()
+        self._keep_open = False  # stop(close=False): the port outlives the reader for a last word
         self._port: Any = None
         self._write_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="serial", daemon=True)
@@ -50,7 +51,10 @@ class SerialSource:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 2.0, *, close: bool = True) -> None:
+        """Stop reading. With ``close=False`` the port stays open, so ``send`` can still say a
+        last word (the daemon's final ACK) until ``close()``."""
+        self._keep_open = not close
         self._stop.set()
         port = self._port
         if port is not None:
@@ -59,6 +63,16 @@ class SerialSource:
             except Exception:  # noqa: BLE001 - not every port type can cancel
                 pass
         self._thread.join(timeout)
+
+    def close(self) -> None:
+        """Close a port that ``stop(close=False)`` left open."""
+        with self._write_lock:
+            port, self._port = self._port, None
+            if port is not None:
+                try:
+                    port.close()
+                except Exception:  # noqa: BLE001
+                    pass
 
     def send(self, cmd: Command) -> bool:
         """Write a command to the device (any thread); False when the link is down."""
@@ -109,6 +123,8 @@ class SerialSource:
             logger.info("serial: %s open", self.url)
             self.inbox.put(LinkUp(time.time(), self.url))
             reason = self._read_loop(port)
+            if self._stop.is_set() and self._keep_open:
+                break
             # closed under the write lock: a send() from another thread then finds the port
             # closed (and says the link is down) instead of writing to a descriptor number the
             # kernel may already have handed to another file

@@ -143,6 +143,10 @@ class AdcEmulator:
     ``unplug()``/``replug()`` imitate a USB adapter pulled out and put back: the pty goes
     away (the reader sees an I/O error), the link path disappears, then a new pty appears
     under the same link path.
+
+    While no reader has the port open (a daemon restarting) the emulator holds its data, as
+    if the car waited: frames written into an unread port would be thrown away by the next
+    reader's open, and the hole they leave would read as a silent sensor.
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class AdcEmulator:
         self.device_path = ""
         self.stop_event = threading.Event()
         self.done = threading.Event()  # set when every reading has been written
+        self.waiting_for_reader = threading.Event()  # set while the data waits for a reader
         self.frames_written = 0
         self.fast_frames = 0
         self.lines_written = 0
@@ -200,14 +205,17 @@ class AdcEmulator:
         # raw and no echo, or the kernel would echo our own frames back to us as "commands"
         tty.setraw(slave)
         tty.setraw(master)
-        self._master, self._slave = master, slave
+        self._master, self._slave = master, None
+        self.device_path = os.ttyname(slave)
+        # Only readers hold the other end: with none, the master reports a hang-up, which is
+        # how the emulator knows nobody is listening. The pty itself lives while the master does.
+        os.close(slave)
         # Which pty the descriptors belong to. unplug() and close() close them under the lock,
         # and the kernel may hand the same numbers to the next open at once (the next
         # emulator's pty, the daemon's port): I/O checks this under the lock before it uses a
         # number it looked up earlier, so a stale one is never read or written.
         self._cable += 1
         self._cmd_buf = b""  # a new cable: nothing half-received
-        self.device_path = os.ttyname(slave)
         if self.link is not None:
             tmp = self.link.with_name(self.link.name + ".tmp")
             try:
@@ -316,6 +324,34 @@ class AdcEmulator:
         return False
 
     # -- device behaviour --------------------------------------------------------------
+    def reader_attached(self) -> bool:
+        """Whether a reader has the port open (unplugged: no)."""
+        with self._lock:
+            fd = self._master
+            if fd is None:
+                return False
+            poller = select.poll()
+            poller.register(fd, select.POLLHUP)
+            try:
+                return not any(ev & select.POLLHUP for _, ev in poller.poll(0))
+            except OSError:
+                return False
+
+    def _await_reader(self) -> float:
+        """Wait while the port is plugged in but nobody reads it; the seconds waited."""
+        if not self._plugged.is_set() or self.reader_attached():
+            return 0.0
+        t0 = time.monotonic()
+        logger.info("adc-sim: no reader: the data waits")
+        self.waiting_for_reader.set()
+        while not self.stop_event.is_set() and self._plugged.is_set() and not self.reader_attached():
+            self.stop_event.wait(0.05)
+        self.waiting_for_reader.clear()
+        if self.reader_attached():
+            self._serve_commands(timeout=0.05)  # the new reader's HELLO, answered first
+        logger.info("adc-sim: a reader is back after %.1f s", time.monotonic() - t0)
+        return time.monotonic() - t0
+
     def _write(self, data: bytes) -> bool:
         """Write a whole line; blocks while the reader lags (the pty buffer is the backpressure)."""
         while not self.stop_event.is_set():
@@ -426,7 +462,8 @@ class AdcEmulator:
             else:
                 # a log holds no samples inside a window: nothing for a start detector to see
                 self._answer(Ack(name, True, "not emulated"))
-        elif name in ("TIME", "SLEEP"):
+        elif name in ("TIME", "SLEEP", "ACK"):
+            # no clock, no power switch, and frames are not kept for a Pi that was away
             self._answer(Ack(name, False, "unsupported"))
         else:
             self._answer(Ack(name, False, "unknown"))
@@ -449,7 +486,9 @@ class AdcEmulator:
             self._write(encode_time(DeviceTime(*self._clock)))
         self._since_time += 1
         flags = win.flags | (FLAG_BOOT if seq == 0 else 0) | (FLAG_FAST if win.fast else 0)
-        fr = reading_to_frame(win.reading(), seq, self._uptime_ms, max(1, int(round(win.window_s * 1000))), flags)
+        # the window's own end: a change of mode closes it when the next row is already read
+        uptime_ms = self._uptime_ms - int(round((self._data_t - win.t) * 1000)) if self._data_t is not None else self._uptime_ms
+        fr = reading_to_frame(win.reading(), seq, uptime_ms, max(1, int(round(win.window_s * 1000))), flags)
         if self._send(encode_frame(fr)):
             self.frames_written += 1
             if win.fast:
@@ -463,12 +502,16 @@ class AdcEmulator:
         self._since_time = TIME_EVERY
         win: _Window | None = None
         while self.wait_hello and "HELLO" not in self.commands and not self.stop_event.is_set():
+            if not self.reader_attached():
+                self.stop_event.wait(0.05)  # a hung-up port reads as ready: do not spin on it
+                continue
             self._serve_commands(timeout=0.2)
         real0 = time.monotonic()
         while not self.stop_event.is_set():
             r = self._next_reading()
             if r is None:
-                break
+                break  # the end of the data: nothing to wait for a reader with
+            real0 += self._await_reader()  # the data's clock stands still meanwhile
             if t0 is None:
                 t0 = r.t
             if self.speed > 0:
@@ -627,7 +670,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if args.list_scenarios:
         for name in scenarios.names():
-            print(f"{name:28} {scenarios.describe(name).splitlines()[0][:100]}")
+            print(f"{name:28} {scenarios.describe(name).splitlines()[0]}")
         return 0
     name = args.scenario
     if name and name not in scenarios.names():

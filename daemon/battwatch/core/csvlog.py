@@ -73,7 +73,8 @@ def _value(text: str, column: str) -> float | None:
 class RowParser:
     """Turns the rows of one CSV log into Readings, given its header."""
 
-    def __init__(self, header: Sequence[str], default_vehicle: str | None = None) -> None:
+    def __init__(self, header: Sequence[str], default_vehicle: str | None = None,
+                 after_t: float | None = None) -> None:
         names = [h.strip().lstrip("\ufeff").lower() for h in header]
         index = {n: i for i, n in enumerate(names) if n}
         if "time" not in index:
@@ -87,8 +88,9 @@ class RowParser:
         self._vehicle = index.get("vehicle", -1)
         self.default_vehicle = default_vehicle  # rows without a vehicle column or value
         # the time of the last good row; before the first, just under the earliest time allowed,
-        # so that the fast path's one ordering test also checks the lower bound
-        self._last_t = math.nextafter(MIN_T, -math.inf)
+        # so that the fast path's one ordering test also checks the lower bound (or the last time
+        # of the log before this one, when several are replayed as one)
+        self._last_t = math.nextafter(MIN_T, -math.inf) if after_t is None else max(after_t, MIN_T)
         self._iso = IsoTimes()
         self._new: Callable[[type[Reading], tuple[object, ...]], Reading] = _new_reading
         self._memo: dict[str, float] = {}
@@ -302,11 +304,15 @@ def feed_log(
     on_transition: Callable[[AlertTransition], None] | None = None,
     on_reading: Callable[[Reading], None] | None = None,
     max_warnings: int = -1,
+    after_t: float | None = None,
 ) -> ReplayResult:
     """Push every row of a CSV log through ``pipeline``; bad rows are skipped, counted and reported.
 
     Each skipped row gets a warning with its line number, or only the first ``max_warnings``
     of them when that is 0 or more (then one more line says how many were not shown).
+
+    A row that repeats the header (logs joined end to end) is passed over. With ``after_t``,
+    rows must come after that time (the end of the log replayed before this one).
 
     Logs are plain numbers and ISO times, so a line without a quote is split on commas,
     which gives the fields csv.reader would at a fraction of its cost; a line with a
@@ -329,8 +335,9 @@ def feed_log(
             break
     else:
         raise CsvFormatError(f"{name}: empty file")
+    header_text = line.rstrip("\r\n")
     try:
-        parser = RowParser(header, default_vehicle=pipeline.vehicle)
+        parser = RowParser(header, default_vehicle=pipeline.vehicle, after_t=after_t)
     except CsvFormatError as e:
         raise CsvFormatError(f"{name}:{line_num}: {e}") from None
     res.unknown_columns = parser.unknown_columns
@@ -342,6 +349,8 @@ def feed_log(
     for line in it:
         line_num += 1
         if '"' in line:
+            if line.rstrip("\r\n") == header_text:
+                continue  # the header again
             results, used = _quoted(line, it, line_num, parser)
             line_num += used - 1
             for at, got, reason in results:
@@ -370,6 +379,9 @@ def feed_log(
         try:
             r = parser.parse(row)
         except RowError as why:
+            if row == header:
+                rows -= 1  # the header again, where another log was appended
+                continue
             skipped += 1
             if warn is not None and shown != 0:
                 shown -= 1

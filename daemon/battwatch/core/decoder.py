@@ -21,6 +21,7 @@ class LinkStats:
     lines: int = 0
     frames: int = 0
     lost_frames: int = 0  # sequence gaps
+    resent: int = 0  # buffered frames sent again that had arrived already (left out)
     errors: Counter[str] = field(default_factory=Counter)  # checksum, garbage, partial, ...
     reboots: int = 0
     hello: Hello | None = None
@@ -31,12 +32,18 @@ class LinkStats:
             "lines": self.lines,
             "frames": self.frames,
             "lost_frames": self.lost_frames,
+            "resent_frames": self.resent,
             "bad_lines": sum(self.errors.values()),
             "errors": dict(self.errors),
             "device_reboots": self.reboots,
             "firmware": self.hello.firmware if self.hello else None,
             "board": self.hello.board if self.hello else None,
         }
+
+
+def _after(seq: int, ref: int) -> bool:
+    """``seq`` comes after ``ref`` in the 32-bit sequence (wrap aware)."""
+    return 0 < ((seq - ref) & 0xFFFFFFFF) < 0x80000000
 
 
 class DeviceDecoder:
@@ -61,6 +68,9 @@ class DeviceDecoder:
         self.timebase = Timebase(t_min, t_max)
         self.stats = LinkStats()
         self._last_seq: int | None = None
+        # the newest sequence number seen since the device booted, across reconnects: a board
+        # that keeps frames until they are acknowledged sends again what was not (protocol.md)
+        self.high_seq: int | None = None
         self._last_t = float("-inf")
         self._max_logged = max_logged
         # Host-clock handling when the board has no clock of its own (firmware-notes, power.md):
@@ -68,6 +78,9 @@ class DeviceDecoder:
         self.step_s = step_s  # a synced host clock this far from our mapping: re-anchor
         self.jump_s = jump_s  # ... and this far: tell the analysis time jumped
         self._held: list[Reading] = []
+        # each held reading's uptime and the device boot it came from: a re-stamp places it
+        # by its own uptime, whatever anchor (a hello, say) came after it was held
+        self._held_at: list[tuple[int, int]] = []
         self._estimated = False  # readings went out on an unsynchronised host clock
         self.released: list[Reading] = []  # held readings re-stamped, for the caller to take
         self.jumps: list[tuple[float, float]] = []  # (time, seconds) for the caller to take
@@ -123,11 +136,14 @@ class DeviceDecoder:
         elif isinstance(msg, Ack):
             self.last_ack = msg
             if not msg.ok:
-                # a board without a clock or power switch says so for TIME and SLEEP: expected
-                level = logging.INFO if msg.detail == "unsupported" else logging.WARNING
+                # a board without a clock or power switch says so for TIME and SLEEP, and an
+                # older or simpler one for ACK: expected
+                level = (logging.INFO if msg.detail == "unsupported"
+                         or (msg.command == "ACK" and msg.detail == "unknown") else logging.WARNING)
                 logger.log(level, "ADC refused %s: %s", msg.command, msg.detail)
             elif msg.detail:
-                logger.info("ADC accepted %s: %s", msg.command, msg.detail)
+                # at every change of rate (each wake and sleep): detail for debugging only
+                logger.debug("ADC accepted %s: %s", msg.command, msg.detail)
         return None
 
     def _hello(self, msg: Hello, host_t: float, line: bytes) -> None:
@@ -163,12 +179,12 @@ class DeviceDecoder:
         self._rebase_by = "the device clock"
         if self._held:
             # held for an unsynchronised host clock: the board's clock places them now
-            held, self._held = self._held, []
-            self._release([r._replace(t=r.t + shift) for r in held])
+            self._release(self._restamp(msg.uptime_ms, now, shift))
 
     def _rebooted(self) -> None:
         self.stats.reboots += 1
         self._last_seq = None
+        self.high_seq = None
         self._on_host_clock = False
         self.timebase.reboot()
 
@@ -187,6 +203,13 @@ class DeviceDecoder:
     def _frame(self, fr: Frame, host_t: float, host_synced: bool, line: bytes) -> Reading | None:
         st = self.stats
         tb = self.timebase
+        buffered = fr.flags & FLAG_BUFFERED
+        if buffered and self.high_seq is not None and not _after(fr.seq, self.high_seq):
+            # kept by the board until acknowledged, and here already. (Older than the last
+            # frame, it is no sign of a reboot: a rebooted board says hello first, which
+            # starts the numbers afresh.)
+            st.resent += 1
+            return None
         reboot = tb.rebooted(fr.uptime_ms)
         t = tb.peek(fr.uptime_ms, host_t)
         device_clock = tb.device_clock and not reboot
@@ -206,9 +229,12 @@ class DeviceDecoder:
         t = tb.to_time(fr.uptime_ms, host_t)
         if reboot:
             self._rebase_by = "a device reboot"
-        if self._last_seq is not None:
+        if self._last_seq is not None and not buffered:
+            # a board merging kept windows (power.md) skips their numbers on purpose
             st.lost_frames += seq_gap(self._last_seq, fr.seq)
         self._last_seq = fr.seq
+        if self.high_seq is None or _after(fr.seq, self.high_seq):
+            self.high_seq = fr.seq
         self.arrived += 1
         if not tb.device_clock:
             if not host_synced and not self._estimated:
@@ -259,6 +285,7 @@ class DeviceDecoder:
                 self.hold_max_s,
             )
         self._held.append(reading)
+        self._held_at.append((fr.uptime_ms, self.timebase.reboots))
         if t - self._held[0].t < self.hold_max_s:
             return None
         # No NTP in sight (a car has no network most of the time): go on with estimates.
@@ -267,9 +294,27 @@ class DeviceDecoder:
             self.hold_max_s,
         )
         self._estimated = True
-        held, self._held = self._held, []
-        self._release(held)
+        self._release(self._take_held())
         return None
+
+    def _take_held(self) -> list[Reading]:
+        held = self._held
+        self._held, self._held_at = [], []
+        return held
+
+    def _restamp(self, uptime_ms: int, t: float, shift: float) -> list[Reading]:
+        """Held readings on the true timeline: ``uptime_ms`` of this boot is at ``t``.
+
+        A reading held in this boot is placed by its own uptime (the anchor may have moved
+        since it was held: a hello re-anchors); one from an earlier boot has no uptime in
+        common with this one, so it moves by ``shift``, the step of the current mapping."""
+        boot = self.timebase.reboots
+        out: list[Reading] = []
+        for i, r in enumerate(self._held):
+            up, held_boot = self._held_at[i]
+            out.append(r._replace(t=t + (up - uptime_ms) / 1000.0 if held_boot == boot else r.t + shift))
+        self._take_held()
+        return out
 
     def _check_host_clock(self, fr: Frame, t: float, host_t: float) -> float:
         """Follow a synchronised host clock: re-stamp held readings, re-anchor after a step."""
@@ -281,8 +326,7 @@ class DeviceDecoder:
             # the clock is synchronised now: the held readings get their true times
             logger.info("host clock synchronised: %d held readings re-stamped by %+.0f s",
                         len(self._held), delta)
-            held, self._held = self._held, []
-            self._release([r._replace(t=r.t + delta) for r in held])
+            self._release(self._restamp(fr.uptime_ms, host_t, delta))
         elif abs(delta) >= self.jump_s:
             # rest windows, drain rates and trends must not read this as hours passing
             logger.warning("host clock stepped by %+.0f s: re-anchored", delta)
@@ -300,8 +344,7 @@ class DeviceDecoder:
             return 0
         before = len(self.released)
         self._estimated = True
-        held, self._held = self._held, []
-        self._release(held)
+        self._release(self._take_held())
         return len(self.released) - before
 
     def take_released(self) -> list[Reading]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
 
 # --------------------------------------------------------------------------------------------
 # The schema: every measurement, tag and field name lives here and nowhere else (docs/influx.md).
@@ -62,6 +62,8 @@ F_TREND_V_PER_YEAR = "trend_v_per_year"
 F_EOL_MS = "eol_ms"
 F_ACTIVE_ALERTS = "active_alerts"
 F_WORST_SEVERITY = "worst_severity"
+F_HEALTH = "health"  # the analysis' verdict: good, attention, action needed, unknown
+F_HEALTH_REASON = "health_reason"  # with unknown: what evidence is missing
 # fleet (vehicle level)
 F_URGENCY = "urgency"
 F_LAST_SEEN_MS = "last_seen_ms"
@@ -668,11 +670,13 @@ def transition_from_dict(d: Mapping[str, Any]) -> AlertTransition:
             raise ValueError(f"{key}: missing or invalid: {v!r}")
         values[key] = v
     message = d.get("message")
+    previous = d.get("previous_severity")  # absent in logs written before it existed
     return AlertTransition(
         t=t, vehicle=values["vehicle"], battery=values["battery"],  # type: ignore[arg-type]
         alert=values["alert"], severity=values["severity"],  # type: ignore[arg-type]
         state=values["state"], value=_f(d.get("value")),  # type: ignore[arg-type]
         message=message if isinstance(message, str) else "",
+        previous=previous if previous in SEVERITY_RANK else None,
     )
 
 
@@ -786,6 +790,10 @@ def health_fields(section: Mapping[str, Any], top: Mapping[str, Any], battery: s
     count, worst = _alerts_of(section, top.get("alerts", top.get("active_alerts")), battery)
     out[F_ACTIVE_ALERTS] = count
     out[F_WORST_SEVERITY] = worst
+    verdict = Health.of(section)
+    if verdict is not None:  # as the analysis gave it; a summary without one writes none
+        out[F_HEALTH] = verdict.word
+        out[F_HEALTH_REASON] = verdict.reason or ""  # "": none, so last() never shows a stale one
     trend = _trend(section)
     if trend is not None:
         out[F_TREND_V_PER_YEAR] = round(trend.v_per_year, 5)

@@ -2,14 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 Battery = Literal["main", "sos"]
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["raised", "cleared"]
+# What a transition did to its alert, in the words the text outputs print: raised (from no
+# alert), escalated (to a higher severity), eased (to a lower one, still active), cleared;
+# repeated: a reminder at the same severity. MQTT's `change` calls an easing "de-escalated".
+Change = Literal["raised", "escalated", "eased", "repeated", "cleared"]
+HealthWord = Literal["good", "attention", "action needed", "unknown"]
+HEALTH_WORDS: tuple[HealthWord, ...] = ("good", "attention", "action needed", "unknown")
 
 SEVERITY_RANK: dict[str, int] = {"info": 1, "warning": 2, "critical": 3}
+
+
+def change_of(state: str, severity: str, previous: str | None) -> Change:
+    """What a transition to ``state``/``severity`` did to an alert whose severity was
+    ``previous`` (None: it was not active)."""
+    if state == "cleared":
+        return "cleared"
+    if previous is None:
+        return "raised"
+    new, old = SEVERITY_RANK.get(severity, 0), SEVERITY_RANK.get(previous, 0)
+    return "escalated" if new > old else "eased" if new < old else "repeated"
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The one-word verdict on a battery, and for "unknown" what evidence is missing.
+
+    Made once by the analysis (battwatch.core.analysis.summary) and carried in the summary
+    as ``health`` and ``health_reason``; every output formats this value, none works it out.
+    """
+
+    word: HealthWord
+    reason: str | None = None  # only with "unknown": why there is no verdict
+
+    def text(self) -> str:
+        """For people: "good", "attention", "unknown: no SOS readings"."""
+        return self.word if self.reason is None else f"{self.word}: {self.reason}"
+
+    def fields(self) -> dict[str, str | None]:
+        return {"health": self.word, "health_reason": self.reason}
+
+    @staticmethod
+    def of(section: Any) -> Health | None:
+        """The verdict a summary section holds (None: it holds none)."""
+        if not isinstance(section, Mapping):
+            return None
+        word = section.get("health")
+        reason = section.get("health_reason")
+        reason = reason if isinstance(reason, str) and reason else None
+        if not isinstance(word, str):
+            return None
+        for known in HEALTH_WORDS:
+            if word == known:
+                return Health(known, reason if known == "unknown" else None)
+        if word.startswith("unknown"):  # summaries stored before health_reason: "unknown (sensor fault)"
+            return Health("unknown", reason or word[len("unknown"):].strip(" ()") or None)
+        return None
 
 
 # Readings are NamedTuples, not dataclasses: replay builds one per CSV row and a tuple is
@@ -138,6 +192,12 @@ class AlertTransition:
     state: AlertState
     value: float | None
     message: str
+    # the severity the alert had before (None: it was not active); says what the transition did
+    previous: Severity | None = None
+
+    @property
+    def change(self) -> Change:
+        return change_of(self.state, self.severity, self.previous)
 
     def to_json_dict(self) -> dict[str, object]:
         """The object printed by ``battwatch replay --jsonl``."""
@@ -150,6 +210,8 @@ class AlertTransition:
             "alert": self.alert,
             "severity": self.severity,
             "state": self.state,
+            "change": self.change,
+            "previous_severity": self.previous,
             "value": self.value,
             "message": self.message,
         }

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from battwatch.core.faultview import faulted, last_good_rested
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, HealthSummary, Reading
+from battwatch.core.model import HEALTH_WORDS, SEVERITY_RANK, AlertTransition, Health, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
 
 # Bump when a field is renamed or its meaning changes; adding a field does not bump it.
@@ -395,7 +395,10 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "remaining_life_basis": ("remaining_life_basis",),
     "sensor_fault": ("sensor_fault",),
 }
-_TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks"})
+# a summary without the analysis' verdict (no analysis, an older daemon's store): none is made
+# up here; Home Assistant's template reads the null as "unknown"
+NO_HEALTH: dict[str, str | None] = {"health": None, "health_reason": None}
+_TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks", "store"})
 
 
 def _pick(section: Mapping[str, Any], names: Iterable[str]) -> Any:
@@ -438,6 +441,8 @@ def state_payload(
         sec = data.get(battery)
         sec = sec if isinstance(sec, Mapping) else {}
         out: dict[str, Any] = {k: _pick(sec, names) for k, names in SUMMARY_KEYS.items()}
+        verdict = Health.of(sec)
+        out.update(NO_HEALTH if verdict is None else verdict.fields())
         if faulted(sec):
             # a faulted channel's readings are not the battery's: Home Assistant shows the
             # voltage and charge as unknown, and the last good rested reading stands in
@@ -461,6 +466,8 @@ def state_payload(
     body["temp_c"] = _r(latest.temp_c, 1) if latest is not None else None
     body["alerts_active"] = n_active
     body["link"] = data.get("link")
+    if "store" in data:  # is the car's own store writing? (a full SD card: ok false, the problem)
+        body["store"] = data["store"]
     extra = {k: v for k, v in data.items() if k not in _TOP_LEVEL_HANDLED}
     if extra:
         body["extra"] = extra
@@ -480,6 +487,8 @@ class SensorSpec:
     state_class: str | None = "measurement"
     icon: str | None = None
     precision: int | None = None
+    options: tuple[str, ...] | None = None  # an enum sensor: every value it may take
+    attributes: str | None = None  # a template of extra attributes read from the state topic
 
 
 # The sensors every vehicle gets; their value templates read the retained state topic.
@@ -500,6 +509,13 @@ SENSORS: tuple[SensorSpec, ...] = (
     SensorSpec("vehicle_state", "Vehicle state", "{{ value_json.state }}", None, None, None, "mdi:car-info"),
     SensorSpec("alerts_active", "Active battery alerts", "{{ value_json.alerts_active }}", None, None,
                icon="mdi:alert", precision=0),
+    # Home Assistant rejects an enum sensor's value that is not among its options: every
+    # verdict the analysis gives is listed, and a state without one reads "unknown"
+    *(SensorSpec(f"{b}_health", f"{BATTERY_LABEL[b]} health",
+                 f"{{{{ value_json.{b}.health or 'unknown' }}}}", None, "enum", None, "mdi:heart-pulse",
+                 options=HEALTH_WORDS,
+                 attributes=f"{{{{ {{'reason': value_json.{b}.health_reason}} | tojson }}}}")
+      for b in BATTERIES),
 )
 
 
@@ -556,6 +572,11 @@ def discovery_messages(
             cfg["icon"] = spec.icon
         if spec.precision is not None:
             cfg["suggested_display_precision"] = spec.precision
+        if spec.options is not None:
+            cfg["options"] = list(spec.options)
+        if spec.attributes is not None:
+            cfg["json_attributes_topic"] = topics.state
+            cfg["json_attributes_template"] = spec.attributes
         out.append(Message("discovery", topics.discovery("sensor", spec.object_id), dumps(cfg), True))
     for battery, alert in sorted(set(alert_kinds)):
         oid = f"alert_{topic_part(battery)}_{topic_part(alert)}"
@@ -674,10 +695,12 @@ def example_messages() -> dict[str, Message]:
         "vehicle": vehicle, "time": t0 + 660, "readings": 86_412, "state": "parked",
         "main": {"voltage": 12.58, "rested_voltage": 12.61, "rested_at": "2025-01-06T06:00:00.000+00:00",
                  "soc_pct": 86, "age_years": 2.81, "remaining_life_years": 2.19,
-                 "remaining_life_basis": "age", "sensor_fault": False, "alerts": []},
+                 "remaining_life_basis": "age", "sensor_fault": False, "health": "good", "health_reason": None,
+                 "alerts": []},
         "sos": {"voltage": 4.86, "rested_voltage": 4.86, "rested_at": "2025-01-06T08:10:00.000+00:00",
                 "soc_pct": 20, "chemistry": "nimh", "cells": 4, "age_years": 5.6,
                 "remaining_life_years": 0.3, "remaining_life_basis": "trend", "sensor_fault": False,
+                "health": "attention", "health_reason": None,
                 "alerts": [{"alert": "low_voltage", "severity": "warning",
                             "since": "2025-01-06T08:10:00.000+00:00", "value": 4.86,
                             "message": "SOS backup battery rested at 4.86 V ..."}]},
@@ -697,6 +720,7 @@ def example_messages() -> dict[str, Message]:
         "notify": Message("notify", tp.notify, sentence.encode(), False),
         "ha-sensor": next(m for m in ha if m.topic.endswith("/sos_voltage/config")),
         "ha-binary-sensor": next(m for m in ha if "/binary_sensor/" in m.topic),
+        "ha-health": next(m for m in ha if m.topic.endswith("/main_health/config")),
         "ha-button": next(m for m in ha if m.topic.endswith("/replaced_sos/config")),
         "replaced-answer": replace_answer_message(tp, {
             "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",

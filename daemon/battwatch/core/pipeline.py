@@ -53,6 +53,13 @@ class Pipeline:
             return []
         return list(self.analyzer.tick(t))
 
+    def end_of_data(self, t: float) -> list[Outbound]:
+        """No reading will follow (a log's end): what is still open is closed and judged.
+        A daemon's stop is not this: see BatteryAnalyzer.end_of_data."""
+        if self.analyzer is None:
+            return []
+        return list(self.analyzer.end_of_data(t))
+
     def reminders(self) -> list[AlertTransition]:
         """Still-active alerts due for re-notification (not transitions: see docs/analysis.md)."""
         return [] if self.analyzer is None else self.analyzer.take_renotifications()

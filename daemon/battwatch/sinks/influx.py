@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import logging
 import queue
 import sqlite3
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from battwatch.adapters.trouble import Trouble
 from battwatch.core import influx_encode as enc
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.sinks.influx_writers import HTTP_TIMEOUT_S, V2Writer, WriteError, Writer, v1_writer
 
 if TYPE_CHECKING:
-    from battwatch.config import Config, InfluxConfig
+    from battwatch.config import Config
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_NAME = "influx-outbox.sqlite3"
-HTTP_TIMEOUT_S = 10.0
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 60.0
 
 HEALTH_EVERY_S = 300.0  # data time between health points unless an alert changed meanwhile
 MAX_BAD_LINES_LOGGED = 20
 DROP_LOG_EVERY_S = 60.0
+SPILL_MAX = 20_000  # lines kept in memory while the outbox file cannot take them (a full disk)
+SENDER_RESTART_S = 5.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -41,93 +40,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     queued REAL NOT NULL           -- Unix s when it entered the outbox (for the oldest-age figure)
 );
 """
-
-
-class WriteError(Exception):
-    """A write failed. ``status`` is the HTTP status, or None when no answer came back."""
-
-    def __init__(self, status: int | None, detail: str) -> None:
-        super().__init__(f"HTTP {status}: {detail}" if status is not None else detail)
-        self.status = status
-        self.detail = detail
-
-    @property
-    def bad_data(self) -> bool:
-        """The server refused the content itself: retrying the same lines cannot help.
-
-        401/403 (credentials), 404 (no such database or bucket), 408, 429 and 5xx are the
-        server's or the operator's to fix, so those batches wait and are retried instead.
-        """
-        return self.status in (400, 413, 422)
-
-
-Writer = Callable[[list[str], float], None]
-
-
-def _v1_writer(icfg: InfluxConfig) -> Writer:
-    """POST /write of InfluxDB 1.x (1.6 and 1.7 have no /api/v2/write for influxdb-client)."""
-    params = {"db": icfg.database or "", "precision": "ns"}
-    url = icfg.url.rstrip("/") + "/write?" + urllib.parse.urlencode(params)
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"}
-    if icfg.username:
-        password = icfg.password.get_secret_value() if icfg.password is not None else ""
-        cred = base64.b64encode(f"{icfg.username}:{password}".encode()).decode("ascii")
-        headers["Authorization"] = f"Basic {cred}"
-
-    def write(lines: list[str], timeout: float) -> None:
-        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=5)
-        req = urllib.request.Request(url, data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace").strip()
-            raise WriteError(e.code, detail) from None
-        except (OSError, urllib.error.URLError) as e:
-            raise WriteError(None, f"{type(e).__name__}: {getattr(e, 'reason', e)}") from None
-
-    return write
-
-
-class _V2Writer:
-    """influxdb-client's synchronous write API (InfluxDB 2.x/3.x/Cloud, 1.8+ compatibility)."""
-
-    def __init__(self, icfg: InfluxConfig) -> None:
-        from influxdb_client.client.influxdb_client import InfluxDBClient
-        from influxdb_client.client.write_api import SYNCHRONOUS
-        from influxdb_client.domain.write_precision import WritePrecision
-
-        token = icfg.token.get_secret_value() if icfg.token is not None else ""
-        if not token and icfg.username:  # InfluxDB 1.8's compatibility API takes user:password
-            password = icfg.password.get_secret_value() if icfg.password is not None else ""
-            token = f"{icfg.username}:{password}"
-        self.bucket = icfg.bucket or ""
-        self.org = icfg.org or ""
-        self.precision: Any = WritePrecision.NS
-        self.client = InfluxDBClient(
-            url=icfg.url, token=token, org=self.org, timeout=int(HTTP_TIMEOUT_S * 1000), enable_gzip=True
-        )
-        self.api = self.client.write_api(write_options=SYNCHRONOUS)
-
-    def __call__(self, lines: list[str], timeout: float) -> None:
-        from influxdb_client.rest import ApiException
-
-        try:
-            self.api.write(
-                bucket=self.bucket, org=self.org, record=lines, write_precision=self.precision,
-                _request_timeout=timeout,
-            )
-        except ApiException as e:
-            body = e.body.decode("utf-8", "replace") if isinstance(e.body, bytes) else str(e.body or e.reason)
-            raise WriteError(e.status, body.strip()) from None
-        except Exception as e:  # noqa: BLE001 - urllib3 raises many kinds for an absent server
-            raise WriteError(None, f"{type(e).__name__}: {e}") from None
-
-    def close(self) -> None:
-        try:
-            self.client.close()
-        except Exception:  # noqa: BLE001 - closing a client must never break shutdown
-            logger.debug("closing the InfluxDB client failed", exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +104,7 @@ class InfluxSink:
         self._queued_lines = 0  # lines handed to the sender and not yet in the outbox
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._closing = threading.Event()  # set by close(): a failed sender is not restarted
         self._ready = threading.Event()
 
     # -- sink protocol (main thread) ---------------------------------------------------------
@@ -253,6 +166,7 @@ class InfluxSink:
             self._run()
             return
         self._queue.put(_Close(time.monotonic() + max(timeout, 0.0)))
+        self._closing.set()
         self._thread.join(max(timeout, 0.0) + HTTP_TIMEOUT_S + 5.0)
         if self._thread.is_alive():
             logger.warning("influx sender did not stop in time; the outbox keeps the rest")
@@ -316,17 +230,22 @@ class InfluxSink:
             self._stats.update(kw)
 
     def _run(self) -> None:
-        try:
-            _Sender(self).run()
-        except Exception:  # noqa: BLE001 - the thread must say why it died
-            logger.exception("influx sender stopped by an unexpected error")
-            self._set(connected=False, last_error="sender crashed (see log)")
+        spill: deque[str] = deque()  # outlives a sender that failed: nothing is dropped by a restart
+        while True:
+            try:
+                _Sender(self, spill).run()
+                return
+            except Exception as e:  # noqa: BLE001 - the thread must never die: say why, go on
+                logger.exception("influx sender failed; restarting in %.0f s", SENDER_RESTART_S)
+                self._set(last_error=f"sender failed: {type(e).__name__}: {e}", last_error_at=time.time())
+                if self._thread is None or self._closing.wait(SENDER_RESTART_S):
+                    return
 
 
 class _Sender:
     """The sender thread's state: its own SQLite connection, the writer and the backoff."""
 
-    def __init__(self, sink: InfluxSink) -> None:
+    def __init__(self, sink: InfluxSink, spill: deque[str]) -> None:
         self.sink = sink
         self.icfg = sink.icfg
         self.db = sqlite3.connect(sink.path, isolation_level=None)
@@ -334,6 +253,13 @@ class _Sender:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self.backlog = int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        # Lines the outbox file could not take (a full disk): kept in memory, bounded (the
+        # oldest go first, counted), sent from here, and moved to the file when it has room.
+        self.spill = spill
+        self.spill_max = min(SPILL_MAX, self.icfg.backlog_max)
+        self.trouble = Trouble(logger, f"influx outbox {sink.path}")
+        # rows up to this id are delivered; their DELETE waits for a disk with room
+        self.delivered_id = 0
         self.writer: Writer | None = None
         self.backoff = 0.0
         self.next_try = 0.0  # time.monotonic()
@@ -355,22 +281,22 @@ class _Sender:
                 self._take(self._wait_s())
                 if self._should_send():
                     self._send_all()
-                if self.close_at is not None and (self.backlog == 0 or time.monotonic() >= self.close_at):
-                    if self.backlog:
-                        logger.warning("influx: %d lines left in the outbox for the next start", self.backlog)
+                if self.close_at is not None and (self.waiting == 0 or time.monotonic() >= self.close_at):
+                    if self.waiting:
+                        logger.warning("influx: %d lines left in the outbox for the next start", self.waiting)
                     return
         finally:
             self._take(0.0)  # whatever arrived meanwhile is persisted before leaving
             self.db.close()
-            if isinstance(self.writer, _V2Writer):
+            if isinstance(self.writer, V2Writer):
                 self.writer.close()
 
     def _wait_s(self) -> float | None:
         now = time.monotonic()
         waits: list[float] = []
-        if self.backlog:
+        if self.waiting:
             start = max(self.next_try, now)
-            if not (self.flush_wanted or self.close_at is not None or self.backlog >= self.icfg.batch_size):
+            if not (self.flush_wanted or self.close_at is not None or self.waiting >= self.icfg.batch_size):
                 assert self.pending_since is not None
                 start = max(start, self.pending_since + self.icfg.flush_interval_s)
             waits.append(start - now)
@@ -417,23 +343,45 @@ class _Sender:
                 logger.exception("influx: on_persisted callback failed")
 
     def _persist(self, lines: list[str]) -> None:
-        now = time.time()
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT INTO outbox (line, queued) VALUES (?, ?)", ((ln, now) for ln in lines))
-            self.backlog += len(lines)
-            excess = self.backlog - self.icfg.backlog_max
-            if excess > 0:
-                self.db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,)
-                )
-                self.backlog -= excess
-                self._note_dropped(excess)
         with self.sink._lock:
             self.sink._queued_lines -= len(lines)
+        self.spill.extend(lines)
+        self._store_spill()
         if self.pending_since is None:
             self.pending_since = time.monotonic()
         self._publish_backlog()
+
+    def _store_spill(self) -> None:
+        """Move the lines waiting in memory into the outbox file; if it cannot take them,
+        they stay (bounded) and are sent from memory."""
+        if not self.spill:
+            return
+        now = time.time()
+        lines = list(self.spill)
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT INTO outbox (line, queued) VALUES (?, ?)", ((ln, now) for ln in lines))
+                excess = self.backlog + len(lines) - self.icfg.backlog_max
+                if excess > 0:
+                    self.db.execute(
+                        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id > ? ORDER BY id LIMIT ?)",
+                        (self.delivered_id, excess),
+                    )
+        except sqlite3.Error as e:
+            excess = len(self.spill) - self.spill_max
+            if excess > 0:
+                for _ in range(excess):
+                    self.spill.popleft()
+                self._note_dropped(excess)
+            self.trouble.failed(e, max(excess, 0), consequence="lines kept in memory and sent from there")
+            return
+        self.spill.clear()
+        self.backlog += len(lines)
+        if excess > 0:
+            self.backlog -= excess
+            self._note_dropped(excess)
+        self.trouble.ok()
 
     def _note_dropped(self, n: int) -> None:
         with self.sink._lock:
@@ -448,29 +396,36 @@ class _Sender:
             self.dropped_logged_at = now
             self.dropped_unlogged = 0
 
+    @property
+    def waiting(self) -> int:
+        """Lines not yet delivered: in the outbox file and in memory."""
+        return self.backlog + len(self.spill)
+
     def _publish_backlog(self) -> None:
         oldest = None
         if self.backlog:
-            row = self.db.execute("SELECT queued FROM outbox ORDER BY id LIMIT 1").fetchone()
+            row = self.db.execute("SELECT queued FROM outbox WHERE id > ? ORDER BY id LIMIT 1",
+                                  (self.delivered_id,)).fetchone()
             if row is not None:
                 oldest = round(max(0.0, time.time() - row[0]), 1)
-        self.sink._set(backlog=self.backlog, oldest_age_s=oldest)
+        self.sink._set(backlog=self.waiting, oldest_age_s=oldest, outbox_error=self.trouble.last_error
+                       if self.trouble.active else None, spilled=len(self.spill))
 
     def _should_send(self) -> bool:
-        if not self.backlog:
+        if not self.waiting:
             self.flush_wanted = False
             return False
         now = time.monotonic()
         if now < self.next_try:
             return False
-        if self.flush_wanted or self.close_at is not None or self.backlog >= self.icfg.batch_size:
+        if self.flush_wanted or self.close_at is not None or self.waiting >= self.icfg.batch_size:
             return True
         return self.pending_since is not None and now - self.pending_since >= self.icfg.flush_interval_s
 
     # -- sending -----------------------------------------------------------------------------
     def _writer(self) -> Writer:
         if self.writer is None:
-            self.writer = _v1_writer(self.icfg) if self.icfg.api == "v1" else _V2Writer(self.icfg)
+            self.writer = v1_writer(self.icfg) if self.icfg.api == "v1" else V2Writer(self.icfg)
         return self.writer
 
     def _timeout(self) -> float:
@@ -479,22 +434,33 @@ class _Sender:
         return max(1.0, min(HTTP_TIMEOUT_S, self.close_at - time.monotonic()))
 
     def _send_all(self) -> None:
-        """Send batches until the outbox is empty, an error calls for a pause, or close time is up."""
-        while self.backlog:
-            rows = self.db.execute(
-                "SELECT id, line FROM outbox ORDER BY id LIMIT ?", (self.icfg.batch_size,)
-            ).fetchall()
-            if not rows:
-                self.backlog = 0
-                break
+        """Send batches until nothing waits, an error calls for a pause, or close time is up:
+        the outbox file first, then what only memory holds (the file could not take it)."""
+        while self.waiting:
+            from_file = bool(self.backlog)
+            if from_file:
+                rows = self.db.execute(
+                    "SELECT id, line FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                    (self.delivered_id, self.icfg.batch_size),
+                ).fetchall()
+                if not rows:
+                    self.backlog = 0
+                    continue
+                lines = [line for _, line in rows]
+            else:
+                lines = [self.spill[i] for i in range(min(len(self.spill), self.icfg.batch_size))]
             try:
-                self._deliver([line for _, line in rows])
+                self._deliver(lines)
             except WriteError as e:
                 self._failed(e)
                 break
-            with self.db:
-                self.db.execute("DELETE FROM outbox WHERE id <= ?", (rows[-1][0],))
-            self.backlog = max(0, self.backlog - len(rows))
+            if from_file:
+                self.delivered_id = rows[-1][0]
+                self.backlog = max(0, self.backlog - len(rows))
+                self._forget_delivered()
+            else:
+                for _ in lines:
+                    self.spill.popleft()
             self.backoff = 0.0
             self.next_try = 0.0
             with self.sink._lock:
@@ -504,11 +470,21 @@ class _Sender:
                 self._take(0.0)  # keep persisting while a long backlog drains
             if self.close_at is not None and time.monotonic() >= self.close_at:
                 break
-        if not self.backlog:
+        if not self.waiting:
             self.pending_since = None
             self.flush_wanted = False
         else:
             self.pending_since = time.monotonic()
+
+    def _forget_delivered(self) -> None:
+        """Delete the delivered rows; on a full disk they wait (never sent twice meanwhile)."""
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM outbox WHERE id <= ?", (self.delivered_id,))
+        except sqlite3.Error as e:
+            self.trouble.failed(e, consequence="delivered lines deleted later")
+        else:
+            self._store_spill()  # the deletes made room
 
     def _deliver(self, lines: list[str]) -> None:
         """Write ``lines``; a batch refused for its content is split until the bad lines are
@@ -548,7 +524,7 @@ class _Sender:
             was = self.sink._stats["connected"]
             self.sink._stats.update(connected=False, last_error=str(e), last_error_at=time.time())
         level = logging.WARNING if was is not False else logging.DEBUG
-        logger.log(level, "influx write failed (%s); %d lines kept, retry in %.0f s", e, self.backlog, self.backoff)
+        logger.log(level, "influx write failed (%s); %d lines kept, retry in %.0f s", e, self.waiting, self.backoff)
 
     @property
     def backoff_min(self) -> float:

@@ -9,10 +9,12 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from battwatch.adapters.trouble import Trouble
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 
@@ -30,6 +32,7 @@ DROP_ORDER = ("readings", "notify", "events")  # what goes first when the backlo
 DROP_LOG_EVERY_S = 60.0
 SILENCE_CLOSES_WINDOW_S = 120.0  # a window with no new reading for this long (wall clock) is sent
 SENDER_RESTART_S = 5.0
+SPILL_MAX = 5000  # messages kept in memory while the outbox file cannot take them (a full disk)
 CONNECT_FAILED = "cannot connect (broker down, network, DNS or TLS handshake)"
 
 SCHEMA = """
@@ -133,6 +136,9 @@ class Outbox:
                     part.replace(Path(f"{aside}{suffix}"))
             self.db, self.count = self._open()
         self.lock = threading.Lock()  # guards the counters below (main and sender threads)
+        # rows the file could not take (a full disk): written first at the next append
+        self.spill: deque[tuple[str, str, bytes, int, bool, float]] = deque()
+        self.trouble = Trouble(logger, f"MQTT outbox {path}")
         self.dropped: dict[str, int] = {}
         self._dropped_since_log: dict[str, int] = {}
         self._last_drop_log = float("-inf")
@@ -148,14 +154,38 @@ class Outbox:
         return db, int(count)
 
     def append(self, rows: Sequence[tuple[str, str, bytes, int, bool]], now: float) -> None:
-        """Queue ``(stream, topic, payload, qos, retain)`` rows in one transaction."""
-        if not rows:
+        """Queue ``(stream, topic, payload, qos, retain)`` rows in one transaction.
+
+        When the file cannot take them (a full disk) they wait in memory, bounded (the
+        oldest go first, counted), and go in with the next append that succeeds."""
+        self.spill.extend((*row, now) for row in rows)
+        if not self.spill:
             return
+        batch = list(self.spill)
+        try:
+            removed = self._insert(batch)
+        except sqlite3.Error as e:
+            over = len(self.spill) - SPILL_MAX
+            for _ in range(max(0, over)):
+                stream = self.spill.popleft()[0]
+                with self.lock:
+                    self.dropped[stream] = self.dropped.get(stream, 0) + 1
+            self.trouble.failed(e, max(0, over), consequence="messages kept in memory until it has room")
+            return
+        self.spill.clear()
+        self.trouble.ok()
+        with self.lock:
+            self.count += len(batch) - removed
+            over = self.count - self.backlog_max
+        if over > 0:
+            self._shed(over)
+
+    def _insert(self, rows: Sequence[tuple[str, str, bytes, int, bool, float]]) -> int:
         db = self.db
         removed = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            for stream, topic, payload, qos, retain in rows:
+            for stream, topic, payload, qos, retain, now in rows:
                 if retain:
                     # a retained topic only needs its newest value delivered
                     removed += db.execute(
@@ -168,13 +198,10 @@ class Outbox:
                 )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite ends it itself on a full disk
+                db.execute("ROLLBACK")
             raise
-        with self.lock:
-            self.count += len(rows) - removed
-            over = self.count - self.backlog_max
-        if over > 0:
-            self._shed(over)
+        return removed
 
     def _shed(self, over: int) -> None:
         # drop a little more than needed so a full backlog is not trimmed row by row
@@ -277,6 +304,8 @@ class MqttSink:
         self.delivered: dict[str, int] = {}
         self.connects = 0
         self.last_error: str | None = None
+        self._socket_error: str | None = None  # paho's last socket error, from its log
+        self._tls_logged: str | None = None  # the TLS refusal told at error level
         self._client: Any = None
         self._catalogue: list[tuple[str, str]] | None = None  # filled by the sender thread
         self._sender: threading.Thread | None = None
@@ -333,6 +362,7 @@ class MqttSink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return client
 
     def start(self) -> None:
@@ -372,6 +402,7 @@ class MqttSink:
             with self._stats_lock:
                 self.connects += 1
             self.last_error = None
+            self._tls_logged = self._socket_error = None
             if self.role == "daemon":
                 client.publish(self.topics.status, "online", qos=1, retain=True)
                 if self.m.homeassistant:
@@ -395,11 +426,19 @@ class MqttSink:
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_connect_fail failed")
 
+    def _on_log(self, client: Any, userdata: Any, level: int, buf: str) -> None:
+        # paho tells why a socket failed only in its log: keep it for _on_disconnect
+        if buf.startswith(("failed to receive on socket: ", "failed to send on socket: ")):
+            self._socket_error = buf.split(": ", 1)[1]
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         try:
             was = self._connected.is_set()
             self._connected.clear()
             self._notes.put(("disconnected",))
+            detail, self._socket_error = self._socket_error, None
+            if not was and not self._closed and self.m.tls is not None and detail and "SSL" in detail:
+                self._tls_refused(detail)
             if was and not self._closed:
                 logger.warning(
                     "MQTT connection to %s:%d lost (%s); %d messages wait in the outbox",
@@ -407,6 +446,16 @@ class MqttSink:
                 )
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_disconnect failed")
+
+    def _tls_refused(self, detail: str) -> None:
+        """The broker ended the TLS session before its CONNACK: with TLS 1.3 that is how a
+        client certificate it does not accept shows (the handshake itself succeeded)."""
+        self.last_error = (f"TLS refused by the broker before it accepted the connection ({detail}): "
+                           "is the client certificate ([mqtt.tls] cert_file) signed by a CA the broker trusts?")
+        if detail != self._tls_logged:
+            self._tls_logged = detail
+            logger.error("MQTT %s:%d: %s; retrying with backoff, messages keep queueing",
+                         self.m.host, self.m.port, self.last_error)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         try:
@@ -451,7 +500,32 @@ class MqttSink:
     def _append(self, messages: Iterable[enc.Message]) -> None:
         rows = [(m.stream, m.topic, m.payload, self._qos.get(m.stream, 1), m.retain) for m in messages]
         self.outbox.append(rows, time.time())
+        if self.outbox.spill:
+            self._publish_spill()
         self._wake()
+
+    def _publish_spill(self) -> None:
+        """The outbox file cannot take messages (a full disk): while connected, hand them to
+        paho straight away (it keeps QoS 1/2 ones until acknowledged), so the broker still
+        hears from the car, its state saying what is wrong included; else they wait, bounded."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return
+        spill = self.outbox.spill
+        while spill:
+            stream, topic, payload, qos, retain, _ = spill[0]
+            try:
+                info = client.publish(topic, payload, qos=qos, retain=retain)
+            except ValueError:
+                spill.popleft()  # unpublishable: dropped and counted, as by the sender
+                with self.outbox.lock:
+                    self.outbox.dropped[stream] = self.outbox.dropped.get(stream, 0) + 1
+                continue
+            if info.rc != 0:
+                return  # the connection went: the rest waits
+            spill.popleft()
+            with self._stats_lock:
+                self.delivered[stream] = self.delivered.get(stream, 0) + 1
 
     def reading(self, r: Reading, state: str) -> None:
         self._latest, self._latest_state = r, state
@@ -466,19 +540,22 @@ class MqttSink:
         change = enc.classify(tr, previous[0] if previous else None)
         since = previous[1] if previous else tr.t  # when it was first raised
         db = self.outbox.db
-        if tr.state == "cleared":
-            self._active.pop(key, None)
-            db.execute("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
-        else:
-            self._active[key] = (tr.severity, since)
-            db.execute(
-                "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
-                (tr.battery, tr.alert, tr.severity, since),
-            )
-        if key not in self._kinds:
-            self._kinds.add(key)
-            db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
-            self._notes.put(("discovery",))  # a binary sensor for the new kind
+        try:
+            if tr.state == "cleared":
+                self._active.pop(key, None)
+                db.execute("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
+            else:
+                self._active[key] = (tr.severity, since)
+                db.execute(
+                    "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
+                    (tr.battery, tr.alert, tr.severity, since),
+                )
+            if key not in self._kinds:
+                self._kinds.add(key)
+                db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
+                self._notes.put(("discovery",))  # a binary sensor for the new kind
+        except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
+            self.outbox.trouble.failed(e, consequence="the active alerts list is saved with the next alert")
         self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
 
     def replace_answer(self, answer: dict[str, Any]) -> None:
@@ -507,6 +584,8 @@ class MqttSink:
 
     def flush(self) -> None:
         """Periodic: send a window the data stopped in (an unplugged ADC must not hold it back)."""
+        if self.outbox.spill:
+            self._append([])  # messages a full disk kept in memory: try the file again
         if self._agg.current is not None and (
             time.monotonic() - self._last_arrival > max(SILENCE_CLOSES_WINDOW_S, 2 * self.m.readings_interval)
         ):
@@ -565,7 +644,7 @@ class MqttSink:
     def status(self) -> dict[str, Any]:
         oldest = None if self._closed else self.outbox.oldest_created()
         with self.outbox.lock:
-            backlog = self.outbox.count
+            backlog = self.outbox.count + len(self.outbox.spill)
             dropped = dict(self.outbox.dropped)
         with self._stats_lock:
             delivered = dict(self.delivered)
@@ -584,6 +663,7 @@ class MqttSink:
             "connects": connects,
             "last_error": self.last_error,
             "outbox": str(self.outbox_path),
+            "outbox_error": self.outbox.trouble.last_error if self.outbox.trouble.active else None,
         }
 
     # -- used by the sender -----------------------------------------------------------------

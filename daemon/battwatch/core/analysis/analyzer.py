@@ -251,6 +251,26 @@ class BatteryAnalyzer:
         self.engine.housekeep(t)
         return self.engine.take()
 
+    def end_of_data(self, t: float) -> list[AlertTransition]:
+        """The readings end here for good (the last row of a replayed log or a report, the
+        demo's end): a drive still open is closed and judged like any other, a start still
+        open is judged on its voltage, then what ``tick`` does.
+
+        Not for a daemon that stops: its saved state keeps the drive open, and after the
+        restart the next reading continues it (a short stop) or, after a gap, closes and
+        judges it then; closing it at the stop as well would judge it twice.
+        """
+        if self.last_t is not None and not self.w_main.faulted:
+            tr = self.tracker
+            tr.end()
+            if tr.crank_out is not None:
+                self.main.crank(tr.crank_out)
+                tr.crank_out = None
+            if tr.drive_out is not None:
+                self.main.drive(tr.drive_out)
+                tr.drive_out = None
+        return self.tick(t)
+
     def summary(self, t: float) -> dict[str, Any]:
         out = summary_mod.build(self, t)
         for battery in ("main", "sos"):

@@ -139,7 +139,8 @@ class AlertEngine:
       ``clear_for_s`` and ``clear_for_n``; hysteresis (separate clear levels) is applied by
       the rules when they compute the verdict;
     * every change is one transition: "raised" with the new severity (up or down), or
-      "cleared";
+      "cleared"; it carries the severity before (``previous``), so its ``change`` tells a
+      raise from an escalation or an easing;
     * an alert that was raised or cleared ``flap_max`` times within ``flap_window_s`` is
       flapping: it only goes down after ``flap_hold_s`` of steady verdicts below it;
     * reminders of still-active alerts are not transitions: see ``take_renotifications``.
@@ -264,8 +265,10 @@ class AlertEngine:
         else:
             state = "raised"
             sev_name = SEVERITY_NAMES[new]
+        # the severity before: outputs say "eased" for a step down, never "raised" again
+        prev = None if old == NONE else SEVERITY_NAMES[old]
         self.out.append(
-            AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text)  # type: ignore[arg-type]
+            AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text, prev)  # type: ignore[arg-type]
         )
 
     def _refresh(self, s: Slot, t: float, value: float | None, message: MessageFn, ctx: Any) -> None:
@@ -338,6 +341,7 @@ class AlertEngine:
                     AlertTransition(
                         t, self.vehicle, s.battery, s.alert, SEVERITY_NAMES[s.level], "raised",  # type: ignore[arg-type]
                         s.value, f"Reminder, active since {_day(s.since)}: {s.message}",
+                        SEVERITY_NAMES[s.level],  # type: ignore[arg-type]
                     )
                 )
 

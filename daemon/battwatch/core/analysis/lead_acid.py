@@ -199,6 +199,7 @@ class MainRules(DailyRules):
         self.last_rest_v25: float | None = None
         self.last_rest_t: float | None = None
         self.last_crank: CrankEvent | None = None
+        self.last_judged_drive: float | None = None  # end of the last drive the charging rule judged
         # the last start that weak_cranking judged came from a battery below the charge gate:
         # its verdict is about the charge first, so the summary does not call it "replace now"
         self.crank_low_charge = False
@@ -374,6 +375,7 @@ class MainRules(DailyRules):
         ch = self.cfg.charging
         if d.duration_s < ch.min_drive_s:
             return
+        self.last_judged_drive = d.end
         s = self.s_charge
         level = s.level
         max_low = d.duration_s >= ch.max_min_drive_s and d.max_v < ch.max_warn_v
@@ -582,6 +584,7 @@ class MainRules(DailyRules):
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
             "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
             "rul": [self.rul_trend_days, self.rul_trend_what],
+            "last_judged_drive": self.last_judged_drive,
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -608,4 +611,6 @@ class MainRules(DailyRules):
         self.rul_trend_days, self.rul_trend_what = d["rul"]
         self.hint_day = float(d.get("hint_day", -1.0))
         self.starts = deque(((float(a), float(b)) for a, b in d.get("starts", [])), maxlen=64)
+        ld = d.get("last_judged_drive")  # saved before it existed: none known
+        self.last_judged_drive = None if ld is None else float(ld)
 

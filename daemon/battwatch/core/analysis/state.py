@@ -303,6 +303,13 @@ class VehicleTracker:
         self.prev_v = None
         self.state = AWAKE
 
+    def end(self) -> None:
+        """The data end for good: a start still open is handed on (judged on its voltage) and
+        an open drive closed at its last sign of the engine, as at a gap in the data."""
+        if self.d_start is not None or self.open_crank is not None:
+            self._data_gap()
+        self.pending_dip = None  # a lone dip nothing confirmed
+
     def settle(self, t: float) -> CrankEvent | None:
         """At data time ``t`` with no reading (a tick): the open start, if its time is up."""
         oc = self.open_crank

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
 from battwatch.core.analysis.messages import span
+from battwatch.core.model import Health
 from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -206,12 +207,55 @@ def fault(an: BatteryAnalyzer, battery: str) -> dict[str, Any]:
     }
 
 
-def health(engine: AlertEngine, battery: str, fault: str | None) -> str:
-    """One word for a dashboard: good, attention (a warning) or action needed (critical)."""
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600.0:g} h" if seconds >= 3600.0 else f"{seconds / 60.0:g} min"
+
+
+def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[str] | None) -> Health:
+    """The verdict on one battery: action needed (a critical alert), attention (a warning),
+    good, or unknown with the reason.
+
+    "Good" needs evidence: ``missing`` is None when the data hold some, else what would give
+    it. A warning or critical alert is evidence of its own; a sensor fault leaves nothing to
+    judge by. An information alert alone is no verdict on the battery (age, a start from a
+    low charge), so it does not make "good" either.
+    """
     if fault is not None:
-        return "unknown (sensor fault)"
+        return Health("unknown", f"sensor fault ({fault}): the readings are not the battery's")
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
-    return "action needed" if worst >= 3 else "attention" if worst == 2 else "good"
+    if worst >= CRITICAL:
+        return Health("action needed")
+    if worst == WARNING:
+        return Health("attention")
+    if missing:
+        return Health("unknown", "; ".join(missing))
+    return Health("good")
+
+
+def main_missing(an: BatteryAnalyzer) -> list[str] | None:
+    """What the 12 V verdict lacks (None: a rested reading, a judged start or a judged drive)."""
+    main = an.main
+    if main.last_rest_t is not None or main.last_crank is not None or main.last_judged_drive is not None:
+        return None
+    if not an.main_seen:
+        return ["no 12 V channel in the readings"]
+    st = an.cfg.state
+    return [
+        f"no rested reading yet: the car has not been parked {_hours(st.rest_min_s)}",
+        f"no engine start, and no drive of {_hours(an.cfg.main.charging.min_drive_s)} or more",
+    ]
+
+
+def sos_missing(an: BatteryAnalyzer) -> list[str] | None:
+    """What the SOS verdict lacks (None: a rested reading after the pack's rest time)."""
+    if an.sos.last_rest_t is not None:
+        return None
+    if not an.w_sos.seen:
+        return ["no SOS readings"]
+    rest = _hours(an.cfg.state.sos_rest_min_s)
+    if not an.main_seen:  # an SOS-only log: rest counts from its first reading
+        return [f"no rested reading yet: the readings do not span {rest}"]
+    return [f"no rested reading yet: the car has not been parked {rest}"]
 
 
 def _after_data(installed: object, installed_t: float | None, t: float) -> str | None:
@@ -256,7 +300,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             "trend_limit": main.rul_trend_what if main.rul_trend_days is not None else None,
         },
         **fault(an, "main"),
-        "health": health(an.engine, "main", an.w_main.active),
+        **health(an.engine, "main", an.w_main.active, main_missing(an)).fields(),
         "alerts": alerts(an.engine, "main"),
     }
     s_age = sos.age_years(t)
@@ -328,7 +372,7 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
                 None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4)),
         },
         **fault(an, "sos"),
-        "health": health(an.engine, "sos", an.w_sos.active),
+        **health(an.engine, "sos", an.w_sos.active, sos_missing(an)).fields(),
         "alerts": alerts(an.engine, "sos"),
     }
     return {"state": an.vehicle_state, "main": main_d, "sos": sos_d}

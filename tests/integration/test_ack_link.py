@@ -1,0 +1,72 @@
+"""The daemon's side of frames kept until acknowledged (protocol.md, ACK), against hand-written
+boards: one that keeps frames, and an older one that does not know ACK."""
+
+from __future__ import annotations
+
+import os
+import select
+from pathlib import Path
+
+import pytest
+from test_daemon_link import RawDevice, Seen, _cfg, running
+
+pytestmark = pytest.mark.serial
+
+
+def _bwd(seq: int, uptime_ms: int, flags: int = 0) -> str:
+    return f"BWD,{seq},{uptime_ms},1000,12640,12631,12652,5210,5208,5213,85,{flags:X}"
+
+
+def _rest(dev: RawDevice) -> bytes:
+    """Whatever the daemon wrote that the test has not read yet (it has stopped)."""
+    while select.select([dev.master], [], [], 0)[0]:
+        try:
+            chunk = os.read(dev.master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        dev._got += chunk
+    return dev._got
+
+
+def test_the_daemon_acknowledges_what_it_committed_to_a_board_that_keeps_frames(tmp_path: Path) -> None:
+    dev = RawDevice(tmp_path / "adc")
+    seen = Seen()
+    cfg = _cfg(tmp_path, tmp_path / "adc", clock={"host": "trusted"})
+    try:
+        with running(cfg, seen) as app:
+            dev.wait_command("HELLO")
+            # a live frame that raced the hello, then the answers, then what the board kept
+            # (frame 7 among them) and a live one
+            dev.send(_bwd(7, 8000), "BWA,ACK,OK", "BWH,1,1.0.0,bw-nano-r1,10,1,8100")
+            dev.send(*(_bwd(s, 1000 * (s + 1), 0x10) for s in (5, 6, 7)), _bwd(8, 9000))
+            seen.wait(lambda: len(seen.readings) >= 4, "four readings")
+            dev.wait_command("ACK,8")  # committed (commit_interval_s = 0), then acknowledged
+            assert app.decoder.stats.errors.total() == 0
+    finally:
+        got = _rest(dev)
+        dev.close()
+    # the announcement comes before the hello, so the board knows to keep and resend
+    assert got.index(b"$BWC,ACK*") < got.index(b"$BWC,HELLO*")
+    assert [r.flags for r in seen.readings] == [0x10, 0x10, 0x10, 0]
+    assert [round(b.t - a.t, 3) for a, b in zip(seen.readings, seen.readings[1:], strict=False)] == [1.0] * 3
+
+
+def test_an_older_board_gets_no_acknowledgements_and_loses_nothing(tmp_path: Path) -> None:
+    dev = RawDevice(tmp_path / "adc")
+    seen = Seen()
+    cfg = _cfg(tmp_path, tmp_path / "adc", clock={"host": "trusted"})
+    try:
+        with running(cfg, seen) as app:
+            dev.wait_command("HELLO")
+            dev.send(_bwd(0, 1000), "BWA,ACK,ERR,unknown", "BWH,1,0.9,old-board,12,1,1100")
+            dev.send(_bwd(1, 2000), _bwd(2, 3000))
+            seen.wait(lambda: len(seen.readings) >= 3, "three readings")
+            assert app.store.readings_written == 3
+    finally:
+        got = _rest(dev)
+        dev.close()
+    # the frame before its hello is kept for a board that will not send it again
+    assert [r.flags for r in seen.readings] == [0, 0, 0]
+    assert got.count(b"$BWC,ACK") == 1 and b"$BWC,ACK," not in got

@@ -1,0 +1,50 @@
+"""Small things a first user meets: help for every option, whole scenario descriptions, typos."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from battwatch import scenarios
+from battwatch.cli import build_parser
+
+
+def _subparser(name: str) -> object:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")  # the COMMAND choice
+    return sub.choices[name]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("command", "option"), [("run", "--log-level"), ("adc-sim", "--seed"),
+                                                 ("collect", "--log-level")])
+def test_every_option_named_in_the_issue_has_help(command: str, option: str) -> None:
+    p = _subparser(command)
+    action = next(a for a in p._actions if option in a.option_strings)  # type: ignore[attr-defined]
+    assert action.help and len(action.help) > 20, action.help
+
+
+def test_no_option_of_any_command_lacks_help() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in sub.choices.items()  # type: ignore[attr-defined]
+               for a in p._actions if a.help is None]
+    assert missing == []
+
+
+def test_scenario_descriptions_are_listed_whole() -> None:
+    done = subprocess.run([sys.executable, "-m", "battwatch", "adc-sim", "--list-scenarios"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    long = [n for n in scenarios.names() if len(scenarios.describe(n).splitlines()[0]) > 100]
+    assert long, "no description is longer than 100 characters: the test proves nothing"
+    for name in long:
+        assert lines[name].endswith(scenarios.describe(name).splitlines()[0]), lines[name]
+
+
+def test_a_misspelt_demo_scenario_gets_a_did_you_mean() -> None:
+    done = subprocess.run([sys.executable, "-m", "battwatch", "demo", "--scenario", "sos-declin"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown scenario 'sos-declin'; did you mean 'sos-decline'?" in done.stderr
