@@ -3,6 +3,8 @@ owners and the collectors' shared subscription apart."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 import uuid
@@ -181,6 +183,38 @@ def test_the_owner_alone_tells_the_vehicles_sink_a_battery_was_replaced(broker: 
         collector.close()
     finally:
         sink.close(TIMEOUT)
+
+
+def test_a_broker_that_refuses_the_command_subscription_is_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Roles without the command topic (as before it existed): the sink logs the refusal at
+    warning, since the owner's buttons would otherwise fail in silence."""
+    roles = json.loads(DYNSEC.read_text())
+    for role in roles["roles"]:
+        role["acls"] = [a for a in role["acls"] if "/command/" not in a["topic"]]
+    old_roles = tmp_path / "dynsec" / "old.json"
+    old_roles.parent.mkdir()
+    old_roles.write_text(json.dumps(roles))
+    passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
+    caplog.set_level(logging.WARNING, logger="battwatch.sinks.mqtt")
+    with start_mosquitto(tmp_path / "srv", password_file=passwd, dynsec_file=old_roles, allow_anonymous=False) as b:
+        cfg = config.defaults(A, mqtt={
+            "host": b.host, "port": b.port, "username": A, "password": USERS[A],
+            "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+        })
+        sink = MqttSink(cfg, tmp_path / "store")
+        sink.on_replace_command = lambda payload: None
+        sink.start()
+        try:
+            wait_until(lambda: any("refused our subscription" in r.getMessage() for r in caplog.records),
+                       TIMEOUT, "the refusal logged")
+        finally:
+            sink.close(TIMEOUT)
+    [told] = [r for r in caplog.records if "refused our subscription" in r.getMessage()]
+    assert told.levelno == logging.WARNING
+    assert f"battwatch/{A}/command/replaced" in told.getMessage()
+    assert "the owner's \"replaced\" commands cannot reach this daemon" in told.getMessage()
 
 
 def test_the_example_broker_config_serves_cars_over_tls(tmp_path: Path) -> None:

@@ -313,6 +313,8 @@ class MqttSink:
         # set by the daemon: called on paho's thread with a replacement command's payload (it
         # only enqueues); None: commands are not listened to (a backfill, a test)
         self.on_replace_command: Callable[[bytes], None] | None = None
+        self._subscribing: dict[int, str] = {}  # paho's thread only: mid -> topic awaiting its SUBACK
+        self._refusals_told: set[str] = set()  # subscriptions whose refusal was logged at warning
         self._started = False
         self._closed = False
 
@@ -362,6 +364,7 @@ class MqttSink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.on_log = self._on_log
         return client
 
@@ -406,9 +409,9 @@ class MqttSink:
             if self.role == "daemon":
                 client.publish(self.topics.status, "online", qos=1, retain=True)
                 if self.m.homeassistant:
-                    client.subscribe(self.topics.ha_status, qos=1)
+                    self._subscribe(client, self.topics.ha_status)
                 if self.on_replace_command is not None:
-                    client.subscribe(self.topics.replace_command, qos=1)
+                    self._subscribe(client, self.topics.replace_command)
             logger.info(
                 "MQTT connected to %s:%d (session present: %s)",
                 self.m.host, self.m.port, bool(getattr(flags, "session_present", False)),
@@ -462,6 +465,28 @@ class MqttSink:
             self._notes.put(("ack", mid))
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_publish failed")
+
+    def _subscribe(self, client: Any, topic: str) -> None:
+        _, mid = client.subscribe(topic, qos=1)
+        if mid is not None:
+            self._subscribing[mid] = topic
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        """A subscription the broker refused (its roles): nothing would ever arrive on it, so
+        say so instead of waiting in silence; once at warning, at every reconnect at debug."""
+        try:
+            topic = self._subscribing.pop(mid, None)
+            refused = [r for r in reasons if getattr(r, "is_failure", False)]
+            if topic is None or not refused:
+                return
+            what = ("the owner's \"replaced\" commands cannot reach this daemon"
+                    if topic == self.topics.replace_command else "Home Assistant restarts go unseen")
+            log = logger.debug if topic in self._refusals_told else logger.warning
+            self._refusals_told.add(topic)
+            log("MQTT broker refused our subscription to %s (%s): %s; the broker's roles must let "
+                "account %r read it (config/mosquitto/README.md)", topic, refused[0], what, self.m.username)
+        except Exception:  # noqa: BLE001 - an exception here would kill paho's thread
+            logger.exception("MQTT on_subscribe failed")
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         try:
