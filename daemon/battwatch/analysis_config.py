@@ -749,6 +749,26 @@ class LifeConfig(Section):
 
 
 @section
+class ReplacedConfig(Section):
+    """The hint that a battery looks new (docs/analysis.md "After a replacement"): said once,
+    as information; nothing is reset until the owner confirms the replacement."""
+
+    # the daily rested values compared: this many steady days before the step, this many after
+    before_days: Annotated[int, Range(ge=3, le=30)] = 5
+    after_days: Annotated[int, Range(ge=2, le=14)] = 3
+    # the days before a step must be a steady level (a battery running down or recharging
+    # rises and falls gradually; a new one steps) [ENG]
+    steady_v_per_cell: Annotated[float, Range(gt=0, le=0.5)] = 0.025
+    # pack: every day after at least this far above the level before, per cell: a sagging
+    # pack gives way to a fresh one, a shorted cell to four good ones [ENG]
+    sos_step_v_per_cell: Annotated[float, Range(gt=0, le=2)] = 0.1
+    # 12 V: the rested level (at 25 °C) steps up by this much ...
+    main_step_v: Annotated[float, Range(gt=0, le=3)] = 0.1
+    # ... and the starts since the step sag at least this much less than the ones before [ENG]
+    main_crank_step_v: Annotated[float, Range(gt=0, le=5)] = 0.3
+
+
+@section
 class AnalysisConfig(Section):
     """Every number the analysis uses, with sourced defaults (../docs/analysis.md)."""
 
@@ -759,3 +779,4 @@ class AnalysisConfig(Section):
     trend: TrendConfig = TrendConfig()
     alerts: AlertsConfig = AlertsConfig()
     life: LifeConfig = LifeConfig()
+    replaced: ReplacedConfig = ReplacedConfig()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 PRUNE_EVERY_S = 6 * 3600.0  # retention pass, in data time
 PRUNE_AHEAD_MAX_S = 86400.0  # retention never runs further ahead of a synchronised host clock
 TICK_S = 60.0  # housekeeping cadence: summary, flush, silence check backstop
+REPLACED_POLL_S = 5.0  # how soon a `battwatch replaced` in the store reaches the analysis
 HEALTH_LOG_S = 6 * 3600.0  # a health line in the log this often, in data time (wakes and sleeps: debug)
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd stop
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
@@ -68,6 +71,19 @@ def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
     lost = link.get("lost_frames", 0)
     return (f"health: {'; '.join(parts) or 'no readings analysed yet'}; "
             f"alerts: {', '.join(alerts) if alerts else 'none'}; link: {frames:,} frames, {lost:,} lost")
+
+
+@dataclass(frozen=True, slots=True)
+class PollReplaced:
+    """Look in the store for replacements the owner recorded (battwatch replaced)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceCommand:
+    """A replacement asked for over MQTT (the Home Assistant button): raw payload, wall time."""
+
+    payload: bytes
+    received: float
 
 
 def build_pipeline(cfg: Config) -> Pipeline:
@@ -105,6 +121,12 @@ def open_store(cfg: Config, directory: Path | None = None) -> Store:
         retention_days=s.retention_days,
         csv_retention_days=s.csv_retention_days,
     )
+
+
+def analyzer_replaced(pipeline: Pipeline) -> bool:
+    """Whether the analysis applied a replacement the sinks have not been told of."""
+    analyzer = pipeline.analyzer
+    return analyzer is not None and bool(analyzer.replaced_out)
 
 
 class Retention:
@@ -211,7 +233,14 @@ class App:
         self._acked: int | None = None  # ... and the newest it has been told of
         self._reboots = 0
         self.retention = Retention(self.store, self.host_clock)
+        self._replaced_seen = 0  # the last replacement record handed to the analysis
+        self.commands = {"received": 0, "refused": 0}  # replacement commands over MQTT
         self._restore()
+        self._poll_replaced()
+        for sink in self.sinks:
+            if hasattr(sink, "on_replace_command"):
+                # paho's thread calls it: it only enqueues, the main loop records and answers
+                sink.on_replace_command = self._enqueue_command
 
     # -- state across restarts -----------------------------------------------------------
     def _restore(self) -> None:
@@ -239,6 +268,79 @@ class App:
         else:
             self.store.record_transitions(trs, "analyzer", analyzer.export_state())
 
+    # -- replaced batteries ----------------------------------------------------------------
+    def _enqueue_command(self, payload: bytes) -> None:
+        self.inbox.put(ReplaceCommand(payload, time.time()))
+
+    def _poll_replaced(self) -> None:
+        """Hand replacements recorded in the store since the last look to the analysis."""
+        analyzer = self.pipeline.analyzer
+        rows = self.store.replacements(self._replaced_seen)
+        for rid, battery, t, note, source, _ in rows:
+            self._replaced_seen = rid
+            if analyzer is not None and analyzer.schedule_replacement(battery, t, note):
+                logger.info("replacement recorded (%s): %s battery fitted %s; applied from that time in the data",
+                            source, battery, datetime.fromtimestamp(t, UTC).isoformat())
+        if rows and analyzer is not None and self._last_reading_t is not None:
+            # told after the fact (the data is past it): the reset happens now, not at the next reading
+            self._route(self.pipeline.tick(self._last_reading_t))
+            self._publish_summary()
+
+    def _replace_command(self, cmd: ReplaceCommand) -> None:
+        """A replacement asked for over MQTT: checked as the CLI checks it, recorded, answered."""
+        from battwatch.replacement import (
+            Replacement,
+            ReplacementError,
+            check,
+            clean_note,
+            parse_command,
+            parse_when,
+        )
+
+        self.commands["received"] += 1
+        answer: dict[str, Any] = {"received": datetime.fromtimestamp(cmd.received, UTC).isoformat()}
+        try:
+            body = parse_command(cmd.payload)
+            answer["battery"] = body["battery"]
+            rep = Replacement(body["battery"], parse_when(body.get("date"), cmd.received),
+                              clean_note(body.get("note")), "mqtt")
+            new, notes = check(self.store, self.cfg, rep)
+            if new:
+                self.store.record_replacement(rep.battery, rep.t, rep.note, rep.source, cmd.received)
+            answer.update(result="recorded" if new else "already recorded", note=rep.note,
+                          fitted=datetime.fromtimestamp(rep.t, UTC).date().isoformat(), fitted_t=rep.t, notes=notes)
+        except ReplacementError as e:
+            self.commands["refused"] += 1
+            logger.warning("replacement command refused (%d so far): %s", self.commands["refused"], e)
+            answer.update(result="refused", error=str(e))
+        except sqlite3.Error as e:  # a full or failing disk: the owner must hear it was not kept
+            self.commands["refused"] += 1
+            logger.error("replacement command not stored (%d refused so far): %s", self.commands["refused"], e)
+            answer.update(result="not stored",
+                          error=f"the store could not record it ({e}); send it again once the store's disk has room")
+        for sink in self.network:
+            publish = getattr(sink, "replace_answer", None)
+            if publish is not None:
+                self._call(sink, "replace_answer", publish, answer)
+        self._poll_replaced()
+
+    def _announce_replaced(self) -> None:
+        """Replacements the analysis applied: the sinks mark them (events, InfluxDB annotations)."""
+        analyzer = self.pipeline.analyzer
+        if analyzer is None or not analyzer.replaced_out:
+            return
+        done = analyzer.replaced_out
+        analyzer.replaced_out = []
+        # the readings before it go out first, as for a transition: commit them now
+        self._call(self.store, "flush", self.store.flush)
+        for at, battery, fitted, note in done:
+            logger.info("%s battery replaced (fitted %s): its analysis starts afresh",
+                        battery, datetime.fromtimestamp(fitted, UTC).date().isoformat())
+            for sink in self.network:
+                mark = getattr(sink, "replaced", None)
+                if mark is not None:
+                    self._call(sink, "replaced", mark, at, battery, fitted, note)
+
     def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
         data = self.pipeline.summary(t)
@@ -247,6 +349,7 @@ class App:
         data["link"]["held_for_clock"] = self.decoder.holding
         data["link"]["host_clock"] = self.host_clock.state
         data["sinks"] = {s.name: s.status() for s in self.sinks}
+        data["commands"] = dict(self.commands)
         data["store"] = self.store.health()
         data["updated"] = time.time()  # wall clock of this summary: status shows its age
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
@@ -314,6 +417,8 @@ class App:
                 self._call(self.store, "flush", self.store.flush)
                 for sink in self.network:
                     self._call(sink, "transition", sink.transition, out)
+        if analyzer_replaced(self.pipeline):
+            self._announce_replaced()
         trs = [out for out in outs if isinstance(out, AlertTransition)]
         if not trs:
             return
@@ -368,6 +473,10 @@ class App:
                 self._end_prelude()  # the hello, or a board that will not send them again
             if not self._time_sent and self.link_up:
                 self._send_time()
+        elif isinstance(ev, PollReplaced):
+            self._poll_replaced()
+        elif isinstance(ev, ReplaceCommand):
+            self._replace_command(ev)
         elif isinstance(ev, LinkUp):
             self.link_up = True
             self._ever_linked = True
@@ -382,6 +491,7 @@ class App:
             self.link_up = False
             self.notifier.status(f"link DOWN: waiting for {self.cfg.adc.port}")
         elif isinstance(ev, Tick):
+            self._poll_replaced()
             self._route(self.pipeline.tick(self._last_reading_t or ev.t))
             for rem in self.pipeline.reminders():
                 for sink in self.sinks:
@@ -528,6 +638,8 @@ class App:
         # jobs only enqueue: the main thread owns all state
         sched.add_job(lambda: self.inbox.put(Tick(time.time())), "interval", seconds=TICK_S,
                       coalesce=True, max_instances=1, id="tick")
+        sched.add_job(lambda: self.inbox.put(PollReplaced()), "interval", seconds=REPLACED_POLL_S,
+                      coalesce=True, max_instances=1, id="replaced")
         sched.start()
         self._scheduler = sched
 

@@ -234,6 +234,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return run_collect(args)
 
 
+def cmd_replaced(args: argparse.Namespace) -> int:
+    from battwatch.replacement import run_replaced
+
+    return run_replaced(args)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from battwatch.status import run_status
 
@@ -347,6 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the store to read (default: [store] path of the configuration), e.g. one kept by demo --keep")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("replaced", help="tell battwatch a battery was replaced: its alerts, age and trends start afresh")
+    s.add_argument("-c", "--config", default=None, metavar="PATH",
+                   help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none needed)")
+    s.add_argument("--battery", required=True, choices=["sos", "main"], help="which battery is new")
+    s.add_argument("--date", metavar="DATE",
+                   help="when it was fitted: 2025-03-25, or 2025-03-25T10:00+01:00 (default: now)")
+    s.add_argument("--note", metavar="TEXT", help="a few words kept with it (garage, part number)")
+    s.add_argument("--store", metavar="DIR", help="the store to record it in (default: [store] path)")
+    s.set_defaults(func=cmd_replaced)
 
     s = sub.add_parser("collect", help="fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)")
     _config_arg(s, True)

@@ -259,6 +259,13 @@ class Translator:
         tags = self.tags(vehicle)
         if kind == "readings":
             return enc.window_points(window_aggregate(body, vehicle), tags)
+        if kind == "events" and body.get("type") == "replaced":
+            try:
+                t, battery, fitted, note = enc.replaced_from_dict(body)
+            except ValueError as e:
+                raise BadPayload(str(e)) from None
+            rp = enc.replaced_point(vehicle, t, battery, fitted, note, tags)
+            return [] if rp is None else [rp]
         if kind == "events":
             try:
                 tr = enc.transition_from_dict(body)

@@ -315,6 +315,11 @@ def replay_file(
         except ReplayError:
             store.close()
             raise
+    if store is not None and pipeline.analyzer is not None:
+        # the owner's replacements are facts about the car, kept whatever the analysis state
+        # (--fresh too): each one is an event at its own time in the data
+        for _, battery, t, note, _, _ in store.replacements():
+            pipeline.analyzer.schedule_replacement(battery, t, note)
     out_sinks: list[Sink] = list(sinks or [])
     if publish:
         out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path, role="backfill")
@@ -327,7 +332,19 @@ def replay_file(
         for sink in targets:
             sink.summary(summary)
 
+    def announce() -> None:
+        analyzer = pipeline.analyzer
+        if analyzer is None or not analyzer.replaced_out:
+            return
+        done, analyzer.replaced_out = analyzer.replaced_out, []
+        for at, battery, fitted, note in done:
+            for sink in targets:
+                mark = getattr(sink, "replaced", None)
+                if mark is not None:
+                    mark(at, battery, fitted, note)
+
     def emit(tr: AlertTransition) -> None:
+        announce()
         if jsonl is not None:
             jsonl.write(json.dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
             jsonl.flush()
@@ -348,6 +365,8 @@ def replay_file(
             state = analyzer.state_of(r) if analyzer is not None else ""
             for sink in targets:
                 sink.reading(r, state)
+            if analyzer is not None and analyzer.replaced_out:
+                announce()
 
     res = ReplayResult()
     try:
@@ -362,6 +381,7 @@ def replay_file(
                 if isinstance(out, AlertTransition):
                     res.transitions.append(out)
                     emit(out)
+            announce()
             if retention is not None:
                 # at the end too: what the store keeps then does not hang on where the
                 # periodic passes fell

@@ -41,7 +41,8 @@ WORDED_KEYS = (
     "remaining_life_text", "remaining_life_alert", "overdue_years", "voltage", "rested_voltage",
     "rested_voltage_25c", "rested_voltage_corrected", "temp_ref_c", "rested_at", "per_cell_v",
     "chemistry", "cells", "last_crank_at", "last_crank_temp_c", "self_discharge", "sensor_fault",
-    "sensor_fault_since", "sensor_fault_first_sign",
+    "sensor_fault_since", "sensor_fault_first_sign", "fitted", "fitted_from", "replaced_note",
+    "replacement_pending",
 )
 
 
@@ -302,6 +303,38 @@ def _daemon(summary: Mapping[str, Any], written_t: float | None, now: float,
             "stale": age is not None and age > STALE_AFTER_S}
 
 
+def _recorded_replacements(db: sqlite3.Connection) -> dict[str, tuple[float, str]]:
+    """The latest replacement recorded per battery (battwatch replaced, MQTT): (time, note)."""
+    try:
+        rows = db.execute("SELECT battery, max(t), note FROM replacements GROUP BY battery").fetchall()
+    except sqlite3.OperationalError:
+        return {}  # a store from before replacements were recorded
+    return {str(b): (float(t), str(n)) for b, t, n in rows}
+
+
+def _fitted(b: dict[str, Any], kind: str, recorded: tuple[float, str] | None) -> None:
+    """Which date the battery's age counts from, and why: the configured ``installed`` or a
+    recorded replacement (the later one wins); a replacement the analysis has not applied yet."""
+    installed = b.get("installed")
+    source = b.get("fitted_from")
+    if source == "replaced" and isinstance(b.get("fitted"), str):
+        why = "told with `battwatch replaced`"
+        if installed:
+            why += f"; later than [battery.{kind}] installed = {installed}"
+        b["fitted_text"] = f"{b['fitted']} (replaced: {why})"
+        if b.get("replaced_note"):
+            b["fitted_text"] += f"; note: {b['replaced_note']}"
+    if recorded is None:
+        return
+    day = iso_utc(recorded[0])[:10]
+    if installed and day < installed:
+        b["fitted_text"] = (f"{installed} ([battery.{kind}] installed; later than the replacement "
+                            f"recorded on {day}, so it wins)")
+    elif source != "replaced" or b.get("fitted") != day:
+        b["replacement_text"] = (f"recorded for {day}, not applied yet: the daemon applies it within "
+                                 "seconds, or at the next reading of that time")
+
+
 def store_vehicle(db: sqlite3.Connection) -> str | None:
     """The vehicle whose analysis a store holds (None before its first analysis)."""
     for key in ("analyzer", "summary"):
@@ -356,6 +389,7 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
                 "SELECT t, main_v, sos_v, temp_c, state FROM readings ORDER BY t DESC LIMIT 1"
             ).fetchone()
             count = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            recorded = _recorded_replacements(db)
             # each with the severity its alert had before (what the transition did: eased
             # is not raised); the events table is small, alerts being rare
             events = db.execute(
@@ -393,6 +427,8 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     info["vehicle_state"] = summary.get("state") if isinstance(summary.get("state"), str) else None
     data_t = None if last is None else float(last[0])
     info["batteries"] = {k: _battery(summary.get(k), k, cfg, now, data_t) for k in ("main", "sos")}
+    for kind, b in info["batteries"].items():
+        _fitted(b, kind, recorded.get(kind))
     info["alerts"] = _alerts(summary)
     info["sinks"] = _sinks(summary)
     info["disk"] = _disk(path.parent, summary)
@@ -579,8 +615,12 @@ def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> lis
         lines.append("  age               unknown (set `installed` in the configuration)")
     else:
         src = f"; from the {b['age_basis']}" if b.get("age_basis") not in (None, "analysis") else ""
-        inst = f", installed {b['installed']}" if b.get("installed") else ""
+        inst = f", installed {b['installed']}" if b.get("installed") and b.get("fitted_from") != "replaced" else ""
         lines.append(f"  age               {age:.1f} years{inst}{src}")
+    if b.get("fitted_text"):
+        lines.append(f"  fitted            {b['fitted_text']}")
+    if b.get("replacement_text"):
+        lines.append(f"  replacement       {b['replacement_text']}")
     lines.append(f"  remaining life    {_life(b)}")
     if b.get("last_crank_min_v") is not None:
         when = f", {_when(b['last_crank_at'])}" if b.get("last_crank_at") else ""

@@ -58,6 +58,7 @@ def _synthetic_analysis(cfg: Config, store: Path, first_t: float, last_t: float,
         AlertTransition(mid + 60, v, "sos", "test_age", "info", "raised", 4.6, "SOS pack older than 4 years"),
     ):
         sink.transition(tr)
+    sink.replaced(mid + 300, "sos", mid + 300, "test pack")  # battwatch replaced: the annotations' point
     sink.summary(HealthSummary(last_t, v, {
         "vehicle": v, "time": last_t,
         "main": {"soc_pct": 68.0, "remaining_life_years": 2.5, "remaining_life_basis": "age",
@@ -160,6 +161,22 @@ def test_every_panel_query_returns_its_series(replayed: tuple[InfluxDB1, float, 
             _check(db, f"{name}/{title}/{target['refId']}", _render(target["query"], start, end))
             checked += 1
     assert checked >= 20
+
+
+def test_the_annotations_mark_each_replacement(replayed: tuple[InfluxDB1, float, float]) -> None:
+    """Both dashboards mark a replaced battery; the vehicle dashboard only that vehicle's."""
+    db, first, last = replayed
+    start, end = first - 86400, last + 86400
+    for name, n in (("fleet-overview", 2), ("vehicle-detail", 1)):
+        [annotation] = _dashboard(name)["annotations"]["list"]
+        assert annotation["datasource"] == {"type": "influxdb", "uid": DS_UID}
+        series = _check(db, f"{name}/annotation", _render(annotation["query"], start, end))
+        rows = [dict(zip(s["columns"], row, strict=True)) for s in series for row in s["values"]]
+        assert len(rows) == n
+        assert all(r["text"].startswith("SOS backup battery replaced on ") and r["text"].endswith("(test pack)")
+                   and r["battery"] == "sos" for r in rows)
+        for col in (annotation["textColumn"], *annotation["tagsColumn"].split(",")):
+            assert all(col in s["columns"] for s in series)
 
 
 def test_fleet_table_has_one_row_per_vehicle_and_the_site_filter_works(

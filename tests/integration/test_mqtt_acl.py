@@ -3,6 +3,8 @@ owners and the collectors' shared subscription apart."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 import uuid
@@ -37,7 +39,7 @@ pytestmark = pytest.mark.servers
 ROOT = Path(__file__).resolve().parents[2]
 DYNSEC = ROOT / "config" / "mosquitto" / "dynamic-security.json"
 TIMEOUT = 30.0
-A, B = "x1-f48-ab123", "mini-r56-cd456"  # the two example vehicles in the ACL file
+A, B = "x1-f48-ab123", "mini-r56-cd456"  # the two example vehicles in the roles file
 USERS = {A: "pw-a", B: "pw-b", "owner-x1": "pw-oa", "owner-mini": "pw-ob",
          "collector": "pw-c", "homeassistant": "pw-ha"}
 
@@ -126,7 +128,7 @@ def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path
     try:
         got = owner.wait(lambda g: any(x.payload == b"online" for x in g), what="A online")
         assert got[0].topic == f"battwatch/{A}/status"
-        n = len(enc.SENSORS) + len(catalogue_kinds(cfg))
+        n = len(enc.SENSORS) + len(catalogue_kinds(cfg)) + len(enc.BATTERIES)  # and the "replaced" buttons
         discovery = ha.wait(lambda g: len(g) >= n, what="discovery configs")
         assert all(f"/battwatch_{A}/" in x.topic for x in discovery)
         _pub(broker, "homeassistant", "homeassistant/status", b"online")  # HA's birth reaches A
@@ -137,6 +139,82 @@ def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path
     owner.wait(lambda g: any(x.payload == b"offline" for x in g), what="A offline")
     owner.close()
     ha.close()
+
+
+def test_the_owner_alone_tells_the_vehicles_sink_a_battery_was_replaced(broker: Mosquitto, tmp_path: Path) -> None:
+    """The owner's role may write the command topic of their own vehicle (and no other topic);
+    the vehicle's role may subscribe to it, so the daemon's sink receives the owner's command
+    and none sent by another account."""
+    got: list[bytes] = []
+    cond = threading.Condition()
+
+    def command(payload: bytes) -> None:
+        with cond:
+            got.append(payload)
+            cond.notify_all()
+
+    cfg = config.defaults(A, mqtt={
+        "host": broker.host, "port": broker.port, "username": A, "password": USERS[A],
+        "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+    })
+    sink = MqttSink(cfg, tmp_path / "store")
+    sink.on_replace_command = command
+    sink.start()
+    topic = f"battwatch/{A}/command/replaced"
+    try:
+        # the owner's command, again until the sink has it: then its subscription is in place
+        # (a subscription the roles refused never delivers one, and the wait runs out)
+        with cond:
+            for _ in range(int(TIMEOUT)):
+                _pub(broker, "owner-x1", topic, b"sos")
+                if cond.wait_for(lambda: bool(got), 1.0):
+                    break
+            assert got, "the owner's command never reached the vehicle's sink"
+        collector = _sub(broker, "collector", f"battwatch/{A}/command/#")
+        for forger in ("owner-mini", "homeassistant", "collector", B):
+            _pub(broker, forger, topic, f"sos from {forger}".encode())
+        _pub(broker, "owner-x1", f"battwatch/{A}/command/other", b"not the command topic")
+        _pub(broker, "owner-x1", topic, b"main")  # after the forgeries: they had their chance
+        with cond:
+            assert cond.wait_for(lambda: b"main" in got, TIMEOUT), got
+            assert set(got) == {b"sos", b"main"}, got
+        seen = collector.wait(lambda g: any(x.payload == b"main" for x in g), what="the owner's second command")
+        assert [(x.topic, x.payload) for x in seen] == [(topic, b"main")]  # the owner writes that topic only
+        collector.close()
+    finally:
+        sink.close(TIMEOUT)
+
+
+def test_a_broker_that_refuses_the_command_subscription_is_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Roles without the command topic (as before it existed): the sink logs the refusal at
+    warning, since the owner's buttons would otherwise fail in silence."""
+    roles = json.loads(DYNSEC.read_text())
+    for role in roles["roles"]:
+        role["acls"] = [a for a in role["acls"] if "/command/" not in a["topic"]]
+    old_roles = tmp_path / "dynsec" / "old.json"
+    old_roles.parent.mkdir()
+    old_roles.write_text(json.dumps(roles))
+    passwd = write_mosquitto_password_file(tmp_path / "passwd", USERS)
+    caplog.set_level(logging.WARNING, logger="battwatch.sinks.mqtt")
+    with start_mosquitto(tmp_path / "srv", password_file=passwd, dynsec_file=old_roles, allow_anonymous=False) as b:
+        cfg = config.defaults(A, mqtt={
+            "host": b.host, "port": b.port, "username": A, "password": USERS[A],
+            "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
+        })
+        sink = MqttSink(cfg, tmp_path / "store")
+        sink.on_replace_command = lambda payload: None
+        sink.start()
+        try:
+            wait_until(lambda: any("refused our subscription" in r.getMessage() for r in caplog.records),
+                       TIMEOUT, "the refusal logged")
+        finally:
+            sink.close(TIMEOUT)
+    [told] = [r for r in caplog.records if "refused our subscription" in r.getMessage()]
+    assert told.levelno == logging.WARNING
+    assert f"battwatch/{A}/command/replaced" in told.getMessage()
+    assert "the owner's \"replaced\" commands cannot reach this daemon" in told.getMessage()
 
 
 def test_the_example_broker_config_serves_cars_over_tls(tmp_path: Path) -> None:

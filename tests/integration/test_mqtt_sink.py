@@ -237,8 +237,8 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
 
     # a phone that connects later sees the truth: retained status, state and the CLEARED alert
     late = Subscriber(mosquitto.host, mosquitto.port, ("battwatch/#", "homeassistant/#")).ready()
-    # status, state, the alert, and Home Assistant's sensors and binary sensors
-    n_ha = len(enc.SENSORS) + len(catalogue_kinds(make_cfg(mosquitto)))
+    # status, state, the alert, and Home Assistant's sensors, binary sensors and buttons
+    n_ha = len(enc.SENSORS) + len(catalogue_kinds(make_cfg(mosquitto))) + len(enc.BATTERIES)  # and the buttons
     retained = late.wait(lambda g: len({x.topic for x in g}) >= 3 + n_ha, what="retained")
     by_topic = {g.topic: g for g in retained}
     assert all(g.retain for g in retained)
@@ -429,7 +429,7 @@ def test_home_assistant_birth_resends_discovery(mosquitto: Mosquitto, tmp_path: 
     cfg = make_cfg(mosquitto)
     kinds = catalogue_kinds(cfg)
     assert ("sos", "low_voltage") in kinds and ("main", "weak_cranking") in kinds
-    count = len(enc.SENSORS) + len(kinds)
+    count = len(enc.SENSORS) + len(kinds) + len(enc.BATTERIES)  # and a "replaced" button per battery
     sink = MqttSink(cfg, tmp_path / "store")
     sink.start()
     try:

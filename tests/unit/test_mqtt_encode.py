@@ -324,13 +324,39 @@ def test_discovery_has_one_device_sensors_and_a_binary_sensor_per_alert_kind() -
         json.dumps(configs[next(iter(configs))]["device"], sort_keys=True)}
     assert len({c["unique_id"] for c in configs.values()}) == len(configs)
     assert len({c["default_entity_id"] for c in configs.values()}) == len(configs)
-    assert all(re.fullmatch(r"(sensor|binary_sensor)\.[a-z0-9_]+", c["default_entity_id"]) for c in configs.values())
+    assert all(re.fullmatch(r"(sensor|binary_sensor|button)\.[a-z0-9_]+", c["default_entity_id"])
+               for c in configs.values())
     for c in configs.values():
         assert c["availability"] == [{"topic": "battwatch/car-1/status", "payload_available": "online",
                                       "payload_not_available": "offline"}]
     volt = configs["homeassistant/sensor/battwatch_car-1/main_voltage/config"]
     assert volt["unit_of_measurement"] == "V" and volt["device_class"] == "voltage"
     assert volt["state_topic"] == "battwatch/car-1/state"
+
+
+# The options of Home Assistant's MQTT button (https://www.home-assistant.io/integrations/button.mqtt/):
+# a key outside them makes HA refuse the discovery config.
+HA_BUTTON_KEYS = {
+    "availability", "availability_mode", "availability_template", "availability_topic", "command_template",
+    "command_topic", "device", "device_class", "enabled_by_default", "encoding", "entity_category",
+    "entity_picture", "icon", "json_attributes_template", "json_attributes_topic", "name", "default_entity_id",
+    "payload_available", "payload_not_available", "payload_press", "platform", "qos", "retain", "unique_id",
+}
+
+
+def test_discovery_has_a_replaced_button_per_battery_that_sends_the_command() -> None:
+    tp = enc.Topics("battwatch", "car-1", "homeassistant")
+    msgs = enc.discovery_messages(tp, model="X1", sw_version="0.1.0")
+    buttons = {m.topic: json.loads(m.payload) for m in msgs if m.topic.startswith("homeassistant/button/")}
+    assert set(buttons) == {"homeassistant/button/battwatch_car-1/replaced_main/config",
+                            "homeassistant/button/battwatch_car-1/replaced_sos/config"}
+    for battery in ("main", "sos"):
+        b = buttons[f"homeassistant/button/battwatch_car-1/replaced_{battery}/config"]
+        assert set(b) <= HA_BUTTON_KEYS, set(b) - HA_BUTTON_KEYS
+        assert b["command_topic"] == "battwatch/car-1/command/replaced" and b["payload_press"] == battery
+        assert b["entity_category"] in ("config", "diagnostic") and b["qos"] in (0, 1, 2) and b["retain"] is False
+        assert re.fullmatch(r"button\.[a-z0-9_]+", b["default_entity_id"])
+    assert buttons["homeassistant/button/battwatch_car-1/replaced_sos/config"]["name"] == "SOS backup battery replaced"
 
 
 def test_docs_show_exactly_what_the_encoder_produces(root: Path) -> None:

@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_t ON events (t);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replacements (
+    id INTEGER PRIMARY KEY,
+    battery TEXT NOT NULL, t REAL NOT NULL,   -- the battery fitted new, from data time t
+    note TEXT NOT NULL, source TEXT NOT NULL, -- the owner's words; cli or mqtt
+    recorded REAL NOT NULL,                   -- wall clock of the record
+    UNIQUE (battery, t)
+);
 """
 
 
@@ -472,6 +479,29 @@ class Store:
             self.trouble.failed(e, consequence="retention not applied")
             return 0
         return cur.rowcount
+
+    # -- replacements told by the owner (battwatch replaced, MQTT) ----------------------
+    def record_replacement(self, battery: str, t: float, note: str, source: str, recorded: float) -> bool:
+        """Record a new battery fitted at data time ``t``; False when exactly that is recorded already."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO replacements (battery, t, note, source, recorded) VALUES (?, ?, ?, ?, ?)",
+            (battery, t, note, source, recorded),
+        )
+        return cur.rowcount == 1
+
+    def replacements(self, after_id: int = 0) -> list[tuple[int, str, float, str, str, float]]:
+        """(id, battery, t, note, source, recorded) of the replacements recorded after ``after_id``."""
+        return [
+            (int(r[0]), str(r[1]), float(r[2]), str(r[3]), str(r[4]), float(r[5]))
+            for r in self.db.execute(
+                "SELECT id, battery, t, note, source, recorded FROM replacements WHERE id > ? ORDER BY id",
+                (after_id,),
+            )
+        ]
+
+    def first_reading_t(self) -> float | None:
+        row = self.db.execute("SELECT min(t) FROM readings").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     # -- queries (status, report) ------------------------------------------------------
     def count_readings(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,9 +21,11 @@ MEAS_HEALTH = "health"  # per-battery health summary
 MEAS_FLEET = "fleet"  # one row per vehicle for the fleet overview (both batteries flattened)
 MEAS_ALERTS = "alerts"  # alert transitions
 MEAS_PROJECTION = "projection"  # the SOS rested-voltage trend carried into the future
+MEAS_REPLACED = "replacements"  # a battery replaced (battwatch replaced): Grafana annotations
 
 MEASUREMENTS = (
     MEAS_READINGS, MEAS_CRANKS, MEAS_RESTED, MEAS_HEALTH, MEAS_FLEET, MEAS_ALERTS, MEAS_PROJECTION,
+    MEAS_REPLACED,
 )
 
 TAG_VEHICLE = "vehicle"
@@ -71,6 +74,10 @@ F_ALERT_STATE = "state"
 F_ACTIVE = "active"
 F_VALUE = "value"
 F_MESSAGE = "message"
+# replacements
+F_TEXT = "text"
+F_FITTED = "fitted"
+F_NOTE = "note"
 
 # Summary keys the health encoder understands, first match wins (the analysis owns the summary;
 # the aliases keep this encoder working while its names settle).
@@ -610,6 +617,35 @@ def alert_point(tr: AlertTransition, tags: Mapping[str, str]) -> Point | None:
         },
         alert_time_ns(tr),
     )
+
+
+def replaced_point(vehicle: str, t: float, battery: str, fitted: str, note: str,
+                   tags: Mapping[str, str]) -> Point | None:
+    """A battery replaced at data time ``t`` (fitted on the day ``fitted``): the dashboards'
+    annotation reads ``text``."""
+    label = {"main": "12 V battery", "sos": "SOS backup battery"}.get(battery, battery)
+    return make_point(
+        MEAS_REPLACED,
+        {**tags, TAG_VEHICLE: vehicle, TAG_BATTERY: battery},
+        {F_TEXT: f"{label} replaced on {fitted}" + (f" ({note})" if note else ""), F_FITTED: fitted,
+         F_NOTE: note},
+        time_ns(t),
+    )
+
+
+def replaced_from_dict(d: Mapping[str, Any]) -> tuple[float, str, str, str]:
+    """(t, battery, fitted date, note) of a ``replaced`` event (docs/mqtt.md); ValueError names the key."""
+    t = d.get("t")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ValueError("t: missing or not a number")
+    battery, fitted, note = d.get("battery"), d.get("fitted"), d.get("note", "")
+    if battery not in BATTERIES:
+        raise ValueError(f"battery: {battery!r} is not one of {', '.join(BATTERIES)}")
+    if not isinstance(fitted, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", fitted):
+        raise ValueError("fitted: expected a date (YYYY-MM-DD)")
+    if not isinstance(note, str):
+        raise ValueError("note: expected a string")
+    return float(t), battery, fitted, note
 
 
 def transition_from_dict(d: Mapping[str, Any]) -> AlertTransition:

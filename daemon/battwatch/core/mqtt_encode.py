@@ -83,6 +83,16 @@ class Topics:
         return f"{self.base}/alerts/{topic_part(battery)}/{topic_part(alert)}"
 
     @property
+    def replace_command(self) -> str:
+        """Where the owner (the Home Assistant button) says a battery was replaced."""
+        return f"{self.base}/command/replaced"
+
+    @property
+    def replaced(self) -> str:
+        """The retained answer to the last replacement command."""
+        return f"{self.base}/replaced"
+
+    @property
     def ha_status(self) -> str:
         """Where Home Assistant announces itself (its birth and last-will messages)."""
         return f"{self.ha_prefix}/status"
@@ -588,6 +598,23 @@ def discovery_messages(
             "device": device,
         }
         out.append(Message("discovery", topics.discovery("binary_sensor", oid), dumps(cfg), True))
+    for battery in BATTERIES:
+        # a press tells the car this battery is new (docs/mqtt.md "After a replacement")
+        oid = f"replaced_{battery}"
+        cfg = {
+            "name": f"{BATTERY_LABEL[battery]} replaced",
+            "unique_id": f"{topics.node_id}_{oid}",
+            "default_entity_id": entity_id("button", f"{topics.node_id}_{oid}"),
+            "command_topic": topics.replace_command,
+            "payload_press": battery,
+            "qos": 1,
+            "retain": False,
+            "entity_category": "config",
+            "icon": "mdi:battery-sync",
+            "availability": _availability(topics),
+            "device": device,
+        }
+        out.append(Message("discovery", topics.discovery("button", oid), dumps(cfg), True))
     return out
 
 
@@ -606,6 +633,28 @@ def transition_messages(
     if text is not None:
         out.append(Message("notify", topics.notify, text.encode(), False))
     return out
+
+
+def replace_answer_message(topics: Topics, answer: Mapping[str, Any], t: float) -> Message:
+    """The retained answer to a replacement command: recorded, already recorded or refused (why)."""
+    body = envelope(topics.vehicle, t)
+    body.update(answer)
+    return Message("alerts", topics.replaced, dumps(body), True)
+
+
+def replaced_messages(topics: Topics, t: float, battery: str, fitted: float, note: str, *,
+                      label: str) -> list[Message]:
+    """A replacement the analysis applied at data time ``t``: an event (the fleet collector
+    marks it in InfluxDB) and a phone sentence."""
+    body = envelope(topics.vehicle, t)
+    day = iso_utc(fitted)[:10]
+    body.update(type="replaced", battery=battery, fitted=day, fitted_t=fitted, note=note,
+                event_id=hashlib.sha1(f"{topics.vehicle}|replaced|{battery}|{round(fitted * 1000)}".encode(),
+                                      usedforsecurity=False).hexdigest()[:16])
+    text = (f"{label}: {BATTERY_LABEL.get(battery, battery)} replaced on {day}. Its alerts are cleared "
+            "and its age, trend and baselines start afresh.")
+    return [Message("events", topics.events, dumps(body), False),
+            Message("notify", topics.notify, text.encode(), False)]
 
 
 def readings_message(topics: Topics, w: WindowStats) -> Message:
@@ -672,6 +721,11 @@ def example_messages() -> dict[str, Message]:
         "ha-sensor": next(m for m in ha if m.topic.endswith("/sos_voltage/config")),
         "ha-binary-sensor": next(m for m in ha if "/binary_sensor/" in m.topic),
         "ha-health": next(m for m in ha if m.topic.endswith("/main_health/config")),
+        "ha-button": next(m for m in ha if m.topic.endswith("/replaced_sos/config")),
+        "replaced-answer": replace_answer_message(tp, {
+            "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",
+            "fitted": "2025-03-25", "fitted_t": 1_742_896_800.0, "notes": []}, 1_742_918_531.0),
+        "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", label=label)[0],
     }
 
 

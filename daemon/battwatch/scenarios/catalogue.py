@@ -268,6 +268,19 @@ def sos_decline_critical(rng: random.Random, day0: float) -> Plan:
     return _plan(day0, days, commute(rng, day0, range(days)), MILD, pack_ageing=ageing)
 
 
+def sos_replaced(rng: random.Random, day0: float) -> Plan:
+    # The failing pack of sos-decline-critical, replaced at a garage on day 78 at 10:00 (the
+    # car is driven there and home again) by a new, healthy pack; then three weeks of commuting.
+    days = 100
+    ageing = PackAgeing(start=day0, end=at(day0, 120), capacity_factor=0.8, self_discharge_factor=1.0,
+                        depression_v_per_cell=0.3)
+    swap = Fault("new-pack", at(day0, 78, 10.0))
+    return _plan(day0, days, commute(rng, day0, range(days)), MILD, pack_ageing=ageing, faults=(swap,))
+
+
+REPLACED_SOS_AT = DEFAULT_START + 78 * DAY_S + 10 * HOUR_S  # sos-replaced: when the garage fits the new pack
+
+
 def sos_long_park_normal(rng: random.Random, day0: float) -> Plan:
     days = [*range(14), *range(28, 31)]
     return _plan(day0, 31, commute(rng, day0, days), MILD)
@@ -557,6 +570,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Four months of commuting in mild weather with a NiMH pack whose rested voltage sags "
         "about 10 mV a day: the 90-day trend projects the warning level, then the critical level "
         "within 30 days, weeks before the pack gets there.",
+        ("sos:decline", "sos:low_voltage"),
+    ),
+    Scenario(
+        "sos-replaced", sos_replaced,
+        "The failing pack of sos-decline-critical, replaced on day 78 by a healthy one, then three "
+        "weeks of commuting. Told with `battwatch replaced`, every SOS alert clears then; untold, "
+        "the analysis only hints that the pack looks new.",
         ("sos:decline", "sos:low_voltage"),
     ),
     Scenario(

@@ -116,6 +116,8 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
     dumps = [f for f in plan.faults if f.kind == "load-dump"]
     leaks = [f for f in plan.faults if f.kind == "leaky-pack"]
     shorts = sorted(f.start for f in plan.faults if f.kind == "shorted-cell")
+    new_packs = sorted(f.start for f in plan.faults if f.kind == "new-pack")
+    new_mains = sorted(f.start for f in plan.faults if f.kind == "new-battery")
     failed = sorted(f for d in plan.drives for f in d.failed_cranks)
     restarts = sorted((r, d.restart_stop_s) for d in plan.drives for r in d.restarts)
     ageing = plan.main_ageing is not None or plan.pack_ageing is not None
@@ -136,6 +138,12 @@ def _windows(plan: Plan, start: float, key: str) -> Iterator[Reading]:
                 b = seg.end
             dt = b - a
             mid = a + 0.5 * dt
+            if new_packs and new_packs[0] <= a:
+                new_packs.pop(0)
+                pack = BackupPack(plan.pack)  # fresh from the shelf: no wear, no ageing
+            if new_mains and new_mains[0] <= a:
+                new_mains.pop(0)
+                bat = MainBattery(plan.main)
             if ageing:
                 bat.age_to(mid)
                 pack.age_to(mid)

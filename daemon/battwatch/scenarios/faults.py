@@ -10,7 +10,9 @@ from typing import Literal
 
 from battwatch.core.model import Reading
 
-FaultKind = Literal["drain", "weak-alternator", "regulator", "load-dump", "shorted-cell", "leaky-pack"]
+FaultKind = Literal[
+    "drain", "weak-alternator", "regulator", "load-dump", "shorted-cell", "leaky-pack", "new-pack", "new-battery",
+]
 ArtefactKind = Literal["spike", "zero", "loose-wire", "open-wire", "stuck", "silent", "out-of-range"]
 Channel = Literal["main", "sos", "both"]
 
@@ -22,7 +24,8 @@ class Fault:
     ``value`` by kind: drain: extra closed-circuit current (A); weak-alternator: the most the
     alternator still delivers (A); regulator: the voltage it holds (V); load-dump: the peak (V)
     of a 1 s spike at ``start``; leaky-pack: self-discharge multiplier; shorted-cell: unused
-    (one cell shorts at ``start`` and stays shorted).
+    (one cell shorts at ``start`` and stays shorted); new-pack / new-battery: unused (a garage
+    fits a new backup pack / 12 V battery at ``start``: the plan's parameters, no ageing).
     """
 
     kind: FaultKind

@@ -123,6 +123,14 @@ class InfluxSink:
         self._alert_since_health = True
         self._queue.put(_FLUSH)  # alerts go out now, not at the next batch
 
+    def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
+        """A battery replaced: a point the dashboards mark with an annotation."""
+        from battwatch.core.timefmt import iso_utc
+
+        self._put(enc.to_lines([enc.replaced_point(self.tags[enc.TAG_VEHICLE], t, battery, iso_utc(fitted)[:10], note,
+                                                   self.tags)]))
+        self._queue.put(_FLUSH)
+
     def summary(self, s: HealthSummary) -> None:
         points = self.encoder.flush()  # the open window, so the dashboards see the latest
         recent = self._health_t is not None and 0.0 <= s.t - self._health_t < HEALTH_EVERY_S

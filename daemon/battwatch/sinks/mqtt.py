@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -310,6 +310,11 @@ class MqttSink:
         self._catalogue: list[tuple[str, str]] | None = None  # filled by the sender thread
         self._sender: threading.Thread | None = None
         self._restart = threading.Event()  # set on close: no sender restarts after that
+        # set by the daemon: called on paho's thread with a replacement command's payload (it
+        # only enqueues); None: commands are not listened to (a backfill, a test)
+        self.on_replace_command: Callable[[bytes], None] | None = None
+        self._subscribing: dict[int, str] = {}  # paho's thread only: mid -> topic awaiting its SUBACK
+        self._refusals_told: set[str] = set()  # subscriptions whose refusal was logged at warning
         self._started = False
         self._closed = False
 
@@ -359,6 +364,7 @@ class MqttSink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.on_log = self._on_log
         return client
 
@@ -403,7 +409,9 @@ class MqttSink:
             if self.role == "daemon":
                 client.publish(self.topics.status, "online", qos=1, retain=True)
                 if self.m.homeassistant:
-                    client.subscribe(self.topics.ha_status, qos=1)
+                    self._subscribe(client, self.topics.ha_status)
+                if self.on_replace_command is not None:
+                    self._subscribe(client, self.topics.replace_command)
             logger.info(
                 "MQTT connected to %s:%d (session present: %s)",
                 self.m.host, self.m.port, bool(getattr(flags, "session_present", False)),
@@ -458,9 +466,38 @@ class MqttSink:
         except Exception:  # noqa: BLE001
             logger.exception("MQTT on_publish failed")
 
+    def _subscribe(self, client: Any, topic: str) -> None:
+        _, mid = client.subscribe(topic, qos=1)
+        if mid is not None:
+            self._subscribing[mid] = topic
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        """A subscription the broker refused (its roles): nothing would ever arrive on it, so
+        say so instead of waiting in silence; once at warning, at every reconnect at debug."""
+        try:
+            topic = self._subscribing.pop(mid, None)
+            refused = [r for r in reasons if getattr(r, "is_failure", False)]
+            if topic is None or not refused:
+                return
+            what = ("the owner's \"replaced\" commands cannot reach this daemon"
+                    if topic == self.topics.replace_command else "Home Assistant restarts go unseen")
+            log = logger.debug if topic in self._refusals_told else logger.warning
+            self._refusals_told.add(topic)
+            log("MQTT broker refused our subscription to %s (%s): %s; the broker's roles must let "
+                "account %r read it (config/mosquitto/README.md)", topic, refused[0], what, self.m.username)
+        except Exception:  # noqa: BLE001 - an exception here would kill paho's thread
+            logger.exception("MQTT on_subscribe failed")
+
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         try:
-            if msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
+            if msg.topic == self.topics.replace_command and self.on_replace_command is not None:
+                if msg.retain:
+                    # a command someone published retained would replace the battery again at
+                    # every reconnect: it is ignored, and says so
+                    logger.warning("retained message on %s ignored: commands must not be retained", msg.topic)
+                    return
+                self.on_replace_command(bytes(msg.payload))
+            elif msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
                 logger.info("Home Assistant came online: re-sending discovery")
                 self._notes.put(("discovery",))
         except Exception:  # noqa: BLE001
@@ -545,6 +582,14 @@ class MqttSink:
         except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
             self.outbox.trouble.failed(e, consequence="the active alerts list is saved with the next alert")
         self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
+
+    def replace_answer(self, answer: dict[str, Any]) -> None:
+        """The answer to a replacement command, retained for whoever asked."""
+        self._append([enc.replace_answer_message(self.topics, answer, time.time())])
+
+    def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
+        """A replacement the analysis applied: an event for the collector, a phone sentence."""
+        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, label=self.label))
 
     def reminder(self, tr: AlertTransition) -> None:
         """A reminder that an alert is still active: a phone notification, nothing else."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis import summary as summary_mod
@@ -14,6 +16,7 @@ from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
 from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
 from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
+from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.analysis.state import (
     AWAKE,
     CRANKING,
@@ -106,6 +109,16 @@ class BatteryAnalyzer:
         self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
+        self.battery_cfg = cfg.battery
+        # replacements told by the owner (battwatch replaced): those still to come, in time
+        # order as (data time, battery, note), the first one's time in next_replaced (inf: none),
+        # and per battery the date of the last one applied
+        self.pending: list[tuple[float, str, str]] = []
+        self.next_replaced = math.inf
+        self.fitted: dict[str, float] = {}
+        self.fitted_note: dict[str, str] = {}
+        # replacements applied since the caller last looked: (data time, battery, fitted, note)
+        self.replaced_out: list[tuple[float, str, float, str]] = []
 
     # -- what the pipeline calls -----------------------------------------------------------------
     def feed(self, r: Reading) -> list[AlertTransition]:
@@ -113,6 +126,8 @@ class BatteryAnalyzer:
         # heavier (trends, medians, age) runs at the first reading of a new UTC day.
         # unpacking the NamedTuple is the cheapest way to its fields (model.Reading's order)
         t, v, vmin, vmax, s, smin, smax, temp, dt, _, _ = r
+        if t >= self.next_replaced:
+            self._replaced_due(t)
         last = self.last_t
         if last is None:
             self._first(t)
@@ -278,6 +293,8 @@ class BatteryAnalyzer:
 
     def tick(self, t: float) -> list[AlertTransition]:
         """Time-based work at data time ``t``: a start still open is judged, age, reminders."""
+        if t >= self.next_replaced:
+            self._replaced_due(t)
         if not self.w_main.faulted:
             oc = self.tracker.settle(t)
             if oc is not None:
@@ -310,7 +327,17 @@ class BatteryAnalyzer:
         return self.tick(t)
 
     def summary(self, t: float) -> dict[str, Any]:
-        return summary_mod.build(self, t)
+        out = summary_mod.build(self, t)
+        for battery in ("main", "sos"):
+            day, source = self.fitted_date(battery)
+            part = out[battery]
+            # when the battery was fitted, and whether the configuration or a replacement said so
+            part["fitted"] = day
+            part["fitted_from"] = source
+            part["replaced_note"] = self.fitted_note.get(battery) if source == "replaced" else None
+            part["replacement_pending"] = next(
+                (utc_date(p[0]).isoformat() for p in self.pending if p[1] == battery), None)
+        return out
 
     @property
     def vehicle_state(self) -> str:
@@ -353,6 +380,92 @@ class BatteryAnalyzer:
         self.last_t += delta_s
         self.day_end = (self.last_t // DAY_S + 1.0) * DAY_S
         self.next_hk = self.last_t + HOUSEKEEP_S
+
+    # -- a battery replaced (docs/analysis.md "After a replacement") -----------------------------
+    def schedule_replacement(self, battery: str, when: float, note: str = "") -> bool:
+        """The owner says ``battery`` was replaced at data time ``when``.
+
+        It takes effect at the first reading at or after ``when`` (at the next one when the
+        analysis is past it already), so a log replayed across it gives what the daemon gave.
+        False when it changes nothing: applied already, or older than a later one applied.
+        """
+        if battery not in ("main", "sos") or when <= self.fitted.get(battery, -math.inf):
+            return False
+        if any(p[0] == when and p[1] == battery for p in self.pending):
+            return False
+        self.pending.append((when, battery, note))
+        self.pending.sort()
+        self.next_replaced = self.pending[0][0]
+        return True
+
+    def _replaced_due(self, t: float) -> None:
+        last = self.last_t
+        while self.pending and self.pending[0][0] <= t:
+            when, battery, note = self.pending.pop(0)
+            # told late (the analysis is past the date): the reset is at the first data after
+            self.replace_battery(battery, when, when if last is None or when > last else t, note)
+        self.next_replaced = self.pending[0][0] if self.pending else math.inf
+
+    def replace_battery(self, battery: str, when: float, at: float, note: str = "") -> bool:
+        """A new ``battery`` fitted at ``when``, applied at data time ``at``: its alerts clear
+        ("cleared: battery replaced on ..."), its age counts from ``when``, and its trend,
+        baselines, drain and start references start afresh. A replacement dated before the
+        configured ``installed`` changes nothing: the later date wins. False: nothing changed."""
+        old: MainRules | PackRules = self.main if battery == "main" else self.sos
+        if old.installed_t is not None and when < old.installed_t:
+            return False
+        if when <= self.fitted.get(battery, -math.inf):
+            return False
+        text = cleared_text(battery, when, note)
+
+        def cleared(sev: int, ctx: Any) -> str:
+            return text
+
+        engine = self.engine
+        for slot in list(engine.slots.values()):
+            if slot.battery == battery and not slot.sensor and slot.level > 0:
+                engine.force(slot, at, 0, None, cleared)
+        self.fitted[battery] = when
+        self.fitted_note[battery] = note
+        self._refit(battery, when, old)
+        self.replaced_out.append((at, battery, when, note))
+        return True
+
+    def _refit(self, battery: str, when: float, old: MainRules | PackRules | None = None) -> None:
+        """Fresh rules for the battery fitted at ``when`` (its own slots: no pending verdict,
+        no flapping history); the report's full histories carry on across the change."""
+        installed = utc_date(when)
+        if battery == "main":
+            main = MainRules(self.cfg, dc_replace(self.battery_cfg.main, installed=installed), self.engine,
+                             self.record)
+            main.installed_t = when
+            if isinstance(old, MainRules):
+                main.last_v = old.last_v
+                main.crank_log = old.crank_log
+                main.drive_log = old.drive_log
+                main.daily.history = old.daily.history
+            self.main = main
+        else:
+            sos = PackRules(self.cfg, dc_replace(self.battery_cfg.sos, installed=installed), self.engine,
+                            self.record)
+            sos.installed_t = when
+            if isinstance(old, PackRules):
+                sos.last_v = old.last_v
+                sos.step_v = old.step_v
+                sos.daily.history = old.daily.history
+            if self.own_mode:  # no 12 V channel: the new pack is judged on its own readings too
+                sos.own_mode(True)
+            self.sos = sos
+
+    def fitted_date(self, battery: str) -> tuple[str | None, str]:
+        """The date the battery counts its age from and where it comes from: "installed" (the
+        configuration), "replaced" (battwatch replaced; the later date wins) or none."""
+        rules: MainRules | PackRules = self.main if battery == "main" else self.sos
+        when = self.fitted.get(battery)
+        if when is not None and rules.installed_t == when:
+            return utc_date(when).isoformat(), "replaced"
+        configured = self.battery_cfg.main.installed if battery == "main" else self.battery_cfg.sos.installed
+        return (None, "none") if configured is None else (str(configured), "installed")
 
     # -- time ----------------------------------------------------------------------------------
     def _first(self, t: float) -> None:
@@ -435,11 +548,22 @@ class BatteryAnalyzer:
             "w_main": self.w_main.export(),
             "w_sos": self.w_sos.export(),
             "fit": [self.fit_main.export(), self.fit_sos.export()],
+            "replaced": {b: [when, self.fitted_note.get(b, "")] for b, when in self.fitted.items()},
         }
 
     def import_state(self, d: dict[str, Any]) -> None:
         if d.get("version") != STATE_VERSION:
             raise ValueError(f"analysis state version {d.get('version')!r}, expected {STATE_VERSION}")
+        # the batteries replaced so far first: their rules (and alert slots) are built anew
+        for battery, (when, note) in dict(d.get("replaced", {})).items():
+            if battery in ("main", "sos"):
+                rules: MainRules | PackRules = self.main if battery == "main" else self.sos
+                if rules.installed_t is None or float(when) >= rules.installed_t:
+                    self._refit(battery, float(when))
+                self.fitted[battery] = float(when)
+                self.fitted_note[battery] = str(note)
+        self.pending = [p for p in self.pending if p[0] > self.fitted.get(p[1], -math.inf)]
+        self.next_replaced = self.pending[0][0] if self.pending else math.inf
         self.first_t = d["first_t"]
         self.last_t = d["last_t"]
         self.dt_ref = d["dt_ref"]

@@ -10,6 +10,7 @@ from typing import Any, Final
 from battwatch.analysis_config import AnalysisConfig, Debounce, Table
 from battwatch.core.analysis import messages as msg
 from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
+from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.state import CrankEvent, Drive
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
 from battwatch.core.tables import interp, inverse
@@ -139,14 +140,18 @@ class DailyRules:
     def age(self, t: float) -> None:
         raise NotImplementedError
 
+    def hint(self, t: float) -> None:
+        raise NotImplementedError
+
     def daily_close(self, t: float) -> None:
-        """A UTC day ended (data time ``t``): daily value, trends, age."""
+        """A UTC day ended (data time ``t``): daily value, trends, age, the new-battery hint."""
         self.daily.close()
         day = int(t // DAY_S)
         if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
             self.next_fit_day = day + self.trend_cfg.fit_every_days
             self._decline(t)
         self.age(t)
+        self.hint(t)
 
 
 class MainRules(DailyRules):
@@ -175,6 +180,10 @@ class MainRules(DailyRules):
         self.s_drain = engine.slot("main", "parasitic_drain", m.drain.debounce)
         self.s_decline = engine.slot("main", "decline", m.decline.debounce)
         self.s_age = engine.slot("main", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
+        self.s_hint = engine.slot("main", HINT_ALERT, Debounce(), refresh=False)
+        self.hint_cfg = cfg.replaced
+        self.hint_day = -1.0  # the step the hint was given for (day number): said once
+        self.starts: deque[tuple[float, float]] = deque(maxlen=64)  # (t, lowest V) of starts after a park
         keep = int(cfg.trend.window_days) + 7
         self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
         self.cranks: deque[tuple[float, float, float]] = deque(maxlen=4000)  # (day, temp, ln dip)
@@ -329,6 +338,8 @@ class MainRules(DailyRules):
         self.last_crank = ev
         if self.crank_log is not None:
             self.crank_log.append(ev)
+        if not ev.restart and not ev.failed:
+            self.starts.append((ev.t, ev.v_min))
         cc = self.cfg.cranking
         temp = ev.temp_c
         dip = ev.dip_v
@@ -575,10 +586,34 @@ class MainRules(DailyRules):
                             {"age": age, "installed": str(self.installed), "life": self.expected_life(),
                              "type": self.type, "warn": a.warn_years, "crit": a.crit_years})
 
+    def hint(self, t: float) -> None:
+        """A rested level and starts that jumped to a new battery's: said once, as information
+        with the command that confirms it (nothing is reset without that)."""
+        if self.s_hint.level:
+            return
+        rc = self.hint_cfg
+        step = step_up(self.daily.points, rc.before_days, rc.after_days, 6.0 * rc.steady_v_per_cell, rc.main_step_v)
+        if step is None or step[0] <= self.hint_day:
+            return
+        day, before, after = step
+        cut = (day - 0.5) * DAY_S
+        old = [v for ts, v in self.starts if cut - rc.before_days * DAY_S <= ts < cut]
+        new = [v for ts, v in self.starts if ts >= cut]
+        if len(old) < 2 or len(new) < 2:
+            return
+        v_old, v_new = sum(old) / len(old), sum(new) / len(new)
+        if v_new - v_old < rc.main_crank_step_v:
+            return
+        self.hint_day = day
+        self.engine.force(self.s_hint, t, INFO, after, hint_text,
+                          {"battery": "main", "day": msg.day(cut), "before": before, "after": after,
+                           "crank_before": v_old, "crank_after": v_new})
+
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
         return {
             "installed": str(self.installed), "daily": self.daily.export(),
+            "hint_day": self.hint_day, "starts": [list(x) for x in self.starts],
             "cranks": [list(c) for c in list(self.cranks)[-1500:]], "base_cranks": [list(c) for c in self.base_cranks],
             "first_crank_day": self.first_crank_day, "last_v": self.last_v,
             "last_rest": [self.last_rest_v, self.last_rest_v25, self.last_rest_t],
@@ -617,6 +652,8 @@ class MainRules(DailyRules):
         self.dip_level = int(d.get("dip_level", NONE))
         self.crank_low_charge = bool(d.get("crank_low_charge", False))
         self.rul_trend_days, self.rul_trend_what = d["rul"]
+        self.hint_day = float(d.get("hint_day", -1.0))
+        self.starts = deque(((float(a), float(b)) for a, b in d.get("starts", [])), maxlen=64)
         ld = d.get("last_judged_drive")  # saved before it existed: none known
         self.last_judged_drive = None if ld is None else float(ld)
 

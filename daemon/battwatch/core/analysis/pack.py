@@ -20,6 +20,7 @@ from battwatch.core.analysis.lead_acid import (
     interp,
 )
 from battwatch.core.analysis.packstep import RESTED, StepRule
+from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
@@ -78,6 +79,9 @@ class PackRules(DailyRules):
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
+        self.s_hint = engine.slot("sos", HINT_ALERT, Debounce(), refresh=False)
+        self.hint_cfg = cfg.replaced
+        self.hint_day = -1.0  # the step the hint was given for (day number): said once
         keep = int(cfg.trend.window_days) + 7
         self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
         self.z = z_two_sided(cfg.trend.confidence)
@@ -435,6 +439,23 @@ class PackRules(DailyRules):
                             {"age": age, "installed": str(self.installed), "life_min": lo, "life_max": hi,
                              "chem": self.chem})
 
+    def hint(self, t: float) -> None:
+        """A rested level that stepped up to a new pack's and stayed there: said once, as
+        information with the command that confirms it (nothing is reset without that)."""
+        if self.s_hint.level:
+            return
+        rc = self.hint_cfg
+        n = self.cells
+        step = step_up(self.daily.points, rc.before_days, rc.after_days, rc.steady_v_per_cell * n,
+                       rc.sos_step_v_per_cell * n)
+        if step is None or step[0] <= self.hint_day:
+            return
+        day, before, after = step
+        self.hint_day = day
+        self.engine.force(self.s_hint, t, INFO, after, hint_text,
+                          {"battery": "sos", "day": msg.day((day - 0.5) * DAY_S), "before": before,
+                           "after": after})
+
     def soc(self) -> float | None:
         """A rough state of charge (%) from the last rested voltage (flat curves: §1.5)."""
         v = self.last_rest_vc()
@@ -470,6 +491,7 @@ class PackRules(DailyRules):
             "own": [None if self.own_low == math.inf else self.own_low, self.own_t, self.own_on],
             "short": None if self.short is None else self.short.to_list(),
             "short_days": [self.short_days_warn, self.short_days_crit],
+            "hint_day": self.hint_day,
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -503,4 +525,5 @@ class PackRules(DailyRules):
         self.own_on = bool(own_on)
         self.short = TrendFit.of(d.get("short"))
         self.short_days_warn, self.short_days_crit = d.get("short_days", [None, None])
+        self.hint_day = float(d.get("hint_day", -1.0))
 
