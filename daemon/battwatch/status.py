@@ -742,7 +742,10 @@ def render(info: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Recent alert transitions")
         for e in info["recent_events"]:
-            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {e['change']}: {e['message']}")
+            # a message may begin with what happened ("cleared: battery replaced on ..."): say it once
+            said = f"{e['change']}: "
+            text = e["message"] if str(e["message"]).startswith(said) else said + str(e["message"])
+            lines.append(f"  {_when(e['time'])} {e['battery']}/{e['alert']} {e['severity']} {text}")
     return "\n".join(lines)
 
 

@@ -60,6 +60,8 @@ def test_replay_in_parts_across_the_replacement_gives_what_one_replay_gives(
     text = run(battwatch_bin, "status", "-c", str(cfg)).stdout
     assert "fitted            2025-03-25 (replaced: told with `battwatch replaced`; later than " \
            "[battery.sos] installed = 2022-06-01); note: dealer" in text
+    # the recent events say what happened once: "cleared: battery replaced on ...", not "cleared: cleared: ..."
+    assert "cleared: battery replaced on 2025-03-25" in text and "cleared: cleared:" not in text
 
 
 def test_a_recorded_replacement_not_yet_applied_is_shown_as_such(
