@@ -141,7 +141,7 @@ def _round(
     for i in range(n_collectors):
         name = f"collector-{tag}-{i + 1}"
         cfg = _config(tmp / f"{name}.toml", name, tmp / name, broker.port, influx.url, db)
-        p = Proc([sys.executable, "-m", "battwatch.collect", "-c", str(cfg)])
+        p = Proc([sys.executable, "-m", "battwatch.commands.collect", "-c", str(cfg)])
         p.wait_for(r"subscribed: ", 30)
         procs.append(p)
     total = sum(len(b) for b in boxes)

@@ -75,8 +75,8 @@ def _latency(broker: Any, work: Path) -> dict[str, Any]:
     import json
 
     from battwatch import config
-    from battwatch.adapters.sim import AdcEmulator
     from battwatch.app import App
+    from battwatch.emulator.adc_sim import AdcEmulator
 
     class TimedEmulator(AdcEmulator):
         sent_at: list[float]

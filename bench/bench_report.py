@@ -11,9 +11,9 @@ from common import best_of
 def run() -> str:
     from battwatch import config, scenarios
     from battwatch.app import build_pipeline
+    from battwatch.commands.report import collect_report, plot_report
     from battwatch.core.csvlog import write_csv
     from battwatch.replay import open_log, replay_rows
-    from battwatch.report import collect_report, plot_report
 
     name = "long-healthy-year"
     sc = scenarios.scenario_config(name)

@@ -7,34 +7,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from battwatch import __version__, core
+from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from battwatch.config import DEFAULT_PATH
+from battwatch.config import load_or_defaults as load_config
+from battwatch.logsetup import setup_logging
 
-if TYPE_CHECKING:
-    from battwatch.config import Config
-
-DEFAULT_CONFIG = "/etc/battwatch/battwatch.toml"
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def setup_logging(level: str = "info", stream: Any = None) -> None:
-    """Log lines to ``stream`` (default stdout, which journald reads)."""
-    # Under systemd, journald stamps every line itself; elsewhere a timestamp helps.
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if "JOURNAL_STREAM" not in os.environ:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level.upper(), stream=stream or sys.stdout, format=fmt, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
-
-
-def load_config(path: str | None, *, required: bool, vehicle: str = "demo") -> Config:
-    """The file if given (or required), else the embedded defaults."""
-    from battwatch import config
-
-    if path is None and not required:
-        return config.defaults(vehicle)
-    return config.load(path or DEFAULT_CONFIG)
+DEFAULT_CONFIG = str(DEFAULT_PATH)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -199,37 +180,37 @@ def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from battwatch.report import run_report
+    from battwatch.commands.report import run_report
 
     return run_report(args)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from battwatch.importcmd import run_import
+    from battwatch.commands.import_logs import run_import
 
     return run_import(args)
 
 
 def cmd_adc_sim(args: argparse.Namespace) -> int:
-    from battwatch.adapters.sim import run_cli
+    from battwatch.emulator.adc_sim import run_cli
 
     return run_cli(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from battwatch.demo import run_demo
+    from battwatch.commands.demo import run_demo
 
     return run_demo(scenario=args.scenario, seconds=args.seconds, keep=args.keep)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from battwatch.calibrate import run_calibrate
+    from battwatch.commands.calibrate import run_calibrate
 
     return run_calibrate(args)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from battwatch.collect import run_collect
+    from battwatch.commands.collect import run_collect
 
     return run_collect(args)
 
@@ -241,7 +222,7 @@ def cmd_replaced(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from battwatch.status import run_status
+    from battwatch.commands.status import run_status
 
     return run_status(args)
 
@@ -304,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")
-    from battwatch.importcmd import add_arguments as import_arguments
+    from battwatch.commands.import_logs import add_arguments as import_arguments
 
     import_arguments(s)
     s.set_defaults(func=cmd_import)

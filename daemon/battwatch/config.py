@@ -445,6 +445,13 @@ def defaults(vehicle_id: str = "demo", **sections: Any) -> Config:
     return from_dict({"vehicle": {"id": vehicle_id}, **sections})
 
 
+def load_or_defaults(path: str | None, *, required: bool, vehicle: str = "demo") -> Config:
+    """The file if one is given (or one is required: then the default path), else the embedded defaults."""
+    if path is None and not required:
+        return defaults(vehicle)
+    return load(path or DEFAULT_PATH)
+
+
 def redacted(cfg: Config) -> dict[str, Any]:
     """The configuration as plain data with every secret masked (for check-config)."""
     data: dict[str, Any] = plain(cfg)  # plain() masks every Secret

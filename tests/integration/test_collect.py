@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from battwatch import config
-from battwatch.collect import Collector
+from battwatch.commands.collect import Collector
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
 from battwatch.core import mqtt_encode as me
@@ -474,7 +474,7 @@ def test_bad_payloads_are_counted_and_logged_not_fatal(
         Msg(f"{PREFIX}/car-000/events", json.dumps({"schema": 1, "vehicle": "car-000", "time": "yesterday"}).encode()),
         Msg(f"{PREFIX}/car-000/state", json.dumps({**state, "main": "flat"}).encode()),
     ]
-    with caplog.at_level(logging.WARNING, logger="battwatch.collect"), running_collector(cfg, tmp_path / "col") as col:
+    with caplog.at_level(logging.WARNING, logger="battwatch.commands.collect"), running_collector(cfg, tmp_path / "col") as col:
         publish(mosquitto, bad + good.messages)
         total = len(bad) + len(good.messages)
         wait_until(lambda: col.counts["messages"] >= total, TIMEOUT, "every message at the collector")

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from battwatch import config, status
-from battwatch.adapters.sim import AdcEmulator
+from battwatch import config
 from battwatch.app import App
+from battwatch.commands import status
 from battwatch.core.model import FLAG_FAST, Ack, AlertTransition, Command, Reading
 from battwatch.core.protocol import frame_line
+from battwatch.emulator.adc_sim import AdcEmulator
 
 pytestmark = pytest.mark.serial
 

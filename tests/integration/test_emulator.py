@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from battwatch.adapters.sim import AdcEmulator
 from battwatch.core.model import FLAG_FAST, Ack, Command, DeviceMessage, Frame, Hello, Reading
 from battwatch.core.protocol import encode_command, frame_line, parse_line
+from battwatch.emulator.adc_sim import AdcEmulator
 
 pytestmark = pytest.mark.serial
 
@@ -228,7 +228,7 @@ def test_a_closed_emulator_never_reads_the_next_ones_commands(tmp_path: Path, mo
     thread of the old emulator that looked its number up just before must not take the new
     emulator's commands. The unlucky moment is made certain: the old one is closed and the new
     one opened between the look-up and the wait."""
-    from battwatch.adapters import sim
+    from battwatch.emulator import adc_sim as sim
 
     old = AdcEmulator(_rows(5, 1.0), speed=0, link=tmp_path / "old", wait_hello=True)
     stale = old._master

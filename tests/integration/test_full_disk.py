@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from test_mqtt_sink import Subscriber
 
-from battwatch import config, status
-from battwatch.adapters.sim import AdcEmulator
+from battwatch import config
 from battwatch.app import App
+from battwatch.commands import status
 from battwatch.core.csvlog import RowParser
 from battwatch.core.model import Reading, Tick
+from battwatch.emulator.adc_sim import AdcEmulator
 from battwatch.sinks.influx import SPILL_MAX
 from servers import InfluxDB1, Mosquitto, wait_until
 

@@ -17,9 +17,9 @@ import pytest
 from test_mqtt_sink import Subscriber
 
 from battwatch import config, scenarios
-from battwatch.adapters.sim import AdcEmulator
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.model import Reading
+from battwatch.emulator.adc_sim import AdcEmulator
 from helpers import Proc, battwatch
 from servers import InfluxDB1, Mosquitto, wait_until
 

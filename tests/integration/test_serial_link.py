@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from battwatch.adapters.serial_source import RawLine, SerialSource
-from battwatch.adapters.sim import AdcEmulator
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
 from battwatch.core.model import Command, LinkDown, LinkUp, Reading
+from battwatch.emulator.adc_sim import AdcEmulator
 from helpers import Proc, battwatch
 
 pytestmark = pytest.mark.serial

@@ -22,10 +22,10 @@ import pytest
 
 from battwatch import config
 from battwatch.adapters.sdnotify import Notifier
-from battwatch.adapters.sim import AdcEmulator
 from battwatch.app import App
 from battwatch.core.csvlog import write_csv
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.emulator.adc_sim import AdcEmulator
 from helpers import Proc, battwatch
 
 ROOT = Path(__file__).resolve().parents[2]

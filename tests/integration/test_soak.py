@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from battwatch import config, scenarios
-from battwatch.adapters.sim import AdcEmulator
 from battwatch.app import App
 from battwatch.core.model import Reading
+from battwatch.emulator.adc_sim import AdcEmulator
 
 pytestmark = [pytest.mark.serial, pytest.mark.slow]
 

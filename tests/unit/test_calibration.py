@@ -87,7 +87,7 @@ def test_a_bad_point_is_named(battwatch_bin: str, points: list[str], says: str) 
 
 
 def test_a_decimal_comma_is_read_in_points() -> None:
-    from battwatch.calibrate import parse_point
+    from battwatch.commands.calibrate import parse_point
 
     assert parse_point("11,93:12,00") == (11.93, 12.0)
 

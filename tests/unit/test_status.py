@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from battwatch import config, status
+from battwatch import config
 from battwatch.adapters.store import Store
 from battwatch.cli import main
+from battwatch.commands import status
 from battwatch.config import Config
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 

@@ -752,8 +752,8 @@ def render(info: dict[str, Any]) -> str:
 def run_status(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from battwatch.cli import DEFAULT_CONFIG, load_config
-    from battwatch.config import VEHICLE_ID
+    from battwatch.config import DEFAULT_PATH, VEHICLE_ID
+    from battwatch.config import load_or_defaults as load_config
 
     store = getattr(args, "store", None)
     if store is not None and args.config is None:
@@ -764,7 +764,7 @@ def run_status(args: argparse.Namespace) -> int:
         vehicle = held if held is not None and re.search(VEHICLE_ID, held) else "unknown"
         cfg = load_config(None, required=False, vehicle=vehicle)
     else:
-        cfg = load_config(args.config or DEFAULT_CONFIG, required=True)
+        cfg = load_config(args.config or str(DEFAULT_PATH), required=True)
     if store is not None:
         cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, path=Path(store)))
     info = collect(cfg)

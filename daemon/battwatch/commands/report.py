@@ -1032,7 +1032,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
-    from battwatch.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load_config
+    from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+    from battwatch.config import load_or_defaults as load_config
     from battwatch.core.csvlog import CsvFormatError
     from battwatch.replay import logs_label, stderr_warn
 
@@ -1079,7 +1080,7 @@ def _report(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``battwatch report`` (also used by ``python -m battwatch.report``)."""
+    """The options of ``battwatch report`` (also used by ``python -m battwatch.commands.report``)."""
     p.add_argument("log", metavar="LOG", nargs="+",
                    help="CSV logs in the replay format, gzip-compressed or not, or directories of them; "
                         "- reads standard input")
@@ -1095,7 +1096,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from battwatch.config import ConfigError
 
-    p = argparse.ArgumentParser(prog="python -m battwatch.report",
+    p = argparse.ArgumentParser(prog="python -m battwatch.commands.report",
                                 description="History of a CSV log as text and one picture.")
     add_arguments(p)
     args = p.parse_args(argv)

@@ -136,8 +136,8 @@ def run_demo(scenario: str = "demo", seconds: float = 60.0, keep: str | None = N
 def _run(console: Any, scenario: str, readings: list[Reading], seconds: float, workdir: Path, keep: bool) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from battwatch.adapters.sim import AdcEmulator
     from battwatch.app import App
+    from battwatch.emulator.adc_sim import AdcEmulator
 
     span_s = readings[-1].t - readings[0].t
     speed = span_s / max(seconds, 1.0)

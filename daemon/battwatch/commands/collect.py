@@ -842,7 +842,7 @@ class Collector:
 def run_collect(args: argparse.Namespace) -> int:
     """``battwatch collect -c CONFIG``: 0 after an ordered stop, 2 for a configuration problem."""
     from battwatch import config
-    from battwatch.cli import setup_logging
+    from battwatch.logsetup import setup_logging
 
     path = getattr(args, "config", None) or "/etc/battwatch/battwatch.toml"
     try:
