@@ -826,6 +826,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "mismatch": [
         {"data": "6v-as-12v", "model": "A"},
         {"data": "li-ion1-as-nimh4", "model": "B"},
+        {"data": "nimh8-as-nimh4", "model": "A"},  # above the 4-cell pack's ceiling: no sensor fault
         {"data": "fits-nimh4", "model": "A"},
     ],
 }
