@@ -810,6 +810,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
     "channels": [
         {"fault": "sos-low", "channels": "sos-only", "model": "A"},
+        {"fault": "sos-short", "channels": "sos-only", "model": "B"},  # a step off charge, by the pack's own voltage
         {"fault": "main-drain", "channels": "main-only", "model": "B"},
         {"fault": "healthy", "channels": "sos-only", "model": "B"},
     ],

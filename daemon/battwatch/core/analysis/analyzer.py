@@ -230,12 +230,14 @@ class BatteryAnalyzer:
                 elif not self.main_seen or self.fit_main.active:
                     # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
                     # charge, and its level and trend are judged on the readings off charge
-                    # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
+                    # for sos_rest_min_s; a step is judged among readings off charge
+                    # (PackRules.own_step), self-discharge not (nothing tells a park from a load)
                     if not self.own_mode:
                         self.own_mode = True
                         sos.own_mode(True)
                     if not sos.own_charge(t, s):
                         since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
+                        sos.own_step(t, t0, s, temp, since)
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since, known=False)
         elif self.w_sos.seen:

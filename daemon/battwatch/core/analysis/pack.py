@@ -19,7 +19,7 @@ from battwatch.core.analysis.lead_acid import (
     installed_ts,
     interp,
 )
-from battwatch.core.analysis.packstep import RESTED, StepRule
+from battwatch.core.analysis.packstep import OWN, RESTED, StepRule
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
 
@@ -76,6 +76,7 @@ class PackRules(DailyRules):
         self.steps.cells = self.cells
         self.steps.chem = self.chem
         self.s_step = self.steps.slot
+        self.fast_s = s.step.fast_window_s
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
@@ -199,6 +200,7 @@ class PackRules(DailyRules):
             if not self.own_on:
                 self.own_on = True
                 self.fit.reset()  # the park (off charge) is over: the excuse ends with it
+                self.steps.interrupt()
             self.own_low = v
             self.own_t = t
             return True
@@ -206,6 +208,20 @@ class PackRules(DailyRules):
         if v < self.own_low:
             self.own_low = v
         return False
+
+    def own_step(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
+        """Without a 12 V channel: a reading off charge for ``since`` seconds, for the step rule.
+
+        Off charge, a pack's voltage moves slowly (self-discharge, a load's gradual drain); a
+        shorted cell takes a whole cell's voltage at once. The first ``fast_window_s`` after a
+        charge are left out: there the charger's end and a load taking over move the pack by
+        more than a cell (a robot leaving its dock) and say nothing about its cells.
+        """
+        if since < self.fast_s:
+            return
+        if temp is not None:
+            v -= self.k_temp * (temp - self.t_ref)
+        self.steps.feed(t, t0, v, OWN)
 
     def own_mode(self, on: bool) -> None:
         """Judge the levels on the pack's own readings (no 12 V channel), or on rested ones."""
