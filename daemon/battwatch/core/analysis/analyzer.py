@@ -251,6 +251,7 @@ class BatteryAnalyzer:
             # no 12 V channel: nothing tells a park from a load, so no self-discharge verdict;
             # whatever happened (a gap, a clock step) the rest starts afresh
             self.sos.fit.reset()
+            self.sos.hand.reset()
             self.sos.own_t = t
             return
         w = self.w_sos
