@@ -787,6 +787,11 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"rate_days": 60, "pack": "nimh4", "climate": "mild", "pattern": "twice-daily", "model": "A"},
         {"rate_days": 0, "pack": "lifepo4-1", "climate": "cold-winter", "pattern": "weekly", "model": "B"},
         {"rate_days": 60, "pack": "li-ion1", "climate": "hot-south", "pattern": "parked-weeks", "model": "B"},
+        # healthy packs that once read as failing: a park's scatter on a flat curve (self_discharge),
+        # a settling dip projected as wear (decline), parks fuller than the baseline's (self_discharge)
+        {"rate_days": 0, "pack": "lifepo4-1", "climate": "cold-winter", "pattern": "twice-daily", "model": "A"},
+        {"rate_days": 0, "pack": "nimh4", "climate": "hot-south", "pattern": "twice-daily", "model": "B"},
+        {"rate_days": 0, "pack": "nimh3", "climate": "hot-south", "pattern": "weekly", "model": "B"},
     ],
     "step": [
         {"hour": 4, "state": "rested", "temp_c": -20, "pack": "nimh4", "model": "A"},
