@@ -21,7 +21,7 @@ from battwatch.core.analysis.lead_acid import (
 )
 from battwatch.core.analysis.packstep import OWN, RESTED, StepRule
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
-from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import RunningFit, TrendFit, falling_lately, median, theil_sen, z_two_sided
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
 HAND_MIN_S: Final = 3600.0  # rested readings a fall in hand needs before it projects anything [ENG]
@@ -439,14 +439,8 @@ class PackRules(DailyRules):
         h = self.hand
         if self.s_low.level < WARNING or h.n < 4 or h.span * DAY_S < HAND_MIN_S:
             return None
-        slope = h.slope()
-        if slope is None:
-            return None
-        half = self.z * h.slope_se()
-        n = h.n
-        x_mean = h.x0 + h.sx / n
-        fit = TrendFit(slope, h.sy / n - slope * x_mean, slope - half, slope + half, n, h.x0, h.last_x)
-        if not fit.declining(self.min_slope):
+        fit = h.trend(self.z)
+        if fit is None or not fit.declining(self.min_slope):
             return None
         _, _, warn, _, crit, _ = self.levels
         today = h.last_x
@@ -483,24 +477,12 @@ class PackRules(DailyRules):
             self.trend_days_crit <= tc.crit_days or (level >= CRITICAL and self.trend_days_crit <= tc.warn_days)
         ):
             target = CRITICAL
-        if target > level and not self._still_falling(today):
+        if target > level and not falling_lately(*self.daily.window(today, 7.0), self.z):
+            # wear takes a pack down week after week; a level that fell and is coming back (a
+            # pack settling to the car's charging after it was fitted, a cold spell) is a line
+            # through a dip, which the last week contradicts: a worn pack's next week decides
             target = level
         self.engine.observe(s, t, t, target, self.trend_days_warn, msg.sos_decline, self._decline_ctx(fit, t))
-
-    def _still_falling(self, today: float) -> bool:
-        """Whether the fall the long-term line projects is still going on: the last week's rested
-        values fall too (their robust slope is below zero).
-
-        Wear takes a pack down week after week. A level that fell and is coming back (the pack
-        settling to the car's charging after it was fitted, a cold spell, a few short trips) is
-        a line through a dip, not wear, and projecting it would warn of a failure that the
-        last week already contradicts. A worn pack's next week decides (the fit runs weekly).
-        """
-        xs, ys = self.daily.window(today, 7.0)
-        if len(xs) < 3:
-            return True  # too few values to say the fall has stopped
-        fit = theil_sen(xs, ys, self.z)
-        return fit is None or fit.slope < 0.0
 
     def _decline_ctx(self, fit: TrendFit | None, t: float) -> dict[str, Any]:
         _, _, warn, _, crit, _ = self.levels

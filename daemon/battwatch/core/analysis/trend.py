@@ -66,6 +66,15 @@ class TrendFit:
         return days if days <= horizon else None
 
 
+def falling_lately(xs: list[float], ys: list[float], z: float) -> bool:
+    """Whether the values still fall (robust slope below zero); True when there are too few
+    (under 3) to say they stopped."""
+    if len(xs) < 3:
+        return True
+    fit = theil_sen(xs, ys, z)
+    return fit is None or fit.slope < 0.0
+
+
 def z_two_sided(confidence: float) -> float:
     """The standard normal quantile for a two-sided interval (1.645 for 90 %)."""
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
@@ -165,6 +174,16 @@ class RunningFit:
         sxy = self.sxy - self.sx * self.y0 - self.sx * sy / n
         rss = self.syy - sy * sy / n - sxy * sxy / sxx
         return math.sqrt(rss / (n - 2) / sxx) if rss > 0.0 else 0.0
+
+    def trend(self, z: float) -> TrendFit | None:
+        """The line as a TrendFit (x absolute), its slope interval ``z`` standard errors wide."""
+        slope = self.slope()
+        if slope is None:
+            return None
+        n = self.n
+        half = z * self.slope_se()
+        return TrendFit(slope, self.sy / n - slope * (self.x0 + self.sx / n), slope - half, slope + half, n,
+                        self.x0, self.last_x)
 
     def mean_z(self) -> float:
         return self.sz / self.n if self.n else 0.0
