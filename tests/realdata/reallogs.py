@@ -220,7 +220,9 @@ def check_upsplus_default(v: Verdict, rows: list[Row]) -> list[str]:
 
 def check_r27(v: Verdict, rows: list[Row]) -> list[str]:
     bad = common(v, {"main"})
-    one_config_problem(v, "main", bad, ("6 V", "[battery.main]"))
+    # there is no [battery.main] key for another system voltage (EXPECTATIONS.md, correction):
+    # the message says what the readings look like and names the key that does exist
+    one_config_problem(v, "main", bad, ("6 V", "12 V starter batteries only", "[adc.calibration.main]"))
     return bad
 
 
@@ -276,7 +278,7 @@ REAL_LOGS = (
     RealLog("upsplus-default", "upsplusv5_liion_rpi_discharge_2021-04-28.csv", upsplus, "", check_upsplus_default,
             "default 4-cell NiMH: one configuration problem naming [battery.sos], no SOS battery alerts or prices"),
     RealLog("r27-default", "bmw_r27_6v_rest_and_ride_2022-09-24.utf16.csv", r27, "", check_r27,
-            "default 12 V: one configuration problem (\"6 V\", [battery.main]), no 12 V battery alerts"),
+            "default 12 V: one configuration problem (\"6 V\", 12 V only, [adc.calibration.main]), no 12 V battery alerts"),
     RealLog("carl-nimh8", "carl_nimh8_battV-3-charge-discharge-cycles.csv", carl, NIMH8, check_carl_nimh8,
             "8-cell NiMH: sos/low_voltage ≥ warning; no step_drop at dock/undock; no configuration problem"),
     RealLog("carl-default", "carl_nimh8_battV-3-charge-discharge-cycles.csv", carl, "", check_carl_default,

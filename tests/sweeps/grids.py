@@ -787,6 +787,11 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"rate_days": 60, "pack": "nimh4", "climate": "mild", "pattern": "twice-daily", "model": "A"},
         {"rate_days": 0, "pack": "lifepo4-1", "climate": "cold-winter", "pattern": "weekly", "model": "B"},
         {"rate_days": 60, "pack": "li-ion1", "climate": "hot-south", "pattern": "parked-weeks", "model": "B"},
+        # healthy packs that once read as failing: a park's scatter on a flat curve (self_discharge),
+        # a settling dip projected as wear (decline), parks fuller than the baseline's (self_discharge)
+        {"rate_days": 0, "pack": "lifepo4-1", "climate": "cold-winter", "pattern": "twice-daily", "model": "A"},
+        {"rate_days": 0, "pack": "nimh4", "climate": "hot-south", "pattern": "twice-daily", "model": "B"},
+        {"rate_days": 0, "pack": "nimh3", "climate": "hot-south", "pattern": "weekly", "model": "B"},
     ],
     "step": [
         {"hour": 4, "state": "rested", "temp_c": -20, "pack": "nimh4", "model": "A"},
@@ -810,6 +815,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
     "channels": [
         {"fault": "sos-low", "channels": "sos-only", "model": "A"},
+        {"fault": "sos-short", "channels": "sos-only", "model": "B"},  # a step off charge, by the pack's own voltage
         {"fault": "main-drain", "channels": "main-only", "model": "B"},
         {"fault": "healthy", "channels": "sos-only", "model": "B"},
     ],
@@ -826,6 +832,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "mismatch": [
         {"data": "6v-as-12v", "model": "A"},
         {"data": "li-ion1-as-nimh4", "model": "B"},
+        {"data": "nimh8-as-nimh4", "model": "A"},  # above the 4-cell pack's ceiling: no sensor fault
         {"data": "fits-nimh4", "model": "A"},
     ],
 }

@@ -15,7 +15,7 @@ from battwatch.core.analysis.pack import PackRules
 from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
 from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
 from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
-from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
+from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, PACK_CEILING_V, FitWatch
 from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.analysis.state import (
     AWAKE,
@@ -75,7 +75,10 @@ class BatteryAnalyzer:
         sc = a.sensor
         self.w_main = ChannelWatch("main", sc.main_open_v, sc.main_max_v, sc, self.engine,
                                    a.main.ocv_temp_coeff_v_per_c)
-        self.w_sos = ChannelWatch("sos", sc.sos_open_v, self.sos.max_v, sc, self.engine)
+        # until a reading fits the configured pack, a reading some other pack could show is a
+        # question for the configuration (fit_sos), not a sensor fault: the pack's own ceiling
+        # applies once the configuration is confirmed
+        self.w_sos = ChannelWatch("sos", sc.sos_open_v, PACK_CEILING_V, sc, self.engine)
         self.w_main.partner = self.w_sos
         self.w_sos.partner = self.w_main
         self.fit_main = FitWatch(
@@ -201,8 +204,11 @@ class BatteryAnalyzer:
                             ok = w.active is None
             else:
                 ok = w.check(t, t0, s, smin, smax)
-            if ok and not self.fit_sos.done and self.fit_sos.feed(t, s):
-                ok = False
+            if ok and not self.fit_sos.done:
+                if self.fit_sos.feed(t, s):
+                    ok = False
+                elif self.fit_sos.done:
+                    w.max_v = self.sos.max_v
             if ok:
                 sos = self.sos
                 sos.last_v = s
@@ -224,12 +230,14 @@ class BatteryAnalyzer:
                 elif not self.main_seen or self.fit_main.active:
                     # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
                     # charge, and its level and trend are judged on the readings off charge
-                    # for sos_rest_min_s; like-for-like rules (step, self-discharge) are off
+                    # for sos_rest_min_s; a step is judged among readings off charge
+                    # (PackRules.own_step), self-discharge not (nothing tells a park from a load)
                     if not self.own_mode:
                         self.own_mode = True
                         sos.own_mode(True)
                     if not sos.own_charge(t, s):
                         since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
+                        sos.own_step(t, t0, s, temp, since)
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since, known=False)
         elif self.w_sos.seen:
@@ -243,6 +251,7 @@ class BatteryAnalyzer:
             # no 12 V channel: nothing tells a park from a load, so no self-discharge verdict;
             # whatever happened (a gap, a clock step) the rest starts afresh
             self.sos.fit.reset()
+            self.sos.hand.reset()
             self.sos.own_t = t
             return
         w = self.w_sos
@@ -584,3 +593,5 @@ class BatteryAnalyzer:
         if "fit" in d:  # states from before config_mismatch: watched afresh
             self.fit_main.load(d["fit"][0])
             self.fit_sos.load(d["fit"][1])
+            if self.fit_sos.done:
+                self.w_sos.max_v = self.sos.max_v

@@ -19,11 +19,12 @@ from battwatch.core.analysis.lead_acid import (
     installed_ts,
     interp,
 )
-from battwatch.core.analysis.packstep import RESTED, StepRule
+from battwatch.core.analysis.packstep import OWN, RESTED, StepRule
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
-from battwatch.core.analysis.trend import RunningFit, TrendFit, median, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import RunningFit, TrendFit, falling_lately, median, theil_sen, z_two_sided
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
+HAND_MIN_S: Final = 3600.0  # rested readings a fall in hand needs before it projects anything [ENG]
 
 
 def band_of(table: tuple[tuple[float, float], ...], v: float) -> int:
@@ -76,6 +77,7 @@ class PackRules(DailyRules):
         self.steps.cells = self.cells
         self.steps.chem = self.chem
         self.s_step = self.steps.slot
+        self.fast_s = s.step.fast_window_s
         self.s_sd = engine.slot("sos", "self_discharge", s.self_discharge.debounce)
         self.s_decline = engine.slot("sos", "decline", s.decline)
         self.s_age = engine.slot("sos", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
@@ -88,6 +90,10 @@ class PackRules(DailyRules):
         self.next_fit_day = 0
         self.daily_until_s = cfg.state.sos_rest_min_s + cfg.trend.rest_window_s
         self.fit = RunningFit()  # self-discharge of the current park: V per cell
+        # the rested pack voltage of the current stretch off charge (pack V at t_ref against
+        # days): the fall in hand, which the remaining life may not contradict (life_trend)
+        self.hand = RunningFit()
+        self.hand_t = -1e18
         self.fit_t = -1e18
         self.park_v0 = 0.0  # the first point of the park's fit (V per cell at t_ref)
         # the healthy self-discharge at 20 °C (% per day): the floor of every baseline
@@ -96,6 +102,9 @@ class PackRules(DailyRules):
         # V per cell per day at 20 °C. A park is judged against the baseline of its own band.
         bands = len(lim.soc_table) - 1
         self.base_rates: list[list[float]] = [[] for _ in range(bands)]
+        # ... and the mean voltage (V per cell) of each of those parks: the fullest is the top of
+        # what the baseline knows (inf: not known, a state saved before it was kept)
+        self.base_means: list[list[float]] = [[] for _ in range(bands)]
         self.baselines: list[float | None] = [None] * bands
         self.last_rate: float | None = None  # V per cell per day at 20 °C
         self.last_band = -1
@@ -162,6 +171,9 @@ class PackRules(DailyRules):
         if known:
             self.steps.ref_c = self.t_ref if self.k_temp != 0.0 and temp is not None else None
             self.steps.feed(t, t0, v, RESTED)
+        if t - self.hand_t >= FIT_SAMPLE_S:
+            self.hand_t = t
+            self.hand.add(t / DAY_S, v)
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -199,6 +211,8 @@ class PackRules(DailyRules):
             if not self.own_on:
                 self.own_on = True
                 self.fit.reset()  # the park (off charge) is over: the excuse ends with it
+                self.hand.reset()
+                self.steps.interrupt()
             self.own_low = v
             self.own_t = t
             return True
@@ -206,6 +220,20 @@ class PackRules(DailyRules):
         if v < self.own_low:
             self.own_low = v
         return False
+
+    def own_step(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
+        """Without a 12 V channel: a reading off charge for ``since`` seconds, for the step rule.
+
+        Off charge, a pack's voltage moves slowly (self-discharge, a load's gradual drain); a
+        shorted cell takes a whole cell's voltage at once. The first ``fast_window_s`` after a
+        charge are left out: there the charger's end and a load taking over move the pack by
+        more than a cell (a robot leaving its dock) and say nothing about its cells.
+        """
+        if since < self.fast_s:
+            return
+        if temp is not None:
+            v -= self.k_temp * (temp - self.t_ref)
+        self.steps.feed(t, t0, v, OWN)
 
     def own_mode(self, on: bool) -> None:
         """Judge the levels on the pack's own readings (no 12 V channel), or on rested ones."""
@@ -274,24 +302,33 @@ class PackRules(DailyRules):
         judged against the baseline of the band its mean voltage lies in. A baseline is never
         taken below the healthy self-discharge of the chemistry in that band.
         """
+        self.hand.reset()
         fit = self.fit
         sd = self.cfg.self_discharge
         slope = fit.slope() if fit.span * DAY_S >= sd.min_span_s else None
+        se = fit.slope_se()
         span_h = fit.span * 24.0
         temp = fit.mean_z()
-        band = band_of(self.lim.soc_table, fit.sy / fit.n) if fit.n else 0
+        mean_vc = fit.sy / fit.n if fit.n else 0.0
+        band = band_of(self.lim.soc_table, mean_vc) if fit.n else 0
         fit.reset()
         if slope is None:
             return
         if abs(slope) * span_h / 24.0 * self.cells < sd.min_fall_steps * self.step_v:
             return  # the fall is a step or two of a coarse ADC: the park says nothing
-        rate = -slope / 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)  # V per cell per day at 20 °C
+        to20 = 2.0 ** ((temp - 20.0) / sd.temp_doubling_c)
+        rate = -slope / to20  # V per cell per day at 20 °C
+        # the least leak the park's own readings show (its fit's lower bound): a flat pack
+        # (LiFePO4, NiMH's plateau) falls a few mV a day, the size of the ADC's scatter over
+        # one night, and that scatter alone must not make a leak
+        least = (-slope - self.z * se) / to20
         self.last_rate = rate
         self.last_band = band
         baseline = self.baselines[band]
         if baseline is None:
             rates = self.base_rates[band]
             rates.append(rate)
+            self.base_means[band].append(mean_vc)
             if len(rates) >= sd.baseline_parks:
                 self.baselines[band] = median(rates)
             return
@@ -302,8 +339,15 @@ class PackRules(DailyRules):
         level = s.level
         if level >= WARNING and band != self.sd_band:
             return  # a leak found on one band is cleared on that band, like with like
+        means = self.base_means[band]
+        if level < WARNING and means and mean_vc > max(means):
+            # fuller than every park the baseline was learned from: near full a NiMH pack leaks
+            # fastest and its voltage falls most per % of charge, so such a park has no like to
+            # be compared with. A leaking pack sits lower, not higher, and stays judged.
+            return
         self.judged = (rate, base, band)
-        target = WARNING if ratio >= sd.warn_ratio or (level >= WARNING and ratio >= sd.warn_clear_ratio) else NONE
+        target = (WARNING if least / base >= sd.warn_ratio or (level >= WARNING and ratio >= sd.warn_clear_ratio)
+                  else NONE)
         n = self.cells
         self.engine.observe(s, t, t - span_h * 3600.0, target, round(ratio, 2), msg.self_discharge,
                             {"rate_mv": rate * n * 1000.0, "base_mv": base * n * 1000.0, "rate_pct": rate / per_pct,
@@ -374,9 +418,36 @@ class PackRules(DailyRules):
         line reaches the critical level sooner (or only it reaches it)."""
         sc = self.short_days_crit
         dc = self.trend_days_crit
+        out = self.trend, self.trend_days_warn, dc, False
         if self.short is not None and sc is not None and (dc is None or sc < dc):
-            return self.short, self.short_days_warn, sc, True
-        return self.trend, self.trend_days_warn, dc, False
+            out = self.short, self.short_days_warn, sc, True
+        hand = self._hand_trend()
+        if hand is not None and (out[2] is None or hand[2] < out[2]):
+            return hand[0], hand[1], hand[2], True
+        return out
+
+    def _hand_trend(self) -> tuple[TrendFit, float | None, float] | None:
+        """The fall of the current stretch off charge, while the pack is low (low_voltage at
+        warning or above): (fit, days to the warning level, days to the critical level).
+
+        The daily values need days to speak; a pack that is already low and loses a tenth of a
+        volt an hour (a cell run down by a load, a leak) reaches the critical level within hours,
+        and no remaining life may promise more than that fall leaves. It needs an hour of rested
+        readings falling significantly; a healthy pack is not low, and a low one parked loses
+        millivolts a day, which project months, never less than the other trends.
+        """
+        h = self.hand
+        if self.s_low.level < WARNING or h.n < 4 or h.span * DAY_S < HAND_MIN_S:
+            return None
+        fit = h.trend(self.z)
+        if fit is None or not fit.declining(self.min_slope):
+            return None
+        _, _, warn, _, crit, _ = self.levels
+        today = h.last_x
+        days_crit = fit.days_until(crit, today, self.trend_cfg.clear_days)
+        if days_crit is None:
+            return None
+        return fit, fit.days_until(warn, today, self.trend_cfg.clear_days), days_crit
 
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
@@ -406,6 +477,11 @@ class PackRules(DailyRules):
             self.trend_days_crit <= tc.crit_days or (level >= CRITICAL and self.trend_days_crit <= tc.warn_days)
         ):
             target = CRITICAL
+        if target > level and not falling_lately(*self.daily.window(today, 7.0), self.z):
+            # wear takes a pack down week after week; a level that fell and is coming back (a
+            # pack settling to the car's charging after it was fitted, a cold spell) is a line
+            # through a dip, which the last week contradicts: a worn pack's next week decides
+            target = level
         self.engine.observe(s, t, t, target, self.trend_days_warn, msg.sos_decline, self._decline_ctx(fit, t))
 
     def _decline_ctx(self, fit: TrendFit | None, t: float) -> dict[str, Any]:
@@ -480,8 +556,10 @@ class PackRules(DailyRules):
     def export(self) -> dict[str, Any]:
         return {
             "installed": str(self.installed), "daily": self.daily.export(), "step": self.steps.export(),
-            "fit": self.fit.to_list(), "last_rate": self.last_rate,
+            "fit": self.fit.to_list(), "last_rate": self.last_rate, "hand": self.hand.to_list(),
+            "hand_t": self.hand_t,
             "last_v": self.last_v, "park_v0": self.park_v0, "band_rates": self.base_rates, "baselines": self.baselines,
+            "band_means": self.base_means,
             "last_band": self.last_band, "sd_band": self.sd_band,
             "judged": None if self.judged is None else list(self.judged),
             "last_rest": [self.last_rest_v, self.last_rest_t, self.last_rest_temp],
@@ -501,11 +579,17 @@ class PackRules(DailyRules):
         self.steps.load(d.get("step", d))  # older states: their rested ring and step level
         self.last_v = d["last_v"]
         self.fit.load(d["fit"])
+        if "hand" in d:  # older states: the stretch's fall is measured afresh
+            self.hand.load(d["hand"])
+            self.hand_t = float(d["hand_t"])
         self.last_rate = d["last_rate"]
         if "band_rates" in d and len(d["band_rates"]) == len(self.base_rates):
             self.park_v0 = float(d["park_v0"])
             self.base_rates = [[float(x) for x in rates] for rates in d["band_rates"]]
             self.baselines = [None if b is None else float(b) for b in d["baselines"]]
+            means = d.get("band_means")  # older states: the top is not known, every park is judged
+            if means is not None and len(means) == len(self.base_means):
+                self.base_means = [[float(x) for x in m] for m in means]
             self.last_band = int(d["last_band"])
             self.sd_band = int(d["sd_band"])
             j = d.get("judged")  # states from before it: shown again from the next judged park

@@ -20,8 +20,12 @@ RESTED: Final = 0
 RELAXING: Final = 1
 AWAKE: Final = 2
 RUNNING: Final = 3
-KINDS: Final = 4
-KIND_WORDS: Final = ("with the car asleep", "with the car asleep", "with the car awake", "with the engine running")
+# Without a 12 V channel the pack's own voltage tells only on charge from off charge: readings
+# off charge (settled after the last charge) are their own kind, compared within their stretch.
+OWN: Final = 4
+KINDS: Final = 5
+KIND_WORDS: Final = ("with the car asleep", "with the car asleep", "with the car awake", "with the engine running",
+                     "off charge")
 
 
 class StepRule:
@@ -94,6 +98,11 @@ class StepRule:
             self._judge(t, t0, v, kind)
         if t - self.last_t[kind] >= RING_S:
             self._add(kind, t, v)
+
+    def interrupt(self) -> None:
+        """Readings that are not compared (the pack on charge, seen without a 12 V channel) came
+        between: the next reading starts a new stretch."""
+        self.kind_was = -1
 
     def _add(self, kind: int, t: float, v: float) -> None:
         self.rings[kind].append((t, v))
@@ -207,10 +216,11 @@ class StepRule:
         if "rings" in d:
             for k, ring in enumerate(d["rings"][:KINDS]):
                 self.rings[k] = deque(((float(a), float(b)) for a, b in ring), maxlen=RING_LEN)
-            ep = d.get("ep")
-            self.ep = None if ep is None else [None if x is None else float(x) for x in ep]
+            ep = d.get("ep")  # states from before OWN have one kind fewer
+            self.ep = None if ep is None else [None if x is None else float(x) for x in ep] + [None] * (KINDS - len(ep))
             self.ep_kind = int(d.get("ep_kind", RESTED))
-            self.ep_src = [bool(x) for x in d.get("ep_src", [False] * KINDS)]
+            src = d.get("ep_src", [])
+            self.ep_src = [bool(x) for x in src] + [False] * (KINDS - len(src))
             self.kind_was = int(d.get("kind_was", RESTED))
             self.stretch_t = float(d.get("stretch_t", -math.inf))
         else:  # a state from before the kinds: its rested ring and the level before its step
@@ -218,7 +228,7 @@ class StepRule:
             before = d.get("step_frozen")
             if before is None and self.slot.busy:
                 before = d.get("step_ref")
-            self.ep = None if before is None else [float(before), None, None, None]
+            self.ep = None if before is None else [float(before)] + [None] * (KINDS - 1)
         for k in range(KINDS):
             ring = self.rings[k]
             self.last_t[k], self.last_v[k] = ring[-1] if ring else (-math.inf, -math.inf)

@@ -24,6 +24,8 @@ CELL_FLOOR: Final = {"lead_acid": 1.60, "nimh": 1.06, "li-ion": 3.00, "lifepo4":
 CELL_NOMINAL: Final = {"lead_acid": 2.0, "nimh": 1.2, "li-ion": 3.6, "lifepo4": 3.2}
 CHEM_NAMES: Final = {"lead_acid": "lead-acid", "nimh": "NiMH", "li-ion": "Li-ion", "lifepo4": "LiFePO4"}
 MAX_CELLS: Final = 16
+# The most any pack battwatch can be configured for reads on charge ([battery.sos] cells <= 16).
+PACK_CEILING_V: Final = MAX_CELLS * max(hi for _, hi in CELL_SPAN.values()) * 1.05
 
 
 def fits(chem: str, cells: int, lo: float, hi: float) -> bool:

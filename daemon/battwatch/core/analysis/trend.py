@@ -66,6 +66,15 @@ class TrendFit:
         return days if days <= horizon else None
 
 
+def falling_lately(xs: list[float], ys: list[float], z: float) -> bool:
+    """Whether the values still fall (robust slope below zero); True when there are too few
+    (under 3) to say they stopped."""
+    if len(xs) < 3:
+        return True
+    fit = theil_sen(xs, ys, z)
+    return fit is None or fit.slope < 0.0
+
+
 def z_two_sided(confidence: float) -> float:
     """The standard normal quantile for a two-sided interval (1.645 for 90 %)."""
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
@@ -112,7 +121,7 @@ def theil_sen(xs: list[float], ys: list[float], z: float = 1.645) -> TrendFit | 
 class RunningFit:
     """Least-squares line over a stream of points in O(1) memory (x relative to the first point)."""
 
-    __slots__ = ("n", "x0", "sx", "sy", "sxx", "sxy", "last_x", "sz")
+    __slots__ = ("n", "x0", "sx", "sy", "sxx", "sxy", "last_x", "sz", "syy", "y0")
 
     def __init__(self) -> None:
         self.reset()
@@ -120,19 +129,21 @@ class RunningFit:
     def reset(self) -> None:
         self.n = 0
         self.x0 = 0.0
-        self.sx = self.sy = self.sxx = self.sxy = self.sz = 0.0
+        self.sx = self.sy = self.sxx = self.sxy = self.sz = self.syy = self.y0 = 0.0
         self.last_x = 0.0
 
     def add(self, x: float, y: float, z: float = 0.0) -> None:
         """Add a point; ``z`` is averaged alongside (e.g. temperature)."""
         if self.n == 0:
             self.x0 = x
+            self.y0 = y  # the scatter is summed about the first value: no cancellation
         dx = x - self.x0
         self.n += 1
         self.sx += dx
         self.sy += y
         self.sxx += dx * dx
         self.sxy += dx * y
+        self.syy += (y - self.y0) * (y - self.y0)
         self.sz += z
         self.last_x = x
 
@@ -149,15 +160,46 @@ class RunningFit:
             return None
         return (n * self.sxy - self.sx * self.sy) / den
 
+    def slope_se(self) -> float:
+        """The standard error of ``slope`` from the scatter about the line (0 with fewer than 4
+        points or none to speak of). Consecutive readings are not independent, so this is
+        the least the uncertainty can be, not all of it."""
+        n = self.n
+        if n < 4:
+            return 0.0
+        sxx = self.sxx - self.sx * self.sx / n
+        if sxx <= 0.0:
+            return 0.0
+        sy = self.sy - n * self.y0
+        sxy = self.sxy - self.sx * self.y0 - self.sx * sy / n
+        rss = self.syy - sy * sy / n - sxy * sxy / sxx
+        return math.sqrt(rss / (n - 2) / sxx) if rss > 0.0 else 0.0
+
+    def trend(self, z: float) -> TrendFit | None:
+        """The line as a TrendFit (x absolute), its slope interval ``z`` standard errors wide."""
+        slope = self.slope()
+        if slope is None:
+            return None
+        n = self.n
+        half = z * self.slope_se()
+        return TrendFit(slope, self.sy / n - slope * (self.x0 + self.sx / n), slope - half, slope + half, n,
+                        self.x0, self.last_x)
+
     def mean_z(self) -> float:
         return self.sz / self.n if self.n else 0.0
 
     def to_list(self) -> list[float]:
-        return [self.n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz]
+        return [self.n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz, self.syy, self.y0]
 
     def load(self, data: list[float]) -> None:
-        (n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz) = data
+        (n, self.x0, self.sx, self.sy, self.sxx, self.sxy, self.last_x, self.sz) = data[:8]
         self.n = int(n)
+        # states from before the scatter was kept: the line's own points give no spread
+        if len(data) > 9:
+            self.syy, self.y0 = float(data[8]), float(data[9])
+        else:  # no scatter to speak of: the points' mean as the reference, and none about it
+            self.y0 = self.sy / self.n if self.n else 0.0
+            self.syy = 0.0
 
 
 def ols3(rows: list[tuple[float, float, float]]) -> tuple[float, float, float, float, float] | None:
