@@ -827,6 +827,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"data": "6v-as-12v", "model": "A"},
         {"data": "li-ion1-as-nimh4", "model": "B"},
         {"data": "fits-nimh4", "model": "A"},
+        {"data": "24v-as-12v", "model": "B"},
     ],
 }
 

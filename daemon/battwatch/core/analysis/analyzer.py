@@ -169,6 +169,8 @@ class BatteryAnalyzer:
                         if t >= w.run_check:
                             self._judge_run(w, t, temp)
                             main_ok = w.active is None
+            elif v > w.max_v and self.fit_main.takes(t, v):
+                main_ok = False  # more than a 12 V battery reads: the configuration's problem
             else:
                 main_ok = w.check(t, t0, v, vmin, vmax)
             if main_ok:
