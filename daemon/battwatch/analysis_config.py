@@ -287,6 +287,12 @@ class OvervoltageConfig(Section):
     # again: 90 s tells a failed regulator (above 15 V for minutes) from that, within two
     # minutes of 60-s windows [ENG]
     debounce: Debounce = Debounce(for_s=90.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
+    # The levels are judged on the time-weighted average of the running readings over the last
+    # average_s (§0.1 "sustained ≥ 30 s"), not on each row: 1-s rows of a charging car swing
+    # ±0.2-0.3 V with the loads and the alternator's ripple, so a regulator stuck at 15.6 V
+    # reads under 15.5 V every few seconds and would never hold the critical level for 90 s.
+    # Rows of average_s or longer are judged as they are [ENG].
+    average_s: Annotated[float, Range(ge=0.0, le=600.0)] = 30.0
 
     def check(self) -> None:
         if not self.info_v < self.warn_v < self.crit_v <= self.immediate_v:
