@@ -249,6 +249,12 @@ class ChargingConfig(Section):
     max_warn_v: Volts = 13.8  # the alternator never charged during a drive of ≥ max_min_drive_s
     min_drive_s: Seconds = 600.0  # judge the average of drives of at least 10 min (§0.1)
     max_min_drive_s: Seconds = 1200.0  # judge the maximum of drives of at least 20 min (§0.1)
+    # ... and only where the maximum is known: over the windows that reported their own
+    # maximum or were this short, when they cover half the drive or more. The highest of 5- or
+    # 10-min averages without extremes blends the alternator's set-point with the sags between
+    # (a BMW charges mostly on overrun): healthy drives top out at 13.4-13.6 V there, so only
+    # their average is judged [ENG].
+    peak_window_s: Annotated[float, Range(ge=1.0, le=3600.0)] = 120.0
     post_start_skip_s: Seconds = 60.0  # §4: suppress charging judgement in the first 60 s after a start
     # Post-start recovery (§0.1, §3.1 HI5): the voltage after 10 s of running, from the first
     # reading that ends this long after the start.

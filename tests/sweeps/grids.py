@@ -823,6 +823,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"period_s": 600, "fault": "sos-short", "extremes": "no", "model": "A"},
         {"period_s": 60, "fault": "main-drain", "extremes": "yes", "model": "B"},
         {"period_s": 10, "fault": "healthy", "extremes": "no", "model": "A"},
+        {"period_s": 300, "fault": "healthy", "extremes": "no", "model": "B"},  # once undercharging
     ],
     "unknown": [{"log": lg, "model": "A"} for lg in UNKNOWN_LOGS],
     "last-drive": [

@@ -270,7 +270,9 @@ class MainRules(DailyRules):
         self.last_judged_drive = d.end
         s = self.s_charge
         level = s.level
-        max_low = d.duration_s >= ch.max_min_drive_s and d.max_v < ch.max_warn_v
+        # the maximum is judged where it is known: half the drive or more seen at peak resolution
+        max_low = (d.duration_s >= ch.max_min_drive_s and d.peak_s >= 0.5 * d.duration_s
+                   and d.peak_v < ch.max_warn_v)
         if d.avg_v < ch.avg_crit_v or (level >= CRITICAL and d.avg_v < ch.avg_warn_v):
             target = CRITICAL
         elif d.avg_v < ch.avg_warn_v or max_low or (level >= WARNING and d.avg_v < ch.avg_clear_v):
