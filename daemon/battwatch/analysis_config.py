@@ -351,6 +351,26 @@ class DrainConfig(Section):
     # 10 h, is only caught this way [ENG].
     first_span_s: Seconds = 2 * H
     first_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 3.0
+    # Bounded looks, from the first minutes of sleep: a drain that takes a quarter of a 40 Ah
+    # battery in 5-9 h (1.2-2 A) is past that before any rested reading exists. The surface
+    # charge a drive leaves is "often 0.1-0.3 V" (domain §2.6 [SRC 27]); whatever its shape (a
+    # mix of exponential decays: one or two time constants, a power-law tail), a charge of at
+    # most surface_max_v fading since the last activity can fall no more between s1 and s2 than
+    # a single exponential with τ = (s2 - s1) / ln(s2 / s1) does (drain.surface_fall_bound).
+    # Every bound_every_s the fall over the last part of the sleep, from since / bound_ratio to
+    # now (at least bound_min_span_s), minus that bound and the expected sleep current, is a
+    # lower bound on the drain; it counts past bound_factor x the level it raises (warning:
+    # 100 mV per 12 h, above the ≲ 8 mV/h a temperature correction off by 1.5 mV/°C, or a
+    # sensor 3-6 h ahead of the battery through a ±10 °C day, can add), two looks in a row. A
+    # ratio of 1.5 leaves 15 % of the charge's size to explain: 2 A from 40 Ah is called
+    # about 3 h after the last activity, 1.2 A about 6 h after [ENG]. surface_max_v = 0 turns
+    # the bounded looks off.
+    surface_max_v: Annotated[float, Range(ge=0.0, le=2.0)] = 0.30
+    bound_ratio: Annotated[float, Range(gt=1.0, le=10.0)] = 1.5
+    bound_every_s: Annotated[float, Range(ge=60.0, le=86400.0)] = 900.0
+    bound_min_span_s: Seconds = 1800.0
+    bound_until_s: Seconds = 24 * H
+    bound_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 2.0
     # A modest drain over a long park: 3x the expected sleep current from a 110 Ah battery is
     # only ~16 mV per 12 h, under every level above, yet takes a quarter of the charge in six
     # days. So once the fit has measured the extra current to be at least sustained_factor x

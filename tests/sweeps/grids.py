@@ -775,13 +775,14 @@ def toml_text(data: dict[str, Any], prefix: str = "") -> str:
 # A fixed handful of each grid for the tests (tests/sweeps/test_sweeps.py): the issue's own
 # examples where it gives one, the corners of the grid otherwise, both models. Only cases the
 # merged rules pass are here; the ones that still fail are in the benchmark (bench/RESULTS.md,
-# bench/detection-failures.txt), among them drain x24 on 40 Ah at 35 °C (model A, called
-# 0.9 h after a quarter of the charge is gone), which stood here first.
+# bench/detection-failures.txt).
 SAMPLES: dict[str, list[dict[str, Any]]] = {
     "drain": [
         {"x_quiescent": 10, "capacity_ah": 70, "temp_c": 0, "model": "A"},  # 0.5 A through a winter park
         {"x_quiescent": 3, "capacity_ah": 110, "temp_c": -20, "model": "B"},
         {"x_quiescent": 24, "capacity_ah": 110, "temp_c": 35, "model": "A"},
+        {"x_quiescent": 40, "capacity_ah": 40, "temp_c": 35, "model": "B"},  # a quarter gone in 5 h
+        {"x_quiescent": 24, "capacity_ah": 40, "temp_c": 35, "model": "A"},
     ],
     "drain-healthy": [
         {"park": "two-weeks", "weather": "cold-nights", "capacity_ah": 110, "fade_h": 18, "model": "B"},

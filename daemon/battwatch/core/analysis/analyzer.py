@@ -18,6 +18,7 @@ from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, FitWatch
 from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.analysis.state import (
+    ASLEEP,
     AWAKE,
     CRANKING,
     RESTING,
@@ -275,6 +276,8 @@ class BatteryAnalyzer:
             tr.drive_out = None
         if st == RESTING:
             main.rested(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
+        elif st == ASLEEP:
+            main.asleep(t, v, temp, t - tr.last_activity)  # type: ignore[operator]
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)

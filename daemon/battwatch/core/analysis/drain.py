@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any, Final
 
 from battwatch.analysis_config import DrainConfig, Table
@@ -14,6 +16,21 @@ from battwatch.core.tables import interp
 # the sustained-drain bar is a multiple of the expected sleep current, but never of less than
 # this (a configuration that expects none would otherwise call any fall a drain) [ENG]
 SUSTAINED_MIN_MA: Final = 10.0
+
+
+def surface_fall_bound(a_v: float, s1: float, s2: float) -> float:
+    """The most a surface charge of at most ``a_v`` volts, fading since time 0, can fall
+    between ``s1`` and ``s2`` (any unit, 0 < s1 < s2).
+
+    One exponential a·e^(-s/τ) falls most over [s1, s2] with τ = (s2 - s1) / ln(s2 / s1). A
+    relaxation that is a mix of exponentials (diffusion, two time constants, a power-law tail
+    like a / (1 + s/s0)^k) with the same total falls no more than its worst part alone, so the
+    bound holds whatever the battery's shape and time constants.
+    """
+    if a_v <= 0.0 or s1 <= 0.0 or s2 <= s1:
+        return a_v if s1 <= 0.0 < s2 else 0.0
+    tau = (s2 - s1) / math.log(s2 / s1)
+    return a_v * (math.exp(-s1 / tau) - math.exp(-s2 / tau))
 
 
 class DrainRule:
@@ -35,11 +52,16 @@ class DrainRule:
         # reaches early_span_s
         self.fit0 = RunningFit()
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
+        # the bounded looks (DrainConfig.surface_max_v): (hour, V25, temperature known, hours
+        # since the last activity) of the park's sleep, from since / bound_ratio on
+        self.pts: deque[tuple[float, float, float, float]] = deque()
+        self.next_bound_t = 0.0
 
     def point(self, t: float, v25: float, temp: float | None, since: float, soc: float | None) -> None:
         """A rested point for the drain fits (at most one per FIT_SAMPLE_S); ``soc``: the state
         of charge of the last rested reading."""
         self.soc = soc
+        self.bound_point(t, v25, temp, since)
         fit = self.fit
         dc = self.cfg
         x = t / 3600.0
@@ -74,6 +96,36 @@ class DrainRule:
                 f0.reset()
                 f0.add(x, v25, z)
 
+    def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
+        """A point of the car asleep (at most one per FIT_SAMPLE_S), from the first minutes of
+        sleep on: every bound_every_s, the fall over the last part of the sleep (from since /
+        bound_ratio to now) beyond the most the surface charge can explain is a lower bound on
+        the drain, judged at bound_factor x the levels."""
+        dc = self.cfg
+        if since > dc.bound_until_s or dc.surface_max_v <= 0.0:
+            return
+        pts = self.pts
+        s_h = since / 3600.0
+        if pts and s_h < pts[-1][3]:
+            pts.clear()  # new activity without a wake: a new sleep
+        pts.append((t / 3600.0, v25, 0.0 if temp is None else 1.0, s_h))
+        lo = s_h / dc.bound_ratio
+        while pts[0][3] < lo:
+            pts.popleft()
+        if t < self.next_bound_t:
+            return
+        s1 = pts[0][3]
+        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or len(pts) < 5:
+            return
+        self.next_bound_t = t + dc.bound_every_s
+        fit = RunningFit()
+        for x, y, z, _ in pts:
+            fit.add(x, y, z)
+        if fit.span <= 0.0:
+            return
+        bound = surface_fall_bound(dc.surface_max_v, s1, s_h) * 1000.0
+        self._verdict(t, fit, dc.bound_factor, bound / fit.span * 12.0)
+
     def park_end(self, t: float, soc: float | None) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
         self.soc = soc
@@ -83,6 +135,8 @@ class DrainRule:
             self._verdict(t, fit)
         fit.reset()
         self.fit0.reset()
+        self.pts.clear()
+        self.next_bound_t = 0.0
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
         self.next_early_h = dc.early_span_s / 3600.0
@@ -94,13 +148,15 @@ class DrainRule:
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _verdict(self, t: float, fit: RunningFit, factor: float = 0.0) -> bool:
+    def _verdict(self, t: float, fit: RunningFit, factor: float = 0.0, surface: float = 0.0) -> bool:
         """Judge the park's fall so far (``fit``); True when the next verdict is due within the
         hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
 
         A look with a ``factor`` (early: less than min_span_s measured; first: before
         rest_min_s) only speaks of a heavy fall, and then only to raise: warning past ``factor``
-        x the warning level, critical past ``factor`` x the critical level.
+        x the warning level, critical past ``factor`` x the critical level. ``surface``: the
+        most of the fall (mV per 12 h) that the surface charge can explain, left out of the
+        excess (the bounded looks).
         """
         slope = fit.slope()  # V per hour
         if slope is None:
@@ -110,7 +166,7 @@ class DrainRule:
         rate = -slope * 12.0 * 1000.0
         sleep_ma = dc.car_sleep_ma + self.monitor_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
-        excess = rate - expected
+        excess = rate - expected - surface
         heavy = excess >= dc.early_factor * dc.warn_mv_12h
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
@@ -119,8 +175,10 @@ class DrainRule:
             if excess < factor * dc.warn_mv_12h:
                 return False
             target = CRITICAL if excess >= factor * dc.crit_mv_12h else WARNING
-            if target < s.level:
-                return True  # a short span's look never counts towards stepping down
+            if target <= s.level:
+                # a short span's look never counts towards stepping down, nor resets the
+                # evidence a longer fit gathers towards the next level
+                return True
         else:
             self.verdicts += 1
             target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
@@ -147,13 +205,15 @@ class DrainRule:
                              "early_warn": factor * dc.warn_mv_12h, "early_crit": factor * dc.crit_mv_12h,
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
                              "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
-                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None})
+                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None,
+                             "surface_mv_12h": surface})
         return heavy or (sustained and s.level < WARNING)
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
-                "next_early_h": self.next_early_h, "fit0": self.fit0.to_list()}
+                "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
+                "bound": [list(p) for p in self.pts], "next_bound_t": self.next_bound_t}
 
     def load(self, d: dict[str, Any]) -> None:
         self.fit.load(d["fit"])
@@ -162,3 +222,6 @@ class DrainRule:
         self.next_early_h = float(d.get("next_early_h", self.cfg.early_span_s / 3600.0))
         if "fit0" in d:  # states from before the first looks: none taken in this park
             self.fit0.load(d["fit0"])
+        # states from before the bounded looks: none taken in this park
+        self.pts = deque((float(a), float(b), float(c), float(e)) for a, b, c, e in d.get("bound", []))
+        self.next_bound_t = float(d.get("next_bound_t", 0.0))

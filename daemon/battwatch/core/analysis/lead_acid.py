@@ -108,6 +108,13 @@ class MainRules(DailyRules):
             self.fit_t = t
             self.drain.point(t, v25, temp, since, self.soc)
 
+    def asleep(self, t: float, v: float, temp: float | None, since: float) -> None:
+        """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
+        if t - self.fit_t >= FIT_SAMPLE_S:
+            self.fit_t = t
+            self.drain.soc = self.soc
+            self.drain.bound_point(t, v if temp is None else v + self.k * (25.0 - temp), temp, since)
+
     @property
     def soc(self) -> float | None:
         """State of charge (%) from the last resting voltage and the battery type's table."""
