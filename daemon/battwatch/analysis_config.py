@@ -249,6 +249,12 @@ class ChargingConfig(Section):
     max_warn_v: Volts = 13.8  # the alternator never charged during a drive of ≥ max_min_drive_s
     min_drive_s: Seconds = 600.0  # judge the average of drives of at least 10 min (§0.1)
     max_min_drive_s: Seconds = 1200.0  # judge the maximum of drives of at least 20 min (§0.1)
+    # ... and only where the maximum is known: over the windows that reported their own
+    # maximum or were this short, when they cover half the drive or more. The highest of 5- or
+    # 10-min averages without extremes blends the alternator's set-point with the sags between
+    # (a BMW charges mostly on overrun): healthy drives top out at 13.4-13.6 V there, so only
+    # their average is judged [ENG].
+    peak_window_s: Annotated[float, Range(ge=1.0, le=3600.0)] = 120.0
     post_start_skip_s: Seconds = 60.0  # §4: suppress charging judgement in the first 60 s after a start
     # Post-start recovery (§0.1, §3.1 HI5): the voltage after 10 s of running, from the first
     # reading that ends this long after the start.
@@ -287,6 +293,12 @@ class OvervoltageConfig(Section):
     # again: 90 s tells a failed regulator (above 15 V for minutes) from that, within two
     # minutes of 60-s windows [ENG]
     debounce: Debounce = Debounce(for_s=90.0, for_n=1, clear_for_s=60.0, clear_for_n=2)
+    # The levels are judged on the time-weighted average of the running readings over the last
+    # average_s (§0.1 "sustained ≥ 30 s"), not on each row: 1-s rows of a charging car swing
+    # ±0.2-0.3 V with the loads and the alternator's ripple, so a regulator stuck at 15.6 V
+    # reads under 15.5 V every few seconds and would never hold the critical level for 90 s.
+    # Rows of average_s or longer are judged as they are [ENG].
+    average_s: Annotated[float, Range(ge=0.0, le=600.0)] = 30.0
 
     def check(self) -> None:
         if not self.info_v < self.warn_v < self.crit_v <= self.immediate_v:
@@ -339,6 +351,26 @@ class DrainConfig(Section):
     # 10 h, is only caught this way [ENG].
     first_span_s: Seconds = 2 * H
     first_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 3.0
+    # Bounded looks, from the first minutes of sleep: a drain that takes a quarter of a 40 Ah
+    # battery in 5-9 h (1.2-2 A) is past that before any rested reading exists. The surface
+    # charge a drive leaves is "often 0.1-0.3 V" (domain §2.6 [SRC 27]); whatever its shape (a
+    # mix of exponential decays: one or two time constants, a power-law tail), a charge of at
+    # most surface_max_v fading since the last activity can fall no more between s1 and s2 than
+    # a single exponential with τ = (s2 - s1) / ln(s2 / s1) does (drain.surface_fall_bound).
+    # Every bound_every_s the fall over the last part of the sleep, from since / bound_ratio to
+    # now (at least bound_min_span_s), minus that bound and the expected sleep current, is a
+    # lower bound on the drain; it counts past bound_factor x the level it raises (warning:
+    # 100 mV per 12 h, above the ≲ 8 mV/h a temperature correction off by 1.5 mV/°C, or a
+    # sensor 3-6 h ahead of the battery through a ±10 °C day, can add), two looks in a row. A
+    # ratio of 1.5 leaves 15 % of the charge's size to explain: 2 A from 40 Ah is called
+    # about 3 h after the last activity, 1.2 A about 6 h after [ENG]. surface_max_v = 0 turns
+    # the bounded looks off.
+    surface_max_v: Annotated[float, Range(ge=0.0, le=2.0)] = 0.30
+    bound_ratio: Annotated[float, Range(gt=1.0, le=10.0)] = 1.5
+    bound_every_s: Annotated[float, Range(ge=60.0, le=86400.0)] = 900.0
+    bound_min_span_s: Seconds = 1800.0
+    bound_until_s: Seconds = 24 * H
+    bound_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 2.0
     # A modest drain over a long park: 3x the expected sleep current from a 110 Ah battery is
     # only ~16 mV per 12 h, under every level above, yet takes a quarter of the charge in six
     # days. So once the fit has measured the extra current to be at least sustained_factor x

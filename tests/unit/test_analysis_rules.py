@@ -525,12 +525,44 @@ def test_a_severity_is_worded_as_itself_while_a_higher_one_is_confirmed() -> Non
     low.temp = 25.0
     low.park(4.2, v=12.30)  # rested (4 h) below the warning level
     low.park(2.0, v=12.30, dv_per_h=-0.2)  # sinking: below 12.00 V after 1.5 h
-    assert low.seen() == [("main", "low_voltage", "warning", "raised")]  # 2 h below 12.40 V
-    msg = low.out[0].message
+    # (a fall of 0.2 V an hour is a drain too, by the bounded looks: parasitic_drain is its own)
+    lows = [t for t in low.out if t.alert == "low_voltage"]
+    assert [(t.severity, t.state) for t in lows] == [("warning", "raised")]  # 2 h below 12.40 V
+    msg = lows[0].message
     assert "below the 12.40 V warning level" in msg and "already past the 12.00 V critical level" in msg
     low.park(2.0, v=11.90)
-    assert low.seen()[-1] == ("main", "low_voltage", "critical", "raised")  # 2 h below 12.00 V
-    assert "below the 12.00 V critical level" in low.out[-1].message
+    lows = [t for t in low.out if t.alert == "low_voltage"]
+    assert (lows[-1].severity, lows[-1].state) == ("critical", "raised")  # 2 h below 12.00 V
+    assert "below the 12.00 V critical level" in lows[-1].message
+
+
+def test_the_drive_maximum_is_judged_only_where_the_rows_show_peaks() -> None:
+    # 5-min average-only rows of a healthy 25-min drive: the alternator holds 14.2-14.6 V on
+    # overrun and sags to 13.0 V between, so no 5-min average reaches 13.8 V; the average
+    # (13.4-13.5 V) is a healthy one, and the maximum of such rows is no peak
+    car = Car(make())
+    car.park(8)
+    for _ in range(3):
+        car.awake(2)
+        car.start(10.6, after=13.5)
+        for v in (13.45, 13.6, 13.4, 13.55, 13.5):
+            car.reading(v, v, v, 300.0)
+        car.awake(3, 12.75)
+        car.park(8)
+    assert [x for x in car.seen() if x[1] == "undercharging"] == []
+    # the same averages in 60-s rows that report their peaks: a drive that never went above
+    # 13.6 V is an alternator that never charged fully
+    car = Car(make())
+    car.park(8)
+    for _ in range(2):
+        car.awake(2)
+        car.start(10.6, after=13.5)
+        for v in (13.45, 13.6, 13.4, 13.55, 13.5):
+            for _ in range(5):
+                car.reading(v, v - 0.1, 13.6, 60.0)
+        car.awake(3, 12.75)
+        car.park(8)
+    assert [x for x in car.seen() if x[1] == "undercharging"] == [("main", "undercharging", "warning", "raised")]
 
 
 def test_undercharging_judges_whole_drives() -> None:
@@ -700,8 +732,9 @@ def test_healthy_week_long_parks_stay_below_a_warning() -> None:
 def test_early_drain_looks_are_configurable() -> None:
     # an early factor of 5 puts the bar of a heavy drain at 250 mV per 12 h: the 1.2 A drain
     # (~210 mV) gets neither early looks nor hourly verdicts, and is judged as it was before
-    # them: critical from the verdicts at 16 h and 28 h after key-off
-    car = Car(make(main={"capacity_ah": 70}, analysis={"main": {"drain": {"early_factor": 5.0}}}))
+    # them: critical from the verdicts at 16 h and 28 h after key-off (the bounded looks off)
+    car = Car(make(main={"capacity_ah": 70},
+                   analysis={"main": {"drain": {"early_factor": 5.0, "surface_max_v": 0.0}}}))
     car.trip()
     key_off = drain_park(car, 30, v25=12.60, mv_per_h=17.9)
     got = drain_alerts(car, key_off)
@@ -1093,11 +1126,16 @@ def test_average_only_value_held_through_a_temperature_swing_is_stuck_at_fine_re
             row(car, 12.65, 5.30 + step * (i % 2), 600.0)
         return car
 
-    fine = day(0.001, 12.0)  # 12 °C moves a real 12 V battery by 36 mV: 36 steps of 1 mV
-    assert fine.seen() == [("main", "sensor_fault", "warning", "raised")]
-    assert "while the battery's temperature went between" in fine.out[0].message
-    assert day(0.001, 6.0).seen() == []  # 18 mV: could be a lag of the battery behind the sensor
-    assert day(0.01, 12.0).seen() == []  # 36 mV in 10 mV steps: too few steps to be sure
+    def faults(car: Car) -> list[AlertTransition]:
+        # (the 50 mV fall at 4 h and the temperature-corrected fall after it are a drain's by
+        # the bounded looks, judged before the channel is found frozen: parasitic_drain's own)
+        return [t for t in car.out if t.alert == "sensor_fault"]
+
+    fine = faults(day(0.001, 12.0))  # 12 °C moves a real 12 V battery by 36 mV: 36 steps of 1 mV
+    assert [(t.battery, t.severity, t.state) for t in fine] == [("main", "warning", "raised")]
+    assert "while the battery's temperature went between" in fine[0].message
+    assert faults(day(0.001, 6.0)) == []  # 18 mV: could be a lag of the battery behind the sensor
+    assert faults(day(0.01, 12.0)) == []  # 36 mV in 10 mV steps: too few steps to be sure
 
 
 def test_silence_gap_and_link_lost() -> None:

@@ -79,6 +79,22 @@ def test_a_6v_battery_on_a_12v_configuration_is_a_configuration_problem() -> Non
     assert summary["sos"]["health"] == "good"
 
 
+def test_a_24v_pair_of_batteries_is_a_configuration_problem_not_a_sensor_fault() -> None:
+    # two 12 V batteries in series (a truck): 25.4 V at rest, ~28.4 V on charge, above the
+    # 20 V a 12 V channel can read: the configuration is wrong, the divider is not
+    an = make()
+    out = run(an, 3, 25.40, 28.4, 5.30, 5.45)
+    main = [(tr.alert, tr.severity, tr.state) for tr in out if tr.battery == "main"]
+    assert main == [("config_mismatch", "warning", "raised")]
+    mismatch = out[[tr.alert for tr in out].index("config_mismatch")]
+    assert "looks like a 24 V battery (12 lead-acid cells)" in mismatch.message
+    # a channel confirmed as a 12 V one that then reads 25 V is a sensor's fault
+    an = make()
+    out = run(an, 1, 12.70, 14.2, 5.30, 5.45)
+    out += run(an, 1, 25.40, 28.4, 5.30, 5.45, t=T0 + 86400.0 + 40 * 60.0)
+    assert [(tr.alert, tr.state) for tr in out if tr.battery == "main"] == [("sensor_fault", "raised")]
+
+
 def test_a_12v_battery_with_a_shorted_cell_is_a_battery_verdict_not_a_configuration_problem() -> None:
     # one cell shorted from the start of the log: ~10.5 V at rest, charging at ~12.3 V
     an = make()

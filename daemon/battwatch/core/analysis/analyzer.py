@@ -18,6 +18,7 @@ from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, PACK_CEILING_V, FitWatch
 from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.analysis.state import (
+    ASLEEP,
     AWAKE,
     CRANKING,
     RESTING,
@@ -172,6 +173,8 @@ class BatteryAnalyzer:
                         if t >= w.run_check:
                             self._judge_run(w, t, temp)
                             main_ok = w.active is None
+            elif v > w.max_v and self.fit_main.takes(t, v):
+                main_ok = False  # more than a 12 V battery reads: the configuration's problem
             else:
                 main_ok = w.check(t, t0, v, vmin, vmax)
             if main_ok:
@@ -282,6 +285,8 @@ class BatteryAnalyzer:
             tr.drive_out = None
         if st == RESTING:
             main.rested(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
+        elif st == ASLEEP:
+            main.asleep(t, v, temp, t - tr.last_activity)  # type: ignore[operator]
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)

@@ -288,17 +288,17 @@ class AlertEngine:
         s.now_t = t
         s.refresh_at = t + self.cfg.message_refresh_s
 
-    def carry(self, s: Slot, sev: int) -> None:
+    def carry(self, s: Slot, sev: int, not_before: float = -1e18) -> None:
         """The verdict grew to ``sev`` within one event that is still pending (a fall caught
         half-way through a window, then seen whole): date the evidence for ``sev`` from the
-        event's first sign, so the event is raised once at its true severity instead of at
-        the lower one first."""
+        event's first sign, but not before ``not_before``, so the event is raised once at its
+        true severity instead of at the lower one first."""
         if sev <= s.level or s.up_since[sev] is not None:
             return
         for lower in range(sev - 1, s.level, -1):
             since = s.up_since[lower]
             if since is not None:
-                s.up_since[sev] = since
+                s.up_since[sev] = max(since, not_before)
                 s.up_n[sev] = s.up_n[lower]
                 return
 

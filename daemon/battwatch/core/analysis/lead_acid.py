@@ -4,154 +4,29 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any
 
 from battwatch.analysis_config import AnalysisConfig, Debounce, Table
 from battwatch.core.analysis import messages as msg
+from battwatch.core.analysis.daily import (
+    DAY_S,
+    FIT_SAMPLE_S,
+    YEAR_S,
+    DailyRules,
+    DailySeries,
+    installed_ts,
+)
+from battwatch.core.analysis.drain import DrainRule
 from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertEngine
+from battwatch.core.analysis.levels import WindowMean, above, below, days_target
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.state import CrankEvent, Drive
-from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import TrendFit, median, ols3, theil_sen, z_two_sided
 from battwatch.core.tables import interp, inverse
 
-DAY_S: Final = 86400.0
-YEAR_S: Final = 365.25 * DAY_S
-# the sustained-drain bar is a multiple of the expected sleep current, but never of less than
-# this (a configuration that expects none would otherwise call any fall a drain) [ENG]
-SUSTAINED_MIN_MA: Final = 10.0
-FIT_SAMPLE_S: Final = 240.0  # rested points for the drain and self-discharge fits: at most one per 4 min
-
-
-def below(v: float, level: int, info: float | None, info_clear: float | None, warn: float,
-          warn_clear: float, crit: float, crit_clear: float) -> int:
-    """Target severity of a 'too low' value with hysteresis around the current level."""
-    if v < crit or (level >= CRITICAL and v < crit_clear):
-        return CRITICAL
-    if v < warn or (level >= WARNING and v < warn_clear):
-        return WARNING
-    if info is not None and info_clear is not None and (v < info or (level >= INFO and v < info_clear)):
-        return INFO
-    return NONE
-
-
-def above(v: float, level: int, info: float | None, info_clear: float | None, warn: float,
-          warn_clear: float, crit: float, crit_clear: float) -> int:
-    """Target severity of a 'too high' value with hysteresis around the current level."""
-    if v > crit or (level >= CRITICAL and v > crit_clear):
-        return CRITICAL
-    if v > warn or (level >= WARNING and v > warn_clear):
-        return WARNING
-    if info is not None and info_clear is not None and (v > info or (level >= INFO and v > info_clear)):
-        return INFO
-    return NONE
-
-
-def days_target(days: float | None, level: int, warn_days: float, crit_days: float, clear_days: float) -> int:
-    """Severity of a projected threshold crossing ``days`` ahead (None: no significant trend)."""
-    if days is None:
-        return NONE
-    if days <= crit_days or (level >= CRITICAL and days <= warn_days):
-        return CRITICAL
-    if days <= warn_days or (level >= WARNING and days <= clear_days):
-        return WARNING
-    return NONE
-
-
-def installed_ts(d: date | None) -> float | None:
-    if d is None:
-        return None
-    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
-
-
-class DailySeries:
-    """One value per UTC day: the median of the day's samples (at most one per ``sample_s``)."""
-
-    __slots__ = ("sample_s", "today", "day", "last_sample", "points", "history", "keep")
-
-    def __init__(self, sample_s: float, keep_days: int, record: bool) -> None:
-        self.sample_s = sample_s
-        self.today: list[float] = []
-        self.day = -1
-        self.last_sample = -1e18
-        self.keep = keep_days
-        self.points: deque[tuple[float, float]] = deque(maxlen=keep_days)  # (day number, value)
-        self.history: list[tuple[float, float]] | None = [] if record else None
-
-    def add(self, t: float, v: float) -> None:
-        if t - self.last_sample >= self.sample_s:
-            self.last_sample = t
-            d = int(t // DAY_S)
-            if d != self.day:
-                self.close()
-                self.day = d
-            self.today.append(v)
-
-    def close(self) -> tuple[float, float] | None:
-        """End the current day: its median joins the series."""
-        if not self.today:
-            return None
-        p = (self.day + 0.5, median(self.today))
-        self.today = []
-        self.points.append(p)
-        if self.history is not None:
-            self.history.append(p)
-        return p
-
-    def window(self, last_day: float, days: float) -> tuple[list[float], list[float]]:
-        xs, ys = [], []
-        for x, y in self.points:
-            if x > last_day - days:
-                xs.append(x)
-                ys.append(y)
-        return xs, ys
-
-    def export(self) -> dict[str, Any]:
-        return {"today": self.today[-300:], "day": self.day, "last_sample": self.last_sample,
-                "points": [list(p) for p in self.points]}
-
-    def load(self, d: dict[str, Any]) -> None:
-        self.today = [float(x) for x in d["today"]]
-        self.day = int(d["day"])
-        self.last_sample = float(d["last_sample"])
-        self.points = deque(((float(x), float(y)) for x, y in d["points"]), maxlen=self.keep)
-
-
-class DailyRules:
-    """What both batteries do when a UTC day of data ends: close the daily value, refit the
-    trend when it is due (or every day while a decline alert is pending), judge the age."""
-
-    daily: DailySeries
-    next_fit_day: int
-    s_decline: Any
-    trend_cfg: Any
-    installed_t: float | None
-
-    def _decline(self, t: float) -> None:
-        raise NotImplementedError
-
-    def age_years(self, t: float) -> float | None:
-        """Age at data time ``t``; None when unknown, also before the installation date (data
-        from before it are not this battery's: no age alert, no life by age)."""
-        if self.installed_t is None or t < self.installed_t:
-            return None
-        return (t - self.installed_t) / YEAR_S
-
-    def age(self, t: float) -> None:
-        raise NotImplementedError
-
-    def hint(self, t: float) -> None:
-        raise NotImplementedError
-
-    def daily_close(self, t: float) -> None:
-        """A UTC day ended (data time ``t``): daily value, trends, age, the new-battery hint."""
-        self.daily.close()
-        day = int(t // DAY_S)
-        if day >= self.next_fit_day or self.s_decline.level or self.s_decline.busy:
-            self.next_fit_day = day + self.trend_cfg.fit_every_days
-            self._decline(t)
-        self.age(t)
-        self.hint(t)
+# pack.py takes these from here
+__all__ = ["DAY_S", "FIT_SAMPLE_S", "YEAR_S", "DailyRules", "DailySeries", "MainRules", "below", "days_target",
+           "installed_ts", "interp"]
 
 
 class MainRules(DailyRules):
@@ -172,12 +47,11 @@ class MainRules(DailyRules):
         lv = m.low_voltage
         self.lv_levels = (lv.info_v, lv.info_clear_v, lv.warn_v, lv.warn_clear_v, lv.crit_v, lv.crit_clear_v)
         self.lv_top = lv.warn_v if lv.info_v is None else lv.info_v  # above this nothing can be raised
-        self.drain_rest_s = m.drain.rest_min_s
         self.s_low = engine.slot("main", "low_voltage", lv.debounce)
         self.s_crank = engine.slot("main", "weak_cranking", m.cranking.debounce)
         self.s_charge = engine.slot("main", "undercharging", m.charging.debounce)
         self.s_over = engine.slot("main", "overvoltage", m.overvoltage.debounce)
-        self.s_drain = engine.slot("main", "parasitic_drain", m.drain.debounce)
+        self.drain = DrainRule(m.drain, self.table, self.capacity_ah, self.monitor_ma, engine)
         self.s_decline = engine.slot("main", "decline", m.decline.debounce)
         self.s_age = engine.slot("main", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
         self.s_hint = engine.slot("main", HINT_ALERT, Debounce(), refresh=False)
@@ -211,15 +85,8 @@ class MainRules(DailyRules):
         self.dip_level = NONE  # the verdict of the start dip against its baseline, alone
         self.rul_trend_days: float | None = None
         self.rul_trend_what = ""
-        # drain measurement of the current park
-        self.fit = RunningFit()
-        self.fit_t = -1e18
-        self.next_verdict_h = m.drain.min_span_s / 3600.0
-        self.next_early_h = m.drain.early_span_s / 3600.0  # the next early look at a heavy drain
-        # the first looks: fits over stretches of rested readings, until the fit above
-        # reaches early_span_s
-        self.fit0 = RunningFit()
-        self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
+        self.fit_t = -1e18  # the last rested point given to the drain rule
+        self.ov_avg = WindowMean(m.overvoltage.average_s)
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
@@ -239,43 +106,14 @@ class MainRules(DailyRules):
                 d.add(t, v25)
         if t - self.fit_t >= FIT_SAMPLE_S:
             self.fit_t = t
-            self._drain_point(t, v25, temp, since)
+            self.drain.point(t, v25, temp, since, self.soc)
 
-    def _drain_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
-        """A rested point for the drain fits (at most one per FIT_SAMPLE_S)."""
-        fit = self.fit
-        dc = self.cfg.drain
-        x = t / 3600.0
-        z = 0.0 if temp is None else 1.0
-        span_h = 0.0
-        if since >= self.drain_rest_s:
-            fit.add(x, v25, z)
-            span_h = fit.last_x - fit.x0
-            if span_h >= self.next_verdict_h:
-                pace = self._drain_verdict(t, fit)
-                # a fall this heavy (or a modest one already past the sustained bar) is judged
-                # again within the hour, so that the debounce's second verdict comes before the
-                # battery is half empty; otherwise as before
-                if pace:
-                    self.next_verdict_h = span_h + dc.early_every_s / 3600.0
-                else:
-                    self.next_verdict_h += dc.verdict_every_s / 3600.0
-            elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
-                self.next_early_h = span_h + dc.early_every_s / 3600.0
-                self._drain_verdict(t, fit, dc.early_factor)
-        if fit.n == 0 or span_h * 3600.0 < dc.early_span_s:
-            # Before the fit above speaks, the first looks at a drain that cannot wait, each on
-            # its own stretch of first_span_s: the surface charge slows down from one stretch
-            # to the next, a drain does not, and the debounce wants two stretches in a row.
-            f0 = self.fit0
-            f0.add(x, v25, z)
-            if (f0.last_x - f0.x0) * 3600.0 >= dc.first_span_s:
-                if not self._drain_verdict(t, f0, dc.first_factor):
-                    s = self.s_drain
-                    if s.busy and s.level < WARNING:
-                        s.drop_pending_up(s.level + 1)
-                f0.reset()
-                f0.add(x, v25, z)
+    def asleep(self, t: float, v: float, temp: float | None, since: float) -> None:
+        """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
+        if t - self.fit_t >= FIT_SAMPLE_S:
+            self.fit_t = t
+            self.drain.soc = self.soc
+            self.drain.bound_point(t, v if temp is None else v + self.k * (25.0 - temp), temp, since)
 
     @property
     def soc(self) -> float | None:
@@ -299,26 +137,11 @@ class MainRules(DailyRules):
 
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str) -> None:
         """A reading while awake, cranking or running."""
-        # Over-voltage is judged on readings where the charging system shows itself: the
-        # minutes after the engine stops say nothing about the regulator.
-        if running and v >= self.charging_v:
-            ov = self.cfg.overvoltage
-            s = self.s_over
-            if v >= ov.immediate_v:
-                self.engine.observe(s, t, t0, CRITICAL, v, msg.overvoltage,
-                                    {"v": v, "limit": ov.immediate_v, "immediate": True}, immediate=True)
-            elif s.level or s.busy or v > ov.info_v:
-                target = above(v, s.level, ov.info_v, ov.info_clear_v, ov.warn_v, ov.warn_clear_v, ov.crit_v,
-                               ov.crit_clear_v)
-                if target != s.level or s.busy or t >= s.refresh_at:
-                    level = s.level
-                    clear = (ov.crit_clear_v if level == CRITICAL else ov.warn_clear_v if level == WARNING
-                             else ov.info_clear_v)
-                    self.engine.observe(s, t, t0, target, v, msg.overvoltage,
-                                        {"v": v, "info": ov.info_v, "warn": ov.warn_v, "crit": ov.crit_v,
-                                         "clear": clear, "info_clear": ov.info_clear_v,
-                                         "warn_clear": ov.warn_clear_v, "crit_clear": ov.crit_clear_v,
-                                         "from": level if target < level else NONE})
+        if running:
+            self._overvoltage(t, t0, v)
+        elif self.ov_avg.n:
+            self.ov_avg.clear()
+            self._ov_episode_end()
         if cranking:
             return
         s = self.s_low
@@ -331,6 +154,54 @@ class MainRules(DailyRules):
             # level was no steady state (a start an average-only log did not show as one, a
             # load), so it counts for nothing towards any level above the current one; an
             # alert needs a run of evidence, never isolated samples days apart.
+            s.drop_pending_up(s.level + 1)
+
+    def _overvoltage(self, t: float, t0: float, v: float) -> None:
+        """A running reading: over-voltage on the recent average (OvervoltageConfig.average_s),
+        when it shows the charging system; the minutes after the engine stops say nothing
+        about the regulator."""
+        ov = self.cfg.overvoltage
+        s = self.s_over
+        if v >= ov.immediate_v:
+            self.engine.observe(s, t, t0, CRITICAL, v, msg.overvoltage,
+                                {"v": v, "limit": ov.immediate_v, "immediate": True}, immediate=True)
+            return
+        va = self.ov_avg.add(t0, t, v)
+        if va < self.charging_v:
+            self._ov_episode_end()
+            return
+        if not (s.level or s.busy or va > ov.info_v):
+            return
+        level = s.level
+        target = above(va, level, ov.info_v, ov.info_clear_v, ov.warn_v, ov.warn_clear_v, ov.crit_v, ov.crit_clear_v)
+        if target == level and not s.busy and t < s.refresh_at:
+            return
+        if target > level and s.busy:
+            # the mean lags a step by up to average_s: the higher level's evidence began with
+            # the episode's first sign, within that span
+            self.engine.carry(s, target, t - ov.average_s)
+        pending = list(s.up_since)
+        counts = list(s.up_n)
+        clear = ov.crit_clear_v if level == CRITICAL else ov.warn_clear_v if level == WARNING else ov.info_clear_v
+        self.engine.observe(s, t, t0, target, va, msg.overvoltage,
+                            {"v": va, "info": ov.info_v, "warn": ov.warn_v, "crit": ov.crit_v, "clear": clear,
+                             "info_clear": ov.info_clear_v, "warn_clear": ov.warn_clear_v,
+                             "crit_clear": ov.crit_clear_v, "from": level if target < level else NONE})
+        if level < s.level < target:
+            # a lower level was raised while a higher one is still gathering evidence: that
+            # evidence holds (the engine starts every level afresh after a change)
+            for k in range(s.level + 1, target + 1):
+                since = pending[k]
+                s.up_since[k] = t0 if since is None else since
+                s.up_n[k] = counts[k] + 1
+            s.busy = True
+
+    def _ov_episode_end(self) -> None:
+        """The charging system stopped showing (engine off, or the voltage sagged under the
+        charging level): evidence towards a higher over-voltage level must be sustained, so
+        what was gathered is forgotten; the current level stays (it clears on readings)."""
+        s = self.s_over
+        if s.busy and any(x is not None for x in s.up_since):
             s.drop_pending_up(s.level + 1)
 
     # -- events --------------------------------------------------------------------------------
@@ -406,7 +277,9 @@ class MainRules(DailyRules):
         self.last_judged_drive = d.end
         s = self.s_charge
         level = s.level
-        max_low = d.duration_s >= ch.max_min_drive_s and d.max_v < ch.max_warn_v
+        # the maximum is judged where it is known: half the drive or more seen at peak resolution
+        max_low = (d.duration_s >= ch.max_min_drive_s and d.peak_s >= 0.5 * d.duration_s
+                   and d.peak_v < ch.max_warn_v)
         if d.avg_v < ch.avg_crit_v or (level >= CRITICAL and d.avg_v < ch.avg_warn_v):
             target = CRITICAL
         elif d.avg_v < ch.avg_warn_v or max_low or (level >= WARNING and d.avg_v < ch.avg_clear_v):
@@ -432,78 +305,7 @@ class MainRules(DailyRules):
 
     def park_end(self, t: float) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
-        fit = self.fit
-        dc = self.cfg.drain
-        if fit.n and self.verdicts == 0 and fit.span * 3600.0 >= dc.min_span_s:
-            self._drain_verdict(t, fit)
-        fit.reset()
-        self.fit0.reset()
-        self.verdicts = 0
-        self.next_verdict_h = dc.min_span_s / 3600.0
-        self.next_early_h = dc.early_span_s / 3600.0
-
-    def _mv_per_pct(self) -> float:
-        soc = self.soc
-        if soc is None:
-            soc = self.cfg.drain.assumed_soc_pct
-        lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
-        return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
-
-    def _drain_verdict(self, t: float, fit: RunningFit, factor: float = 0.0) -> bool:
-        """Judge the park's fall so far (``fit``); True when the next verdict is due within the
-        hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
-
-        A look with a ``factor`` (early: less than min_span_s measured; first: before
-        rest_min_s) only speaks of a heavy fall, and then only to raise: warning past ``factor``
-        x the warning level, critical past ``factor`` x the critical level.
-        """
-        slope = fit.slope()  # V per hour
-        if slope is None:
-            return False
-        dc = self.cfg.drain
-        mv_pct = self._mv_per_pct()
-        rate = -slope * 12.0 * 1000.0
-        sleep_ma = dc.car_sleep_ma + self.monitor_ma
-        expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
-        excess = rate - expected
-        heavy = excess >= dc.early_factor * dc.warn_mv_12h
-        extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
-        s = self.s_drain
-        sustained = False
-        if factor > 0.0:
-            if excess < factor * dc.warn_mv_12h:
-                return False
-            target = CRITICAL if excess >= factor * dc.crit_mv_12h else WARNING
-            if target < s.level:
-                return True  # a short span's look never counts towards stepping down
-        else:
-            self.verdicts += 1
-            target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
-                           dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
-            if target < WARNING:
-                # a modest drain shows over a long park: the extra current against the expected
-                # sleep current, once the fall it caused is more than a healthy park can show
-                fall = excess / 12.0 * fit.span
-                bar = dc.sustained_clear_factor if s.level >= WARNING else dc.sustained_factor
-                if extra_a * 1000.0 >= bar * max(sleep_ma, SUSTAINED_MIN_MA) and fall >= dc.sustained_fall_mv:
-                    target = WARNING
-                    sustained = True
-        total_a = extra_a + sleep_ma / 1000.0
-        soc = self.soc
-        hours = None
-        if soc is not None and total_a > 0:
-            hours = max(0.0, soc - 50.0) / 100.0 * self.capacity_ah / total_a
-        self.engine.observe(s, t, t - fit.span * 3600.0, target, excess, msg.parasitic_drain,
-                            {"rate_mv_12h": rate, "expected_mv_12h": expected, "span_h": fit.span,
-                             "temp_known": fit.mean_z() > 0.5, "sleep_ma": sleep_ma, "extra_a": extra_a,
-                             "soc": soc, "hours_to_half": hours, "capacity_ah": self.capacity_ah,
-                             "excess_mv_12h": excess, "info": dc.info_mv_12h, "warn": dc.warn_mv_12h,
-                             "crit": dc.crit_mv_12h, "early": factor > 0.0, "early_factor": factor,
-                             "early_warn": factor * dc.warn_mv_12h, "early_crit": factor * dc.crit_mv_12h,
-                             "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
-                             "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
-                             "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None})
-        return heavy or (sustained and s.level < WARNING)
+        self.drain.park_end(t, self.soc)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
@@ -619,9 +421,7 @@ class MainRules(DailyRules):
             "last_rest": [self.last_rest_v, self.last_rest_v25, self.last_rest_t],
             "last_crank": None if self.last_crank is None else [
                 self.last_crank.t, self.last_crank.v_min, self.last_crank.v_pre, self.last_crank.temp_c],
-            "fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
-            "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
-            "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
+            **self.drain.export(), "fit_t": self.fit_t, "next_fit_day": self.next_fit_day,
             "ocv_fit": None if self.ocv_fit is None else self.ocv_fit.to_list(), "dip": self.dip,
             "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
             "rul": [self.rul_trend_days, self.rul_trend_what],
@@ -639,12 +439,7 @@ class MainRules(DailyRules):
         self.last_rest_v, self.last_rest_v25, self.last_rest_t = d["last_rest"]
         lc = d["last_crank"]
         self.last_crank = None if lc is None else CrankEvent(lc[0], lc[1], lc[2], lc[3])
-        self.fit.load(d["fit"])
-        self.next_verdict_h = float(d["next_verdict_h"])
-        self.verdicts = int(d["verdicts"])
-        self.next_early_h = float(d.get("next_early_h", self.cfg.drain.early_span_s / 3600.0))
-        if "fit0" in d:  # states from before the first looks: none taken in this park
-            self.fit0.load(d["fit0"])
+        self.drain.load(d)
         self.fit_t = float(d["fit_t"])
         self.next_fit_day = int(d["next_fit_day"])
         self.ocv_fit = TrendFit.of(d["ocv_fit"])

@@ -100,10 +100,27 @@ class FitWatch:
                 self.engine.mute(self.battery, t, True)
         return self.active
 
+    def takes(self, t: float, v: float) -> bool:
+        """A reading above the sensor's range: True when this watch judges it instead of the
+        sensor watch (the configuration is not confirmed yet, or the mismatch stands, and some
+        battery of ``chems`` reads that much: a 24 V pair of 12 V batteries is a configuration
+        problem, not a broken divider). A confirmed channel's out-of-range reading is the
+        sensor's."""
+        if self.done or not any(CELL_SPAN[c][1] * MAX_CELLS >= v for c in self.chems):
+            return False
+        self.feed(t, v)
+        return True
+
     def _ctx(self, v: float, alike: list[tuple[str, int]] | None = None) -> dict[str, Any]:
         return {"battery": self.battery, "lo": self.v_lo, "hi": self.v_hi, "v": v, "configured": self.configured,
                 "fit_lo": self.lo, "fit_hi": self.hi, "keys": self.keys,
-                "alike": [(CHEM_NAMES[c], n, n * CELL_NOMINAL[c]) for c, n in (alike or [])[:3]]}
+                "alike": [(CHEM_NAMES[c], n, n * CELL_NOMINAL[c]) for c, n in self._likeliest(alike or [])[:3]]}
+
+    def _likeliest(self, alike: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """The look-alikes whose resting voltage lies nearest the readings' middle first (25 V
+        is a 24 V pair of batteries before it is a 20 V one)."""
+        mid = (self.v_lo + self.v_hi) / 2.0
+        return sorted(alike, key=lambda a: abs(a[1] * CELL_NOMINAL[a[0]] * 1.05 - mid))
 
     def export(self) -> list[float]:
         return [float(self.done), float(self.active), self.t_first, float(self.n), self.v_lo, self.v_hi]

@@ -47,6 +47,11 @@ class Drive:
     max_v: float
     charged: bool  # the charging system showed itself at least once
     recovery_v: float | None = None  # the voltage about 10 s after the start (None: not seen)
+    # the part of the drive seen at peak resolution (windows that reported their own maximum,
+    # or short enough, ChargingConfig.peak_window_s, for the average to follow the alternator's
+    # set-point) and the highest voltage in it
+    peak_s: float = 0.0
+    peak_v: float = 0.0
 
 
 class VehicleTracker:
@@ -74,7 +79,8 @@ class VehicleTracker:
         "cfg", "_charging_v", "_dip_v", "_step_v", "_step_gap", "_rest_min", "post_start_s", "max_dt", "state", "last_activity", "last_charge", "prev_v", "prev_t",
         "pending_dip", "open_crank", "crank_out", "drive_out", "woke", "slept",
         "d_start", "d_sum", "d_dt", "d_max", "d_last", "d_charged", "snap", "act_snap",
-        "merge_s", "failed_s", "recovery_after_s", "oc_ran", "rec_t", "d_recovery",
+        "merge_s", "failed_s", "recovery_after_s", "oc_ran", "rec_t", "d_recovery", "peak_window_s", "d_peak_s",
+        "d_peak_v", "peak_snap", "act_peak_snap",
     )
 
     def __init__(self, cfg: StateConfig, charging: ChargingConfig) -> None:
@@ -86,6 +92,7 @@ class VehicleTracker:
         self._rest_min = cfg.rest_min_s
         self.post_start_s = charging.post_start_skip_s
         self.recovery_after_s = charging.recovery_after_s
+        self.peak_window_s = charging.peak_window_s
         self.merge_s = cfg.crank_merge_s
         self.failed_s = cfg.failed_start_s
         self.max_dt = cfg.max_window_s
@@ -109,8 +116,12 @@ class VehicleTracker:
         self.d_max = 0.0
         self.d_last = 0.0
         self.d_charged = False
+        self.d_peak_s = 0.0  # Drive.peak_s and peak_v of the open drive
+        self.d_peak_v = 0.0
         self.snap = (0.0, 0.0, 0.0, 0.0)  # (sum, dt, max, t) at the last charging evidence
         self.act_snap = (0.0, 0.0, 0.0, 0.0)  # ... at the last activity (a drive without charging)
+        self.peak_snap = (0.0, 0.0)  # (peak_s, peak_v) at the last charging evidence
+        self.act_peak_snap = (0.0, 0.0)  # ... at the last activity
 
     def since_activity(self, t: float) -> float:
         la = self.last_activity
@@ -245,11 +256,17 @@ class VehicleTracker:
                 self.d_dt += dt
                 if vmax > self.d_max:
                     self.d_max = vmax
+                if vmax > v or dt <= self.peak_window_s:
+                    self.d_peak_s += dt
+                    if vmax > self.d_peak_v:
+                        self.d_peak_v = vmax
                 if charging:
                     self.d_charged = True
                     self.snap = (self.d_sum, self.d_dt, self.d_max, t)
+                    self.peak_snap = (self.d_peak_s, self.d_peak_v)
                 if v - vmin >= c.activity_dip_v:  # loads switching: the engine still runs
                     self.act_snap = (self.d_sum, self.d_dt, self.d_max, t)
+                    self.act_peak_snap = (self.d_peak_s, self.d_peak_v)
             if state != AWAKE:
                 self.d_last = t
         elif self.d_start is not None:
@@ -277,9 +294,11 @@ class VehicleTracker:
         self.d_sum = self.d_dt = self.d_max = 0.0
         self.d_last = t
         self.d_charged = False
+        self.d_peak_s = self.d_peak_v = 0.0
         self.d_recovery = None
         self.snap = (0.0, 0.0, 0.0, t)
         self.act_snap = (0.0, 0.0, 0.0, t)
+        self.peak_snap = self.act_peak_snap = (0.0, 0.0)
 
     def _close_drive(self) -> None:
         start = self.d_start
@@ -288,8 +307,10 @@ class VehicleTracker:
         # the drive ends with the last sign of the engine: charging, or (with a dead
         # alternator) the last load activity; quiet readings after it were the car parked
         s, dt, vmax, end = self.snap if self.d_charged else self.act_snap
+        peak_s, peak_v = self.peak_snap if self.d_charged else self.act_peak_snap
         if dt > 0.0:
-            self.drive_out = Drive(start, end, end - start, s / dt, vmax, self.d_charged, self.d_recovery)
+            self.drive_out = Drive(start, end, end - start, s / dt, vmax, self.d_charged, self.d_recovery,
+                                   peak_s, peak_v)
 
     def _data_gap(self) -> None:
         oc = self.open_crank
@@ -331,6 +352,7 @@ class VehicleTracker:
             "pending_dip": _crank_list(self.pending_dip),
             "open_crank": _crank_list(self.open_crank),
             "oc_ran": self.oc_ran, "rec_t": self.rec_t, "d_recovery": self.d_recovery,
+            "d_peak": [self.d_peak_s, self.d_peak_v, *self.peak_snap, *self.act_peak_snap],
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -343,6 +365,11 @@ class VehicleTracker:
         s, dt, vmax, last, charged, snap, act = d["d"]
         self.d_sum, self.d_dt, self.d_max, self.d_last = float(s), float(dt), float(vmax), float(last)
         self.d_charged = bool(charged)
+        # saved before it existed: the drive so far as seen at peak resolution, as judged then
+        pk = [float(x) for x in d.get("d_peak", [self.d_dt, self.d_max, snap[1], snap[2], act[1], act[2]])]
+        self.d_peak_s, self.d_peak_v = pk[0], pk[1]
+        self.peak_snap = (pk[2], pk[3])
+        self.act_peak_snap = (pk[4], pk[5])
         self.snap = (float(snap[0]), float(snap[1]), float(snap[2]), float(snap[3]))
         self.act_snap = (float(act[0]), float(act[1]), float(act[2]), float(act[3]))
         self.pending_dip = _crank_of(d.get("pending_dip"))
