@@ -252,7 +252,7 @@ def test_state_payload_from_the_real_analysis_summary() -> None:
     an = build_analyzer(cfg)
     for i in range(600):
         an.feed(_r(T0 + i * 60, 12.62, 5.15, 10.0))
-    body = json.loads(enc.state_payload(HealthSummary(T0 + 599 * 60, "car-1", an.summary(T0 + 599 * 60))))
+    body = json.loads(enc.state_payload(HealthSummary(T0 + 599 * 60, "car-1", an.summary(T0 + 599 * 60).to_json())))
     for battery in ("main", "sos"):
         figures = body[battery]
         assert set(enc.SUMMARY_KEYS) <= set(figures)
@@ -299,7 +299,7 @@ def test_state_payload_after_an_open_wire_in_the_real_analysis() -> None:
         window(12.62, 600.0)
     for _ in range(6 * 6):  # then the 12 V tap reads 0 V for six hours
         window(0.0, 600.0)
-    summary = an.summary(t)
+    summary = an.summary(t).to_json()
     assert summary["main"]["sensor_fault"]  # the analysis saw the fault
     body = json.loads(enc.state_payload(HealthSummary(t, "car-1", summary)))
     assert body["main"]["voltage_v"] is None and body["main"]["soc_pct"] is None
