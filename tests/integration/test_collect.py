@@ -22,6 +22,7 @@ from battwatch.commands.collect import Collector
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
 from battwatch.core import mqtt_encode as me
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
 from battwatch.sinks.influx import OUTBOX_NAME
@@ -208,7 +209,7 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
             }
             if v % 4 == 1 and 3 <= m < 8:
                 data["sos"]["alerts"] = [{"alert": "low_voltage", "severity": "warning"}]
-            s = HealthSummary(t, vehicle, data)
+            s = HealthSummary(t, vehicle, from_json(data, vehicle=vehicle, t=t))
             msgs.append(Msg(tp.state, me.state_payload(s)))
             points += state_points(s, tags)
             if v % 4 == 1 and m in (3, 8):
@@ -339,7 +340,7 @@ def test_one_collector_writes_what_car_sinks_publish(
                                 "remaining_life_basis": "trend", "alerts": [],
                                 "trend": {"slope_v_per_day": -0.0011, "projected_end_of_life_date": "2026-03-01"}},
                     }
-                    s = HealthSummary(t, vehicle, data)
+                    s = HealthSummary(t, vehicle, from_json(data, vehicle=vehicle, t=t))
                     sink.summary(s)
                     # state is retained, and the car's outbox keeps only the newest undelivered
                     # one: let each go out before the next, so the collector sees them all

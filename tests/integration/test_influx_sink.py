@@ -13,6 +13,7 @@ import pytest
 from battwatch import config
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.sinks.influx import OUTBOX_NAME, InfluxSink
 from helpers import Proc
@@ -106,11 +107,11 @@ def test_v1_sink_lands_readings_transitions_and_summaries(influxdb1: InfluxDB1, 
     t_alert = rs[100].t + 0.0004
     sink.transition(transition(t_alert, "warning"))
     sink.transition(transition(t_alert, "critical"))  # escalated in the same millisecond
-    sink.summary(HealthSummary(rs[-1].t, "car-1", {
+    sink.summary(HealthSummary(rs[-1].t, "car-1", from_json({
         "main": {"soc_pct": 72.5, "remaining_life_years": 3.2},
         "sos": {"age_years": 5.0, "active_alerts": [{"alert": "age", "severity": "warning"}],
                 "trend": {"level_v": 5.18, "v_per_year": -0.3, "eol_v": 4.4}},
-    }))
+    }, vehicle="car-1", t=rs[-1].t)))
     sink.close(TIMEOUT)
 
     st = sink.status()
@@ -339,9 +340,9 @@ def test_health_is_thinned_to_every_five_minutes_unless_an_alert_changed(
     sink.start()
     data = {"main": {"soc_pct": 80.0}}
     for dt in (0, 60, 120, 400, 430):
-        sink.summary(HealthSummary(T0 + dt, "car-1", data))
+        sink.summary(HealthSummary(T0 + dt, "car-1", from_json(data, vehicle="car-1", t=T0 + dt)))
     sink.transition(transition(T0 + 450, "warning"))
-    sink.summary(HealthSummary(T0 + 450, "car-1", data))  # right after an alert: always written
+    sink.summary(HealthSummary(T0 + 450, "car-1", from_json(data, vehicle="car-1", t=T0 + 450)))  # right after an alert: always written
     sink.close(TIMEOUT)
     got = [p["time"] for p in influxdb1.points('SELECT "soc_pct" FROM "health" WHERE "battery" = \'main\'', DB)]
     assert got == [int(T0), int(T0) + 400, int(T0) + 450]

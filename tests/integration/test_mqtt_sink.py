@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from battwatch import config
 from battwatch.config import Config
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.sinks.mqtt import CONNECT_FAILED, MqttSink, catalogue_kinds
 from servers import Mosquitto, make_test_pki, start_mosquitto, wait_until
@@ -203,7 +204,7 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
         for i in range(25):  # three 10 s windows: 10 + 10 + 5 readings
             sink.reading(reading(i, 12.6 + i / 1000), "parked")
         sink.transition(transition(12))
-        sink.summary(HealthSummary(T0 + 20, VEHICLE, {"vehicle": VEHICLE, "main": {"soc_pct": 80}}))
+        sink.summary(HealthSummary(T0 + 20, VEHICLE, from_json({"vehicle": VEHICLE, "main": {"soc_pct": 80}}, vehicle=VEHICLE, t=T0 + 20)))
         sink.transition(transition(21, "cleared"))
     finally:
         sink.close(TIMEOUT)

@@ -13,6 +13,7 @@ import pytest
 
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.csvlog import RowParser, write_csv
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z, a multiple of 60
@@ -204,7 +205,7 @@ def test_transition_messages_order_and_retain() -> None:
 
 
 def test_state_payload_reads_the_summary_and_fills_gaps() -> None:
-    summary = HealthSummary(T0, "car-1", {
+    summary = HealthSummary(T0, "car-1", from_json({
         "vehicle": "car-1",
         "time": T0,
         "readings": 42,
@@ -214,7 +215,7 @@ def test_state_payload_reads_the_summary_and_fills_gaps() -> None:
         "sos": {"age_years": 3.2, "remaining_life_years": None, "trend": {"slope_v_per_day": math.nan}},
         "link": {"frames": 10},
         "sinks": {"mqtt": {"backlog": 3}},
-    })
+    }, vehicle="car-1", t=T0))
     body = json.loads(enc.state_payload(
         summary,
         latest=_r(T0, 12.64, 5.12, 6.5),
@@ -239,7 +240,7 @@ def test_state_payload_reads_the_summary_and_fills_gaps() -> None:
 
 
 def test_state_payload_without_analysis_or_readings() -> None:
-    body = json.loads(enc.state_payload(HealthSummary(T0, "car-1", {"vehicle": "car-1"})))
+    body = json.loads(enc.state_payload(HealthSummary(T0, "car-1", from_json({"vehicle": "car-1"}, vehicle="car-1", t=T0))))
     assert body["main"]["voltage_v"] is None and body["state"] is None and body["alerts_active"] == 0
     assert body["main"]["detail"] is None
 
@@ -252,7 +253,7 @@ def test_state_payload_from_the_real_analysis_summary() -> None:
     an = build_analyzer(cfg)
     for i in range(600):
         an.feed(_r(T0 + i * 60, 12.62, 5.15, 10.0))
-    body = json.loads(enc.state_payload(HealthSummary(T0 + 599 * 60, "car-1", an.summary(T0 + 599 * 60).to_json())))
+    body = json.loads(enc.state_payload(HealthSummary(T0 + 599 * 60, "car-1", an.summary(T0 + 599 * 60))))
     for battery in ("main", "sos"):
         figures = body[battery]
         assert set(enc.SUMMARY_KEYS) <= set(figures)
@@ -267,7 +268,7 @@ def test_state_payload_of_a_faulted_channel_shows_no_current_voltage_or_charge()
             "sensor_fault": "open_wire", "sensor_fault_since": "2025-01-01T09:00:00Z",
             "sensor_fault_first_sign": "2025-01-01T08:00:00Z"}
     late = {**good, "rested_voltage": 0.01, "rested_at": "2025-01-01T08:30:00Z"}
-    summary = HealthSummary(T0, "car-1", {"main": good, "sos": late})
+    summary = HealthSummary(T0, "car-1", from_json({"main": good, "sos": late}, vehicle="car-1", t=T0))
     body = json.loads(enc.state_payload(summary, latest=_r(T0, 0.0, 0.0, 6.5)))
     main, sos = body["main"], body["sos"]
     for figures in (main, sos):
@@ -301,7 +302,7 @@ def test_state_payload_after_an_open_wire_in_the_real_analysis() -> None:
         window(0.0, 600.0)
     summary = an.summary(t).to_json()
     assert summary["main"]["sensor_fault"]  # the analysis saw the fault
-    body = json.loads(enc.state_payload(HealthSummary(t, "car-1", summary)))
+    body = json.loads(enc.state_payload(HealthSummary(t, "car-1", from_json(summary, vehicle="car-1", t=t))))
     assert body["main"]["voltage_v"] is None and body["main"]["soc_pct"] is None
     assert body["main"]["rest_v"] == pytest.approx(12.62)
     assert body["sos"]["voltage_v"] == pytest.approx(5.15)  # the other channel is untouched

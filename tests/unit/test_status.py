@@ -17,6 +17,7 @@ from battwatch.adapters.store import Store
 from battwatch.cli import main
 from battwatch.commands import status
 from battwatch.config import Config
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 
 T0 = 1_714_560_000.0  # 2024-05-01T10:40:00Z
@@ -71,7 +72,7 @@ def build_store(directory: Path, summary: dict[str, Any] | str | None) -> None:
     store.transition(AlertTransition(T0 - 3600, "car-1", "sos", "sos_low", "critical", "raised", 4.41,
                                      "SOS pack at 4.41 V at rest"))
     if isinstance(summary, dict):
-        store.summary(HealthSummary(T0 + 2, "car-1", summary))
+        store.summary(HealthSummary(T0 + 2, "car-1", from_json(summary, vehicle="car-1", t=T0 + 2)))
     elif isinstance(summary, str):
         store.db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('summary', ?)", (summary,))
     store.close()
