@@ -13,6 +13,7 @@ from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
 from battwatch.core.analysis.engine import CRITICAL, WARNING
+from battwatch.core.healthsummary import SUMMARY_VERSION, from_json
 from battwatch.core.model import AlertTransition, Reading
 
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
@@ -1158,8 +1159,10 @@ def test_summary_shape() -> None:
     assert m["health"] == "good" and m["alerts"] == []
     sos = s["sos"]
     assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
-    assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "decline_in_sight",
-                                 "projected_warning_date", "projected_end_of_life_date", "short_term"}
+    assert set(sos["trend"]) == {"v_per_day", "n_days", "significant", "limit", "crank_dip_ratio",
+                                 "decline_in_sight", "projected_warning_date", "projected_end_of_life_date",
+                                 "short_term"}
+    assert s["version"] == SUMMARY_VERSION and from_json(s) == car.an.summary(car.t)  # the form round-trips
     assert m["channel_seen"] is True and sos["channel_seen"] is True and sos["judged_on"] == "rested readings"
     assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "baseline_learned",
                                           "last_pct_per_day", "baseline_pct_per_day", "healthy_pct_per_day",

@@ -6,14 +6,22 @@ import json
 from dataclasses import replace
 
 import pytest
+from test_summary_drift import summary_installed
 
 from battwatch.commands.collect import health_summary
 from battwatch.core import influx_encode as enc
 from battwatch.core import influx_health as ih
-from battwatch.core.healthsummary import ActiveAlert, BatterySummary, Fault, Remaining, Start, Trend, VehicleSummary
+from battwatch.core.healthsummary import (
+    ActiveAlert,
+    BatterySummary,
+    Fault,
+    Remaining,
+    Start,
+    Trend,
+    VehicleSummary,
+)
 from battwatch.core.model import Health, HealthSummary
 from battwatch.core.mqtt_state import state_payload
-from test_summary_drift import summary_installed
 
 T0 = 1_736_121_600.0  # 2025-01-06T00:00:00Z
 TAGS = {"vehicle": "car-1"}

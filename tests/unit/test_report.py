@@ -7,8 +7,8 @@ import re
 import struct
 import subprocess
 import sys
-from datetime import UTC, datetime
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

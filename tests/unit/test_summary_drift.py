@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from test_mqtt_sender import RecordingClient
+
 from battwatch import config, scenarios
 from battwatch.adapters.store import Store
 from battwatch.commands import status
@@ -16,7 +18,6 @@ from battwatch.core.model import HealthSummary
 from battwatch.core.pipeline import Pipeline
 from battwatch.sinks.influx import InfluxSink
 from battwatch.sinks.mqtt import MqttSink, _Sender
-from test_mqtt_sender import RecordingClient
 
 SCENARIO = "sos-long-park-normal"  # data from 2025
 VEHICLE = "car-1"

@@ -362,7 +362,7 @@ def test_remaining_life_never_promises_more_than_the_readings_show(
         assert years <= allowed + 0.005, (left, s["remaining_life_text"])  # given to 0.01 years
         assert "month" not in s["remaining_life_text"] or left > 30.0, s["remaining_life_text"]
         if s["remaining_life_basis"] == "trend":
-            assert s["trend"]["slope_v_per_day"] is not None and s["trend"]["significant"]
+            assert s["trend"]["v_per_day"] is not None and s["trend"]["significant"]
             date = s["trend"]["projected_end_of_life_date"]
             assert date is not None and date <= iso_day(t + allowed * 365.25 * DAY), (date, left)
     assert checked >= 1

@@ -480,7 +480,8 @@ def from_json(d: Any, *, vehicle: str | None = None, t: float | None = None,
     ``vehicle``/``t`` stand in where the form lacks them (an envelope that carries them)."""
     r = _Reader(d, path)
     version_of(r.d, path)
-    name = r.text("vehicle") or vehicle
+    name = r.text("vehicle")
+    name = vehicle if name is None else name
     when = r.time("time")
     when = t if when is None else when
     if name is None or when is None:
