@@ -547,10 +547,11 @@ def _faulted_lines(b: BatterySummary, f: Fault) -> list[str]:
 
 
 def _age_line(b: BatterySummary, extra: Mapping[str, Any]) -> str:
-    installed = extra.get("installed")
     if b.age_years is None:
         why = b.age_note or "set `installed` in the configuration"
         return f"  age               unknown: {why}"
+    # the date the analysis counted from (a summary from before it said so: the configuration's)
+    installed = b.fitted if b.fitted_from == "installed" else extra.get("installed")
     inst = f", installed {installed}" if installed and b.fitted_from != "replaced" else ""
     return f"  age               {b.age_years:.1f} years{inst}"
 
