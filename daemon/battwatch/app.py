@@ -24,6 +24,7 @@ from battwatch.adapters.trouble import Trouble
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
+from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import (
     FLAG_BUFFERED,
     AlertTransition,
@@ -51,22 +52,16 @@ PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
 ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
 
 
-def health_line(summary: dict[str, Any], link: dict[str, Any]) -> str:
+def health_line(summary: VehicleSummary, link: dict[str, Any]) -> str:
     """One log line for the owner: each battery's verdict and rested voltage, the active
     alerts, and the serial link's counts."""
     parts = []
-    for key, label in (("main", "12 V"), ("sos", "SOS")):
-        b = summary.get(key)
-        if not isinstance(b, dict) or not b:
-            continue
-        text = f"{label} {b.get('health') or 'unknown'}"
-        rested = b.get("rested_voltage")
-        if isinstance(rested, int | float):
-            soc = b.get("soc_pct")
-            text += f", rested {rested:.2f} V" + (f" ({soc:.0f} %)" if isinstance(soc, int | float) else "")
+    for b in summary.batteries():
+        text = f"{'12 V' if b.battery == 'main' else 'SOS'} {b.health.word}"
+        if b.rested_voltage is not None:
+            text += f", rested {b.rested_voltage:.2f} V" + ("" if b.soc_pct is None else f" ({b.soc_pct} %)")
         parts.append(text)
-    alerts = [f"{key}/{a.get('alert')} {a.get('severity')}" for key in ("main", "sos")
-              for a in (summary.get(key) or {}).get("alerts", []) if isinstance(a, dict)]
+    alerts = [f"{b.battery}/{a.alert} {a.severity}" for b in summary.batteries() for a in b.alerts]
     frames = link.get("frames", 0)
     lost = link.get("lost_frames", 0)
     return (f"health: {'; '.join(parts) or 'no readings analysed yet'}; "
@@ -343,15 +338,15 @@ class App:
 
     def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
-        data = self.pipeline.summary(t)
-        data["link"] = self.decoder.stats.as_dict()
-        data["link"]["connected"] = self.link_up
-        data["link"]["held_for_clock"] = self.decoder.holding
-        data["link"]["host_clock"] = self.host_clock.state
-        data["sinks"] = {s.name: s.status() for s in self.sinks}
-        data["commands"] = dict(self.commands)
-        data["store"] = self.store.health()
-        data["updated"] = time.time()  # wall clock of this summary: status shows its age
+        link = self.decoder.stats.as_dict()
+        link["connected"] = self.link_up
+        link["held_for_clock"] = self.decoder.holding
+        link["host_clock"] = self.host_clock.state
+        data = self.pipeline.summary(t).with_daemon(
+            link=link, sinks={s.name: s.status() for s in self.sinks}, commands=dict(self.commands),
+            store=self.store.health(),
+            updated=time.time(),  # wall clock of this summary: status shows its age
+        )
         summary = HealthSummary(t, self.cfg.vehicle.id, data)
         for sink in self.sinks if sinks is None else sinks:
             self._call(sink, "summary", sink.summary, summary)

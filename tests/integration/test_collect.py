@@ -21,8 +21,11 @@ from battwatch import config
 from battwatch.commands.collect import Collector
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
+from battwatch.core import influx_health as ih
 from battwatch.core import mqtt_encode as me
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.mqtt_state import state_payload
 from battwatch.core.timefmt import iso_utc
 from battwatch.sinks.influx import OUTBOX_NAME
 from battwatch.sinks.mqtt import MqttSink
@@ -138,28 +141,19 @@ def readings_points(payload: bytes, tags: dict[str, str]) -> list[enc.Point]:
 
 def state_points(s: HealthSummary, tags: dict[str, str]) -> list[enc.Point]:
     """Health and fleet rows of the summary, its rested voltages and its last crank."""
-    out = enc.health_points(s.data, s.vehicle, s.t, tags)
-    for battery in ("main", "sos"):
-        sec = s.data[battery]
-        if sec.get("rested_at"):
-            t = date_t(sec["rested_at"])
-            p = enc.make_point(enc.MEAS_RESTED, {**tags, "battery": battery}, {"v": sec["rested_voltage"]}, enc.time_ns(t))
+    out = ih.health_points(s.data, tags)
+    for b in s.data.batteries():
+        if b.rested_at is not None:
+            p = enc.make_point(enc.MEAS_RESTED, {**tags, "battery": b.battery}, {"v": b.rested_voltage},
+                               enc.time_ns(b.rested_at))
             assert p is not None
             out.append(p)
-    main = s.data["main"]
-    if main.get("last_crank_at"):
-        ev = enc.CrankEvent(date_t(main["last_crank_at"]), s.vehicle, main["last_crank_min_v"], None, None,
-                            main["last_crank_temp_c"])
-        p = enc.crank_point(ev, tags)
+    start = None if s.data.main is None else s.data.main.last_start
+    if start is not None and start.at is not None:
+        p = enc.crank_point(enc.CrankEvent(start.at, s.vehicle, start.min_v, None, None, start.temp_c), tags)
         assert p is not None
         out.append(p)
     return out
-
-
-def date_t(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text).timestamp()
 
 
 @dataclass
@@ -207,9 +201,9 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
                         "alerts": []},
             }
             if v % 4 == 1 and 3 <= m < 8:
-                data["sos"]["alerts"] = [{"alert": "low_voltage", "severity": "warning"}]
-            s = HealthSummary(t, vehicle, data)
-            msgs.append(Msg(tp.state, me.state_payload(s)))
+                data["sos"]["alerts"] = [{"alert": "low_voltage", "severity": "warning", "since": iso_utc(T0 + 150)}]
+            s = HealthSummary(t, vehicle, from_json(data, vehicle=vehicle, t=t))
+            msgs.append(Msg(tp.state, state_payload(s)))
             points += state_points(s, tags)
             if v % 4 == 1 and m in (3, 8):
                 raised = m == 3
@@ -337,16 +331,17 @@ def test_one_collector_writes_what_car_sinks_publish(
                         "sos": {"voltage": 5.21, "rested_voltage": 5.21, "rested_at": iso_utc(T0 + 6),
                                 "soc_pct": 72, "age_years": 5.5, "remaining_life_years": 0.8,
                                 "remaining_life_basis": "trend", "alerts": [],
-                                "trend": {"slope_v_per_day": -0.0011, "projected_end_of_life_date": "2026-03-01"}},
+                                "trend": {"v_per_day": -0.0011, "significant": True,
+                                          "projected_end_of_life_date": "2026-03-01"}},
                     }
-                    s = HealthSummary(t, vehicle, data)
+                    s = HealthSummary(t, vehicle, from_json(data, vehicle=vehicle, t=t))
                     sink.summary(s)
                     # state is retained, and the car's outbox keeps only the newest undelivered
                     # one: let each go out before the next, so the collector sees them all
                     assert sink.wait_drained(TIMEOUT)
                     expected += state_points(s, tags)
                     if k == 5:  # the projection: from the first summary of the day
-                        expected += enc.projection_points(data, vehicle, t, tags)
+                        expected += ih.projection_points(s.data, tags)
                     n_messages += 1
                 if vehicle == "x1-b" and k in (20, 50):
                     tr = AlertTransition(t, vehicle, "main", "low_voltage", "warning" if k == 20 else "critical",

@@ -15,7 +15,9 @@ import yaml
 from battwatch import config, scenarios
 from battwatch.config import Config
 from battwatch.core.csvlog import write_csv
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HEALTH_WORDS, AlertTransition, HealthSummary
+from battwatch.core.timefmt import iso_utc
 from battwatch.replay import replay_file
 from battwatch.sinks.influx import InfluxSink
 from servers import InfluxDB1
@@ -59,16 +61,18 @@ def _synthetic_analysis(cfg: Config, store: Path, first_t: float, last_t: float,
     ):
         sink.transition(tr)
     sink.replaced(mid + 300, "sos", mid + 300, "test pack")  # battwatch replaced: the annotations' point
-    sink.summary(HealthSummary(last_t, v, {
+    sink.summary(HealthSummary(last_t, v, from_json({
         "vehicle": v, "time": last_t,
         "main": {"soc_pct": 68.0, "remaining_life_years": 2.5, "remaining_life_basis": "age",
                  "health": "attention" if worst == "warning" else "action needed",
-                 "alerts": [{"alert": "test_drain", "severity": worst}]},
+                 "alerts": [{"alert": "test_drain", "severity": worst, "since": mid}]},
         "sos": {"remaining_life_years": 1.8, "remaining_life_basis": "trend",
                 "health": "unknown", "health_reason": "no rested reading yet: the car has not been parked 2 h",
-                "alerts": [{"alert": "test_age", "severity": "info"}],
-                "trend": {"level_v": 5.18, "v_per_year": -0.1, "eol_v": 4.4}},
-    }))
+                "rested_voltage": 5.18, "rested_at": last_t - 3600,
+                "alerts": [{"alert": "test_age", "severity": "info", "since": mid + 60}],
+                "trend": {"v_per_day": -0.1 / 365.25, "significant": True,
+                          "projected_end_of_life_date": iso_utc(last_t + 7.8 * 365.25 * 86400)[:10]}},
+    }, vehicle=v, t=last_t)))
     sink.close(30)
     assert sink.status()["backlog"] == 0
 

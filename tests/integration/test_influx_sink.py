@@ -13,7 +13,9 @@ import pytest
 from battwatch import config
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.timefmt import iso_utc
 from battwatch.sinks.influx import OUTBOX_NAME, InfluxSink
 from helpers import Proc
 from servers import InfluxDB1, VictoriaMetrics, wait_until
@@ -106,11 +108,16 @@ def test_v1_sink_lands_readings_transitions_and_summaries(influxdb1: InfluxDB1, 
     t_alert = rs[100].t + 0.0004
     sink.transition(transition(t_alert, "warning"))
     sink.transition(transition(t_alert, "critical"))  # escalated in the same millisecond
-    sink.summary(HealthSummary(rs[-1].t, "car-1", {
-        "main": {"soc_pct": 72.5, "remaining_life_years": 3.2},
-        "sos": {"age_years": 5.0, "active_alerts": [{"alert": "age", "severity": "warning"}],
-                "trend": {"level_v": 5.18, "v_per_year": -0.3, "eol_v": 4.4}},
-    }))
+    end = rs[-1].t
+    sink.summary(HealthSummary(end, "car-1", from_json({
+        "main": {"soc_pct": 72, "age_years": 2.0, "remaining_life_years": 3.2, "health": "good"},
+        "sos": {"age_years": 5.0, "life_window_years": [4, 7], "rested_voltage": 5.18, "rested_at": end - 3600,
+                "health": "attention",
+                "alerts": [{"alert": "age", "severity": "warning", "since": end - 86400}],
+                # -0.3 V a year: 4.40 V after 2.6 years
+                "trend": {"v_per_day": -0.3 / 365.25, "significant": True,
+                          "projected_end_of_life_date": iso_utc(end + 2.6 * 365.25 * 86400)[:10]}},
+    }, vehicle="car-1", t=end)))
     sink.close(TIMEOUT)
 
     st = sink.status()
@@ -136,11 +143,11 @@ def test_v1_sink_lands_readings_transitions_and_summaries(influxdb1: InfluxDB1, 
 
     health = influxdb1.points('SELECT * FROM "health" GROUP BY "battery"', DB)
     by = {h["battery"]: h for h in health}
-    assert by["main"]["soc_pct"] == 72.5 and by["main"]["age_years"] == pytest.approx(2.0, abs=0.01)
+    assert by["main"]["soc_pct"] == 72 and by["main"]["age_years"] == 2.0
     assert by["sos"]["life_min_years"] == 4 and by["sos"]["worst_severity"] == 2
-    assert by["sos"]["rest_v"] is not None  # filled in from the rested readings
+    assert by["sos"]["rest_v"] == 5.18 and by["sos"]["health"] == "attention"
     fleet = influxdb1.points('SELECT "urgency", "main_soc_pct", "sos_age_years" FROM "fleet"', DB)
-    assert fleet[0]["main_soc_pct"] == 72.5 and fleet[0]["urgency"] >= 200
+    assert fleet[0]["main_soc_pct"] == 72 and fleet[0]["urgency"] >= 200
     proj = influxdb1.points('SELECT "v" FROM "projection"', DB)
     assert len(proj) > 2 and proj[-1]["v"] < 4.4
 
@@ -339,9 +346,9 @@ def test_health_is_thinned_to_every_five_minutes_unless_an_alert_changed(
     sink.start()
     data = {"main": {"soc_pct": 80.0}}
     for dt in (0, 60, 120, 400, 430):
-        sink.summary(HealthSummary(T0 + dt, "car-1", data))
+        sink.summary(HealthSummary(T0 + dt, "car-1", from_json(data, vehicle="car-1", t=T0 + dt)))
     sink.transition(transition(T0 + 450, "warning"))
-    sink.summary(HealthSummary(T0 + 450, "car-1", data))  # right after an alert: always written
+    sink.summary(HealthSummary(T0 + 450, "car-1", from_json(data, vehicle="car-1", t=T0 + 450)))  # right after an alert: always written
     sink.close(TIMEOUT)
     got = [p["time"] for p in influxdb1.points('SELECT "soc_pct" FROM "health" WHERE "battery" = \'main\'', DB)]
     assert got == [int(T0), int(T0) + 400, int(T0) + 450]

@@ -19,6 +19,7 @@ from test_mqtt_sink import Subscriber, publish_one  # the recording helpers shar
 
 from battwatch import config
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HealthSummary
 from battwatch.sinks.mqtt import MqttSink, catalogue_kinds
 from helpers import Proc
@@ -270,7 +271,7 @@ def test_a_sink_with_a_wrong_password_keeps_queueing_and_says_why(broker: Mosqui
     sink = MqttSink(cfg, tmp_path / "store")
     sink.start()
     try:
-        sink.summary(HealthSummary(1_735_689_600.0, A, {"vehicle": A}))
+        sink.summary(HealthSummary(1_735_689_600.0, A, from_json({"vehicle": A}, vehicle=A, t=1_735_689_600.0)))
         wait_until(lambda: (sink.status()["last_error"] or "").startswith("broker refused"), TIMEOUT,
                    "the refusal reported")
         st = sink.status()

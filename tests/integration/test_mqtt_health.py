@@ -13,6 +13,7 @@ from test_mqtt_sink import Subscriber  # shared by the MQTT tests
 
 from battwatch import config
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HEALTH_WORDS, HealthSummary
 from battwatch.sinks.mqtt import MqttSink
 from servers import Mosquitto
@@ -85,7 +86,7 @@ def test_replay_publish_states_the_verdict_and_home_assistant_accepts_it(
     sink = MqttSink(config.load(cfg, env={}), tmp_path / "live")
     sink.start()
     try:
-        sink.summary(HealthSummary(last_t, VEHICLE, summary))
+        sink.summary(HealthSummary(last_t, VEHICLE, from_json(summary, vehicle=VEHICLE, t=last_t)))
     finally:
         sink.close(30)
     n_ha = sum(1 for spec in enc.SENSORS)

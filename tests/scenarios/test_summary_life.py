@@ -11,7 +11,7 @@ from helpers import analyse_scenario
 
 def summary_at_end(name: str) -> dict[str, Any]:
     an, end = analyse_scenario(name)
-    return an.summary(end)
+    return an.summary(end).to_json()
 
 
 @pytest.mark.parametrize(("name", "battery", "years", "basis", "alert", "text"), [

@@ -13,6 +13,7 @@ from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
 from battwatch.core.analysis.engine import CRITICAL, WARNING
+from battwatch.core.healthsummary import SUMMARY_VERSION, from_json
 from battwatch.core.model import AlertTransition, Reading
 
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
@@ -770,7 +771,7 @@ def test_start_dips_against_their_own_baseline() -> None:
     assert car.seen()[-1] == ("main", "decline", "info", "raised")
     msg = car.out[-1].message
     assert "start dips are +20 %" in msg and "information from +15 %" in msg and "Nothing to do yet" in msg
-    assert car.an.summary(car.t)["main"]["trend"]["crank_dip_ratio"] == pytest.approx(1.2, abs=0.01)
+    assert car.an.summary(car.t).to_json()["main"]["trend"]["crank_dip_ratio"] == pytest.approx(1.2, abs=0.01)
     days(50, 85, 1.3)
     assert car.seen()[-1] == ("main", "decline", "warning", "raised")
     msg = car.out[-1].message
@@ -783,7 +784,7 @@ def test_age_bands_from_the_installation_date() -> None:
     assert car.seen() == [("main", "age", "warning", "raised"), ("sos", "age", "warning", "raised")]
     assert "5.6 years old" in car.out[0].message and "flooded" in car.out[0].message
     assert "4-7 years" in car.out[1].message and "at most 2.1 years" in car.out[1].message
-    summary = car.an.summary(car.t)
+    summary = car.an.summary(car.t).to_json()
     # inside the window of their age warnings: half of what is left of it (docs/analysis.md §6),
     # in the words of the warnings, not "overdue" (past the flooded battery's expected 4 years)
     main, sos = summary["main"], summary["sos"]
@@ -831,7 +832,7 @@ def test_pack_voltage_is_judged_at_the_reference_temperature() -> None:
     assert cold_week().seen() == []
     raw = cold_week(temp_coeff_v_per_c=0.0)  # without the correction the cold reads as a low pack
     assert raw.seen() == [("sos", "low_voltage", "info", "raised")]
-    s = cold_week().an.summary(T0)["sos"]
+    s = cold_week().an.summary(T0).to_json()["sos"]
     assert s["rested_voltage"] == pytest.approx(5.08) and s["rested_voltage_corrected"] == pytest.approx(5.14)
     low = Car(make())
     low.temp = -10.0
@@ -977,7 +978,7 @@ def test_a_long_hot_park_of_a_healthy_pack_is_information_not_a_warning() -> Non
     assert car.seen() == [("sos", "low_voltage", "info", "raised")], car.seen()
     msg = car.out[0].message
     assert "days parked at 32 °C on average" in msg and "recharges it while the car is driven" in msg, msg
-    s = car.an.summary(car.t)["sos"]
+    s = car.an.summary(car.t).to_json()["sos"]
     assert s["health"] == "good" and s["remaining_life_alert"] is None
 
 
@@ -1010,16 +1011,16 @@ def test_open_wire_holds_the_channels_alerts() -> None:
         car.reading(0.02, 0.0, 0.05, 600.0)
     assert car.seen()[-1] == ("main", "sensor_fault", "warning", "raised")
     assert "reads 0.02 V" in car.out[-1].message
-    main = car.an.summary(car.t)["main"]
+    main = car.an.summary(car.t).to_json()["main"]
     assert main["health"] == "unknown" and main["health_reason"].startswith("sensor fault (open)")
-    active = [a["alert"] for a in car.an.summary(car.t)["main"]["alerts"]]
+    active = [a["alert"] for a in car.an.summary(car.t).to_json()["main"]["alerts"]]
     assert active == ["low_voltage", "sensor_fault"]  # held, not cleared as if recovered
     # the 12 V channel tells the vehicle states apart: faulted, it tells none
-    assert car.states[-1] == "unknown" and car.an.summary(car.t)["state"] == "unknown"
+    assert car.states[-1] == "unknown" and car.an.summary(car.t).to_json()["state"] == "unknown"
     assert "unknown" not in car.states[:-6]
     car.park(3, v=12.35)
     assert car.seen()[-1] == ("main", "sensor_fault", "warning", "cleared")
-    assert car.states[-1] != "unknown" and car.an.summary(car.t)["state"] != "unknown"
+    assert car.states[-1] != "unknown" and car.an.summary(car.t).to_json()["state"] != "unknown"
     assert car.seen().count(("main", "low_voltage", "warning", "cleared")) == 0
 
 
@@ -1187,7 +1188,7 @@ def test_summary_shape() -> None:
     car.park(6)
     car.trip(10.4)
     car.park(6)
-    s = car.an.summary(car.t)
+    s = car.an.summary(car.t).to_json()
     json.dumps(s)
     assert s["state"] == "resting"
     m = s["main"]
@@ -1196,8 +1197,10 @@ def test_summary_shape() -> None:
     assert m["health"] == "good" and m["alerts"] == []
     sos = s["sos"]
     assert sos["per_cell_v"] == pytest.approx(1.3275, abs=0.001) and sos["chemistry"] == "nimh" and sos["cells"] == 4
-    assert set(sos["trend"]) == {"slope_v_per_day", "n_days", "significant", "decline_in_sight",
-                                 "projected_warning_date", "projected_end_of_life_date", "short_term"}
+    assert set(sos["trend"]) == {"v_per_day", "n_days", "significant", "limit", "crank_dip_ratio",
+                                 "decline_in_sight", "projected_warning_date", "projected_end_of_life_date",
+                                 "short_term"}
+    assert s["version"] == SUMMARY_VERSION and from_json(s) == car.an.summary(car.t)  # the form round-trips
     assert m["channel_seen"] is True and sos["channel_seen"] is True and sos["judged_on"] == "rested readings"
     assert set(sos["self_discharge"]) == {"last_mv_per_day", "baseline_mv_per_day", "baseline_learned",
                                           "last_pct_per_day", "baseline_pct_per_day", "healthy_pct_per_day",
@@ -1260,7 +1263,7 @@ def test_a_tiny_significant_sos_slope_projects_no_date() -> None:
     an.sos._decline(t)
     assert an.sos.trend is not None and an.sos.trend.falling
     assert an.sos.trend_days_warn is None and an.sos.trend_days_crit is None
-    s = an.summary(t)["sos"]
+    s = an.summary(t).to_json()["sos"]
     assert s["trend"]["decline_in_sight"] is False and s["trend"]["projected_end_of_life_date"] is None
     assert s["remaining_life_basis"] == "age" and s["remaining_life_by_trend_years"] is None
 
@@ -1286,7 +1289,7 @@ def test_a_tiny_significant_12v_slope_projects_no_date() -> None:
     an.main._decline(t)
     assert an.main.ocv_fit is not None and an.main.ocv_fit.falling
     assert an.main.rul_trend_days is None
-    assert an.summary(t)["main"]["remaining_life_basis"] == "age"
+    assert an.summary(t).to_json()["main"]["remaining_life_basis"] == "age"
     real = make(main={"installed": "2024-01-01"})
     t = daily_line(real.main, 90, 12.70, -0.003, 0.0001)
     real.main._decline(t)

@@ -72,7 +72,7 @@ def test_a_6v_battery_on_a_12v_configuration_is_a_configuration_problem() -> Non
     assert "Withdrawn" in withdrawn[0].message and "config_mismatch" in withdrawn[0].message
     # the SOS pack on the same car is judged as usual: it fits its 4 NiMH cells
     assert not [tr for tr in out if tr.battery == "sos" and tr.alert == "config_mismatch"]
-    summary = an.summary(an.last_t or T0)
+    summary = an.summary(an.last_t or T0).to_json()
     assert summary["main"]["health"] == "unknown"
     assert summary["main"]["health_reason"] == "the readings do not fit the configured battery (config_mismatch)"
     assert [a["alert"] for a in summary["main"]["alerts"]] == ["config_mismatch"]

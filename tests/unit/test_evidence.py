@@ -65,7 +65,7 @@ class Log:
         self.out += [o for o in self.pipe.end_of_data(self.t) if isinstance(o, AlertTransition)]
 
     def health(self, battery: str) -> Health:
-        h = Health.of(self.pipe.summary(self.t)[battery])
+        h = Health.of(self.pipe.summary(self.t).to_json()[battery])
         assert h is not None
         return h
 

@@ -275,97 +275,6 @@ def test_first_reading_counts_as_activity() -> None:
     assert d.add(_r(T0 + 600, 12.6, w=600.0)) == []
 
 
-# -- health ------------------------------------------------------------------------------------
-
-
-SUMMARY: dict[str, Any] = {
-    "vehicle": "car-1",
-    "time": T0,
-    "main": {
-        "voltage_v": 12.41, "rest_v": 12.38, "soc_pct": 61.5, "installed": "2021-01-06",
-        "remaining_life_years": 1.5, "remaining_life_basis": "age", "last_crank_min_v": 9.9,
-        "active_alerts": [{"alert": "rest_low", "severity": "warning"}],
-    },
-    "sos": {
-        "voltage": 5.02, "age_years": 5.6, "lifespan_years": [4, 7], "remaining_life_years": 0.9,
-        "active_alerts": [],
-        "trend": {"level_v": 5.0, "v_per_year": -0.4, "eol_v": 4.4},
-    },
-    "link": {"connected": True},
-}
-
-
-def test_health_points_per_battery_and_fleet_row() -> None:
-    points = enc.health_points(SUMMARY, "car-1", T0, TAGS)
-    by = {(p.measurement, p.tag("battery")): p for p in points}
-    assert set(by) == {("health", "main"), ("health", "sos"), ("fleet", None)}
-    main = dict(by["health", "main"].fields)
-    assert main["soc_pct"] == 61.5 and main["rest_v"] == 12.38 and main["last_crank_min_v"] == 9.9
-    assert main["age_years"] == pytest.approx(4.0, abs=0.01)  # from the installation date
-    assert main["active_alerts"] == 1 and main["worst_severity"] == 2
-    sos = dict(by["health", "sos"].fields)
-    assert sos["voltage_v"] == 5.02 and sos["life_min_years"] == 4.0 and sos["life_max_years"] == 7.0
-    assert sos["trend_v_per_year"] == -0.4
-    assert sos["eol_ms"] == pytest.approx((T0 + 1.5 * enc.YEAR_S) * 1000, rel=1e-9)
-    fleet = dict(by["fleet", None].fields)
-    assert fleet["main_soc_pct"] == 61.5 and fleet["sos_age_years"] == 5.6
-    assert fleet["active_alerts"] == 1 and fleet["worst_severity"] == 2
-    assert fleet["urgency"] == pytest.approx(200 + 99 - 9.9 * 0.9)
-    assert fleet["last_seen_ms"] == T0 * 1000
-    assert all(p.time_ns == enc.time_ns(T0) for p in points)
-
-
-def test_health_carries_the_verdict_and_what_is_missing() -> None:
-    summary = {
-        "main": {"health": "unknown", "health_reason": "no rested reading yet: the car has not been parked 4 h"},
-        "sos": {"health": "good", "health_reason": None},
-    }
-    points = enc.health_points(summary, "car-1", T0, TAGS)
-    by = {(p.measurement, p.tag("battery")): dict(p.fields) for p in points}
-    assert (by["health", "main"]["health"], by["health", "main"]["health_reason"]) == (
-        "unknown", "no rested reading yet: the car has not been parked 4 h")
-    # written empty, so the dashboards' last() never shows an earlier reason beside "good"
-    assert (by["health", "sos"]["health"], by["health", "sos"]["health_reason"]) == ("good", "")
-    assert by["fleet", None]["main_health"] == "unknown" and by["fleet", None]["sos_health"] == "good"
-    line = next(p for p in points if p.measurement == "health" and p.tag("battery") == "main").to_line()
-    assert 'health="unknown",health_reason="no rested reading yet: the car has not been parked 4 h"' in line
-    # no verdict in the summary (an older daemon): none is made up
-    bare = enc.health_points({"main": {"soc_pct": 80}}, "car-1", T0, TAGS)
-    assert "health" not in dict(next(p for p in bare if p.measurement == "health").fields)
-
-
-def test_health_accepts_nested_batteries_and_top_level_alert_list() -> None:
-    summary = {
-        "batteries": {"main": {"soc": 80}, "sos": {"voltage_v": 5.2}},
-        "alerts": [{"battery": "sos", "alert": "age", "severity": "critical"}],
-    }
-    points = enc.health_points(summary, "car-1", T0, TAGS)
-    by = {(p.measurement, p.tag("battery")): dict(p.fields) for p in points}
-    assert by["health", "main"]["soc_pct"] == 80.0 and by["health", "main"]["active_alerts"] == 0
-    assert by["health", "sos"]["worst_severity"] == 3
-    assert by["fleet", None]["urgency"] == 300.0
-
-
-def test_health_ignores_bad_values() -> None:
-    summary = {"main": {"soc_pct": "n/a", "voltage_v": float("nan"), "installed": "not a date"}}
-    points = enc.health_points(summary, "car-1", T0, TAGS)
-    main = dict(next(p for p in points if p.measurement == "health").fields)
-    assert "soc_pct" not in main and "voltage_v" not in main and "age_years" not in main
-
-
-def test_projection_on_a_fixed_grid_overwrites_the_previous_one() -> None:
-    a = enc.projection_points(SUMMARY, "car-1", T0, TAGS)
-    later = {**SUMMARY, "sos": {**SUMMARY["sos"], "trend": {"level_v": 4.98, "v_per_year": -0.5, "eol_v": 4.4}}}
-    b = enc.projection_points(later, "car-1", T0 + 86400, TAGS)
-    step_ns = int(enc.PROJECTION_STEP_S * 1e9)
-    assert all(p.time_ns % step_ns == 0 for p in a + b)
-    assert {p.time_ns for p in b} <= {p.time_ns for p in a} | {b[-1].time_ns}
-    values = [float(p.field("v") or 0.0) for p in a]
-    assert values == sorted(values, reverse=True)
-    assert values[-1] < 4.4 <= values[-2]  # stops just below end of life
-    assert enc.projection_points({"sos": {"voltage_v": 5.0}}, "car-1", T0, TAGS) == []
-
-
 # -- the reading side as a whole --------------------------------------------------------------
 
 
@@ -385,41 +294,6 @@ def test_reading_encoder_emits_all_kinds_and_remembers_latest() -> None:
     readings = [p for p in points if p.measurement == "readings"]
     keys = [(p.tag("battery"), p.time_ns) for p in readings]
     assert len(keys) == len(set(keys))  # never two points on one series and timestamp
-
-
-def test_health_reads_the_analysis_summary_shape() -> None:
-    """The keys of battwatch.core.analysis.summary.build()."""
-    summary = {
-        "state": "asleep",
-        "main": {
-            "voltage": 12.52, "rested_voltage": 12.48, "rested_at": "2025-01-06T03:00:00Z", "soc_pct": 74,
-            "age_years": 3.8, "remaining_life_years": 1.2, "remaining_life_basis": "age",
-            "last_crank_min_v": 9.8, "trend": {"rested_v_per_day": -0.001, "rested_significant": False},
-            "sensor_fault": None,
-            "alerts": [{"alert": "crank_weak", "severity": "warning", "since": "2025-01-05T07:00:00Z",
-                        "value": 9.4, "message": "weak"}],
-        },
-        "sos": {
-            "voltage": 5.21, "rested_voltage": 5.12, "soc_pct": None, "age_years": 2.6,
-            "remaining_life_years": 1.9, "remaining_life_basis": "trend",
-            "trend": {"slope_v_per_day": -0.0005, "n_days": 40, "significant": True,
-                      "projected_warning_date": "2026-01-01", "projected_end_of_life_date": "2026-11-20"},
-            "alerts": [],
-        },
-    }
-    points = enc.health_points(summary, "car-1", T0, TAGS)
-    by = {(p.measurement, p.tag("battery")): dict(p.fields) for p in points}
-    main, sos = by["health", "main"], by["health", "sos"]
-    assert (main["voltage_v"], main["rest_v"], main["soc_pct"]) == (12.52, 12.48, 74.0)
-    assert main["active_alerts"] == 1 and main["worst_severity"] == 2
-    assert main["trend_v_per_year"] == pytest.approx(-0.36525)
-    assert sos["trend_v_per_year"] == pytest.approx(-0.5 * 0.36525, abs=1e-5)  # 5 decimals
-    assert sos["eol_ms"] == enc.iso_to_t("2026-11-20") * 1000  # type: ignore[operator]
-    assert "soc_pct" not in sos
-    projection = enc.projection_points(summary, "car-1", T0, TAGS)
-    assert projection[0].field("v") == pytest.approx(5.12, abs=0.02)  # starts at the rested level
-    last_t = projection[-1].time_ns / 1e9
-    assert last_t > enc.iso_to_t("2026-11-20") >= projection[-2].time_ns / 1e9  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("name", ["battwatch.influx.example.toml", "battwatch.influx-v1.example.toml"])

@@ -16,7 +16,7 @@ def summary_with(installed: str, name: str = "sos-long-park-normal") -> tuple[di
     for battery in ("main", "sos"):
         raw["battery"][battery]["installed"] = installed
     an, end = analyse_scenario(name, raw)
-    return an.summary(end), [s for s in an.engine.slots.values() if s.alert == "age" and s.level]
+    return an.summary(end).to_json(), [s for s in an.engine.slots.values() if s.alert == "age" and s.level]
 
 
 def test_an_installation_date_after_the_data_gives_no_age_and_says_why() -> None:

@@ -6,14 +6,13 @@ import io
 import json
 import math
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.csvlog import RowParser, write_csv
-from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.model import AlertTransition, Reading
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z, a multiple of 60
 
@@ -201,110 +200,6 @@ def test_transition_messages_order_and_retain() -> None:
     assert [(m.stream, m.retain) for m in msgs] == [("events", False), ("alerts", True), ("notify", False)]
     cleared = enc.transition_messages(tp, _tr("cleared"), "cleared", label="car")
     assert [m.stream for m in cleared] == ["events", "alerts"]
-
-
-def test_state_payload_reads_the_summary_and_fills_gaps() -> None:
-    summary = HealthSummary(T0, "car-1", {
-        "vehicle": "car-1",
-        "time": T0,
-        "readings": 42,
-        "state": "parked",
-        "main": {"voltage": 12.63, "soc_pct": 81, "remaining_life_years": 2.5, "rested_voltage": 12.61,
-                 "alerts": [{"alert": "low_voltage", "severity": "info", "since": "x", "message": "m"}]},
-        "sos": {"age_years": 3.2, "remaining_life_years": None, "trend": {"slope_v_per_day": math.nan}},
-        "link": {"frames": 10},
-        "sinks": {"mqtt": {"backlog": 3}},
-    })
-    body = json.loads(enc.state_payload(
-        summary,
-        latest=_r(T0, 12.64, 5.12, 6.5),
-        active={("sos", "step_drop"): "critical"},
-        installed={"main": date(2023, 1, 1), "sos": None},
-    ))
-    _envelope_ok(body, T0)
-    assert body["state"] == "parked"
-    main, sos = body["main"], body["sos"]
-    assert main["voltage_v"] == 12.63 and main["soc_pct"] == 81 and main["rest_v"] == 12.61
-    assert main["remaining_life_years"] == 2.5
-    assert main["age_years"] == pytest.approx(2.0, abs=0.01)  # from the configured install date
-    assert main["alerts"][0]["alert"] == "low_voltage"  # the analysis's own list wins
-    assert main["detail"]["voltage"] == 12.63 and "alerts" not in main["detail"]
-    assert sos["voltage_v"] == 5.12  # the summary has none: the latest reading
-    assert sos["age_years"] == 3.2 and sos["remaining_life_years"] is None
-    assert sos["alerts"] == [{"alert": "step_drop", "severity": "critical"}]  # the sink's own record
-    assert sos["detail"]["trend"]["slope_v_per_day"] is None  # NaN never reaches a JSON parser
-    assert body["alerts_active"] == 2 and body["temp_c"] == 6.5
-    assert body["link"] == {"frames": 10} and body["extra"] == {"readings": 42}
-    assert "sinks" not in json.dumps(body)
-
-
-def test_state_payload_without_analysis_or_readings() -> None:
-    body = json.loads(enc.state_payload(HealthSummary(T0, "car-1", {"vehicle": "car-1"})))
-    assert body["main"]["voltage_v"] is None and body["state"] is None and body["alerts_active"] == 0
-    assert body["main"]["detail"] is None
-
-
-def test_state_payload_from_the_real_analysis_summary() -> None:
-    from battwatch import config
-    from battwatch.core.analysis import build_analyzer
-
-    cfg = config.defaults("car-1", battery={"main": {"installed": "2022-01-01"}, "sos": {"installed": "2020-01-01"}})
-    an = build_analyzer(cfg)
-    for i in range(600):
-        an.feed(_r(T0 + i * 60, 12.62, 5.15, 10.0))
-    body = json.loads(enc.state_payload(HealthSummary(T0 + 599 * 60, "car-1", an.summary(T0 + 599 * 60))))
-    for battery in ("main", "sos"):
-        figures = body[battery]
-        assert set(enc.SUMMARY_KEYS) <= set(figures)
-        assert figures["voltage_v"] == pytest.approx(12.62 if battery == "main" else 5.15)
-        assert figures["age_years"] is not None and figures["remaining_life_years"] is not None
-        assert isinstance(figures["alerts"], list) and figures["detail"]
-    assert isinstance(body["state"], str) and body["state"]
-
-
-def test_state_payload_of_a_faulted_channel_shows_no_current_voltage_or_charge() -> None:
-    good = {"voltage": 0.0, "soc_pct": 0, "rested_voltage": 12.61, "rested_at": "2025-01-01T06:00:00Z",
-            "sensor_fault": "open_wire", "sensor_fault_since": "2025-01-01T09:00:00Z",
-            "sensor_fault_first_sign": "2025-01-01T08:00:00Z"}
-    late = {**good, "rested_voltage": 0.01, "rested_at": "2025-01-01T08:30:00Z"}
-    summary = HealthSummary(T0, "car-1", {"main": good, "sos": late})
-    body = json.loads(enc.state_payload(summary, latest=_r(T0, 0.0, 0.0, 6.5)))
-    main, sos = body["main"], body["sos"]
-    for figures in (main, sos):
-        # Home Assistant shows these as unknown rather than a flat battery
-        assert figures["voltage_v"] is None and figures["soc_pct"] is None
-        assert figures["sensor_fault"] == "open_wire"
-    # the rested reading from before the first sign still stands; one after it does not
-    assert main["rest_v"] == 12.61 and main["rest_at"].startswith("2025-01-01T06:00:00")
-    assert sos["rest_v"] is None and sos["rest_at"] is None
-    assert main["detail"]["voltage"] == 0.0  # the raw figures stay in the detail
-
-
-def test_state_payload_after_an_open_wire_in_the_real_analysis() -> None:
-    from battwatch import config
-    from battwatch.core.analysis import build_analyzer
-
-    cfg = config.defaults("car-1")
-    an = build_analyzer(cfg)
-    t = T0
-
-    def window(v: float, dt: float) -> None:  # a device window of dt seconds ending at t
-        nonlocal t
-        t += dt
-        an.feed(Reading(t, v, v - 0.003 if v else 0.0, v + 0.003 if v else 0.0, 5.15, 5.148, 5.152, 10.0, dt))
-
-    for _ in range(30):  # a drive, so the park that follows is a rest
-        window(14.2, 60.0)
-    for _ in range(24 * 6):  # a day parked, 10-min windows
-        window(12.62, 600.0)
-    for _ in range(6 * 6):  # then the 12 V tap reads 0 V for six hours
-        window(0.0, 600.0)
-    summary = an.summary(t)
-    assert summary["main"]["sensor_fault"]  # the analysis saw the fault
-    body = json.loads(enc.state_payload(HealthSummary(t, "car-1", summary)))
-    assert body["main"]["voltage_v"] is None and body["main"]["soc_pct"] is None
-    assert body["main"]["rest_v"] == pytest.approx(12.62)
-    assert body["sos"]["voltage_v"] == pytest.approx(5.15)  # the other channel is untouched
 
 
 def test_discovery_has_one_device_sensors_and_a_binary_sensor_per_alert_kind() -> None:

@@ -11,6 +11,7 @@ import pytest
 from paho.mqtt.enums import MQTTErrorCode
 
 from battwatch import config
+from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HealthSummary
 from battwatch.sinks.mqtt import IN_FLIGHT, MqttSink, _Sender
 
@@ -114,7 +115,7 @@ def test_a_connection_lost_mid_batch_skips_no_row(tmp_path: Path) -> None:
 def test_a_retained_topic_keeps_only_its_newest_undelivered_value(tmp_path: Path) -> None:
     sink, sender, client = _setup(tmp_path)
     for k in range(5):
-        sink.summary(HealthSummary(T0 + k, "car-1", {"vehicle": "car-1"}))
+        sink.summary(HealthSummary(T0 + k, "car-1", from_json({"vehicle": "car-1"}, vehicle="car-1", t=T0 + k)))
     assert sink.outbox.count == 1
     sender._pump()
     assert len(client.sent) == 1 and b'"t":1735689604' in client.sent[0][1]

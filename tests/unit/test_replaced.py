@@ -61,13 +61,13 @@ def test_told_in_time_every_sos_alert_clears_at_the_replacement_and_none_follows
         j = tr.to_json_dict()
         assert (tr.change, j["change"], j["previous_severity"]) == ("cleared", "cleared", tr.severity)
     assert after == []  # the new pack is healthy: no alert, no hint, nothing
-    s = an.summary(readings[-1].t)["sos"]
+    s = an.summary(readings[-1].t).to_json()["sos"]
     assert (s["fitted"], s["fitted_from"], s["replaced_note"]) == ("2025-03-25", "replaced", "dealer")
     assert s["age_years"] == pytest.approx((readings[-1].t - REPLACED_SOS_AT) / (365.25 * DAY_S), abs=0.01)
     assert s["alerts"] == [] and s["health"] == "good"
     # its trend restarted with the new pack: nothing of the old pack's decline is left
     assert s["trend"]["projected_end_of_life_date"] is None
-    assert an.summary(readings[-1].t)["main"]["fitted_from"] == "installed"
+    assert an.summary(readings[-1].t).to_json()["main"]["fitted_from"] == "installed"
 
 
 def test_untold_the_alerts_stay_and_the_hint_is_said_once(readings: list[Reading]) -> None:
@@ -81,7 +81,7 @@ def test_untold_the_alerts_stay_and_the_hint_is_said_once(readings: list[Reading
     assert 80.9 <= _day(hint) <= 82.1  # three whole days on the new level after the garage day
     assert "battwatch replaced --battery sos --date 2025-03-25" in hint.message
     assert "Nothing is reset until then" in hint.message
-    s = an.summary(readings[-1].t)["sos"]
+    s = an.summary(readings[-1].t).to_json()["sos"]
     active = {a["alert"]: a["severity"] for a in s["alerts"]}
     assert active == {"decline": "critical", "replaced_hint": "info"}  # the alerts stay; the hint shows
     assert (s["fitted"], s["fitted_from"]) == ("2022-06-01", "installed")
@@ -100,7 +100,7 @@ def test_told_late_the_reset_comes_with_the_next_reading(readings: list[Reading]
     # the hint (raised before it was told) is cleared with the rest
     assert {tr.alert for tr in cleared} == {"decline", "replaced_hint"}
     assert [tr for tr in trs if tr.t > first_after] == []
-    s = an.summary(readings[-1].t)["sos"]
+    s = an.summary(readings[-1].t).to_json()["sos"]
     assert s["fitted"] == "2025-03-25"
 
 
@@ -116,7 +116,7 @@ def test_a_restart_after_the_replacement_carries_on_as_if_none_happened(readings
     assert second.pending == []  # applied already: not again
     trs += _run(second, readings[cut:])
     assert trs == whole
-    assert second.summary(readings[-1].t)["sos"]["fitted"] == "2025-03-25"
+    assert second.summary(readings[-1].t).to_json()["sos"]["fitted"] == "2025-03-25"
 
 
 def test_an_installed_date_later_than_the_replacement_wins(readings: list[Reading]) -> None:
@@ -125,7 +125,7 @@ def test_an_installed_date_later_than_the_replacement_wins(readings: list[Readin
     an = _analyzer(raw)
     trs = _run(an, readings, told_at=readings[0].t)
     assert not any("cleared: battery replaced" in tr.message for tr in trs)
-    s = an.summary(readings[-1].t)["sos"]
+    s = an.summary(readings[-1].t).to_json()["sos"]
     assert (s["fitted"], s["fitted_from"]) == ("2025-03-27", "installed")
 
 

@@ -7,6 +7,7 @@ import re
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,9 @@ def test_sos_decline_picture_and_text_name_the_alerts_and_the_projected_dates(
     assert warn and eol, out
     assert "2025-09-06" < warn.group(1) < eol.group(1)
     data = collect_report(sc.csv, sc.cfg())
-    trend = data.summary["sos"]["trend"]
-    assert (warn.group(1), eol.group(1)) == (trend["projected_warning_date"], trend["projected_end_of_life_date"])
+    assert data.summary is not None and data.summary.sos is not None
+    trend = data.summary.sos.trend
+    assert (warn.group(1), eol.group(1)) == (trend.warning_date, trend.end_date)
     # a decline warning is held only while the crossing is at most 120 days ahead
     assert data.end is not None and data.sos_warning_t is not None
     assert 0 < data.sos_warning_t - data.end <= 120 * DAY_S
@@ -384,10 +386,13 @@ def test_the_verdict_under_the_title_fits_the_picture_however_long(scenario: Any
     sc = scenario("sensor-loose-wire")
     data = collect_report(sc.csv, sc.cfg())
     assert isinstance(data, ReportData)
-    data.summary["main"]["remaining_life_text"] = "about 2.9 years (by age, expected life of 5 years)"
-    data.summary["sos"]["remaining_life_text"] = (
+    s = data.summary
+    assert s is not None and s.main is not None and s.sos is not None
+    main = replace(s.main, remaining=replace(s.main.remaining, text="about 2.9 years (by age, expected life of 5 years)"))
+    sos = replace(s.sos, remaining=replace(s.sos.remaining, text=(
         "at most 6 months (while self_discharge warning is active), overdue by 1.5 years (past its expected "
-        "life of 5.5 years), and more words still so that the line alone is longer than the picture is wide")
+        "life of 5.5 years), and more words still so that the line alone is longer than the picture is wide")))
+    data = replace(data, summary=replace(s, main=main, sos=sos))
     fig = draw_report(data)
     try:
         fig.canvas.draw()
@@ -418,8 +423,9 @@ def test_the_title_and_the_age_warning_agree_about_an_old_battery(scenario: Any)
     assert "overdue" not in title, title
     assert ("SOS pack: attention, remaining life: in its replacement window: expected life of 5.5 years reached, "
             "at most 1.1 years left") in title, title
-    (age,) = [a for a in data.summary["sos"]["alerts"] if a["alert"] == "age"]
-    assert age["severity"] == "warning" and "at most 1.1 years" in age["message"]
+    assert data.summary is not None and data.summary.sos is not None
+    (age,) = [a for a in data.summary.sos.alerts if a.alert == "age"]
+    assert age.severity == "warning" and "at most 1.1 years" in age.message
 
 
 def test_a_rested_reading_after_the_first_sign_of_an_active_fault_is_not_given_as_good(

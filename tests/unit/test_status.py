@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from battwatch.adapters.store import Store
 from battwatch.cli import main
 from battwatch.commands import status
 from battwatch.config import Config
+from battwatch.core.healthsummary import SUMMARY_VERSION, GoodRested, from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 
 T0 = 1_714_560_000.0  # 2024-05-01T10:40:00Z
@@ -27,29 +29,34 @@ def make_cfg(store: Path, **battery: Any) -> Config:
 
 
 def full_summary(t: float) -> dict[str, Any]:
+    """A summary as a battwatch from before the versioned form stored it (version 1)."""
     return {
         "vehicle": "car-1",
         "time": t,
         "readings": 3,
         "state": "parked",
         "main": {
-            "soc_pct": 81.4,
-            "age_years": 2.13,
-            "remaining_life_years": [2.5, 4.0],
-            "remaining_life_basis": "calendar age, AGM 4-7 years",
-            "last_crank_min_v": 10.42,
-            "resting_v": 12.61,
+            "voltage": 12.62, "rested_voltage": 12.61, "rested_voltage_25c": 12.64,
+            "rested_at": "2024-05-01T03:00:00.000+00:00", "soc_pct": 81, "age_years": 2.13,
+            "remaining_life_years": 2.87, "remaining_life_basis": "age",
+            "remaining_life_text": "about 2.9 years (by age, expected life of 5 years)",
+            "last_crank_min_v": 10.42, "last_crank_at": "2024-05-01T07:00:00.000+00:00", "last_crank_temp_c": 12.0,
+            "trend": {"rested_v_per_day": None, "rested_significant": None, "crank_dip_ratio": None,
+                      "trend_limit": None},
+            "channel_seen": True, "sensor_fault": None, "health": "good", "health_reason": None,
             "alerts": [],
         },
         "sos": {
-            "age_years": 5.9,
-            "remaining_life_years": 0.4,
-            "remaining_life_basis": "NiMH lifespan [4, 7] years; decay trend",
-            "trend": "falling 12 mV/month",
+            "voltage": 4.9, "rested_voltage": 4.41, "rested_at": "2024-05-01T08:00:00.000+00:00",
+            "age_years": 5.9, "remaining_life_years": 0.0, "remaining_life_basis": "alert",
+            "remaining_life_text": "replace now (low_voltage critical, raised 2024-05-01)",
+            "trend": {"slope_v_per_day": -0.0004, "n_days": 30, "significant": True,
+                      "projected_warning_date": None, "projected_end_of_life_date": "2024-06-01"},
+            "channel_seen": True, "sensor_fault": None, "health": "action needed", "health_reason": None,
             "alerts": [
-                {"alert": "sos_age", "severity": "warning", "since": T0 - 86400, "value": 5.9,
+                {"alert": "age", "severity": "warning", "since": T0 - 86400, "value": 5.9,
                  "message": "SOS pack is 5.9 years old; plan a replacement"},
-                {"alert": "sos_low", "severity": "critical", "since": "2024-05-01T08:00:00+00:00",
+                {"alert": "low_voltage", "severity": "critical", "since": "2024-05-01T08:00:00+00:00",
                  "value": 4.41, "message": "SOS pack at 4.41 V at rest"},
             ],
         },
@@ -65,15 +72,16 @@ def full_summary(t: float) -> dict[str, Any]:
 
 
 def build_store(directory: Path, summary: dict[str, Any] | str | None) -> None:
+    """A store with three readings, a transition and ``summary`` stored as it is (a dict as
+    an older battwatch wrote it, a string as raw text)."""
     store = Store(directory, "car-1")
     for i in range(3):
         store.reading(Reading(T0 + i, 12.6 + i / 100, 12.5, 12.7, 4.9, 4.8, 5.0, 21.5, 1.0), "parked")
-    store.transition(AlertTransition(T0 - 3600, "car-1", "sos", "sos_low", "critical", "raised", 4.41,
+    store.transition(AlertTransition(T0 - 3600, "car-1", "sos", "low_voltage", "critical", "raised", 4.41,
                                      "SOS pack at 4.41 V at rest"))
-    if isinstance(summary, dict):
-        store.summary(HealthSummary(T0 + 2, "car-1", summary))
-    elif isinstance(summary, str):
-        store.db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('summary', ?)", (summary,))
+    if summary is not None:
+        raw = summary if isinstance(summary, str) else json.dumps(summary)
+        store.db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('summary', ?)", (raw,))
     store.close()
 
 
@@ -81,7 +89,7 @@ def no_systemd() -> str | None:
     return None
 
 
-def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
+def test_an_older_store_s_summary_is_shown_in_every_section(tmp_path: Path) -> None:
     build_store(tmp_path, full_summary(T0 + 2))
     cfg = make_cfg(tmp_path, main={"installed": "2022-03-15"})
     now = (tmp_path / "battwatch.sqlite3").stat().st_mtime + 30
@@ -93,20 +101,17 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
     assert info["readings"] == 3
     assert info["last_reading"]["main_v"] == pytest.approx(12.62)
     assert info["last_reading"]["state"] == "parked"
-    main_b, sos_b = info["batteries"]["main"], info["batteries"]["sos"]
-    assert main_b["soc_pct"] == pytest.approx(81.4)
-    assert main_b["remaining_life_years"] == [2.5, 4.0]
-    assert main_b["last_crank_min_v"] == pytest.approx(10.42)
-    assert main_b["other"] == {"resting_v": 12.61}
-    assert sos_b["remaining_life_basis"].startswith("NiMH")
+    s = info["summary"]
+    assert s.main.soc_pct == 81 and s.main.last_start.min_v == pytest.approx(10.42)
+    assert s.sos.trend.v_per_day == -0.0004 and s.sos.trend.end_date == "2024-06-01"  # version 1 names
     # critical first, whatever order the analysis listed them in; both time formats read
-    assert [a["alert"] for a in info["alerts"]] == ["sos_low", "sos_age"]
+    assert [a["alert"] for a in info["alerts"]] == ["low_voltage", "age"]
     assert info["alerts"][0]["since"] == "2024-05-01T08:00:00.000+00:00"
     assert info["sinks"]["mqtt"] == {"connected": False, "backlog": 1234, "last_error": "connection refused",
                                      "detail": full_summary(0)["sinks"]["mqtt"]}
     assert info["sinks"]["influx"]["backlog"] == 0
     assert info["link"]["loss_pct"] == pytest.approx(0.3)
-    assert info["recent_events"][0]["alert"] == "sos_low"
+    assert info["recent_events"][0]["alert"] == "low_voltage"
 
     text = status.render(info)
     for expected in (
@@ -114,12 +119,17 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
         "Last reading  2024-05-01 10:40:02 UTC (",
         "Starter battery 12 V (agm, 80 Ah)",
         "12 V 12.62 V, SOS 4.90 V, 21.5 °C, parked",
+        "  health            good",
+        "  voltage           12.62 V now; rested 12.61 V (12.64 V at 25 °C) at 2024-05-01 03:00:00 UTC",
         "state of charge   81 %",
-        "remaining life    2.5–4.0 years (basis: calendar age, AGM 4-7 years)",
-        "last start        lowest 10.42 V",
-        "trend             falling 12 mV/month",
+        "  age               2.1 years, installed 2022-03-15",
+        "remaining life    about 2.9 years (by age, expected life of 5 years)",
+        "last start        lowest 10.42 V, 2024-05-01 07:00:00 UTC at 12.0 °C",
+        "  health            action needed",
+        "remaining life    replace now (low_voltage critical, raised 2024-05-01)",
+        "trend             rested voltage falling 0.4 mV a day over 30 rested days, the critical level around 2024-06-01",
         "Alerts        2 active",
-        "CRITICAL sos/sos_low since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
+        "CRITICAL sos/low_voltage since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
         "mqtt     DISCONNECTED, backlog 1,234, last error: connection refused",
         "influx   connected, backlog 0",
         "Serial link   up — bw-adc-r1 firmware 1.2.0",
@@ -128,59 +138,68 @@ def test_full_summary_is_shown_in_every_section(tmp_path: Path) -> None:
         assert expected in text, f"{expected!r} not in:\n{text}"
 
 
+def test_the_daemon_s_typed_summary_reads_back_as_it_was(tmp_path: Path) -> None:
+    """What the store writes is what status reads: the versioned form round-trips."""
+    summary = from_json(full_summary(T0 + 2))
+    store = Store(tmp_path, "car-1")
+    store.summary(HealthSummary(T0 + 2, "car-1", summary))
+    store.close()
+    stored = json.loads(sqlite3.connect(tmp_path / "battwatch.sqlite3").execute(
+        "SELECT value FROM kv WHERE key = 'summary'").fetchone()[0])
+    assert stored["version"] == SUMMARY_VERSION
+    info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
+    assert info["summary"] == summary and "note" not in info
+
+
+def test_a_summary_from_a_newer_battwatch_is_said_not_misread(tmp_path: Path) -> None:
+    build_store(tmp_path, {**full_summary(T0), "version": SUMMARY_VERSION + 1})
+    info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
+    assert info["summary"] is None and info["readings"] == 3
+    assert (f"the stored summary cannot be read (stored summary: written by a newer battwatch (summary version "
+            f"{SUMMARY_VERSION + 1}; this one reads up to {SUMMARY_VERSION}): update battwatch to read it)") in info["note"]
+    text = status.render(info)
+    assert "no analysis in the store yet" in text and "Recent alert transitions" in text
+
+
 def test_an_installation_date_after_the_data_gives_no_age(tmp_path: Path) -> None:
     """The analysis found no age (its data are from before `installed`): status must not work
     one out from the wall clock ("-5.7 years"), and says why it is unknown."""
-    build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3,
-                           "sos": {"age_years": None, "remaining_life_years": None, "alerts": []}})
+    sos = {**full_summary(T0)["sos"], "age_years": None,
+           "age_note": "the installation date 2030-01-01 is after the data (2024-05-01)"}
+    build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3, "version": 2, "sos": sos})
     info = status.collect(make_cfg(tmp_path, sos={"installed": "2030-01-01"}), now=T0 + 10, systemd=no_systemd)
-    assert info["batteries"]["sos"]["age_years"] is None
-    assert "  age               unknown: installed 2030-01-01, but the installation date is after the data" in (
+    assert info["summary"].sos.age_years is None
+    assert "  age               unknown: the installation date 2030-01-01 is after the data (2024-05-01)" in (
         status.render(info))
-    # the same stored summary (no date configured when it was written) with a date before the
-    # data: the age comes from the configured date, and nothing claims the data are older
-    info = status.collect(make_cfg(tmp_path, sos={"installed": "2020-01-01"}), now=T0 + 10, systemd=no_systemd)
-    assert info["batteries"]["sos"]["age_years"] is not None and info["batteries"]["sos"]["age_years"] > 4
-    assert "after the data" not in status.render(info)
-    # no summary yet, and a date after today: no negative age either
-    build_store(tmp_path / "empty", {"vehicle": "car-1", "time": T0, "readings": 3})
-    info = status.collect(make_cfg(tmp_path / "empty", sos={"installed": "2030-01-01"}), now=T0, systemd=no_systemd)
-    assert info["batteries"]["sos"]["age_years"] is None
-    assert "unknown: installed 2030-01-01, but the installation date is in the future" in status.render(info)
+    # an older battwatch's negative age reads as unknown too, never as "-5.7 years"
+    build_store(tmp_path / "old", {"vehicle": "car-1", "time": T0, "sos": {**sos, "age_years": -5.7}})
+    info = status.collect(make_cfg(tmp_path / "old"), now=T0 + 10, systemd=no_systemd)
+    assert info["summary"].sos.age_years is None and "-5.7" not in status.render(info)
 
 
-def test_missing_analysis_keys_fall_back_without_errors(tmp_path: Path) -> None:
+def test_a_store_before_its_first_analysis_shows_what_it_has(tmp_path: Path) -> None:
     # what the daemon stores before the analysis exists: no main/sos/sinks keys at all
     build_store(tmp_path, {"vehicle": "car-1", "time": T0, "readings": 3})
-    cfg = make_cfg(tmp_path, sos={"installed": "2019-06-01"})
-    info = status.collect(cfg, now=T0 + 10, systemd=no_systemd)
-    sos_b, main_b = info["batteries"]["sos"], info["batteries"]["main"]
-    assert sos_b["age_years"] == pytest.approx(4.92, abs=0.01)
-    assert sos_b["age_basis"] == "installed date in the configuration"
-    assert main_b["age_years"] is None and main_b["soc_pct"] is None
+    info = status.collect(make_cfg(tmp_path, sos={"installed": "2019-06-01"}), now=T0 + 10, systemd=no_systemd)
+    assert info["summary"].main is None and info["batteries"]["sos"]["present"] is False
+    assert info["batteries"]["sos"]["installed"] == "2019-06-01"
     assert info["alerts"] == [] and info["sinks"] == {} and info["link"] is None
     text = status.render(info)
-    assert "age               4.9 years, installed 2019-06-01; from the installed date in the configuration" in text
-    assert "age               unknown (set `installed` in the configuration)" in text
-    assert "remaining life    unknown" in text
+    assert "SOS backup battery (nimh, 4 cells)\n  no analysis in the store yet" in text
     assert "Alerts        none active" in text
     assert "Serial link   no statistics yet" in text
 
 
-def test_wrong_types_in_summary_are_ignored(tmp_path: Path) -> None:
-    odd = {"main": "broken", "sos": {"alerts": [1, None, {"severity": "info"}], "soc_pct": "70",
-                                     "remaining_life_years": [1, "x"]},
-           "sinks": ["mqtt"], "link": {"frames": "many", "connected": "yes"}}
+def test_wrong_types_in_a_stored_summary_are_said_with_their_key(tmp_path: Path) -> None:
+    odd = full_summary(T0)
+    odd["sos"]["soc_pct"] = "70"
     build_store(tmp_path, odd)
     info = status.collect(make_cfg(tmp_path), now=T0, systemd=no_systemd)
-    assert info["batteries"]["main"]["present"] is False
-    assert info["batteries"]["sos"]["soc_pct"] is None
-    assert info["batteries"]["sos"]["remaining_life_years"] is None
-    assert info["alerts"] == [{"battery": "sos", "alert": "?", "severity": "info", "since": None, "raised": None,
-                               "raised_severity": None, "value": None, "message": ""}]
-    assert info["sinks"] == {}
-    assert info["link"]["frames"] == 0 and info["link"]["connected"] is None
-    assert "Serial link   state unknown" in status.render(info)
+    assert info["summary"] is None and info["readings"] == 3
+    assert "stored summary.sos.soc_pct: expected a number, got the text '70'" in info["note"]
+    build_store(tmp_path / "b", {**full_summary(T0), "main": "broken"})
+    info = status.collect(make_cfg(tmp_path / "b"), now=T0, systemd=no_systemd)
+    assert "stored summary.main: expected an object, got the text 'broken'" in info["note"]
 
 
 def test_corrupt_summary_json_is_reported_not_raised(tmp_path: Path) -> None:
@@ -259,7 +278,7 @@ def test_json_output_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["status", "-c", str(cfg_path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["vehicle"] == "car-1"
-    assert data["batteries"]["main"]["soc_pct"] == pytest.approx(81.4)
+    assert data["batteries"]["main"]["soc_pct"] == 81 and data["summary"]["version"] == SUMMARY_VERSION
     assert data["alerts"][0]["severity"] == "critical"
     assert data["sinks"]["mqtt"]["backlog"] == 1234
     assert data["link"]["lost_frames"] == 3
@@ -298,7 +317,7 @@ def faulted_summary(rested_at: str, first_sign: str | None) -> dict[str, Any]:
     summary = full_summary(T0)
     summary["main"].update({
         "voltage": 0.02, "rested_voltage": 12.61, "rested_voltage_25c": 12.64, "rested_at": rested_at,
-        "soc_pct": 81.4, "sensor_fault": "open", "sensor_fault_since": "2024-05-01T09:00:00+00:00",
+        "soc_pct": 81, "sensor_fault": "open", "sensor_fault_since": "2024-05-01T09:00:00+00:00",
         "sensor_fault_first_sign": first_sign, "health": "unknown (sensor fault)",
     })
     summary["state"] = "unknown"  # as the analysis says while the 12 V channel is faulted
@@ -308,11 +327,10 @@ def faulted_summary(rested_at: str, first_sign: str | None) -> dict[str, Any]:
 def test_a_faulted_channel_shows_no_current_voltage_or_charge(tmp_path: Path) -> None:
     build_store(tmp_path, faulted_summary("2024-05-01T03:00:00+00:00", "2024-05-01T08:50:00+00:00"))
     info = status.collect(make_cfg(tmp_path), now=T0 + 10, systemd=no_systemd)
-    main_b = info["batteries"]["main"]
-    assert main_b["readings_trustworthy"] is False
-    assert "voltage" not in main_b and main_b["soc_pct"] is None
-    assert main_b["last_good_rested"] == {"voltage": 12.61, "at": "2024-05-01T03:00:00.000+00:00", "soc_pct": 81.4}
-    assert "readings_trustworthy" not in info["batteries"]["sos"]  # the healthy channel is as it was
+    main_b = info["summary"].main
+    assert main_b.trusted_voltage() is None and main_b.trusted_soc() is None
+    assert main_b.good_rested() == GoodRested(12.61, status._as_time("2024-05-01T03:00:00+00:00"), 81)
+    assert info["summary"].sos.fault is None  # the healthy channel is as it was
     text = status.render(info)
     assert "Vehicle       unknown (the 12 V channel, which tells the states apart, has a sensor fault)" in text
     main_part = text[text.index("Starter battery"):text.index("SOS backup battery")]
@@ -328,7 +346,7 @@ def test_a_rested_reading_after_the_first_sign_is_not_called_good(tmp_path: Path
     # a frozen channel fed the rules until it was found out: its last rested value is suspect
     build_store(tmp_path, faulted_summary("2024-05-01T08:55:00+00:00", "2024-05-01T05:00:00+00:00"))
     info = status.collect(make_cfg(tmp_path), now=T0 + 10, systemd=no_systemd)
-    assert info["batteries"]["main"]["last_good_rested"] is None
+    assert info["summary"].main.good_rested() is None
     text = status.render(info)
     assert ("readings not trustworthy (sensor fault since 2024-05-01 09:00:00 UTC); no rested reading known "
             "good: the last one (12.61 V at 2024-05-01 08:55:00 UTC) is after its first sign at "
@@ -348,10 +366,10 @@ def test_an_open_sos_wire_reads_as_not_trustworthy(tmp_path: Path) -> None:
                            env={})
     replay_file(log, cfg, store_dir=tmp_path / "s")
     info = status.collect(cfg, systemd=no_systemd)
-    sos_b = info["batteries"]["sos"]
-    assert sos_b["sensor_fault"] == "open" and sos_b["sensor_fault_since"] == "2025-01-08T14:20:00.000+00:00"
-    good = sos_b["last_good_rested"]
-    assert good is not None and good["at"] <= sos_b["sensor_fault_first_sign"]
+    fault = info["summary"].sos.fault
+    assert fault.kind == "open" and fault.since == status._as_time("2025-01-08T14:20:00+00:00")
+    good = info["summary"].sos.good_rested()
+    assert good is not None and good.at <= fault.first_sign
     text = status.render(info)
     sos = text[text.index("SOS backup battery"):text.index("Alerts")]
     assert re.search(r"  voltage           readings not trustworthy \(sensor fault since 2025-01-08 14:20:00 UTC\); "
@@ -378,15 +396,15 @@ def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:
     (now,) = [a for a in info["alerts"] if (a["battery"], a["alert"]) == ("sos", "low_voltage")]
     (raised,) = [e for e in info["recent_events"] if (e["battery"], e["alert"], e["severity"]) ==
                  ("sos", "low_voltage", "critical")]
-    rested = info["batteries"]["sos"]["rested_voltage"]
+    rested = info["summary"].sos.rested_voltage
     assert now["severity"] == "critical"
     assert now["message"].startswith(f"SOS backup battery rested at {rested:.2f} V")
     assert now["message"] != raised["message"] and "below the 4.40 V critical level" in now["message"]
-    (stored,) = [a for a in info["summary"]["sos"]["alerts"] if a["alert"] == "low_voltage"]
-    assert stored["message_at"] > raised["time"]
+    (stored,) = [a for a in info["summary"].sos.alerts if a.alert == "low_voltage"]
+    assert stored.message_at > status._as_time(raised["time"])
     # since when it is critical, and when it was first raised, at what
-    assert now["since"] == stored["severity_since"] and status._as_time(now["since"]) == status._as_time(raised["time"])
-    assert now["raised"] == stored["since"] < now["since"] and now["raised_severity"] == "info"
+    assert status._as_time(now["since"]) == stored.severity_since == status._as_time(raised["time"])
+    assert status._as_time(now["raised"]) == stored.since < stored.severity_since and now["raised_severity"] == "info"
     text = status.render(info)
     assert (f"CRITICAL sos/low_voltage since {status._when(now['since'])} (raised {status._when(now['raised'])} "
             f"as info): {now['message']}") in text
@@ -412,9 +430,9 @@ def test_the_self_discharge_line_shows_the_baseline_the_active_warning_judged_ag
     text = status.render(info)
     (line,) = [x for x in text.splitlines() if x.startswith("  self-discharge")]
     assert f"{m[1]} mV a day" in line and "its own baseline: " in line and f"{m[2]} % a day" in line, (line, m[0])
-    sd = info["summary"]["sos"]["self_discharge"]
-    assert sd["last_mv_per_day"] != sd["alert_mv_per_day"]  # the case at issue: the last park is another one
-    assert f"last long park {sd['last_mv_per_day']:.1f} mV a day" in line
+    sd = info["summary"].sos.self_discharge
+    assert sd.last_mv_per_day != sd.alert_mv_per_day  # the case at issue: the last park is another one
+    assert f"last long park {sd.last_mv_per_day:.1f} mV a day" in line
 
 
 def _replayed_store(tmp_path: Path, vehicle: str) -> Path:

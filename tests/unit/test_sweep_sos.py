@@ -63,7 +63,7 @@ def analyse(readings: Iterable[Reading], chem: str, cells: int, *, every_day: bo
         last = r
         if every_day and int(r.t // DAY) != day:
             day = int(r.t // DAY)
-            daily.append((r.t, an.summary(r.t)["sos"]))
+            daily.append((r.t, an.summary(r.t).to_json()["sos"]))
     assert last is not None
     out += an.tick(last.t)
     return out, daily
@@ -326,7 +326,7 @@ def test_an_sos_only_tap_in_a_driven_car_sees_the_drives_as_charges(chem: str, c
         last = r
     assert last is not None
     assert worst(out) in ("none", "info")
-    s = an.summary(last.t)
+    s = an.summary(last.t).to_json()
     assert s["main"]["channel_seen"] is False and s["sos"]["channel_seen"] is True
     assert s["sos"]["judged_on"] == "own voltage"
     assert s["sos"]["rested_at"] is not None
@@ -362,7 +362,7 @@ def test_remaining_life_never_promises_more_than_the_readings_show(
         assert years <= allowed + 0.005, (left, s["remaining_life_text"])  # given to 0.01 years
         assert "month" not in s["remaining_life_text"] or left > 30.0, s["remaining_life_text"]
         if s["remaining_life_basis"] == "trend":
-            assert s["trend"]["slope_v_per_day"] is not None and s["trend"]["significant"]
+            assert s["trend"]["v_per_day"] is not None and s["trend"]["significant"]
             date = s["trend"]["projected_end_of_life_date"]
             assert date is not None and date <= iso_day(t + allowed * 365.25 * DAY), (date, left)
     assert checked >= 1

@@ -434,7 +434,7 @@ class Store:
         self.write_transition(tr)
 
     def summary(self, s: HealthSummary) -> None:
-        self.put("summary", s.data)
+        self.put("summary", s.data.to_json())
 
     def reminder(self, tr: AlertTransition) -> None:
         pass  # the store keeps transitions; a reminder changes nothing it holds

@@ -25,6 +25,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.core import influx_encode as enc
+from battwatch.core.healthsummary import (
+    BatterySummary,
+    SummaryError,
+    VehicleSummary,
+    battery_from_json,
+    version_of,
+)
+from battwatch.core.influx_health import health_points, projection_points
 from battwatch.core.mqtt_encode import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -146,55 +154,51 @@ def window_aggregate(body: Mapping[str, Any], vehicle: str) -> enc.WindowAggrega
         raise BadPayload(str(e)) from None
 
 
-def health_summary(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A state message as the analysis summary the health encoder reads.
+def health_summary(body: Mapping[str, Any], vehicle: str, t: float) -> VehicleSummary:
+    """A state message as the typed summary the car's own sinks format: each battery from its
+    ``detail`` (the summary's JSON section) and its ``alerts``; BadPayload says where it is bad."""
+    try:
+        version_of({"version": body.get("summary_version", 1)}, "state")
+        batteries: dict[str, BatterySummary] = {}
+        for battery in enc.BATTERIES:
+            sec = _section(body, battery)
+            detail = None if sec is None else sec.get("detail")
+            if sec is None or detail is None:
+                continue  # a car without an analysis: no health to write
+            if not isinstance(detail, Mapping):
+                raise BadPayload(f"{battery}.detail: expected an object")
+            batteries[battery] = battery_from_json({**detail, "alerts": sec.get("alerts") or []}, battery,
+                                                   f"{battery}.detail")
+    except SummaryError as e:
+        raise BadPayload(str(e)) from None
+    state = body.get("state")
+    return VehicleSummary(vehicle, t, state=state if isinstance(state, str) else None,
+                          main=batteries.get("main"), sos=batteries.get("sos"))
 
-    Each battery's section is the analysis's own ``detail`` overlaid with the state's figures
-    (``voltage_v``, ``rest_v``, ``alerts``...), which the encoder knows under those names too.
-    """
-    summary: dict[str, Any] = {"state": body.get("state")}
-    for battery in enc.BATTERIES:
-        sec = _section(body, battery)
-        if sec is None:
-            continue
-        detail = sec.get("detail")
-        merged: dict[str, Any] = dict(detail) if isinstance(detail, Mapping) else {}
-        merged.update({k: v for k, v in sec.items() if k != "detail"})
-        summary[battery] = merged
-    return summary
 
-
-def rested_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, str]) -> list[enc.Point]:
-    """The analysis's last rested voltage of each battery, stamped with its own time."""
+def rested_points(summary: VehicleSummary, tags: Mapping[str, str]) -> list[enc.Point]:
+    """The analysis's last rested voltage of each battery known good, stamped with its own time."""
     out: list[enc.Point] = []
-    for battery in enc.BATTERIES:
-        sec = summary.get(battery)
-        if not isinstance(sec, Mapping):
-            continue
-        v = _num(sec.get("rest_v"))
-        t = enc.iso_to_t(sec.get("rest_at"))
-        if v is None or t is None:
+    for b in summary.batteries():
+        good = b.good_rested()
+        if good is None:
             continue
         p = enc.make_point(
-            enc.MEAS_RESTED, {**tags, enc.TAG_VEHICLE: vehicle, enc.TAG_BATTERY: battery},
-            {enc.F_V: v}, enc.time_ns(t),
+            enc.MEAS_RESTED, {**tags, enc.TAG_VEHICLE: summary.vehicle, enc.TAG_BATTERY: b.battery},
+            {enc.F_V: good.voltage}, enc.time_ns(good.at),
         )
         if p is not None:
             out.append(p)
     return out
 
 
-def crank_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, str]) -> list[enc.Point]:
+def crank_points(summary: VehicleSummary, tags: Mapping[str, str]) -> list[enc.Point]:
     """The analysis's last engine start (its minimum and temperature), stamped with its time."""
-    sec = summary.get("main")
-    if not isinstance(sec, Mapping):
+    start = None if summary.main is None else summary.main.last_start
+    if start is None or start.at is None:
         return []
-    min_v = _num(sec.get("last_crank_min_v"))
-    t = enc.iso_to_t(sec.get("last_crank_at"))
-    if min_v is None or t is None:
-        return []
-    ev = enc.CrankEvent(t, vehicle, min_v, None, None, _num(sec.get("last_crank_temp_c")))
-    p = enc.crank_point(ev, {**tags, enc.TAG_VEHICLE: vehicle})
+    ev = enc.CrankEvent(start.at, summary.vehicle, start.min_v, None, None, start.temp_c)
+    p = enc.crank_point(ev, {**tags, enc.TAG_VEHICLE: summary.vehicle})
     return [] if p is None else [p]
 
 
@@ -209,14 +213,8 @@ class _Memo:
     projection_day: int | None = None
 
 
-def _alert_key(summary: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    out: list[tuple[str, str, str]] = []
-    for battery in enc.BATTERIES:
-        sec = summary.get(battery)
-        alerts = sec.get("alerts") if isinstance(sec, Mapping) else None
-        if isinstance(alerts, list):
-            out += [(battery, str(a.get("alert")), str(a.get("severity"))) for a in alerts if isinstance(a, Mapping)]
-    return tuple(sorted(out))
+def _alert_key(summary: VehicleSummary) -> tuple[tuple[str, str, str], ...]:
+    return tuple(sorted((b.battery, a.alert, a.severity) for b in summary.batteries() for a in b.alerts))
 
 
 class Translator:
@@ -281,7 +279,7 @@ class Translator:
             t = enc.iso_to_t(body.get("time"))
         if t is None:
             raise BadPayload("t: missing or not a number")
-        summary = health_summary(body)
+        summary = health_summary(body, vehicle, t)
         memo = self._memo.get(vehicle)
         if memo is None:
             memo = self._memo[vehicle] = _Memo()
@@ -290,20 +288,20 @@ class Translator:
         slot = int(t // self.health_every_s) if self.health_every_s > 0 else None
         if slot is None or slot != memo.health_slot or alerts != memo.alerts:
             memo.health_slot, memo.alerts = slot, alerts
-            points += enc.health_points(summary, vehicle, t, tags)
-        for p in rested_points(summary, vehicle, tags):
+            points += health_points(summary, tags)
+        for p in rested_points(summary, tags):
             battery = p.tag(enc.TAG_BATTERY) or ""
             rest_slot = p.time_ns // int(self.rested_every_s * 1e9) if self.rested_every_s > 0 else p.time_ns
             if memo.rest_slot.get(battery) != rest_slot:
                 memo.rest_slot[battery] = rest_slot
                 points.append(p)
-        for p in crank_points(summary, vehicle, tags):
+        for p in crank_points(summary, tags):
             if memo.crank_t != p.time_ns:
                 memo.crank_t = p.time_ns
                 points.append(p)
         day = int(t // enc.DAY_S)
         if day != memo.projection_day:  # the trend moves slowly: once a day, like the car's sink
-            projection = enc.projection_points(summary, vehicle, t, tags)
+            projection = projection_points(summary, tags)
             if projection:
                 memo.projection_day = day
                 points += projection

@@ -6,10 +6,12 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from battwatch.core.model import AlertTransition, Health, Reading
+from battwatch.core.healthsummary import BatterySummary, VehicleSummary
+from battwatch.core.model import AlertTransition, Reading
 from battwatch.core.timefmt import iso_utc
 
 
@@ -49,12 +51,7 @@ def _fmt(v: Any, unit: str = "", digits: int = 2) -> str:
     return f"{v}{unit}"
 
 
-def _health(section: dict[str, Any]) -> str:
-    h = Health.of(section)
-    return "-" if h is None else h.text()
-
-
-def _health_table(summary: dict[str, Any]) -> Any:
+def _health_table(summary: VehicleSummary) -> Any:
     """Both batteries side by side: what an owner wants to know at the end of the demo."""
     from rich.table import Table
 
@@ -62,33 +59,38 @@ def _health_table(summary: dict[str, Any]) -> Any:
     table.add_column("")
     table.add_column("12 V starter battery")
     table.add_column("SOS backup pack")
-    main, sos = summary.get("main") or {}, summary.get("sos") or {}
+    main, sos = summary.main, summary.sos
 
-    def life(b: dict[str, Any]) -> str:
-        text = b.get("remaining_life_text")  # the analysis' words: "replace now (...)", "about ..."
-        if isinstance(text, str) and text:
-            return text
-        years = b.get("remaining_life_years")
-        return "-" if years is None else f"{years:.1f} years (by {b.get('remaining_life_basis', '?')})"
+    def cell(b: BatterySummary | None, value: Callable[[BatterySummary], str]) -> str:
+        return "-" if b is None else value(b)
 
-    def alerts(b: dict[str, Any]) -> str:
-        return ", ".join(f"{a['alert']} ({a['severity']})" for a in b.get("alerts", [])) or "none"
+    def life(b: BatterySummary) -> str:
+        r = b.remaining  # the analysis' words: "replace now (...)", "about ..."
+        return r.text or ("-" if r.years is None else f"{r.years:.1f} years (by {r.basis})")
 
-    sos_trend = sos.get("trend") or {}
-    slope = sos_trend.get("slope_v_per_day")
-    trend = "-"  # no fit yet: a short run has too few rested days
-    if isinstance(slope, int | float):
-        trend = (f"{slope * 1000:.2f} mV/day, warning level {sos_trend.get('projected_warning_date') or '-'}, "
-                 f"end of life {sos_trend.get('projected_end_of_life_date') or '-'}")
+    def alerts(b: BatterySummary) -> str:
+        return ", ".join(f"{a.alert} ({a.severity})" for a in b.alerts) or "none"
+
+    def trend(b: BatterySummary) -> str:
+        tr = b.trend  # no fit yet: a short run has too few rested days
+        return "-" if tr.v_per_day is None else (
+            f"{tr.v_per_day * 1000:.2f} mV/day, warning level {tr.warning_date or '-'}, "
+            f"end of life {tr.end_date or '-'}")
+
     rows = [
-        ("health", _health(main), _health(sos)),
-        ("rested voltage", _fmt(main.get("rested_voltage"), " V"), _fmt(sos.get("rested_voltage"), " V")),
-        ("state of charge", _fmt(main.get("soc_pct"), " %"), _fmt(sos.get("soc_pct"), " %")),
-        ("age", _fmt(main.get("age_years"), " years", 1), _fmt(sos.get("age_years"), " years", 1)),
-        ("remaining life", life(main), life(sos)),
-        ("last engine start", _fmt(main.get("last_crank_min_v"), " V minimum"), ""),
-        ("trend", "", trend),
-        ("active alerts", alerts(main), alerts(sos)),
+        (what, cell(main, value), cell(sos, value)) for what, value in (
+            ("health", lambda b: b.health.text()),
+            ("rested voltage", lambda b: _fmt(b.rested_voltage, " V")),
+            ("state of charge", lambda b: _fmt(b.soc_pct, " %")),
+            ("age", lambda b: _fmt(b.age_years, " years", 1) if b.age_years is not None else f"unknown: {b.age_note}"),
+            ("remaining life", life),
+        )
+    ]
+    rows += [
+        ("last engine start", _fmt(None if main is None or main.last_start is None else main.last_start.min_v,
+                                   " V minimum"), ""),
+        ("trend", "", cell(sos, trend)),
+        ("active alerts", cell(main, alerts), cell(sos, alerts)),
     ]
     for row in rows:
         table.add_row(*row)

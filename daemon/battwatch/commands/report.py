@@ -8,13 +8,15 @@ import logging
 import math
 import sys
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
+from battwatch.core.healthsummary import BatterySummary, VehicleSummary
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
+from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from battwatch.config import Config
@@ -130,7 +132,7 @@ class ReportData:
     transitions: tuple[AlertTransition, ...]  # of the whole log, as ``battwatch replay`` prints them
     spans: tuple[AlertSpan, ...]  # overlapping the period shown
     thresholds: Thresholds
-    summary: Mapping[str, Any]  # the analyzer's health summary at the end of the log
+    summary: VehicleSummary | None  # the analyzer's health summary at the end of the log
     unknown_columns: tuple[str, ...] = ()
 
 
@@ -356,7 +358,7 @@ def collect_report(
         # closed and judged, age
         transitions += [o for o in pipeline.end_of_data(res.last_t) if isinstance(o, AlertTransition)]
     rd = analyzer.report_data()
-    summary = analyzer.summary(res.last_t) if res.last_t is not None else {}
+    summary = pipeline.summary(res.last_t) if res.last_t is not None else None
 
     log_start, log_end = res.first_t, res.last_t
     start = log_start
@@ -424,19 +426,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / DAY_S:.0f} days" if seconds >= 20 * DAY_S else f"{seconds / DAY_S:.1f} days"
 
 
-def _life(part: Mapping[str, Any]) -> str:
-    text = part.get("remaining_life_text")
-    if isinstance(text, str) and text:
-        return f"remaining life: {text}"  # the analysis' own words, with what they rest on
-    years = part.get("remaining_life_years")
-    if years is None:
-        return "remaining life unknown (no installation date)"
-    basis = part.get("remaining_life_basis") or "age"
-    if years <= 0:
-        return f"at or past the end of its expected life (by {basis})"
-    if years < 1.0:
-        return f"remaining life about {years * 12:.0f} months (by {basis})"
-    return f"remaining life about {years:.1f} years (by {basis})"
+def _life(b: BatterySummary | None) -> str:
+    """The analysis' own words for the remaining life, with what they rest on."""
+    text = None if b is None else b.remaining.text
+    return "remaining life unknown (no installation date)" if text is None else f"remaining life: {text}"
 
 
 def chemistry_label(chem: str) -> str:
@@ -447,7 +440,7 @@ def verdict(data: ReportData) -> str:
     """One line for the picture's title: what needs doing, and how long each battery has left."""
     parts = []
     for key, name, line in (("main", "12 V battery", data.main_line), ("sos", "SOS pack", data.sos_line)):
-        part = data.summary.get(key) or {}
+        part = None if data.summary is None else data.summary.battery(key)
         if not line:
             parts.append(f"{name}: no readings")
         else:
@@ -459,24 +452,25 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
-def _health(section: Mapping[str, Any]) -> str:
+def _health(b: BatterySummary | None) -> str:
     """The analysis' verdict as words ("unknown: no SOS readings")."""
-    h = Health.of(section)
-    return "unknown" if h is None else h.text()
+    return "unknown" if b is None else b.health.text()
 
 
-def _fault_caveat(section: Mapping[str, Any]) -> str:
+def _fault_caveat(b: BatterySummary) -> str:
     """What the last rested reading is worth while the channel has a sensor fault at the end."""
-    from battwatch.core.faultview import faulted, last_good_rested
-
-    if not faulted(section):
+    if b.fault is None:
         return ""
-    if last_good_rested(section) is None:
+    if b.good_rested() is None:
         return " (after the first sign of the sensor fault active at the end: not known to be good)"
     return " (before the sensor fault active at the end)"
 
 
-def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
+def _at(t: float | None) -> str:
+    return "?" if t is None else iso_utc(t)[:16].replace("T", " ")
+
+
+def _main_summary(data: ReportData, main: BatterySummary | None) -> list[str]:
     lines: list[str] = []
     below = [s for s in data.starts if s.verdict != "ok"]
     starts = _count(len(data.starts), "engine start")
@@ -486,24 +480,23 @@ def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
         starts += (f", {len(below)} below the temperature-adjusted limit; lowest {low.v_min:.2f} V "
                    f"on {_when(low.t)}{temp}")
     lines.append(f"12 V battery: {starts}; {_count(len(data.drives), 'drive')}")
-    rested = main.get("rested_voltage")
-    if rested is not None:
-        v25 = main.get("rested_voltage_25c")
+    if main is not None and main.rested_voltage is not None:
+        v25 = main.rested_voltage_25c
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
-        lines.append(f"  last rested {rested:.2f} V{at25} on {str(main.get('rested_at'))[:16].replace('T', ' ')}"
+        lines.append(f"  last rested {main.rested_voltage:.2f} V{at25} on {_at(main.rested_at)}"
                      f"{_fault_caveat(main)}")
     lines.append(f"  health {_health(main)}; {_life(main)}")
     return lines
 
 
-def _sos_summary(data: ReportData, sos: Mapping[str, Any]) -> list[str]:
+def _sos_summary(data: ReportData, sos: BatterySummary | None) -> list[str]:
     lines: list[str] = []
     th = data.thresholds
     lines.append(f"SOS pack ({th.sos_cells}-cell {chemistry_label(th.sos_chemistry)}):")
-    s_rested = sos.get("rested_voltage")
-    if s_rested is not None:
+    if sos is not None and sos.rested_voltage is not None:
+        s_rested = sos.rested_voltage
         lines.append(f"  last rested {s_rested:.2f} V ({s_rested / th.sos_cells:.3f} V per cell) on "
-                     f"{str(sos.get('rested_at'))[:16].replace('T', ' ')}{_fault_caveat(sos)}")
+                     f"{_at(sos.rested_at)}{_fault_caveat(sos)}")
     fit = data.sos_trend
     if fit is None:
         lines.append("  trend: not enough rested days yet for a trend")
@@ -536,12 +529,12 @@ def format_summary(data: ReportData) -> str:
     lines.append(f"readings: {data.readings} ({data.skipped} rows skipped), from {data.source}")
     th = data.thresholds
 
-    main = data.summary.get("main") or {}
+    main = None if data.summary is None else data.summary.main
     if not data.main_line:
         lines.append("12 V battery: no readings in this log")
     else:
         lines += _main_summary(data, main)
-    sos = data.summary.get("sos") or {}
+    sos = None if data.summary is None else data.summary.sos
     if not data.sos_line:
         lines.append(f"SOS pack ({th.sos_cells}-cell {chemistry_label(th.sos_chemistry)}): no readings in this log")
     else:

@@ -6,6 +6,7 @@ import argparse
 import fcntl
 import json
 import logging
+import math
 import os
 import shutil
 import sqlite3
@@ -18,10 +19,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from battwatch.core.faultview import as_time as _as_time
-from battwatch.core.faultview import faulted, last_good_rested
-from battwatch.core.faultview import number as _number
-from battwatch.core.model import Health, change_of
+from battwatch.core.healthsummary import (
+    BatterySummary,
+    Fault,
+    Remaining,
+    SelfDischarge,
+    SummaryError,
+    Trend,
+    VehicleSummary,
+    battery_json,
+    from_json,
+)
+from battwatch.core.model import change_of
 from battwatch.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -35,16 +44,6 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 BACKLOG_KEYS = ("backlog", "queued")
 
 SystemdProbe = Callable[[], str | None]
-
-# Summary keys the battery sections put into words (the rest appear under "other" as they are).
-WORDED_KEYS = (
-    "remaining_life_text", "remaining_life_alert", "overdue_years", "voltage", "rested_voltage",
-    "rested_voltage_25c", "rested_voltage_corrected", "temp_ref_c", "rested_at", "per_cell_v",
-    "chemistry", "cells", "last_crank_at", "last_crank_temp_c", "self_discharge", "sensor_fault",
-    "sensor_fault_since", "sensor_fault_first_sign", "fitted", "fitted_from", "replaced_note",
-    "replacement_pending",
-)
-
 
 # -- collecting -------------------------------------------------------------------------------
 
@@ -65,6 +64,23 @@ def systemd_state(unit: str = UNIT) -> str | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from the daemon's own statistics (link, sinks, store), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _as_time(iso: Any) -> float | None:
+    """Unix seconds of an ISO 8601 text this command wrote itself."""
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
 
 
 def _store_written_t(db_path: Path) -> float | None:
@@ -123,107 +139,38 @@ def _open_readonly(path: Path) -> tuple[sqlite3.Connection, str | None]:
     return db, "store read as a snapshot (no access to its WAL): the newest minutes may be missing"
 
 
-def _battery(raw: Any, kind: str, cfg: Any, now: float, data_t: float | None = None) -> dict[str, Any]:
-    """The analysis summary of one battery, with the keys status knows normalised."""
-    b = _dict(raw)
-    out: dict[str, Any] = {
-        "soc_pct": _number(b.get("soc_pct")),
-        "age_years": _number(b.get("age_years")),
-        "age_basis": "analysis" if _number(b.get("age_years")) is not None else None,
-        "remaining_life_years": None,
-        "remaining_life_basis": b.get("remaining_life_basis") if isinstance(b.get("remaining_life_basis"), str) else None,
-        "last_crank_min_v": _number(b.get("last_crank_min_v")),
-        # the analysis' verdict as it made it: a word, and for "unknown" what is missing
-        "health": None, "health_reason": None,
-        "trend": b.get("trend") if isinstance(b.get("trend"), str | dict) else None,
-    }
-    verdict = Health.of(b)
-    if verdict is not None:
-        out.update(verdict.fields())
-    life = b.get("remaining_life_years")
-    if _number(life) is not None:
-        out["remaining_life_years"] = _number(life)
-    elif isinstance(life, list | tuple) and len(life) == 2 and all(_number(x) is not None for x in life):
-        out["remaining_life_years"] = [float(life[0]), float(life[1])]
+def _battery(b: BatterySummary | None, kind: str, cfg: Any) -> dict[str, Any]:
+    """What status adds to a battery's summary: its configured type and installation date,
+    and the notes that follow from the summary (a shorted cell hides the charge)."""
     battery_cfg = getattr(getattr(cfg, "battery", None), kind, None)
     installed = getattr(battery_cfg, "installed", None)
-    out["age_note"] = None
-    if out["age_years"] is None and isinstance(installed, date):
-        days = (datetime.fromtimestamp(now, UTC).date() - installed).days
-        data_day = None if data_t is None else datetime.fromtimestamp(data_t, UTC).date()
-        if "age_years" in b and data_day is not None and data_day < installed:
-            # the analysis ran and found no age because its data are from before that date
-            out["age_note"] = "the installation date is after the data"
-        elif days < 0:
-            out["age_note"] = "the installation date is in the future"
-        else:  # the configured install date still gives an age before the analysis has run
-            out["age_years"] = round(days / 365.25, 2)
-            out["age_basis"] = "installed date in the configuration"
-    out["installed"] = installed.isoformat() if isinstance(installed, date) else None
+    out: dict[str, Any] = {"present": b is not None,
+                           "installed": installed.isoformat() if isinstance(installed, date) else None}
     if kind == "main" and battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
     elif battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {getattr(battery_cfg, 'cells', '?')} cells"
-    for key in WORDED_KEYS:
-        value = b.get(key)
-        if isinstance(value, dict):
-            out[key] = {k: v for k, v in value.items() if _number(v) is not None or isinstance(v, str | bool)}
-        elif _number(value) is not None or isinstance(value, str):
-            out[key] = value
-    raw_alerts = b.get("alerts")
-    if kind == "sos" and isinstance(raw_alerts, list) and any(
-        _dict(a).get("alert") == "step_drop" and _dict(a).get("severity") == "critical" for a in raw_alerts
-    ):
+    if b is not None and kind == "sos" and any(a.alert == "step_drop" and a.severity == "critical" for a in b.alerts):
         # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
         out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"
-    if faulted(out):
-        _faulted(out)
-    known = set(out) | {"alerts"} | set(WORDED_KEYS) | {"remaining_life_by_age_years", "remaining_life_by_trend_years"}
-    # keys the analysis added that this screen has no label for: shown as they are
-    out["other"] = {k: v for k, v in b.items() if k not in known and isinstance(v, str | int | float | bool)}
-    out["present"] = bool(b)
     return out
 
 
-def _faulted(out: dict[str, Any]) -> None:
-    """A channel with an active sensor fault: its readings are not the battery's, so neither
-    the last voltage nor the charge is shown as current, only the last good rested reading."""
-    out["readings_trustworthy"] = False
-    out["last_good_rested"] = last_good_rested(out)
-    out.pop("voltage", None)
-    out["soc_pct"] = None
-
-
-def _alerts(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    alerts: list[dict[str, Any]] = []
-    for battery in ("main", "sos"):
-        raw = _dict(summary.get(battery)).get("alerts")
-        for a in raw if isinstance(raw, list) else []:
-            if not isinstance(a, dict):
-                continue
-            # "since": when it reached the severity it has now (summaries from before
-            # severity_since: the first raise); "raised": when it was first raised, and at what
-            raised = _as_time(a.get("since"))
-            since = _as_time(a.get("severity_since"))
-            since = raised if since is None else since
-            raised_sev = a.get("raised_severity")
-            alerts.append({
-                "battery": battery,
-                "alert": str(a.get("alert", "?")),
-                "severity": str(a.get("severity", "?")),
-                "since": iso_utc(since) if since is not None else None,
-                "raised": iso_utc(raised) if raised is not None else None,
-                "raised_severity": str(raised_sev) if isinstance(raised_sev, str) else None,
-                "value": _number(a.get("value")),
-                "message": str(a.get("message", "")),
-            })
-    alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["since"] or ""))
+def _alerts(summary: VehicleSummary | None) -> list[dict[str, Any]]:
+    """The active alerts of both batteries, worst and oldest first. "since": when each reached
+    the severity it has now; "raised": when it was first raised, and at what."""
+    alerts: list[dict[str, Any]] = [
+        {"battery": b.battery, "alert": a.alert, "severity": a.severity, "since": iso_utc(a.severity_since),
+         "raised": iso_utc(a.since), "raised_severity": a.raised_severity, "value": a.value, "message": a.message}
+        for b in ([] if summary is None else summary.batteries()) for a in b.alerts
+    ]
+    alerts.sort(key=lambda a: (SEVERITY_ORDER.get(str(a["severity"]), 9), str(a["since"])))
     return alerts
 
 
-def _sinks(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _sinks(sinks: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for name, raw in _dict(summary.get("sinks")).items():
+    for name, raw in (sinks or {}).items():
         st = _dict(raw)
         backlog = next((st[k] for k in BACKLOG_KEYS if _number(st.get(k)) is not None), None)
         connected = st.get("connected")
@@ -239,7 +186,7 @@ def _sinks(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 DISK_LOW_BYTES = 256 * 1024  # below this (and 5 % of the disk) the store is about to fail
 
 
-def _disk(directory: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
+def _disk(directory: Path, store_said: Mapping[str, Any] | None) -> dict[str, Any]:
     """The store's disk, measured now (a full disk cannot save the summary that would say so),
     and what the daemon last said about writing to it."""
     import shutil
@@ -252,15 +199,15 @@ def _disk(directory: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out.update(free_bytes=usage.free, total_bytes=usage.total,
                    full=usage.free < DISK_LOW_BYTES and usage.free < 0.05 * usage.total)
-    store = _dict(summary.get("store"))
+    store = dict(store_said or {})
     out["problem"] = store.get("problem") if isinstance(store.get("problem"), str) else None
     out["unwritten"] = int(_number(store.get("unwritten")) or 0)
     out["csv_unwritten"] = int(_number(store.get("csv_unwritten")) or 0)
     return out
 
 
-def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
-    link = _dict(summary.get("link"))
+def _link(said: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    link = dict(said or {})
     if not link:
         return None
     frames = _number(link.get("frames")) or 0.0
@@ -281,12 +228,11 @@ def _link(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _daemon(summary: Mapping[str, Any], written_t: float | None, now: float,
+def _daemon(updated: float | None, written_t: float | None, now: float,
             systemd: str | None, holder: tuple[int, str] | None) -> dict[str, Any]:
     """Is the daemon running? Honest about how it knows."""
     # When the store was last written: a wall-clock stamp in the summary if the daemon
     # writes one, else the store's modification time (it commits at least once per tick).
-    updated = _as_time(summary.get("updated"))
     updated = updated if updated is not None else written_t
     age = None if updated is None else max(0.0, now - updated)
     if systemd is not None:
@@ -312,26 +258,27 @@ def _recorded_replacements(db: sqlite3.Connection) -> dict[str, tuple[float, str
     return {str(b): (float(t), str(n)) for b, t, n in rows}
 
 
-def _fitted(b: dict[str, Any], kind: str, recorded: tuple[float, str] | None) -> None:
+def _fitted(out: dict[str, Any], b: BatterySummary | None, kind: str, recorded: tuple[float, str] | None) -> None:
     """Which date the battery's age counts from, and why: the configured ``installed`` or a
     recorded replacement (the later one wins); a replacement the analysis has not applied yet."""
-    installed = b.get("installed")
-    source = b.get("fitted_from")
-    if source == "replaced" and isinstance(b.get("fitted"), str):
+    installed = out.get("installed")
+    source = None if b is None else b.fitted_from
+    fitted = None if b is None else b.fitted
+    if b is not None and source == "replaced" and fitted is not None:
         why = "told with `battwatch replaced`"
         if installed:
             why += f"; later than [battery.{kind}] installed = {installed}"
-        b["fitted_text"] = f"{b['fitted']} (replaced: {why})"
-        if b.get("replaced_note"):
-            b["fitted_text"] += f"; note: {b['replaced_note']}"
+        out["fitted_text"] = f"{fitted} (replaced: {why})"
+        if b.replaced_note:
+            out["fitted_text"] += f"; note: {b.replaced_note}"
     if recorded is None:
         return
     day = iso_utc(recorded[0])[:10]
     if installed and day < installed:
-        b["fitted_text"] = (f"{installed} ([battery.{kind}] installed; later than the replacement "
-                            f"recorded on {day}, so it wins)")
-    elif source != "replaced" or b.get("fitted") != day:
-        b["replacement_text"] = (f"recorded for {day}, not applied yet: the daemon applies it within "
+        out["fitted_text"] = (f"{installed} ([battery.{kind}] installed; later than the replacement "
+                              f"recorded on {day}, so it wins)")
+    elif source != "replaced" or fitted != day:
+        out["replacement_text"] = (f"recorded for {day}, not applied yet: the daemon applies it within "
                                  "seconds, or at the next reading of that time")
 
 
@@ -377,7 +324,7 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     sd = systemd()
     holder = store_holder(path)  # before we open it ourselves
     if not path.exists():
-        info["daemon"] = _daemon({}, None, now, sd, holder)
+        info["daemon"] = _daemon(None, None, now, sd, holder)
         info["error"] = "no store yet: has the daemon run?"
         return info
     note = None
@@ -402,15 +349,13 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         finally:
             db.close()
     except sqlite3.Error as e:
-        info["daemon"] = _daemon({}, _store_written_t(path), now, sd, holder)
+        info["daemon"] = _daemon(None, _store_written_t(path), now, sd, holder)
         info["error"] = f"cannot read the store: {e} (try as root or as the battwatch user)"
         return info
-    try:
-        summary = _dict(json.loads(kv.get("summary", "{}")))
-    except json.JSONDecodeError:
-        summary = {}
-        note = "the stored summary is not valid JSON; showing readings and events only"
-    info["daemon"] = _daemon(summary, _store_written_t(path), now, sd, holder)
+    summary, why = read_summary(kv.get("summary"))
+    if why is not None:
+        note = why if note is None else f"{why}; {note}"
+    info["daemon"] = _daemon(None if summary is None else summary.updated, _store_written_t(path), now, sd, holder)
     if held is not None and held != cfg.vehicle.id:
         info["vehicle"], info["config_vehicle"] = held, cfg.vehicle.id
         other = (f"this store holds vehicle {held!r}, not {cfg.vehicle.id!r} of the configuration: "
@@ -424,15 +369,15 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
         "time": iso_utc(last[0]), "age_s": round(now - last[0], 1),
         "main_v": last[1], "sos_v": last[2], "temp_c": last[3], "state": last[4] or None,
     }
-    info["vehicle_state"] = summary.get("state") if isinstance(summary.get("state"), str) else None
-    data_t = None if last is None else float(last[0])
-    info["batteries"] = {k: _battery(summary.get(k), k, cfg, now, data_t) for k in ("main", "sos")}
-    for kind, b in info["batteries"].items():
-        _fitted(b, kind, recorded.get(kind))
+    info["vehicle_state"] = None if summary is None else summary.state
+    info["batteries"] = {k: _battery(None if summary is None else summary.battery(k), k, cfg) for k in ("main", "sos")}
+    for kind, extra in info["batteries"].items():
+        b = None if summary is None else summary.battery(kind)
+        _fitted(extra, b, kind, recorded.get(kind))
     info["alerts"] = _alerts(summary)
-    info["sinks"] = _sinks(summary)
-    info["disk"] = _disk(path.parent, summary)
-    info["link"] = _link(summary)
+    info["sinks"] = _sinks(None if summary is None else summary.sinks)
+    info["disk"] = _disk(path.parent, None if summary is None else summary.store)
+    info["link"] = _link(None if summary is None else summary.link)
     info["recent_events"] = [
         {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
          "state": e[4], "change": change_of(e[4], e[3], e[7] if e[6] == "raised" else None),
@@ -441,6 +386,30 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     ]
     info["summary"] = summary
     return info
+
+
+def read_summary(stored: str | None) -> tuple[VehicleSummary | None, str | None]:
+    """The stored summary, typed, or None and why it cannot be shown (a store from before the
+    first summary, a damaged value, a newer battwatch's form)."""
+    if stored is None:
+        return None, None
+    try:
+        return from_json(json.loads(stored), path="stored summary"), None
+    except json.JSONDecodeError:
+        return None, "the stored summary is not valid JSON; showing readings and events only"
+    except SummaryError as e:
+        return None, f"the stored summary cannot be read ({e}); showing readings and events only"
+
+
+def as_json(info: Mapping[str, Any]) -> dict[str, Any]:
+    """``status --json``: each battery's summary in its stored JSON form with what status adds."""
+    out = dict(info)
+    summary = info.get("summary")
+    if isinstance(summary, VehicleSummary):
+        out["summary"] = summary.to_json()
+        out["batteries"] = {k: {**v, **(battery_json(b) if (b := summary.battery(k)) is not None else {})}
+                            for k, v in info["batteries"].items()}
+    return out
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -463,82 +432,73 @@ def _when(iso: Any) -> str:
     return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _volts(v: Any) -> str:
-    return "—" if _number(v) is None else f"{v:.2f} V"
+def _at(t: float | None) -> str:
+    return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _life(b: Mapping[str, Any]) -> str:
-    text = b.get("remaining_life_text")
-    if isinstance(text, str) and text:
-        return text  # the analysis' own words: "replace now (...)", "overdue by 4 months (...)"
-    life = b.get("remaining_life_years")
-    if isinstance(life, list):
-        text = f"{life[0]:.1f}–{life[1]:.1f} years"
-    elif life is not None:
-        text = "due now" if life <= 0.0 else f"about {life:.1f} years"
-    else:
+def _volts(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f} V"
+
+
+def _life(r: Remaining) -> str:
+    if r.text:
+        return r.text  # the analysis' own words: "replace now (...)", "overdue by 4 months (...)"
+    if r.years is None:
         return "unknown (the analysis has not estimated it yet)"
-    basis = b.get("remaining_life_basis")
-    return f"{text} (basis: {basis})" if basis else text
+    text = "due now" if r.years <= 0.0 else f"about {r.years:.1f} years"
+    return f"{text} (basis: {r.basis})" if r.basis else text
 
 
-def _voltage_line(b: Mapping[str, Any], kind: str) -> str | None:
+def _voltage_line(b: BatterySummary) -> str | None:
     """The last reading and the last rested one, e.g. '12.64 V now; rested 12.61 V (...) at ...'."""
     parts = []
-    if _number(b.get("voltage")) is not None:
-        parts.append(f"{b['voltage']:.2f} V now")
-    rested = _number(b.get("rested_voltage"))
+    if b.voltage is not None:
+        parts.append(f"{b.voltage:.2f} V now")
+    rested = b.rested_voltage
     if rested is not None:
         extra = []
-        if kind == "main" and _number(b.get("rested_voltage_25c")) is not None:
-            extra.append(f"{b['rested_voltage_25c']:.2f} V at 25 °C")
-        corrected = _number(b.get("rested_voltage_corrected"))
-        ref = _number(b.get("temp_ref_c"))
-        if kind == "sos" and corrected is not None and ref is not None and abs(corrected - rested) >= 0.005:
+        if b.rested_voltage_25c is not None:
+            extra.append(f"{b.rested_voltage_25c:.2f} V at 25 °C")
+        corrected, ref = b.rested_voltage_corrected, b.temp_ref_c
+        if corrected is not None and ref is not None and abs(corrected - rested) >= 0.005:
             extra.append(f"{corrected:.2f} V at {ref:g} °C")
-        if kind == "sos" and _number(b.get("per_cell_v")) is not None:
-            extra.append(f"{b['per_cell_v']:.3f} V per cell")
-        when = f" at {_when(b['rested_at'])}" if b.get("rested_at") else ""
+        if b.per_cell_v is not None:
+            extra.append(f"{b.per_cell_v:.3f} V per cell")
+        when = f" at {_at(b.rested_at)}" if b.rested_at is not None else ""
         parts.append(f"rested {rested:.2f} V" + (f" ({', '.join(extra)})" if extra else "") + when)
     return "; ".join(parts) or None
 
 
-def _main_trend(trend: Mapping[str, Any]) -> str:
-    slope = _number(trend.get("rested_v_per_day"))
-    if slope is None:
+def _main_trend(tr: Trend) -> str:
+    if tr.v_per_day is None:
         words = "rested voltage: not enough rested days yet for a trend"
-    elif trend.get("rested_significant"):
-        words = f"rested voltage falling {-slope * 1000:.1f} mV a day"
+    elif tr.significant:
+        words = f"rested voltage falling {-tr.v_per_day * 1000:.1f} mV a day"
     else:
         words = "rested voltage steady (no significant fall)"
-    ratio = _number(trend.get("crank_dip_ratio"))
-    if ratio is not None:
-        words += f"; start dip {ratio:.2f}× its first weeks'"
+    if tr.crank_dip_ratio is not None:
+        words += f"; start dip {tr.crank_dip_ratio:.2f}× its first weeks'"
     return words
 
 
-def _sos_trend(trend: Mapping[str, Any]) -> str:
-    slope = _number(trend.get("slope_v_per_day"))
-    days = _number(trend.get("n_days"))
-    over = f" over {days:.0f} rested days" if days is not None else ""
-    if slope is None:
+def _sos_trend(tr: Trend) -> str:
+    over = f" over {tr.n_days} rested days" if tr.n_days is not None else ""
+    if tr.v_per_day is None:
         return "rested voltage: not enough rested days yet for a trend"
-    if not trend.get("significant"):
+    if not tr.significant:
         return f"rested voltage steady{over} (no significant fall)"
-    words = f"rested voltage falling {-slope * 1000:.1f} mV a day{over}"
-    if trend.get("projected_warning_date"):
-        words += f"; reaches the warning level around {trend['projected_warning_date']}"
-    if trend.get("projected_end_of_life_date"):
-        words += f", the critical level around {trend['projected_end_of_life_date']}"
+    words = f"rested voltage falling {-tr.v_per_day * 1000:.1f} mV a day{over}"
+    if tr.warning_date:
+        words += f"; reaches the warning level around {tr.warning_date}"
+    if tr.end_date:
+        words += f", the critical level around {tr.end_date}"
     return words
 
 
-def _self_discharge(sd: Mapping[str, Any]) -> str | None:
+def _self_discharge(sd: SelfDischarge) -> str | None:
     """The self-discharge line, with the baseline the rule judged against (the one in force)."""
-    last = _number(sd.get("last_mv_per_day"))
-    base = _number(sd.get("baseline_mv_per_day"))
-    judged = _number(sd.get("alert_mv_per_day"))
-    judged_base = _number(sd.get("alert_baseline_mv_per_day"))
+    last, base = sd.last_mv_per_day, sd.baseline_mv_per_day
+    judged, judged_base = sd.alert_mv_per_day, sd.alert_baseline_mv_per_day
     if last is None and base is None and judged is None:
         return None
 
@@ -546,17 +506,17 @@ def _self_discharge(sd: Mapping[str, Any]) -> str | None:
         # a park can end higher than it began (warmer, or recovering from a charge): no loss seen
         return f"{mv:.1f} mV a day" if mv > 0.0 else "no measurable loss"
 
-    def against(mv: float, learned: Any, pct: Any) -> str:
-        pct_words = f", {pct:.2f} % a day" if _number(pct) is not None else ""
+    def against(mv: float, learned: bool | None, pct: float | None) -> str:
+        pct_words = f", {pct:.2f} % a day" if pct is not None else ""
         if learned is False:  # the chemistry's healthy rate stands in, being higher
             return f"judged against a healthy pack's {rate(mv)}{pct_words}"
         return f"its own baseline: {rate(mv)}{pct_words}"
 
     if judged is not None and judged_base is not None:
         # an active self_discharge alert: the park and the baseline it judged, as its message says
-        pct = _number(sd.get("alert_pct_per_day"))
+        pct = sd.alert_pct_per_day
         text = f"{rate(judged)}" + (f" ({pct:.2f} % a day)" if pct is not None else "")
-        text += (f" in the park the warning judged ({against(judged_base, sd.get('alert_baseline_learned'), sd.get('alert_baseline_pct_per_day'))}"
+        text += (f" in the park the warning judged ({against(judged_base, sd.alert_baseline_learned, sd.alert_baseline_pct_per_day)}"
                  f", {judged / judged_base:.1f} x)")
         if last is not None and abs(last - judged) > 0.05:
             text += f"; last long park {rate(last)}, on another part of the charge curve"
@@ -564,78 +524,71 @@ def _self_discharge(sd: Mapping[str, Any]) -> str | None:
     text = "no park judged yet" if last is None else f"{rate(last)} in the last long park"
     if base is None:
         return text + "; its own baseline is still being learned"
-    return text + f" ({against(base, sd.get('baseline_learned'), sd.get('baseline_pct_per_day'))})"
+    return text + f" ({against(base, sd.baseline_learned, sd.baseline_pct_per_day)})"
 
 
-def _faulted_lines(b: Mapping[str, Any]) -> list[str]:
+def _faulted_lines(b: BatterySummary, f: Fault) -> list[str]:
     """The voltage and charge lines of a faulted channel: what is known, and from when."""
-    since = f" since {_when(b['sensor_fault_since'])}" if b.get("sensor_fault_since") else ""
-    good = _dict(b.get("last_good_rested"))
-    first = f"its first sign at {_when(b['sensor_fault_first_sign'])}" if b.get("sensor_fault_first_sign") else "it"
-    if good:
-        last = f"last good rested reading {good['voltage']:.2f} V at {_when(good['at'])}"
-    elif _number(b.get("rested_voltage")) is not None and b.get("rested_at"):
-        last = (f"no rested reading known good: the last one ({b['rested_voltage']:.2f} V at "
-                f"{_when(b['rested_at'])}) is after {first}")
+    since = f" since {_at(f.since)}" if f.since is not None else ""
+    good = b.good_rested()
+    first = f"its first sign at {_at(f.first_sign)}" if f.first_sign is not None else "it"
+    if good is not None:
+        last = f"last good rested reading {good.voltage:.2f} V at {_at(good.at)}"
+    elif b.rested_voltage is not None and b.rested_at is not None:
+        last = (f"no rested reading known good: the last one ({b.rested_voltage:.2f} V at "
+                f"{_at(b.rested_at)}) is after {first}")
     else:
         last = f"no rested reading before {first}"
-    soc = _number(good.get("soc_pct"))
-    at_good = "" if soc is None else f" ({soc:.0f} % at the last good rested reading)"
+    at_good = "" if good is None or good.soc_pct is None else f" ({good.soc_pct} % at the last good rested reading)"
     return [
         f"  voltage           readings not trustworthy (sensor fault{since}); {last}",
         f"  state of charge   unknown while the sensor is faulted{at_good}",
     ]
 
 
-def _render_battery(title: str, b: Mapping[str, Any], kind: str = "main") -> list[str]:
-    kind_text = f" ({b['type']})" if b.get("type") else ""
+def _age_line(b: BatterySummary, extra: Mapping[str, Any]) -> str:
+    if b.age_years is None:
+        why = b.age_note or "set `installed` in the configuration"
+        return f"  age               unknown: {why}"
+    # the date the analysis counted from (a summary from before it said so: the configuration's)
+    installed = b.fitted if b.fitted_from == "installed" else extra.get("installed")
+    inst = f", installed {installed}" if installed and b.fitted_from != "replaced" else ""
+    return f"  age               {b.age_years:.1f} years{inst}"
+
+
+def _render_battery(title: str, b: BatterySummary | None, extra: Mapping[str, Any]) -> list[str]:
+    kind_text = f" ({extra['type']})" if extra.get("type") else ""
     lines = [f"{title}{kind_text}"]
-    if not b.get("present"):
-        lines.append("  no analysis in the store yet")
-    verdict = Health.of(b)
-    if verdict is not None:
-        lines.append(f"  health            {verdict.text()}")
-    if faulted(b):
-        lines.append(f"  sensor fault      {b['sensor_fault']} (its alerts are held until the readings are plausible)")
-    volts = _voltage_line(b, kind)
-    soc = b.get("soc_pct")
-    if b.get("readings_trustworthy") is False:
-        lines += _faulted_lines(b)  # neither the voltage nor the charge is current
+    if b is None:
+        return [*lines, "  no analysis in the store yet"]
+    lines.append(f"  health            {b.health.text()}")
+    if b.fault is not None:
+        lines.append(f"  sensor fault      {b.fault.kind} (its alerts are held until the readings are plausible)")
+        lines += _faulted_lines(b, b.fault)  # neither the voltage nor the charge is current
     else:
+        volts = _voltage_line(b)
         if volts:
             lines.append(f"  voltage           {volts}")
-        if b.get("soc_note"):
-            lines.append(f"  state of charge   unknown: {b['soc_note']}")
+        if extra.get("soc_note"):
+            lines.append(f"  state of charge   unknown: {extra['soc_note']}")
         else:
-            lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc:.0f} % (from the rested voltage)'}")
-    age = b.get("age_years")
-    if age is None and b.get("age_note") and b.get("installed"):
-        lines.append(f"  age               unknown: installed {b['installed']}, but {b['age_note']}")
-    elif age is None:
-        lines.append("  age               unknown (set `installed` in the configuration)")
-    else:
-        src = f"; from the {b['age_basis']}" if b.get("age_basis") not in (None, "analysis") else ""
-        inst = f", installed {b['installed']}" if b.get("installed") and b.get("fitted_from") != "replaced" else ""
-        lines.append(f"  age               {age:.1f} years{inst}{src}")
-    if b.get("fitted_text"):
-        lines.append(f"  fitted            {b['fitted_text']}")
-    if b.get("replacement_text"):
-        lines.append(f"  replacement       {b['replacement_text']}")
-    lines.append(f"  remaining life    {_life(b)}")
-    if b.get("last_crank_min_v") is not None:
-        when = f", {_when(b['last_crank_at'])}" if b.get("last_crank_at") else ""
-        temp = f" at {b['last_crank_temp_c']:.1f} °C" if _number(b.get("last_crank_temp_c")) is not None else ""
-        lines.append(f"  last start        lowest {_volts(b['last_crank_min_v'])}{when}{temp}")
-    trend = b.get("trend")
-    if isinstance(trend, str):
-        lines.append(f"  trend             {trend}")
-    elif isinstance(trend, dict) and trend:
-        lines.append(f"  trend             {_sos_trend(trend) if kind == 'sos' else _main_trend(trend)}")
-    sd = _self_discharge(_dict(b.get("self_discharge")))
+            soc = b.soc_pct
+            lines.append(f"  state of charge   {'unknown' if soc is None else f'{soc} % (from the rested voltage)'}")
+    lines.append(_age_line(b, extra))
+    if extra.get("fitted_text"):
+        lines.append(f"  fitted            {extra['fitted_text']}")
+    if extra.get("replacement_text"):
+        lines.append(f"  replacement       {extra['replacement_text']}")
+    lines.append(f"  remaining life    {_life(b.remaining)}")
+    st = b.last_start
+    if st is not None:
+        when = f", {_at(st.at)}" if st.at is not None else ""
+        temp = f" at {st.temp_c:.1f} °C" if st.temp_c is not None else ""
+        lines.append(f"  last start        lowest {_volts(st.min_v)}{when}{temp}")
+    lines.append(f"  trend             {_sos_trend(b.trend) if b.battery == 'sos' else _main_trend(b.trend)}")
+    sd = None if b.self_discharge is None else _self_discharge(b.self_discharge)
     if sd:
         lines.append(f"  self-discharge    {sd}")
-    for k, v in _dict(b.get("other")).items():
-        lines.append(f"  {k.replace('_', ' '):<17} {v}")
     return lines
 
 
@@ -661,9 +614,11 @@ def render(info: dict[str, Any]) -> str:
     if last:
         state = f", {last['state']}" if last.get("state") else ""
         temp = f", {last['temp_c']:.1f} °C" if _number(last.get("temp_c")) is not None else ""
-        bats = _dict(info.get("batteries"))
+        summary = info.get("summary")
+
         def mark(kind: str) -> str:
-            return " (not trustworthy: sensor fault)" if _dict(bats.get(kind)).get("readings_trustworthy") is False else ""
+            b = summary.battery(kind) if isinstance(summary, VehicleSummary) else None
+            return " (not trustworthy: sensor fault)" if b is not None and b.fault is not None else ""
 
         lines.append(
             f"Last reading  {_when(last['time'])} ({_ago(last['age_s'])}): 12 V {_volts(last['main_v'])}{mark('main')}, "
@@ -679,8 +634,10 @@ def render(info: dict[str, Any]) -> str:
             state = "unknown (the 12 V channel, which tells the states apart, has a sensor fault)"
         lines.append(f"Vehicle       {state}")
     lines.append("")
-    lines += _render_battery("Starter battery 12 V", info["batteries"]["main"], "main")
-    lines += _render_battery("SOS backup battery", info["batteries"]["sos"], "sos")
+    summary = info.get("summary")
+    for kind, title in (("main", "Starter battery 12 V"), ("sos", "SOS backup battery")):
+        b = summary.battery(kind) if isinstance(summary, VehicleSummary) else None
+        lines += _render_battery(title, b, info["batteries"][kind])
     lines.append("")
     alerts = info["alerts"]
     lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
@@ -769,7 +726,7 @@ def run_status(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, path=Path(store)))
     info = collect(cfg)
     if args.json:
-        json.dump(info, sys.stdout, indent=2, default=str)
+        json.dump(as_json(info), sys.stdout, indent=2, default=str)
         print()
     else:
         print(render(info))

@@ -6,10 +6,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
 
 # --------------------------------------------------------------------------------------------
 # The schema: every measurement, tag and field name lives here and nowhere else (docs/influx.md).
@@ -79,24 +79,8 @@ F_TEXT = "text"
 F_FITTED = "fitted"
 F_NOTE = "note"
 
-# Summary keys the health encoder understands, first match wins (the analysis owns the summary;
-# the aliases keep this encoder working while its names settle).
-_ALIASES: dict[str, tuple[str, ...]] = {
-    F_VOLTAGE_V: ("voltage_v", "voltage", "v"),
-    F_REST_V: ("rest_v", "rested_voltage", "rested_v", "ocv_v"),
-    F_SOC_PCT: ("soc_pct", "soc"),
-    F_AGE_YEARS: ("age_years", "age_y"),
-    F_REMAINING_LIFE_YEARS: ("remaining_life_years", "rul_years"),
-    F_LAST_CRANK_MIN_V: ("last_crank_min_v", "crank_min_v"),
-}
-_NUMERIC_HEALTH = (
-    F_VOLTAGE_V, F_REST_V, F_SOC_PCT, F_AGE_YEARS, F_REMAINING_LIFE_YEARS, F_LAST_CRANK_MIN_V,
-)
-
 YEAR_S = 365.25 * 86400.0
 DAY_S = 86400.0
-PROJECTION_STEP_S = 30 * DAY_S  # a fixed grid, so each new projection overwrites the last one
-PROJECTION_MAX_S = 10 * YEAR_S
 
 FieldValue = float | int | bool | str
 
@@ -681,67 +665,7 @@ def transition_from_dict(d: Mapping[str, Any]) -> AlertTransition:
 
 
 # --------------------------------------------------------------------------------------------
-# Health summaries
-
-
-def _pick(d: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        if name in d and d[name] is not None:
-            return d[name]
-    return None
-
-
-def has_value(section: Mapping[str, Any], name: str) -> bool:
-    """Whether a summary section holds the health field ``name`` under any of its names."""
-    return _pick(section, _ALIASES.get(name, (name,))) is not None
-
-
-def _battery_sections(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    nested = data.get("batteries")
-    source = nested if isinstance(nested, Mapping) else data
-    return {b: source[b] for b in BATTERIES if isinstance(source.get(b), Mapping)}
-
-
-def _age_years(installed: Any, t: float) -> float | None:
-    if isinstance(installed, str):
-        try:
-            installed = date.fromisoformat(installed[:10])
-        except ValueError:
-            return None
-    if not isinstance(installed, date):
-        return None
-    start = datetime(installed.year, installed.month, installed.day, tzinfo=UTC).timestamp()
-    return round((t - start) / YEAR_S, 3)
-
-
-def _alerts_of(section: Mapping[str, Any], top: Any, battery: str) -> tuple[int, int]:
-    """(count, worst severity rank) of the active alerts of one battery."""
-    items: list[Any] = []
-    own = _pick(section, ("active_alerts", "alerts", "active"))
-    if isinstance(own, int) and not isinstance(own, bool):
-        return own, 0
-    if isinstance(own, Mapping):
-        items += [{"alert": k, **v} if isinstance(v, Mapping) else {"alert": k, "severity": v}
-                  for k, v in own.items()]
-    elif isinstance(own, list | tuple):
-        items += list(own)
-    if isinstance(top, list | tuple):
-        items += [a for a in top if isinstance(a, Mapping) and a.get("battery") == battery]
-    worst = 0
-    for item in items:
-        if isinstance(item, Mapping):
-            worst = max(worst, SEVERITY_RANK.get(str(item.get("severity", "")), 0))
-    return len(items), worst
-
-
-@dataclass(frozen=True, slots=True)
-class Trend:
-    """The SOS rested-voltage trend as the summary gives it."""
-
-    level_v: float  # the fitted voltage at the summary time
-    v_per_year: float
-    eol_v: float | None
-    eol_t: float | None
+# Times in payloads (health, projection: battwatch.core.influx_health)
 
 
 def iso_to_t(value: Any) -> float | None:
@@ -755,111 +679,6 @@ def iso_to_t(value: Any) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
-
-
-def _trend(section: Mapping[str, Any]) -> Trend | None:
-    """The trend of a summary section; its level defaults to the last rested voltage."""
-    raw = section.get("trend")
-    if not isinstance(raw, Mapping):
-        return None
-    slope = _f(_pick(raw, ("v_per_year", "slope_v_per_year")))
-    if slope is None:
-        per_day = _f(_pick(raw, ("v_per_day", "slope_v_per_day", "rested_v_per_day")))
-        slope = None if per_day is None else per_day * 365.25
-    level = _f(_pick(raw, ("level_v", "fit_v", "v_now"))) or _f(_pick(section, _ALIASES[F_REST_V]))
-    if slope is None or level is None:
-        return None
-    eol_t = _f(_pick(raw, ("eol_t", "end_of_life_t")))
-    if eol_t is None:
-        eol_t = iso_to_t(_pick(raw, ("projected_end_of_life_date", "end_of_life_date")))
-    return Trend(level, slope, _f(_pick(raw, ("eol_v", "end_v", "threshold_v"))), eol_t)
-
-
-def health_fields(section: Mapping[str, Any], top: Mapping[str, Any], battery: str, t: float) -> dict[str, Any]:
-    """The health fields of one battery from its summary section."""
-    out: dict[str, Any] = {}
-    for name in _NUMERIC_HEALTH:
-        out[name] = _f(_pick(section, _ALIASES[name]))
-    if out[F_AGE_YEARS] is None:
-        out[F_AGE_YEARS] = _age_years(section.get("installed"), t)
-    life = section.get("lifespan_years")
-    if isinstance(life, list | tuple) and len(life) == 2:
-        out[F_LIFE_MIN_YEARS], out[F_LIFE_MAX_YEARS] = _f(life[0]), _f(life[1])
-    basis = _pick(section, ("remaining_life_basis", "rul_basis"))
-    out[F_REMAINING_LIFE_BASIS] = basis if isinstance(basis, str) and basis else None
-    count, worst = _alerts_of(section, top.get("alerts", top.get("active_alerts")), battery)
-    out[F_ACTIVE_ALERTS] = count
-    out[F_WORST_SEVERITY] = worst
-    verdict = Health.of(section)
-    if verdict is not None:  # as the analysis gave it; a summary without one writes none
-        out[F_HEALTH] = verdict.word
-        out[F_HEALTH_REASON] = verdict.reason or ""  # "": none, so last() never shows a stale one
-    trend = _trend(section)
-    if trend is not None:
-        out[F_TREND_V_PER_YEAR] = round(trend.v_per_year, 5)
-        eol_t = trend.eol_t
-        if eol_t is None and trend.eol_v is not None and trend.v_per_year < 0:
-            eol_t = t + (trend.eol_v - trend.level_v) / trend.v_per_year * YEAR_S
-        if eol_t is not None:
-            out[F_EOL_MS] = float(round(max(eol_t, t) * 1000.0))
-    return out
-
-
-def urgency(fields_by_battery: Mapping[str, Mapping[str, Any]]) -> float:
-    """Sort key of the fleet table, worst first: 100 per severity step, plus up to 99 as the
-    shortest remaining life (any battery) falls from 10 years to none."""
-    worst = max((int(f.get(F_WORST_SEVERITY) or 0) for f in fields_by_battery.values()), default=0)
-    lives = [v for f in fields_by_battery.values() if (v := _f(f.get(F_REMAINING_LIFE_YEARS))) is not None]
-    life_term = min(99.0, max(0.0, 99.0 - 9.9 * min(lives))) if lives else 0.0
-    return round(100.0 * worst + life_term, 2)
-
-
-def health_points(summary: Mapping[str, Any], vehicle: str, t: float, tags: Mapping[str, str]) -> list[Point]:
-    """``health`` per battery plus the vehicle's ``fleet`` row, stamped with the summary time."""
-    ts = time_ns(t)
-    sections = _battery_sections(summary)
-    by_battery = {b: health_fields(s, summary, b, t) for b, s in sections.items()}
-    points: list[Point | None] = [
-        make_point(MEAS_HEALTH, {**tags, TAG_VEHICLE: vehicle, TAG_BATTERY: b}, f, ts)
-        for b, f in by_battery.items()
-    ]
-    flat: dict[str, Any] = {f"{b}_{k}": v for b, f in by_battery.items() for k, v in f.items()}
-    flat[F_ACTIVE_ALERTS] = sum(int(f.get(F_ACTIVE_ALERTS) or 0) for f in by_battery.values())
-    flat[F_WORST_SEVERITY] = max((int(f.get(F_WORST_SEVERITY) or 0) for f in by_battery.values()), default=0)
-    flat[F_URGENCY] = urgency(by_battery)
-    flat[F_LAST_SEEN_MS] = float(round(t * 1000.0))
-    points.append(make_point(MEAS_FLEET, {**tags, TAG_VEHICLE: vehicle}, flat, ts))
-    return [p for p in points if p is not None]
-
-
-def projection_points(
-    summary: Mapping[str, Any], vehicle: str, t: float, tags: Mapping[str, str], battery: str = "sos"
-) -> list[Point]:
-    """The battery's trend line on a fixed 30-day grid from the current step on.
-
-    The grid is absolute (multiples of 30 days since the epoch), so a newer projection writes
-    the same timestamps and replaces the older one instead of piling up beside it. The line
-    stops at the first step past the end of life (below its voltage or after its date), or
-    after 10 years.
-    """
-    section = _battery_sections(summary).get(battery)
-    trend = _trend(section) if section is not None else None
-    if trend is None:
-        return []
-    step = PROJECTION_STEP_S
-    first = math.floor(t / step) * step
-    out: list[Point] = []
-    k = 0
-    while first + k * step <= t + PROJECTION_MAX_S:
-        at = first + k * step
-        v = round(trend.level_v + trend.v_per_year * (at - t) / YEAR_S, 4)
-        p = make_point(MEAS_PROJECTION, {**tags, TAG_VEHICLE: vehicle, TAG_BATTERY: battery}, {F_V: v}, time_ns(at))
-        if p is not None:
-            out.append(p)
-        if (trend.eol_v is not None and v < trend.eol_v) or (trend.eol_t is not None and at > trend.eol_t):
-            break
-        k += 1
-    return out
 
 
 # --------------------------------------------------------------------------------------------

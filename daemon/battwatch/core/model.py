@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from battwatch.core.healthsummary import VehicleSummary
 
 Battery = Literal["main", "sos"]
 Severity = Literal["info", "warning", "critical"]
@@ -173,11 +176,11 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class HealthSummary:
-    """The current health of both batteries (see battwatch.core.analysis.summary)."""
+    """The current health of both batteries, typed (battwatch.core.healthsummary)."""
 
     t: float
     vehicle: str
-    data: dict[str, Any]
+    data: VehicleSummary
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from battwatch.core.faultview import faulted, last_good_rested
-from battwatch.core.model import HEALTH_WORDS, SEVERITY_RANK, AlertTransition, Health, HealthSummary, Reading
+from battwatch.core.model import HEALTH_WORDS, SEVERITY_RANK, AlertTransition, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
 
 # Bump when a field is renamed or its meaning changes; adding a field does not bump it.
@@ -381,99 +380,6 @@ def vehicle_label(vehicle: str, model: str | None) -> str:
     return f"{model} ({vehicle})" if model else vehicle
 
 
-# -- state ------------------------------------------------------------------------------------
-
-# The figures of each battery in the state payload, and where the analysis summary
-# (battwatch.core.analysis.summary) keeps them: the first key found wins.
-SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "voltage_v": ("voltage", "voltage_v"),
-    "rest_v": ("rested_voltage", "rest_v"),
-    "rest_at": ("rested_at",),
-    "soc_pct": ("soc_pct",),
-    "age_years": ("age_years",),
-    "remaining_life_years": ("remaining_life_years",),
-    "remaining_life_basis": ("remaining_life_basis",),
-    "sensor_fault": ("sensor_fault",),
-}
-# a summary without the analysis' verdict (no analysis, an older daemon's store): none is made
-# up here; Home Assistant's template reads the null as "unknown"
-NO_HEALTH: dict[str, str | None] = {"health": None, "health_reason": None}
-_TOP_LEVEL_HANDLED = frozenset({"vehicle", "time", "state", "main", "sos", "link", "sinks", "store"})
-
-
-def _pick(section: Mapping[str, Any], names: Iterable[str]) -> Any:
-    for name in names:
-        value = section.get(name)
-        if value is not None:
-            return value
-    return None
-
-
-def _age_years(installed: date | None, t: float) -> float | None:
-    if installed is None:
-        return None
-    start = datetime(installed.year, installed.month, installed.day, tzinfo=UTC).timestamp()
-    return round(max(0.0, t - start) / (365.25 * 86400.0), 2)
-
-
-def state_payload(
-    s: HealthSummary,
-    *,
-    latest: Reading | None = None,
-    vehicle_state: str | None = None,
-    active: Mapping[tuple[str, str], str] | None = None,
-    installed: Mapping[str, date | None] | None = None,
-) -> bytes:
-    """The retained health summary of both batteries.
-
-    Each battery gets the same unit-suffixed figures whatever the analysis provides, plus
-    the analysis's own section as ``detail``. ``latest`` fills the voltages and ``installed``
-    the ages when the summary has none; ``active`` (the alerts the sink saw raised and not
-    cleared) stands in for the analysis's alert list when there is none.
-    """
-    data: Mapping[str, Any] = s.data if isinstance(s.data, Mapping) else {}
-    body = envelope(s.vehicle, s.t)
-    state = data.get("state")
-    body["state"] = state if isinstance(state, str) and state else vehicle_state
-    mine = active or {}
-    n_active = 0
-    for battery in BATTERIES:
-        sec = data.get(battery)
-        sec = sec if isinstance(sec, Mapping) else {}
-        out: dict[str, Any] = {k: _pick(sec, names) for k, names in SUMMARY_KEYS.items()}
-        verdict = Health.of(sec)
-        out.update(NO_HEALTH if verdict is None else verdict.fields())
-        if faulted(sec):
-            # a faulted channel's readings are not the battery's: Home Assistant shows the
-            # voltage and charge as unknown, and the last good rested reading stands in
-            out["voltage_v"] = out["soc_pct"] = None
-            good = last_good_rested(sec)
-            out["rest_v"] = None if good is None else good["voltage"]
-            out["rest_at"] = None if good is None else good["at"]
-        elif out["voltage_v"] is None and latest is not None:
-            out["voltage_v"] = _r(latest.main_v if battery == "main" else latest.sos_v, 3)
-        if out["age_years"] is None:
-            out["age_years"] = _age_years((installed or {}).get(battery), s.t)
-        listed = sec.get("alerts")
-        if isinstance(listed, list):
-            alerts = [a for a in listed if isinstance(a, Mapping)]
-        else:
-            alerts = [{"alert": a, "severity": sev} for (b, a), sev in sorted(mine.items()) if b == battery]
-        out["alerts"] = alerts
-        n_active += len(alerts)
-        out["detail"] = {k: v for k, v in sec.items() if k != "alerts"} or None
-        body[battery] = out
-    body["temp_c"] = _r(latest.temp_c, 1) if latest is not None else None
-    body["alerts_active"] = n_active
-    body["link"] = data.get("link")
-    if "store" in data:  # is the car's own store writing? (a full SD card: ok false, the problem)
-        body["store"] = data["store"]
-    extra = {k: v for k, v in data.items() if k not in _TOP_LEVEL_HANDLED}
-    if extra:
-        body["extra"] = extra
-    return dumps(body)
-
-
 # -- Home Assistant discovery ----------------------------------------------------------------
 
 
@@ -691,21 +597,24 @@ def example_messages() -> dict[str, Message]:
         t0 + 86_400, vehicle, "sos", "low_voltage", "warning", "cleared", 5.08,
         "SOS backup battery rested at 5.08 V, back above 5.05 V. No action needed.",
     )
-    summary = HealthSummary(t0 + 660, vehicle, {
+    from battwatch.core.healthsummary import from_json
+    from battwatch.core.mqtt_state import state_payload
+
+    summary = HealthSummary(t0 + 660, vehicle, from_json({
         "vehicle": vehicle, "time": t0 + 660, "readings": 86_412, "state": "parked",
         "main": {"voltage": 12.58, "rested_voltage": 12.61, "rested_at": "2025-01-06T06:00:00.000+00:00",
                  "soc_pct": 86, "age_years": 2.81, "remaining_life_years": 2.19,
-                 "remaining_life_basis": "age", "sensor_fault": False, "health": "good", "health_reason": None,
+                 "remaining_life_basis": "age", "sensor_fault": None, "health": "good", "health_reason": None,
                  "alerts": []},
         "sos": {"voltage": 4.86, "rested_voltage": 4.86, "rested_at": "2025-01-06T08:10:00.000+00:00",
                 "soc_pct": 20, "chemistry": "nimh", "cells": 4, "age_years": 5.6,
-                "remaining_life_years": 0.3, "remaining_life_basis": "trend", "sensor_fault": False,
+                "remaining_life_years": 0.3, "remaining_life_basis": "trend", "sensor_fault": None,
                 "health": "attention", "health_reason": None,
                 "alerts": [{"alert": "low_voltage", "severity": "warning",
                             "since": "2025-01-06T08:10:00.000+00:00", "value": 4.86,
                             "message": "SOS backup battery rested at 4.86 V ..."}]},
         "link": {"frames": 86_412, "lost_frames": 3, "bad_lines": 1, "connected": True},
-    })
+    }))
     latest = Reading(t0 + 660, 12.58, 12.56, 12.6, 4.86, 4.85, 4.87, 3.5, 60.0, vehicle)
     ha = discovery_messages(tp, model=model, sw_version="0.1.0", alert_kinds=[("sos", "low_voltage")])
     sentence = notify_text(raised, "raised", label)

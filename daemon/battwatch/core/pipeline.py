@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import AlertTransition, Reading
 
 if TYPE_CHECKING:
@@ -64,8 +65,8 @@ class Pipeline:
         """Still-active alerts due for re-notification (not transitions: see docs/analysis.md)."""
         return [] if self.analyzer is None else self.analyzer.take_renotifications()
 
-    def summary(self, t: float) -> dict[str, Any]:
-        base: dict[str, Any] = {"vehicle": self.vehicle, "time": t, "readings": self.readings}
-        if self.analyzer is not None:
-            base.update(self.analyzer.summary(t))
-        return base
+    def summary(self, t: float) -> VehicleSummary:
+        """The typed health summary at data time ``t`` (no batteries without an analysis)."""
+        if self.analyzer is None:
+            return VehicleSummary(self.vehicle, t, self.readings)
+        return self.analyzer.summary(t, self.vehicle, self.readings)

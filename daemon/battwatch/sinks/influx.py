@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from battwatch.adapters.trouble import Trouble
 from battwatch.core import influx_encode as enc
+from battwatch.core.influx_health import health_points, projection_points
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.sinks.influx_writers import HTTP_TIMEOUT_S, V2Writer, WriteError, Writer, v1_writer
 
@@ -140,11 +141,10 @@ class InfluxSink:
             return
         self._health_t = s.t
         self._alert_since_health = False
-        data = self._enrich(s.data, s.t)
-        points += enc.health_points(data, s.vehicle, s.t, self.tags)
+        points += health_points(s.data, self.tags)
         day = int(s.t // enc.DAY_S)
         if day != self._projection_day:  # the trend moves slowly: once a day is plenty
-            projection = enc.projection_points(data, s.vehicle, s.t, self.tags)
+            projection = projection_points(s.data, self.tags)
             if projection:
                 self._projection_day = day
                 points += projection
@@ -195,34 +195,6 @@ class InfluxSink:
         with self._lock:
             self._queued_lines += len(lines)
         self._queue.put(lines)
-
-    def _enrich(self, data: dict[str, Any], t: float) -> dict[str, Any]:
-        """Fill what the summary lacks from config and from what the readings showed."""
-        data = dict(data)
-        nested = data.get("batteries")
-        holder: dict[str, Any] = dict(nested) if isinstance(nested, dict) else data
-        bat = self.cfg.battery
-        latest = self.encoder.latest
-        defaults: dict[str, dict[str, Any]] = {
-            "main": {"installed": bat.main.installed, enc.F_REST_V: latest.rest_v.get("main"),
-                     enc.F_VOLTAGE_V: latest.voltage_v.get("main"),
-                     enc.F_LAST_CRANK_MIN_V: latest.crank_min_v},
-            "sos": {"installed": bat.sos.installed, "lifespan_years": list(bat.sos.lifespan_years),
-                    enc.F_REST_V: latest.rest_v.get("sos"), enc.F_VOLTAGE_V: latest.voltage_v.get("sos")},
-        }
-        for battery, extra in defaults.items():
-            section = holder.get(battery)
-            if section is not None and not isinstance(section, dict):
-                continue
-            merged = dict(section or {})
-            for key, value in extra.items():
-                # the analysis's own value, under whichever name it uses, always wins
-                if value is not None and not enc.has_value(merged, key):
-                    merged[key] = value
-            holder[battery] = merged
-        if isinstance(nested, dict):
-            data["batteries"] = holder
-        return data
 
     # -- sender thread -----------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:

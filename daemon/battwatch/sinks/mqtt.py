@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from battwatch.adapters.trouble import Trouble
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.mqtt_state import state_payload
 
 if TYPE_CHECKING:
     from battwatch.config import Config, MqttConfig
@@ -278,10 +279,6 @@ class MqttSink:
             "alerts": self.m.qos.alerts,
             "events": self.m.qos.events,
             "notify": self.m.qos.notify,
-        }
-        self._installed = {
-            "main": cfg.battery.main.installed,
-            "sos": cfg.battery.sos.installed,
         }
         self._agg = enc.WindowAggregator(self.m.readings_interval)
         self._latest: Reading | None = None
@@ -598,13 +595,7 @@ class MqttSink:
             self._append([enc.Message("notify", self.topics.notify, text.encode(), False)])
 
     def summary(self, s: HealthSummary) -> None:
-        payload = enc.state_payload(
-            s,
-            latest=self._latest,
-            vehicle_state=self._latest_state or None,
-            active={k: v[0] for k, v in self._active.items()},
-            installed=self._installed,
-        )
+        payload = state_payload(s, latest=self._latest, vehicle_state=self._latest_state or None)
         self._append([enc.state_message(self.topics, payload)])
 
     def flush(self) -> None:

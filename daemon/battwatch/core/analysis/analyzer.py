@@ -30,6 +30,7 @@ from battwatch.core.analysis.state import (
     VehicleTracker,
 )
 from battwatch.core.analysis.trend import TrendFit
+from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import AlertTransition, Reading
 
 if TYPE_CHECKING:
@@ -340,18 +341,9 @@ class BatteryAnalyzer:
                 tr.drive_out = None
         return self.tick(t)
 
-    def summary(self, t: float) -> dict[str, Any]:
-        out = summary_mod.build(self, t)
-        for battery in ("main", "sos"):
-            day, source = self.fitted_date(battery)
-            part = out[battery]
-            # when the battery was fitted, and whether the configuration or a replacement said so
-            part["fitted"] = day
-            part["fitted_from"] = source
-            part["replaced_note"] = self.fitted_note.get(battery) if source == "replaced" else None
-            part["replacement_pending"] = next(
-                (utc_date(p[0]).isoformat() for p in self.pending if p[1] == battery), None)
-        return out
+    def summary(self, t: float, vehicle: str = "", readings: int = 0) -> VehicleSummary:
+        main, sos = summary_mod.build(self, t)
+        return VehicleSummary(vehicle, t, readings, self.vehicle_state, main, sos)
 
     @property
     def vehicle_state(self) -> str:

@@ -1,4 +1,4 @@
-"""The health summary of both batteries, as plain JSON-able data (pure)."""
+"""The health summary of both batteries, built from the analysis' state (pure)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
 from battwatch.core.analysis.messages import span
+from battwatch.core.healthsummary import (
+    ActiveAlert,
+    BatterySummary,
+    Fault,
+    Remaining,
+    SelfDischarge,
+    Start,
+    Trend,
+)
 from battwatch.core.model import Health
 from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from battwatch.analysis_config import LifeConfig
     from battwatch.core.analysis.analyzer import BatteryAnalyzer
+    from battwatch.core.analysis.pack import PackRules
 
 YEAR_DAYS: Final = 365.25
 
@@ -41,22 +51,12 @@ def _r(v: float | None, digits: int = 3) -> float | None:
     return None if v is None else round(v, digits)
 
 
-def _iso(t: float | None) -> str | None:
-    return None if t is None else iso_utc(t)
-
-
-def alerts(engine: AlertEngine, battery: str) -> list[dict[str, Any]]:
-    return [
-        # the current words (the latest supporting verdict, refreshed at most hourly), not
-        # necessarily those of the transition that raised the alert
-        # "since": when it was raised (at "raised_severity"); "severity_since": when it reached
-        # the severity it has now
-        {"alert": s.alert, "severity": SEVERITY_NAMES[s.level], "since": iso_utc(s.since),
-         "severity_since": iso_utc(s.level_since), "raised_severity": SEVERITY_NAMES[s.raised_level],
-         "value": s.now_value,
-         "message": s.now_message, "message_at": iso_utc(s.now_t), "flapping": s.flapping}
+def alerts(engine: AlertEngine, battery: str) -> tuple[ActiveAlert, ...]:
+    return tuple(
+        ActiveAlert(s.alert, SEVERITY_NAMES[s.level], s.since, s.level_since, SEVERITY_NAMES[s.raised_level],
+                    s.now_value, s.now_message, s.now_t, s.flapping)
         for s in engine.active(battery)
-    ]
+    )
 
 
 def life_verdicts(
@@ -197,17 +197,14 @@ def _named(s: Slot) -> str:
     return f"{s.alert} {SEVERITY_NAMES[s.level]}"
 
 
-def fault(an: BatteryAnalyzer, battery: str) -> dict[str, Any]:
+def fault(an: BatteryAnalyzer, battery: str) -> Fault | None:
     """The channel's active sensor fault: its kind, when it was raised and its first sign
-    (readings from then on are not to be trusted; the rested values above are from before the
+    (readings from then on are not to be trusted; the rested values are from before the
     raise, and from before the first sign only when ``rested_at`` says so)."""
     w = an.w_main if battery == "main" else an.w_sos
-    active = w.active is not None
-    return {
-        "sensor_fault": w.active,
-        "sensor_fault_since": iso_utc(w.slot.since) if active and w.slot.level else None,
-        "sensor_fault_first_sign": _iso(w.first_sign) if active else None,
-    }
+    if w.active is None:
+        return None
+    return Fault(w.active, w.slot.since if w.slot.level else None, w.first_sign)
 
 
 def _hours(seconds: float) -> str:
@@ -264,64 +261,90 @@ def sos_missing(an: BatteryAnalyzer) -> list[str] | None:
     return [f"no rested reading yet: the car has not been parked {rest}"]
 
 
-def _after_data(installed: object, installed_t: float | None, t: float) -> str | None:
-    """The words for an installation date after the data: the age is unknown then."""
-    if installed_t is None or t >= installed_t:
+def _age_note(installed: object, installed_t: float | None, t: float) -> str | None:
+    """Why the age is unknown: no fitted date, or data from before it."""
+    if installed_t is None:
+        return "no installation date (set installed in the configuration)"
+    if t >= installed_t:
         return None
-    return f"age unknown: the installation date {installed} is after the data ({iso_utc(t)[:10]})"
+    return f"the installation date {installed} is after the data ({iso_utc(t)[:10]})"
 
 
-def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
-    """``{"state", "main": {...}, "sos": {...}}`` for the sinks and ``battwatch status``."""
+def _remaining(d: dict[str, Any]) -> Remaining:
+    return Remaining(d["remaining_life_years"], d["remaining_life_basis"], d["remaining_life_alert"],
+                     d["remaining_life_text"], d["overdue_years"], d["remaining_life_by_age_years"],
+                     d["remaining_life_by_trend_years"])
+
+
+def _fitted(an: BatteryAnalyzer, battery: str) -> dict[str, Any]:
+    """When the battery was fitted, and whether the configuration or a replacement said so."""
+    day, source = an.fitted_date(battery)
+    return {
+        "fitted": day, "fitted_from": source,
+        "replaced_note": an.fitted_note.get(battery) if source == "replaced" else None,
+        "replacement_pending": next((iso_utc(p[0])[:10] for p in an.pending if p[1] == battery), None),
+    }
+
+
+def build(an: BatteryAnalyzer, t: float) -> tuple[BatterySummary, BatterySummary]:
+    """Both batteries' summaries at data time ``t`` for the sinks and ``battwatch status``."""
+    return _main(an, t), _sos(an, t)
+
+
+def _main(an: BatteryAnalyzer, t: float) -> BatterySummary:
     main = an.main
-    sos = an.sos
-    life_cfg = an.cfg.life
-    engine = an.engine
-    age = main.age_years(t)
     a = main.cfg.age
-    now, cap = life_verdicts(engine.active("main"), main.cfg.low_voltage.dead_cell_v, main.crank_low_charge)
-    main_life = remaining_life(
+    age = main.age_years(t)
+    note = _age_note(main.installed, main.installed_t, t)
+    now, cap = life_verdicts(an.engine.active("main"), main.cfg.low_voltage.dead_cell_v, main.crank_low_charge)
+    life = AgeLife(main.expected_life(), a.warn_years, a.crit_years)
+    remaining = remaining_life(
         age, None if main.rul_trend_days is None else main.rul_trend_days / YEAR_DAYS,
-        main.rul_trend_what, now, cap, life_cfg, AgeLife(main.expected_life(), a.warn_years, a.crit_years),
-        _after_data(main.installed, main.installed_t, t),
+        main.rul_trend_what, now, cap, an.cfg.life, life,
+        f"age unknown: {note}" if note is not None and main.installed_t is not None else None,
     )
     crank = main.last_crank
     ocv = main.ocv_fit
     soc = main.soc
-    main_d: dict[str, Any] = {
-        "voltage": _r(main.last_v),
-        "rested_voltage": _r(main.last_rest_v),
-        "rested_voltage_25c": _r(main.last_rest_v25),
-        "rested_at": _iso(main.last_rest_t),
-        "soc_pct": None if soc is None else round(soc),
-        "age_years": _r(age, 2),
-        **main_life,
-        "last_crank_min_v": None if crank is None else _r(crank.v_min),
-        "last_crank_at": None if crank is None else _iso(crank.t),
-        "last_crank_temp_c": None if crank is None else crank.temp_c,
-        "trend": {
-            "rested_v_per_day": None if ocv is None else _r(ocv.slope, 5),
-            "rested_significant": None if ocv is None else ocv.falling,
-            "crank_dip_ratio": None if main.dip is None else _r(main.dip["ratio"], 3),
-            "trend_limit": main.rul_trend_what if main.rul_trend_days is not None else None,
-        },
+    return BatterySummary(
+        battery="main",
+        health=health(an.engine, "main", an.w_main.active, main_missing(an)),
         # False: no 12 V reading ever came (an SOS-only tap, a bench log): nothing was judged
-        "channel_seen": an.main_seen,
-        **fault(an, "main"),
-        **health(an.engine, "main", an.w_main.active, main_missing(an)).fields(),
-        "alerts": alerts(an.engine, "main"),
-    }
+        channel_seen=an.main_seen,
+        voltage=_r(main.last_v), rested_voltage=_r(main.last_rest_v), rested_at=main.last_rest_t,
+        soc_pct=None if soc is None else round(soc),
+        age_years=_r(age, 2), age_note=None if age is not None else note,
+        life_window=(a.warn_years, a.crit_years),
+        remaining=_remaining(remaining),
+        trend=Trend(
+            v_per_day=None if ocv is None else _r(ocv.slope, 5),
+            significant=None if ocv is None else ocv.falling,
+            n_days=None if ocv is None else ocv.n,
+            limit=main.rul_trend_what if main.rul_trend_days is not None else None,
+            crank_dip_ratio=None if main.dip is None else _r(main.dip["ratio"], 3),
+        ),
+        last_start=None if crank is None else Start(_r(crank.v_min) or 0.0, crank.t, crank.temp_c),
+        fault=fault(an, "main"),
+        alerts=alerts(an.engine, "main"),
+        rested_voltage_25c=_r(main.last_rest_v25),
+        **_fitted(an, "main"),
+    )
+
+
+def _sos(an: BatteryAnalyzer, t: float) -> BatterySummary:
+    sos = an.sos
     s_age = sos.age_years(t)
+    note = _age_note(sos.installed, sos.installed_t, t)
     sos_vc = sos.last_rest_vc()
     lo, hi = sos.life
-    now, cap = life_verdicts(engine.active("sos"))
+    now, cap = life_verdicts(an.engine.active("sos"))
     # the long-term trend, or the last days' where it reaches the critical level sooner
     tr, days_warn, days_crit, short = sos.life_trend()
-    sos_life = remaining_life(
+    remaining = remaining_life(
         s_age, None if days_crit is None else days_crit / YEAR_DAYS,
-        "rested voltage towards the critical level", now, cap, life_cfg,
+        "rested voltage towards the critical level", now, cap, an.cfg.life,
         AgeLife(0.5 * (lo + hi), lo, hi),  # typical: the middle of lifespan_years
-        _after_data(sos.installed, sos.installed_t, t),
+        f"age unknown: {note}" if note is not None and sos.installed_t is not None else None,
     )
     s_soc = sos.soc()
     warn_date = crit_date = None
@@ -330,6 +353,41 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
             warn_date = iso_utc(sos.last_rest_t + days_warn * 86400.0)[:10]
         if days_crit is not None:
             crit_date = iso_utc(sos.last_rest_t + days_crit * 86400.0)[:10]
+    return BatterySummary(
+        battery="sos",
+        health=health(an.engine, "sos", an.w_sos.active, sos_missing(an)),
+        channel_seen=an.w_sos.seen,
+        voltage=_r(sos.last_v), rested_voltage=_r(sos.last_rest_v), rested_at=sos.last_rest_t,
+        soc_pct=None if s_soc is None else round(s_soc),
+        age_years=_r(s_age, 2), age_note=None if s_age is not None else note,
+        life_window=(lo, hi),
+        remaining=_remaining(remaining),
+        trend=Trend(
+            v_per_day=None if tr is None else _r(tr.slope, 5),
+            significant=None if tr is None else tr.falling,
+            n_days=None if tr is None else tr.n,
+            limit="the critical level" if days_crit is not None else None,
+            # falling steeply enough to matter and towards a level reached within the horizon;
+            # False: "no decline in sight", whatever the statistics
+            in_sight=None if tr is None else crit_date is not None or warn_date is not None,
+            warning_date=warn_date, end_date=crit_date,
+            # the fit above is the last trend.short_days' (falling faster than the long-term one)
+            short_term=short,
+        ),
+        fault=fault(an, "sos"),
+        alerts=alerts(an.engine, "sos"),
+        rested_voltage_corrected=_r(sos_vc), temp_ref_c=sos.t_ref,
+        per_cell_v=None if sos_vc is None else _r(sos_vc / sos.cells),
+        chemistry=sos.chem, cells=sos.cells,
+        # what the level rules judge: readings rested by the 12 V channel's states, or without
+        # one, readings off charge by the pack's own voltage (docs/analysis.md §5)
+        judged_on="own voltage" if an.own_mode else "rested readings",
+        self_discharge=_self_discharge(sos),
+        **_fitted(an, "sos"),
+    )
+
+
+def _self_discharge(sos: PackRules) -> SelfDischarge:
     base = sos.baseline
     learned = None
     if base is not None:  # the baseline in force on the last park's band, as the rule judges
@@ -339,55 +397,22 @@ def build(an: BatteryAnalyzer, t: float) -> dict[str, Any]:
     if judged is not None:
         learned_base = sos.baselines[judged[2]]
         judged_learned = learned_base is not None and sos.in_force(judged[2], learned_base)[1]
-    sos_d: dict[str, Any] = {
-        "voltage": _r(sos.last_v),
-        "rested_voltage": _r(sos.last_rest_v),
-        "rested_voltage_corrected": _r(sos_vc),  # at temp_ref_c: what the rules judge
-        "temp_ref_c": sos.t_ref,
-        "rested_at": _iso(sos.last_rest_t),
-        "per_cell_v": None if sos_vc is None else _r(sos_vc / sos.cells),
-        "soc_pct": None if s_soc is None else round(s_soc),
-        "chemistry": sos.chem,
-        "cells": sos.cells,
-        "age_years": _r(s_age, 2),
-        **sos_life,
-        "trend": {
-            "slope_v_per_day": None if tr is None else _r(tr.slope, 5),
-            "n_days": None if tr is None else tr.n,
-            "significant": None if tr is None else tr.falling,
-            # falling steeply enough to matter and towards a level reached within the horizon;
-            # False: "no decline in sight", whatever the statistics
-            "decline_in_sight": None if tr is None else crit_date is not None or warn_date is not None,
-            "projected_warning_date": warn_date,
-            "projected_end_of_life_date": crit_date,
-            # the fit above is the last trend.short_days' (falling faster than the long-term one)
-            "short_term": short,
-        },
-        "self_discharge": {
-            "last_mv_per_day": None if sos.last_rate is None else _r(sos.last_rate * sos.cells * 1000.0, 2),
-            # the baseline in force for the last park: its band's learned one, or the
-            # chemistry's healthy rate where that is higher (baseline_learned False)
-            "baseline_mv_per_day": None if base is None else _r(base * sos.cells * 1000.0, 2),
-            "baseline_learned": learned,
-            # as charge lost (% per day at 20 °C) on the band of the SoC table the last park was on
-            "last_pct_per_day": _r(sos.pct_per_day(sos.last_rate), 3),
-            "baseline_pct_per_day": _r(sos.pct_per_day(base), 3),
-            "healthy_pct_per_day": _r(sos.healthy_pct_day, 3),
-            # while self_discharge is active: the park it judged and the baseline it judged
-            # against (a later park on another band of the SoC table does not change it)
-            "alert_mv_per_day": None if judged is None else _r(judged[0] * sos.cells * 1000.0, 2),
-            "alert_baseline_mv_per_day": None if judged is None else _r(judged[1] * sos.cells * 1000.0, 2),
-            "alert_pct_per_day": None if judged is None else _r(sos.band_pct_per_day(judged[0], judged[2]), 4),
-            "alert_baseline_learned": judged_learned,
-            "alert_baseline_pct_per_day": (
-                None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4)),
-        },
-        "channel_seen": an.w_sos.seen,
-        # what the level rules judge: readings rested by the 12 V channel's states, or without
-        # one, readings off charge by the pack's own voltage (docs/analysis.md §5)
-        "judged_on": "own voltage" if an.own_mode else "rested readings",
-        **fault(an, "sos"),
-        **health(an.engine, "sos", an.w_sos.active, sos_missing(an)).fields(),
-        "alerts": alerts(an.engine, "sos"),
-    }
-    return {"state": an.vehicle_state, "main": main_d, "sos": sos_d}
+    mv = 1000.0 * sos.cells
+    return SelfDischarge(
+        last_mv_per_day=None if sos.last_rate is None else _r(sos.last_rate * mv, 2),
+        # the baseline in force for the last park: its band's learned one, or the chemistry's
+        # healthy rate where that is higher (baseline_learned False)
+        baseline_mv_per_day=None if base is None else _r(base * mv, 2),
+        baseline_learned=learned,
+        # as charge lost (% per day at 20 °C) on the band of the SoC table the last park was on
+        last_pct_per_day=_r(sos.pct_per_day(sos.last_rate), 3),
+        baseline_pct_per_day=_r(sos.pct_per_day(base), 3),
+        healthy_pct_per_day=_r(sos.healthy_pct_day, 3),
+        # while self_discharge is active: the park it judged and the baseline it judged against
+        # (a later park on another band of the SoC table does not change it)
+        alert_mv_per_day=None if judged is None else _r(judged[0] * mv, 2),
+        alert_baseline_mv_per_day=None if judged is None else _r(judged[1] * mv, 2),
+        alert_pct_per_day=None if judged is None else _r(sos.band_pct_per_day(judged[0], judged[2]), 4),
+        alert_baseline_learned=judged_learned,
+        alert_baseline_pct_per_day=None if judged is None else _r(sos.band_pct_per_day(judged[1], judged[2]), 4),
+    )
