@@ -20,6 +20,7 @@ Payload = bytes | str
 Row = tuple[str, str, Payload, int, bool]  # stream, topic, payload, qos, retain
 Stored = tuple[int, str, str, Payload, int, bool]  # the row's id first
 DROP_LOG_EVERY_S = 60.0
+SET_ASIDE_LOGGED = 20
 SET_ASIDE_MAX = 10_000  # rows kept for a person to look at; the oldest go first
 DAMAGED = "damaged"  # the stream under which rows lost with a damaged file are counted
 
@@ -324,9 +325,12 @@ class Outbox:
         if not rows:
             return
         with self.lock:
+            before = self.set_aside_count
             self.set_aside_count += len(rows)
-            logger.error("%s: %d row(s) set aside, not sent (%d so far): %s; first: %.300r",
-                         self.what, len(rows), self.set_aside_count, why, rows[0][3])
+            # the first few in full, then a line per thousand: a bad batch must not flood the log
+            if before < SET_ASIDE_LOGGED or before // 1000 != self.set_aside_count // 1000:
+                logger.error("%s: %d row(s) set aside, not sent (%d so far): %s; first: %.300r",
+                             self.what, len(rows), self.set_aside_count, why, rows[0][3])
             db = self.db
             if db is not None:
                 try:
