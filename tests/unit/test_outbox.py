@@ -157,3 +157,14 @@ def test_a_file_that_cannot_be_opened_keeps_rows_in_bounded_memory_until_it_can(
     box.retry()
     assert box.db is not None and not box.spill and [r[3] for r in box.after(0, 10)] == [r[2] for r in _rows(8)][3:]
     box.close()
+
+
+@pytest.mark.parametrize("section", ["mqtt", "influx"])
+@pytest.mark.parametrize("value", [5, 20_000_000, "many"])
+def test_the_outbox_bound_is_a_checked_key(section: str, value: object) -> None:
+    from battwatch import config
+
+    extra = {"host": "h"} if section == "mqtt" else {"url": "http://h:8086", "api": "v1", "database": "d"}
+    with pytest.raises(config.ConfigError) as e:
+        config.from_dict({"vehicle": {"id": "c"}, section: {**extra, "backlog_max": value}}, env={})
+    assert any(f"{section}.backlog_max" in p for p in e.value.problems)

@@ -35,8 +35,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL                  -- wall clock when queued (the oldest-age figure)
 );
 """
+# only an outbox that drops by stream needs this index (a page per ~200 rows more to write)
+STREAM_INDEX = "CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);\n"
 SCHEMA = OUTBOX_TABLE + """
-CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);
 CREATE INDEX IF NOT EXISTS outbox_retained ON outbox (topic) WHERE retain = 1;
 CREATE TABLE IF NOT EXISTS set_aside (
     id INTEGER PRIMARY KEY,
@@ -100,7 +101,7 @@ class Outbox:
         self.spill_max = spill_max
         self.drop_order = tuple(drop_order)
         self.drop_others = drop_others
-        self.schema = SCHEMA + extra_schema
+        self.schema = SCHEMA + (STREAM_INDEX if self.drop_order else "") + extra_schema
         self.lock = threading.RLock()
         self.trouble = Trouble(logger, f"{what} {path}")
         self.spill: deque[tuple[Row, float]] = deque()
