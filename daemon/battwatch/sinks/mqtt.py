@@ -30,7 +30,6 @@ IN_FLIGHT = 128  # messages handed to paho and not yet acknowledged
 # what goes when the backlog is full, first to last; retained state and alerts never go (a
 # retained topic keeps only its newest row anyway)
 DROP_ORDER = ("readings", "notify", "events")
-DROP_LOG_EVERY_S = 60.0
 SILENCE_CLOSES_WINDOW_S = 120.0  # a window with no new reading for this long (wall clock) is sent
 SENDER_RESTART_S = 5.0
 SPILL_MAX = 5000  # messages kept in memory while the outbox file cannot take them (a full disk)
