@@ -240,7 +240,7 @@ def test_new_sink_delivers_the_outbox_left_by_a_killed_process(influxdb1: Influx
         assert db_times(influxdb1, "readings", "v", battery) == series_times(want, "readings", battery)
 
 
-def test_refused_line_is_found_dropped_and_counted_while_the_rest_lands(
+def test_refused_line_is_found_set_aside_and_counted_while_the_rest_lands(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
     influxdb1.create_database(DB)

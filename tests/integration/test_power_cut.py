@@ -198,7 +198,7 @@ def _influx_windows(store: Path, influxdb1: InfluxDB1) -> list[float]:
     found = [(float(p["time"]), int(p["n"])) for p in influxdb1.points('SELECT "v", "n" FROM "readings"', "bw")]
     db = sqlite3.connect(store / "influx-outbox.sqlite3")
     try:
-        lines = [row[0] for row in db.execute("SELECT line FROM outbox")]
+        lines = [row[0] for row in db.execute("SELECT payload FROM outbox")]
     finally:
         db.close()
     for ln in lines:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ def _setup(tmp_path: Path, **mqtt: Any) -> tuple[MqttSink, _Sender, RecordingCli
     sink = MqttSink(cfg, tmp_path)
     client = RecordingClient()
     sink._client = client
-    sender = _Sender(sink, sqlite3.connect(sink.outbox_path, isolation_level=None))
+    sender = _Sender(sink)
     sender._note(("connected",), [])
     return sink, sender, client
 
@@ -148,7 +147,8 @@ def test_a_damaged_outbox_is_set_aside_and_the_sink_starts_empty(
     (tmp_path / "mqtt-outbox.sqlite3").write_bytes(b"this is not a database, the SD card hiccupped" * 100)
     sink, sender, client = _setup(tmp_path)
     assert sink.status()["backlog"] == 0
-    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    assert any("not a usable SQLite database" in r.getMessage() for r in caplog.records)
+    assert sink.status()["damaged_files"] == 1
     assert len(list(tmp_path.glob("mqtt-outbox.sqlite3.damaged-*"))) == 1
     _queue(sink, 2, qos=1)
     sender._pump()

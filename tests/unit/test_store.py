@@ -133,7 +133,7 @@ def test_a_time_no_day_can_hold_is_refused_and_counted_never_raised(tmp_path: Pa
 def test_a_damaged_database_is_moved_aside_kept_and_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     junk = b"SQLite format 3\x00" + bytes(range(256)) * 20  # a header, then garbage
     (tmp_path / "battwatch.sqlite3").write_bytes(junk)
-    with caplog.at_level(logging.WARNING, logger="battwatch.adapters.store"):
+    with caplog.at_level(logging.WARNING, logger="battwatch"):
         s = Store(tmp_path, "car")
     assert "not a usable SQLite database" in caplog.text
     (aside,) = tmp_path.glob("battwatch.sqlite3.damaged-*")

@@ -15,6 +15,7 @@ from io import StringIO
 from pathlib import Path
 from typing import IO, Any
 
+from battwatch.adapters import sqlitedb
 from battwatch.adapters.trouble import Trouble
 from battwatch.config import StoreError
 from battwatch.core.csvlog import COLUMNS, format_row
@@ -24,8 +25,6 @@ from battwatch.core.timefmt import MAX_T, MIN_T, iso_utc, parse_time
 logger = logging.getLogger(__name__)
 
 DB_NAME = "battwatch.sqlite3"
-# SQLite's primary result codes for a file that is damaged or is not a database at all
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -210,23 +209,6 @@ class DailyCsvLog:
         return gone
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: each commit is fsynced, so a power cut (an ignition-switched Pi, daily) loses
-        # only what came after the last commit; commits are a few seconds apart
-        # ([store] commit_interval_s), which keeps the SD card's writes low.
-        db.execute("PRAGMA synchronous=FULL")
-        # writes are batched and reads are rare: a 512 kB page cache instead of 2 MB (Pi Zero)
-        db.execute("PRAGMA cache_size=-512")
-        db.executescript(SCHEMA)
-    except sqlite3.DatabaseError:
-        db.close()
-        raise
-    return db
-
-
 Batch = list[tuple[Reading, str]]
 
 
@@ -286,31 +268,13 @@ class Store:
 
     def _open_db(self) -> sqlite3.Connection:
         """The database, set up; a damaged one is moved aside (kept) and a new one started."""
-        path = self.directory / DB_NAME
         try:
-            return _connect(path)
-        except sqlite3.DatabaseError as e:
-            if e.sqlite_errorcode & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-                raise StoreError(f"store {path}: cannot open the database: {e} "
-                                 f"(check that {self.directory} is writable by this user)") from None
-            damage = str(e)
-        # Keeping the car's monitoring going matters more than the old file, which is kept
-        # under another name for a person to look at (sqlite3 DB .recover can rescue rows).
-        aside = path.with_name(f"{DB_NAME}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
-        try:
-            for suffix in ("", "-wal", "-shm"):
-                side = Path(f"{path}{suffix}")
-                if side.exists():
-                    side.rename(Path(f"{aside}{suffix}"))
-        except OSError as e:
-            raise StoreError(f"store {path}: not a usable SQLite database ({damage}) and it cannot be "
-                             f"moved aside ({e.strerror}): move it away by hand") from None
-        logger.warning("store %s: not a usable SQLite database (%s); moved it to %s and started a new one",
-                       path, damage, aside.name)
-        try:
-            return _connect(path)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"store {path}: cannot create a new database: {e}") from None
+            # FULL: each commit is fsynced, so a power cut (an ignition-switched Pi, daily) loses
+            # only what came after the last commit; commits are a few seconds apart
+            # ([store] commit_interval_s), which keeps the SD card's writes low.
+            return sqlitedb.open_db(self.directory / DB_NAME, SCHEMA, "store", synchronous="FULL")
+        except sqlitedb.Unusable as e:
+            raise StoreError(str(e)) from None
 
     # -- sink protocol ---------------------------------------------------------------
     def start(self) -> None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from battwatch.adapters.trouble import Trouble
+from battwatch.adapters.outbox import Outbox, Stored
 from battwatch.core import influx_encode as enc
 from battwatch.core.influx_health import health_points, projection_points
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
@@ -29,18 +27,10 @@ BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 60.0
 
 HEALTH_EVERY_S = 300.0  # data time between health points unless an alert changed meanwhile
-MAX_BAD_LINES_LOGGED = 20
-DROP_LOG_EVERY_S = 60.0
 SPILL_MAX = 20_000  # lines kept in memory while the outbox file cannot take them (a full disk)
 SENDER_RESTART_S = 5.0
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    line TEXT NOT NULL,
-    queued REAL NOT NULL           -- Unix s when it entered the outbox (for the oldest-age figure)
-);
-"""
+STREAM = "influx"  # the outbox rows' stream: one kind, so the oldest go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +91,14 @@ class InfluxSink:
         self._stats: dict[str, Any] = {
             "connected": None, "last_error": None, "last_error_at": None, "backlog": 0,
             "oldest_age_s": None, "written": 0, "dropped": 0, "rejected": 0, "batches": 0,
+            "spilled": 0, "damaged_files": 0, "outbox_error": None,
         }
         self._queued_lines = 0  # lines handed to the sender and not yet in the outbox
         self._thread: threading.Thread | None = None
         self._closed = False
         self._closing = threading.Event()  # set by close(): a failed sender is not restarted
         self._ready = threading.Event()
+        self.outbox: Outbox | None = None  # opened by the sender thread
 
     # -- sink protocol (main thread) ---------------------------------------------------------
     def start(self) -> None:
@@ -202,49 +194,42 @@ class InfluxSink:
             self._stats.update(kw)
 
     def _run(self) -> None:
-        spill: deque[str] = deque()  # outlives a sender that failed: nothing is dropped by a restart
-        while True:
-            try:
-                _Sender(self, spill).run()
-                return
-            except Exception as e:  # noqa: BLE001 - the thread must never die: say why, go on
-                logger.exception("influx sender failed; restarting in %.0f s", SENDER_RESTART_S)
-                self._set(last_error=f"sender failed: {type(e).__name__}: {e}", last_error_at=time.time())
-                if self._thread is None or self._closing.wait(SENDER_RESTART_S):
+        # the outbox (and what it keeps in memory) outlives a sender that failed: a restart
+        # drops nothing
+        outbox = Outbox(self.path, "influx outbox", self.icfg.backlog_max,
+                        spill_max=min(SPILL_MAX, self.icfg.backlog_max))
+        self.outbox = outbox
+        try:
+            while True:
+                try:
+                    _Sender(self, outbox).run()
                     return
+                except Exception as e:  # noqa: BLE001 - the thread must never die: say why, go on
+                    logger.exception("influx sender failed; restarting in %.0f s", SENDER_RESTART_S)
+                    self._set(last_error=f"sender failed: {type(e).__name__}: {e}", last_error_at=time.time())
+                    if self._thread is None or self._closing.wait(SENDER_RESTART_S):
+                        return
+        finally:
+            outbox.close()
 
 
 class _Sender:
-    """The sender thread's state: its own SQLite connection, the writer and the backoff."""
+    """The sender thread's state: the writer, the backoff, what is due and when."""
 
-    def __init__(self, sink: InfluxSink, spill: deque[str]) -> None:
+    def __init__(self, sink: InfluxSink, outbox: Outbox) -> None:
         self.sink = sink
         self.icfg = sink.icfg
-        self.db = sqlite3.connect(sink.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.backlog = int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-        # Lines the outbox file could not take (a full disk): kept in memory, bounded (the
-        # oldest go first, counted), sent from here, and moved to the file when it has room.
-        self.spill = spill
-        self.spill_max = min(SPILL_MAX, self.icfg.backlog_max)
-        self.trouble = Trouble(logger, f"influx outbox {sink.path}")
-        # rows up to this id are delivered; their DELETE waits for a disk with room
-        self.delivered_id = 0
+        self.outbox = outbox
         self.writer: Writer | None = None
         self.backoff = 0.0
         self.next_try = 0.0  # time.monotonic()
         # a leftover backlog from the last run goes out at once
-        self.pending_since: float | None = 0.0 if self.backlog else None
+        self.pending_since: float | None = 0.0 if outbox.waiting else None
         self.flush_wanted = False
         self.close_at: float | None = None
-        self.dropped_logged_at = float("-inf")
-        self.dropped_unlogged = 0
-        self.bad_logged = 0
         self._publish_backlog()
-        if self.backlog:
-            logger.info("influx outbox holds %d lines from an earlier run", self.backlog)
+        if outbox.count:
+            logger.info("influx outbox holds %d lines from an earlier run", outbox.count)
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -259,7 +244,6 @@ class _Sender:
                     return
         finally:
             self._take(0.0)  # whatever arrived meanwhile is persisted before leaving
-            self.db.close()
             if isinstance(self.writer, V2Writer):
                 self.writer.close()
 
@@ -308,6 +292,8 @@ class _Sender:
                 self.flush_wanted = True
         if batch:
             self._persist(batch)
+        elif self.outbox.spill:
+            self.outbox.retry()  # a full disk may have room again
         for note in persisted:  # the queue is FIFO: every line queued before it is committed now
             try:
                 note.callback()
@@ -317,71 +303,26 @@ class _Sender:
     def _persist(self, lines: list[str]) -> None:
         with self.sink._lock:
             self.sink._queued_lines -= len(lines)
-        self.spill.extend(lines)
-        self._store_spill()
+        # one transaction for all that arrived since the last look, no fsync (WAL, NORMAL)
+        self.outbox.append([(STREAM, "", ln, 0, False) for ln in lines], time.time())
         if self.pending_since is None:
             self.pending_since = time.monotonic()
         self._publish_backlog()
 
-    def _store_spill(self) -> None:
-        """Move the lines waiting in memory into the outbox file; if it cannot take them,
-        they stay (bounded) and are sent from memory."""
-        if not self.spill:
-            return
-        now = time.time()
-        lines = list(self.spill)
-        try:
-            with self.db:
-                self.db.execute("BEGIN")
-                self.db.executemany("INSERT INTO outbox (line, queued) VALUES (?, ?)", ((ln, now) for ln in lines))
-                excess = self.backlog + len(lines) - self.icfg.backlog_max
-                if excess > 0:
-                    self.db.execute(
-                        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id > ? ORDER BY id LIMIT ?)",
-                        (self.delivered_id, excess),
-                    )
-        except sqlite3.Error as e:
-            excess = len(self.spill) - self.spill_max
-            if excess > 0:
-                for _ in range(excess):
-                    self.spill.popleft()
-                self._note_dropped(excess)
-            self.trouble.failed(e, max(excess, 0), consequence="lines kept in memory and sent from there")
-            return
-        self.spill.clear()
-        self.backlog += len(lines)
-        if excess > 0:
-            self.backlog -= excess
-            self._note_dropped(excess)
-        self.trouble.ok()
-
-    def _note_dropped(self, n: int) -> None:
-        with self.sink._lock:
-            self.sink._stats["dropped"] += n
-        self.dropped_unlogged += n
-        now = time.monotonic()
-        if now - self.dropped_logged_at >= DROP_LOG_EVERY_S:
-            logger.warning(
-                "influx outbox full (backlog_max %d): dropped the %d oldest lines",
-                self.icfg.backlog_max, self.dropped_unlogged,
-            )
-            self.dropped_logged_at = now
-            self.dropped_unlogged = 0
-
     @property
     def waiting(self) -> int:
         """Lines not yet delivered: in the outbox file and in memory."""
-        return self.backlog + len(self.spill)
+        return self.outbox.waiting
 
     def _publish_backlog(self) -> None:
-        oldest = None
-        if self.backlog:
-            row = self.db.execute("SELECT queued FROM outbox WHERE id > ? ORDER BY id LIMIT 1",
-                                  (self.delivered_id,)).fetchone()
-            if row is not None:
-                oldest = round(max(0.0, time.time() - row[0]), 1)
-        self.sink._set(backlog=self.waiting, oldest_age_s=oldest, outbox_error=self.trouble.last_error
-                       if self.trouble.active else None, spilled=len(self.spill))
+        oldest = self.outbox.oldest_created()
+        st = self.outbox.status()
+        dropped = st["dropped"]
+        assert isinstance(dropped, dict)
+        self.sink._set(backlog=self.waiting, oldest_age_s=None if oldest is None else
+                       round(max(0.0, time.time() - oldest), 1), outbox_error=st["outbox_error"],
+                       spilled=st["spilled"], dropped=sum(dropped.values()), rejected=st["set_aside"],
+                       damaged_files=st["damaged_files"])
 
     def _should_send(self) -> bool:
         if not self.waiting:
@@ -405,34 +346,46 @@ class _Sender:
             return HTTP_TIMEOUT_S
         return max(1.0, min(HTTP_TIMEOUT_S, self.close_at - time.monotonic()))
 
+    def _next_batch(self) -> tuple[list[Stored], bool]:
+        """The oldest undelivered rows: the outbox file's first, then what only memory holds
+        (the file could not take it; those carry id 0). Rows that are not a line of text (a
+        damaged row) are set aside here."""
+        outbox = self.outbox
+        while True:
+            rows = outbox.after(0, self.icfg.batch_size)
+            if not rows:
+                break
+            good = [r for r in rows if isinstance(r[3], str)]
+            if len(good) == len(rows):
+                return rows, True
+            outbox.set_aside([r for r in rows if not isinstance(r[3], str)], "not a line of text (a damaged row)")
+            if good:
+                return good, True
+        with outbox.lock:
+            n = min(len(outbox.spill), self.icfg.batch_size)
+            return [(0, *outbox.spill[i][0]) for i in range(n)], False
+
     def _send_all(self) -> None:
-        """Send batches until nothing waits, an error calls for a pause, or close time is up:
-        the outbox file first, then what only memory holds (the file could not take it)."""
+        """Send batches until nothing waits, an error calls for a pause, or close time is up."""
         while self.waiting:
-            from_file = bool(self.backlog)
-            if from_file:
-                rows = self.db.execute(
-                    "SELECT id, line FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                    (self.delivered_id, self.icfg.batch_size),
-                ).fetchall()
-                if not rows:
-                    self.backlog = 0
-                    continue
-                lines = [line for _, line in rows]
-            else:
-                lines = [self.spill[i] for i in range(min(len(self.spill), self.icfg.batch_size))]
+            rows, from_file = self._next_batch()
+            if not rows:
+                break  # delivered rows whose delete waits for room: nothing to send
             try:
-                self._deliver(lines)
+                self._deliver(rows)
             except WriteError as e:
                 self._failed(e)
                 break
+            except Exception as e:  # noqa: BLE001 - a writer's surprise is one failed write, not a dead sender
+                logger.debug("influx writer raised", exc_info=True)
+                self._failed(WriteError(None, f"{type(e).__name__}: {e}"))
+                break
             if from_file:
-                self.delivered_id = rows[-1][0]
-                self.backlog = max(0, self.backlog - len(rows))
-                self._forget_delivered()
+                self.outbox.delivered([r[0] for r in rows])
             else:
-                for _ in lines:
-                    self.spill.popleft()
+                with self.outbox.lock:
+                    for _ in rows:
+                        self.outbox.spill.popleft()
             self.backoff = 0.0
             self.next_try = 0.0
             with self.sink._lock:
@@ -447,46 +400,34 @@ class _Sender:
             self.flush_wanted = False
         else:
             self.pending_since = time.monotonic()
+        self._publish_backlog()
 
-    def _forget_delivered(self) -> None:
-        """Delete the delivered rows; on a full disk they wait (never sent twice meanwhile)."""
-        try:
-            with self.db:
-                self.db.execute("DELETE FROM outbox WHERE id <= ?", (self.delivered_id,))
-        except sqlite3.Error as e:
-            self.trouble.failed(e, consequence="delivered lines deleted later")
-        else:
-            self._store_spill()  # the deletes made room
-
-    def _deliver(self, lines: list[str]) -> None:
-        """Write ``lines``; a batch refused for its content is split until the bad lines are
-        found, which are logged and counted (the good ones land: rewriting them is harmless)."""
+    def _deliver(self, rows: list[Stored]) -> None:
+        """Write ``rows``; a batch refused for its content is split until the bad lines are
+        found, which are set aside (the good ones land: rewriting them is harmless)."""
         write = self._writer()
         try:
-            write(lines, self._timeout())
+            write([str(r[3]) for r in rows], self._timeout())
         except WriteError as e:
             if not e.bad_data:
                 raise
-            if len(lines) > 1:
-                mid = len(lines) // 2
-                self._deliver(lines[:mid])
-                self._deliver(lines[mid:])
+            if len(rows) > 1:
+                mid = len(rows) // 2
+                self._deliver(rows[:mid])
+                self._deliver(rows[mid:])
                 return
-            self._reject(lines[0], e)
+            self._reject(rows[0], e)
             return
         with self.sink._lock:
             st = self.sink._stats
-            st["written"] += len(lines)
+            st["written"] += len(rows)
             st["connected"] = True
 
-    def _reject(self, line: str, e: WriteError) -> None:
+    def _reject(self, row: Stored, e: WriteError) -> None:
+        self.outbox.set_aside([row], f"refused by the server: {e}")
         with self.sink._lock:
-            self.sink._stats["rejected"] += 1
-            self.sink._stats["last_error"] = f"rejected line: {e}"
-            self.sink._stats["last_error_at"] = time.time()
-        self.bad_logged += 1
-        if self.bad_logged <= MAX_BAD_LINES_LOGGED:
-            logger.error("influx refused a line (dropped): %s; line: %.300s", e, line)
+            self.sink._stats.update(rejected=self.outbox.set_aside_count, last_error=f"rejected line: {e}",
+                                    last_error_at=time.time())
 
     def _failed(self, e: WriteError) -> None:
         self.backoff = min(self.backoff_max, max(self.backoff_min, self.backoff * 2))

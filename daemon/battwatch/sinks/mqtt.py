@@ -9,12 +9,11 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from battwatch.adapters.trouble import Trouble
+from battwatch.adapters.outbox import Outbox, Stored
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
@@ -29,25 +28,16 @@ Role = Literal["daemon", "backfill"]
 OUTBOX_NAME = "mqtt-outbox.sqlite3"
 BACKFILL_OUTBOX_NAME = "mqtt-backfill-outbox.sqlite3"
 IN_FLIGHT = 128  # messages handed to paho and not yet acknowledged
-DROP_ORDER = ("readings", "notify", "events")  # what goes first when the backlog is full
-DROP_LOG_EVERY_S = 60.0
+# what goes when the backlog is full, first to last; retained state and alerts never go (a
+# retained topic keeps only its newest row anyway)
+DROP_ORDER = ("readings", "notify", "events")
 SILENCE_CLOSES_WINDOW_S = 120.0  # a window with no new reading for this long (wall clock) is sent
 SENDER_RESTART_S = 5.0
 SPILL_MAX = 5000  # messages kept in memory while the outbox file cannot take them (a full disk)
 CONNECT_FAILED = "cannot connect (broker down, network, DNS or TLS handshake)"
 
+# the sink's own tables, in its outbox file
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the sender's high-water mark relies on it
-    stream TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    qos INTEGER NOT NULL,
-    retain INTEGER NOT NULL,
-    created REAL NOT NULL                  -- wall clock when queued (the payload has the data time)
-);
-CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);
-CREATE INDEX IF NOT EXISTS outbox_retained ON outbox (topic) WHERE retain = 1;
 CREATE TABLE IF NOT EXISTS alert_kinds (
     battery TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (battery, alert)
 ) WITHOUT ROWID;
@@ -91,19 +81,6 @@ class _PahoNoise(logging.Filter):
         return not str(record.msg).startswith(self.NOISE)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.DatabaseError:
-        db.close()
-        raise
-    # NORMAL in WAL mode: a committed row survives a process crash (kill -9); only an OS
-    # crash or power cut may lose the last transactions. Full fsyncs would wear the SD card.
-    db.execute("PRAGMA synchronous=NORMAL")
-    return db
-
-
 def _lock(path: Path) -> int | None:
     """An exclusive lock on ``path`` for this process's lifetime, or None if another holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -113,136 +90,6 @@ def _lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-class Outbox:
-    """The durable queue of messages for the broker (main-thread side).
-
-    Rows are appended in order and committed at once; the sender thread deletes a row only
-    after the broker acknowledged it. Retained topics keep only their newest undelivered row.
-    """
-
-    def __init__(self, path: Path, backlog_max: int) -> None:
-        self.path = path
-        self.backlog_max = backlog_max
-        try:
-            self.db, self.count = self._open()
-        except sqlite3.DatabaseError as e:
-            # a damaged file (SD card) must not keep the daemon from starting: set it aside
-            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
-            logger.error("MQTT outbox %s unreadable (%s): moved to %s, starting empty", path, e, aside)
-            for suffix in ("", "-wal", "-shm"):
-                part = Path(f"{path}{suffix}")
-                if part.exists():
-                    part.replace(Path(f"{aside}{suffix}"))
-            self.db, self.count = self._open()
-        self.lock = threading.Lock()  # guards the counters below (main and sender threads)
-        # rows the file could not take (a full disk): written first at the next append
-        self.spill: deque[tuple[str, str, bytes, int, bool, float]] = deque()
-        self.trouble = Trouble(logger, f"MQTT outbox {path}")
-        self.dropped: dict[str, int] = {}
-        self._dropped_since_log: dict[str, int] = {}
-        self._last_drop_log = float("-inf")
-
-    def _open(self) -> tuple[sqlite3.Connection, int]:
-        db = _connect(self.path)
-        try:
-            db.executescript(SCHEMA)
-            (count,) = db.execute("SELECT count(*) FROM outbox").fetchone()
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db, int(count)
-
-    def append(self, rows: Sequence[tuple[str, str, bytes, int, bool]], now: float) -> None:
-        """Queue ``(stream, topic, payload, qos, retain)`` rows in one transaction.
-
-        When the file cannot take them (a full disk) they wait in memory, bounded (the
-        oldest go first, counted), and go in with the next append that succeeds."""
-        self.spill.extend((*row, now) for row in rows)
-        if not self.spill:
-            return
-        batch = list(self.spill)
-        try:
-            removed = self._insert(batch)
-        except sqlite3.Error as e:
-            over = len(self.spill) - SPILL_MAX
-            for _ in range(max(0, over)):
-                stream = self.spill.popleft()[0]
-                with self.lock:
-                    self.dropped[stream] = self.dropped.get(stream, 0) + 1
-            self.trouble.failed(e, max(0, over), consequence="messages kept in memory until it has room")
-            return
-        self.spill.clear()
-        self.trouble.ok()
-        with self.lock:
-            self.count += len(batch) - removed
-            over = self.count - self.backlog_max
-        if over > 0:
-            self._shed(over)
-
-    def _insert(self, rows: Sequence[tuple[str, str, bytes, int, bool, float]]) -> int:
-        db = self.db
-        removed = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for stream, topic, payload, qos, retain, now in rows:
-                if retain:
-                    # a retained topic only needs its newest value delivered
-                    removed += db.execute(
-                        "DELETE FROM outbox WHERE topic = ? AND retain = 1", (topic,)
-                    ).rowcount
-                db.execute(
-                    "INSERT INTO outbox (stream, topic, payload, qos, retain, created)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (stream, topic, payload, qos, int(retain), now),
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:  # SQLite ends it itself on a full disk
-                db.execute("ROLLBACK")
-            raise
-        return removed
-
-    def _shed(self, over: int) -> None:
-        # drop a little more than needed so a full backlog is not trimmed row by row
-        want = max(over, self.backlog_max // 100)
-        for stream in DROP_ORDER:
-            if want <= 0:
-                break
-            gone = self.db.execute(
-                "DELETE FROM outbox WHERE id IN"
-                " (SELECT id FROM outbox WHERE stream = ? ORDER BY id LIMIT ?)",
-                (stream, want),
-            ).rowcount
-            if gone:
-                want -= gone
-                with self.lock:
-                    self.count -= gone
-                    self.dropped[stream] = self.dropped.get(stream, 0) + gone
-                self._dropped_since_log[stream] = self._dropped_since_log.get(stream, 0) + gone
-        now = time.monotonic()
-        if self._dropped_since_log and now - self._last_drop_log >= DROP_LOG_EVERY_S:
-            self._last_drop_log = now
-            logger.warning(
-                "MQTT backlog full (%d messages, backlog_max %d): dropped the oldest %s"
-                " (total so far: %s)",
-                self.count, self.backlog_max,
-                ", ".join(f"{n} {s}" for s, n in self._dropped_since_log.items()),
-                ", ".join(f"{n} {s}" for s, n in self.dropped.items()),
-            )
-            self._dropped_since_log.clear()
-
-    def deleted(self, n: int) -> None:
-        with self.lock:
-            self.count -= n
-
-    def oldest_created(self) -> float | None:
-        row = self.db.execute("SELECT created FROM outbox ORDER BY id LIMIT 1").fetchone()
-        return None if row is None else float(row[0])
-
-    def close(self) -> None:
-        self.db.close()
 
 
 class MqttSink:
@@ -269,7 +116,8 @@ class MqttSink:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.role: Role = role
         self._lock_fd = self._claim_outbox()
-        self.outbox = Outbox(self.outbox_path, self.m.backlog_max)
+        self.outbox = Outbox(self.outbox_path, "MQTT outbox", self.m.backlog_max, spill_max=SPILL_MAX,
+                             drop_order=DROP_ORDER, drop_others=False, extra_schema=SCHEMA)
         self.client_id = (self.m.client_id or f"battwatch-{self.vehicle}") + (
             "-backfill" if self.role == "backfill" else ""
         )
@@ -286,13 +134,9 @@ class MqttSink:
         self._last_arrival = time.monotonic()
         self._active: dict[tuple[str, str], tuple[str, float]] = {
             (b, a): (sev, since)
-            for b, a, sev, since in self.outbox.db.execute(
-                "SELECT battery, alert, severity, since FROM active_alerts"
-            )
+            for b, a, sev, since in self._saved("SELECT battery, alert, severity, since FROM active_alerts")
         }
-        self._kinds: set[tuple[str, str]] = set(
-            self.outbox.db.execute("SELECT battery, alert FROM alert_kinds").fetchall()
-        )
+        self._kinds: set[tuple[str, str]] = set(self._saved("SELECT battery, alert FROM alert_kinds"))
         # -- shared with paho's and the sender's threads -------------------------------------
         self._notes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._connected = threading.Event()
@@ -316,6 +160,13 @@ class MqttSink:
         self._closed = False
 
     # -- setup ----------------------------------------------------------------------------
+    def _saved(self, sql: str) -> list[tuple[Any, ...]]:
+        """What an earlier run kept in the outbox file; nothing when the file is away."""
+        try:
+            return self.outbox.query(sql)
+        except sqlite3.Error:
+            return []
+
     def _claim_outbox(self) -> int | None:
         """Lock our outbox file; a second process on the same store gets its own file.
 
@@ -504,11 +355,7 @@ class MqttSink:
     def _send_loop(self) -> None:
         while not self._closed:
             try:
-                db = _connect(self.outbox_path)
-                try:
-                    _Sender(self, db).run()
-                finally:
-                    db.close()
+                _Sender(self).run()
                 return
             except Exception:  # noqa: BLE001 - e.g. a disk error: say so, and try again
                 # a fresh sender starts from the oldest row again: at worst a copy, never a gap
@@ -535,13 +382,12 @@ class MqttSink:
             return
         spill = self.outbox.spill
         while spill:
-            stream, topic, payload, qos, retain, _ = spill[0]
+            (stream, topic, payload, qos, retain), _ = spill[0]
             try:
                 info = client.publish(topic, payload, qos=qos, retain=retain)
-            except ValueError:
-                spill.popleft()  # unpublishable: dropped and counted, as by the sender
-                with self.outbox.lock:
-                    self.outbox.dropped[stream] = self.outbox.dropped.get(stream, 0) + 1
+            except ValueError as e:  # unpublishable: set aside, as by the sender
+                spill.popleft()
+                self.outbox.set_aside([(0, stream, topic, payload, qos, retain)], f"unpublishable: {e}")
                 continue
             if info.rc != 0:
                 return  # the connection went: the rest waits
@@ -561,20 +407,20 @@ class MqttSink:
         previous = self._active.get(key)
         change = enc.classify(tr, previous[0] if previous else None)
         since = previous[1] if previous else tr.t  # when it was first raised
-        db = self.outbox.db
+        db = self.outbox
         try:
             if tr.state == "cleared":
                 self._active.pop(key, None)
-                db.execute("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
+                db.query("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
             else:
                 self._active[key] = (tr.severity, since)
-                db.execute(
+                db.query(
                     "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
                     (tr.battery, tr.alert, tr.severity, since),
                 )
             if key not in self._kinds:
                 self._kinds.add(key)
-                db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
+                db.query("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
                 self._notes.put(("discovery",))  # a binary sensor for the new kind
         except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
             self.outbox.trouble.failed(e, consequence="the active alerts list is saved with the next alert")
@@ -615,7 +461,7 @@ class MqttSink:
     def wait_drained(self, timeout: float) -> bool:
         """Block until every queued message is acknowledged, or ``timeout`` passes."""
         with self._drained:
-            return self._drained.wait_for(lambda: self.outbox.count <= 0, timeout)
+            return self._drained.wait_for(lambda: self.outbox.in_file <= 0, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Send the open window, wait up to ``timeout`` for the outbox to drain, say offline,
@@ -633,7 +479,7 @@ class MqttSink:
             if not drained:
                 logger.warning(
                     "MQTT: %d messages not delivered within %.0f s; they stay in %s for the next start",
-                    self.outbox.count, timeout, self.outbox_path,
+                    self.outbox.in_file, timeout, self.outbox_path,
                 )
             if self.role == "daemon" and self._connected.is_set():
                 try:
@@ -659,9 +505,9 @@ class MqttSink:
 
     def status(self) -> dict[str, Any]:
         oldest = None if self._closed else self.outbox.oldest_created()
-        with self.outbox.lock:
-            backlog = self.outbox.count + len(self.outbox.spill)
-            dropped = dict(self.outbox.dropped)
+        box = self.outbox.status()
+        dropped = box["dropped"]
+        assert isinstance(dropped, dict)
         with self._stats_lock:
             delivered = dict(self.delivered)
             connects = self.connects
@@ -670,7 +516,7 @@ class MqttSink:
             "broker": f"{self.m.host}:{self.m.port}",
             "client_id": self.client_id,
             "role": self.role,
-            "backlog": backlog,
+            "backlog": box["backlog"],
             "oldest_undelivered_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 1),
             "dropped": dropped,
             "dropped_total": sum(dropped.values()),
@@ -679,14 +525,19 @@ class MqttSink:
             "connects": connects,
             "last_error": self.last_error,
             "outbox": str(self.outbox_path),
-            "outbox_error": self.outbox.trouble.last_error if self.outbox.trouble.active else None,
+            "outbox_error": box["outbox_error"],
+            "set_aside": box["set_aside"],
+            "damaged_files": box["damaged_files"],
         }
 
     # -- used by the sender -----------------------------------------------------------------
-    def _discovery(self, db: sqlite3.Connection) -> list[enc.Message]:
+    def _discovery(self) -> list[enc.Message]:
         from battwatch import __version__
 
-        kinds = set(db.execute("SELECT battery, alert FROM alert_kinds").fetchall())
+        try:
+            kinds = set(self.outbox.query("SELECT battery, alert FROM alert_kinds"))
+        except sqlite3.Error:  # the file is away: the catalogue and the kinds seen this run
+            kinds = set(self._kinds)
         if self._catalogue is None:
             self._catalogue = catalogue_kinds(self.cfg)
         kinds |= set(self._catalogue)
@@ -717,9 +568,9 @@ def catalogue_kinds(cfg: Config) -> list[tuple[str, str]]:
 class _Sender:
     """Publishes outbox rows in id order; state lives on this thread only."""
 
-    def __init__(self, sink: MqttSink, db: sqlite3.Connection) -> None:
+    def __init__(self, sink: MqttSink) -> None:
         self.sink = sink
-        self.db = db
+        self.outbox = sink.outbox
         self.handed: dict[int, tuple[int, int, str]] = {}  # paho mid -> (row id, qos, stream)
         self.resend: list[int] = []  # QoS 0 rows paho dropped with a connection: send first
         self.high = 0  # every row id <= high has been handed to paho once
@@ -768,18 +619,8 @@ class _Sender:
             self.stopping = True
 
     def _delete(self, acked: list[tuple[int, str]]) -> None:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            gone = 0
-            for row, _ in acked:
-                gone += db.execute("DELETE FROM outbox WHERE id = ?", (row,)).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         sink = self.sink
-        sink.outbox.deleted(gone)
+        self.outbox.delivered([row for row, _ in acked])
         with sink._stats_lock:
             for _, stream in acked:
                 sink.delivered[stream] = sink.delivered.get(stream, 0) + 1
@@ -792,7 +633,7 @@ class _Sender:
             return
         if self.discovery_due:
             self.discovery_due = False
-            for msg in self.sink._discovery(self.db):
+            for msg in self.sink._discovery():
                 client.publish(msg.topic, msg.payload, qos=1, retain=True)
         room = IN_FLIGHT - len(self.handed)
         while room > 0 and self.connected:
@@ -813,29 +654,24 @@ class _Sender:
                     return
                 room -= 1
 
-    def _next_rows(self, limit: int) -> tuple[list[tuple[Any, ...]], bool]:
+    def _next_rows(self, limit: int) -> tuple[list[Stored], bool]:
         """The next rows to publish: QoS 0 rows lost with a connection first, then new ones."""
-        cols = "SELECT id, stream, topic, payload, qos, retain FROM outbox"
         while self.resend:
             ids = self.resend[:limit]
-            marks = ",".join("?" * len(ids))
-            rows = self.db.execute(f"{cols} WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
+            rows = self.outbox.with_ids(ids)
             if rows:
                 return rows, True
             del self.resend[: len(ids)]  # all dropped from the backlog meanwhile
-        rows = self.db.execute(f"{cols} WHERE id > ? ORDER BY id LIMIT ?", (self.high, limit)).fetchall()
-        return rows, False
+        return self.outbox.after(self.high, limit), False
 
-    def _publish(self, client: Any, row: tuple[Any, ...]) -> bool:
+    def _publish(self, client: Any, row: Stored) -> bool:
         from paho.mqtt.enums import MQTTErrorCode
 
         rid, stream, topic, payload, qos, retain = row
         try:
             info = client.publish(topic, payload, qos=qos, retain=bool(retain))
-        except ValueError as e:  # a message the broker can never take: drop it, say so
-            logger.error("MQTT: dropping unpublishable message %d on %s: %s", rid, topic, e)
-            self.db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
-            self.sink.outbox.deleted(1)
+        except ValueError as e:  # a message the broker can never take: set it aside, say so
+            self.outbox.set_aside([row], f"unpublishable on {topic}: {e}")
             return True
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.handed[info.mid] = (rid, qos, stream)
