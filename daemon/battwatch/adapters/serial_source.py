@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import select
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from battwatch.core.model import Command, LinkDown, LinkUp
 from battwatch.core.protocol import MAX_LINE, encode_command
 
 logger = logging.getLogger(__name__)
+
+READ_MAX = 4096  # bytes per read: many frames when the board sends what it kept
 
 
 class RawLine(NamedTuple):
@@ -157,12 +162,49 @@ class SerialSource:
             down_reported = True
             self._stop.wait(delay)
 
+    def _reader(self, port: Any) -> Callable[[], bytes]:
+        """What reads whatever bytes have arrived (b"" after ``read_timeout_s`` of nothing).
+
+        A port with a descriptor (a tty, a pty) is read with one select() and one os.read()
+        per wake-up: a whole line or more at once. pyserial's read(1)-then-the-rest loop took
+        three of its reads (each a select, a read and a timeout object) for every frame, about
+        200 us of Python per frame at 100 frames/s. A port without a descriptor (socket://,
+        rfc2217://) is read through pyserial.
+        """
+        try:
+            fd = port.fileno()
+        except Exception:  # noqa: BLE001 - io.UnsupportedOperation, or a URL handler's own error
+            return lambda: bytes(port.read(port.in_waiting or 1))
+        abort = getattr(port, "pipe_abort_read_r", None)  # pyserial's cancel_read() writes here
+        watch = [fd] if abort is None else [fd, abort]
+        timeout = self.read_timeout_s
+        select_ = select.select
+        read = os.read
+
+        def read_fd() -> bytes:
+            ready = select_(watch, [], [], timeout)[0]
+            if not ready:
+                return b""
+            if abort is not None and abort in ready:
+                read(abort, 1000)  # stop() woke us: the loop looks at the stop flag
+                return b""
+            try:
+                data = read(fd, READ_MAX)
+            except (BlockingIOError, InterruptedError):  # the port is non-blocking; a signal
+                return b""
+            if not data:  # what an unplugged USB adapter looks like on Linux
+                raise OSError("device reports readiness to read but returned no data (device disconnected?)")
+            return data
+
+        return read_fd
+
     def _read_loop(self, port: Any) -> str:
         buf = b""
         put = self.inbox.put
+        read = self._reader(port)
         while not self._stop.is_set():
             try:
-                chunk = port.read(port.in_waiting or 1)
+                chunk = read()
             except Exception as e:  # noqa: BLE001 - unplugged USB shows up as SerialException/OSError
                 return str(e) or type(e).__name__
             if not chunk:
