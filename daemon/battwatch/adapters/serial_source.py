@@ -173,10 +173,9 @@ class SerialSource:
         """What reads whatever bytes have arrived (b"" after ``read_timeout_s`` of nothing).
 
         A port with a descriptor (a tty, a pty) is read with one select() and one os.read()
-        per wake-up: a whole line or more at once. pyserial's read(1)-then-the-rest loop took
-        three of its reads (each a select, a read and a timeout object) for every frame, about
-        200 us of Python per frame at 100 frames/s. A port without a descriptor (socket://,
-        rfc2217://) is read through pyserial.
+        per wake-up: all the lines that have arrived. pyserial's read(1)-then-the-rest took three
+        of its reads (each a select, a read and a timeout object) for every frame. A port without
+        a descriptor (socket://, rfc2217://) is read through pyserial.
         """
         try:
             fd = port.fileno()
