@@ -124,3 +124,46 @@ def test_influx_sink_loads_no_influxdb_client_nor_apscheduler() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_https_checks_the_servers_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # VictoriaMetrics' TLS needs flags the test servers do not set up: a standard-library HTTPS
+    # server stands in, receiving what the writer sends as a server would
+    import gzip
+    import http.server
+    import ssl
+    import threading
+
+    from servers import make_test_pki
+
+    pki = make_test_pki(tmp_path / "pki")
+    got: list[tuple[str, str, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Authorization"], gzip.decompress(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.server_cert, pki.server_key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(WriteError) as err:  # a CA the system does not trust
+            v2(url)(lines(1), TIMEOUT)
+        assert err.value.status is None and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+        assert got == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))  # now it does
+        v2(url)(lines(2), TIMEOUT)
+        assert got == [("/api/v2/write?org=fleet&bucket=battwatch&precision=ns", "Token t0ken",
+                        "\n".join(lines(2)).encode())]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -8,7 +8,7 @@ import http.client
 import logging
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from battwatch.config import InfluxConfig
@@ -62,13 +62,15 @@ class HttpWriter:
         if auth is not None:
             self.headers["Authorization"] = auth
         self.where = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{path}"
+        self._tls: Any = None  # ssl.SSLContext, made at the first https connection
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
         if self.https:
-            import ssl  # only for https: the default context verifies the server's certificate
+            if self._tls is None:
+                import ssl  # only for https: the default context verifies the server's certificate
 
-            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
-                                               context=ssl.create_default_context())
+                self._tls = ssl.create_default_context()  # once: it reads the system's CA store
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._tls)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def __call__(self, lines: list[str], timeout: float) -> None:
