@@ -60,7 +60,7 @@ firmware:
 	bash scripts/provision-firmware.sh
 	$(MAKE) -C firmware sim test
 
-bench: $(CORE)
+bench: $(CORE) servers
 	$(PY) bench/run.py
 
 lint: $(DEV)

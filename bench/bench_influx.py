@@ -75,7 +75,7 @@ def run() -> str:
                 {"url": vm.url, "api": "v2", "org": "o", "bucket": "b", "token": "x"}, tmp / "s2", rs
             )
             assert st["backlog"] == 0, st
-            rows.append(f"| sink → VictoriaMetrics (api v2, influxdb-client) | {n:,} | {rate:,.0f} |")
+            rows.append(f"| sink → VictoriaMetrics (api v2, /api/v2/write, gzip) | {n:,} | {rate:,.0f} |")
     return "\n".join([
         "## InfluxDB sink: points per second",
         "",

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -764,8 +764,9 @@ class VictoriaMetrics(_Server):
 
 
 @contextlib.contextmanager
-def start_victoriametrics(tmp: Path) -> Iterator[VictoriaMetrics]:
-    """Run a private VictoriaMetrics on a free 127.0.0.1 port, keeping 100 years of data."""
+def start_victoriametrics(tmp: Path, extra_args: Sequence[str] = ()) -> Iterator[VictoriaMetrics]:
+    """Run a private VictoriaMetrics on a free 127.0.0.1 port, keeping 100 years of data
+    (``extra_args``: more flags, e.g. ``-httpAuth.username=...`` to require credentials)."""
     binary = find_binary("victoria-metrics")
     tmp.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="victoriametrics-", dir=tmp))
@@ -783,6 +784,7 @@ def start_victoriametrics(tmp: Path) -> Iterator[VictoriaMetrics]:
         # A keep-alive client left open would otherwise delay SIGTERM shutdown by up to 7 s.
         "-http.maxGracefulShutdownDuration=1s",
         "-loggerLevel=INFO",
+        *extra_args,
     ]
     log_path = workdir / "victoria-metrics.log"
     # -envflag.enable is off by default, so the environment can't change these flags.

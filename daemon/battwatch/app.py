@@ -201,7 +201,8 @@ class App:
         self.on_reading = on_reading
         self.on_transition = on_transition
         self.stop_when = stop_when
-        self.use_scheduler = use_scheduler
+        self.use_scheduler = use_scheduler  # False: no Tick or replacement look on the loop's clock
+        self._next_tick = self._next_poll = float("inf")  # monotonic times, set when run() starts
         # given when a signal may arrive before the App exists (cli: handlers set first thing)
         self.stop_requested = stop_requested or threading.Event()
         self.force_exit = False
@@ -210,7 +211,6 @@ class App:
         self.final = final
         self.transitions = 0
         self.link_up = False
-        self._scheduler: Any = None
         self._last_frame_mono = time.monotonic()
         self._silence_reported = False
         self._awaiting_first_frame = False
@@ -626,23 +626,29 @@ class App:
         self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _start_scheduler(self) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
+    def _due(self) -> Tick | PollReplaced | None:
+        """The housekeeping due now, on the main loop's own clock: a Tick every TICK_S, a look
+        for replacements every REPLACED_POLL_S (the first of each one interval after the start).
 
-        sched = BackgroundScheduler(daemon=True)
-        # jobs only enqueue: the main thread owns all state
-        sched.add_job(lambda: self.inbox.put(Tick(time.time())), "interval", seconds=TICK_S,
-                      coalesce=True, max_instances=1, id="tick")
-        sched.add_job(lambda: self.inbox.put(PollReplaced()), "interval", seconds=REPLACED_POLL_S,
-                      coalesce=True, max_instances=1, id="replaced")
-        sched.start()
-        self._scheduler = sched
+        A scheduler thread would only enqueue these; the loop wakes at least every
+        ``_wait_s`` anyway, so it serves as the timer and no thread or library is needed."""
+        if not self.use_scheduler:
+            return None
+        now = time.monotonic()
+        if now >= self._next_tick:
+            # from now, not from the missed time: a loop busy for minutes ticks once, not in a burst
+            self._next_tick = now + TICK_S
+            return Tick(time.time())
+        if now >= self._next_poll:
+            self._next_poll = now + REPLACED_POLL_S
+            return PollReplaced()
+        return None
 
     def run(self) -> int:
         logger.info("battwatch starting: vehicle %s, ADC %s, store %s", self.cfg.vehicle.id,
                     self.cfg.adc.port, self.store.directory)
-        if self.use_scheduler:
-            self._start_scheduler()
+        self._next_tick = time.monotonic() + TICK_S
+        self._next_poll = time.monotonic() + REPLACED_POLL_S
         for sink in self.sinks:
             sink.start()
         self.source.start()
@@ -652,11 +658,13 @@ class App:
                 self._watchdog()
                 if self.stop_when is not None and self.stop_when(self):
                     break
-                try:
-                    ev = self.inbox.get(timeout=self._wait_s)
-                except queue.Empty:
-                    self._check_silence()
-                    continue
+                ev = self._due()
+                if ev is None:
+                    try:
+                        ev = self.inbox.get(timeout=self._wait_s)
+                    except queue.Empty:
+                        self._check_silence()
+                        continue
                 try:
                     self._handle(ev)
                 except Exception:  # noqa: BLE001 - one bad event must never kill the daemon
@@ -679,10 +687,7 @@ class App:
         """Ordered: stop producers, drain what they queued, flush, close."""
         logger.info("battwatch stopping")
         self.notifier.stopping()
-        steps: list[tuple[str, Callable[[], None]]] = []
-        if self._scheduler is not None:
-            steps.append(("scheduler", lambda: self._scheduler.shutdown(wait=False)))
-        steps += [
+        steps: list[tuple[str, Callable[[], None]]] = [
             ("serial", self._stop_source),
             ("drain", self._drain),
             ("held", self._release_held),

@@ -15,4 +15,3 @@ def setup_logging(level: str = "info", stream: Any = None) -> None:
     if "JOURNAL_STREAM" not in os.environ:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=level.upper(), stream=stream or sys.stdout, format=fmt, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO

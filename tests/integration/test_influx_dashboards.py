@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,21 @@ def test_provisioning_files_fit_the_dashboards(replayed: tuple[InfluxDB1, float,
         for q in queries:
             series = _check(db, rule["title"], _render(q["model"]["query"], first - 86400, last + 86400))
             assert {s["tags"]["vehicle"] for s in series} <= {"car-a", "car-b"}
+
+
+def test_sos_projection_follows_the_time_range_of_a_backfilled_car(influxdb1: InfluxDB1) -> None:
+    # a car whose log was imported years later: its projection lies wholly in the past, and the
+    # panel must show it when the time range covers it (it was tied to now() - 31d)
+    influxdb1.create_database(DB)
+    step = 30 * 86400
+    t0 = (int(time.time()) - 12 * 365 * 86400) // step * step
+    grid = [t0 + k * step for k in range(12)]
+    influxdb1.write([f"projection,vehicle=old-car,battery=sos v={5.1 - 0.02 * k:.2f} {t}" for k, t in enumerate(grid)],
+                    DB, precision="s")
+    influxdb1.write([f"projection,vehicle=other-car,battery=sos v=5.0 {t}" for t in grid], DB, precision="s")
+    [target] = [t for title, t in _targets(_dashboard("vehicle-detail"))
+                if title.startswith("SOS rested voltage trend") and "projection" in t["query"]]
+    start, end = grid[2] - 1, grid[8] + 1
+    series = _check(influxdb1, "projection", _render(target["query"], start, end, vehicle="old-car"))
+    assert [row[0] for s in series for row in s["values"]] == grid[2:9]
+    assert [row[1] for s in series for row in s["values"]] == [5.06, 5.04, 5.02, 5.0, 4.98, 4.96, 4.94]

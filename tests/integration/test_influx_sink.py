@@ -291,7 +291,7 @@ def test_close_with_the_database_away_keeps_the_outbox(influxdb1: InfluxDB1, tmp
     assert st["backlog"] == 100 and st["connected"] is False and st["written"] == 0
 
 
-# -- VictoriaMetrics through influxdb-client's v2 write API -------------------------------------
+# -- VictoriaMetrics through the v2 write API -------------------------------------------------------
 
 
 def test_v2_sink_writes_old_timestamps_to_victoriametrics(victoriametrics: VictoriaMetrics, tmp_path: Path) -> None:

@@ -1,13 +1,12 @@
-"""InfluxDB writers: the 1.x /write endpoint over urllib, and influxdb-client for 2.x/3.x."""
+"""InfluxDB writers: line protocol POSTed with the standard library to /write (1.x) or /api/v2/write."""
 
 from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_S = 10.0
+GZIP_LEVEL = 5  # a batch of a few hundred lines shrinks about tenfold; more effort gains little
+DETAIL_MAX = 500  # characters of a refusal's body kept for the log
 
 
 class WriteError(Exception):
@@ -40,67 +41,74 @@ class WriteError(Exception):
 Writer = Callable[[list[str], float], None]
 
 
-def v1_writer(icfg: InfluxConfig) -> Writer:
-    """POST /write of InfluxDB 1.x (1.6 and 1.7 have no /api/v2/write for influxdb-client)."""
-    params = {"db": icfg.database or "", "precision": "ns"}
-    url = icfg.url.rstrip("/") + "/write?" + urllib.parse.urlencode(params)
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"}
+class HttpWriter:
+    """One POST of gzipped line protocol per batch, on a connection of its own.
+
+    A connection per batch costs a TCP handshake every ``flush_interval_s`` at most, and
+    leaves no idle socket for a server or a NAT to cut: there is no stale keep-alive to
+    detect. Retries are the outbox's: a failed batch stays there and comes again.
+    """
+
+    def __init__(self, url: str, path: str, params: dict[str, str], auth: str | None) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port
+        # a server behind a reverse proxy may live under a path: keep it in front
+        self.target = parts.path.rstrip("/") + path + "?" + urllib.parse.urlencode(params)
+        self.headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"}
+        if auth is not None:
+            self.headers["Authorization"] = auth
+        self.where = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{path}"
+        self._tls: Any = None  # ssl.SSLContext, made at the first https connection
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self.https:
+            if self._tls is None:
+                import ssl  # only for https: the default context verifies the server's certificate
+
+                self._tls = ssl.create_default_context()  # once: it reads the system's CA store
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def __call__(self, lines: list[str], timeout: float) -> None:
+        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=GZIP_LEVEL)
+        conn = self._connect(timeout)
+        try:
+            conn.request("POST", self.target, body, self.headers)
+            resp = conn.getresponse()
+            reply = resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise WriteError(None, f"{self.where}: {type(e).__name__}: {e}") from None
+        finally:
+            conn.close()
+        if not 200 <= resp.status < 300:
+            detail = reply.decode("utf-8", "replace").strip()[:DETAIL_MAX] or resp.reason
+            raise WriteError(resp.status, detail)
+
+    def close(self) -> None:
+        """Nothing stays open between batches; kept so a sender can close any writer."""
+
+
+def v1_writer(icfg: InfluxConfig) -> HttpWriter:
+    """POST /write of InfluxDB 1.x (1.6 and 1.7 have no /api/v2/write), basic auth if a user is set."""
+    auth = None
     if icfg.username:
         password = icfg.password.get_secret_value() if icfg.password is not None else ""
-        cred = base64.b64encode(f"{icfg.username}:{password}".encode()).decode("ascii")
-        headers["Authorization"] = f"Basic {cred}"
-
-    def write(lines: list[str], timeout: float) -> None:
-        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=5)
-        req = urllib.request.Request(url, data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace").strip()
-            raise WriteError(e.code, detail) from None
-        except (OSError, urllib.error.URLError) as e:
-            raise WriteError(None, f"{type(e).__name__}: {getattr(e, 'reason', e)}") from None
-
-    return write
+        auth = "Basic " + base64.b64encode(f"{icfg.username}:{password}".encode()).decode("ascii")
+    return HttpWriter(icfg.url, "/write", {"db": icfg.database or "", "precision": "ns"}, auth)
 
 
-class V2Writer:
-    """influxdb-client's synchronous write API (InfluxDB 2.x/3.x/Cloud, 1.8+ compatibility)."""
+class V2Writer(HttpWriter):
+    """POST /api/v2/write with a token: InfluxDB 2.x, 3.x (bucket = database), Cloud, 1.8+,
+    VictoriaMetrics."""
 
     def __init__(self, icfg: InfluxConfig) -> None:
-        from influxdb_client.client.influxdb_client import InfluxDBClient
-        from influxdb_client.client.write_api import SYNCHRONOUS
-        from influxdb_client.domain.write_precision import WritePrecision
-
         token = icfg.token.get_secret_value() if icfg.token is not None else ""
         if not token and icfg.username:  # InfluxDB 1.8's compatibility API takes user:password
             password = icfg.password.get_secret_value() if icfg.password is not None else ""
             token = f"{icfg.username}:{password}"
-        self.bucket = icfg.bucket or ""
-        self.org = icfg.org or ""
-        self.precision: Any = WritePrecision.NS
-        self.client = InfluxDBClient(
-            url=icfg.url, token=token, org=self.org, timeout=int(HTTP_TIMEOUT_S * 1000), enable_gzip=True
-        )
-        self.api = self.client.write_api(write_options=SYNCHRONOUS)
-
-    def __call__(self, lines: list[str], timeout: float) -> None:
-        from influxdb_client.rest import ApiException
-
-        try:
-            self.api.write(
-                bucket=self.bucket, org=self.org, record=lines, write_precision=self.precision,
-                _request_timeout=timeout,
-            )
-        except ApiException as e:
-            body = e.body.decode("utf-8", "replace") if isinstance(e.body, bytes) else str(e.body or e.reason)
-            raise WriteError(e.status, body.strip()) from None
-        except Exception as e:  # noqa: BLE001 - urllib3 raises many kinds for an absent server
-            raise WriteError(None, f"{type(e).__name__}: {e}") from None
-
-    def close(self) -> None:
-        try:
-            self.client.close()
-        except Exception:  # noqa: BLE001 - closing a client must never break shutdown
-            logger.debug("closing the InfluxDB client failed", exc_info=True)
+        params = {"org": icfg.org or "", "bucket": icfg.bucket or "", "precision": "ns"}
+        super().__init__(icfg.url, "/api/v2/write", params, f"Token {token}" if token else None)
