@@ -35,6 +35,7 @@ from battwatch.core.model import (
     Tick,
 )
 from battwatch.core.pipeline import Outbound, Pipeline
+from battwatch.core.pisleep import PiSleep
 from battwatch.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,8 @@ class App:
         self._awaiting_first_frame = False
         self._ever_linked = False  # the adapter has been there at least once since the start
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
+        self.pi_sleep = PiSleep(cfg.adc.sleep_after_s)  # SLEEP to the board, then power off
+        self._poweroff: Any = None  # the poweroff command's process, once started
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
         # Frames kept by the board until acknowledged (protocol.md, ACK): data lines from a
@@ -469,6 +472,8 @@ class App:
                 self._frame_routed()
             if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "ACK":
                 self._board_keeps = dec.last_ack.ok
+            if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "SLEEP":
+                self._sleep_answered(dec.last_ack.ok)
             if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
                 self._end_prelude()  # the hello, or a board that will not send them again
             if not self._time_sent and self.link_up:
@@ -593,6 +598,8 @@ class App:
         if r.flags & FLAG_BUFFERED or not self.link_up:
             return
         awake = self._car_awake()
+        if self.pi_sleep.reading(r.t, awake):
+            self._ask_sleep()
         if awake is None or awake == self._told_awake:
             return
         self._told_awake = awake
@@ -609,6 +616,32 @@ class App:
             rate = self._sleep_rate_hz()
             self.source.send(Command("RATE", (f"{rate:g}",)))
             logger.debug("car asleep: ADC rate lowered to %g Hz", rate)
+
+    def _ask_sleep(self) -> None:
+        """The car has slept [adc] sleep_after_s: what is on disk is acknowledged first, then
+        the board is asked to cut the Pi's supply until the next visit (power.md)."""
+        adc = self.cfg.adc
+        self._flush_sinks()
+        self._ack_stored()
+        if self.source.send(Command("SLEEP", (str(adc.visit_s),))):
+            logger.info("car asleep for %.0f s: asking the ADC board to switch the Pi off for %d s",
+                        adc.sleep_after_s, adc.visit_s)
+
+    def _sleep_answered(self, ok: bool) -> None:
+        """The board cuts the supply 20 s after its OK: the Pi halts before that."""
+        if not self.pi_sleep.answered(ok) or self._poweroff is not None:
+            if not ok:
+                logger.info("the ADC board cannot switch the Pi off: the Pi stays on")
+            return
+        import subprocess
+
+        cmd = list(self.cfg.adc.poweroff_command)
+        logger.warning("powering off for the ADC board's sleep: %s", " ".join(cmd))
+        try:
+            self._poweroff = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            logger.error("cannot run [adc] poweroff_command %s: %s; the board cuts the supply anyway",
+                         cmd[0], e)
 
     def _send_time(self) -> None:
         """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""
@@ -716,6 +749,8 @@ class App:
 
     def _stop_source(self) -> None:
         self.source.stop(close=False)  # open until the final ACK
+        if self._poweroff is not None:
+            self._poweroff.poll()  # reaped (systemd stops us while it runs, or it is done)
         self.link_up = False  # the port is closed: no LinkDown event comes for a stop
 
     def _final_ack(self) -> None:
