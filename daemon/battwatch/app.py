@@ -49,6 +49,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd 
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
 PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
 PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
+CONFIGURE_AGAIN_S = 2.0  # a hello and no answer this long after: the commands were lost
 ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
 
 
@@ -231,6 +232,8 @@ class App:
         # after the hello, in order with the ones it kept while nobody read them.
         self._prelude: list[RawLine] | None = None
         self._board_keeps: bool | None = None  # its answer to ACK on this link
+        self._hello_at: float | None = None  # the first hello on this link (host time)
+        self._configured_again = False
         self._acks: deque[tuple[int, int]] = deque()  # (store.accepted after the frame, seq)
         self._ack_due: int | None = None  # newest frame on disk the board has not been told of
         self._acked: int | None = None  # ... and the newest it has been told of
@@ -476,6 +479,16 @@ class App:
                 self._sleep_answered(dec.last_ack.ok)
             if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
                 self._end_prelude()  # the hello, or a board that will not send them again
+            if dec.stats.hello is not hello and self._hello_at is None:
+                self._hello_at = ev.t
+            if (self._board_keeps is None and self._hello_at is not None and not self._configured_again
+                    and ev.t - self._hello_at > CONFIGURE_AGAIN_S and self.link_up):
+                # a board that talks but never answered: what was sent on connecting was lost
+                # (a Nano resets when the port opens and its bootloader takes the first second)
+                self._configured_again = True
+                logger.info("ADC: no answer to the commands sent on connecting; sending them again")
+                self._prelude = []
+                self._configure_device()
             if not self._time_sent and self.link_up:
                 self._send_time()
         elif isinstance(ev, PollReplaced):
@@ -490,6 +503,8 @@ class App:
             self._last_frame_mono = time.monotonic()
             self._prelude = []
             self._board_keeps = None
+            self._hello_at = None
+            self._configured_again = False
             self._configure_device()
             self.notifier.status(f"link up on {self.cfg.adc.port}")
         elif isinstance(ev, LinkDown):
