@@ -102,3 +102,34 @@ def test_a_board_that_never_answers_hello_has_its_frames_stored_after_5_s(tmp_pa
     assert sent[-1] - sent[0] > 4.0 and len(sent) >= 5
     ts = [r.t for r in seen.readings]
     assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+def test_commands_lost_to_a_board_that_was_starting_are_sent_again(tmp_path: Path) -> None:
+    dev = RawDevice(tmp_path / "adc")
+    seen = Seen()
+    cfg = _cfg(tmp_path, tmp_path / "adc", clock={"host": "trusted"})
+    try:
+        with running(cfg, seen):
+            dev.wait_command("TRIG")
+            # a Nano reset by the port opening: its bootloader took what the daemon sent; the
+            # firmware then starts with its hello and frames, and has answered nothing
+            dev.send("BWH,1,1.0.0,bw-nano-r1,10,1,1000")
+            t0 = time.monotonic()
+            n = 0
+            while dev._got.count(b"$BWC,HELLO*") < 2:
+                assert n < 30, "the commands were never sent again"
+                n += 1
+                dev.send(f"BWD,{n},{round((time.monotonic() - t0) * 1000) + 1000},1000,12640,12631,12652,"
+                         "5210,5208,5213,85,0")
+                if select.select([dev.master], [], [], 1.0)[0]:  # a frame a second, or the answer
+                    dev._got += os.read(dev.master, 4096)
+            # this time the board answers: no third round
+            dev.send("BWA,ACK,OK", "BWH,1,1.0.0,bw-nano-r1,10,1,9000")
+            for k in range(3):
+                dev.send(f"BWD,{n + 1 + k},{9000 + 1000 * (k + 1)},1000,12640,12631,12652,5210,5208,5213,85,0")
+            dev.wait_command("ACK,")
+    finally:
+        got = _rest(dev)
+        dev.close()
+    assert got.count(b"$BWC,HELLO*") == 2 and got.count(b"$BWC,RATE,") == 2
+    assert n >= 2  # not before 2 s of a board talking without answering
