@@ -100,9 +100,15 @@ class Watched(Proc):
             i += 1
 
 
-def volts_csv(path: Path, rows: Sequence[tuple[float, float, float, float | None]]) -> Path:
-    path.write_text("t_ms,main_v,sos_v,temp_c\n" + "".join(
-        f"{t},{m},{s},{'' if c is None else c}\n" for t, m, s, c in rows))
+Row = tuple[float, float, float, float | None] | tuple[float, float, float, float | None, float]
+
+
+def volts_csv(path: Path, rows: Sequence[Row]) -> Path:
+    """t_ms, main_v, sos_v (the pack's own voltage), temp_c and, optionally, sos_minus_v (the
+    pack's minus against the board's ground)."""
+    path.write_text("t_ms,main_v,sos_v,temp_c,sos_minus_v\n" + "".join(
+        f"{r[0]},{r[1]},{r[2]},{'' if r[3] is None else r[3]},{r[4] if len(r) > 4 else 0}\n"  # type: ignore[misc]
+        for r in rows))
     return path
 
 
@@ -121,17 +127,18 @@ class TraceFrame:
 class Board:
     """board-sim running the firmware, its trace on standard output."""
 
-    def __init__(self, tmp: Path, rows: Sequence[tuple[float, float, float, float | None]]) -> None:
+    def __init__(self, tmp: Path, rows: Sequence[Row], *, reset_on_open: bool = False) -> None:
         build_firmware()
         self.tmp = tmp
         self.link = tmp / "adc-link"
         self.pi_file = tmp / "pi-power"
         self.volts = volts_csv(tmp / "volts.csv", rows)
         self.proc = Watched([str(SIM), str(ELF), "--link", str(self.link), "--volts", str(self.volts),
-                             "--pi-power", str(self.pi_file), "--trace", "-"])
+                             "--pi-power", str(self.pi_file), "--trace", "-"]
+                            + (["--reset-on-open"] if reset_on_open else []))
         self.proc.wait_after(r"board-sim: .* on ", timeout=30)
 
-    def set_volts(self, rows: Sequence[tuple[float, float, float, float | None]]) -> int:
+    def set_volts(self, rows: Sequence[Row]) -> int:
         """New voltages from now on (t_ms counted from now); returns the trace index of the switch."""
         volts_csv(self.volts, rows)
         start = len(self.proc.lines)
@@ -166,7 +173,7 @@ class Board:
 
 
 def daemon_config(tmp: Path, link: Path, store: Path, name: str = "car.toml", *, commit_s: float = 1.0,
-                  rate_hz: float = 1.0, trigger_mv: int = 0, extra: str = "") -> Path:
+                  rate_hz: float = 1.0, trigger_mv: int = 0, extra: str = "", adc_extra: str = "") -> Path:
     """A configuration for `battwatch run` on the board: a pinned frame rate (no sleep rate, no
     fast mode from the analysis), commits every ``commit_s``, a trusted host clock (the board
     has none)."""
@@ -175,6 +182,7 @@ def daemon_config(tmp: Path, link: Path, store: Path, name: str = "car.toml", *,
         '[vehicle]\nid = "sim-car"\n'
         f'[adc]\nport = "{link}"\nframe_rate_hz = {rate_hz}\nsleep_rate_hz = {rate_hz}\nfast_seconds = 0\n'
         f"crank_trigger_mv = {trigger_mv}\nsilent_after_s = 30\nreconnect_min_s = 0.1\nreconnect_max_s = 0.5\n"
+        + adc_extra +
         f'[store]\npath = "{store}"\ncommit_interval_s = {commit_s}\ncommit_rows = 100000\n'
         '[clock]\nhost = "trusted"\n' + extra
     )

@@ -36,6 +36,7 @@ from battwatch.core.model import (
     Tick,
 )
 from battwatch.core.pipeline import Outbound, Pipeline
+from battwatch.core.pisleep import PiSleep
 from battwatch.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C, and `kill`/systemd 
 AWAKE_STATES = frozenset(("awake", "cranking", "running"))  # the analysis' vehicle states
 PRELUDE_MAX = 200  # data lines held back waiting for a hello before they go on without one
 PRELUDE_MAX_S = 5.0  # ... or seconds (a board that ignores HELLO)
+CONFIGURE_AGAIN_S = 2.0  # a hello and no answer this long after: the commands were lost
 ACKS_MAX = 100_000  # frames awaiting their commit, at most (a board that never answers ACK)
 
 
@@ -216,6 +218,8 @@ class App:
         self._awaiting_first_frame = False
         self._ever_linked = False  # the adapter has been there at least once since the start
         self._told_awake: bool | None = None  # the vehicle state the board's rate was set for
+        self.pi_sleep = PiSleep(cfg.adc.sleep_after_s)  # SLEEP to the board, then power off
+        self._poweroff: Any = None  # the poweroff command's process, once started
         self._time_sent = False  # TIME sent to the board on this link
         self._last_reading_t: float | None = None
         # Frames kept by the board until acknowledged (protocol.md, ACK): data lines from a
@@ -223,6 +227,8 @@ class App:
         # after the hello, in order with the ones it kept while nobody read them.
         self._prelude: list[RawLine] | None = None
         self._board_keeps: bool | None = None  # its answer to ACK on this link
+        self._hello_at: float | None = None  # the first hello on this link (host time)
+        self._configured_again = False
         self._acks: deque[tuple[int, int]] = deque()  # (store.accepted after the frame, seq)
         self._ack_due: int | None = None  # newest frame on disk the board has not been told of
         self._acked: int | None = None  # ... and the newest it has been told of
@@ -464,8 +470,20 @@ class App:
                 self._frame_routed()
             if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "ACK":
                 self._board_keeps = dec.last_ack.ok
+            if dec.last_ack is not ack and dec.last_ack is not None and dec.last_ack.command == "SLEEP":
+                self._sleep_answered(dec.last_ack.ok)
             if self._prelude is not None and (dec.stats.hello is not hello or self._board_keeps is False):
                 self._end_prelude()  # the hello, or a board that will not send them again
+            if dec.stats.hello is not hello and self._hello_at is None:
+                self._hello_at = ev.t
+            if (self._board_keeps is None and self._hello_at is not None and not self._configured_again
+                    and ev.t - self._hello_at > CONFIGURE_AGAIN_S and self.link_up):
+                # a board that talks but never answered: what was sent on connecting was lost
+                # (a Nano resets when the port opens and its bootloader takes the first second)
+                self._configured_again = True
+                logger.info("ADC: no answer to the commands sent on connecting; sending them again")
+                self._prelude = []
+                self._configure_device()
             if not self._time_sent and self.link_up:
                 self._send_time()
         elif isinstance(ev, PollReplaced):
@@ -480,6 +498,8 @@ class App:
             self._last_frame_mono = time.monotonic()
             self._prelude = []
             self._board_keeps = None
+            self._hello_at = None
+            self._configured_again = False
             self._configure_device()
             self.notifier.status(f"link up on {self.cfg.adc.port}")
         elif isinstance(ev, LinkDown):
@@ -588,6 +608,8 @@ class App:
         if r.flags & FLAG_BUFFERED or not self.link_up:
             return
         awake = self._car_awake()
+        if self.pi_sleep.reading(r.t, awake):
+            self._ask_sleep()
         if awake is None or awake == self._told_awake:
             return
         self._told_awake = awake
@@ -604,6 +626,32 @@ class App:
             rate = self._sleep_rate_hz()
             self.source.send(Command("RATE", (f"{rate:g}",)))
             logger.debug("car asleep: ADC rate lowered to %g Hz", rate)
+
+    def _ask_sleep(self) -> None:
+        """The car has slept [adc] sleep_after_s: what is on disk is acknowledged first, then
+        the board is asked to cut the Pi's supply until the next visit (power.md)."""
+        adc = self.cfg.adc
+        self._flush_sinks()
+        self._ack_stored()
+        if self.source.send(Command("SLEEP", (str(adc.visit_s),))):
+            logger.info("car asleep for %.0f s: asking the ADC board to switch the Pi off for %d s",
+                        adc.sleep_after_s, adc.visit_s)
+
+    def _sleep_answered(self, ok: bool) -> None:
+        """The board cuts the supply 20 s after its OK: the Pi halts before that."""
+        if not self.pi_sleep.answered(ok) or self._poweroff is not None:
+            if not ok:
+                logger.info("the ADC board cannot switch the Pi off: the Pi stays on")
+            return
+        import subprocess
+
+        cmd = list(self.cfg.adc.poweroff_command)
+        logger.warning("powering off for the ADC board's sleep: %s", " ".join(cmd))
+        try:
+            self._poweroff = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            logger.error("cannot run [adc] poweroff_command %s: %s; the board cuts the supply anyway",
+                         cmd[0], e)
 
     def _send_time(self) -> None:
         """Set the board's clock once the host clock is trustworthy (protocol.md, TIME)."""
@@ -716,6 +764,8 @@ class App:
 
     def _stop_source(self) -> None:
         self.source.stop(close=False)  # open until the final ACK
+        if self._poweroff is not None:
+            self._poweroff.poll()  # reaped (systemd stops us while it runs, or it is done)
         self.link_up = False  # the port is closed: no LinkDown event comes for a stop
 
     def _final_ack(self) -> None:

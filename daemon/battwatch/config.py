@@ -174,6 +174,11 @@ class AdcConfig(Section):
     fast_rate_hz: Annotated[float, Range(ge=1, le=100)] = 100.0  # for fast_seconds when it wakes
     fast_seconds: Annotated[int, Range(ge=0, le=600)] = 30  # 0: never ask for fast mode
     crank_trigger_mv: Annotated[int, Range(ge=0, le=5000)] = 1000
+    # power.md scheme (b): the car asleep this long, the board is asked to cut the Pi's supply
+    # (SLEEP) for visit_s and the Pi powers off with poweroff_command; 0: the Pi stays on
+    sleep_after_s: Annotated[float, Range(ge=0, le=86400)] = 0.0
+    visit_s: Annotated[int, Range(ge=1, le=604800)] = 21600
+    poweroff_command: tuple[str, ...] = ("systemctl", "poweroff")
     silent_after_s: Annotated[float, Range(gt=0, le=3600)] = 10.0
     reconnect_min_s: Annotated[float, Range(gt=0, le=60)] = 0.5
     reconnect_max_s: Annotated[float, Range(gt=0, le=3600)] = 30.0
@@ -182,6 +187,8 @@ class AdcConfig(Section):
     def check(self) -> None:
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        if not self.poweroff_command or not self.poweroff_command[0]:
+            raise ValueError("poweroff_command must name a program")
 
 
 @section

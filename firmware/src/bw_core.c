@@ -1,6 +1,7 @@
 /* battwatch ADC board: windows, the start detector, commands, the Pi's power, the main loop. */
 #include "bw_core.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "bw_hal.h"
@@ -17,18 +18,28 @@
 static void acc_clear(bw_acc_t *a) {
     a->sum = 0;
     a->n = 0;
-    a->lo = 0xFFFF;
-    a->hi = 0;
+    a->lo = INT16_MAX;
+    a->hi = INT16_MIN;
     a->sat = false;
 }
 
-void bw_sample(bw_state_t *s, uint8_t ch, uint16_t code) {
-    bw_acc_t *a = &s->acc[s->cur][ch];
-    a->sum += code;
+static void acc_add(bw_acc_t *a, int16_t v, bool sat) {
+    a->sum += v;
     a->n++;
-    if (code < a->lo) a->lo = code;
-    if (code > a->hi) a->hi = code;
-    if (code == 0 || code >= s->hw->code_max) a->sat = true;
+    if (v < a->lo) a->lo = v;
+    if (v > a->hi) a->hi = v;
+    if (sat) a->sat = true;
+}
+
+void bw_sample_pair(bw_state_t *s, uint8_t ch, uint16_t plus, uint16_t minus) {
+    /* either input at an end of its range: the difference is not the tap's */
+    uint16_t top = s->hw->code_max;
+    acc_add(&s->acc[s->cur][ch], (int16_t)((int16_t)plus - (int16_t)minus),
+            plus == 0 || plus >= top || minus == 0 || minus >= top);
+}
+
+void bw_sample(bw_state_t *s, uint8_t ch, uint16_t code) {
+    acc_add(&s->acc[s->cur][ch], (int16_t)code, code == 0 || code >= s->hw->code_max);
     if (ch != BW_MAIN) return;
     s->eng_sum += code;
     s->eng_n++;
@@ -79,10 +90,24 @@ static int16_t code_mv(const bw_scale_t *k, uint64_t sum2n, uint32_t n) {
     return v > 32767 ? 32767 : (int16_t)v;
 }
 
+static int16_t diff_mv(const bw_scale_t *k, int32_t sum, uint32_t n) {
+    /* the difference of two floored codes has no half-step bias: sum / n, rounded to the
+     * nearest mV, by magnitude and sign */
+    bool neg = sum < 0;
+    uint32_t mag = neg ? (uint32_t)(-(int64_t)sum) : (uint32_t)sum;
+    uint32_t d = n * k->den, v;
+    if (n < 1000000UL && mag <= (0xFFFFFFFFUL - d) / k->num)
+        v = (mag * k->num + d / 2) / d;
+    else
+        v = (uint32_t)(((uint64_t)mag * k->num + d / 2) / d);
+    if (v > 32767) v = 32767;
+    return neg ? (int16_t)-(int16_t)v : (int16_t)v;
+}
+
 void bw_frame_from_acc(bw_state_t *s, const bw_acc_t *acc, uint32_t end, uint32_t len,
                        uint8_t flags, bw_frame_t *f) {
     const bw_board_t *hw = s->hw;
-    f->seq = s->next_seq++;
+    f->seq = s->next_seq; /* counted on when the ring takes it */
     f->up_end = end;
     f->window_ms = len;
     for (uint8_t ch = 0; ch < 2; ch++) {
@@ -92,15 +117,22 @@ void bw_frame_from_acc(bw_state_t *s, const bw_acc_t *acc, uint32_t end, uint32_
             mv[0] = mv[1] = mv[2] = BW_NONE;
             continue;
         }
-        mv[0] = code_mv(&hw->scale[ch], 2ULL * a->sum + a->n, a->n);
-        mv[1] = code_mv(&hw->scale[ch], 2ULL * a->lo + 1, 1);
-        mv[2] = code_mv(&hw->scale[ch], 2ULL * a->hi + 1, 1);
+        const bw_scale_t *k = &hw->scale[ch];
+        if (ch == BW_SOS && hw->sos_diff) {
+            mv[0] = diff_mv(k, a->sum, a->n);
+            mv[1] = diff_mv(k, a->lo, 1);
+            mv[2] = diff_mv(k, a->hi, 1);
+        } else {
+            mv[0] = code_mv(k, 2ULL * (uint32_t)a->sum + a->n, a->n);
+            mv[1] = code_mv(k, 2ULL * (uint16_t)a->lo + 1, 1);
+            mv[2] = code_mv(k, 2ULL * (uint16_t)a->hi + 1, 1);
+        }
         if (a->sat) flags |= ch == BW_MAIN ? BW_F_MAIN_SAT : BW_F_SOS_SAT;
     }
     const bw_acc_t *t = &acc[BW_TEMP];
     f->temp_dc = BW_NONE;
-    if (t->n && t->sum >= (uint32_t)hw->temp_absent_code * t->n) {
-        int32_t dc = (int32_t)code_mv(&hw->temp_scale, 2ULL * t->sum + t->n, t->n) - hw->temp_offset_mv;
+    if (t->n && (uint32_t)t->sum >= (uint32_t)hw->temp_absent_code * t->n) {
+        int32_t dc = (int32_t)code_mv(&hw->temp_scale, 2ULL * (uint32_t)t->sum + t->n, t->n) - hw->temp_offset_mv;
         if (dc >= -999 && dc <= 1999) f->temp_dc = (int16_t)dc;
     }
     f->flags = flags;
@@ -185,7 +217,10 @@ static void fast_end(bw_state_t *s) {
 }
 
 static void resend_all(bw_state_t *s) {
-    for (uint8_t i = 0; i < s->send_from; i++) s->ring[i].flags |= BW_F_BUFFERED;
+    for (uint8_t i = 0; i < s->send_from; i++) {
+        s->ring[i].flags |= BW_F_BUFFERED;
+        bw_frame_seal(&s->ring[i]);
+    }
     s->send_from = 0;
 }
 
@@ -382,8 +417,9 @@ void bw_rx_byte(bw_state_t *s, uint8_t c) {
 }
 
 /* -- main loop ---------------------------------------------------------------------------- */
-void bw_init(bw_state_t *s, const bw_board_t *hw) {
-    memset(s, 0, sizeof *s);
+/* Everything before the kept part: as at power-on. */
+static void init_live(bw_state_t *s, const bw_board_t *hw) {
+    memset(s, 0, offsetof(bw_state_t, keep_magic));
     s->hw = hw;
     for (uint8_t b = 0; b < 2; b++)
         for (uint8_t i = 0; i < BW_NCH; i++) acc_clear(&s->acc[b][i]);
@@ -394,6 +430,44 @@ void bw_init(bw_state_t *s, const bw_board_t *hw) {
     s->hello_pending = true; /* protocol.md: a hello after boot */
     trig_set(s, 1000, 50);
     if (hw->has_pi_switch) bw_hal_pi_power(true);
+}
+
+void bw_init(bw_state_t *s, const bw_board_t *hw) {
+    memset(&s->keep_magic, 0, sizeof *s - offsetof(bw_state_t, keep_magic));
+    s->keep_magic = BW_KEEP_MAGIC;
+    init_live(s, hw);
+    bw_keep_seal(s);
+}
+
+bool bw_resume(bw_state_t *s, const bw_board_t *hw) {
+    if (!bw_keep_sound(s)) {
+        bw_init(s, hw);
+        return false;
+    }
+    /* frames in order and sound; from the first that is not, the rest is dropped */
+    uint8_t n = 0;
+    while (n < s->count && bw_frame_sound(&s->ring[n]) &&
+           (n == 0 || ((int32_t)(s->ring[n].seq - s->ring[n - 1].seq) > 0 &&
+                       (int32_t)(s->ring[n].up_end - s->ring[n - 1].up_end) >= 0)))
+        n++;
+    /* the uptime goes on from where the interrupt left it, when that is believable */
+    uint32_t now = s->now_ms, up = s->keep_up;
+    uint32_t at = (uint32_t)(now - up) <= BW_RESUME_GAP_MS ? now : up;
+    uint64_t uptime = (uint64_t)s->keep_up_hi << 32 | at;
+    init_live(s, hw);
+    s->now_ms = at;
+    s->uptime = uptime;
+    s->win_start = at;
+    s->eng_last = at;
+    s->pi_since = at;
+    s->count = n;
+    for (uint8_t i = 0; i < n; i++) { /* none of them has reached the Pi's disk */
+        s->ring[i].flags |= BW_F_BUFFERED;
+        bw_frame_seal(&s->ring[i]);
+    }
+    s->resumed = true;
+    bw_keep_seal(s);
+    return true;
 }
 
 static void power(bw_state_t *s, uint32_t now) {
@@ -467,7 +541,10 @@ bool bw_poll(bw_state_t *s) {
 
     if (s->link_ready && s->pi != BW_PI_OFF && s->send_from < s->count && bw_hal_tx_free() >= BW_FRAME_MAX) {
         bw_frame_t *f = &s->ring[s->send_from];
-        if ((uint32_t)(now - f->up_end) > BW_LATE_MS) f->flags |= BW_F_BUFFERED;
+        if ((uint32_t)(now - f->up_end) > BW_LATE_MS && !(f->flags & BW_F_BUFFERED)) {
+            f->flags |= BW_F_BUFFERED;
+            bw_frame_seal(f);
+        }
         char line[BW_FRAME_MAX];
         size_t n = bw_frame_line(s, f, line, sizeof line);
         if (n) {

@@ -28,12 +28,14 @@
 enum { BW_MAIN = 0, BW_SOS = 1, BW_TEMP = 2, BW_NCH = 3 };
 
 uint16_t bw_crc16(const uint8_t *p, size_t n);
+uint16_t bw_crc16_more(uint16_t crc, const uint8_t *p, size_t n); /* continues a CRC */
 
-/* Sample statistics of one channel over a window, in ADC codes. */
+/* Sample statistics of one channel over a window, in ADC codes (a differential channel's
+ * samples are differences of two codes, so they may be negative). */
 typedef struct {
-    uint32_t sum;
+    int32_t sum;
     uint32_t n;
-    uint16_t lo, hi;
+    int16_t lo, hi;
     bool sat;
 } bw_acc_t;
 
@@ -44,8 +46,8 @@ typedef struct {
     uint32_t window_ms; /* summed when windows are merged */
     int16_t mv[6];      /* main avg, min, max, sos avg, min, max; BW_NONE when not measured */
     int16_t temp_dc;    /* 0.1 degC or BW_NONE */
+    uint16_t check;     /* CRC of the fields above and flags: the frame survived a reset */
     uint8_t flags;
-    uint8_t sent; /* transmitted (possibly to nobody) */
 } bw_frame_t;
 
 /* How codes become millivolts at the tap: mv = (2 * code + 1) * num / (2 * den), i.e. the
@@ -63,6 +65,7 @@ typedef struct {
     int16_t temp_offset_mv; /* sensor output at 0 degC; 10 mV per degC is 1 mV per 0.1 degC */
     uint16_t temp_absent_code; /* a temperature average below this: no sensor fitted */
     bool has_sos;
+    bool sos_diff; /* the SOS tap is the difference of two inputs (bw_sample_pair) */
     bool has_pi_switch;
 } bw_board_t;
 
@@ -77,6 +80,8 @@ typedef enum { BW_PI_ON = 0, BW_PI_GRACE, BW_PI_OFF } bw_pi_state_t;
 #define BW_TRIG_FAST_WIN_MS 10  /* ... at 100 Hz */
 #define BW_LATE_MS 2000UL       /* a frame sent later than this after its window is flagged buffered */
 #define BW_TRIG_BUCKETS 32
+#define BW_KEEP_MAGIC 0x4B504257UL /* "BWPK": the kept part of the state is initialised */
+#define BW_RESUME_GAP_MS 200000UL  /* after a reset, RAM's uptime is believed this far past the last frame */
 
 /* The whole state of the board. The sample side (bw_sample, bw_tick) runs in the hardware
  * layer's interrupt; everything else in its main loop. */
@@ -107,7 +112,6 @@ typedef struct {
     volatile uint16_t eng_n;
     /* -- main-loop side ------------------------------------------------------------- */
     uint64_t uptime;                /* 64-bit uptime, extended from now_ms */
-    uint32_t next_seq;
     bool boot_pending;
     uint32_t base_win;              /* RATE */
     uint32_t fast_win;              /* FAST */
@@ -118,9 +122,6 @@ typedef struct {
     bool peer_acks;                 /* the Pi has sent ACK since boot: keep until acknowledged */
     bool link_ready;                /* frames may be transmitted */
     bool hello_pending;             /* the hello after boot is still to be sent */
-    /* frame ring */
-    bw_frame_t ring[BW_RING_CAP];
-    uint8_t head, count;
     uint8_t send_from;              /* index (0..count) of the first entry still to send */
     uint32_t merges, drops;         /* statistics */
     /* power of the Pi */
@@ -133,12 +134,26 @@ typedef struct {
     char rx[BW_LINE_MAX + 1];
     uint8_t rx_len;
     bool rx_overflow;
+    bool resumed;                   /* the frames below were kept across a reset */
+    /* -- kept across a reset (the AVR build puts the state in .noinit RAM): everything from
+     * keep_magic on survives when keep_check and each frame's check hold --------------- */
+    uint32_t keep_magic;
+    uint16_t keep_check;            /* CRC of next_seq, keep_up, keep_up_hi and count */
+    uint32_t next_seq;
+    uint32_t keep_up;               /* the newest frame's window end (uptime, low 32 bits) */
+    uint32_t keep_up_hi;            /* the uptime's high 32 bits then */
+    uint8_t count;
+    bw_frame_t ring[BW_RING_CAP];
 } bw_state_t;
 
 void bw_init(bw_state_t *s, const bw_board_t *hw);
+/* After a reset that kept RAM (reset pin, watchdog): keep the frames not yet acknowledged
+ * when their checks hold, with the uptime going on; otherwise bw_init. True when kept. */
+bool bw_resume(bw_state_t *s, const bw_board_t *hw);
 
 /* interrupt side */
 void bw_sample(bw_state_t *s, uint8_t ch, uint16_t code);
+void bw_sample_pair(bw_state_t *s, uint8_t ch, uint16_t plus, uint16_t minus); /* differential */
 void bw_tick(bw_state_t *s); /* once per millisecond, after that millisecond's samples */
 
 /* main loop: take a closed window, run timers, send what is due. Returns true when it did
@@ -160,5 +175,9 @@ void bw_ring_push(bw_state_t *s, const bw_frame_t *f);
 void bw_ring_merge(bw_frame_t *older, const bw_frame_t *newer);
 void bw_ack(bw_state_t *s, uint32_t seq);
 bw_frame_t *bw_ring_at(bw_state_t *s, uint8_t i);
+void bw_frame_seal(bw_frame_t *f);
+bool bw_frame_sound(const bw_frame_t *f);
+void bw_keep_seal(bw_state_t *s);
+bool bw_keep_sound(const bw_state_t *s);
 
 #endif

@@ -1,9 +1,37 @@
 /* battwatch ADC board: the frames kept until the Pi acknowledges them, merged when RAM is short. */
 #include "bw_core.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define WINDOW_MAX_MS 86400000UL /* protocol.md: a merged window stops at one day */
+
+/* -- checks that let the ring survive a reset ----------------------------------------------
+ * A reset pin or watchdog reset keeps the SRAM; a power loss does not. Each frame carries a
+ * CRC of its own, and the header (count, sequence, uptime) another, so that what a reset
+ * left is trusted only when it checks out, at O(1) cost per frame. */
+static uint16_t frame_crc(const bw_frame_t *f) {
+    uint16_t c = bw_crc16((const uint8_t *)f, offsetof(bw_frame_t, check));
+    return bw_crc16_more(c, &f->flags, 1);
+}
+
+void bw_frame_seal(bw_frame_t *f) { f->check = frame_crc(f); }
+
+bool bw_frame_sound(const bw_frame_t *f) { return f->check == frame_crc(f); }
+
+static uint16_t keep_crc(const bw_state_t *s) {
+    uint16_t c = bw_crc16((const uint8_t *)&s->keep_magic, sizeof s->keep_magic);
+    c = bw_crc16_more(c, (const uint8_t *)&s->next_seq, sizeof s->next_seq);
+    c = bw_crc16_more(c, (const uint8_t *)&s->keep_up, sizeof s->keep_up);
+    c = bw_crc16_more(c, (const uint8_t *)&s->keep_up_hi, sizeof s->keep_up_hi);
+    return bw_crc16_more(c, &s->count, 1);
+}
+
+void bw_keep_seal(bw_state_t *s) { s->keep_check = keep_crc(s); }
+
+bool bw_keep_sound(const bw_state_t *s) {
+    return s->keep_magic == BW_KEEP_MAGIC && s->count <= BW_RING_CAP && s->keep_check == keep_crc(s);
+}
 
 /* -- the frame ring ----------------------------------------------------------------------- */
 bw_frame_t *bw_ring_at(bw_state_t *s, uint8_t i) { return &s->ring[i]; }
@@ -12,6 +40,7 @@ static void ring_remove(bw_state_t *s, uint8_t i) {
     memmove(&s->ring[i], &s->ring[i + 1], (size_t)(s->count - i - 1) * sizeof(bw_frame_t));
     s->count--;
     if (i < s->send_from) s->send_from--;
+    bw_keep_seal(s);
 }
 
 static int16_t wavg(int16_t a, uint32_t wa, int16_t b, uint32_t wb) {
@@ -46,6 +75,7 @@ void bw_ring_merge(bw_frame_t *older, const bw_frame_t *newer) {
     older->seq = newer->seq;
     older->up_end = newer->up_end;
     older->window_ms = wa + wb;
+    bw_frame_seal(older);
 }
 
 /* Make room for one frame: an old daemon never acknowledges, so frames it was sent are
@@ -80,7 +110,14 @@ static void ring_make_room(bw_state_t *s) {
 
 void bw_ring_push(bw_state_t *s, const bw_frame_t *f) {
     if (s->count >= BW_RING_CAP) ring_make_room(s);
-    s->ring[s->count++] = *f;
+    bw_frame_t *to = &s->ring[s->count];
+    *to = *f;
+    bw_frame_seal(to);
+    s->count++;
+    s->next_seq = f->seq + 1;
+    s->keep_up = f->up_end;
+    s->keep_up_hi = (uint32_t)(s->uptime >> 32);
+    bw_keep_seal(s);
 }
 
 void bw_ack(bw_state_t *s, uint32_t seq) {
@@ -91,4 +128,5 @@ void bw_ack(bw_state_t *s, uint32_t seq) {
     memmove(&s->ring[0], &s->ring[k], (size_t)(s->count - k) * sizeof(bw_frame_t));
     s->count -= k;
     s->send_from = s->send_from > k ? (uint8_t)(s->send_from - k) : 0;
+    bw_keep_seal(s);
 }

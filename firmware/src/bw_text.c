@@ -5,8 +5,9 @@
 
 #define NHZ_PER_HZ 1000000000ULL
 
-uint16_t bw_crc16(const uint8_t *p, size_t n) {
-    uint16_t crc = 0xFFFF;
+uint16_t bw_crc16(const uint8_t *p, size_t n) { return bw_crc16_more(0xFFFF, p, n); }
+
+uint16_t bw_crc16_more(uint16_t crc, const uint8_t *p, size_t n) {
     while (n--) {
         crc ^= (uint16_t)(*p++) << 8;
         for (uint8_t i = 0; i < 8; i++)

@@ -1,7 +1,9 @@
 /* The ATmega328P hardware layer (Arduino Nano/Uno at 16 MHz): ADC sampling on Timer1, UART,
- * the Pi's supply switch, idle sleep, watchdog. The only file to replace for another MCU. */
+ * the Pi's supply switch, idle sleep, the parked clock, watchdog. The only file to replace for
+ * another MCU. */
 #include <avr/interrupt.h>
 #include <avr/io.h>
+#include <avr/power.h>
 #include <avr/sleep.h>
 #include <avr/wdt.h>
 #include <util/atomic.h>
@@ -10,7 +12,10 @@
 #include "bw_hal.h"
 
 /* Analogue front end (firmware/README.md): an external 4.096 V reference on AREF; 12 V tap
- * 1 MOhm / 255 kOhm (20.16 V full scale), SOS tap 1 MOhm / 1.21 MOhm (7.48 V), TMP36-class
+ * 1 MOhm / 255 kOhm (20.16 V full scale); the SOS tap differential (wiring.md: the pack's minus
+ * is not ground), SOS+ on ADC1 and SOS- on ADC3, each through 1 MOhm / 1.21 MOhm with the
+ * bottom of both legs on a 0.512 V bias, so the difference of the two codes is the pack's
+ * voltage over the same 7.3 mV a code and a minus down to -0.42 V stays in range; TMP36-class
  * sensor on ADC2 (500 mV at 0 degC, 10 mV per degC) with a 1 MOhm pull-down when absent.
  * mV at the tap per code: 4096 / 1024 * (R1 + R2) / R2. */
 static const bw_board_t BOARD = {
@@ -22,14 +27,19 @@ static const bw_board_t BOARD = {
     .temp_offset_mv = 500,
     .temp_absent_code = 10,
     .has_sos = true,
+    .sos_diff = true,
     .has_pi_switch = true,
 };
 
 #define PI_POWER_BIT PD4 /* high: the Pi's 5 V converter is enabled */
 #define IGNITION_BIT PD2 /* high: terminal 15 on (through a divider or opto-coupler) */
-#define SLOT_HZ 4000     /* ADC conversions per second, over the channels */
+#define SLOT_HZ 4000       /* ADC conversions per second, over the channels */
+#define PARKED_SLOT_HZ 500 /* the same, parked: 2 ms a conversion */
+#define PARKED_DIV 16      /* parked, the CPU runs at 1 MHz */
 
-static bw_state_t st;
+/* in RAM that start-up leaves alone: a reset by the USB bridge's DTR or the watchdog keeps
+ * the frames not yet acknowledged (bw_resume checks them) */
+static bw_state_t st __attribute__((section(".noinit")));
 
 /* -- UART, 115200 8N1 ----------------------------------------------------------------------- */
 #define RX_SIZE 64
@@ -99,49 +109,100 @@ uint8_t bw_hal_lock(void) {
 void bw_hal_unlock(uint8_t saved) { SREG = saved; }
 
 /* -- sampling -------------------------------------------------------------------------------- */
-/* Four conversions a millisecond: main, sos, main, sos, ... with every 16th slot on the
- * temperature sensor: main 2 kHz, sos 1.75 kHz, temperature 250 Hz. */
-static uint8_t slot, slot_ch, started;
+/* Conversions in slots of 16: main, sos+, main, sos-, ... with slot 14 (a main one) on the
+ * temperature sensor. At 4000 slots a second: main 1.75 kHz, the SOS pair 1 kHz, temperature
+ * 250 Hz; parked, at 500: main 219 Hz (a 50 ms crank dip is still 10 samples), SOS 125 Hz. */
+enum { K_MAIN = 0, K_SOSP = 1, K_TEMP = 2, K_SOSM = 3 }; /* = the ADC input of each */
+static uint8_t slot, slot_kind, started;
+static uint16_t sos_plus;
+static volatile uint8_t parked; /* the Pi is off and no fast mode: low clock, few samples */
 
-static uint8_t channel_of(uint8_t n) {
-    if ((n & 15) == 15) return BW_TEMP;
-    return (n & 1) ? BW_SOS : BW_MAIN;
+static uint8_t kind_of(uint8_t n) {
+    if ((n & 15) == 14) return K_TEMP;
+    return (n & 1) ? ((n & 2) ? K_SOSM : K_SOSP) : K_MAIN;
 }
 
 ISR(TIMER1_COMPA_vect) {
-    if (started) bw_sample(&st, slot_ch, ADC); /* the conversion started one slot ago */
+    uint16_t code = ADC; /* the conversion started one slot ago */
+    if (started) {
+        switch (slot_kind) {
+        case K_MAIN: bw_sample(&st, BW_MAIN, code); break;
+        case K_SOSP: sos_plus = code; break;
+        case K_SOSM: bw_sample_pair(&st, BW_SOS, sos_plus, code); break;
+        default: bw_sample(&st, BW_TEMP, code); break;
+        }
+    }
     started = 1;
     slot++;
-    slot_ch = channel_of(slot);
-    ADMUX = slot_ch; /* REFS1:0 = 00: the external reference on AREF, never AVCC */
+    slot_kind = kind_of(slot);
+    ADMUX = slot_kind; /* REFS1:0 = 00: the external reference on AREF, never AVCC */
     ADCSRA |= (1 << ADSC);
-    if ((slot & 3) == 0) bw_tick(&st);
+    if (parked) {
+        bw_tick(&st); /* 2 ms a slot */
+        bw_tick(&st);
+    } else if ((slot & 3) == 0) {
+        bw_tick(&st);
+    }
 }
 
+#define ADPS_128 ((1 << ADPS2) | (1 << ADPS1) | (1 << ADPS0)) /* 16 MHz / 128: 125 kHz */
+#define ADPS_8 ((1 << ADPS1) | (1 << ADPS0))                  /* 1 MHz / 8: 125 kHz */
+
 static void sampling_init(void) {
-    ADMUX = BW_MAIN;
-    DIDR0 = 0x07;                                                      /* ADC0-2 analogue only */
-    ADCSRA = (1 << ADEN) | (1 << ADPS2) | (1 << ADPS1) | (1 << ADPS0); /* 125 kHz: 104 us */
+    ADMUX = K_MAIN;
+    DIDR0 = 0x0F; /* ADC0-3 analogue only */
+    ADCSRA = (1 << ADEN) | ADPS_128; /* a conversion takes 104 us */
     TCCR1A = 0;
     TCCR1B = (1 << WGM12) | (1 << CS11); /* CTC, clk / 8 */
     OCR1A = (uint16_t)(F_CPU / 8 / SLOT_HZ - 1);
     TIMSK1 = (1 << OCIE1A);
 }
 
+/* Parked: the CPU clock divided by 16 (the crystal keeps the time), Timer1 and the ADC clock
+ * set for the same slot and conversion times, the UART off (the bridge has no power with the
+ * Pi). What the datasheet's current figures scale with is the clock. */
+static void park(bool on) {
+    uint8_t sreg = SREG;
+    cli();
+    if (on) {
+        tx_tail = tx_head; /* nobody reads: what is queued is lost anyway */
+        clock_prescale_set(clock_div_16);
+        ADCSRA = (uint8_t)((ADCSRA & ~ADPS_128) | ADPS_8);
+        OCR1A = (uint16_t)(F_CPU / PARKED_DIV / 8 / PARKED_SLOT_HZ - 1);
+        PRR |= (1 << PRUSART0);
+    } else {
+        PRR &= (uint8_t)~(1 << PRUSART0);
+        clock_prescale_set(clock_div_1);
+        ADCSRA = (uint8_t)(ADCSRA | ADPS_128);
+        OCR1A = (uint16_t)(F_CPU / 8 / SLOT_HZ - 1);
+    }
+    TCNT1 = 0;
+    parked = on;
+    SREG = sreg;
+}
+
 int main(void) {
+    uint8_t cause = MCUSR;
     MCUSR = 0;
     wdt_enable(WDTO_2S);
+    clock_prescale_set(clock_div_1);
     DDRD |= (1 << PI_POWER_BIT);
     DDRD &= (uint8_t)~(1 << IGNITION_BIT);
     PRR = (1 << PRTWI) | (1 << PRTIM2) | (1 << PRSPI); /* unused blocks off */
     uart_init();
-    bw_init(&st, &BOARD);
+    /* a power-on or brown-out leaves RAM undefined; any other reset keeps it */
+    if (cause & ((1 << PORF) | (1 << BORF)))
+        bw_init(&st, &BOARD);
+    else
+        bw_resume(&st, &BOARD);
     sampling_init();
     set_sleep_mode(SLEEP_MODE_IDLE);
     uint32_t last_ms = 0xFFFFFFFF;
     sei();
     for (;;) {
         wdt_reset();
+        bool want_park = st.pi == BW_PI_OFF && !st.fast;
+        if (want_park != parked) park(want_park);
         bool busy = false;
         /* a command is taken only when its answer (at most a hello) fits in the buffer */
         while (rx_head != rx_tail && bw_hal_tx_free() >= 96) {
@@ -150,18 +211,19 @@ int main(void) {
             bw_rx_byte(&st, c);
             busy = true;
         }
-        /* the main loop's work comes at most once a millisecond: between, back to sleep */
+        /* the main loop's work comes at most once a millisecond (parked, every 16: nothing is
+         * sent then, and the engine detector works on 100 ms): between, back to sleep */
         uint32_t ms = st.now_ms;
-        if (busy || ms != last_ms || st.closed) {
+        if (busy || st.closed || (uint32_t)(ms - last_ms) >= (parked ? 16u : 1u)) {
             last_ms = ms;
             if (bw_poll(&st)) busy = true;
         }
         if (busy) continue;
         cli();
-        if (rx_head == rx_tail && !st.closed && st.now_ms == last_ms) {
+        if (rx_head == rx_tail && !st.closed && (uint32_t)(st.now_ms - last_ms) < (parked ? 16u : 1u)) {
             sleep_enable();
             sei();
-            sleep_cpu(); /* the next ADC slot (250 us) or byte wakes us */
+            sleep_cpu(); /* the next ADC slot (250 us, parked 2 ms) or byte wakes us */
             sleep_disable();
         } else {
             sei();

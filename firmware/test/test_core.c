@@ -1,5 +1,6 @@
 /* Host unit tests of the portable core: protocol.md's CRC and frame examples byte for byte,
  * commands and their answers, windows, the start detector, the frame ring, the Pi's power. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,94 @@ static void test_power(void) {
     CHECK(strstr(tx, "$BWA,SLEEP,ERR,unsupported*") == tx, "no switch: %s", tx);
 }
 
+/* -- the differential SOS tap ---------------------------------------------------------------- */
+static void run_pairs(uint32_t ms, uint16_t main, uint16_t plus, uint16_t minus) {
+    for (uint32_t i = 0; i < ms; i++) {
+        bw_sample(&st, BW_MAIN, main);
+        bw_sample_pair(&st, BW_SOS, plus, minus);
+        bw_sample(&st, BW_MAIN, main);
+        bw_tick(&st);
+        poll_all();
+    }
+}
+
+static void test_differential_sos(void) {
+    static bw_board_t diff;
+    diff = NANO;
+    diff.sos_diff = true;
+    tx_len = 0;
+    tx[0] = 0;
+    tx_room = 4096;
+    bw_init(&st, &diff);
+    cmd("BWC,TRIG,0,0");
+    tx_len = 0;
+    /* the pack's minus 0.4 V above ground: both inputs carry it, the difference does not;
+     * 711 codes apart is 711 * 884 / 121 = 5194.4 mV, no half step (two floors cancel) */
+    run_pairs(1000, 640, 890, 179);
+    CHECK(field("$BWD,", 0, 6) == 5194 && field("$BWD,", 0, 7) == 5194 && field("$BWD,", 0, 8) == 5194,
+          "differential: %ld %ld %ld", field("$BWD,", 0, 6), field("$BWD,", 0, 7), field("$BWD,", 0, 8));
+    CHECK(!(field("$BWD,", 0, 10) & BW_F_SOS_SAT), "not saturated: %lx", field("$BWD,", 0, 10));
+    /* codes alternating one apart average to the half code: 711.5 * 884 / 121 = 5198.1 */
+    tx_len = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        bw_sample_pair(&st, BW_SOS, 890, 179);
+        bw_sample_pair(&st, BW_SOS, 891, 179);
+        bw_sample(&st, BW_MAIN, 640);
+        bw_tick(&st);
+        poll_all();
+    }
+    CHECK(field("$BWD,", 0, 6) == 5198 && field("$BWD,", 0, 7) == 5194 && field("$BWD,", 0, 8) == 5202,
+          "half code: %ld %ld %ld", field("$BWD,", 0, 6), field("$BWD,", 0, 7), field("$BWD,", 0, 8));
+    /* a minus above the plus (a reversed pack): negative millivolts */
+    tx_len = 0;
+    run_pairs(1000, 640, 100, 150);
+    CHECK(field("$BWD,", 0, 6) == -365, "reversed: %ld", field("$BWD,", 0, 6));
+    /* the minus input at code 0 (its leg below its range): saturated, whatever the plus says */
+    tx_len = 0;
+    run_pairs(1000, 640, 700, 0);
+    CHECK(field("$BWD,", 0, 10) & BW_F_SOS_SAT, "minus at 0: %lx", field("$BWD,", 0, 10));
+}
+
+/* -- frames kept across a reset ---------------------------------------------------------------- */
+static void test_resume(void) {
+    reset();
+    cmd("BWC,ACK");
+    cmd("BWC,RATE,5");
+    cmd("BWC,TRIG,0,0");
+    run(3000, 640, 711, 0); /* 15 frames sent, kept until acknowledged */
+    cmd("BWC,ACK,4");
+    CHECK(st.count == 10 && st.next_seq == 15, "kept %u, next %lu", st.count, (unsigned long)st.next_seq);
+    bw_frame_t first = st.ring[0];
+    /* a reset: RAM stays, the live part is whatever it was (here: scribbled over), the
+     * interrupt's uptime 150 ms past the last window */
+    st.now_ms = 3150;
+    memset(&st, 0xA5, offsetof(bw_state_t, now_ms));
+    memset((char *)&st + offsetof(bw_state_t, acc), 0x5A, offsetof(bw_state_t, keep_magic) - offsetof(bw_state_t, acc));
+    tx_len = 0;
+    CHECK(bw_resume(&st, &NANO), "resumed");
+    CHECK(st.count == 10 && st.next_seq == 15 && st.now_ms == 3150, "kept %u next %lu now %lu", st.count,
+          (unsigned long)st.next_seq, (unsigned long)st.now_ms);
+    CHECK(st.ring[0].seq == first.seq && st.ring[0].up_end == first.up_end, "oldest kept as it was");
+    cmd("BWC,ACK");
+    cmd("BWC,HELLO");
+    run(1000, 640, 711, 0); /* the rate is the boot default until the daemon sets it again */
+    CHECK(count_lines("$BWD,") == 11, "10 kept and 1 new: %s", tx);
+    CHECK(field("$BWD,", 0, 0) == 5 && (field("$BWD,", 0, 10) & 0x10), "oldest first, buffered");
+    CHECK(field("$BWD,", 10, 0) == 15 && field("$BWD,", 10, 1) == 4150 && field("$BWD,", 10, 10) == 0x08,
+          "the next frame goes on: seq %ld up %ld flags %lx", field("$BWD,", 10, 0), field("$BWD,", 10, 1),
+          field("$BWD,", 10, 10));
+    /* a frame damaged in RAM: it and everything after it is dropped */
+    st.ring[6].mv[0] ^= 0x40;
+    CHECK(bw_resume(&st, &NANO) && st.count == 6, "kept up to the damage: %u", st.count);
+    /* an uptime in RAM that cannot be right: it goes on from the newest window's end */
+    st.now_ms = 0xDEADBEEF;
+    CHECK(bw_resume(&st, &NANO) && st.now_ms == st.keep_up, "uptime from the last window: %lu",
+          (unsigned long)st.now_ms);
+    /* a damaged header (or RAM after a power-on): nothing is kept */
+    st.count ^= 1;
+    CHECK(!bw_resume(&st, &NANO) && st.count == 0 && st.next_seq == 0 && st.now_ms == 0, "cold");
+}
+
 int main(void) {
     test_crc_and_examples();
     test_frame_and_hello_lines();
@@ -405,6 +494,8 @@ int main(void) {
     test_windows();
     test_ring();
     test_power();
+    test_differential_sos();
+    test_resume();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -24,6 +24,25 @@ READ_MAX = 65536  # bytes per read: many frames when the board sends what it kep
 BATCH_S = 0.05
 
 
+def _keep_dtr_on_close(port: Any) -> None:
+    """Clear HUPCL, so that closing the port leaves DTR raised. An Arduino Nano or Uno resets
+    whenever its USB bridge raises DTR; with DTR left high a daemon that stops and starts again
+    raises nothing, and the board keeps its frames (firmware/README.md). Only the first open
+    after the adapter appears resets the board (the firmware keeps its frames across that)."""
+    fd = getattr(port, "fd", None)
+    if not isinstance(fd, int):
+        return  # not a local tty (rfc2217://, socket://, loop://)
+    import termios  # a local tty: a POSIX system
+
+    try:
+        attrs = termios.tcgetattr(fd)
+        if attrs[2] & termios.HUPCL:
+            attrs[2] &= ~termios.HUPCL
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except (OSError, termios.error) as e:
+        logger.debug("serial: cannot clear HUPCL: %s", e)
+
+
 class RawLine(NamedTuple):
     """One line as it came off the wire, stamped with the host clock on arrival."""
 
@@ -126,7 +145,8 @@ class SerialSource:
                 port.exclusive = True  # a second battwatch on the same adapter is a mistake
             except (ValueError, AttributeError):
                 pass
-        port.open()
+        port.open()  # DTR stays raised (pyserial's default): no falling edge to reset a Nano
+        _keep_dtr_on_close(port)
         return port
 
     def _run(self) -> None:
