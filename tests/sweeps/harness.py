@@ -104,7 +104,7 @@ class SummaryCapture:
         pass
 
     def summary(self, s: HealthSummary) -> None:
-        self.last = s.data
+        self.last = s.data.to_json()  # the checks read its JSON form
 
     def reminder(self, tr: AlertTransition) -> None:
         pass

@@ -16,7 +16,7 @@ import pytest
 from battwatch import config
 from battwatch.adapters.store import Store
 from battwatch.cli import main
-from battwatch.commands import status
+from battwatch.commands import status, status_text
 from battwatch.config import Config
 from battwatch.core.healthsummary import SUMMARY_VERSION, GoodRested, from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
@@ -329,7 +329,7 @@ def test_a_faulted_channel_shows_no_current_voltage_or_charge(tmp_path: Path) ->
     info = status.collect(make_cfg(tmp_path), now=T0 + 10, systemd=no_systemd)
     main_b = info["summary"].main
     assert main_b.trusted_voltage() is None and main_b.trusted_soc() is None
-    assert main_b.good_rested() == GoodRested(12.61, status._as_time("2024-05-01T03:00:00+00:00"), 81)
+    assert main_b.good_rested() == GoodRested(12.61, status_text._as_time("2024-05-01T03:00:00+00:00"), 81)
     assert info["summary"].sos.fault is None  # the healthy channel is as it was
     text = status.render(info)
     assert "Vehicle       unknown (the 12 V channel, which tells the states apart, has a sensor fault)" in text
@@ -367,7 +367,7 @@ def test_an_open_sos_wire_reads_as_not_trustworthy(tmp_path: Path) -> None:
     replay_file(log, cfg, store_dir=tmp_path / "s")
     info = status.collect(cfg, systemd=no_systemd)
     fault = info["summary"].sos.fault
-    assert fault.kind == "open" and fault.since == status._as_time("2025-01-08T14:20:00+00:00")
+    assert fault.kind == "open" and fault.since == status_text._as_time("2025-01-08T14:20:00+00:00")
     good = info["summary"].sos.good_rested()
     assert good is not None and good.at <= fault.first_sign
     text = status.render(info)
@@ -401,12 +401,12 @@ def test_an_active_alert_reads_with_its_current_words(tmp_path: Path) -> None:
     assert now["message"].startswith(f"SOS backup battery rested at {rested:.2f} V")
     assert now["message"] != raised["message"] and "below the 4.40 V critical level" in now["message"]
     (stored,) = [a for a in info["summary"].sos.alerts if a.alert == "low_voltage"]
-    assert stored.message_at > status._as_time(raised["time"])
+    assert stored.message_at > status_text._as_time(raised["time"])
     # since when it is critical, and when it was first raised, at what
-    assert status._as_time(now["since"]) == stored.severity_since == status._as_time(raised["time"])
-    assert status._as_time(now["raised"]) == stored.since < stored.severity_since and now["raised_severity"] == "info"
+    assert status_text._as_time(now["since"]) == stored.severity_since == status_text._as_time(raised["time"])
+    assert status_text._as_time(now["raised"]) == stored.since < stored.severity_since and now["raised_severity"] == "info"
     text = status.render(info)
-    assert (f"CRITICAL sos/low_voltage since {status._when(now['since'])} (raised {status._when(now['raised'])} "
+    assert (f"CRITICAL sos/low_voltage since {status_text._when(now['since'])} (raised {status_text._when(now['raised'])} "
             f"as info): {now['message']}") in text
 
 

@@ -171,11 +171,6 @@ class BatterySummary:
     def trusted_soc(self) -> int | None:
         return None if self.fault is not None else self.soc_pct
 
-    def worst_severity(self) -> str | None:
-        order = ("info", "warning", "critical")
-        ranks = [order.index(a.severity) for a in self.alerts if a.severity in order]
-        return order[max(ranks)] if ranks else None
-
 
 @dataclass(frozen=True, slots=True)
 class VehicleSummary:
