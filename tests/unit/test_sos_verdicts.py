@@ -10,6 +10,7 @@ from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.summary import build as build_summary
 from battwatch.core.analysis.trend import RunningFit
+from battwatch.core.healthsummary import Remaining
 from battwatch.core.model import AlertTransition, Reading
 
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
@@ -39,12 +40,12 @@ def test_the_slope_error_is_zero_on_a_line_and_grows_with_the_scatter() -> None:
     assert old.slope_se() == 0.0 and old.slope() == line.slope()
 
 
-def _sos_only(cfg: dict[str, object], rows: list[tuple[float, float]]) -> tuple[list[AlertTransition], dict]:
+def _sos_only(cfg: dict[str, object], rows: list[tuple[float, float]]) -> tuple[list[AlertTransition], Remaining]:
     an = build_analyzer(config.from_dict({"vehicle": {"id": "t"}, "battery": {"sos": cfg}}, env={}))
     out: list[AlertTransition] = []
     for t, v in rows:
         out += an.feed(Reading(t, None, None, None, v, v - 0.002, v + 0.002, 20.0, 60.0))
-    return out, build_summary(an, rows[-1][0])
+    return out, build_summary(an, rows[-1][0])[1].remaining
 
 
 def test_a_cell_running_down_within_hours_is_given_hours_not_months() -> None:
@@ -52,10 +53,9 @@ def test_a_cell_running_down_within_hours_is_given_hours_not_months() -> None:
     the 3.60 V warning level it is 15 minutes from the 3.40 V critical level, and the
     remaining life must say so (issue 13, class 10)."""
     rows = [(T0 + i * 60.0, 4.10 - 0.15 * i / 60.0) for i in range(int(4.4 * 60))]  # down to 3.44 V
-    out, summary = _sos_only({"chemistry": "li-ion", "cells": 1}, rows)
+    out, remaining = _sos_only({"chemistry": "li-ion", "cells": 1}, rows)
     assert ("sos", "low_voltage", "warning") in [(t.battery, t.alert, t.severity) for t in out]
-    life = summary["sos"]["remaining_life_years"]
-    text = summary["sos"]["remaining_life_text"]
+    life, text = remaining.years, remaining.text or ""
     assert life is not None and life * 365.25 < 1.0, (life, text)
     assert "month" not in text and "year" not in text, text
 
@@ -65,6 +65,6 @@ def test_a_low_pack_holding_its_level_keeps_the_warnings_cap() -> None:
     so the remaining life is the warning's cap, not a projection from noise."""
     rng = random.Random(5)
     rows = [(T0 + i * 60.0, 3.55 + rng.gauss(0.0, 0.002)) for i in range(6 * 60)]
-    out, summary = _sos_only({"chemistry": "li-ion", "cells": 1}, rows)
+    out, remaining = _sos_only({"chemistry": "li-ion", "cells": 1}, rows)
     assert ("sos", "low_voltage", "warning") in [(t.battery, t.alert, t.severity) for t in out]
-    assert summary["sos"]["remaining_life_basis"] == "alert", summary["sos"]["remaining_life_text"]
+    assert remaining.basis == "alert", remaining.text

@@ -46,7 +46,7 @@ def mqtt_state(cfg: config.Config, s: HealthSummary, tmp_path: Path) -> dict[str
     sink = MqttSink(cfg, tmp_path)
     client = RecordingClient()
     sink._client = client  # type: ignore[assignment]
-    sender = _Sender(sink, sqlite3.connect(sink.outbox_path, isolation_level=None))
+    sender = _Sender(sink)
     sender._note(("connected",), [])
     sink.summary(s)
     sender._pump()
