@@ -229,11 +229,11 @@ def test_transitions_say_raised_escalated_eased_cleared() -> None:
         assert transition_from_dict(d) == tr
 
 
-def test_a_reminder_is_a_repeat() -> None:
+def test_a_reminder_is_a_refresh() -> None:
     eng = AlertEngine("car", AlertsConfig())
     s = eng.slot("main", "low_voltage", Debounce())
     eng.observe(s, T0, T0, WARNING, 12.3, lambda sev, ctx: "x", immediate=True)
     eng.take()
     eng.housekeep(T0 + 30 * 86400.0)
     (rem,) = eng.take_renotifications()
-    assert rem.change == "repeated"
+    assert rem.change == "refreshed"

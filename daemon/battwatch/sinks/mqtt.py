@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.adapters.trouble import Trouble
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.ha_discovery import discovery_messages
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.notification import car_name
 
 if TYPE_CHECKING:
     from battwatch.config import Config, MqttConfig
@@ -50,10 +52,7 @@ CREATE INDEX IF NOT EXISTS outbox_retained ON outbox (topic) WHERE retain = 1;
 CREATE TABLE IF NOT EXISTS alert_kinds (
     battery TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (battery, alert)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS active_alerts (
-    battery TEXT NOT NULL, alert TEXT NOT NULL, severity TEXT NOT NULL, since REAL NOT NULL,
-    PRIMARY KEY (battery, alert)
-) WITHOUT ROWID;
+DROP TABLE IF EXISTS active_alerts;  -- each transition says what it changed (since, previous)
 """
 
 
@@ -263,7 +262,7 @@ class MqttSink:
         self.m: MqttConfig = cfg.mqtt
         self.vehicle = cfg.vehicle.id
         self.topics = enc.Topics(self.m.prefix, self.vehicle, self.m.homeassistant_prefix)
-        self.label = enc.vehicle_label(self.vehicle, cfg.vehicle.model)
+        self.car = car_name(self.vehicle, cfg.vehicle.model)
         self.store_dir = Path(store_dir)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.role: Role = role
@@ -287,12 +286,6 @@ class MqttSink:
         self._latest: Reading | None = None
         self._latest_state = ""
         self._last_arrival = time.monotonic()
-        self._active: dict[tuple[str, str], tuple[str, float]] = {
-            (b, a): (sev, since)
-            for b, a, sev, since in self.outbox.db.execute(
-                "SELECT battery, alert, severity, since FROM active_alerts"
-            )
-        }
         self._kinds: set[tuple[str, str]] = set(
             self.outbox.db.execute("SELECT battery, alert FROM alert_kinds").fetchall()
         )
@@ -561,27 +554,14 @@ class MqttSink:
 
     def transition(self, tr: AlertTransition) -> None:
         key = (tr.battery, tr.alert)
-        previous = self._active.get(key)
-        change = enc.classify(tr, previous[0] if previous else None)
-        since = previous[1] if previous else tr.t  # when it was first raised
-        db = self.outbox.db
-        try:
-            if tr.state == "cleared":
-                self._active.pop(key, None)
-                db.execute("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
-            else:
-                self._active[key] = (tr.severity, since)
-                db.execute(
-                    "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
-                    (tr.battery, tr.alert, tr.severity, since),
-                )
-            if key not in self._kinds:
+        if key not in self._kinds:
+            try:
+                self.outbox.db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
                 self._kinds.add(key)
-                db.execute("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
                 self._notes.put(("discovery",))  # a binary sensor for the new kind
-        except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
-            self.outbox.trouble.failed(e, consequence="the active alerts list is saved with the next alert")
-        self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
+            except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
+                self.outbox.trouble.failed(e, consequence="the alert kind is saved with the next alert")
+        self._append(enc.transition_messages(self.topics, tr, car=self.car))
 
     def replace_answer(self, answer: dict[str, Any]) -> None:
         """The answer to a replacement command, retained for whoever asked."""
@@ -589,20 +569,18 @@ class MqttSink:
 
     def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
         """A replacement the analysis applied: an event for the collector, a phone sentence."""
-        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, label=self.label))
+        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, car=self.car))
 
     def reminder(self, tr: AlertTransition) -> None:
-        """A reminder that an alert is still active: a phone notification, nothing else."""
-        text = enc.notify_text(tr, "raised", self.label)
-        if text is not None:
-            self._append([enc.Message("notify", self.topics.notify, text.encode(), False)])
+        """A reminder that an alert is still active (``change`` refreshed): its retained state
+        and a push under the alert's tag, like any transition."""
+        self.transition(tr)
 
     def summary(self, s: HealthSummary) -> None:
         payload = enc.state_payload(
             s,
             latest=self._latest,
             vehicle_state=self._latest_state or None,
-            active={k: v[0] for k, v in self._active.items()},
             installed=self._installed,
         )
         self._append([enc.state_message(self.topics, payload)])
@@ -693,15 +671,20 @@ class MqttSink:
 
     # -- used by the sender -----------------------------------------------------------------
     def _discovery(self, db: sqlite3.Connection) -> list[enc.Message]:
+        """Discovery configs, and before them an inactive retained state (off) for every advertised alert
+        that never had a transition here: each entity has a state from the first connection. An
+        alert that had one keeps what its transition left retained (the outbox sends it)."""
         from battwatch import __version__
 
-        kinds = set(db.execute("SELECT battery, alert FROM alert_kinds").fetchall())
+        published = set(db.execute("SELECT battery, alert FROM alert_kinds").fetchall())
         if self._catalogue is None:
             self._catalogue = catalogue_kinds(self.cfg)
-        kinds |= set(self._catalogue)
-        return enc.discovery_messages(
-            self.topics, model=self.cfg.vehicle.model, sw_version=__version__, alert_kinds=kinds
-        )
+        kinds = published | set(self._catalogue)
+        # the states go first: an entity has its state by the time Home Assistant reads its config
+        now = time.time()
+        out = [enc.inactive_alert_message(self.topics, b, a, now) for b, a in sorted(kinds - published)]
+        return out + discovery_messages(self.topics, model=self.cfg.vehicle.model, sw_version=__version__,
+                                        alert_kinds=kinds)
 
 
 def catalogue_kinds(cfg: Config) -> list[tuple[str, str]]:
