@@ -19,13 +19,19 @@ if [[ ! -f "$STAMP" ]]; then
     if [[ ! -f "$STAMP" ]]; then
         rm -rf "$DIR"
         "$PYTHON" -m venv "$DIR"
-        "$DIR/bin/pip" install --quiet --progress-bar off "homeassistant==$HA_VERSION.*" >&2
+        # with the release's own pins (package_constraints.txt in its wheel): unpinned, pip
+        # backtracks for a long time through newer bluetooth packages
+        "$DIR/bin/pip" download --quiet --no-deps "homeassistant==$HA_VERSION.*" -d "$DIR/wheel" >&2
+        wheel=$(ls "$DIR"/wheel/homeassistant-*.whl)
+        "$DIR/bin/python" -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(
+"homeassistant/package_constraints.txt").decode())' "$wheel" > "$DIR/constraints.txt"
+        "$DIR/bin/pip" install --quiet --progress-bar off -c "$DIR/constraints.txt" "$wheel" >&2
         # the MQTT integration's own requirements (paho-mqtt), as Home Assistant installs them
         mapfile -t reqs < <("$DIR/bin/python" -c '
 import json, pathlib, homeassistant.components.mqtt as m
 print("\n".join(json.loads((pathlib.Path(m.__file__).parent / "manifest.json").read_text())["requirements"]))')
         if ((${#reqs[@]} > 0)); then
-            "$DIR/bin/pip" install --quiet --progress-bar off "${reqs[@]}" >&2
+            "$DIR/bin/pip" install --quiet --progress-bar off -c "$DIR/constraints.txt" "${reqs[@]}" >&2
         fi
         touch "$STAMP"
     fi

@@ -343,6 +343,12 @@ def generic(alert: str, sev: int) -> Brief:
 
 def brief(battery: str, alert: str, sev: int, ctx: Any) -> Brief:
     """The brief of alert ``battery``/``alert`` at severity ``sev`` (NONE: its all-clear)."""
+    if isinstance(ctx, dict) and sev == NONE:
+        # cleared by something other than its rule: a replacement, or readings that do not fit
+        if "replaced_on" in ctx:
+            return Brief(f"Battery replaced on {ctx['replaced_on']}: its alerts start afresh", NO_ACTION)
+        if ctx.get("withdrawn"):
+            return Brief("Withdrawn: the readings do not fit the configured battery", "See config mismatch")
     fn = BRIEFS.get(f"{battery}/{alert}") or SHARED.get(alert)
     if fn is None or not isinstance(ctx, dict):
         return generic(alert, sev)

@@ -350,7 +350,7 @@ class AlertEngine:
             if on:
                 s.reset_pending()
                 if s.level > NONE and not quiet:
-                    self._change(s, t, NONE, None, _withdrawn, battery)
+                    self._change(s, t, NONE, None, _withdrawn, {"battery": battery, "withdrawn": True})
 
     def hold(self, battery: str) -> None:
         """A sensor fault: forget the pending changes of the battery's alerts (they stay put)."""
@@ -425,8 +425,8 @@ class AlertEngine:
                 s.load(d)
 
 
-def _withdrawn(sev: int, battery: Any) -> str:
-    name = "12 V battery" if battery == "main" else "SOS backup battery"
+def _withdrawn(sev: int, ctx: Any) -> str:
+    name = "12 V battery" if ctx["battery"] == "main" else "SOS backup battery"
     return (f"Withdrawn: the {name} readings do not fit the configured battery (see config_mismatch), "
             f"so they say nothing about it until they do.")
 
