@@ -181,6 +181,10 @@ def test_transition_messages_order_and_retain() -> None:
     # a recovery reaches the phone too: a short all-clear under the alert's tag
     assert [m.stream for m in cleared] == ["events", "alerts", "notify"]
     assert json.loads(cleared[2].payload)["title"].startswith("All clear: SOS backup battery")
+    reminder = AlertTransition(T0, "car-1", "sos", "low_voltage", "warning", "raised", 4.71, "m", "warning",
+                               refreshed=True)
+    # a reminder refreshes the retained state and the phone; it is no transition for the collector
+    assert [m.stream for m in enc.transition_messages(tp, reminder, car="car")] == ["alerts", "notify"]
 
 
 def test_state_payload_reads_the_summary_and_fills_gaps() -> None:

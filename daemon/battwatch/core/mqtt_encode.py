@@ -453,9 +453,11 @@ def state_payload(
 
 def transition_messages(topics: Topics, tr: AlertTransition, *, car: str) -> list[Message]:
     """Event, retained alert state and the phone notification, in that order: every change
-    (a reminder, an easing, an all-clear too) reaches the phone under the alert's own tag."""
-    return [
-        Message("events", topics.events, event_payload(tr, car), False),
+    (an easing, an all-clear too) reaches the phone under the alert's own tag. A reminder
+    (``refreshed``) changes nothing: it refreshes the retained state and the phone, and is no
+    event (the fleet collector records transitions)."""
+    out = [] if tr.refreshed else [Message("events", topics.events, event_payload(tr, car), False)]
+    return out + [
         Message("alerts", topics.alert(tr.battery, tr.alert), alert_payload(tr, car), True),
         Message("notify", topics.notify, notify_payload(tr, car), False),
     ]
