@@ -268,7 +268,7 @@ class AlertTransition:
             "state": self.state,
             "change": self.change,
             "previous_severity": self.previous,
-            "since": iso_utc(self.raised_at),
+            "since": None if self.since is None else iso_utc(self.since),
             "value": self.value,
             "limit": self.limit,
             "headline": self.headline,

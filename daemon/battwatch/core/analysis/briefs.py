@@ -106,7 +106,7 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> Brief:
         return Brief(f"Starts hold {v:.2f} V or more{at} again", NO_ACTION, facts=facts)
     limit = _f(c, "crit") if sev == CRITICAL else _f(c, "info") if sev == INFO else _f(c, "limit")
     if c.get("failed"):
-        head = f"A start failed: the battery fell to {v:.2f} V{at}"
+        head = f"A start failed, the battery falling to {v:.2f} V{at}"
     else:
         what = "A stop-start restart" if c.get("restart") else "A start"
         head = f"{what} pulled it down to {v:.2f} V{at}"
@@ -220,7 +220,7 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> Brief:
         return Brief(f"{_sos_read(c)}, back above {float(c['clear']):.2f} V", NO_ACTION, facts=facts)
     head = _sos_read(c) + _held(v, sev, c, low=True)
     if sev == INFO:
-        return Brief(head, "None yet: driving recharges it; watch the trend", limit=_limit(sev, c), facts=facts)
+        return Brief(head, "Nothing to do yet; watch the trend", limit=_limit(sev, c), facts=facts)
     if sev == WARNING:
         return Brief(head, PLAN_SOS, SOS_PACK_COST, _limit(sev, c), facts)
     return Brief(head, REPLACE_SOS, SOS_PACK_COST, _limit(sev, c), facts)
