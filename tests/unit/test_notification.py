@@ -176,3 +176,13 @@ def test_info_is_not_urgent_and_critical_is() -> None:
     high = notification(_transition("main/age", CONTEXTS["main/age"][0], "critical", "raised"), CAR)
     assert (low.priority, low.interruption) == ("low", "passive")
     assert (high.priority, high.interruption) == ("high", "time-sensitive")
+
+
+def test_the_full_text_does_not_repeat_an_unchanged_corrected_value() -> None:
+    """Issue 14: "5.11 V at 18.2 °C, 5.11 V at 20 °C"."""
+    from battwatch.core.analysis import messages
+
+    text = messages.sos_low_voltage(1, {**CONTEXTS["sos/low_voltage"][1], "from": 0})
+    assert text.count("5.11 V") == 1 and "at 18.2 °C" in text
+    changed = messages.sos_low_voltage(1, {**CONTEXTS["sos/low_voltage"][0], "from": 0})
+    assert "4.55 V at -8.3 °C, 4.62 V at 20 °C" in changed
