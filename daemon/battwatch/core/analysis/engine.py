@@ -262,6 +262,11 @@ class AlertEngine:
             text += self._flap_note(s, t)
         words = brief(s.battery, s.alert, new, ctx)
         s.brief = words
+        if self.renotifications:
+            # a reminder not yet taken is stale now: sent after this transition, it would put
+            # the old state back on the retained alert topic
+            self.renotifications = [r for r in self.renotifications
+                                    if r.battery != s.battery or r.alert != s.alert]
         s.level = new
         s.value = None if value is None else round(value, 4)
         s.message = text
