@@ -13,7 +13,7 @@ SETUPTOOLS := $(shell sed -n 's/^requires = \["\(setuptools[^"]*\)".*/\1/p' pypr
 PIP := $(PY) -m pip install --progress-bar off --no-compile
 TICK := bash scripts/ticker.sh
 
-.PHONY: demo test test-unit servers firmware bench lint clean core
+.PHONY: demo test test-unit servers firmware ha-schemas bench lint clean core
 
 # The package is installed editable as plain Python with what it needs to run: the demo
 # starts as soon as that is done. pip prints a line per package; the ticker covers its long
@@ -47,11 +47,16 @@ demo: $(STAMP)
 # lock first). The firmware's tests run its real binary in board-sim: provision-firmware.sh
 # installs the AVR toolchain and simavr, then the firmware and the simulator are built and the
 # core's host tests run. The tests run on the compiled core, and check it against the plain sources.
-test: $(CORE) servers firmware
+test: $(CORE) servers firmware ha-schemas
 	$(PY) -m pytest -q
 
 test-unit: $(CORE)
 	$(PY) -m pytest -q tests/unit
+
+# Home Assistant 2024.3 in a venv of its own (cached under ~/.cache/battwatch), whose MQTT
+# schemas check the discovery payloads (tests/integration/test_ha_schemas.py)
+ha-schemas:
+	bash scripts/provision-ha.sh >/dev/null
 
 servers:
 	bash scripts/provision-servers.sh

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from test_mqtt_sink import Subscriber, publish_one  # the recording helpers shared by the MQTT tests
 
 from battwatch import config
+from battwatch.core import ha_discovery
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HealthSummary
@@ -129,7 +130,7 @@ def test_the_sink_works_within_the_vehicle_acl(broker: Mosquitto, tmp_path: Path
     try:
         got = owner.wait(lambda g: any(x.payload == b"online" for x in g), what="A online")
         assert got[0].topic == f"battwatch/{A}/status"
-        n = len(enc.SENSORS) + len(catalogue_kinds(cfg)) + len(enc.BATTERIES)  # and the "replaced" buttons
+        n = len(ha_discovery.SENSORS) + len(catalogue_kinds(cfg)) + len(enc.BATTERIES)  # and the "replaced" buttons
         discovery = ha.wait(lambda g: len(g) >= n, what="discovery configs")
         assert all(f"/battwatch_{A}/" in x.topic for x in discovery)
         _pub(broker, "homeassistant", "homeassistant/status", b"online")  # HA's birth reaches A

@@ -12,7 +12,7 @@ import pytest
 from test_mqtt_sink import Subscriber  # shared by the MQTT tests
 
 from battwatch import config
-from battwatch.core import mqtt_encode as enc
+from battwatch.core import ha_discovery
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HEALTH_WORDS, HealthSummary
 from battwatch.sinks.mqtt import MqttSink
@@ -89,7 +89,7 @@ def test_replay_publish_states_the_verdict_and_home_assistant_accepts_it(
         sink.summary(HealthSummary(last_t, VEHICLE, from_json(summary, vehicle=VEHICLE, t=last_t)))
     finally:
         sink.close(30)
-    n_ha = sum(1 for spec in enc.SENSORS)
+    n_ha = sum(1 for spec in ha_discovery.SENSORS)
     got = sub.wait(lambda g: len({x.topic for x in g if x.topic.startswith("homeassistant/sensor/")}) >= n_ha,
                    what="the sensors' discovery")
     sub.close()

@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from battwatch import config
 from battwatch.config import Config
+from battwatch.core import ha_discovery
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
@@ -180,9 +181,11 @@ def reading(i: float, main: float = 12.6, sos: float = 5.1) -> Reading:
     return Reading(T0 + i, main, main - 0.02, main + 0.02, sos, sos - 0.01, sos + 0.01, 9.0, 1.0, VEHICLE)
 
 
-def transition(i: float, state: str = "raised", severity: str = "warning", alert: str = "low_voltage") -> AlertTransition:
+def transition(i: float, state: str = "raised", severity: str = "warning", alert: str = "low_voltage",
+               since: float | None = None) -> AlertTransition:
     msg = "SOS backup battery low (4.71 V)" if state == "raised" else "SOS backup battery recovered"
-    return AlertTransition(T0 + i, VEHICLE, "sos", alert, severity, state, 4.71, msg)  # type: ignore[arg-type]
+    return AlertTransition(T0 + i, VEHICLE, "sos", alert, severity, state, 4.71, msg,  # type: ignore[arg-type]
+                           None if state == "raised" else severity, since=since)  # type: ignore[arg-type]
 
 
 def envelope_ok(body: dict[str, Any]) -> None:
@@ -209,7 +212,7 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
             "sos": {"age_years": 3.59, "health": "attention",
                     "alerts": [{"alert": "low_voltage", "severity": "warning", "since": T0 + 12}]},
         }, vehicle=VEHICLE, t=T0 + 20)))
-        sink.transition(transition(21, "cleared"))
+        sink.transition(transition(21, "cleared", since=T0 + 12))  # the analysis says when it was raised
     finally:
         sink.close(TIMEOUT)
     base = f"battwatch/{VEHICLE}"
@@ -225,14 +228,17 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
     assert windows[0]["main"]["min_v"] == 12.58 and windows[0]["main"]["max_v"] == 12.629
     assert windows[1]["t"] == T0 + 19  # measurement time, not the time of sending
     for g in got:
-        if g.topic.startswith(base) and g.topic not in (f"{base}/status", f"{base}/notify"):
+        if g.topic.startswith(base) and g.topic != f"{base}/status":
             envelope_ok(g.json())
 
     events = sub.on(f"{base}/events")
     assert [e.json()["change"] for e in events] == ["raised", "cleared"]
     assert all(e.qos == 1 and not e.retain for e in events)  # QoS 1, not retained
-    assert [n.payload.decode() for n in sub.on(f"{base}/notify")] == [
-        "car-1: SOS backup battery low (4.71 V, warning)."]
+    pushes = [n.json() for n in sub.on(f"{base}/notify")]
+    assert [(p["title"], p["change"], p["priority"]) for p in pushes] == [
+        ("Warning: SOS backup battery, car-1", "raised", "default"),
+        ("All clear: SOS backup battery, car-1", "cleared", "low")]
+    assert {p["tag"] for p in pushes} == {"battwatch-car-1-sos-low_voltage"}
     state = sub.on(f"{base}/state")[-1].json()
     assert state["main"]["soc_pct"] == 80
     # the summary's own figures and alert list, as the analysis gave them
@@ -243,9 +249,10 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
 
     # a phone that connects later sees the truth: retained status, state and the CLEARED alert
     late = Subscriber(mosquitto.host, mosquitto.port, ("battwatch/#", "homeassistant/#")).ready()
-    # status, state, the alert, and Home Assistant's sensors, binary sensors and buttons
-    n_ha = len(enc.SENSORS) + len(catalogue_kinds(make_cfg(mosquitto))) + len(enc.BATTERIES)  # and the buttons
-    retained = late.wait(lambda g: len({x.topic for x in g}) >= 3 + n_ha, what="retained")
+    # status, state, every alert kind's state, and Home Assistant's sensors, binary sensors and buttons
+    n_kinds = len(catalogue_kinds(make_cfg(mosquitto)))
+    n_ha = len(ha_discovery.SENSORS) + n_kinds + len(enc.BATTERIES)  # and the buttons
+    retained = late.wait(lambda g: len({x.topic for x in g}) >= 2 + n_kinds + n_ha, what="retained")
     by_topic = {g.topic: g for g in retained}
     assert all(g.retain for g in retained)
     assert by_topic[f"{base}/status"].payload == b"offline"
@@ -371,9 +378,9 @@ def test_kill9_with_undelivered_backlog_then_a_new_sink_delivers_it(mosquitto: M
         line = child.stdout.readline()
         assert line.startswith("queued "), line
         queued = int(line.split()[1])
-        # 199 closed windows, 20 events, 10 notifications, and ONE alert state: a retained
-        # topic keeps only its newest undelivered value
-        assert queued == 199 + 20 + 10 + 1
+        # 199 closed windows, 20 events, 20 notifications (10 alerts, 10 all-clears), and ONE
+        # alert state: a retained topic keeps only its newest undelivered value
+        assert queued == 199 + 20 + 20 + 1
     finally:
         os.kill(child.pid, signal.SIGKILL)  # no close(), no flush: a crash
         child.wait(TIMEOUT)
@@ -435,7 +442,7 @@ def test_home_assistant_birth_resends_discovery(mosquitto: Mosquitto, tmp_path: 
     cfg = make_cfg(mosquitto)
     kinds = catalogue_kinds(cfg)
     assert ("sos", "low_voltage") in kinds and ("main", "weak_cranking") in kinds
-    count = len(enc.SENSORS) + len(kinds) + len(enc.BATTERIES)  # and a "replaced" button per battery
+    count = len(ha_discovery.SENSORS) + len(kinds) + len(enc.BATTERIES)  # and a "replaced" button per battery
     sink = MqttSink(cfg, tmp_path / "store")
     sink.start()
     try:

@@ -12,9 +12,11 @@ import pytest
 from expected import EXPECTED, INFO_ALLOWED, MESSAGES, SLOW
 
 from battwatch import scenarios
+from battwatch.core.analysis import briefs
 from battwatch.core.timefmt import parse_time
 
 DAY_S = 86400.0
+RANK = {"info": 1, "warning": 2, "critical": 3}
 
 
 def toml(data: dict[str, Any], prefix: str = "") -> list[str]:
@@ -76,6 +78,9 @@ def test_scenario_transitions(name: str, tmp_path: Path, battwatch_bin: str) -> 
         assert lo <= day <= hi, f"{d['alert']} {d['severity']} {d['state']} on day {day:.2f}, expected {lo}-{hi}"
         assert d["vehicle"] == f"sim-{name}"
         assert len(d["message"]) > 40 and d["message"].endswith("."), d["message"]
+        # the short words come from the alert's own brief, not the generic stand-in
+        sev = 0 if d["state"] == "cleared" else RANK[d["severity"]]
+        assert d["headline"] and d["headline"] != briefs.generic(d["alert"], sev).headline, d
     for battery, alert, severity, state, words in MESSAGES.get(name, []):
         msgs = [d["message"] for d in got if (d["battery"], d["alert"], d["severity"], d["state"])
                 == (battery, alert, severity, state)]

@@ -229,11 +229,26 @@ def test_transitions_say_raised_escalated_eased_cleared() -> None:
         assert transition_from_dict(d) == tr
 
 
-def test_a_reminder_is_a_repeat() -> None:
+def test_a_transition_drops_the_reminder_it_makes_stale() -> None:
+    """A reminder queued before a clear (a replacement) and taken after it would say the alert
+    is still active on the retained topic."""
+    eng = AlertEngine("car", AlertsConfig())
+    s = eng.slot("sos", "decline", Debounce())
+    other = eng.slot("main", "low_voltage", Debounce())
+    eng.observe(s, T0, T0, WARNING, 4.9, lambda sev, ctx: "x", immediate=True)
+    eng.observe(other, T0, T0, WARNING, 12.3, lambda sev, ctx: "x", immediate=True)
+    eng.take()
+    eng.housekeep(T0 + 30 * 86400.0)
+    eng.force(s, T0 + 30 * 86400.0 + 1, NONE, None, lambda sev, ctx: "cleared")
+    assert [(r.battery, r.alert) for r in eng.take_renotifications()] == [("main", "low_voltage")]
+    assert [tr.state for tr in eng.take()] == ["cleared"]
+
+
+def test_a_reminder_is_a_refresh() -> None:
     eng = AlertEngine("car", AlertsConfig())
     s = eng.slot("main", "low_voltage", Debounce())
     eng.observe(s, T0, T0, WARNING, 12.3, lambda sev, ctx: "x", immediate=True)
     eng.take()
     eng.housekeep(T0 + 30 * 86400.0)
     (rem,) = eng.take_renotifications()
-    assert rem.change == "repeated"
+    assert rem.change == "refreshed"

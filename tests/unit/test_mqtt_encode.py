@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from battwatch.core import ha_discovery
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.csvlog import RowParser, write_csv
-from battwatch.core.model import AlertTransition, Reading
+from battwatch.core.model import AlertTransition, Facts, Reading
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z, a multiple of 60
 
@@ -118,93 +119,76 @@ def test_replaying_the_csv_log_gives_the_same_window_messages_as_live() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "severity", "previous", "change"),
+    ("state", "severity", "previous", "refreshed", "change"),
     [
-        ("raised", "warning", None, "raised"),
-        ("raised", "critical", "warning", "escalated"),
-        ("raised", "warning", "critical", "de-escalated"),
-        ("raised", "warning", "warning", "repeated"),
-        ("cleared", "warning", "warning", "cleared"),
+        ("raised", "warning", None, False, "raised"),
+        ("raised", "critical", "warning", False, "escalated"),
+        ("raised", "warning", "critical", False, "de-escalated"),
+        ("raised", "warning", "warning", True, "refreshed"),
+        ("cleared", "warning", "warning", False, "cleared"),
     ],
 )
-def test_classify(state: str, severity: str, previous: str | None, change: str) -> None:
-    assert enc.classify(_tr(state, severity), previous) == change
+def test_the_alert_payload_says_what_the_transition_changed(
+    state: str, severity: str, previous: str | None, refreshed: bool, change: str,
+) -> None:
+    """The transition says what it changed: no table of active alerts in the sink decides."""
+    tr = AlertTransition(T0, "car-1", "sos", "low_voltage", severity, state, 4.71, "m",  # type: ignore[arg-type]
+                         previous, refreshed=refreshed)  # type: ignore[arg-type]
+    assert json.loads(enc.alert_payload(tr, "X1"))["change"] == change
 
 
-def test_alert_and_event_payloads() -> None:
-    tr = _tr()
-    alert = json.loads(enc.alert_payload(tr, "raised", since=T0 - 60))
+def test_alert_and_event_payloads_carry_the_typed_words_and_facts() -> None:
+    tr = AlertTransition(T0, "car-1", "sos", "low_voltage", "warning", "raised", 4.71, "full text.",
+                         headline="Rested at 4.71 V, below the 4.88 V warning level", action="Plan a replacement",
+                         cost="typically $150-300", since=T0 - 60, limit=4.88,
+                         facts=Facts(temp_c=18.2, per_cell_v=1.1775, rate_mv_per_day=-1.91, crossing_date="2025-10-08"))
+    alert = json.loads(enc.alert_payload(tr, "X1"))
     _envelope_ok(alert, T0)
     assert alert["active"] is True and alert["severity"] == "warning" and alert["value"] == 4.71
+    assert alert["limit"] == 4.88 and alert["headline"].startswith("Rested at 4.71 V")
+    assert alert["action"] == "Plan a replacement" and alert["cost"] == "typically $150-300"
+    assert alert["facts"] == {"temp_c": 18.2, "per_cell_v": 1.1775, "rate_mv_per_day": -1.91,
+                              "crossing_date": "2025-10-08"}
     assert alert["since"].startswith("2024-12-31T23:59:00")
-    cleared = json.loads(enc.alert_payload(_tr("cleared", t=T0 + 5), "cleared"))
+    assert alert["notification"]["tag"] == "battwatch-car-1-sos-low_voltage"
+    cleared = json.loads(enc.alert_payload(_tr("cleared", t=T0 + 5), "X1"))
     assert cleared["active"] is False and cleared["state"] == "cleared"
-    event = json.loads(enc.event_payload(tr, "raised"))
+    event = json.loads(enc.event_payload(tr, "X1"))
     _envelope_ok(event, T0)
     assert event["event_id"] == enc.event_id(tr) and event["change"] == "raised"
 
 
+def test_an_inactive_alert_state_is_off_for_home_assistant() -> None:
+    body = json.loads(enc.inactive_alert_payload("car-1", "main", "overvoltage", T0))
+    _envelope_ok(body, T0)
+    assert body["active"] is False and body["state"] == "inactive" and body["notification"] is None
+
+
 def test_event_ids_are_stable_and_distinct() -> None:
     assert enc.event_id(_tr()) == enc.event_id(_tr())
+    reminder = AlertTransition(T0, "car-1", "sos", "low_voltage", "warning", "raised", 4.71, "m", "warning",
+                               refreshed=True)
     assert len({enc.event_id(_tr()), enc.event_id(_tr("cleared")), enc.event_id(_tr(t=T0 + 1)),
-                enc.event_id(_tr(severity="critical"))}) == 4
-
-
-def test_notify_is_one_short_sentence_for_raised_and_escalated_only() -> None:
-    label = enc.vehicle_label("x1-f48-ab123", "X1")
-    text = enc.notify_text(_tr(), "raised", label)
-    assert text == "X1 (x1-f48-ab123): SOS backup battery low (4.71 V, warning)."
-    esc = enc.notify_text(_tr(severity="critical"), "escalated", label)
-    assert esc == "X1 (x1-f48-ab123): now SOS backup battery low (4.71 V, critical)."
-    for change in ("cleared", "de-escalated", "repeated"):
-        assert enc.notify_text(_tr(), change, label) is None
-
-
-def test_notify_keeps_the_measurement_and_the_action_and_drops_the_rest() -> None:
-    label = "BMW X1 F48 (x1-f48-ab123)"
-    msg = ("SOS backup battery rested at 4.05 V (1.01 V per cell), below the 4.40 V critical level for a "
-           "4-cell NiMH pack: it can probably no longer hold an emergency call for the required minutes. "
-           "Replace the SOS backup battery (typically $150-300). If the car already shows 'SOS Call System "
-           "Failure' and a new pack does not cure it, the next suspects are the software and the antenna.")
-    text = enc.notify_text(_tr(severity="critical", msg=msg), "raised", label)
-    assert text == (
-        "BMW X1 F48 (x1-f48-ab123): SOS backup battery rested at 4.05 V (1.01 V per cell), below the 4.40 V "
-        "critical level for a 4-cell NiMH pack. Replace the SOS backup battery (typically $150-300).")
-    assert len(text) < 200
-
-
-def test_notify_falls_back_to_the_alert_name_when_the_measurement_is_long() -> None:
-    msg = ("SOS backup battery dropped from 5.39 V to 4.05 V rested (-1.34 V) against its level of the past "
-           "days, compared like for like with the car asleep: that is about one cell of the pack. "
-           "Replace the SOS backup battery (typically $150-300).")
-    tr = AlertTransition(T0, "car-1", "sos", "step_drop", "critical", "raised", -1.34, msg)
-    text = enc.notify_text(tr, "raised", "BMW X1 F48 (x1-f48-ab123)")
-    assert text == ("BMW X1 F48 (x1-f48-ab123): SOS backup battery step drop (critical). "
-                    "Replace the SOS backup battery (typically $150-300).")
-
-
-def test_notify_never_exceeds_the_limit() -> None:
-    for msg in ("word " * 100, "A" * 400, "Short. " + "Replace " + "x " * 300):
-        text = enc.notify_text(_tr(msg=msg), "raised", "label " * 10)
-        assert text is not None and 0 < len(text) < 200
-
-
-def test_notify_keeps_a_message_that_already_names_the_severity() -> None:
-    text = enc.notify_text(_tr(severity="critical", msg="Critical: 12 V battery flat"), "raised", "car")
-    assert text == "car: Critical: 12 V battery flat."
+                enc.event_id(_tr(severity="critical")), enc.event_id(reminder)}) == 5
 
 
 def test_transition_messages_order_and_retain() -> None:
     tp = enc.Topics("battwatch", "car-1")
-    msgs = enc.transition_messages(tp, _tr(), "raised", label="car")
+    msgs = enc.transition_messages(tp, _tr(), car="car")
     assert [(m.stream, m.retain) for m in msgs] == [("events", False), ("alerts", True), ("notify", False)]
-    cleared = enc.transition_messages(tp, _tr("cleared"), "cleared", label="car")
-    assert [m.stream for m in cleared] == ["events", "alerts"]
+    cleared = enc.transition_messages(tp, _tr("cleared"), car="car")
+    # a recovery reaches the phone too: a short all-clear under the alert's tag
+    assert [m.stream for m in cleared] == ["events", "alerts", "notify"]
+    assert json.loads(cleared[2].payload)["title"].startswith("All clear: SOS backup battery")
+    reminder = AlertTransition(T0, "car-1", "sos", "low_voltage", "warning", "raised", 4.71, "m", "warning",
+                               refreshed=True)
+    # a reminder refreshes the retained state and the phone; it is no transition for the collector
+    assert [m.stream for m in enc.transition_messages(tp, reminder, car="car")] == ["alerts", "notify"]
 
 
 def test_discovery_has_one_device_sensors_and_a_binary_sensor_per_alert_kind() -> None:
     tp = enc.Topics("battwatch", "car-1", "homeassistant")
-    msgs = enc.discovery_messages(tp, model="X1", sw_version="0.1.0",
+    msgs = ha_discovery.discovery_messages(tp, model="X1", sw_version="0.1.0",
                                   alert_kinds=[("sos", "low_voltage"), ("main", "low_rest"), ("sos", "low_voltage")])
     assert all(m.retain and m.stream == "discovery" for m in msgs)
     configs = {m.topic: json.loads(m.payload) for m in msgs}
@@ -219,6 +203,8 @@ def test_discovery_has_one_device_sensors_and_a_binary_sensor_per_alert_kind() -
         json.dumps(configs[next(iter(configs))]["device"], sort_keys=True)}
     assert len({c["unique_id"] for c in configs.values()}) == len(configs)
     assert len({c["default_entity_id"] for c in configs.values()}) == len(configs)
+    # the same entity id on every Home Assistant release: object_id (to 2025.9), default_entity_id (after)
+    assert all(c["default_entity_id"].split(".", 1)[1] == c["object_id"] for c in configs.values())
     assert all(re.fullmatch(r"(sensor|binary_sensor|button)\.[a-z0-9_]+", c["default_entity_id"])
                for c in configs.values())
     for c in configs.values():
@@ -235,13 +221,14 @@ HA_BUTTON_KEYS = {
     "availability", "availability_mode", "availability_template", "availability_topic", "command_template",
     "command_topic", "device", "device_class", "enabled_by_default", "encoding", "entity_category",
     "entity_picture", "icon", "json_attributes_template", "json_attributes_topic", "name", "default_entity_id",
+    "object_id",
     "payload_available", "payload_not_available", "payload_press", "platform", "qos", "retain", "unique_id",
 }
 
 
 def test_discovery_has_a_replaced_button_per_battery_that_sends_the_command() -> None:
     tp = enc.Topics("battwatch", "car-1", "homeassistant")
-    msgs = enc.discovery_messages(tp, model="X1", sw_version="0.1.0")
+    msgs = ha_discovery.discovery_messages(tp, model="X1", sw_version="0.1.0")
     buttons = {m.topic: json.loads(m.payload) for m in msgs if m.topic.startswith("homeassistant/button/")}
     assert set(buttons) == {"homeassistant/button/battwatch_car-1/replaced_main/config",
                             "homeassistant/button/battwatch_car-1/replaced_sos/config"}

@@ -33,7 +33,7 @@ def _cfg(scenario: str, store: Path, port: str) -> Any:
 
 # How the progress lines name what a transition did (upper case: a new alert or a worse one).
 CHANGE_WORDS = {"raised": "RAISED   ", "escalated": "ESCALATED", "eased": "eased    ",
-                "repeated": "repeated ", "cleared": "cleared  "}
+                "refreshed": "refreshed", "cleared": "cleared  "}
 
 
 def alert_counts(transitions: list[AlertTransition]) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading
+from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading, transition_words
 
 # --------------------------------------------------------------------------------------------
 # The schema: every measurement, tag and field name lives here and nowhere else (docs/influx.md).
@@ -661,6 +661,7 @@ def transition_from_dict(d: Mapping[str, Any]) -> AlertTransition:
         state=values["state"], value=_f(d.get("value")),  # type: ignore[arg-type]
         message=message if isinstance(message, str) else "",
         previous=previous if previous in SEVERITY_RANK else None,
+        **transition_words(d),
     )
 
 

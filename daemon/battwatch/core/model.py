@@ -14,8 +14,9 @@ Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["raised", "cleared"]
 # What a transition did to its alert, in the words the text outputs print: raised (from no
 # alert), escalated (to a higher severity), eased (to a lower one, still active), cleared;
-# repeated: a reminder at the same severity. MQTT's `change` calls an easing "de-escalated".
-Change = Literal["raised", "escalated", "eased", "repeated", "cleared"]
+# refreshed: a reminder that it is still active at the same severity. MQTT's `change` calls
+# an easing "de-escalated" (docs/mqtt.md promised that word).
+Change = Literal["raised", "escalated", "eased", "refreshed", "cleared"]
 HealthWord = Literal["good", "attention", "action needed", "unknown"]
 HEALTH_WORDS: tuple[HealthWord, ...] = ("good", "attention", "action needed", "unknown")
 
@@ -30,7 +31,7 @@ def change_of(state: str, severity: str, previous: str | None) -> Change:
     if previous is None:
         return "raised"
     new, old = SEVERITY_RANK.get(severity, 0), SEVERITY_RANK.get(previous, 0)
-    return "escalated" if new > old else "eased" if new < old else "repeated"
+    return "escalated" if new > old else "eased" if new < old else "refreshed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +185,50 @@ class HealthSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """What was measured, as numbers: each output formats these, none parses them from text.
+
+    Field names end in their unit (docs/mqtt.md "Payloads"); None: not measured for this alert.
+    """
+
+    temp_c: float | None = None  # battery temperature at the measurement
+    corrected_v: float | None = None  # the value brought to ``corrected_to_c``
+    corrected_to_c: float | None = None
+    per_cell_v: float | None = None
+    soc_pct: float | None = None
+    rate_mv_per_day: float | None = None  # a trend's slope (negative: falling)
+    crossing_date: str | None = None  # when the trend reaches the next limit (YYYY-MM-DD)
+    span_h: float | None = None  # how long the evidence covers (a rest, a park, a drive)
+    age_years: float | None = None
+    drop_v: float | None = None
+    current_a: float | None = None
+
+    def as_dict(self) -> dict[str, float | str]:
+        """The measured fields only, in declaration order."""
+        out: dict[str, float | str] = {}
+        for name in FACT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+FACT_FIELDS: tuple[str, ...] = (
+    "temp_c", "corrected_v", "corrected_to_c", "per_cell_v", "soc_pct", "rate_mv_per_day",
+    "crossing_date", "span_h", "age_years", "drop_v", "current_a",
+)
+NO_FACTS = Facts()
+
+
+@dataclass(frozen=True, slots=True)
 class AlertTransition:
-    """An alert was raised, escalated, de-escalated or cleared: the JSONL replay contract."""
+    """An alert was raised, escalated, eased, refreshed (a reminder) or cleared.
+
+    Every word an output shows is here, made once by the analysis
+    (battwatch.core.analysis.briefs and .messages): ``headline`` (the measurement against its
+    limit, a few words), ``action`` and ``cost`` (what to do, what it costs), ``facts`` (the
+    numbers) and ``message`` (the full text). The JSONL replay contract.
+    """
 
     t: float
     vehicle: str
@@ -197,10 +240,23 @@ class AlertTransition:
     message: str
     # the severity the alert had before (None: it was not active); says what the transition did
     previous: Severity | None = None
+    headline: str = ""  # "rested at 4.71 V, below the 4.88 V warning level"
+    action: str = ""  # "Plan a replacement of the SOS backup battery"; "" for none
+    cost: str = ""  # "typically $150-300"; "" when no repair is involved
+    since: float | None = None  # when the alert was raised (None: at ``t``)
+    limit: float | None = None  # the level ``value`` was judged against, in its unit
+    facts: Facts = NO_FACTS
+    refreshed: bool = False  # a reminder: nothing changed, the alert is still active
 
     @property
     def change(self) -> Change:
+        if self.refreshed and self.state == "raised":
+            return "refreshed"
         return change_of(self.state, self.severity, self.previous)
+
+    @property
+    def raised_at(self) -> float:
+        return self.t if self.since is None else self.since
 
     def to_json_dict(self) -> dict[str, object]:
         """The object printed by ``battwatch replay --jsonl``."""
@@ -215,6 +271,43 @@ class AlertTransition:
             "state": self.state,
             "change": self.change,
             "previous_severity": self.previous,
+            "since": None if self.since is None else iso_utc(self.since),
             "value": self.value,
+            "limit": self.limit,
+            "headline": self.headline,
+            "action": self.action,
+            "cost": self.cost,
+            "facts": self.facts.as_dict(),
             "message": self.message,
         }
+
+
+def transition_words(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed words of a transition read back from ``to_json_dict``'s form (absent in logs
+    written before they existed: the defaults), as keyword arguments of AlertTransition."""
+    from datetime import datetime
+
+    def text(key: str) -> str:
+        v = d.get(key)
+        return v if isinstance(v, str) else ""
+
+    def number(v: Any) -> float | None:
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    since = d.get("since")
+    try:
+        since_t = datetime.fromisoformat(since).timestamp() if isinstance(since, str) else None
+    except ValueError:
+        since_t = None
+    raw = d.get("facts")
+    facts: dict[str, Any] = {}
+    if isinstance(raw, Mapping):
+        for name in FACT_FIELDS:
+            v = raw.get(name)
+            if name == "crossing_date":
+                facts[name] = v if isinstance(v, str) else None
+            else:
+                facts[name] = number(v)
+    return {"headline": text("headline"), "action": text("action"), "cost": text("cost"), "since": since_t,
+            "limit": number(d.get("limit")), "facts": Facts(**facts) if facts else NO_FACTS,
+            "refreshed": d.get("change") == "refreshed"}

@@ -6,12 +6,13 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from battwatch.core.model import HEALTH_WORDS, SEVERITY_RANK, AlertTransition, HealthSummary, Reading
+from battwatch.core.model import AlertTransition, HealthSummary, Reading
+from battwatch.core.model import Change as ModelChange
 from battwatch.core.timefmt import iso_utc
 
 # Bump when a field is renamed or its meaning changes; adding a field does not bump it.
@@ -28,12 +29,12 @@ UNITS: dict[str, str] = {
     "_mv_per_day": "mV/d",
 }
 
-NOTIFY_MAX_CHARS = 199
 BATTERIES: tuple[str, str] = ("main", "sos")
 BATTERY_LABEL = {"main": "12 V battery", "sos": "SOS backup battery"}
 
 Stream = Literal["status", "state", "readings", "alerts", "events", "notify", "discovery"]
-Change = Literal["raised", "escalated", "repeated", "de-escalated", "cleared"]
+# MQTT's words for what a transition did (battwatch.core.model.Change, an easing "de-escalated")
+Change = Literal["raised", "escalated", "refreshed", "de-escalated", "cleared"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -281,98 +282,71 @@ def event_id(tr: AlertTransition) -> str:
     """Stable id of a transition: the live daemon and a replay of its log give the same one,
     so a subscriber can drop a copy (QoS 1 redelivery, a backfill over a live period)."""
     key = f"{tr.vehicle}|{tr.battery}|{tr.alert}|{tr.state}|{tr.severity}|{round(tr.t * 1000)}"
+    if tr.refreshed:  # a reminder is its own event, not a copy of the raise it repeats
+        key += "|refreshed"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def classify(tr: AlertTransition, previous: str | None) -> Change:
-    """What ``tr`` does to an alert whose active severity was ``previous`` (None: inactive)."""
-    if tr.state == "cleared":
-        return "cleared"
-    if previous is None:
-        return "raised"
-    new, old = SEVERITY_RANK.get(tr.severity, 0), SEVERITY_RANK.get(previous, 0)
-    if new > old:
-        return "escalated"
-    if new < old:
-        return "de-escalated"
-    return "repeated"
+def mqtt_change(change: ModelChange) -> Change:
+    """The word MQTT's ``change`` uses: docs/mqtt.md promised "de-escalated" for an easing."""
+    return "de-escalated" if change == "eased" else change
 
 
-def _alert_fields(tr: AlertTransition, change: Change) -> dict[str, Any]:
+def _alert_fields(tr: AlertTransition, car: str) -> dict[str, Any]:
+    from battwatch.core.notification import notification
+
     return {
         "battery": tr.battery,
         "alert": tr.alert,
         "active": tr.state == "raised",
         "state": tr.state,
-        "change": change,
+        "change": mqtt_change(tr.change),
         "severity": tr.severity,
+        "previous_severity": tr.previous,
         "value": _r(tr.value, 4),
+        "limit": _r(tr.limit, 4),
+        "headline": tr.headline,
+        "action": tr.action or None,
+        "cost": tr.cost or None,
+        "facts": tr.facts.as_dict(),
         "message": tr.message,
         "event_id": event_id(tr),
+        "since": iso_utc(tr.raised_at),
+        "notification": notification(tr, car).fields(),
     }
 
 
-def alert_payload(tr: AlertTransition, change: Change, since: float | None = None) -> bytes:
-    """The retained current state of one alert (a cleared alert says so: active false)."""
+def alert_payload(tr: AlertTransition, car: str) -> bytes:
+    """The retained current state of one alert (a cleared alert says so: active false), with
+    the phone notification of its last transition: automations trigger on this retained topic."""
     body = envelope(tr.vehicle, tr.t)
-    body.update(_alert_fields(tr, change))
-    body["since"] = iso_utc(since if since is not None else tr.t)
+    body.update(_alert_fields(tr, car))
     return dumps(body)
 
 
-def event_payload(tr: AlertTransition, change: Change) -> bytes:
-    body = envelope(tr.vehicle, tr.t)
-    body.update(_alert_fields(tr, change))
+def inactive_alert_payload(vehicle: str, battery: str, alert: str, t: float) -> bytes:
+    """The retained state of an alert that has never been raised: Home Assistant shows it off."""
+    body = envelope(vehicle, t)
+    body.update(battery=battery, alert=alert, active=False, state="inactive", change=None, severity=None,
+                previous_severity=None, value=None, limit=None, headline=None, action=None, cost=None,
+                facts={}, message=None, event_id=None, since=None, notification=None)
     return dumps(body)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9'\"(])")
-# A sentence starting with one of these tells the owner what to do: it earns its place in
-# the phone text before any further detail of the measurement.
-ACTION_VERBS = frozenset({
-    "Replace", "Charge", "Have", "Check", "Drive", "Plan", "Stop", "Book", "Put", "Test", "Measure",
-})
+def event_payload(tr: AlertTransition, car: str) -> bytes:
+    body = envelope(tr.vehicle, tr.t)
+    body.update(_alert_fields(tr, car))
+    return dumps(body)
 
 
-def _with_severity(text: str, severity: str) -> str:
-    """``low (4.71 V)`` becomes ``low (4.71 V, warning).``; the severity is added once only."""
-    bare = text.rstrip(" .")
-    if severity in bare.lower():
-        return bare + "."
-    if bare.endswith(")") and "(" in bare:
-        return f"{bare[:-1]}, {severity})."
-    return f"{bare} ({severity})."
+def notify_payload(tr: AlertTransition, car: str) -> bytes:
+    """The push for the ``notify`` stream: title, short text, full text, tag, priority."""
+    from battwatch.core.notification import notification
 
-
-def notify_text(tr: AlertTransition, change: Change, label: str) -> str | None:
-    """One short text for a phone, or None when the change is not worth a notification.
-
-    Built from the alert's message: its first sentence (up to a colon) says what was
-    measured against which limit, and the first sentence that starts with an action verb
-    says what to do. The longest of these combinations that fits NOTIFY_MAX_CHARS wins:
-    measurement and action, then alert name and action, then measurement alone.
-    """
-    if change not in ("raised", "escalated"):
-        return None
-    head = (f"{label}: " if label else "") + ("now " if change == "escalated" else "")
-    name = f"{BATTERY_LABEL.get(tr.battery, tr.battery)} {tr.alert.replace('_', ' ')}"
-    sentences = _SENTENCE_END.split(" ".join(tr.message.split()))
-    first = sentences[0] or name
-    before_colon = first.split(": ", 1)[0]
-    # "X rested at 4.05 V, below ...: it can probably no longer ..." keeps the measurement;
-    # a short lead-in such as "Critical: ..." is not cut off from what follows
-    headline = before_colon if len(before_colon) >= 40 else first
-    action = next((x for x in sentences[1:] if x.split(" ", 1)[0] in ACTION_VERBS), None)
-    candidates = []
-    if action:
-        candidates += [f"{_with_severity(headline, tr.severity)} {action}",
-                       f"{_with_severity(name, tr.severity)} {action}"]
-    candidates += [_with_severity(headline, tr.severity), _with_severity(name, tr.severity)]
-    for text in candidates:
-        if len(head) + len(text) <= NOTIFY_MAX_CHARS:
-            return head + text
-    cut = (head + candidates[-1])[: NOTIFY_MAX_CHARS - 1]
-    return cut.rsplit(" ", 1)[0] + "…"
+    body = envelope(tr.vehicle, tr.t)
+    body.update(battery=tr.battery, alert=tr.alert, event_id=event_id(tr))
+    body.update(notification(tr, car).fields())
+    return dumps(body)
 
 
 def vehicle_label(vehicle: str, model: str | None) -> str:
@@ -380,165 +354,26 @@ def vehicle_label(vehicle: str, model: str | None) -> str:
     return f"{model} ({vehicle})" if model else vehicle
 
 
-# -- Home Assistant discovery ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SensorSpec:
-    object_id: str
-    name: str
-    template: str
-    unit: str | None = None
-    device_class: str | None = None
-    state_class: str | None = "measurement"
-    icon: str | None = None
-    precision: int | None = None
-    options: tuple[str, ...] | None = None  # an enum sensor: every value it may take
-    attributes: str | None = None  # a template of extra attributes read from the state topic
-
-
-# The sensors every vehicle gets; their value templates read the retained state topic.
-SENSORS: tuple[SensorSpec, ...] = (
-    SensorSpec("main_voltage", "12 V battery voltage", "{{ value_json.main.voltage_v }}", "V", "voltage", precision=2),
-    SensorSpec("sos_voltage", "SOS battery voltage", "{{ value_json.sos.voltage_v }}", "V", "voltage", precision=2),
-    SensorSpec("main_soc", "12 V battery state of charge", "{{ value_json.main.soc_pct }}", "%", "battery", precision=0),
-    SensorSpec("sos_soc", "SOS battery state of charge", "{{ value_json.sos.soc_pct }}", "%", "battery", precision=0),
-    SensorSpec("main_age", "12 V battery age", "{{ value_json.main.age_years }}", "years", None,
-               icon="mdi:calendar-clock", precision=1),
-    SensorSpec("sos_age", "SOS battery age", "{{ value_json.sos.age_years }}", "years", None,
-               icon="mdi:calendar-clock", precision=1),
-    SensorSpec("main_remaining_life", "12 V battery remaining life",
-               "{{ value_json.main.remaining_life_years }}", "years", None, icon="mdi:timer-sand", precision=1),
-    SensorSpec("sos_remaining_life", "SOS battery remaining life",
-               "{{ value_json.sos.remaining_life_years }}", "years", None, icon="mdi:timer-sand", precision=1),
-    SensorSpec("temperature", "Temperature", "{{ value_json.temp_c }}", "°C", "temperature", precision=1),
-    SensorSpec("vehicle_state", "Vehicle state", "{{ value_json.state }}", None, None, None, "mdi:car-info"),
-    SensorSpec("alerts_active", "Active battery alerts", "{{ value_json.alerts_active }}", None, None,
-               icon="mdi:alert", precision=0),
-    # Home Assistant rejects an enum sensor's value that is not among its options: every
-    # verdict the analysis gives is listed, and a state without one reads "unknown"
-    *(SensorSpec(f"{b}_health", f"{BATTERY_LABEL[b]} health",
-                 f"{{{{ value_json.{b}.health or 'unknown' }}}}", None, "enum", None, "mdi:heart-pulse",
-                 options=HEALTH_WORDS,
-                 attributes=f"{{{{ {{'reason': value_json.{b}.health_reason}} | tojson }}}}")
-      for b in BATTERIES),
-)
-
-
-def entity_id(domain: str, name: str) -> str:
-    """A valid Home Assistant entity id (lower case, digits and '_'): ``sensor.battwatch_x1_f48``.
-
-    Discovery sets it with ``default_entity_id`` (Home Assistant 2025.10 and later; the older
-    ``object_id`` stopped working in 2026.4).
-    """
-    return f"{domain}.{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"
-
-
-def _device(topics: Topics, model: str | None, sw_version: str) -> dict[str, Any]:
-    return {
-        "identifiers": [topics.node_id],
-        "name": vehicle_label(topics.vehicle, model),
-        "manufacturer": "battwatch",
-        "model": model or "vehicle battery monitor",
-        "sw_version": sw_version,
-    }
-
-
-def _availability(topics: Topics) -> list[dict[str, str]]:
-    return [{"topic": topics.status, "payload_available": "online", "payload_not_available": "offline"}]
-
-
-def discovery_messages(
-    topics: Topics,
-    *,
-    model: str | None,
-    sw_version: str,
-    alert_kinds: Iterable[tuple[str, str]] = (),
-) -> list[Message]:
-    """Retained Home Assistant discovery configs: the sensors and a binary sensor per alert kind."""
-    device = _device(topics, model, sw_version)
-    out: list[Message] = []
-    for spec in SENSORS:
-        cfg: dict[str, Any] = {
-            "name": spec.name,
-            "unique_id": f"{topics.node_id}_{spec.object_id}",
-            "default_entity_id": entity_id("sensor", f"{topics.node_id}_{spec.object_id}"),
-            "state_topic": topics.state,
-            "value_template": spec.template,
-            "availability": _availability(topics),
-            "device": device,
-        }
-        if spec.unit:
-            cfg["unit_of_measurement"] = spec.unit
-        if spec.device_class:
-            cfg["device_class"] = spec.device_class
-        if spec.state_class:
-            cfg["state_class"] = spec.state_class
-        if spec.icon:
-            cfg["icon"] = spec.icon
-        if spec.precision is not None:
-            cfg["suggested_display_precision"] = spec.precision
-        if spec.options is not None:
-            cfg["options"] = list(spec.options)
-        if spec.attributes is not None:
-            cfg["json_attributes_topic"] = topics.state
-            cfg["json_attributes_template"] = spec.attributes
-        out.append(Message("discovery", topics.discovery("sensor", spec.object_id), dumps(cfg), True))
-    for battery, alert in sorted(set(alert_kinds)):
-        oid = f"alert_{topic_part(battery)}_{topic_part(alert)}"
-        cfg = {
-            "name": f"{BATTERY_LABEL.get(battery, battery)} {alert.replace('_', ' ')}",
-            "unique_id": f"{topics.node_id}_{oid}",
-            "default_entity_id": entity_id("binary_sensor", f"{topics.node_id}_{oid}"),
-            "state_topic": topics.alert(battery, alert),
-            "value_template": "{{ 'ON' if value_json.active else 'OFF' }}",
-            "payload_on": "ON",
-            "payload_off": "OFF",
-            "device_class": "problem",
-            "json_attributes_topic": topics.alert(battery, alert),
-            "json_attributes_template": (
-                "{{ {'severity': value_json.severity, 'message': value_json.message,"
-                " 'since': value_json.since, 'value': value_json.value} | tojson }}"
-            ),
-            "availability": _availability(topics),
-            "device": device,
-        }
-        out.append(Message("discovery", topics.discovery("binary_sensor", oid), dumps(cfg), True))
-    for battery in BATTERIES:
-        # a press tells the car this battery is new (docs/mqtt.md "After a replacement")
-        oid = f"replaced_{battery}"
-        cfg = {
-            "name": f"{BATTERY_LABEL[battery]} replaced",
-            "unique_id": f"{topics.node_id}_{oid}",
-            "default_entity_id": entity_id("button", f"{topics.node_id}_{oid}"),
-            "command_topic": topics.replace_command,
-            "payload_press": battery,
-            "qos": 1,
-            "retain": False,
-            "entity_category": "config",
-            "icon": "mdi:battery-sync",
-            "availability": _availability(topics),
-            "device": device,
-        }
-        out.append(Message("discovery", topics.discovery("button", oid), dumps(cfg), True))
-    return out
 
 
 # -- the messages for each input ---------------------------------------------------------------
 
 
-def transition_messages(
-    topics: Topics, tr: AlertTransition, change: Change, *, label: str, since: float | None = None
-) -> list[Message]:
-    """Event, retained alert state and (for raised/escalated) the phone sentence, in that order."""
-    out = [
-        Message("events", topics.events, event_payload(tr, change), False),
-        Message("alerts", topics.alert(tr.battery, tr.alert), alert_payload(tr, change, since), True),
+def transition_messages(topics: Topics, tr: AlertTransition, *, car: str) -> list[Message]:
+    """Event, retained alert state and the phone notification, in that order: every change
+    (an easing, an all-clear too) reaches the phone under the alert's own tag. A reminder
+    (``refreshed``) changes nothing: it refreshes the retained state and the phone, and is no
+    event (the fleet collector records transitions)."""
+    out = [] if tr.refreshed else [Message("events", topics.events, event_payload(tr, car), False)]
+    return out + [
+        Message("alerts", topics.alert(tr.battery, tr.alert), alert_payload(tr, car), True),
+        Message("notify", topics.notify, notify_payload(tr, car), False),
     ]
-    text = notify_text(tr, change, label)
-    if text is not None:
-        out.append(Message("notify", topics.notify, text.encode(), False))
-    return out
+
+
+def inactive_alert_message(topics: Topics, battery: str, alert: str, t: float) -> Message:
+    return Message("alerts", topics.alert(battery, alert), inactive_alert_payload(topics.vehicle, battery, alert, t),
+                   True)
 
 
 def replace_answer_message(topics: Topics, answer: Mapping[str, Any], t: float) -> Message:
@@ -549,18 +384,21 @@ def replace_answer_message(topics: Topics, answer: Mapping[str, Any], t: float) 
 
 
 def replaced_messages(topics: Topics, t: float, battery: str, fitted: float, note: str, *,
-                      label: str) -> list[Message]:
+                      car: str) -> list[Message]:
     """A replacement the analysis applied at data time ``t``: an event (the fleet collector
-    marks it in InfluxDB) and a phone sentence."""
+    marks it in InfluxDB) and a phone notification."""
+    from battwatch.core.notification import replaced_notification
+
     body = envelope(topics.vehicle, t)
     day = iso_utc(fitted)[:10]
-    body.update(type="replaced", battery=battery, fitted=day, fitted_t=fitted, note=note,
-                event_id=hashlib.sha1(f"{topics.vehicle}|replaced|{battery}|{round(fitted * 1000)}".encode(),
-                                      usedforsecurity=False).hexdigest()[:16])
-    text = (f"{label}: {BATTERY_LABEL.get(battery, battery)} replaced on {day}. Its alerts are cleared "
-            "and its age, trend and baselines start afresh.")
+    eid = hashlib.sha1(f"{topics.vehicle}|replaced|{battery}|{round(fitted * 1000)}".encode(),
+                       usedforsecurity=False).hexdigest()[:16]
+    body.update(type="replaced", battery=battery, fitted=day, fitted_t=fitted, note=note, event_id=eid)
+    push = envelope(topics.vehicle, t)
+    push.update(battery=battery, alert=None, event_id=eid)
+    push.update(replaced_notification(topics.vehicle, battery, day, car).fields())
     return [Message("events", topics.events, dumps(body), False),
-            Message("notify", topics.notify, text.encode(), False)]
+            Message("notify", topics.notify, dumps(push), False)]
 
 
 def readings_message(topics: Topics, w: WindowStats) -> Message:
@@ -576,9 +414,12 @@ def state_message(topics: Topics, payload: bytes) -> Message:
 
 def example_messages() -> dict[str, Message]:
     """One message of every kind from fixed inputs: docs/mqtt.md shows exactly these."""
+    from battwatch.core.analysis import briefs
+    from battwatch.core.ha_discovery import discovery_messages
+    from battwatch.core.notification import car_name
     vehicle, model = "x1-f48-ab123", "BMW X1 F48"
     tp = Topics("battwatch", vehicle)
-    label = vehicle_label(vehicle, model)
+    car = car_name(vehicle, model)
     t0 = 1_736_150_400.0  # 2025-01-06T08:00:00Z
     agg = WindowAggregator(60)
     for i in range(60):
@@ -587,15 +428,24 @@ def example_messages() -> dict[str, Message]:
         agg.add(Reading(t0 + i, main, main - 0.02, main + 0.02, 5.21, 5.2, 5.22, 3.5, 1.0, vehicle), state)
     window = agg.flush()
     assert window is not None
+    ctx = {"v": 4.86, "raw": 4.82, "temp": 12.0, "ref": 20.0, "cells": 4, "chem": "nimh",
+           "info": 5.0, "warn": 4.9, "crit": 4.7, "info_clear": 5.05, "warn_clear": 4.95, "crit_clear": 4.75,
+           "clear": 5.05}
+    words = briefs.sos_low_voltage(2, ctx)
     raised = AlertTransition(
         t0 + 600, vehicle, "sos", "low_voltage", "warning", "raised", 4.86,
-        "SOS backup battery rested at 4.86 V (1.22 V per cell), below the 4.90 V warning level for a "
-        "4-cell NiMH pack: about 20 % charged. Plan a replacement of the SOS backup battery "
-        "(typically $150-300) within weeks.",
+        "SOS backup battery rested at 4.82 V at 12.0 °C, 4.86 V at 20 °C (1.22 V per cell), below the "
+        "4.90 V warning level for a 4-cell NiMH pack. The pack is running down. Plan a replacement of "
+        "the SOS backup battery (typically $150-300) before the car reports 'SOS Call System Failure'.",
+        headline=words.headline, action=words.action, cost=words.cost, since=t0 + 600, limit=words.limit,
+        facts=words.facts,
     )
+    back = briefs.sos_low_voltage(0, {**ctx, "v": 5.08, "raw": 5.08})
     cleared = AlertTransition(
         t0 + 86_400, vehicle, "sos", "low_voltage", "warning", "cleared", 5.08,
-        "SOS backup battery rested at 5.08 V, back above 5.05 V. No action needed.",
+        "SOS backup battery rested at 5.08 V at 12.0 °C (1.27 V per cell), back above 5.05 V for a "
+        "4-cell NiMH pack.", "warning", headline=back.headline, action=back.action, since=t0 + 600,
+        facts=back.facts,
     )
     from battwatch.core.healthsummary import from_json
     from battwatch.core.mqtt_state import state_payload
@@ -617,16 +467,16 @@ def example_messages() -> dict[str, Message]:
     }))
     latest = Reading(t0 + 660, 12.58, 12.56, 12.6, 4.86, 4.85, 4.87, 3.5, 60.0, vehicle)
     ha = discovery_messages(tp, model=model, sw_version="0.1.0", alert_kinds=[("sos", "low_voltage")])
-    sentence = notify_text(raised, "raised", label)
-    assert sentence is not None
     return {
         "status": Message("status", tp.status, b"online", True),
         "readings": readings_message(tp, window),
         "state": state_message(tp, state_payload(summary, latest=latest)),
-        "alert-raised": transition_messages(tp, raised, "raised", label=label)[1],
-        "alert-cleared": transition_messages(tp, cleared, "cleared", label=label, since=t0 + 600)[1],
-        "event": transition_messages(tp, raised, "raised", label=label)[0],
-        "notify": Message("notify", tp.notify, sentence.encode(), False),
+        "alert-raised": transition_messages(tp, raised, car=car)[1],
+        "alert-cleared": transition_messages(tp, cleared, car=car)[1],
+        "alert-inactive": inactive_alert_message(tp, "main", "overvoltage", t0),
+        "event": transition_messages(tp, raised, car=car)[0],
+        "notify": transition_messages(tp, raised, car=car)[2],
+        "notify-cleared": transition_messages(tp, cleared, car=car)[2],
         "ha-sensor": next(m for m in ha if m.topic.endswith("/sos_voltage/config")),
         "ha-binary-sensor": next(m for m in ha if "/binary_sensor/" in m.topic),
         "ha-health": next(m for m in ha if m.topic.endswith("/main_health/config")),
@@ -634,7 +484,7 @@ def example_messages() -> dict[str, Message]:
         "replaced-answer": replace_answer_message(tp, {
             "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",
             "fitted": "2025-03-25", "fitted_t": 1_742_896_800.0, "notes": []}, 1_742_918_531.0),
-        "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", label=label)[0],
+        "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", car=car)[0],
     }
 
 

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.adapters.outbox import Outbox, Stored
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.ha_discovery import discovery_messages
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
+from battwatch.core.notification import car_name
 
 if TYPE_CHECKING:
     from battwatch.config import Config, MqttConfig
@@ -41,10 +43,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_kinds (
     battery TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (battery, alert)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS active_alerts (
-    battery TEXT NOT NULL, alert TEXT NOT NULL, severity TEXT NOT NULL, since REAL NOT NULL,
-    PRIMARY KEY (battery, alert)
-) WITHOUT ROWID;
+DROP TABLE IF EXISTS active_alerts;  -- each transition says what it changed (since, previous)
 """
 
 
@@ -111,7 +110,7 @@ class MqttSink:
         self.m: MqttConfig = cfg.mqtt
         self.vehicle = cfg.vehicle.id
         self.topics = enc.Topics(self.m.prefix, self.vehicle, self.m.homeassistant_prefix)
-        self.label = enc.vehicle_label(self.vehicle, cfg.vehicle.model)
+        self.car = car_name(self.vehicle, cfg.vehicle.model)
         self.store_dir = Path(store_dir)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.role: Role = role
@@ -132,10 +131,6 @@ class MqttSink:
         self._latest: Reading | None = None
         self._latest_state = ""
         self._last_arrival = time.monotonic()
-        self._active: dict[tuple[str, str], tuple[str, float]] = {
-            (b, a): (sev, since)
-            for b, a, sev, since in self._saved("SELECT battery, alert, severity, since FROM active_alerts")
-        }
         self._kinds: set[tuple[str, str]] = set(self._saved("SELECT battery, alert FROM alert_kinds"))
         # -- shared with paho's and the sender's threads -------------------------------------
         self._notes: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -404,27 +399,14 @@ class MqttSink:
 
     def transition(self, tr: AlertTransition) -> None:
         key = (tr.battery, tr.alert)
-        previous = self._active.get(key)
-        change = enc.classify(tr, previous[0] if previous else None)
-        since = previous[1] if previous else tr.t  # when it was first raised
-        db = self.outbox
-        try:
-            if tr.state == "cleared":
-                self._active.pop(key, None)
-                db.query("DELETE FROM active_alerts WHERE battery = ? AND alert = ?", key)
-            else:
-                self._active[key] = (tr.severity, since)
-                db.query(
-                    "INSERT OR REPLACE INTO active_alerts VALUES (?, ?, ?, ?)",
-                    (tr.battery, tr.alert, tr.severity, since),
-                )
-            if key not in self._kinds:
+        if key not in self._kinds:
+            try:
+                self.outbox.query("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
                 self._kinds.add(key)
-                db.query("INSERT OR IGNORE INTO alert_kinds VALUES (?, ?)", key)
                 self._notes.put(("discovery",))  # a binary sensor for the new kind
-        except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
-            self.outbox.trouble.failed(e, consequence="the active alerts list is saved with the next alert")
-        self._append(enc.transition_messages(self.topics, tr, change, label=self.label, since=since))
+            except sqlite3.Error as e:  # a full disk: the messages below still go (from memory)
+                self.outbox.trouble.failed(e, consequence="the alert kind is saved with the next alert")
+        self._append(enc.transition_messages(self.topics, tr, car=self.car))
 
     def replace_answer(self, answer: dict[str, Any]) -> None:
         """The answer to a replacement command, retained for whoever asked."""
@@ -432,13 +414,12 @@ class MqttSink:
 
     def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
         """A replacement the analysis applied: an event for the collector, a phone sentence."""
-        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, label=self.label))
+        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, car=self.car))
 
     def reminder(self, tr: AlertTransition) -> None:
-        """A reminder that an alert is still active: a phone notification, nothing else."""
-        text = enc.notify_text(tr, "raised", self.label)
-        if text is not None:
-            self._append([enc.Message("notify", self.topics.notify, text.encode(), False)])
+        """A reminder that an alert is still active (``change`` refreshed): its retained state
+        and a push under the alert's tag, like any transition."""
+        self.transition(tr)
 
     def summary(self, s: HealthSummary) -> None:
         payload = state_payload(s, latest=self._latest, vehicle_state=self._latest_state or None)
@@ -532,18 +513,23 @@ class MqttSink:
 
     # -- used by the sender -----------------------------------------------------------------
     def _discovery(self) -> list[enc.Message]:
+        """Discovery configs, and before them an inactive retained state (off) for every advertised alert
+        that never had a transition here: each entity has a state from the first connection. An
+        alert that had one keeps what its transition left retained (the outbox sends it)."""
         from battwatch import __version__
 
         try:
-            kinds = set(self.outbox.query("SELECT battery, alert FROM alert_kinds"))
-        except sqlite3.Error:  # the file is away: the catalogue and the kinds seen this run
-            kinds = set(self._kinds)
+            published = set(self.outbox.query("SELECT battery, alert FROM alert_kinds"))
+        except sqlite3.Error:  # the file is away: the kinds seen this run
+            published = set(self._kinds)
         if self._catalogue is None:
             self._catalogue = catalogue_kinds(self.cfg)
-        kinds |= set(self._catalogue)
-        return enc.discovery_messages(
-            self.topics, model=self.cfg.vehicle.model, sw_version=__version__, alert_kinds=kinds
-        )
+        kinds = published | set(self._catalogue)
+        # the states go first: an entity has its state by the time Home Assistant reads its config
+        now = time.time()
+        out = [enc.inactive_alert_message(self.topics, b, a, now) for b, a in sorted(kinds - published)]
+        return out + discovery_messages(self.topics, model=self.cfg.vehicle.model, sw_version=__version__,
+                                        alert_kinds=kinds)
 
 
 def catalogue_kinds(cfg: Config) -> list[tuple[str, str]]:

@@ -430,7 +430,7 @@ class BatteryAnalyzer:
         engine = self.engine
         for slot in list(engine.slots.values()):
             if slot.battery == battery and not slot.sensor and slot.level > 0:
-                engine.force(slot, at, 0, None, cleared)
+                engine.force(slot, at, 0, None, cleared, {"replaced_on": utc_date(when).isoformat()})
         self.fitted[battery] = when
         self.fitted_note[battery] = note
         self._refit(battery, when, old)

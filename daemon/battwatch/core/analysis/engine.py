@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from battwatch.analysis_config import AlertsConfig, Debounce
+from battwatch.core.analysis.briefs import Brief, brief
 from battwatch.core.model import AlertTransition
 
 NONE: Final = 0
@@ -29,7 +30,7 @@ class Slot:
         "level", "since", "level_since", "raised_level", "value", "message", "last_notified",
         "up_since", "up_n", "busy", "down_since", "down_n", "down_max", "history", "flapping",
         "sensor", "down_value", "down_ctx", "refresh", "now_message", "now_value", "now_t", "refresh_at",
-        "muted",
+        "muted", "brief",
     )
 
     def __init__(
@@ -74,6 +75,7 @@ class Slot:
         self.now_value: float | None = None
         self.now_t = 0.0
         self.refresh_at = NEVER  # data time from which a verdict refreshes ``now_message``
+        self.brief: Brief | None = None  # the short words of the last transition (reminders repeat them)
 
     def drop_pending_up(self, sev: int) -> None:
         """Forget the evidence gathered towards ``sev`` (and above): it was not a steady state."""
@@ -101,6 +103,8 @@ class Slot:
             "history": self.history, "flapping": self.flapping, "down_value": self.down_value,
             "down_ctx": self.down_ctx, "now_message": self.now_message, "now_value": self.now_value,
             "now_t": self.now_t, "refresh_at": None if self.refresh_at == NEVER else self.refresh_at,
+            "brief": None if self.brief is None else [
+                self.brief.headline, self.brief.action, self.brief.cost, self.brief.limit],
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -131,6 +135,11 @@ class Slot:
         ra = d.get("refresh_at", self.now_t)  # missing: refresh at the next supporting verdict
         self.refresh_at = NEVER if ra is None or not self.refresh or self.level == NONE else float(ra)
         self.busy = self.down_since is not None or any(x is not None for x in self.up_since)
+        # the reminders' short words (the measured facts are not kept; states saved before
+        # this existed: the generic words until the next transition)
+        b = d.get("brief")
+        if isinstance(b, list) and len(b) == 4:
+            self.brief = Brief(str(b[0]), str(b[1]), str(b[2]), None if b[3] is None else float(b[3]))
 
 
 class AlertEngine:
@@ -251,6 +260,13 @@ class AlertEngine:
         text = message(new, ctx)
         if s.flapping and new != NONE:
             text += self._flap_note(s, t)
+        words = brief(s.battery, s.alert, new, ctx)
+        s.brief = words
+        if self.renotifications:
+            # a reminder not yet taken is stale now: sent after this transition, it would put
+            # the old state back on the retained alert topic
+            self.renotifications = [r for r in self.renotifications
+                                    if r.battery != s.battery or r.alert != s.alert]
         s.level = new
         s.value = None if value is None else round(value, 4)
         s.message = text
@@ -274,7 +290,11 @@ class AlertEngine:
         # the severity before: outputs say "eased" for a step down, never "raised" again
         prev = None if old == NONE else SEVERITY_NAMES[old]
         self.out.append(
-            AlertTransition(t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text, prev)  # type: ignore[arg-type]
+            AlertTransition(
+                t, self.vehicle, s.battery, s.alert, sev_name, state, s.value, text, prev,  # type: ignore[arg-type]
+                headline=words.headline, action=words.action, cost=words.cost, since=s.since,
+                limit=words.limit, facts=words.facts,
+            )
         )
 
     def _refresh(self, s: Slot, t: float, value: float | None, message: MessageFn, ctx: Any) -> None:
@@ -335,7 +355,7 @@ class AlertEngine:
             if on:
                 s.reset_pending()
                 if s.level > NONE and not quiet:
-                    self._change(s, t, NONE, None, _withdrawn, battery)
+                    self._change(s, t, NONE, None, _withdrawn, {"battery": battery, "withdrawn": True})
 
     def hold(self, battery: str) -> None:
         """A sensor fault: forget the pending changes of the battery's alerts (they stay put)."""
@@ -356,11 +376,14 @@ class AlertEngine:
                 s.last_notified = t
                 if len(self.renotifications) >= MAX_PENDING_REMINDERS:
                     del self.renotifications[0]  # nobody collects them (replay): keep the newest
+                words = s.brief if s.brief is not None else brief(s.battery, s.alert, s.level, None)
                 self.renotifications.append(
                     AlertTransition(
                         t, self.vehicle, s.battery, s.alert, SEVERITY_NAMES[s.level], "raised",  # type: ignore[arg-type]
                         s.value, f"Reminder, active since {_day(s.since)}: {s.message}",
                         SEVERITY_NAMES[s.level],  # type: ignore[arg-type]
+                        headline=words.headline, action=words.action, cost=words.cost, since=s.since,
+                        limit=words.limit, facts=words.facts, refreshed=True,
                     )
                 )
 
@@ -407,8 +430,8 @@ class AlertEngine:
                 s.load(d)
 
 
-def _withdrawn(sev: int, battery: Any) -> str:
-    name = "12 V battery" if battery == "main" else "SOS backup battery"
+def _withdrawn(sev: int, ctx: Any) -> str:
+    name = "12 V battery" if ctx["battery"] == "main" else "SOS backup battery"
     return (f"Withdrawn: the {name} readings do not fit the configured battery (see config_mismatch), "
             f"so they say nothing about it until they do.")
 

@@ -120,6 +120,7 @@ def _pending_worse(sev: int, value: float, c: dict[str, Any], *, low: bool) -> s
 def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
     v, v25, temp, soc = c["v"], c["v25"], c["temp"], c["soc"]
     corr = (" (no temperature reading: judged as read, not corrected to 25 °C)" if temp is None
+            else f" at {temp:.1f} °C (the same corrected to 25 °C)" if f"{v25:.2f}" == f"{v:.2f}"
             else f" ({v25:.2f} V corrected to 25 °C from {temp:.1f} °C)")
     if c.get("dead_cell"):
         return (
@@ -439,6 +440,8 @@ def _sos_rested(c: dict[str, Any]) -> str:
     off = " off charge" if c.get("own") else ""
     if temp is None:
         return f"{verb} {v:.2f} V{off} ({v / cells:.2f} V per cell)"
+    if f"{c['raw']:.2f}" == f"{v:.2f}":  # a correction that changes nothing is not repeated
+        return f"{verb} {v:.2f} V{off} at {temp:.1f} °C ({v / cells:.2f} V per cell)"
     return (
         f"{verb} {c['raw']:.2f} V{off} at {temp:.1f} °C, {v:.2f} V at {c['ref']:.0f} °C "
         f"({v / cells:.2f} V per cell)"
