@@ -418,36 +418,32 @@ class PackRules(DailyRules):
         line reaches the critical level sooner (or only it reaches it)."""
         sc = self.short_days_crit
         dc = self.trend_days_crit
-        out = self.trend, self.trend_days_warn, dc, False
         if self.short is not None and sc is not None and (dc is None or sc < dc):
-            out = self.short, self.short_days_warn, sc, True
-        hand = self._hand_trend()
-        if hand is not None and (out[2] is None or hand[2] < out[2]):
-            return hand[0], hand[1], hand[2], True
-        return out
+            return self.short, self.short_days_warn, sc, True
+        return self.trend, self.trend_days_warn, dc, False
 
-    def _hand_trend(self) -> tuple[TrendFit, float | None, float] | None:
-        """The fall of the current stretch off charge, while the pack is low (low_voltage at
-        warning or above): (fit, days to the warning level, days to the critical level).
+    def hand_life(self) -> tuple[float, float] | None:
+        """(days to the critical level, hours of readings) by the fall of the current stretch
+        off charge, where it gets there sooner than ``life_trend``; None otherwise.
 
-        The daily values need days to speak; a pack that is already low and loses a tenth of a
-        volt an hour (a cell run down by a load, a leak) reaches the critical level within hours,
-        and no remaining life may promise more than that fall leaves. It needs an hour of rested
-        readings falling significantly; a healthy pack is not low, and a low one parked loses
-        millivolts a day, which project months, never less than the other trends.
+        Only while the pack is low (low_voltage at warning or above) and no step explains the
+        fall: the daily values need days to speak, and a pack already low that loses a tenth
+        of a volt an hour (a cell run down by a load, a leak) reaches the critical level within
+        hours; no remaining life may promise more than that fall leaves. It needs an hour of
+        rested readings falling significantly. A healthy pack is not low, and a low one parked
+        loses millivolts a day, which project months, never less than the daily trends.
         """
         h = self.hand
-        if self.s_low.level < WARNING or h.n < 4 or h.span * DAY_S < HAND_MIN_S:
+        if self.s_low.level < WARNING or self.s_step.level or h.n < 4 or h.span * DAY_S < HAND_MIN_S:
             return None
         fit = h.trend(self.z)
         if fit is None or not fit.declining(self.min_slope):
             return None
-        _, _, warn, _, crit, _ = self.levels
-        today = h.last_x
-        days_crit = fit.days_until(crit, today, self.trend_cfg.clear_days)
-        if days_crit is None:
+        days = fit.days_until(self.levels[4], h.last_x, self.trend_cfg.clear_days)
+        other = self.life_trend()[2]
+        if days is None or (other is not None and other <= days):
             return None
-        return fit, fit.days_until(warn, today, self.trend_cfg.clear_days), days_crit
+        return days, h.span * 24.0
 
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg

@@ -340,9 +340,13 @@ def _sos(an: BatteryAnalyzer, t: float) -> BatterySummary:
     now, cap = life_verdicts(an.engine.active("sos"))
     # the long-term trend, or the last days' where it reaches the critical level sooner
     tr, days_warn, days_crit, short = sos.life_trend()
+    # ... or, while the pack is low, the fall of its readings since the last charge if sooner
+    hand = sos.hand_life()
+    life_days, life_what = days_crit, "rested voltage towards the critical level"
+    if hand is not None:
+        life_days, life_what = hand[0], f"readings of the last {hand[1]:.0f} h towards the critical level"
     remaining = remaining_life(
-        s_age, None if days_crit is None else days_crit / YEAR_DAYS,
-        "rested voltage towards the critical level", now, cap, an.cfg.life,
+        s_age, None if life_days is None else life_days / YEAR_DAYS, life_what, now, cap, an.cfg.life,
         AgeLife(0.5 * (lo + hi), lo, hi),  # typical: the middle of lifespan_years
         f"age unknown: {note}" if note is not None and sos.installed_t is not None else None,
     )
