@@ -369,7 +369,7 @@ def build_starts(case: Case) -> Built:
 # -- 12 V: regenerative charging bursts and a failed regulator -----------------------------------
 
 PERIODS_DRIVE = (1, 10, 60)
-CRIT_OVER_V = 15.5  # docs/analysis.md: over-voltage critical above 15.5 V, warning above 15.0 V
+CRIT_OVER_V = 15.5  # §0.1 of the domain notes: over-voltage critical above 15.5 V, warning above 15.0 V
 
 
 def regen_cases() -> list[Case]:
@@ -420,7 +420,7 @@ def build_regulator(case: Case) -> Built:
     fault = Fault("regulator", onset, onset + minutes * MINUTE_S, value=float(p["set_v"]))
     readings = run_plan(case, at(3), drives, MILD, faults=(fault,),
                         windowing=Windowing(drive_window_s=float(p["period_s"])))
-    # the over-voltage levels (docs/analysis.md, [SRC 20, 39]): warning above 15.0 V, critical above 15.5 V (BMW charges at
+    # the domain notes' over-voltage row (§0.1): warning above 15.0 V, critical above 15.5 V (BMW charges at
     # 14.8 V at most [SRC 20], ISO 16750-2 16 V [SRC 39]): a regulator stuck at 15.1-15.3 V is a
     # warning, not a critical fault
     severity = "critical" if p["set_v"] > CRIT_OVER_V else "warning"
@@ -732,7 +732,7 @@ RULES = {
     "step": "sos/step_drop critical within 1 h of a shorted cell: any hour, rested/asleep/awake/driving, -20..35 °C",
     "starts": "main/weak_cranking: -20..35 °C, new/used (up to 1.15x resistance, 0.3 V above the limit)/weak (failing the load test of its temperature by 0.6 V), with and without a temperature channel; weak found by the 3rd start",
     "regen": "regenerative bursts 15.4-15.6 V for 20-40 s, 1/10/60 s rows: nothing above info",
-    "regulator": "failed regulator 15.1-16.2 V for 3-30 min: within 5 min, warning up to 15.5 V, critical above (docs/analysis.md)",
+    "regulator": "failed regulator 15.1-16.2 V for 3-30 min: within 5 min, warning up to 15.5 V, critical above (§0.1)",
     "channels": "the same faults with one channel missing (SOS-only and 12 V-only logs)",
     "periods": "sample periods 1 s-10 min, with and without window extremes",
     "unknown": "logs without evidence: the health verdict says unknown (and a full week gives one)",

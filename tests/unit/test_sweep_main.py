@@ -224,7 +224,7 @@ def test_a_regulator_stuck_high_is_found_through_the_ripple_of_short_rows(window
                                                                           want: str) -> None:
     # 1-s rows of a charging car swing ±0.25 V with loads switching and the alternator's
     # ripple: a regulator stuck at 15.62 V reads under 15.5 V every few seconds, one at 15.15 V
-    # under 15.0 V; docs/analysis.md: warning above 15.0 V, critical above 15.5 V
+    # under 15.0 V; §0.1: warning above 15.0 V, critical above 15.5 V
     rng = random.Random(int(level * 100 + window_s))
     ripple = [rng.uniform(-0.25, 0.25) for _ in range(600)]
     got = drive_with(lambda i: level + ripple[i], window_s, minutes=10)
