@@ -149,7 +149,9 @@ def test_a_nano_reset_by_the_port_opening_keeps_its_frames(tmp_path: Path) -> No
     # the first boot, then each open (the first daemon's too): the first frame after each
     resets = [ln for ln in board.proc.lines if re.match(r"^\S+ reset$", ln)]
     assert len(resets) == 2
-    assert [r["flags"] & FLAG_BOOT for r in rows].count(FLAG_BOOT) == 1 + len(resets)
+    # a reset before the first window of the power-on boot closed leaves one frame for both
+    # (how soon the first daemon opens the port is the machine's pace, not the board's)
+    assert [r["flags"] & FLAG_BOOT for r in rows].count(FLAG_BOOT) in (len(resets), 1 + len(resets))
     kept = [r for r in rows if r["flags"] & FLAG_BUFFERED]
     assert len(kept) >= len(unread)
     # the time goes on too: the windows cover the uptime but for the ones cut by the resets
