@@ -301,7 +301,7 @@ def test_one_collector_writes_what_car_sinks_publish(
     fleet_file = tmp_path / "fleet.csv"
     fleet_file.write_text("vehicle,model,site\nx1-a,BMW X1 F48,Zürich\nx1-b,BMW X1 F48,Bern\n", encoding="utf-8")
     raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1,
-                        health_every_s=0, rested_every_s=0, fleet_file=str(fleet_file))
+                        health_every_s=0, fleet_file=str(fleet_file))
     raw["influx"]["tags"] = {"region": "ch"}
     cfg = config.from_dict(raw, env={})
     fleet_tags = {"x1-a": {"model": "BMW X1 F48", "site": "Zürich"}, "x1-b": {"model": "BMW X1 F48", "site": "Bern"}}
@@ -382,7 +382,7 @@ def test_two_collectors_share_the_subscription_and_write_every_point_once(
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         procs = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             procs.append(start_collector_process(write_toml(tmp_path / f"{name}.toml", raw)))
         try:
             publish(broker, run.messages)
@@ -402,7 +402,7 @@ def test_collector_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         paths = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             paths.append(write_toml(tmp_path / f"{name}.toml", raw))
         victim = start_collector_process(paths[0])
         other = start_collector_process(paths[1])
@@ -438,7 +438,7 @@ def test_influxdb_stopped_mid_stream_loses_and_duplicates_nothing(
     influxdb1.create_database(DB)
     run = fleet(vehicles=10, minutes=12)
     half = len(run.messages) // 2
-    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1, health_every_s=0, rested_every_s=0)
+    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1, health_every_s=0)
     proc = start_collector_process(write_toml(tmp_path / "collector.toml", raw))
     try:
         publish(mosquitto, run.messages[:half])
@@ -530,7 +530,7 @@ def test_a_cleanly_stopped_collector_leaves_the_group(tmp_path: Path, influxdb1:
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         procs = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             procs.append(start_collector_process(write_toml(tmp_path / f"{name}.toml", raw)))
         stopped, _ = stop_collector_process(procs[1])
         try:
@@ -555,7 +555,7 @@ def test_collector_account_of_the_example_broker_roles_reads_through_the_shared_
     roles = copy_dynsec_config(root / "config/mosquitto/dynamic-security.json", tmp_path / "dynsec")
     with start_mosquitto(tmp_path / "broker", password_file=password_file, dynsec_file=roles,
                          allow_anonymous=False) as broker:
-        raw = collector_raw("collector-1", tmp_path / "col", broker, influxdb1, health_every_s=0, rested_every_s=0)
+        raw = collector_raw("collector-1", tmp_path / "col", broker, influxdb1, health_every_s=0)
         raw["mqtt"].update(username="collector", password_file=str(tmp_path / "collector-password"))
         with running_collector(config.from_dict(raw, env={}), tmp_path / "col") as col:
             publish(broker, run.messages, auth=("x1-f48-ab123", "car-secret"))

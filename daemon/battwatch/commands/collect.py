@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.core import influx_encode as enc
+from battwatch.core import mqtt_encode as mqtt_enc
 from battwatch.core.mqtt_encode import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -164,48 +165,12 @@ def health_summary(body: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def rested_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, str]) -> list[enc.Point]:
-    """The analysis's last rested voltage of each battery, stamped with its own time."""
-    out: list[enc.Point] = []
-    for battery in enc.BATTERIES:
-        sec = summary.get(battery)
-        if not isinstance(sec, Mapping):
-            continue
-        v = _num(sec.get("rest_v"))
-        t = enc.iso_to_t(sec.get("rest_at"))
-        if v is None or t is None:
-            continue
-        p = enc.make_point(
-            enc.MEAS_RESTED, {**tags, enc.TAG_VEHICLE: vehicle, enc.TAG_BATTERY: battery},
-            {enc.F_V: v}, enc.time_ns(t),
-        )
-        if p is not None:
-            out.append(p)
-    return out
-
-
-def crank_points(summary: Mapping[str, Any], vehicle: str, tags: Mapping[str, str]) -> list[enc.Point]:
-    """The analysis's last engine start (its minimum and temperature), stamped with its time."""
-    sec = summary.get("main")
-    if not isinstance(sec, Mapping):
-        return []
-    min_v = _num(sec.get("last_crank_min_v"))
-    t = enc.iso_to_t(sec.get("last_crank_at"))
-    if min_v is None or t is None:
-        return []
-    ev = enc.CrankEvent(t, vehicle, min_v, None, None, _num(sec.get("last_crank_temp_c")))
-    p = enc.crank_point(ev, {**tags, enc.TAG_VEHICLE: vehicle})
-    return [] if p is None else [p]
-
-
 @dataclass(slots=True)
 class _Memo:
     """What one collector remembers of one vehicle, only to keep slow measurements sparse."""
 
     health_slot: int | None = None
     alerts: tuple[tuple[str, str, str], ...] | None = None
-    rest_slot: dict[str, int] = field(default_factory=dict)
-    crank_t: float | None = None
     projection_day: int | None = None
 
 
@@ -225,7 +190,7 @@ class Translator:
     Every point is a function of one message alone (its data time, the vehicle from the topic,
     the fleet tags), so whichever collector writes it, and however often, it lands on the same
     series and timestamp with the same fields. The per-vehicle memory only decides whether the
-    slow measurements (health, rested, cranks, projection) are worth writing again; losing it
+    slow measurements (health, projection) are worth writing again; losing it
     (a restart, another collector) means a few more writes, never different points.
     """
 
@@ -235,12 +200,10 @@ class Translator:
         extra_tags: Mapping[str, str] | None = None,
         fleet: Mapping[str, Mapping[str, str]] | None = None,
         health_every_s: float = 300.0,
-        rested_every_s: float = 3600.0,
     ) -> None:
         self.extra_tags = dict(extra_tags or {})
         self.fleet = {k: dict(v) for k, v in (fleet or {}).items()}
         self.health_every_s = health_every_s
-        self.rested_every_s = rested_every_s
         self._tags: dict[str, dict[str, str]] = {}
         self._memo: dict[str, _Memo] = {}
 
@@ -259,6 +222,15 @@ class Translator:
         tags = self.tags(vehicle)
         if kind == "readings":
             return enc.window_points(window_aggregate(body, vehicle), tags)
+        if kind == "events" and body.get("type") in ("start", "rested"):
+            try:
+                if body.get("type") == "start":
+                    point = enc.crank_point(mqtt_enc.start_from_dict(body, vehicle), tags)
+                else:
+                    point = enc.rested_point(mqtt_enc.rested_from_dict(body, vehicle), tags)
+            except ValueError as e:
+                raise BadPayload(str(e)) from None
+            return [] if point is None else [point]
         if kind == "events" and body.get("type") == "replaced":
             try:
                 t, battery, fitted, note = enc.replaced_from_dict(body)
@@ -291,16 +263,6 @@ class Translator:
         if slot is None or slot != memo.health_slot or alerts != memo.alerts:
             memo.health_slot, memo.alerts = slot, alerts
             points += enc.health_points(summary, vehicle, t, tags)
-        for p in rested_points(summary, vehicle, tags):
-            battery = p.tag(enc.TAG_BATTERY) or ""
-            rest_slot = p.time_ns // int(self.rested_every_s * 1e9) if self.rested_every_s > 0 else p.time_ns
-            if memo.rest_slot.get(battery) != rest_slot:
-                memo.rest_slot[battery] = rest_slot
-                points.append(p)
-        for p in crank_points(summary, vehicle, tags):
-            if memo.crank_t != p.time_ns:
-                memo.crank_t = p.time_ns
-                points.append(p)
         day = int(t // enc.DAY_S)
         if day != memo.projection_day:  # the trend moves slowly: once a day, like the car's sink
             projection = enc.projection_points(summary, vehicle, t, tags)
@@ -407,7 +369,7 @@ class Collector:
         fleet = read_fleet_file(self.c.fleet_file) if self.c.fleet_file is not None else {}
         self.translator = Translator(
             extra_tags=cfg.influx.tags, fleet=fleet,
-            health_every_s=self.c.health_every_s, rested_every_s=self.c.rested_every_s,
+            health_every_s=self.c.health_every_s,
         )
         self.inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         # Set from a signal handler: a plain flag and SimpleQueue puts, no lock that the

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from battwatch.core.events import Drive, Outbound, Start
 from battwatch.core.model import SEVERITY_RANK, AlertTransition, Health, Reading
 
 if TYPE_CHECKING:
     from battwatch.config import Config
     from battwatch.core.analysis.analyzer import BatteryAnalyzer
-    from battwatch.core.analysis.state import Drive
     from battwatch.core.analysis.trend import TrendFit
 
 logger = logging.getLogger(__name__)
@@ -46,22 +46,6 @@ class StateRun:
     start: float
     end: float
     state: str
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """An engine start with the load-test limit at its temperature."""
-
-    t: float
-    v_min: float
-    v_pre: float | None
-    temp_c: float | None
-    limit_v: float  # the temperature-adjusted limit (at the assumed temperature without one)
-    verdict: str  # "ok", "below" (the limit) or "critical"
-
-    @property
-    def dip_v(self) -> float | None:
-        return None if self.v_pre is None else self.v_pre - self.v_min
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +104,7 @@ class ReportData:
     sos_line: tuple[tuple[float, float], ...]
     gaps: tuple[tuple[float, float], ...]  # (last reading, next reading) across silent stretches
     states: tuple[StateRun, ...]
-    starts: tuple[Start, ...]
+    starts: tuple[Start, ...]  # as the analysis judged them
     drives: tuple[Drive, ...]
     main_daily: tuple[tuple[float, float], ...]  # (mid-day Unix s, rested V at 25 °C)
     sos_daily: tuple[tuple[float, float], ...]  # (mid-day Unix s, rested V)
@@ -223,13 +207,15 @@ class Envelope:
 
 
 class _Collector:
-    """Per-reading bookkeeping during the replay: reduced lines, state runs, gaps."""
+    """What the report keeps of the replay, as a sink of the router: reduced lines, state runs,
+    gaps, and the analysis' starts and drives."""
 
     def __init__(self, analyzer: BatteryAnalyzer, horizon_s: float | None, gap_close_s: float = math.inf) -> None:
         self.analyzer = analyzer
         self.gap_close_s = gap_close_s
-        self.state_of = analyzer.state_of
         self._gaps_seen = 0
+        self.starts: list[Start] = []
+        self.drives: list[Drive] = []
         self.main = Envelope(horizon_s=horizon_s)
         self.sos = Envelope(horizon_s=horizon_s)
         self.runs: list[StateRun] = []
@@ -240,11 +226,17 @@ class _Collector:
         self.run_state: str | None = None  # None: not known (no 12 V value)
         self.run_start = 0.0
 
-    def __call__(self, r: Reading) -> None:
+    def started(self, ev: Start) -> None:
+        self.starts.append(ev)
+
+    def drove(self, ev: Drive) -> None:
+        self.drives.append(ev)
+
+    def reading(self, r: Reading, vehicle_state: str) -> None:
         t = r.t
         # the 12 V channel tells the vehicle state; without it in a reading the state is unknown
         # (and while the channel is faulted its readings tell none)
-        state = None if r.main_v is None else SHADED_STATE.get(self.state_of(r))
+        state = None if r.main_v is None else SHADED_STATE.get(vehicle_state)
         last = self.last_t
         if last is None:
             self.first_t = t
@@ -340,21 +332,24 @@ def collect_report(
     """
     from battwatch.core.analysis import build_analyzer
     from battwatch.core.pipeline import Pipeline
-    from battwatch.core.tables import interp
     from battwatch.replay import feed_logs, logs_label
+    from battwatch.router import Router
 
     logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     analyzer = build_analyzer(cfg, record=True)
     pipeline = Pipeline(cfg.vehicle.id, analyzer)
     horizon = None if days is None else days * DAY_S
     col = _Collector(analyzer, horizon, cfg.analysis.state.gap_close_s)
-    res = feed_logs(logs, pipeline, warn=warn, on_reading=col, max_warnings=max_warnings)
+    router = Router(pipeline, readings=[col], events=[col])
+    res = feed_logs(logs, pipeline, warn=warn, route=router.route, max_warnings=max_warnings)
     col.finish()
     transitions = list(res.transitions)
     if res.last_t is not None:
         # what `battwatch replay` does at the end of a log: a drive or start still open is
         # closed and judged, age
-        transitions += [o for o in pipeline.end_of_data(res.last_t) if isinstance(o, AlertTransition)]
+        outs: list[Outbound] = list(pipeline.end_of_data(res.last_t))
+        router.route(outs)
+        transitions += [o for o in outs if isinstance(o, AlertTransition)]
     rd = analyzer.report_data()
     summary = analyzer.summary(res.last_t) if res.last_t is not None else {}
 
@@ -363,15 +358,6 @@ def collect_report(
     if horizon is not None and log_end is not None and log_start is not None:
         start = max(log_start, log_end - horizon)
     lo = -math.inf if start is None else start
-
-    cc = cfg.analysis.main.cranking
-    starts: list[Start] = []
-    for ev in rd.cranks:
-        if ev.t < lo:
-            continue
-        limit = interp(cc.limit_by_temp_c, cc.assumed_temp_c if ev.temp_c is None else ev.temp_c)
-        verdict = "critical" if ev.v_min < cc.crit_v else "below" if ev.v_min < limit else "ok"
-        starts.append(Start(ev.t, ev.v_min, ev.v_pre, ev.temp_c, limit, verdict))
 
     runs = tuple(
         StateRun(max(r.start, lo), r.end, r.state) for r in col.runs if r.end > lo
@@ -390,8 +376,8 @@ def collect_report(
         sos_line=tuple(col.sos.points(lo)),
         gaps=tuple(g for g in col.gaps if g[1] > lo),
         states=runs,
-        starts=tuple(starts),
-        drives=tuple(d for d in rd.drives if d.end >= lo),
+        starts=tuple(s for s in col.starts if s.t >= lo),
+        drives=tuple(d for d in col.drives if d.t >= lo),
         main_daily=tuple((d * DAY_S, v) for d, v in rd.main_daily if d * DAY_S >= lo),
         sos_daily=tuple((d * DAY_S, v) for d, v in rd.sos_daily if d * DAY_S >= lo),
         sos_trend=rd.sos_trend,
@@ -478,13 +464,17 @@ def _fault_caveat(section: Mapping[str, Any]) -> str:
 
 def _main_summary(data: ReportData, main: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
-    below = [s for s in data.starts if s.verdict != "ok"]
+    below = [s for s in data.starts if s.verdict in ("below", "critical")]
+    failed = sum(1 for s in data.starts if s.failed)
+    low_charge = sum(1 for s in data.starts if s.verdict == "low charge")
     starts = _count(len(data.starts), "engine start")
     if data.starts:
-        low = min(data.starts, key=lambda s: s.v_min)
+        low = min(data.starts, key=lambda s: s.min_v)
         temp = "" if low.temp_c is None else f", {low.temp_c:.1f} °C"
-        starts += (f", {len(below)} below the temperature-adjusted limit; lowest {low.v_min:.2f} V "
-                   f"on {_when(low.t)}{temp}")
+        starts += (f", {len(below)} below the temperature-adjusted limit"
+                   + (f" ({_count(failed, 'failed start')})" if failed else "")
+                   + (f", {low_charge} at too low a charge to judge" if low_charge else "")
+                   + f"; lowest {low.min_v:.2f} V on {_when(low.t)}{temp}")
     lines.append(f"12 V battery: {starts}; {_count(len(data.drives), 'drive')}")
     rested = main.get("rested_voltage")
     if rested is not None:
@@ -714,15 +704,16 @@ def _draw_main(ax_main: Any, data: ReportData, x: Callable[[float], float],
                      color="#c0504d", lw=0.9, ls=(0, (3, 2)), alpha=0.8, zorder=3,
                      label="start limit at its\ntemperature")
         marks = (("ok", 14, "#2a4d8f", "start minimum"),
+                 ("low charge", 14, "#9a9a9a", "start minimum\n(charge too low to judge)"),
                  ("below", 36, "#ff2a2a", "start minimum\nbelow the limit"),
                  ("critical", 44, "#8b0000", f"start minimum\nbelow {th.crank_crit_v:.1f} V (critical)"))
         for verdict_, size, colour, label in marks:
-            sel = [s for s in data.starts if s.verdict == verdict_]
+            sel = [s for s in data.starts if s.verdict == verdict_]  # critical includes failed starts
             if sel:
-                ax_main.scatter([x(s.t) for s in sel], [s.v_min for s in sel], s=size, color=colour,
-                                edgecolors="black" if verdict_ != "ok" else "none", linewidths=0.5,
+                ax_main.scatter([x(s.t) for s in sel], [s.min_v for s in sel], s=size, color=colour,
+                                edgecolors="black" if verdict_ in ("below", "critical") else "none", linewidths=0.5,
                                 marker="v", zorder=6, label=label)
-        values += [s.v_min for s in data.starts] + [s.limit_v for s in data.starts]
+        values += [s.min_v for s in data.starts] + [s.limit_v for s in data.starts]
     levels_main: list[tuple[float, str, str]] = [
         (th.main_warn_v, f"rest warn {th.main_warn_v:.2f} V", SEVERITY_COLOURS["warning"]),
         (th.main_crit_v, f"rest crit {th.main_crit_v:.2f} V", SEVERITY_COLOURS["critical"]),
