@@ -17,13 +17,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from battwatch import config
+from battwatch import config, scenarios
 from battwatch.commands.collect import Collector
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
 from battwatch.core import mqtt_encode as me
+from battwatch.core.csvlog import write_csv
+from battwatch.core.events import Rested, Start
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
+from battwatch.replay import replay_file
 from battwatch.sinks.influx import OUTBOX_NAME
 from battwatch.sinks.mqtt import MqttSink
 from helpers import Proc, battwatch
@@ -137,29 +140,8 @@ def readings_points(payload: bytes, tags: dict[str, str]) -> list[enc.Point]:
 
 
 def state_points(s: HealthSummary, tags: dict[str, str]) -> list[enc.Point]:
-    """Health and fleet rows of the summary, its rested voltages and its last crank."""
-    out = enc.health_points(s.data, s.vehicle, s.t, tags)
-    for battery in ("main", "sos"):
-        sec = s.data[battery]
-        if sec.get("rested_at"):
-            t = date_t(sec["rested_at"])
-            p = enc.make_point(enc.MEAS_RESTED, {**tags, "battery": battery}, {"v": sec["rested_voltage"]}, enc.time_ns(t))
-            assert p is not None
-            out.append(p)
-    main = s.data["main"]
-    if main.get("last_crank_at"):
-        ev = enc.CrankEvent(date_t(main["last_crank_at"]), s.vehicle, main["last_crank_min_v"], None, None,
-                            main["last_crank_temp_c"])
-        p = enc.crank_point(ev, tags)
-        assert p is not None
-        out.append(p)
-    return out
-
-
-def date_t(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text).timestamp()
+    """Health and fleet rows of the summary (starts and rested readings come as events)."""
+    return enc.health_points(s.data, s.vehicle, s.t, tags)
 
 
 @dataclass
@@ -211,6 +193,16 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
             s = HealthSummary(t, vehicle, data)
             msgs.append(Msg(tp.state, me.state_payload(s)))
             points += state_points(s, tags)
+            if m == 1 or m % 5 == 0:  # a start: at the first minute, then every 5 minutes
+                ev = Start(crank_t, vehicle, 9.8 + 0.01 * (v % 4), 12.6, round(12.6 - 9.8 - 0.01 * (v % 4), 4), 14.1, 4.5,
+                           9.4, False, False, v % 3 == 2, "low charge" if v % 3 == 2 else "ok")
+                msgs.append(Msg(tp.events, me.start_payload(vehicle, ev)))
+                points.append(not_none(enc.crank_point(ev, tags)))
+            if m == 1:  # each battery rested, once in this hour of data
+                for rested in (Rested(t - 30, vehicle, "main", 12.64, 5 * 3600.0, 4.5),
+                               Rested(t - 45, vehicle, "sos", 5.21, 5 * 3600.0, None)):
+                    msgs.append(Msg(tp.events, me.rested_payload(vehicle, rested)))
+                    points.append(not_none(enc.rested_point(rested, tags)))
             if v % 4 == 1 and m in (3, 8):
                 raised = m == 3
                 tr = AlertTransition(start + 30.5, vehicle, "sos", "low_voltage", "warning",
@@ -221,6 +213,11 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
                 assert p is not None
                 points.append(p)
     return FleetRun(msgs, points)
+
+
+def not_none(p: enc.Point | None) -> enc.Point:
+    assert p is not None
+    return p
 
 
 def publish(
@@ -254,10 +251,10 @@ def point_rows(points: list[enc.Point]) -> dict[str, set[Row]]:
     return out
 
 
-def db_rows(db: InfluxDB1, measurement: str) -> list[Row]:
+def db_rows(db: InfluxDB1, measurement: str, database: str = DB) -> list[Row]:
     """Every point of ``measurement`` with its tags, fields and nanosecond time (a list: a
     duplicate would show twice)."""
-    result = db.query(f'SELECT * FROM "{measurement}" GROUP BY *', DB, epoch="ns")["results"][0]
+    result = db.query(f'SELECT * FROM "{measurement}" GROUP BY *', database, epoch="ns")["results"][0]
     rows: list[Row] = []
     for series in result.get("series", []):
         # GROUP BY * names every tag key of the measurement; a series without one shows ""
@@ -504,7 +501,7 @@ def test_qos0_messages_are_written_too(tmp_path: Path, mosquitto: Mosquitto, inf
 
 def test_slow_measurements_are_written_sparsely(tmp_path: Path, mosquitto: Mosquitto, influxdb1: InfluxDB1) -> None:
     """With the defaults, health at most every 5 min of data (and at once when the alerts
-    change), rested voltages at most hourly, each crank once."""
+    change); starts and rested readings as the cars sent them."""
     influxdb1.create_database(DB)
     cfg = config.from_dict(collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1), env={})
     run = fleet(vehicles=2, minutes=12)  # car-001 raises an alert at minute 3, clears at minute 8
@@ -593,3 +590,53 @@ def test_second_collector_on_one_store_is_refused(tmp_path: Path, mosquitto: Mos
         assert "used by another collector" in second.output and "Traceback" not in second.output
     finally:
         stop_collector_process(first)
+
+
+# -- the direct path and the collector path --------------------------------------------------
+
+SAME_ON_BOTH_PATHS = ("readings", "cranks", "rested", "alerts", "replacements")
+
+
+def test_the_same_log_gives_the_same_points_directly_and_through_the_collector(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb1: InfluxDB1
+) -> None:
+    """One log replayed twice with --publish: once by a car writing to InfluxDB itself, once by
+    a car publishing MQTT that `battwatch collect` writes. Before one window aggregator and the
+    analysis' own start and rest events, a reading on a minute boundary, every crank and every
+    rested point differed between the two."""
+    name = "main-failed-start"  # a week of commuting: starts (a failed one), rests, an alert
+    log = tmp_path / "log.csv"
+    with log.open("w", encoding="utf-8", newline="") as fh:
+        write_csv(fh, scenarios.generate(name), f"sim-{name}")
+    for db in ("direct", "collected"):
+        influxdb1.create_database(db)
+    car: dict[str, Any] = dict(scenarios.scenario_config(name))
+    direct = config.from_dict({**car, "store": {"path": str(tmp_path / "direct")},
+                               "influx": {"url": influxdb1.url, "api": "v1", "database": "direct",
+                                          "flush_interval_s": 0.2}}, env={})
+    via_mqtt = config.from_dict({**car, "store": {"path": str(tmp_path / "car")},
+                                 "mqtt": {"host": mosquitto.host, "port": mosquitto.port, "prefix": PREFIX,
+                                          "homeassistant": False}}, env={})
+    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1)
+    raw["influx"]["database"] = "collected"
+    res = replay_file(log, direct, publish=True)
+    assert res.transitions and res.readings > 1000
+    with running_collector(config.from_dict(raw, env={}), tmp_path / "col") as col:
+        replay_file(log, via_mqtt, publish=True)
+
+        def rows(db: str) -> dict[str, list[Row]]:
+            return {m: db_rows(influxdb1, m, db) for m in SAME_ON_BOTH_PATHS}
+
+        want = rows("direct")
+        assert all(want[m] for m in ("readings", "cranks", "rested", "alerts")), {m: len(v) for m, v in want.items()}
+        wait_until(lambda: all(len(v) >= len(want[m]) for m, v in rows("collected").items()), TIMEOUT,
+                   "the collector's points", tail=lambda: str(col.status()))
+    got = rows("collected")
+    assert col.status()["bad"] == 0
+    for m in SAME_ON_BOTH_PATHS:
+        missing, extra = set(want[m]) - set(got[m]), set(got[m]) - set(want[m])
+        assert not missing and not extra and len(got[m]) == len(want[m]), (
+            f"{m}: {len(missing)} only direct, e.g. {sorted(missing)[:2]}; {len(extra)} only collected, "
+            f"e.g. {sorted(extra)[:2]}")
+    assert any(dict(r).get("failed") for r in got["cranks"])  # the failed start, judged as such
+

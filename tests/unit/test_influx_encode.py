@@ -150,7 +150,7 @@ def test_replaying_the_same_readings_gives_identical_lines() -> None:
 
 
 def test_crank_point_carries_the_analysis_verdict() -> None:
-    ev = Start(T0, "car-1", 9.7, 12.45, 12.45 - 9.7, 3.0, 9.9, False, False, False, "below")
+    ev = Start(T0, "car-1", 9.7, 12.45, 12.45 - 9.7, None, 3.0, 9.9, False, False, False, "below")
     p = enc.crank_point(ev, TAGS)
     assert p is not None and p.measurement == "cranks" and p.tag("battery") == "main"
     assert dict(p.fields) == {"min_v": 9.7, "pre_v": 12.45, "dip_v": 2.75, "temp_c": 3.0, "limit_v": 9.9,
@@ -264,7 +264,7 @@ def test_reading_encoder_writes_windows_and_the_analysis_events_and_remembers_la
     for i in range(1, 31):
         points += e.reading(_r(T0 + 600 * i, 12.6, lo=12.599, hi=12.601, w=600.0), "asleep")
     points += e.rested(Rested(T0 + 18000, "car-1", "main", 12.6, 5 * 3600.0, 5.0))
-    points += e.started(Start(T0 + 18120, "car-1", 9.6, 12.5, 2.9, 5.0, 9.9, False, False, False, "below"))
+    points += e.started(Start(T0 + 18120, "car-1", 9.6, 12.5, 2.9, 14.0, 5.0, 9.9, False, False, False, "below"))
     points += e.close()
     assert {p.measurement for p in points} == {"readings", "rested", "cranks"}
     assert e.latest.crank_min_v == 9.6 and e.latest.rest_v == {"main": 12.6}

@@ -23,6 +23,7 @@ class Start:
     min_v: float
     pre_v: float | None  # the last calm reading before it (None: none close enough)
     dip_v: float | None  # pre_v - min_v
+    recovery_v: float | None  # about 10 s after it, the engine running (None: not seen, or it failed)
     temp_c: float | None
     limit_v: float  # the load-test limit at its temperature (the assumed one without a sensor)
     failed: bool  # another attempt followed with no sign of the engine running in between

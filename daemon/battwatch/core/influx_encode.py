@@ -272,7 +272,7 @@ def crank_point(ev: Start, tags: Mapping[str, str]) -> Point | None:
         MEAS_CRANKS,
         {**tags, TAG_BATTERY: "main"},
         {F_MIN_V: ev.min_v, F_PRE_V: ev.pre_v, F_DIP_V: None if ev.dip_v is None else round(ev.dip_v, 4),
-         F_TEMP_C: ev.temp_c, F_LIMIT_V: round(ev.limit_v, 4), F_VERDICT: ev.verdict, F_FAILED: ev.failed,
+         F_RECOVERY_V: ev.recovery_v, F_TEMP_C: ev.temp_c, F_LIMIT_V: round(ev.limit_v, 4), F_VERDICT: ev.verdict, F_FAILED: ev.failed,
          F_RESTART: ev.restart, F_LOW_CHARGE: ev.low_charge},
         time_ns(ev.t),
     )

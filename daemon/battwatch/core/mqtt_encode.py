@@ -196,7 +196,8 @@ def _event_id(vehicle: str, kind: str, key: str, t: float) -> str:
 def start_payload(vehicle: str, ev: Start) -> bytes:
     """An engine start as the analysis judged it (events topic, ``type`` "start")."""
     body = envelope(vehicle, ev.t)
-    body.update(type="start", battery="main", min_v=ev.min_v, pre_v=ev.pre_v, dip_v=ev.dip_v, temp_c=ev.temp_c,
+    body.update(type="start", battery="main", min_v=ev.min_v, pre_v=ev.pre_v, dip_v=ev.dip_v,
+                recovery_v=ev.recovery_v, temp_c=ev.temp_c,
                 limit_v=ev.limit_v, verdict=ev.verdict, failed=ev.failed, restart=ev.restart,
                 low_charge=ev.low_charge, event_id=_event_id(vehicle, "start", "main", ev.t))
     return dumps(body)
@@ -233,7 +234,8 @@ def start_from_dict(body: Mapping[str, Any], vehicle: str) -> Start:
         raise ValueError(f"verdict: {verdict!r} is none of ok, below, critical, low charge")
     t, min_v, limit_v = (_num(body, k, required=True) for k in ("t", "min_v", "limit_v"))
     assert t is not None and min_v is not None and limit_v is not None
-    return Start(t, vehicle, min_v, _num(body, "pre_v"), _num(body, "dip_v"), _num(body, "temp_c"), limit_v,
+    return Start(t, vehicle, min_v, _num(body, "pre_v"), _num(body, "dip_v"), _num(body, "recovery_v"),
+                 _num(body, "temp_c"), limit_v,
                  _flag(body, "failed"), _flag(body, "restart"), _flag(body, "low_charge"), verdict)
 
 
@@ -706,8 +708,8 @@ def example_messages() -> dict[str, Message]:
             "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",
             "fitted": "2025-03-25", "fitted_t": 1_742_896_800.0, "notes": []}, 1_742_918_531.0),
         "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", label=label)[0],
-        "start-event": start_message(tp, Start(t0 + 41.0, vehicle, 9.91, 12.58, 12.58 - 9.91, 3.5, 9.6, False, False,
-                                               False, "ok")),
+        "start-event": start_message(tp, Start(t0 + 41.0, vehicle, 9.91, 12.58, 12.58 - 9.91, 14.21, 3.5, 9.6, False,
+                                               False, False, "ok")),
         "rested-event": rested_message(tp, Rested(t0 - 3600.0, vehicle, "sos", 5.214, 6.5 * 3600.0, 3.4)),
     }
 

@@ -269,7 +269,10 @@ class BatteryAnalyzer:
         v = ev.v_min
         verdict: StartVerdict = ("critical" if ev.failed or v < cc.crit_v else "low charge" if low_charge
                                  else "below" if v < limit else "ok")
-        self.events.append(Start(ev.t, self.vehicle, v, ev.v_pre, ev.dip_v, ev.temp_c, limit, ev.failed,
+        tr = self.tracker
+        # the voltage the tracker took after this start, if its drive is the one still open
+        recovery = tr.d_recovery if tr.d_start == ev.t and not ev.failed else None
+        self.events.append(Start(ev.t, self.vehicle, v, ev.v_pre, ev.dip_v, recovery, ev.temp_c, limit, ev.failed,
                                  ev.restart, low_charge, verdict))
 
     def _drive(self, d: Drive) -> None:
