@@ -188,6 +188,7 @@ def feed_logs(
     warn: Callable[[str], None] | None = None,
     route: Callable[[list[Outbound]], None] | None = None,
     max_warnings: int = -1,
+    readings_too: bool = True,
 ) -> ReplayResult:
     """Every log through ``pipeline`` one after the other, as one log: each must start after the
     one before it ends (rows that do not are skipped like any row that goes back in time), and
@@ -197,7 +198,7 @@ def feed_logs(
     for path, name in logs:
         damage: list[str] = []
         with open_log(path, damage) as fh:
-            res = feed_log(fh, pipeline, name, warn, route, left, pipeline.last_t)
+            res = feed_log(fh, pipeline, name, warn, route, left, pipeline.last_t, readings_too)
         if damage and warn is not None:
             warn(damage_note(name, damage))
         if left >= 0:
@@ -349,8 +350,9 @@ def replay_file(
 
     res = ReplayResult()
     try:
+        # without a sink (replay --jsonl, or plain) no reading needs routing: only the events
         res = feed_logs(logs, pipeline, warn=warn, route=route if targets or jsonl is not None else None,
-                        max_warnings=max_warnings)
+                        max_warnings=max_warnings, readings_too=bool(targets))
         if res.last_t is not None:
             # The log's end is the end of the data, unless a store keeps the analysis for the
             # next part of it: then, as when the daemon stops, an open drive stays open in the

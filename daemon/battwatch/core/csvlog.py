@@ -304,9 +304,12 @@ def feed_log(
     route: Callable[[list[Outbound]], None] | None = None,
     max_warnings: int = -1,
     after_t: float | None = None,
+    readings_too: bool = True,
 ) -> ReplayResult:
     """Push every row of a CSV log through ``pipeline``, handing what it gives out to ``route``
-    (a Router's route); bad rows are skipped, counted and reported.
+    (a Router's route; with ``readings_too`` false, only what holds more than the reading, so
+    a replay whose outputs take no readings pays nothing per row); bad rows are skipped,
+    counted and reported.
 
     Each skipped row gets a warning with its line number, or only the first ``max_warnings``
     of them when that is 0 or more (then one more line says how many were not shown).
@@ -364,7 +367,7 @@ def feed_log(
                 if first_t is None:
                     first_t = got.t
                 outs = pipeline.reading(got)
-                if route is not None:
+                if route is not None and (readings_too or len(outs) > 1):
                     route(outs)
                 for out in outs[1:]:
                     if isinstance(out, AlertTransition):
@@ -388,7 +391,7 @@ def feed_log(
         if first_t is None:
             first_t = r.t
         outs = pipeline.reading(r)
-        if route is not None:
+        if route is not None and (readings_too or len(outs) > 1):
             route(outs)
         if len(outs) > 1:
             for out in outs[1:]:

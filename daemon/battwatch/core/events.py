@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from battwatch.core.model import AlertTransition, Battery, Reading
 
@@ -32,8 +32,9 @@ class Start:
     verdict: StartVerdict
 
 
-@dataclass(frozen=True, slots=True)
-class Rested:
+# A NamedTuple like Reading, not a dataclass: a parked car makes one every hour of data
+# for each battery, and a tuple is several times cheaper to build in a replay.
+class Rested(NamedTuple):
     """A battery's open-circuit voltage after the car rested, at most one per battery per hour."""
 
     t: float

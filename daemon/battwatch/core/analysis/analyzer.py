@@ -251,11 +251,11 @@ class BatteryAnalyzer:
 
     def _take(self) -> list[Event]:
         """What happened since the last call: events first, then the alerts they led to."""
-        found = cast("list[Event]", self.engine.take())
         if not self.events:
-            return found
+            return cast("list[Event]", self.engine.take())
         out, self.events = self.events, []
-        out += found
+        if self.engine.out:
+            out += self.engine.take()
         return out
 
     def _start(self, ev: CrankEvent) -> None:
