@@ -14,15 +14,10 @@ from typing import Any
 import pytest
 
 from battwatch import config, scenarios
-from battwatch.commands.report import (
-    Envelope,
-    ReportData,
-    alert_spans,
-    collect_report,
-    format_summary,
-    plot_report,
-)
 from battwatch.core.model import AlertTransition
+from battwatch.report.data import Envelope, ReportData, alert_spans, collect_report
+from battwatch.report.plot import plot_report
+from battwatch.report.text import format_summary
 
 DAY_S = 86400.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -401,7 +396,7 @@ def test_importing_the_report_module_does_not_load_matplotlib() -> None:
 def test_the_verdict_under_the_title_fits_the_picture_however_long(scenario: Any) -> None:
     import matplotlib.pyplot as plt
 
-    from battwatch.commands.report import draw_report
+    from battwatch.report.plot import draw_report
 
     sc = scenario("sensor-loose-wire")
     data = collect_report(sc.csv, sc.cfg())
@@ -431,7 +426,7 @@ def test_the_verdict_under_the_title_fits_the_picture_however_long(scenario: Any
 def test_the_title_and_the_age_warning_agree_about_an_old_battery(scenario: Any) -> None:
     """age-old-batteries: both batteries inside the window of their age warning. The title used
     to say "overdue by 4 months" of a pack whose warning gave it "at most 1.1 years"."""
-    from battwatch.commands.report import verdict
+    from battwatch.report.text import verdict
 
     sc = scenario("age-old-batteries")
     data = collect_report(sc.csv, sc.cfg())
@@ -470,7 +465,7 @@ def test_a_rested_reading_after_the_first_sign_of_an_active_fault_is_not_given_a
 def _picture(tmp_path: Path, rows: list[str], header: str = "time,main_v,sos_v") -> tuple[Any, ReportData]:
     """The report figure of a log written from ``rows``."""
     from battwatch import config
-    from battwatch.commands.report import draw_report
+    from battwatch.report.plot import draw_report
 
     log = tmp_path / "log.csv"
     log.write_text(header + "\n" + "".join(r + "\n" for r in rows))
