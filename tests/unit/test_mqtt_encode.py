@@ -377,7 +377,7 @@ def test_a_collector_for_listed_vehicles_subscribes_to_the_topics_the_car_publis
     """`[collect] vehicles = ["x1.f48"]` once subscribed to battwatch/x1_f48/..., which no car uses."""
     from paho.mqtt.client import topic_matches_sub
 
-    from battwatch.commands.collect import KINDS, subscriptions
+    from battwatch.core.fleet_points import KINDS, subscriptions
 
     car = enc.Topics("battwatch", vehicle)
     filters = [f.split("/", 2)[2] for f in subscriptions("battwatch", "battwatch-collectors", [vehicle])]

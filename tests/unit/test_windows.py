@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from battwatch.commands.collect import window_aggregate
 from battwatch.core import influx_encode as influx
 from battwatch.core import mqtt_encode as mqtt
+from battwatch.core.fleet_points import window_aggregate
 from battwatch.core.model import Reading
 from battwatch.core.windows import WindowAggregate, WindowAggregator
 
