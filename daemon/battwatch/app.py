@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from battwatch.adapters.trouble import Trouble
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
+from battwatch.core.events import Replaced
 from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import (
     FLAG_BUFFERED,
@@ -37,6 +38,7 @@ from battwatch.core.model import (
 )
 from battwatch.core.pipeline import Outbound, Pipeline
 from battwatch.core.pisleep import PiSleep
+from battwatch.router import Router
 from battwatch.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
@@ -120,12 +122,6 @@ def open_store(cfg: Config, directory: Path | None = None) -> Store:
     )
 
 
-def analyzer_replaced(pipeline: Pipeline) -> bool:
-    """Whether the analysis applied a replacement the sinks have not been told of."""
-    analyzer = pipeline.analyzer
-    return analyzer is not None and bool(analyzer.replaced_out)
-
-
 class Retention:
     """The store's retention, run in data time: at the first reading, then every PRUNE_EVERY_S
     of data (the daemon and `replay --store` alike, so the same log keeps the same data)."""
@@ -188,6 +184,10 @@ class App:
         self.sinks: list[Sink] = [self.store, *extra]
         self.network: list[Sink] = list(extra)
         self.store.on_commit = self._committed
+        # the store takes readings now, the network sinks at its commit (_committed); events
+        # go to the network sinks once the readings before them are committed
+        self.router = Router(self.pipeline, readings=[self.store], events=self.network, call=self._call,
+                             before_event=self._commit_store)
         self._sink_trouble: dict[tuple[str, str], Trouble] = {}
         self.notifier = notifier or Notifier()
         self._last_ping = 0.0
@@ -245,29 +245,28 @@ class App:
 
     # -- state across restarts -----------------------------------------------------------
     def _restore(self) -> None:
-        analyzer = self.pipeline.analyzer
         saved = self.store.get("analyzer")
-        if analyzer is not None and saved is not None:
+        if saved is not None and self.pipeline.analysing:
             try:
-                analyzer.import_state(saved)
+                self.pipeline.import_state(saved)
                 logger.info("restored analysis state from %s", self.store.directory)
             except Exception:  # noqa: BLE001 - a stale state must not keep the daemon down
                 logger.exception("saved analysis state unusable; starting afresh")
 
     def _save(self) -> None:
-        analyzer = self.pipeline.analyzer
-        if analyzer is not None:
-            self.store.put("analyzer", analyzer.export_state())
+        state = self.pipeline.export_state()
+        if state is not None:
+            self.store.put("analyzer", state)
         self._publish_summary()
 
     def _checkpoint(self, trs: list[AlertTransition]) -> None:
         """Store alert transitions together with the analysis state that raised or cleared them."""
-        analyzer = self.pipeline.analyzer
-        if analyzer is None:
+        state = self.pipeline.export_state()
+        if state is None:
             for tr in trs:
                 self.store.transition(tr)
         else:
-            self.store.record_transitions(trs, "analyzer", analyzer.export_state())
+            self.store.record_transitions(trs, "analyzer", state)
 
     # -- replaced batteries ----------------------------------------------------------------
     def _enqueue_command(self, payload: bytes) -> None:
@@ -275,16 +274,15 @@ class App:
 
     def _poll_replaced(self) -> None:
         """Hand replacements recorded in the store since the last look to the analysis."""
-        analyzer = self.pipeline.analyzer
         rows = self.store.replacements(self._replaced_seen)
         for rid, battery, t, note, source, _ in rows:
             self._replaced_seen = rid
-            if analyzer is not None and analyzer.schedule_replacement(battery, t, note):
+            if self.pipeline.schedule_replacement(battery, t, note):
                 logger.info("replacement recorded (%s): %s battery fitted %s; applied from that time in the data",
                             source, battery, datetime.fromtimestamp(t, UTC).isoformat())
-        if rows and analyzer is not None and self._last_reading_t is not None:
+        if rows and self.pipeline.analysing and self._last_reading_t is not None:
             # told after the fact (the data is past it): the reset happens now, not at the next reading
-            self._route(self.pipeline.tick(self._last_reading_t))
+            self._take(self.pipeline.tick(self._last_reading_t))
             self._publish_summary()
 
     def _replace_command(self, cmd: ReplaceCommand) -> None:
@@ -324,23 +322,6 @@ class App:
             if publish is not None:
                 self._call(sink, "replace_answer", publish, answer)
         self._poll_replaced()
-
-    def _announce_replaced(self) -> None:
-        """Replacements the analysis applied: the sinks mark them (events, InfluxDB annotations)."""
-        analyzer = self.pipeline.analyzer
-        if analyzer is None or not analyzer.replaced_out:
-            return
-        done = analyzer.replaced_out
-        analyzer.replaced_out = []
-        # the readings before it go out first, as for a transition: commit them now
-        self._call(self.store, "flush", self.store.flush)
-        for at, battery, fitted, note in done:
-            logger.info("%s battery replaced (fitted %s): its analysis starts afresh",
-                        battery, datetime.fromtimestamp(fitted, UTC).date().isoformat())
-            for sink in self.network:
-                mark = getattr(sink, "replaced", None)
-                if mark is not None:
-                    self._call(sink, "replaced", mark, at, battery, fitted, note)
 
     def _publish_summary(self, sinks: list[Sink] | None = None) -> None:
         t = self._last_reading_t or time.time()
@@ -393,34 +374,37 @@ class App:
             previous[sig] = signal.signal(sig, self.handle_signal)
         return previous
 
-    # -- routing ---------------------------------------------------------------------------
-    def _route(self, outs: list[Outbound]) -> None:
+    # -- what the pipeline hands out ------------------------------------------------------
+    def _commit_store(self) -> None:
+        self._call(self.store, "flush", self.store.flush)
+
+    def _take(self, outs: Sequence[Outbound]) -> None:
+        """The daemon's part in what the pipeline handed out; the router gives it to the sinks."""
+        if not outs:
+            return
+        first = outs[0]
+        if type(first) is Reading:
+            self._last_reading_t = first.t
+            if self._next_health_t is None:
+                self._next_health_t = first.t + self.health_log_s
+            elif first.t >= self._next_health_t:
+                self._next_health_t = first.t + self.health_log_s
+                logger.info("%s", health_line(self.pipeline.summary(first.t), self.decoder.stats.as_dict()))
+            if self.retention.due(first.t):
+                self.retention.run(first.t)
+        self.router.route(outs)
+        if type(first) is Reading:
+            if self.on_reading is not None:
+                self.on_reading(first)
+            if len(outs) == 1:
+                return
+        trs: list[AlertTransition] = []
         for out in outs:
-            if isinstance(out, Reading):
-                self._last_reading_t = out.t
-                if self._next_health_t is None:
-                    self._next_health_t = out.t + self.health_log_s
-                elif out.t >= self._next_health_t:
-                    self._next_health_t = out.t + self.health_log_s
-                    logger.info("%s", health_line(self.pipeline.summary(out.t), self.decoder.stats.as_dict()))
-                if self.retention.due(out.t):
-                    self.retention.run(out.t)
-                state = None
-                analyzer = self.pipeline.analyzer
-                if analyzer is not None:
-                    state = analyzer.state_of(out)
-                # the network sinks get it at the store's commit (_committed)
-                self._call(self.store, "reading", self.store.reading, out, state or "")
-                if self.on_reading is not None:
-                    self.on_reading(out)
-            elif isinstance(out, AlertTransition):
-                # the readings before it go out first: commit them now
-                self._call(self.store, "flush", self.store.flush)
-                for sink in self.network:
-                    self._call(sink, "transition", sink.transition, out)
-        if analyzer_replaced(self.pipeline):
-            self._announce_replaced()
-        trs = [out for out in outs if isinstance(out, AlertTransition)]
+            if isinstance(out, AlertTransition):
+                trs.append(out)
+            elif isinstance(out, Replaced):
+                logger.info("%s battery replaced (fitted %s): its analysis starts afresh",
+                            out.battery, datetime.fromtimestamp(out.fitted, UTC).date().isoformat())
         if not trs:
             return
         # after the network outboxes took them: a power cut in between repeats an alert on
@@ -460,11 +444,11 @@ class App:
             if dec.released:
                 # readings held while the clock was unsynchronised, now with true times
                 for held in dec.take_released():
-                    self._route(self.pipeline.reading(held))
+                    self._take(self.pipeline.reading(held))
             if dec.arrived != arrived:
                 self._frame_arrived()
             if r is not None:
-                self._route(self.pipeline.reading(r))
+                self._take(self.pipeline.reading(r))
                 self._follow_vehicle(r)
             if dec.arrived != arrived:
                 self._frame_routed()
@@ -507,7 +491,7 @@ class App:
             self.notifier.status(f"link DOWN: waiting for {self.cfg.adc.port}")
         elif isinstance(ev, Tick):
             self._poll_replaced()
-            self._route(self.pipeline.tick(self._last_reading_t or ev.t))
+            self._take(self.pipeline.tick(self._last_reading_t or ev.t))
             for rem in self.pipeline.reminders():
                 for sink in self.sinks:
                     self._call(sink, "reminder", sink.reminder, rem)
@@ -597,8 +581,8 @@ class App:
         return min(adc.sleep_rate_hz, adc.frame_rate_hz)
 
     def _car_awake(self) -> bool | None:
-        analyzer = self.pipeline.analyzer
-        return None if analyzer is None else analyzer.state_name in AWAKE_STATES
+        state = self.pipeline.state
+        return None if not state or state == "unknown" else state in AWAKE_STATES
 
     def _follow_vehicle(self, r: Reading) -> None:
         """Fast mode when the car wakes, a lower rate while it sleeps (firmware-notes/power.md).
@@ -671,7 +655,7 @@ class App:
         logger.warning("ADC silent for %.0f s (%s)", silent_s, told)
         self.notifier.status(f"ADC silent for {silent_s:.0f} s ({told})")
         base = self._last_reading_t if self._last_reading_t is not None else time.time() - silent_s
-        self._route(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
+        self._take(self.pipeline.link_lost(base + silent_s, f"{reason} for {silent_s:.0f} s"))
 
     # -- lifecycle -------------------------------------------------------------------------
     def _due(self) -> Tick | PollReplaced | None:
@@ -788,7 +772,7 @@ class App:
             return
         n = self.decoder.release_held()
         for r in self.decoder.take_released():
-            self._route(self.pipeline.reading(r))
+            self._take(self.pipeline.reading(r))
         self._frame_routed()
         logger.warning(
             "stopping before the host clock was synchronised: %d held readings stamped by estimate "
@@ -798,7 +782,7 @@ class App:
 
     def _end_of_data(self) -> None:
         if self.final and self._last_reading_t is not None:
-            self._route(self.pipeline.end_of_data(self._last_reading_t))
+            self._take(self.pipeline.end_of_data(self._last_reading_t))
 
     def _drain(self) -> None:
         if self.force_exit:

@@ -306,7 +306,6 @@ class CollectConfig(Section):
     queue_max: Annotated[int, Range(ge=1, le=65535)] = 1000
     session_expiry_s: Annotated[int, Range(ge=60, le=4_294_967_295)] = 7 * 86400
     health_every_s: Annotated[float, Range(ge=0, le=86400)] = 300.0  # 0: every state message
-    rested_every_s: Annotated[float, Range(ge=0, le=86400)] = 3600.0  # 0: every new rested voltage
     status_interval_s: Annotated[float, Range(gt=0, le=3600)] = 60.0
     drain_timeout_s: Annotated[float, Range(gt=0, le=600)] = 10.0  # at a stop, for messages in flight
     close_timeout_s: Annotated[float, Range(ge=0, le=600)] = 20.0  # at a stop, for InfluxDB writes

@@ -15,8 +15,9 @@ from typing import IO, TYPE_CHECKING, Any, TextIO
 from battwatch.config import Config
 from battwatch.core.csvlog import CsvFormatError, ReplayResult, RowError, RowParser, feed_log
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
-from battwatch.core.pipeline import Pipeline
+from battwatch.core.pipeline import Outbound, Pipeline
 from battwatch.core.timefmt import iso_utc
+from battwatch.router import Router
 from battwatch.sinks import Sink
 
 if TYPE_CHECKING:
@@ -185,9 +186,9 @@ def feed_logs(
     pipeline: Pipeline,
     *,
     warn: Callable[[str], None] | None = None,
-    on_transition: Callable[[AlertTransition], None] | None = None,
-    on_reading: Callable[[Reading], None] | None = None,
+    route: Callable[[list[Outbound]], None] | None = None,
     max_warnings: int = -1,
+    readings_too: bool = True,
 ) -> ReplayResult:
     """Every log through ``pipeline`` one after the other, as one log: each must start after the
     one before it ends (rows that do not are skipped like any row that goes back in time), and
@@ -197,7 +198,7 @@ def feed_logs(
     for path, name in logs:
         damage: list[str] = []
         with open_log(path, damage) as fh:
-            res = feed_log(fh, pipeline, name, warn, on_transition, on_reading, left, pipeline.last_t)
+            res = feed_log(fh, pipeline, name, warn, route, left, pipeline.last_t, readings_too)
         if damage and warn is not None:
             warn(damage_note(name, damage))
         if left >= 0:
@@ -268,13 +269,12 @@ def replay_rows(
     *,
     name: str = "<csv>",
     warn: Callable[[str], None] | None = None,
-    on_transition: Callable[[AlertTransition], None] | None = None,
-    on_reading: Callable[[Reading], None] | None = None,
+    route: Callable[[list[Outbound]], None] | None = None,
     max_warnings: int = -1,
 ) -> ReplayResult:
-    """Push every row through ``pipeline``; bad rows are skipped, counted and reported
-    (each one, or the first ``max_warnings`` when that is 0 or more)."""
-    return feed_log(fh, pipeline, name, warn, on_transition, on_reading, max_warnings)
+    """Push every row through ``pipeline``, what it hands out to ``route``; bad rows are skipped,
+    counted and reported (each one, or the first ``max_warnings`` when that is 0 or more)."""
+    return feed_log(fh, pipeline, name, warn, route, max_warnings)
 
 
 def replay_file(
@@ -315,73 +315,52 @@ def replay_file(
         except ReplayError:
             store.close()
             raise
-    if store is not None and pipeline.analyzer is not None:
+    if store is not None:
         # the owner's replacements are facts about the car, kept whatever the analysis state
         # (--fresh too): each one is an event at its own time in the data
         for _, battery, t, note, _, _ in store.replacements():
-            pipeline.analyzer.schedule_replacement(battery, t, note)
+            pipeline.schedule_replacement(battery, t, note)
     out_sinks: list[Sink] = list(sinks or [])
     if publish:
         out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path, role="backfill")
     targets: list[Sink] = ([store] if store is not None else []) + out_sinks
     for sink in out_sinks:
         sink.start()
+    router = Router(pipeline, readings=targets, events=([JsonlWriter(jsonl)] if jsonl is not None else []) + targets)
 
     def publish_summary(t: float) -> None:
         summary = HealthSummary(t, cfg.vehicle.id, pipeline.summary(t))
         for sink in targets:
             sink.summary(summary)
 
-    def announce() -> None:
-        analyzer = pipeline.analyzer
-        if analyzer is None or not analyzer.replaced_out:
-            return
-        done, analyzer.replaced_out = analyzer.replaced_out, []
-        for at, battery, fitted, note in done:
-            for sink in targets:
-                mark = getattr(sink, "replaced", None)
-                if mark is not None:
-                    mark(at, battery, fitted, note)
-
-    def emit(tr: AlertTransition) -> None:
-        announce()
-        if jsonl is not None:
-            jsonl.write(json.dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
-            jsonl.flush()
-        for sink in targets:
-            sink.transition(tr)
-        if targets:
-            publish_summary(tr.t)
-
     # the store's retention, in data time, as the daemon applies it
     retention = Retention(store, HostClock(cfg.clock.host)) if store is not None else None
-    on_reading = None
-    if targets:
-        analyzer = pipeline.analyzer
 
-        def on_reading(r: Reading) -> None:
-            if retention is not None and retention.due(r.t):
-                retention.run(r.t)
-            state = analyzer.state_of(r) if analyzer is not None else ""
-            for sink in targets:
-                sink.reading(r, state)
-            if analyzer is not None and analyzer.replaced_out:
-                announce()
+    def route(outs: Sequence[Outbound]) -> None:
+        if not outs:
+            return
+        first = outs[0]
+        if retention is not None and type(first) is Reading and retention.due(first.t):
+            retention.run(first.t)
+        router.route(outs)
+        if targets and (len(outs) > 1 or type(first) is not Reading):
+            trs = [o for o in outs if isinstance(o, AlertTransition)]
+            if trs:
+                publish_summary(trs[-1].t)  # the retained state must never lag an alert
 
     res = ReplayResult()
     try:
-        res = feed_logs(logs, pipeline, warn=warn, on_transition=emit, on_reading=on_reading,
-                        max_warnings=max_warnings)
+        # without a sink (replay --jsonl, or plain) no reading needs routing: only the events
+        res = feed_logs(logs, pipeline, warn=warn, route=route if targets or jsonl is not None else None,
+                        max_warnings=max_warnings, readings_too=bool(targets))
         if res.last_t is not None:
             # The log's end is the end of the data, unless a store keeps the analysis for the
             # next part of it: then, as when the daemon stops, an open drive stays open in the
             # saved state and the next part continues or closes it (judged once either way).
             final = store is None
-            for out in pipeline.end_of_data(res.last_t) if final else pipeline.tick(res.last_t):
-                if isinstance(out, AlertTransition):
-                    res.transitions.append(out)
-                    emit(out)
-            announce()
+            outs = list(pipeline.end_of_data(res.last_t) if final else pipeline.tick(res.last_t))
+            res.transitions += [o for o in outs if isinstance(o, AlertTransition)]
+            route(outs)
             if retention is not None:
                 # at the end too: what the store keeps then does not hang on where the
                 # periodic passes fell
@@ -390,25 +369,35 @@ def replay_file(
         if targets and pipeline.last_t is not None:
             publish_summary(pipeline.last_t)
         if store is not None:
-            analyzer = pipeline.analyzer
-            if analyzer is not None:
-                store.put("analyzer", analyzer.export_state())
+            state = pipeline.export_state()
+            if state is not None:
+                store.put("analyzer", state)
         for sink in reversed(targets):
             sink.close(close_timeout_s)
     return res
 
 
+class JsonlWriter:
+    """``replay --jsonl``: each alert transition as one JSON line, as soon as it happens."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def transition(self, tr: AlertTransition) -> None:
+        self.out.write(json.dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
 def _continue_analysis(store: Store, pipeline: Pipeline, path: Path) -> None:
     """Load the analysis state ``store`` holds into ``pipeline``, if the log continues it."""
-    analyzer = pipeline.analyzer
     saved = store.get("analyzer")
-    if analyzer is None or not isinstance(saved, dict):
+    if not pipeline.analysing or not isinstance(saved, dict):
         return
     where = store.directory
     choices = "replay with --fresh to analyse this log afresh (alerts may be raised again), or use another store"
-    if saved.get("vehicle") != analyzer.vehicle:
+    if saved.get("vehicle") != pipeline.vehicle:
         raise ReplayError(f"the store {where} holds the analysis of vehicle {saved.get('vehicle')!r}, "
-                          f"and this log is replayed as {analyzer.vehicle!r}: {choices}")
+                          f"and this log is replayed as {pipeline.vehicle!r}: {choices}")
     last_t = saved.get("last_t")
     first = first_reading(path)
     if isinstance(last_t, float | int) and first is not None and first.t <= last_t:
@@ -416,7 +405,7 @@ def _continue_analysis(store: Store, pipeline: Pipeline, path: Path) -> None:
                           f"{where} has analysed ({iso_utc(last_t)}): replay only what follows it, "
                           f"or {choices}")
     try:
-        analyzer.import_state(saved)
+        pipeline.import_state(saved)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise ReplayError(f"the analysis state in the store {where} cannot be used ({e}): {choices}") from None
 

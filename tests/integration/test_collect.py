@@ -17,16 +17,19 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from battwatch import config
+from battwatch import config, scenarios
 from battwatch.commands.collect import Collector
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
 from battwatch.core import influx_health as ih
 from battwatch.core import mqtt_encode as me
+from battwatch.core.csvlog import write_csv
+from battwatch.core.events import Rested, Start
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
 from battwatch.core.timefmt import iso_utc
+from battwatch.replay import replay_file
 from battwatch.sinks.influx import OUTBOX_NAME
 from battwatch.sinks.mqtt import MqttSink
 from helpers import Proc, battwatch
@@ -140,20 +143,8 @@ def readings_points(payload: bytes, tags: dict[str, str]) -> list[enc.Point]:
 
 
 def state_points(s: HealthSummary, tags: dict[str, str]) -> list[enc.Point]:
-    """Health and fleet rows of the summary, its rested voltages and its last crank."""
-    out = ih.health_points(s.data, tags)
-    for b in s.data.batteries():
-        if b.rested_at is not None:
-            p = enc.make_point(enc.MEAS_RESTED, {**tags, "battery": b.battery}, {"v": b.rested_voltage},
-                               enc.time_ns(b.rested_at))
-            assert p is not None
-            out.append(p)
-    start = None if s.data.main is None else s.data.main.last_start
-    if start is not None and start.at is not None:
-        p = enc.crank_point(enc.CrankEvent(start.at, s.vehicle, start.min_v, None, None, start.temp_c), tags)
-        assert p is not None
-        out.append(p)
-    return out
+    """Health and fleet rows of the summary (starts and rested readings come as events)."""
+    return ih.health_points(s.data, tags)
 
 
 @dataclass
@@ -205,6 +196,16 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
             s = HealthSummary(t, vehicle, from_json(data, vehicle=vehicle, t=t))
             msgs.append(Msg(tp.state, state_payload(s)))
             points += state_points(s, tags)
+            if m == 1 or m % 5 == 0:  # a start: at the first minute, then every 5 minutes
+                ev = Start(crank_t, vehicle, 9.8 + 0.01 * (v % 4), 12.6, round(12.6 - 9.8 - 0.01 * (v % 4), 4), 14.1, 4.5,
+                           9.4, False, False, v % 3 == 2, "low charge" if v % 3 == 2 else "ok")
+                msgs.append(Msg(tp.events, me.start_payload(vehicle, ev)))
+                points.append(not_none(enc.crank_point(ev, tags)))
+            if m == 1:  # each battery rested, once in this hour of data
+                for rested in (Rested(t - 30, vehicle, "main", 12.64, 5 * 3600.0, 4.5),
+                               Rested(t - 45, vehicle, "sos", 5.21, 5 * 3600.0, None)):
+                    msgs.append(Msg(tp.events, me.rested_payload(vehicle, rested)))
+                    points.append(not_none(enc.rested_point(rested, tags)))
             if v % 4 == 1 and m in (3, 8):
                 raised = m == 3
                 tr = AlertTransition(start + 30.5, vehicle, "sos", "low_voltage", "warning",
@@ -215,6 +216,11 @@ def fleet(vehicles: int, minutes: int, names: list[str] | None = None) -> FleetR
                 assert p is not None
                 points.append(p)
     return FleetRun(msgs, points)
+
+
+def not_none(p: enc.Point | None) -> enc.Point:
+    assert p is not None
+    return p
 
 
 def publish(
@@ -248,10 +254,10 @@ def point_rows(points: list[enc.Point]) -> dict[str, set[Row]]:
     return out
 
 
-def db_rows(db: InfluxDB1, measurement: str) -> list[Row]:
+def db_rows(db: InfluxDB1, measurement: str, database: str = DB) -> list[Row]:
     """Every point of ``measurement`` with its tags, fields and nanosecond time (a list: a
     duplicate would show twice)."""
-    result = db.query(f'SELECT * FROM "{measurement}" GROUP BY *', DB, epoch="ns")["results"][0]
+    result = db.query(f'SELECT * FROM "{measurement}" GROUP BY *', database, epoch="ns")["results"][0]
     rows: list[Row] = []
     for series in result.get("series", []):
         # GROUP BY * names every tag key of the measurement; a series without one shows ""
@@ -295,7 +301,7 @@ def test_one_collector_writes_what_car_sinks_publish(
     fleet_file = tmp_path / "fleet.csv"
     fleet_file.write_text("vehicle,model,site\nx1-a,BMW X1 F48,Zürich\nx1-b,BMW X1 F48,Bern\n", encoding="utf-8")
     raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1,
-                        health_every_s=0, rested_every_s=0, fleet_file=str(fleet_file))
+                        health_every_s=0, fleet_file=str(fleet_file))
     raw["influx"]["tags"] = {"region": "ch"}
     cfg = config.from_dict(raw, env={})
     fleet_tags = {"x1-a": {"model": "BMW X1 F48", "site": "Zürich"}, "x1-b": {"model": "BMW X1 F48", "site": "Bern"}}
@@ -377,7 +383,7 @@ def test_two_collectors_share_the_subscription_and_write_every_point_once(
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         procs = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             procs.append(start_collector_process(write_toml(tmp_path / f"{name}.toml", raw)))
         try:
             publish(broker, run.messages)
@@ -397,7 +403,7 @@ def test_collector_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         paths = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             paths.append(write_toml(tmp_path / f"{name}.toml", raw))
         victim = start_collector_process(paths[0])
         other = start_collector_process(paths[1])
@@ -433,7 +439,7 @@ def test_influxdb_stopped_mid_stream_loses_and_duplicates_nothing(
     influxdb1.create_database(DB)
     run = fleet(vehicles=10, minutes=12)
     half = len(run.messages) // 2
-    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1, health_every_s=0, rested_every_s=0)
+    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1, health_every_s=0)
     proc = start_collector_process(write_toml(tmp_path / "collector.toml", raw))
     try:
         publish(mosquitto, run.messages[:half])
@@ -499,7 +505,7 @@ def test_qos0_messages_are_written_too(tmp_path: Path, mosquitto: Mosquitto, inf
 
 def test_slow_measurements_are_written_sparsely(tmp_path: Path, mosquitto: Mosquitto, influxdb1: InfluxDB1) -> None:
     """With the defaults, health at most every 5 min of data (and at once when the alerts
-    change), rested voltages at most hourly, each crank once."""
+    change); starts and rested readings as the cars sent them."""
     influxdb1.create_database(DB)
     cfg = config.from_dict(collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1), env={})
     run = fleet(vehicles=2, minutes=12)  # car-001 raises an alert at minute 3, clears at minute 8
@@ -525,7 +531,7 @@ def test_a_cleanly_stopped_collector_leaves_the_group(tmp_path: Path, influxdb1:
     with start_mosquitto(tmp_path / "broker", conf_extra=BROKER_CONF) as broker:
         procs = []
         for name in ("collector-1", "collector-2"):
-            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0, rested_every_s=0)
+            raw = collector_raw(name, tmp_path / name, broker, influxdb1, health_every_s=0)
             procs.append(start_collector_process(write_toml(tmp_path / f"{name}.toml", raw)))
         stopped, _ = stop_collector_process(procs[1])
         try:
@@ -550,7 +556,7 @@ def test_collector_account_of_the_example_broker_roles_reads_through_the_shared_
     roles = copy_dynsec_config(root / "config/mosquitto/dynamic-security.json", tmp_path / "dynsec")
     with start_mosquitto(tmp_path / "broker", password_file=password_file, dynsec_file=roles,
                          allow_anonymous=False) as broker:
-        raw = collector_raw("collector-1", tmp_path / "col", broker, influxdb1, health_every_s=0, rested_every_s=0)
+        raw = collector_raw("collector-1", tmp_path / "col", broker, influxdb1, health_every_s=0)
         raw["mqtt"].update(username="collector", password_file=str(tmp_path / "collector-password"))
         with running_collector(config.from_dict(raw, env={}), tmp_path / "col") as col:
             publish(broker, run.messages, auth=("x1-f48-ab123", "car-secret"))
@@ -588,3 +594,53 @@ def test_second_collector_on_one_store_is_refused(tmp_path: Path, mosquitto: Mos
         assert "used by another collector" in second.output and "Traceback" not in second.output
     finally:
         stop_collector_process(first)
+
+
+# -- the direct path and the collector path --------------------------------------------------
+
+SAME_ON_BOTH_PATHS = ("readings", "cranks", "rested", "alerts", "replacements")
+
+
+def test_the_same_log_gives_the_same_points_directly_and_through_the_collector(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb1: InfluxDB1
+) -> None:
+    """One log replayed twice with --publish: once by a car writing to InfluxDB itself, once by
+    a car publishing MQTT that `battwatch collect` writes. Before one window aggregator and the
+    analysis' own start and rest events, a reading on a minute boundary, every crank and every
+    rested point differed between the two."""
+    name = "main-failed-start"  # a week of commuting: starts (a failed one), rests, an alert
+    log = tmp_path / "log.csv"
+    with log.open("w", encoding="utf-8", newline="") as fh:
+        write_csv(fh, scenarios.generate(name), f"sim-{name}")
+    for db in ("direct", "collected"):
+        influxdb1.create_database(db)
+    car: dict[str, Any] = dict(scenarios.scenario_config(name))
+    direct = config.from_dict({**car, "store": {"path": str(tmp_path / "direct")},
+                               "influx": {"url": influxdb1.url, "api": "v1", "database": "direct",
+                                          "flush_interval_s": 0.2}}, env={})
+    via_mqtt = config.from_dict({**car, "store": {"path": str(tmp_path / "car")},
+                                 "mqtt": {"host": mosquitto.host, "port": mosquitto.port, "prefix": PREFIX,
+                                          "homeassistant": False}}, env={})
+    raw = collector_raw("collector-1", tmp_path / "col", mosquitto, influxdb1)
+    raw["influx"]["database"] = "collected"
+    res = replay_file(log, direct, publish=True)
+    assert res.transitions and res.readings > 1000
+    with running_collector(config.from_dict(raw, env={}), tmp_path / "col") as col:
+        replay_file(log, via_mqtt, publish=True)
+
+        def rows(db: str) -> dict[str, list[Row]]:
+            return {m: db_rows(influxdb1, m, db) for m in SAME_ON_BOTH_PATHS}
+
+        want = rows("direct")
+        assert all(want[m] for m in ("readings", "cranks", "rested", "alerts")), {m: len(v) for m, v in want.items()}
+        wait_until(lambda: all(len(v) >= len(want[m]) for m, v in rows("collected").items()), TIMEOUT,
+                   "the collector's points", tail=lambda: str(col.status()))
+    got = rows("collected")
+    assert col.status()["bad"] == 0
+    for m in SAME_ON_BOTH_PATHS:
+        missing, extra = set(want[m]) - set(got[m]), set(got[m]) - set(want[m])
+        assert not missing and not extra and len(got[m]) == len(want[m]), (
+            f"{m}: {len(missing)} only direct, e.g. {sorted(missing)[:2]}; {len(extra)} only collected, "
+            f"e.g. {sorted(extra)[:2]}")
+    assert any(dict(r).get("failed") for r in got["cranks"])  # the failed start, judged as such
+

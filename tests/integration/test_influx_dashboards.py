@@ -16,6 +16,7 @@ import yaml
 from battwatch import config, scenarios
 from battwatch.config import Config
 from battwatch.core.csvlog import write_csv
+from battwatch.core.events import Replaced
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HEALTH_WORDS, AlertTransition, HealthSummary
 from battwatch.core.timefmt import iso_utc
@@ -61,7 +62,7 @@ def _synthetic_analysis(cfg: Config, store: Path, first_t: float, last_t: float,
         AlertTransition(mid + 60, v, "sos", "test_age", "info", "raised", 4.6, "SOS pack older than 4 years"),
     ):
         sink.transition(tr)
-    sink.replaced(mid + 300, "sos", mid + 300, "test pack")  # battwatch replaced: the annotations' point
+    sink.replaced(Replaced(mid + 300, v, "sos", mid + 300, "test pack"))  # battwatch replaced: the annotations' point
     sink.summary(HealthSummary(last_t, v, from_json({
         "vehicle": v, "time": last_t,
         "main": {"soc_pct": 68.0, "remaining_life_years": 2.5, "remaining_life_basis": "age",

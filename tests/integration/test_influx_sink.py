@@ -13,6 +13,7 @@ import pytest
 from battwatch import config
 from battwatch.config import Config
 from battwatch.core import influx_encode as enc
+from battwatch.core.events import Rested, Start
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.timefmt import iso_utc
@@ -105,6 +106,11 @@ def test_v1_sink_lands_readings_transitions_and_summaries(influxdb1: InfluxDB1, 
     sink.start()
     rs = readings(480)
     feed(sink, rs)
+    # what the analysis found in them, as the router hands it over
+    starts = [Start(r.t, "car-1", 9.6, 12.66, 3.06, 14.1, 4.0, 9.5, False, False, False, "ok") for r in rs if r.main_min_v == 9.6]
+    for ev in starts:
+        sink.started(ev)
+    sink.rested(Rested(rs[150].t, "car-1", "sos", rs[150].sos_v or 0.0, 9000.0, 4.0))
     t_alert = rs[100].t + 0.0004
     sink.transition(transition(t_alert, "warning"))
     sink.transition(transition(t_alert, "critical"))  # escalated in the same millisecond
@@ -131,10 +137,11 @@ def test_v1_sink_lands_readings_transitions_and_summaries(influxdb1: InfluxDB1, 
         "site": "Zürich Süd", "owner_group": "pool", "region": "eu", "v": 12.7,
         "min_v": pytest.approx(12.698), "max_v": pytest.approx(12.702), "temp_c": 4.0, "n": 1,
     }
-    cranks = influxdb1.points('SELECT "min_v", "pre_v", "recovery_v" FROM "cranks"', DB)
-    assert [c["min_v"] for c in cranks] == [9.6, 9.6]
-    assert all(c["pre_v"] is not None and c["recovery_v"] == 14.1 for c in cranks)
-    assert influxdb1.points('SELECT count("v") FROM "rested" WHERE "battery" = \'sos\'', DB)[0]["count"] > 0
+    cranks = influxdb1.points('SELECT "min_v", "pre_v", "recovery_v", "limit_v", "verdict" FROM "cranks"', DB)
+    assert [(c["time"], c["min_v"], c["pre_v"], c["recovery_v"], c["limit_v"], c["verdict"]) for c in cranks] == [
+        (int(ev.t), 9.6, 12.66, 14.1, 9.5, "ok") for ev in starts]
+    assert len(starts) == 2
+    assert influxdb1.points('SELECT count("v") FROM "rested" WHERE "battery" = \'sos\'', DB)[0]["count"] == 1
 
     alerts = influxdb1.query('SELECT "severity", "active", "value" FROM "alerts"', DB, epoch="ns")
     values = alerts["results"][0]["series"][0]["values"]
@@ -179,7 +186,7 @@ def test_database_stopped_mid_stream_loses_nothing_and_duplicates_nothing(
     for battery in ("main", "sos"):
         got = db_times(influxdb1, "readings", "v", battery)
         assert got == series_times(want, "readings", battery)  # each window once, none missing
-    assert len(want) > 1800
+    assert len(want) == 1800  # both batteries, each window; the sink finds no starts or rests itself
 
 
 def test_replaying_the_same_backlog_twice_writes_no_duplicates(influxdb1: InfluxDB1, tmp_path: Path) -> None:

@@ -313,7 +313,7 @@ def _try_subscribe(b: Mosquitto, user: str | None, topics: list[str]) -> list[An
 def test_only_the_collector_account_can_join_the_collectors_shared_subscription(broker: Mosquitto) -> None:
     """A car, an owner's phone or an anonymous client that joined the share group would take
     its round-robin turn of every car's data (and the ACL would then throw it away)."""
-    from battwatch.commands.collect import subscriptions
+    from battwatch.core.fleet_points import subscriptions
 
     share = subscriptions("battwatch", "battwatch-collectors", None)
     collector = _sub(broker, "collector", *share)

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_mqtt_sink import Subscriber, stop_fresh_broker  # shared by the MQTT tests
@@ -31,9 +32,15 @@ def _write_log(path: Path, n: int, step: float = 1.0) -> None:
     for i in range(n):
         main = 12.6 - i * 1e-4
         sos = 5.2 - i * 0.004 if i > n // 2 else 5.2  # the SOS pack sags in the second half
-        lines.append(f"{T0 + i * step:.0f},{VEHICLE},{main:.4f},{main - 0.05:.4f},{main + 0.03:.4f},"
+        # each row stamped at the end of its window: the first window ends at T0 + step
+        lines.append(f"{T0 + (i + 1) * step:.0f},{VEHICLE},{main:.4f},{main - 0.05:.4f},{main + 0.03:.4f},"
                      f"{sos:.3f},{sos - 0.01:.3f},{sos + 0.01:.3f},8.5")
     path.write_text("\n".join(lines) + "\n")
+
+
+def _alert_event(x: Any, base: str) -> bool:
+    """An alert transition on the events topic (starts, rested readings and replacements have a type)."""
+    return bool(x.topic == f"{base}/events" and "type" not in x.json())
 
 
 def _battery_toml(scenario: str) -> str:
@@ -159,16 +166,16 @@ def test_replay_publish_backfills_the_same_messages_the_live_daemon_sent(
         expected_events.append(enc.event_id(tr))
     got = backfill.wait(
         lambda g: sum(x.json()["samples"] for x in g if x.topic == f"{base}/readings") == 600
-        and len([x for x in g if x.topic == f"{base}/events"]) == len(expected_events)
+        and len([x for x in g if _alert_event(x, base)]) == len(expected_events)
         and any(x.topic == f"{base}/state" for x in g),
         what="the backfill",
     )
     backfill.close()
     # byte for byte: a backfill from the log is indistinguishable from what the car sent live
     assert [x.payload for x in got if x.topic == f"{base}/readings"] == [x.payload for x in live_windows]
-    assert [x.json()["event_id"] for x in got if x.topic == f"{base}/events"] == expected_events
+    assert [x.json()["event_id"] for x in got if _alert_event(x, base)] == expected_events
     state = [x.json() for x in got if x.topic == f"{base}/state"][-1]
-    assert state["t"] == T0 + 599 and state["main"]["voltage_v"] == pytest.approx(12.6 - 599e-4, abs=1e-3)
+    assert state["t"] == T0 + 600 and state["main"]["voltage_v"] == pytest.approx(12.6 - 599e-4, abs=1e-3)
     assert _outbox_rows(store) == 0
 
 
@@ -221,7 +228,7 @@ def test_alerts_from_frames_on_the_pty_reach_a_phone_subscriber(mosquitto: Mosqu
     try:
         got = sub.wait(
             lambda g: {(x.json()["battery"], x.json()["alert"]) for x in g
-                       if x.topic == f"{base}/events" and x.json()["state"] == "raised"} >= expected
+                       if _alert_event(x, base) and x.json()["state"] == "raised"} >= expected
             and len([x for x in g if x.topic == f"{base}/notify"]) >= len(expected),
             timeout=90, what="the scenario's alerts",
         )
@@ -265,12 +272,12 @@ def test_replay_publish_sends_every_alert_transition(mosquitto: Mosquitto, tmp_p
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     got = sub.wait(
-        lambda g: len([x for x in g if x.topic == f"{base}/events"]) == len(expected_ids)
+        lambda g: len([x for x in g if _alert_event(x, base)]) == len(expected_ids)
         and sum(x.json()["samples"] for x in g if x.topic == f"{base}/readings") == rows,
         what="every transition and every reading",
     )
     sub.close()
-    events = [x.json() for x in got if x.topic == f"{base}/events"]
+    events = [x.json() for x in got if _alert_event(x, base)]
     assert [e["event_id"] for e in events] == expected_ids  # none lost, none doubled, in order
     assert [e["time"] for e in events] == [d["time"] for d in transitions]  # original timestamps
     # every transition reaches the phone (a recovery as an all-clear), each under its alert's tag

@@ -204,7 +204,7 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
     sink.start()
     try:
         sub.wait(lambda g: any(x.payload == b"online" for x in g), what="status online")
-        for i in range(25):  # three 10 s windows: 10 + 10 + 5 readings
+        for i in range(1, 26):  # three 10 s windows, each up to its end: 10 + 10 + 5 readings
             sink.reading(reading(i, 12.6 + i / 1000), "parked")
         sink.transition(transition(12))
         sink.summary(HealthSummary(T0 + 20, VEHICLE, from_json({
@@ -225,8 +225,8 @@ def test_topics_payloads_and_retained_state(mosquitto: Mosquitto, tmp_path: Path
     windows = [g.json() for g in sub.on(f"{base}/readings")]
     assert [w["samples"] for w in windows] == [10, 10, 5]
     assert [w["window"]["start_t"] for w in windows] == [T0, T0 + 10, T0 + 20]
-    assert windows[0]["main"]["min_v"] == 12.58 and windows[0]["main"]["max_v"] == 12.629
-    assert windows[1]["t"] == T0 + 19  # measurement time, not the time of sending
+    assert windows[0]["main"]["min_v"] == 12.581 and windows[0]["main"]["max_v"] == 12.63
+    assert windows[1]["t"] == T0 + 20  # measurement time, not the time of sending
     for g in got:
         if g.topic.startswith(base) and g.topic != f"{base}/status":
             envelope_ok(g.json())
@@ -322,17 +322,17 @@ def test_broker_stopped_mid_stream_loses_nothing(mosquitto: Mosquitto, tmp_path:
     assert sink.status()["backlog"] == 0 and sink.status()["dropped_total"] == 0
     base = f"battwatch/{VEHICLE}"
     got = sub.wait(
-        lambda g: {x.json()["window"]["start_t"] for x in g if x.topic == f"{base}/readings"}
+        lambda g: {x.json()["window"]["end_t"] for x in g if x.topic == f"{base}/readings"}
         >= {T0 + i for i in range(n)}
         and {x.json()["event_id"] for x in g if x.topic == f"{base}/events"} >= set(expected_events),
         timeout=60, what="every window and every event",
     )
     sub.close()
     readings = [x.json() for x in got if x.topic == f"{base}/readings"]
-    starts = [r["window"]["start_t"] for r in readings]
-    distinct = list(dict.fromkeys(starts))
+    ends = [r["window"]["end_t"] for r in readings]
+    distinct = list(dict.fromkeys(ends))
     assert distinct == [T0 + i for i in range(n)]  # zero lost, in order, original timestamps
-    assert all(r["t"] == r["window"]["start_t"] for r in readings)
+    assert all(r["t"] == r["window"]["end_t"] for r in readings)  # a 1 s window ends at its reading
     events = [x for x in got if x.topic == f"{base}/events"]
     ids = [e.json()["event_id"] for e in events]
     assert list(dict.fromkeys(ids)) == expected_events  # zero lost, in order

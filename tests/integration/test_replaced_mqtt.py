@@ -13,7 +13,7 @@ from test_mqtt_acl import DYNSEC, USERS, A, B, _try_subscribe
 from test_mqtt_sink import Got, Subscriber, publish_one
 from test_replaced_live import _last_row_t, _wait_stored
 
-from battwatch.commands.collect import Translator
+from battwatch.core.fleet_points import Translator
 from helpers import Proc, battwatch
 from replaced_logs import WHEN, events, write_config, write_logs
 from servers import Mosquitto, copy_dynsec_config, start_mosquitto, write_mosquitto_password_file

@@ -15,7 +15,7 @@ def analysed(name: str) -> tuple[BatteryAnalyzer, list[str]]:
     states = []
     for r in scenarios.generate(name):
         an.feed(r)
-        states.append(an.state_of(r))
+        states.append(an.vehicle_state)
     return an, states
 
 

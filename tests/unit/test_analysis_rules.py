@@ -42,9 +42,9 @@ class Car:
         self.temp: float | None = 15.0
 
     def feed(self, r: Reading) -> list[AlertTransition]:
-        got = self.an.feed(r)
+        got = [x for x in self.an.feed(r) if isinstance(x, AlertTransition)]
         self.out.extend(got)
-        self.states.append(self.an.state_of(r))
+        self.states.append(self.an.vehicle_state)
         self.t = r.t
         return got
 

@@ -15,6 +15,11 @@ from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
 from battwatch.core.model import AlertTransition, Reading
 
+
+def alerts(outs: list[Any]) -> list[AlertTransition]:
+    """The alert transitions among what the analysis hands out (its other events aside)."""
+    return [o for o in outs if isinstance(o, AlertTransition)]
+
 T0 = 1_736_121_600.0  # 2025-01-06 00:00 UTC
 H = 3600.0
 # what one cell reads resting and on charge, by chemistry (a model of its own, not the rules')
@@ -52,7 +57,7 @@ def run(an: BatteryAnalyzer, days: int, rest: float, charge: float, sos_rest: fl
     for _ in range(days):
         readings = day_of(rest, charge, sos_rest, sos_charge, t, rng)
         for r in readings:
-            out.extend(an.feed(r))
+            out.extend(alerts(an.feed(r)))
         t = readings[-1].t
     return out
 

@@ -87,7 +87,7 @@ def test_written_logs_replay_to_the_same_readings() -> None:
     assert write_csv(buf, rs) == 2
     buf.seek(0)
     seen: list[Reading] = []
-    res = replay_rows(buf, Pipeline("car"), on_reading=seen.append)
+    res = replay_rows(buf, Pipeline("car"), route=lambda outs: seen.append(outs[0]))
     assert res.readings == 2 and res.skipped == 0
     assert [(r.t, r.main_v, r.main_min_v, r.sos_v, r.temp_c) for r in seen] == [
         (r.t, r.main_v, r.main_min_v, r.sos_v, r.temp_c) for r in rs
@@ -159,7 +159,7 @@ def _feed(text: str, **kw: object) -> tuple[list[Reading], list[str], object]:
     seen: list[Reading] = []
     warnings: list[str] = []
     res = replay_rows(io.StringIO(text), Pipeline("car"), name="log", warn=warnings.append,
-                      on_reading=seen.append, **kw)  # type: ignore[arg-type]
+                      route=lambda outs: seen.append(outs[0]), **kw)  # type: ignore[arg-type]
     return seen, warnings, res
 
 

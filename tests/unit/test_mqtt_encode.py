@@ -14,6 +14,7 @@ from battwatch.core import ha_discovery
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.csvlog import RowParser, write_csv
 from battwatch.core.model import AlertTransition, Facts, Reading
+from battwatch.core.windows import WindowAggregator
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z, a multiple of 60
 
@@ -59,14 +60,14 @@ def test_vehicle_with_a_dot_gives_a_valid_ha_node_id() -> None:
 
 
 def test_window_aggregates_min_max_mean_count_and_states() -> None:
-    agg = enc.WindowAggregator(60)
+    agg = WindowAggregator(60)
     assert agg.add(_r(T0 + 1, 12.60), "parked") is None
     assert agg.add(_r(T0 + 2, 12.70), "parked") is None
-    assert agg.add(_r(T0 + 59.5, 12.80), "running") is None
-    closed = agg.add(_r(T0 + 60, 12.5), "running")
+    assert agg.add(_r(T0 + 60, 12.80), "running") is None  # its end: this window's last reading
+    closed = agg.add(_r(T0 + 60.5, 12.5), "running")
     assert closed is not None
     body = json.loads(enc.readings_payload("car-1", closed))
-    _envelope_ok(body, T0 + 59.5)
+    _envelope_ok(body, T0 + 60)
     assert body["window"]["start_t"] == T0 and body["window"]["end_t"] == T0 + 60
     assert body["window"]["interval_s"] == 60
     assert body["samples"] == 3
@@ -79,7 +80,7 @@ def test_window_aggregates_min_max_mean_count_and_states() -> None:
 
 
 def test_window_with_a_missing_channel_says_null_not_zero() -> None:
-    agg = enc.WindowAggregator(10)
+    agg = WindowAggregator(10)
     agg.add(_r(T0, main=12.6, sos=None))
     w = agg.flush()
     assert w is not None
@@ -88,7 +89,7 @@ def test_window_with_a_missing_channel_says_null_not_zero() -> None:
 
 
 def test_a_reading_back_in_time_starts_a_new_window() -> None:
-    agg = enc.WindowAggregator(60)
+    agg = WindowAggregator(60)
     agg.add(_r(T0 + 30))
     closed = agg.add(_r(T0 + 10))
     assert closed is not None and closed.samples == 1
@@ -108,13 +109,13 @@ def test_replaying_the_csv_log_gives_the_same_window_messages_as_live() -> None:
     replayed = [parser.parse(line.split(",")) for line in rows[1:]]
 
     def messages(readings: list[Reading]) -> list[bytes]:
-        agg = enc.WindowAggregator(60)
+        agg = WindowAggregator(60)
         out = [enc.readings_payload("car-1", w) for r in readings if (w := agg.add(r, "parked"))]
         tail = agg.flush()
         assert tail is not None
         return [*out, enc.readings_payload("car-1", tail)]
 
-    assert len(messages(live)) == 5
+    assert len(messages(live)) == 6  # the first reading, at a minute, ends the window before
     assert messages(live) == messages(replayed)
 
 
@@ -258,7 +259,7 @@ def test_a_collector_for_listed_vehicles_subscribes_to_the_topics_the_car_publis
     """`[collect] vehicles = ["x1.f48"]` once subscribed to battwatch/x1_f48/..., which no car uses."""
     from paho.mqtt.client import topic_matches_sub
 
-    from battwatch.commands.collect import KINDS, subscriptions
+    from battwatch.core.fleet_points import KINDS, subscriptions
 
     car = enc.Topics("battwatch", vehicle)
     filters = [f.split("/", 2)[2] for f in subscriptions("battwatch", "battwatch-collectors", [vehicle])]

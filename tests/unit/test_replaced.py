@@ -10,6 +10,7 @@ import pytest
 from battwatch import config, scenarios
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
+from battwatch.core.events import Replaced
 from battwatch.core.model import AlertTransition, Reading
 from battwatch.scenarios.catalogue import DEFAULT_START, REPLACED_SOS_AT
 
@@ -34,9 +35,13 @@ def _run(an: BatteryAnalyzer, rs: list[Reading], told_at: float | None = None,
         if told_at is not None and r.t >= told_at:
             assert an.schedule_replacement("sos", when, note)
             told_at = None
-        out += an.feed(r)
-    out += an.tick(rs[-1].t)
+        out += _alerts(an.feed(r))
+    out += _alerts(an.tick(rs[-1].t))
     return out
+
+
+def _alerts(outs: list[Any]) -> list[AlertTransition]:
+    return [o for o in outs if isinstance(o, AlertTransition)]
 
 
 def _day(tr: AlertTransition) -> float:
@@ -194,7 +199,7 @@ def test_a_new_12v_battery_is_hinted_from_its_rest_level_and_starts_and_cleared_
     raw = scenarios.scenario_config("main-rested-decline")
     swapped = _worn_12v(True)
     an = build_analyzer(config.from_dict(raw, env={}))
-    trs = [tr for r in swapped for tr in an.feed(r)]
+    trs = [tr for r in swapped for tr in _alerts(an.feed(r))]
     hints = [tr for tr in trs if tr.alert == "replaced_hint"]
     assert len(hints) == 1 and hints[0].battery == "main"
     assert 110.9 <= _day(hints[0]) <= 116.0
@@ -206,7 +211,12 @@ def test_a_new_12v_battery_is_hinted_from_its_rest_level_and_starts_and_cleared_
     told = build_analyzer(config.from_dict(raw, env={}))
     when = DEFAULT_START + 110 * DAY_S + 10 * 3600.0
     told.schedule_replacement("main", when)
-    trs = [tr for r in swapped for tr in told.feed(r)]
+    outs = [o for r in swapped for o in told.feed(r)]
+    # the mark first, then the alerts it clears, all at the replacement's time
+    marks = [i for i, o in enumerate(outs) if isinstance(o, Replaced)]
+    assert len(marks) == 1 and outs[marks[0]] == Replaced(when, told.vehicle, "main", when, "")
+    trs = _alerts(outs)
+    assert all(outs.index(tr) > marks[0] for tr in trs if tr.t == when)
     at_swap = [tr for tr in trs if tr.t == when]
     assert at_swap and all(tr.state == "cleared" and tr.battery == "main" and
                            tr.message.startswith("cleared: battery replaced on 2025-04-26") for tr in at_swap)
@@ -216,4 +226,4 @@ def test_a_new_12v_battery_is_hinted_from_its_rest_level_and_starts_and_cleared_
 
 def test_a_worn_12v_battery_kept_gets_no_hint() -> None:
     an = build_analyzer(config.from_dict(scenarios.scenario_config("main-rested-decline"), env={}))
-    assert not [tr for r in _worn_12v(False) for tr in an.feed(r) if tr.alert == "replaced_hint"]
+    assert not [tr for r in _worn_12v(False) for tr in _alerts(an.feed(r)) if tr.alert == "replaced_hint"]

@@ -19,7 +19,7 @@ import pytest
 from battwatch import config
 from battwatch.core.analysis import build_analyzer
 from battwatch.core.analysis.analyzer import BatteryAnalyzer
-from battwatch.core.model import Reading
+from battwatch.core.model import AlertTransition, Reading
 from carmodel import (
     AGM,
     FLOODED,
@@ -35,6 +35,11 @@ from carmodel import (
 )
 
 
+def alerts(outs: list[Any]) -> list[AlertTransition]:
+    """The alert transitions among what the analysis hands out (its other events aside)."""
+    return [o for o in outs if isinstance(o, AlertTransition)]
+
+
 def analyzer(main: dict[str, Any] | None = None) -> BatteryAnalyzer:
     raw = {"vehicle": {"id": "sweep"}, "battery": {"main": main or {}, "sos": {}}}
     an = build_analyzer(config.from_dict(raw, env={}))
@@ -48,11 +53,11 @@ def park(p: Park) -> list[tuple[float, str, str, str]]:
     rng = random.Random(p.seed)
     t = T0 + p.start_hour * H - 2400.0
     for r in trip(t, ambient(p, 0.0), rng):
-        an.feed(r)
+        alerts(an.feed(r))
         t = r.t
     out = []
     for h, r in park_readings(p, t):
-        out.extend((h, tr.alert, tr.severity, tr.state) for tr in an.feed(r))
+        out.extend((h, tr.alert, tr.severity, tr.state) for tr in alerts(an.feed(r)))
     return out
 
 
@@ -164,9 +169,9 @@ def test_a_small_drain_on_a_big_battery_is_named_by_its_current() -> None:
     an = analyzer({"capacity_ah": 110})
     t = T0 + p.start_hour * H - 2400.0
     for r in trip(t, ambient(p, 0.0), random.Random(0)):
-        an.feed(r)
+        alerts(an.feed(r))
         t = r.t
-    msgs = [tr.message for _, r in park_readings(p, t) for tr in an.feed(r) if tr.alert == "parasitic_drain"]
+    msgs = [tr.message for _, r in park_readings(p, t) for tr in alerts(an.feed(r)) if tr.alert == "parasitic_drain"]
     assert msgs, "no parasitic_drain"
     assert "beyond the expected sleep current" in msgs[0] and "a quarter of the charge in" in msgs[0]
 
@@ -188,13 +193,13 @@ def drive_with(volts: Any, window_s: float, minutes: int = 30) -> list[tuple[flo
     t = T0
     for _ in range(60):  # a parked night
         t += 600.0
-        an.feed(Reading(t, 12.7, 12.698, 12.702, 5.3, 5.298, 5.302, 20.0, 600.0))
+        alerts(an.feed(Reading(t, 12.7, 12.698, 12.702, 5.3, 5.298, 5.302, 20.0, 600.0)))
     for r in trip(t, 20.0, random.Random(0), minutes=1):
-        an.feed(r)
+        alerts(an.feed(r))
         t = r.t
     out = []
     for r in charging(t, minutes * 60, volts, window_s):
-        out.extend(((tr.t - t), tr.alert, tr.severity) for tr in an.feed(r) if tr.alert == "overvoltage")
+        out.extend(((tr.t - t), tr.alert, tr.severity) for tr in alerts(an.feed(r)) if tr.alert == "overvoltage")
     return out
 
 
@@ -244,9 +249,9 @@ def starts(temp: float, r_factor: float, n: int = 3) -> list[tuple[str, str]]:
     for _ in range(n):
         for _ in range(60):
             t += 600.0
-            out += an.feed(Reading(t, rest, rest - 0.002, rest + 0.002, 5.3, 5.298, 5.302, temp, 600.0))
+            out += alerts(an.feed(Reading(t, rest, rest - 0.002, rest + 0.002, 5.3, 5.298, 5.302, temp, 600.0)))
         for r in trip(t, temp, rng, v_min=crank_min_v(temp, r_factor), pre=rest - 0.15):
-            out += an.feed(r)
+            out += alerts(an.feed(r))
             t = r.t
     return [(tr.alert, tr.severity) for tr in out if tr.alert == "weak_cranking"]
 
@@ -277,7 +282,7 @@ def sim_park(cap: float, amps: float, climate: Any, days: int, seed: int) -> tup
     an = analyzer({"capacity_ah": cap})
     out = []
     for r in simulate(plan, DEFAULT_START, f"sweep/{seed}"):
-        out.extend(((tr.t - key_off) / H, tr.alert, tr.severity, tr.state) for tr in an.feed(r))
+        out.extend(((tr.t - key_off) / H, tr.alert, tr.severity, tr.state) for tr in alerts(an.feed(r)))
     return out, key_off
 
 

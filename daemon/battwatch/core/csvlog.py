@@ -10,7 +10,7 @@ from itertools import chain
 from typing import Final, TextIO
 
 from battwatch.core.model import AlertTransition, Reading
-from battwatch.core.pipeline import Pipeline
+from battwatch.core.pipeline import Outbound, Pipeline
 from battwatch.core.timefmt import MAX_T, MIN_T, IsoTimes, iso_utc, parse_time, time_range_problem
 
 # tuple.__new__ skips the NamedTuple's Python-level constructor: a third of a microsecond a row
@@ -301,12 +301,15 @@ def feed_log(
     pipeline: Pipeline,
     name: str = "<csv>",
     warn: Callable[[str], None] | None = None,
-    on_transition: Callable[[AlertTransition], None] | None = None,
-    on_reading: Callable[[Reading], None] | None = None,
+    route: Callable[[list[Outbound]], None] | None = None,
     max_warnings: int = -1,
     after_t: float | None = None,
+    readings_too: bool = True,
 ) -> ReplayResult:
-    """Push every row of a CSV log through ``pipeline``; bad rows are skipped, counted and reported.
+    """Push every row of a CSV log through ``pipeline``, handing what it gives out to ``route``
+    (a Router's route; with ``readings_too`` false, only what holds more than the reading, so
+    a replay whose outputs take no readings pays nothing per row); bad rows are skipped,
+    counted and reported.
 
     Each skipped row gets a warning with its line number, or only the first ``max_warnings``
     of them when that is 0 or more (then one more line says how many were not shown).
@@ -364,13 +367,11 @@ def feed_log(
                 if first_t is None:
                     first_t = got.t
                 outs = pipeline.reading(got)
-                if on_reading is not None:
-                    on_reading(got)
+                if route is not None and (readings_too or len(outs) > 1):
+                    route(outs)
                 for out in outs[1:]:
                     if isinstance(out, AlertTransition):
                         transitions.append(out)
-                        if on_transition is not None:
-                            on_transition(out)
             continue
         row = line.rstrip("\r\n").split(",")
         if len(row) == 1 and not row[0]:
@@ -390,14 +391,12 @@ def feed_log(
         if first_t is None:
             first_t = r.t
         outs = pipeline.reading(r)
-        if on_reading is not None:
-            on_reading(r)
+        if route is not None and (readings_too or len(outs) > 1):
+            route(outs)
         if len(outs) > 1:
             for out in outs[1:]:
                 if isinstance(out, AlertTransition):
                     transitions.append(out)
-                    if on_transition is not None:
-                        on_transition(out)
     res.rows, res.skipped, res.first_t = rows, skipped, first_t
     res.last_t = pipeline.last_t
     res.readings = rows - skipped

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from battwatch.core.events import Rested, Start
 from battwatch.core.model import SEVERITY_RANK, AlertTransition, Reading, transition_words
+from battwatch.core.windows import WindowAggregate, WindowAggregator
 
 # --------------------------------------------------------------------------------------------
 # The schema: every measurement, tag and field name lives here and nowhere else (docs/influx.md).
@@ -46,6 +48,11 @@ F_STATE = "state"
 F_PRE_V = "pre_v"
 F_RECOVERY_V = "recovery_v"
 F_DIP_V = "dip_v"
+F_LIMIT_V = "limit_v"  # the load-test limit at the start's temperature
+F_VERDICT = "verdict"  # ok, below, critical, low charge
+F_FAILED = "failed"
+F_RESTART = "restart"
+F_LOW_CHARGE = "low_charge"
 # rested
 F_REST_H = "rest_h"
 # health (per battery; the fleet row carries them as <battery>_<field>)
@@ -218,52 +225,6 @@ def _f(value: Any) -> float | None:
 # Window aggregates
 
 
-@dataclass(frozen=True, slots=True)
-class WindowAggregate:
-    """Readings of one vehicle folded over an aligned window (the MQTT readings message too)."""
-
-    t: float  # end of the window (Unix s), aligned to a multiple of span_s
-    vehicle: str
-    span_s: float
-    n: int
-    main_v: float | None = None
-    main_min_v: float | None = None
-    main_max_v: float | None = None
-    sos_v: float | None = None
-    sos_min_v: float | None = None
-    sos_max_v: float | None = None
-    temp_c: float | None = None
-    state: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "t": self.t, "vehicle": self.vehicle, "span_s": self.span_s, "n": self.n,
-            "main_v": self.main_v, "main_min_v": self.main_min_v, "main_max_v": self.main_max_v,
-            "sos_v": self.sos_v, "sos_min_v": self.sos_min_v, "sos_max_v": self.sos_max_v,
-            "temp_c": self.temp_c, "state": self.state,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> WindowAggregate:
-        """Inverse of ``to_dict``; raises ValueError naming the bad key."""
-        t = _f(d.get("t"))
-        if t is None:
-            raise ValueError("t: missing or not a number")
-        vehicle = d.get("vehicle")
-        if not isinstance(vehicle, str) or not vehicle:
-            raise ValueError("vehicle: missing or not a string")
-        state = d.get("state")
-        n = d.get("n", 1)
-        return cls(
-            t=t, vehicle=vehicle, span_s=_f(d.get("span_s")) or 0.0,
-            n=n if isinstance(n, int) and not isinstance(n, bool) else 1,
-            main_v=_f(d.get("main_v")), main_min_v=_f(d.get("main_min_v")),
-            main_max_v=_f(d.get("main_max_v")), sos_v=_f(d.get("sos_v")),
-            sos_min_v=_f(d.get("sos_min_v")), sos_max_v=_f(d.get("sos_max_v")),
-            temp_c=_f(d.get("temp_c")), state=state if isinstance(state, str) and state else None,
-        )
-
-
 def window_points(agg: WindowAggregate, tags: Mapping[str, str]) -> list[Point]:
     """One ``readings`` point per battery that has data in the window."""
     out: list[Point] = []
@@ -285,291 +246,30 @@ def window_points(agg: WindowAggregate, tags: Mapping[str, str]) -> list[Point]:
     return out
 
 
-class _Channel:
-    __slots__ = ("wsum", "vsum", "lo", "hi")
-
-    def __init__(self) -> None:
-        self.wsum = 0.0
-        self.vsum = 0.0
-        self.lo: float | None = None
-        self.hi: float | None = None
-
-    def add(self, v: float | None, lo: float | None, hi: float | None, w: float) -> None:
-        if v is None:
-            return
-        self.wsum += w
-        self.vsum += v * w
-        lo = v if lo is None else lo
-        hi = v if hi is None else hi
-        self.lo = lo if self.lo is None else min(self.lo, lo)
-        self.hi = hi if self.hi is None else max(self.hi, hi)
-
-    def mean(self) -> float | None:
-        return round(self.vsum / self.wsum, 4) if self.wsum > 0 else None
-
-
-class WindowAggregator:
-    """Folds Readings into windows aligned to multiples of ``span_s`` (clock-free).
-
-    A reading belongs to the window whose end is the first multiple of ``span_s`` at or after
-    its own end, and the aggregate is stamped with that end. The alignment is what makes a
-    replay idempotent: the same readings always land on the same timestamps. Averages are
-    weighted by each reading's ``window_s`` (1 when unknown); min/max keep the extremes.
-    """
-
-    def __init__(self, vehicle: str, span_s: float = 60.0) -> None:
-        if span_s <= 0:
-            raise ValueError("span_s must be positive")
-        self.vehicle = vehicle
-        self.span_s = span_s
-        self._end: float | None = None
-        self._main = _Channel()
-        self._sos = _Channel()
-        self._tsum = 0.0
-        self._tn = 0
-        self._n = 0
-        self._state: str | None = None
-        self._dirty = False
-
-    def _bucket_end(self, t: float) -> float:
-        # Round first so float noise (t = 120.00000001) doesn't push a reading a window late.
-        return math.ceil(round(t / self.span_s, 6)) * self.span_s
-
-    def add(self, r: Reading, state: str = "") -> list[WindowAggregate]:
-        """Add a reading; returns the window it closed, if any."""
-        out: list[WindowAggregate] = []
-        end = self._bucket_end(r.t)
-        if self._end is not None and end != self._end:
-            if self._n:
-                out.append(self._snapshot())
-            self._reset()
-        self._end = end
-        w = r.window_s if r.window_s > 0 else 1.0
-        self._main.add(r.main_v, r.main_min_v, r.main_max_v, w)
-        self._sos.add(r.sos_v, r.sos_min_v, r.sos_max_v, w)
-        if r.temp_c is not None:
-            self._tsum += r.temp_c
-            self._tn += 1
-        self._n += 1
-        if state:
-            self._state = state
-        self._dirty = True
-        return out
-
-    def partial(self) -> WindowAggregate | None:
-        """The open window so far, if it changed since last asked (it stays open: a later,
-        fuller version overwrites this one in InfluxDB because it has the same timestamp)."""
-        if not self._dirty or not self._n:
-            return None
-        self._dirty = False
-        return self._snapshot()
-
-    def _snapshot(self) -> WindowAggregate:
-        assert self._end is not None
-        m, s = self._main, self._sos
-        return WindowAggregate(
-            t=self._end, vehicle=self.vehicle, span_s=self.span_s, n=self._n,
-            main_v=m.mean(), main_min_v=m.lo, main_max_v=m.hi,
-            sos_v=s.mean(), sos_min_v=s.lo, sos_max_v=s.hi,
-            temp_c=round(self._tsum / self._tn, 2) if self._tn else None,
-            state=self._state,
-        )
-
-    def _reset(self) -> None:
-        self._main = _Channel()
-        self._sos = _Channel()
-        self._tsum = 0.0
-        self._tn = 0
-        self._n = 0
-        self._state = None
-        self._dirty = False
-
-
 # --------------------------------------------------------------------------------------------
-# Crank events
+# Starts and rested readings, as the analysis found them (core/events.py)
 
 
-@dataclass(frozen=True, slots=True)
-class CrankEvent:
-    """An engine start seen on the 12 V channel."""
-
-    t: float  # end of the reading that holds the minimum
-    vehicle: str
-    min_v: float
-    pre_v: float | None  # the last calm reading before the crank
-    recovery_v: float | None  # first calm reading at least RECOVERY_AFTER_S after the minimum
-    temp_c: float | None
-
-
-def crank_point(ev: CrankEvent, tags: Mapping[str, str]) -> Point | None:
-    dip = None if ev.pre_v is None else round(ev.pre_v - ev.min_v, 4)
+def crank_point(ev: Start, tags: Mapping[str, str]) -> Point | None:
+    """One ``cranks`` point per engine start, with the analysis' verdict on it."""
     return make_point(
         MEAS_CRANKS,
         {**tags, TAG_BATTERY: "main"},
-        {F_MIN_V: ev.min_v, F_PRE_V: ev.pre_v, F_RECOVERY_V: ev.recovery_v, F_DIP_V: dip,
-         F_TEMP_C: ev.temp_c},
+        {F_MIN_V: ev.min_v, F_PRE_V: ev.pre_v, F_DIP_V: None if ev.dip_v is None else round(ev.dip_v, 4),
+         F_RECOVERY_V: ev.recovery_v, F_TEMP_C: ev.temp_c, F_LIMIT_V: round(ev.limit_v, 4), F_VERDICT: ev.verdict, F_FAILED: ev.failed,
+         F_RESTART: ev.restart, F_LOW_CHARGE: ev.low_charge},
         time_ns(ev.t),
     )
 
 
-class CrankDetector:
-    """Finds engine starts in the readings (clock-free; the analysis may also report them).
-
-    A reading is part of a crank when the analysis says "cranking", or when its minimum lies
-    at least ``drop_v`` below the reference (the larger of its own average and the last calm
-    reading within ``pre_max_s``) and below ``crank_max_v``. The absolute bound keeps the
-    swings of a smart alternator (12.5-14.8 V inside one window) from counting as starts.
-    Crank readings closer together than ``recovery_after_s`` are one event (a retried start).
-    """
-
-    def __init__(
-        self,
-        vehicle: str,
-        *,
-        drop_v: float = 1.0,
-        crank_max_v: float = 11.5,
-        pre_max_s: float = 300.0,
-        recovery_after_s: float = 10.0,
-        recovery_max_s: float = 120.0,
-    ) -> None:
-        self.vehicle = vehicle
-        self.drop_v = drop_v
-        self.crank_max_v = crank_max_v
-        self.pre_max_s = pre_max_s
-        self.recovery_after_s = recovery_after_s
-        self.recovery_max_s = recovery_max_s
-        self._calm_v: float | None = None
-        self._calm_t: float | None = None
-        self._open: dict[str, Any] | None = None
-
-    def is_crank(self, r: Reading, state: str = "") -> bool:
-        if state == "cranking":
-            return True
-        if r.main_min_v is None:
-            return False
-        ref = r.main_v if r.main_v is not None else r.main_min_v
-        if self._calm_v is not None and self._calm_t is not None and r.t - self._calm_t <= self.pre_max_s:
-            ref = max(ref, self._calm_v)
-        return ref - r.main_min_v >= self.drop_v and r.main_min_v < self.crank_max_v
-
-    def add(self, r: Reading, state: str = "") -> list[CrankEvent]:
-        out: list[CrankEvent] = []
-        ep = self._open
-        if ep is not None and r.t - ep["min_t"] > self.recovery_max_s:
-            out.append(self._close(None))  # no reading soon enough to judge the recovery
-            ep = None
-        crank = r.main_v is not None and self.is_crank(r, state)
-        if crank:
-            assert r.main_min_v is not None
-            if ep is None:
-                recent = self._calm_t is not None and r.t - self._calm_t <= self.pre_max_s
-                self._open = ep = {
-                    "pre_v": self._calm_v if recent else None,
-                    "min_v": r.main_min_v, "min_t": r.t, "temp_c": r.temp_c,
-                }
-            elif r.main_min_v < ep["min_v"]:
-                ep.update(min_v=r.main_min_v, min_t=r.t, temp_c=r.temp_c)
-            return out
-        if r.main_v is None:
-            return out
-        if ep is not None:
-            if r.t - ep["min_t"] < self.recovery_after_s:
-                return out  # still settling: neither calm reference nor recovery yet
-            out.append(self._close(r.main_v))
-        self._calm_v, self._calm_t = r.main_v, r.t
-        return out
-
-    def close(self) -> list[CrankEvent]:
-        """The open event, if any, without its recovery (a later replay fills it in)."""
-        return [self._close(None)] if self._open is not None else []
-
-    def _close(self, recovery_v: float | None) -> CrankEvent:
-        ep = self._open
-        assert ep is not None
-        self._open = None
-        return CrankEvent(ep["min_t"], self.vehicle, ep["min_v"], ep["pre_v"], recovery_v, ep["temp_c"])
-
-
-# --------------------------------------------------------------------------------------------
-# Rested readings
-
-REST_STATES = frozenset({"asleep", "parked", "sleeping", "off", "rest", "resting"})
-
-
-@dataclass(frozen=True, slots=True)
-class RestedReading:
-    """A battery's open-circuit voltage after the vehicle slept at least the rest time."""
-
-    t: float
-    vehicle: str
-    battery: str
-    v: float
-    rest_s: float
-    temp_c: float | None
-
-
-def rested_point(rr: RestedReading, tags: Mapping[str, str]) -> Point | None:
+def rested_point(ev: Rested, tags: Mapping[str, str]) -> Point | None:
+    """One ``rested`` point per battery per hour the car rested."""
     return make_point(
         MEAS_RESTED,
-        {**tags, TAG_BATTERY: rr.battery},
-        {F_V: rr.v, F_REST_H: round(rr.rest_s / 3600.0, 3), F_TEMP_C: rr.temp_c},
-        time_ns(rr.t),
+        {**tags, TAG_BATTERY: ev.battery},
+        {F_V: ev.v, F_REST_H: round(ev.rest_s / 3600.0, 3), F_TEMP_C: ev.temp_c},
+        time_ns(ev.t),
     )
-
-
-class RestDetector:
-    """Picks rested readings: one per battery per ``every_s`` once the vehicle has been quiet
-    for the battery's rest time (clock-free).
-
-    Activity is any state the analysis does not call asleep/parked, or, whatever the state,
-    electrical evidence: charging (``main_max_v >= charge_v``), a crank, or load swings
-    (``main_max_v - main_min_v >= swing_v``; a sleeping battery moves by millivolts). Without
-    an analysis (state "") only the electrical evidence counts. The first reading after a start counts as activity, since
-    nobody knows how long the vehicle slept before.
-    """
-
-    def __init__(
-        self,
-        vehicle: str,
-        *,
-        main_rest_s: float = 4 * 3600.0,
-        sos_rest_s: float = 2 * 3600.0,
-        every_s: float = 3600.0,
-        charge_v: float = 13.2,
-        swing_v: float = 0.05,
-    ) -> None:
-        self.vehicle = vehicle
-        self.rest_s = {"main": main_rest_s, "sos": sos_rest_s}
-        self.every_s = every_s
-        self.charge_v = charge_v
-        self.swing_v = swing_v
-        self._active_t: float | None = None
-        self._last_slot: dict[str, int] = {}
-
-    def is_active(self, r: Reading, state: str = "") -> bool:
-        if state and state not in REST_STATES:
-            return True
-        if r.main_max_v is not None and r.main_max_v >= self.charge_v:
-            return True
-        return (
-            r.main_max_v is not None and r.main_min_v is not None
-            and r.main_max_v - r.main_min_v >= self.swing_v
-        )
-
-    def add(self, r: Reading, state: str = "", *, crank: bool = False) -> list[RestedReading]:
-        if self._active_t is None or crank or self.is_active(r, state):
-            self._active_t = r.t
-            return []
-        start = r.t - max(r.window_s, 0.0)  # the whole window must be rested
-        rest = start - self._active_t
-        slot = int(r.t // self.every_s)
-        out: list[RestedReading] = []
-        for battery, v in (("main", r.main_v), ("sos", r.sos_v)):
-            if v is None or rest < self.rest_s[battery] or self._last_slot.get(battery) == slot:
-                continue
-            self._last_slot[battery] = slot
-            out.append(RestedReading(r.t, self.vehicle, battery, v, rest, r.temp_c))
-        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -696,46 +396,36 @@ class Latest:
 
 
 class ReadingEncoder:
-    """Readings in, points out: window aggregates, crank events and rested readings (clock-free)."""
+    """Readings in, window points out (clock-free); the latest voltages for the health points."""
 
-    def __init__(
-        self,
-        vehicle: str,
-        tags: Mapping[str, str],
-        *,
-        span_s: float = 60.0,
-        crank_drop_v: float = 1.0,
-    ) -> None:
+    def __init__(self, vehicle: str, tags: Mapping[str, str], *, span_s: float = 60.0) -> None:
         self.vehicle = vehicle
         self.tags = dict(tags)
-        self.windows = WindowAggregator(vehicle, span_s)
-        self.cranks = CrankDetector(vehicle, drop_v=crank_drop_v)
-        self.rests = RestDetector(vehicle)
+        self.windows = WindowAggregator(span_s)
         self.latest = Latest()
 
     def reading(self, r: Reading, state: str = "") -> list[Point]:
-        points: list[Point | None] = []
-        for agg in self.windows.add(r, state):
-            points += window_points(agg, self.tags)
-        crank = r.main_v is not None and self.cranks.is_crank(r, state)
-        for ev in self.cranks.add(r, state):
-            self.latest.crank_min_v = ev.min_v
-            points.append(crank_point(ev, self.tags))
-        for rr in self.rests.add(r, state, crank=crank):
-            self.latest.rest_v[rr.battery] = rr.v
-            points.append(rested_point(rr, self.tags))
+        closed = self.windows.add(r, state)
         if r.main_v is not None:
             self.latest.voltage_v["main"] = r.main_v
         if r.sos_v is not None:
             self.latest.voltage_v["sos"] = r.sos_v
-        return [p for p in points if p is not None]
+        return [] if closed is None else window_points(closed.aggregate(self.vehicle), self.tags)
+
+    def started(self, ev: Start) -> list[Point]:
+        self.latest.crank_min_v = ev.min_v
+        p = crank_point(ev, self.tags)
+        return [] if p is None else [p]
+
+    def rested(self, ev: Rested) -> list[Point]:
+        self.latest.rest_v[ev.battery] = ev.v
+        p = rested_point(ev, self.tags)
+        return [] if p is None else [p]
 
     def flush(self) -> list[Point]:
         """The open window so far (later overwritten by its complete version)."""
-        agg = self.windows.partial()
-        return window_points(agg, self.tags) if agg is not None else []
+        w = self.windows.partial()
+        return window_points(w.aggregate(self.vehicle), self.tags) if w is not None else []
 
     def close(self) -> list[Point]:
-        points = self.flush()
-        points += [p for ev in self.cranks.close() if (p := crank_point(ev, self.tags)) is not None]
-        return points
+        return self.flush()

@@ -7,13 +7,15 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from battwatch.core.events import Rested, Start
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.model import Change as ModelChange
 from battwatch.core.timefmt import iso_utc
+from battwatch.core.windows import C_DIGITS, V_DIGITS, Channel, WindowAggregator, WindowStats
 
 # Bump when a field is renamed or its meaning changes; adding a field does not bump it.
 SCHEMA_VERSION = 1
@@ -156,99 +158,11 @@ def _r(v: float | None, digits: int) -> float | None:
 # -- readings windows -------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Channel:
-    n: int = 0
-    total: float = 0.0
-    lo: float = math.inf
-    hi: float = -math.inf
-
-    def add(self, mean: float | None, lo: float | None, hi: float | None) -> None:
-        if mean is None:
-            return
-        self.n += 1
-        self.total += mean
-        self.lo = min(self.lo, mean if lo is None else lo)
-        self.hi = max(self.hi, mean if hi is None else hi)
-
-    def as_dict(self, unit: str, digits: int) -> dict[str, Any] | None:
-        if self.n == 0:
-            return None
-        return {
-            f"mean{unit}": round(self.total / self.n, digits + 1),
-            f"min{unit}": round(self.lo, digits),
-            f"max{unit}": round(self.hi, digits),
-            "samples": self.n,
-        }
-
-
-@dataclass(slots=True)
-class WindowStats:
-    """The aggregate of every reading whose time falls in [start, end)."""
-
-    start: float
-    end: float
-    first_t: float
-    last_t: float = 0.0
-    samples: int = 0
-    main: _Channel = field(default_factory=_Channel)
-    sos: _Channel = field(default_factory=_Channel)
-    temp: _Channel = field(default_factory=_Channel)
-    states: dict[str, int] = field(default_factory=dict)
-    last_state: str = ""
-
-
-def _mv(v: float | None) -> float | None:
-    # The CSV log keeps millivolts; quantising the same way makes a replay of that log
-    # produce byte-identical window messages to the ones the live daemon sent.
-    return None if v is None or not math.isfinite(v) else round(v, 3)
-
-
-def _dc(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(v, 1)
-
-
-class WindowAggregator:
-    """Folds readings into one aggregate per ``interval_s`` of DATA time (epoch-aligned).
-
-    Only values the CSV log keeps are used (millivolts, tenths of a degree, the time to the
-    millisecond), and means are plain means of the readings' means: so a replayed log gives
-    the same windows as the live car did. Readings out of time order start a new window.
-    """
-
-    def __init__(self, interval_s: float) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
-        self.interval_s = float(interval_s)
-        self.current: WindowStats | None = None
-
-    def _start_of(self, t: float) -> float:
-        return math.floor(t / self.interval_s) * self.interval_s
-
-    def add(self, r: Reading, state: str = "") -> WindowStats | None:
-        """Fold ``r`` in; returns the window it closed, if any."""
-        t = round(r.t, 3)
-        closed: WindowStats | None = None
-        cur = self.current
-        if cur is not None and not (cur.start <= t < cur.end and t >= cur.last_t):
-            closed, cur = cur, None
-        if cur is None:
-            start = self._start_of(t)
-            cur = self.current = WindowStats(start, start + self.interval_s, t)
-        cur.samples += 1
-        cur.last_t = t
-        cur.main.add(_mv(r.main_v), _mv(r.main_min_v), _mv(r.main_max_v))
-        cur.sos.add(_mv(r.sos_v), _mv(r.sos_min_v), _mv(r.sos_max_v))
-        cur.temp.add(_dc(r.temp_c), None, None)
-        if state:
-            cur.states[state] = cur.states.get(state, 0) + 1
-            cur.last_state = state
-        return closed
-
-    def flush(self) -> WindowStats | None:
-        """Close the open window (end of a replay, clean stop, long silence)."""
-        cur, self.current = self.current, None
-        return cur
+def _channel(c: Channel, unit: str, digits: int) -> dict[str, Any] | None:
+    if c.n == 0:
+        return None
+    return {f"mean{unit}": c.mean(digits), f"min{unit}": c.low(digits), f"max{unit}": c.high(digits),
+            "samples": c.n}
 
 
 def readings_payload(vehicle: str, w: WindowStats) -> bytes:
@@ -267,12 +181,72 @@ def readings_payload(vehicle: str, w: WindowStats) -> bytes:
             "samples": w.samples,
             "state": w.last_state or None,
             "states": dict(w.states),
-            "main": w.main.as_dict("_v", 3),
-            "sos": w.sos.as_dict("_v", 3),
-            "temp": w.temp.as_dict("_c", 1),
+            "main": _channel(w.main, "_v", V_DIGITS),
+            "sos": _channel(w.sos, "_v", V_DIGITS),
+            "temp": _channel(w.temp, "_c", C_DIGITS),
         }
     )
     return dumps(body)
+
+
+def _event_id(vehicle: str, kind: str, key: str, t: float) -> str:
+    return hashlib.sha1(f"{vehicle}|{kind}|{key}|{round(t * 1000)}".encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def start_payload(vehicle: str, ev: Start) -> bytes:
+    """An engine start as the analysis judged it (events topic, ``type`` "start")."""
+    body = envelope(vehicle, ev.t)
+    body.update(type="start", battery="main", min_v=ev.min_v, pre_v=ev.pre_v, dip_v=ev.dip_v,
+                recovery_v=ev.recovery_v, temp_c=ev.temp_c,
+                limit_v=ev.limit_v, verdict=ev.verdict, failed=ev.failed, restart=ev.restart,
+                low_charge=ev.low_charge, event_id=_event_id(vehicle, "start", "main", ev.t))
+    return dumps(body)
+
+
+def rested_payload(vehicle: str, ev: Rested) -> bytes:
+    """A rested reading (events topic, ``type`` "rested"): at most one per battery per hour."""
+    body = envelope(vehicle, ev.t)
+    body.update(type="rested", battery=ev.battery, v=ev.v, rest_s=ev.rest_s, temp_c=ev.temp_c,
+                event_id=_event_id(vehicle, "rested", ev.battery, ev.t))
+    return dumps(body)
+
+
+def _num(body: Mapping[str, Any], key: str, *, required: bool = False) -> float | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{key}: missing or not a number")
+    return float(value)
+
+
+def _flag(body: Mapping[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key}: not true or false")
+    return value
+
+
+def start_from_dict(body: Mapping[str, Any], vehicle: str) -> Start:
+    """Inverse of ``start_payload``; ValueError naming the bad key."""
+    verdict = body.get("verdict")
+    if verdict not in ("ok", "below", "critical", "low charge"):
+        raise ValueError(f"verdict: {verdict!r} is none of ok, below, critical, low charge")
+    t, min_v, limit_v = (_num(body, k, required=True) for k in ("t", "min_v", "limit_v"))
+    assert t is not None and min_v is not None and limit_v is not None
+    return Start(t, vehicle, min_v, _num(body, "pre_v"), _num(body, "dip_v"), _num(body, "recovery_v"),
+                 _num(body, "temp_c"), limit_v,
+                 _flag(body, "failed"), _flag(body, "restart"), _flag(body, "low_charge"), verdict)
+
+
+def rested_from_dict(body: Mapping[str, Any], vehicle: str) -> Rested:
+    """Inverse of ``rested_payload``; ValueError naming the bad key."""
+    battery = body.get("battery")
+    if battery not in ("main", "sos"):
+        raise ValueError(f"battery: {battery!r} is neither main nor sos")
+    t, v, rest_s = (_num(body, k, required=True) for k in ("t", "v", "rest_s"))
+    assert t is not None and v is not None and rest_s is not None
+    return Rested(t, vehicle, battery, v, rest_s, _num(body, "temp_c"))
 
 
 # -- alerts -----------------------------------------------------------------------------------
@@ -405,6 +379,14 @@ def readings_message(topics: Topics, w: WindowStats) -> Message:
     return Message("readings", topics.readings, readings_payload(topics.vehicle, w), False)
 
 
+def start_message(topics: Topics, ev: Start) -> Message:
+    return Message("events", topics.events, start_payload(topics.vehicle, ev), False)
+
+
+def rested_message(topics: Topics, ev: Rested) -> Message:
+    return Message("events", topics.events, rested_payload(topics.vehicle, ev), False)
+
+
 def state_message(topics: Topics, payload: bytes) -> Message:
     return Message("state", topics.state, payload, True)
 
@@ -422,9 +404,9 @@ def example_messages() -> dict[str, Message]:
     car = car_name(vehicle, model)
     t0 = 1_736_150_400.0  # 2025-01-06T08:00:00Z
     agg = WindowAggregator(60)
-    for i in range(60):
-        state = "parked" if i < 40 else "cranking" if i < 42 else "running"
-        main = 12.58 if i < 40 else 9.91 if i < 42 else 14.21
+    for i in range(1, 61):  # 08:00:01 to 08:01:00: the window that ends at 08:01:00
+        state = "parked" if i <= 40 else "cranking" if i <= 42 else "running"
+        main = 12.58 if i <= 40 else 9.91 if i <= 42 else 14.21
         agg.add(Reading(t0 + i, main, main - 0.02, main + 0.02, 5.21, 5.2, 5.22, 3.5, 1.0, vehicle), state)
     window = agg.flush()
     assert window is not None
@@ -485,6 +467,9 @@ def example_messages() -> dict[str, Message]:
             "received": "2025-03-25T16:02:11+00:00", "battery": "sos", "result": "recorded", "note": "dealer",
             "fitted": "2025-03-25", "fitted_t": 1_742_896_800.0, "notes": []}, 1_742_918_531.0),
         "replaced-event": replaced_messages(tp, 1_742_896_800.0, "sos", 1_742_896_800.0, "dealer", car=car)[0],
+        "start-event": start_message(tp, Start(t0 + 41.0, vehicle, 9.91, 12.58, 12.58 - 9.91, 14.21, 3.5, 9.6, False,
+                                               False, False, "ok")),
+        "rested-event": rested_message(tp, Rested(t0 - 3600.0, vehicle, "sos", 5.214, 6.5 * 3600.0, 3.4)),
     }
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from battwatch.core.events import Event, Outbound
 from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import AlertTransition, Reading
 
 if TYPE_CHECKING:
     from battwatch.core.analysis.analyzer import BatteryAnalyzer
 
-Outbound = Reading | AlertTransition
+__all__ = ["Event", "Outbound", "Pipeline"]
 
 
 class Pipeline:
@@ -26,6 +27,16 @@ class Pipeline:
         self.readings = 0
         self.last_t: float | None = None
 
+    @property
+    def analysing(self) -> bool:
+        return self.analyzer is not None
+
+    @property
+    def state(self) -> str:
+        """The vehicle state of the reading just handed out ("" without an analysis): it rides
+        beside the reading rather than in it, so a reading costs no second object."""
+        return "" if self.analyzer is None else self.analyzer.vehicle_state
+
     def reading(self, r: Reading) -> list[Outbound]:
         self.readings += 1
         self.last_t = r.t
@@ -37,7 +48,7 @@ class Pipeline:
                 return [r, *found]
         return [r]
 
-    def link_lost(self, t: float, reason: str) -> list[Outbound]:
+    def link_lost(self, t: float, reason: str) -> list[Event]:
         """No data is coming (unplugged adapter, silent device): a sensor fault, not a flat battery."""
         if self.analyzer is None:
             return []
@@ -49,12 +60,12 @@ class Pipeline:
         if self.analyzer is not None:
             self.analyzer.time_jump(t, delta_s)
 
-    def tick(self, t: float) -> list[Outbound]:
+    def tick(self, t: float) -> list[Event]:
         if self.analyzer is None:
             return []
         return list(self.analyzer.tick(t))
 
-    def end_of_data(self, t: float) -> list[Outbound]:
+    def end_of_data(self, t: float) -> list[Event]:
         """No reading will follow (a log's end): what is still open is closed and judged.
         A daemon's stop is not this: see BatteryAnalyzer.end_of_data."""
         if self.analyzer is None:
@@ -64,6 +75,26 @@ class Pipeline:
     def reminders(self) -> list[AlertTransition]:
         """Still-active alerts due for re-notification (not transitions: see docs/analysis.md)."""
         return [] if self.analyzer is None else self.analyzer.take_renotifications()
+
+    def export_state(self) -> dict[str, Any] | None:
+        """The analysis state to save across restarts (None: no analysis)."""
+        return None if self.analyzer is None else self.analyzer.export_state()
+
+    def import_state(self, saved: dict[str, Any]) -> None:
+        """Carry on from a saved analysis state; ValueError, KeyError, TypeError or IndexError
+        when it cannot be used."""
+        if self.analyzer is not None:
+            self.analyzer.import_state(saved)
+
+    @property
+    def analysed_last_t(self) -> float | None:
+        """The data time the analysis has reached (restored state included)."""
+        return None if self.analyzer is None else self.analyzer.last_t
+
+    def schedule_replacement(self, battery: str, t: float, note: str) -> bool:
+        """A replacement the owner recorded, applied at the first reading at or after ``t``
+        (a Replaced event then); False when it changes nothing."""
+        return self.analyzer is not None and self.analyzer.schedule_replacement(battery, t, note)
 
     def summary(self, t: float) -> VehicleSummary:
         """The typed health summary at data time ``t`` (no batteries without an analysis)."""

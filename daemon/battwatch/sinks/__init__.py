@@ -12,7 +12,12 @@ if TYPE_CHECKING:
 
 
 class Sink(Protocol):
-    """Called from the main thread only; must never block on the network."""
+    """Called from the main thread only; must never block on the network.
+
+    The router (battwatch.router) also hands a sink the analysis' other events when it has
+    the method for them: ``started(Start)``, ``rested(Rested)``, ``drove(Drive)`` and
+    ``replaced(Replaced)`` (core/events.py).
+    """
 
     name: str
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from battwatch.adapters.outbox import Outbox, Stored
 from battwatch.core import influx_encode as enc
+from battwatch.core.events import Replaced, Rested, Start
 from battwatch.core.influx_health import health_points, projection_points
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.sinks.influx_writers import HTTP_TIMEOUT_S, V2Writer, WriteError, Writer, v1_writer
@@ -80,9 +81,7 @@ class InfluxSink:
         self.tags = enc.fleet_tags(v.id, model=v.model, site=v.site, owner_group=v.owner_group,
                                    extra=self.icfg.tags)
         span_s = self.icfg.window_s
-        self.encoder = enc.ReadingEncoder(
-            v.id, self.tags, span_s=span_s, crank_drop_v=cfg.adc.crank_trigger_mv / 1000.0 or 1.0
-        )
+        self.encoder = enc.ReadingEncoder(v.id, self.tags, span_s=span_s)
         self._projection_day: int | None = None
         self._health_t: float | None = None
         self._alert_since_health = False
@@ -116,12 +115,18 @@ class InfluxSink:
         self._alert_since_health = True
         self._queue.put(_FLUSH)  # alerts go out now, not at the next batch
 
-    def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
+    def started(self, ev: Start) -> None:
+        self._put(enc.to_lines(self.encoder.started(ev)))
+
+    def rested(self, ev: Rested) -> None:
+        self._put(enc.to_lines(self.encoder.rested(ev)))
+
+    def replaced(self, ev: Replaced) -> None:
         """A battery replaced: a point the dashboards mark with an annotation."""
         from battwatch.core.timefmt import iso_utc
 
-        self._put(enc.to_lines([enc.replaced_point(self.tags[enc.TAG_VEHICLE], t, battery, iso_utc(fitted)[:10], note,
-                                                   self.tags)]))
+        self._put(enc.to_lines([enc.replaced_point(self.tags[enc.TAG_VEHICLE], ev.t, ev.battery,
+                                                   iso_utc(ev.fitted)[:10], ev.note, self.tags)]))
         self._queue.put(_FLUSH)
 
     def summary(self, s: HealthSummary) -> None:

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from battwatch.adapters.outbox import Outbox, Stored
 from battwatch.core import mqtt_encode as enc
+from battwatch.core.events import Replaced, Rested, Start
 from battwatch.core.ha_discovery import discovery_messages
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
 from battwatch.core.notification import car_name
+from battwatch.core.windows import WindowAggregator
 
 if TYPE_CHECKING:
     from battwatch.config import Config, MqttConfig
@@ -127,7 +129,7 @@ class MqttSink:
             "events": self.m.qos.events,
             "notify": self.m.qos.notify,
         }
-        self._agg = enc.WindowAggregator(self.m.readings_interval)
+        self._agg = WindowAggregator(self.m.readings_interval)
         self._latest: Reading | None = None
         self._latest_state = ""
         self._last_arrival = time.monotonic()
@@ -412,9 +414,16 @@ class MqttSink:
         """The answer to a replacement command, retained for whoever asked."""
         self._append([enc.replace_answer_message(self.topics, answer, time.time())])
 
-    def replaced(self, t: float, battery: str, fitted: float, note: str) -> None:
+    def replaced(self, ev: Replaced) -> None:
         """A replacement the analysis applied: an event for the collector, a phone sentence."""
-        self._append(enc.replaced_messages(self.topics, t, battery, fitted, note, car=self.car))
+        self._append(enc.replaced_messages(self.topics, ev.t, ev.battery, ev.fitted, ev.note, car=self.car))
+
+    def started(self, ev: Start) -> None:
+        """An engine start as judged: an event the fleet collector writes like the direct path."""
+        self._append([enc.start_message(self.topics, ev)])
+
+    def rested(self, ev: Rested) -> None:
+        self._append([enc.rested_message(self.topics, ev)])
 
     def reminder(self, tr: AlertTransition) -> None:
         """A reminder that an alert is still active (``change`` refreshed): its retained state

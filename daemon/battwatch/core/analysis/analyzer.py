@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from battwatch.core.analysis import summary as summary_mod
 from battwatch.core.analysis.engine import AlertEngine
@@ -30,14 +30,18 @@ from battwatch.core.analysis.state import (
     VehicleTracker,
 )
 from battwatch.core.analysis.trend import TrendFit
+from battwatch.core.events import Drive as DriveEvent
+from battwatch.core.events import Event, Replaced, Rested, Start, StartVerdict
 from battwatch.core.healthsummary import VehicleSummary
-from battwatch.core.model import AlertTransition, Reading
+from battwatch.core.model import AlertTransition, Battery, Reading
+from battwatch.core.tables import interp
 
 if TYPE_CHECKING:
     from battwatch.config import Config
 
 STATE_VERSION: Final = 1
 HOUSEKEEP_S: Final = 3600.0  # reminders are checked at most once an hour of data time
+REST_EVERY_S: Final = 3600.0  # at most one Rested event per battery per hour of data time
 # config_mismatch: this much data time, and this many readings, none of them fitting [ENG]:
 # well inside the 2 h that low_voltage's dead-cell verdict needs, so a 6 V battery is never
 # called a 12 V one with dead cells first
@@ -111,7 +115,12 @@ class BatteryAnalyzer:
         self.state_name = STATE_NAMES[AWAKE]
         self.main_seen = False
         self.own_mode = False  # the pack is judged on its own readings (no 12 V channel seen)
-        self._empty: list[AlertTransition] = []  # returned when nothing happened; never mutated
+        self._empty: list[Event] = []  # returned when nothing happened; never mutated
+        # what the outputs are told besides alerts (starts, rests, drives, replacements), in
+        # the order it happened; handed out before the alerts of the same call
+        self.events: list[Event] = []
+        self.next_rest_main = 0.0  # data time of the next hour a Rested event may go out
+        self.next_rest_sos = 0.0
         self.gaps_seen = 0  # silent stretches in the data so far, the last one in last_gap
         self.last_gap: tuple[float, float] | None = None
         self.battery_cfg = cfg.battery
@@ -122,11 +131,9 @@ class BatteryAnalyzer:
         self.next_replaced = math.inf
         self.fitted: dict[str, float] = {}
         self.fitted_note: dict[str, str] = {}
-        # replacements applied since the caller last looked: (data time, battery, fitted, note)
-        self.replaced_out: list[tuple[float, str, float, str]] = []
 
     # -- what the pipeline calls -----------------------------------------------------------------
-    def feed(self, r: Reading) -> list[AlertTransition]:
+    def feed(self, r: Reading) -> list[Event]:
         # Hot path: a handful of comparisons for a reading of a sleeping car; everything
         # heavier (trends, medians, age) runs at the first reading of a new UTC day.
         # unpacking the NamedTuple is the cheapest way to its fields (model.Reading's order)
@@ -226,6 +233,8 @@ class BatteryAnalyzer:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since)
+                            if t >= self.next_rest_sos:
+                                self._rested("sos", t, s, temp, since)
                         else:
                             sos.unrested(t, t0, s, temp, K_RELAXING)
                     elif st != CRANKING:
@@ -244,11 +253,53 @@ class BatteryAnalyzer:
                         sos.own_step(t, t0, s, temp, since)
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, s, temp, since, known=False)
+                            if t >= self.next_rest_sos:
+                                self._rested("sos", t, s, temp, since)
         elif self.w_sos.seen:
             self._missing(self.w_sos, t)
-        if self.engine.out:
-            return self.engine.take()
+        if self.engine.out or self.events:
+            return self._take()
         return self._empty
+
+    def _take(self) -> list[Event]:
+        """What happened since the last call: events first, then the alerts they led to."""
+        if not self.events:
+            return cast("list[Event]", self.engine.take())
+        out, self.events = self.events, []
+        if self.engine.out:
+            out += self.engine.take()
+        return out
+
+    def _start(self, ev: CrankEvent) -> None:
+        """A start whose outcome is known: judged by the 12 V rules, told to the outputs."""
+        main = self.main
+        cc = self.cfg.main.cranking
+        soc = main.soc  # the charge before the start: the rules judge against this one
+        low_charge = soc is not None and soc < cc.min_soc_pct
+        main.crank(ev)
+        limit = interp(cc.limit_by_temp_c, cc.assumed_temp_c if ev.temp_c is None else ev.temp_c)
+        v = ev.v_min
+        verdict: StartVerdict = ("critical" if ev.failed or v < cc.crit_v else "low charge" if low_charge
+                                 else "below" if v < limit else "ok")
+        tr = self.tracker
+        # the voltage the tracker took after this start, if its drive is the one still open
+        recovery = tr.d_recovery if tr.d_start == ev.t and not ev.failed else None
+        self.events.append(Start(ev.t, self.vehicle, v, ev.v_pre, ev.dip_v, recovery, ev.temp_c, limit, ev.failed,
+                                 ev.restart, low_charge, verdict))
+
+    def _drive(self, d: Drive) -> None:
+        self.main.drive(d)
+        self.events.append(DriveEvent(d.end, self.vehicle, d.start, d.duration_s, d.avg_v, d.max_v, d.charged,
+                                      d.recovery_v))
+
+    def _rested(self, battery: Battery, t: float, v: float, temp: float | None, since: float) -> None:
+        """A rested reading worth telling: the first of each hour of data time."""
+        nxt = (t // REST_EVERY_S + 1.0) * REST_EVERY_S
+        if battery == "main":
+            self.next_rest_main = nxt
+        else:
+            self.next_rest_sos = nxt
+        self.events.append(Rested(t, self.vehicle, battery, v, since, temp))
 
     def _sos_park_end(self, t: float) -> None:
         if self.own_mode:
@@ -279,13 +330,16 @@ class BatteryAnalyzer:
         main = self.main
         main.last_v = v
         if tr.crank_out is not None:
-            main.crank(tr.crank_out)
+            self._start(tr.crank_out)
             tr.crank_out = None
         if tr.drive_out is not None:
-            main.drive(tr.drive_out)
+            self._drive(tr.drive_out)
             tr.drive_out = None
         if st == RESTING:
-            main.rested(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
+            since = t - tr.last_activity  # type: ignore[operator]
+            main.rested(t, t0, v, temp, since)
+            if t >= self.next_rest_main:
+                self._rested("main", t, v, temp, since)
         elif st == ASLEEP:
             main.asleep(t, v, temp, t - tr.last_activity)  # type: ignore[operator]
         elif st >= AWAKE:
@@ -297,31 +351,31 @@ class BatteryAnalyzer:
             self.state = st
             self.state_name = STATE_NAMES[st]
 
-    def link_lost(self, t: float, reason: str) -> list[AlertTransition]:
+    def link_lost(self, t: float, reason: str) -> list[Event]:
         last = self.last_t if self.last_t is not None else t
         # a link that never delivered anything (the adapter missing from the start): the 12 V
         # channel is always wired, so its silence is a sensor fault like an unplug later on
         self.w_main.silent(t, last, reason, expected=self.last_t is None)
         self.w_sos.silent(t, last, reason)
         self.tracker.link_gap()
-        return self.engine.take()
+        return self._take()
 
-    def tick(self, t: float) -> list[AlertTransition]:
+    def tick(self, t: float) -> list[Event]:
         """Time-based work at data time ``t``: a start still open is judged, age, reminders."""
         if t >= self.next_replaced:
             self._replaced_due(t)
         if not self.w_main.faulted:
             oc = self.tracker.settle(t)
             if oc is not None:
-                self.main.crank(oc)
+                self._start(oc)
         if self.last_t is not None and t >= self.day_end:
             self._new_day(t)
         self.main.age(t)
         self.sos.age(t)
         self.engine.housekeep(t)
-        return self.engine.take()
+        return self._take()
 
-    def end_of_data(self, t: float) -> list[AlertTransition]:
+    def end_of_data(self, t: float) -> list[Event]:
         """The readings end here for good (the last row of a replayed log or a report, the
         demo's end): a drive still open is closed and judged like any other, a start still
         open is judged on its voltage, then what ``tick`` does.
@@ -334,10 +388,10 @@ class BatteryAnalyzer:
             tr = self.tracker
             tr.end()
             if tr.crank_out is not None:
-                self.main.crank(tr.crank_out)
+                self._start(tr.crank_out)
                 tr.crank_out = None
             if tr.drive_out is not None:
-                self.main.drive(tr.drive_out)
+                self._drive(tr.drive_out)
                 tr.drive_out = None
         return self.tick(t)
 
@@ -351,9 +405,6 @@ class BatteryAnalyzer:
         apart, has a sensor fault."""
         return UNKNOWN_STATE if self.w_main.active is not None else self.state_name
 
-    def state_of(self, r: Reading) -> str:
-        """The vehicle state of the reading just fed (the analysis is sequential)."""
-        return self.vehicle_state
 
     def take_renotifications(self) -> list[AlertTransition]:
         """Reminders of alerts still active after their period (not transitions; see docs)."""
@@ -434,7 +485,7 @@ class BatteryAnalyzer:
         self.fitted[battery] = when
         self.fitted_note[battery] = note
         self._refit(battery, when, old)
-        self.replaced_out.append((at, battery, when, note))
+        self.events.append(Replaced(at, self.vehicle, "main" if battery == "main" else "sos", when, note))
         return True
 
     def _refit(self, battery: str, when: float, old: MainRules | PackRules | None = None) -> None:
@@ -581,6 +632,8 @@ class BatteryAnalyzer:
         if self.last_t is not None:
             self.day_end = (self.last_t // DAY_S + 1.0) * DAY_S
             self.next_hk = self.last_t + HOUSEKEEP_S
+            # hourly Rested events pick up where the saved analysis left them
+            self.next_rest_main = self.next_rest_sos = (self.last_t // REST_EVERY_S + 1.0) * REST_EVERY_S
         self.engine.load(d["engine"])
         self.tracker.load(d["tracker"])
         self.main.load(d["main"])

@@ -1,0 +1,1 @@
+"""`battwatch report`'s parts: the data it shows, its text and its picture."""
