@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from test_summary_drift import summary_installed
 
-from battwatch.commands.collect import health_summary
+from battwatch.core.fleet_points import health_summary
 from battwatch.core import influx_encode as enc
 from battwatch.core import influx_health as ih
 from battwatch.core.healthsummary import (
@@ -115,7 +115,7 @@ def test_the_direct_and_the_collector_path_write_the_same_health_points(installe
 
 
 def test_a_state_from_a_newer_battwatch_is_refused_with_why() -> None:
-    from battwatch.commands.collect import BadPayload
+    from battwatch.core.fleet_points import BadPayload
 
     body = json.loads(state_payload(HealthSummary(T0, "car-1", SUMMARY)))
     body["summary_version"] = 99

@@ -44,7 +44,8 @@ def _sos_only(cfg: dict[str, object], rows: list[tuple[float, float]]) -> tuple[
     an = build_analyzer(config.from_dict({"vehicle": {"id": "t"}, "battery": {"sos": cfg}}, env={}))
     out: list[AlertTransition] = []
     for t, v in rows:
-        out += an.feed(Reading(t, None, None, None, v, v - 0.002, v + 0.002, 20.0, 60.0))
+        out += [o for o in an.feed(Reading(t, None, None, None, v, v - 0.002, v + 0.002, 20.0, 60.0))
+                if isinstance(o, AlertTransition)]
     return out, build_summary(an, rows[-1][0])[1].remaining
 
 
