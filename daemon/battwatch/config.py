@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from battwatch.analysis_config import AnalysisConfig
 from battwatch.configbase import TOML_TYPED, Check, Pattern, Range, Secret, Section, plain, section, validate
@@ -297,6 +298,10 @@ class InfluxConfig(Section):
 class CollectConfig(Section):
     """``battwatch collect``: MQTT to InfluxDB for a fleet (docs/collect.md)."""
 
+    RETIRED: ClassVar[Mapping[str, str]] = {
+        "rested_every_s": "the cars send their rested readings as events, at most one per battery per hour "
+                          "of data, and the collector writes each: remove the line",
+    }
     # every collector of one fleet uses the same group: the broker gives each message to one
     share_group: Annotated[str, Pattern(r"^[^/#+$\s]+$")] = "battwatch-collectors"
     client_id: str | None = None  # default battwatch-collect-<host name>-<[vehicle] id>

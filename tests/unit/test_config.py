@@ -201,3 +201,12 @@ def test_dates_given_as_text_in_code_still_work() -> None:
     """Scenarios and tests build configurations as dictionaries, where a date may be text."""
     cfg = config.from_dict({"vehicle": {"id": "car"}, "battery": {"main": {"installed": "2019-06-01"}}})
     assert str(cfg.battery.main.installed) == "2019-06-01"
+
+
+def test_a_retired_collector_key_is_refused_with_what_replaced_it() -> None:
+    """[collect] rested_every_s went when the cars began sending rested readings as events: an
+    old collector file names the key and what to do, instead of a bare 'unknown key'."""
+    with pytest.raises(config.ConfigError) as err:
+        config.from_dict({"vehicle": {"id": "collector-1"}, "collect": {"rested_every_s": 3600}}, env={})
+    (problem,) = err.value.problems
+    assert problem.startswith("collect.rested_every_s: no longer a key;") and "remove the line" in problem
