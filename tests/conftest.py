@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # so tests can import helpers/servers as plain modules
+
+# A test run started in the background by a non-interactive shell (`make test &`, nohup) inherits
+# SIGINT ignored, and so would every process the tests start: Ctrl-C tests would then test
+# nothing but the shell. The children get SIGINT as a terminal's foreground process has it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
