@@ -181,7 +181,8 @@ def _worn_12v(swap: bool) -> list[Reading]:
     main-decline's), replaced by a new one on day 110 at 10:00 when ``swap``."""
     import random
 
-    from battwatch.scenarios.catalogue import MILD, _plan, at, commute
+    from battwatch.scenarios.catalogue import at, commute, plan_days
+    from battwatch.scenarios.climate import MILD
     from battwatch.scenarios.engine import simulate
     from battwatch.scenarios.faults import Fault
     from battwatch.scenarios.lead_acid import MainAgeing
@@ -190,7 +191,7 @@ def _worn_12v(swap: bool) -> list[Reading]:
     ageing = MainAgeing(start=day0, end=at(day0, 160), r_factor=1.75, capacity_factor=1.0,
                         soc_ceiling=1.0 - 0.004 * 160, self_discharge_factor=1.0, shape=1.0)
     faults = (Fault("new-battery", at(day0, 110, 10.0)),) if swap else ()
-    plan = _plan(day0, 130, commute(random.Random("worn-12v"), day0, range(130)), MILD, main_ageing=ageing,
+    plan = plan_days(day0, 130, commute(random.Random("worn-12v"), day0, range(130)), MILD, main_ageing=ageing,
                  faults=faults)
     return list(simulate(plan, day0, "worn-12v"))
 

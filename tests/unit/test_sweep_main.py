@@ -269,7 +269,7 @@ def test_healthy_starts_are_never_weak_and_weak_ones_are_found(temp: float) -> N
 def sim_park(cap: float, amps: float, climate: Any, days: int, seed: int) -> tuple[list[tuple[float, str, str, str]], float]:
     """A Monday commute, then parked to the end with ``amps`` extra from the evening key-off:
     (hours after key-off, alert, severity, state) of every transition, and the key-off time."""
-    from battwatch.scenarios.catalogue import DEFAULT_START, _plan, commute
+    from battwatch.scenarios.catalogue import DEFAULT_START, commute, plan_days
     from battwatch.scenarios.engine import simulate
     from battwatch.scenarios.faults import Fault
     from battwatch.scenarios.lead_acid import AgmParams
@@ -278,7 +278,7 @@ def sim_park(cap: float, amps: float, climate: Any, days: int, seed: int) -> tup
     drives = commute(rng, DEFAULT_START, [0])
     key_off = drives[-1].key_off
     faults = (Fault("drain", key_off, value=amps),) if amps > 0 else ()
-    plan = _plan(DEFAULT_START, days, drives, climate, main=AgmParams(capacity_ah=cap), faults=faults)
+    plan = plan_days(DEFAULT_START, days, drives, climate, main=AgmParams(capacity_ah=cap), faults=faults)
     an = analyzer({"capacity_ah": cap})
     out = []
     for r in simulate(plan, DEFAULT_START, f"sweep/{seed}"):
