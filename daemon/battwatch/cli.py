@@ -192,9 +192,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_adc_sim(args: argparse.Namespace) -> int:
-    from battwatch.emulator.adc_sim import run_cli
+    from battwatch.commands.adc_sim import run_adc_sim
 
-    return run_cli(args)
+    return run_adc_sim(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

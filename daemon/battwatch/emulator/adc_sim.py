@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -14,17 +13,13 @@ import tty
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
 
 from battwatch.core.model import (
     FLAG_BOOT,
     FLAG_FAST,
-    FLAG_MAIN_SATURATED,
-    FLAG_SOS_SATURATED,
     Ack,
     Command,
     DeviceTime,
-    Frame,
     Hello,
     Reading,
 )
@@ -36,9 +31,7 @@ from battwatch.core.protocol import (
     encode_time,
     parse_command,
 )
-
-if TYPE_CHECKING:
-    from battwatch.core.csvlog import RowParser
+from battwatch.emulator.frames import FrameWindow, corrupt, frame_window_s, reading_to_frame
 
 logger = logging.getLogger(__name__)
 
@@ -48,86 +41,6 @@ BOOT_UPTIME_MS = 5_000  # a real board needs a few seconds before its first fram
 TIME_EVERY = 60  # frames between BWT clock frames, like a board with an RTC sending once a minute
 RATE_MIN_HZ, RATE_MAX_HZ = 0.01, 100.0  # RATE and FAST limits of protocol.md
 FAST_MAX_S = 600.0
-
-
-def _mv(v: float | None) -> int | None:
-    return None if v is None else int(round(v * 1000))
-
-
-def reading_to_frame(r: Reading, seq: int, uptime_ms: int, window_ms: int, flags: int) -> Frame:
-    return Frame(
-        seq & 0xFFFFFFFF, uptime_ms, window_ms,
-        _mv(r.main_v), _mv(r.main_min_v), _mv(r.main_max_v),
-        _mv(r.sos_v), _mv(r.sos_min_v), _mv(r.sos_max_v),
-        None if r.temp_c is None else int(round(r.temp_c * 10)),
-        flags,
-    )
-
-
-def corrupt(line: bytes, rng: random.Random) -> bytes:
-    """One kind of line damage a real cable produces: a flipped byte, a cut, or noise."""
-    kind = rng.randrange(3)
-    if kind == 0 and len(line) > 8:
-        i = rng.randrange(1, len(line) - 7)
-        return line[:i] + bytes([line[i] ^ 0x04]) + line[i + 1 :]
-    if kind == 1:
-        return line[: rng.randrange(2, max(3, len(line) - 6))] + b"\r\n"
-    return bytes(rng.randrange(33, 127) for _ in range(rng.randrange(5, 40))) + b"\r\n"
-
-
-class _Window:
-    """Rows of the data gathered into one frame (a frame rate below the data's own)."""
-
-    __slots__ = ("rows", "window_s", "t", "fast", "m_sum", "m_w", "m_min", "m_max",
-                 "s_sum", "s_w", "s_min", "s_max", "temp", "flags")
-
-    def __init__(self, fast: bool) -> None:
-        self.rows = 0
-        self.window_s = 0.0
-        self.t = 0.0
-        self.fast = fast
-        self.m_sum = self.m_w = self.s_sum = self.s_w = 0.0
-        self.m_min: float | None = None
-        self.m_max: float | None = None
-        self.s_min: float | None = None
-        self.s_max: float | None = None
-        self.temp: float | None = None
-        self.flags = 0
-
-    def add(self, r: Reading, w: float) -> None:
-        self.rows += 1
-        self.window_s += w
-        self.t = r.t
-        if r.main_v is not None:
-            self.m_sum += r.main_v * w
-            self.m_w += w
-            lo = r.main_v if r.main_min_v is None else r.main_min_v
-            hi = r.main_v if r.main_max_v is None else r.main_max_v
-            self.m_min = lo if self.m_min is None else min(self.m_min, lo)
-            self.m_max = hi if self.m_max is None else max(self.m_max, hi)
-        if r.sos_v is not None:
-            self.s_sum += r.sos_v * w
-            self.s_w += w
-            lo = r.sos_v if r.sos_min_v is None else r.sos_min_v
-            hi = r.sos_v if r.sos_max_v is None else r.sos_max_v
-            self.s_min = lo if self.s_min is None else min(self.s_min, lo)
-            self.s_max = hi if self.s_max is None else max(self.s_max, hi)
-        if r.temp_c is not None:
-            self.temp = r.temp_c
-        self.flags |= r.flags & (FLAG_MAIN_SATURATED | FLAG_SOS_SATURATED)
-
-    def reading(self) -> Reading:
-        """The window as one reading: time-weighted mean, lowest minimum, highest maximum."""
-        main = self.m_sum / self.m_w if self.m_w > 0 else None
-        sos = self.s_sum / self.s_w if self.s_w > 0 else None
-        return Reading(self.t, main, self.m_min, self.m_max, sos, self.s_min, self.s_max, self.temp,
-                       self.window_s, None, self.flags)
-
-
-def frame_window_s(period_s: float, row_s: float) -> float:
-    """The window of the frames the emulator sends for a frame period, from rows ``row_s``
-    long: whole rows, as many as come closest to the period (at least one)."""
-    return row_s * max(1, math.ceil(period_s / row_s - 0.5 - 1e-9))
 
 
 class AdcEmulator:
@@ -473,7 +386,7 @@ class AdcEmulator:
         got = self.delivered_hz(asked_hz)
         return f"{got:g}" if got < asked_hz * 0.999 else ""
 
-    def _frame(self, win: _Window, seq: int) -> None:
+    def _frame(self, win: FrameWindow, seq: int) -> None:
         """Send one window as a frame (or lose it, unplugged, as a real board's would be)."""
         if not self._plugged.is_set():
             return
@@ -500,7 +413,7 @@ class AdcEmulator:
         prev_t: float | None = None
         seq = 0
         self._since_time = TIME_EVERY
-        win: _Window | None = None
+        win: FrameWindow | None = None
         while self.wait_hello and "HELLO" not in self.commands and not self.stop_event.is_set():
             if not self.reader_attached():
                 self.stop_event.wait(0.05)  # a hung-up port reads as ready: do not spin on it
@@ -541,7 +454,7 @@ class AdcEmulator:
                 seq += 1
                 win = None
             if win is None:
-                win = _Window(fast)
+                win = FrameWindow(fast)
             win.add(r, w)
             period = 1.0 / (self.fast_rate_hz if fast else self.base_rate_hz)
             if win.window_s + w / 2 >= period - 1e-9:
@@ -575,179 +488,3 @@ def _numbers(args: tuple[str, ...], n: int) -> tuple[float, ...] | None:
     except ValueError:
         return None
     return out if all(math.isfinite(x) for x in out) else None
-
-
-class SimError(Exception):
-    """A problem with adc-sim's arguments or input, shown as one line."""
-
-
-def _readings_for(args: argparse.Namespace) -> Iterable[Reading]:
-    csv_path = args.csv
-    if csv_path:
-        return _csv_readings(Path(csv_path))
-    from battwatch import scenarios
-
-    return scenarios.generate(args.scenario, seed=args.seed)
-
-
-def _csv_readings(path: Path) -> Iterator[Reading]:
-    """Good rows of a log; bad rows are skipped with a warning, like replay does.
-
-    The header is read here, before the emulator starts, so a file that cannot be used at
-    all is a one-line error and not a failure on the emulator's thread."""
-    import csv
-
-    from battwatch.core.csvlog import CsvFormatError, RowParser
-    from battwatch.replay import open_log
-
-    damage: list[str] = []
-    try:
-        fh = open_log(path, damage)
-    except OSError as e:
-        raise SimError(f"{path}: {e.strerror or e}") from None
-    reader = csv.reader(fh)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise SimError(f"{path}: empty file (a CSV log starts with a header line)")
-        parser = RowParser(header)
-    except (CsvFormatError, csv.Error, UnicodeError) as e:
-        fh.close()
-        raise SimError(f"{path}:{reader.line_num}: {e}") from None
-    except SimError:
-        fh.close()
-        raise
-    return _csv_rows(path, fh, reader, parser, damage)
-
-
-def _csv_rows(path: Path, fh: TextIO, reader: Any, parser: RowParser, damage: list[str]) -> Iterator[Reading]:
-    import csv
-    import sys
-
-    from battwatch.core.csvlog import RowError
-    from battwatch.replay import damage_note
-
-    with fh:
-        while True:
-            try:
-                row = next(reader, None)
-            except csv.Error as e:  # a NUL byte, an unterminated quote at the end: skip it
-                print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
-                continue
-            if row is None:
-                if damage:
-                    print(f"adc-sim: {damage_note(str(path), damage)}", file=sys.stderr)
-                return
-            if not row:
-                continue
-            try:
-                yield parser.parse(row)
-            except RowError as e:
-                print(f"adc-sim: {path}:{reader.line_num}: row skipped: {e}", file=sys.stderr)
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    """Every number and path adc-sim takes, checked before anything starts."""
-
-    def number(name: str, value: float | None, lo: float, hi: float = math.inf) -> None:
-        if value is not None and not (math.isfinite(value) and lo <= value <= hi):
-            span = f"at least {lo:g}" if hi == math.inf else f"{lo:g} to {hi:g}"
-            raise SimError(f"--{name} {value:g}: expected a number {span}")
-
-    number("speed", args.speed, 0.0)
-    number("noise", args.noise, 0.0, 1.0)
-    number("unplug-after", args.unplug_after, 0.0)
-    number("unplug-for", args.unplug_for, 0.0)
-    if args.csv and not Path(args.csv).is_file():
-        raise SimError(f"{args.csv}: no such file")
-    if args.link:
-        link = Path(args.link)
-        if not link.parent.is_dir():
-            raise SimError(f"--link {link}: directory {link.parent} does not exist")
-        if (link.exists() or link.is_symlink()) and not link.is_symlink():
-            raise SimError(f"--link {link}: exists and is not a symlink; refusing to replace it")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``battwatch adc-sim``: serve until the data ends (with --exit-at-end) or a signal."""
-    import signal
-    import sys
-
-    from battwatch import scenarios
-
-    if args.list_scenarios:
-        for name in scenarios.names():
-            print(f"{name:28} {scenarios.describe(name).splitlines()[0]}")
-        return 0
-    name = args.scenario
-    if name and name not in scenarios.names():
-        print(f"adc-sim: unknown scenario {name!r}; try --list-scenarios", file=sys.stderr)
-        return 2
-    link = Path(args.link) if args.link else None
-    try:
-        _check_args(args)
-        readings = _readings_for(args)
-        emu = AdcEmulator(
-            readings,
-            speed=float(args.speed),
-            link=link,
-            noise=float(args.noise),
-            seed=int(args.seed),
-            wait_hello=bool(args.wait_hello),
-            clock=not args.no_clock,
-        )
-    except SimError as e:
-        print(f"adc-sim: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # no pty left, a link directory that is not writable
-        where = f" {e.filename}" if e.filename else ""
-        print(f"adc-sim: cannot set up the pseudo-terminal{where}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"adc-sim: serving on {emu.device_path}" + (f" (link {link})" if link else ""), flush=True)
-    stop = threading.Event()
-
-    def on_signal(sig: int, frame: object) -> None:
-        if sig == signal.SIGUSR1:
-            emu.unplug()
-        elif sig == signal.SIGUSR2:
-            emu.replug()
-        else:
-            stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, on_signal)
-    errors: list[str] = []
-
-    def run() -> None:
-        try:
-            emu.run()
-        except Exception as e:  # noqa: BLE001 - reported as one line; the main thread exits 2
-            errors.append(f"{type(e).__name__}: {e}" if not isinstance(e, SimError | OSError) else str(e))
-            stop.set()
-
-    th = threading.Thread(target=run, name="adc-sim", daemon=True)
-    th.start()
-    unplug_after = args.unplug_after
-    if unplug_after is not None:
-        def script() -> None:
-            if not stop.wait(unplug_after):
-                emu.unplug()
-                if not stop.wait(float(args.unplug_for)):
-                    emu.replug()
-
-        threading.Thread(target=script, daemon=True).start()
-    exit_at_end = bool(args.exit_at_end)
-    while not stop.is_set():
-        if exit_at_end and emu.done.is_set():
-            break
-        stop.wait(0.2)  # wakes for signals; the emulator thread does the work
-    emu.close()
-    th.join(2)
-    if errors:
-        print(f"adc-sim: {errors[0]}", file=sys.stderr)
-        return 2
-    print(
-        f"adc-sim: {emu.frames_written} frames written, {emu.corrupted} damaged on purpose",
-        file=sys.stderr,
-    )
-    return 0
