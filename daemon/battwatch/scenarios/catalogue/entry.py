@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from battwatch.scenarios.backup import PackAgeing, PackParams
-from battwatch.scenarios.climate import DAY_S, Climate
+from battwatch.scenarios.climate import DAY_S, MILD, Climate
 from battwatch.scenarios.engine import Plan, Windowing
 from battwatch.scenarios.faults import Artefact, Fault
 from battwatch.scenarios.lead_acid import AgmParams, MainAgeing
@@ -88,3 +88,9 @@ def plan_days(
 
 def drives_on(drives: list[Drive], day0: float, day: int) -> list[Drive]:
     return [d for d in drives if at(day0, day) <= d.crank < at(day0, day + 1)]
+
+
+def mild_week(rng: random.Random, day0: float) -> Plan:
+    """A week of commuting in mild weather with the default batteries: the plan of every scenario
+    whose point is in its settings (an installation date) or in what a healthy car does anyway."""
+    return plan_days(day0, 7, commute(rng, day0, range(7)), MILD)

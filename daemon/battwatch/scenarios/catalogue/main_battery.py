@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from battwatch.scenarios.catalogue.entry import Scenario, at, commute, drives_on, plan_days
+from battwatch.scenarios.catalogue.entry import Scenario, at, commute, drives_on, mild_week, plan_days
 from battwatch.scenarios.climate import COLD_WINTER, MILD, TEMPERATE
 from battwatch.scenarios.engine import Plan, Windowing
 from battwatch.scenarios.faults import Fault
@@ -62,9 +62,6 @@ def main_undercharging(rng: random.Random, day0: float) -> Plan:
     # From day 1 the alternator delivers at most 22 A against ~28 A of running load.
     return plan_days(day0, 3, drives, MILD, faults=(Fault("weak-alternator", at(day0, 1), value=22.0),))
 
-
-def main_smart_alternator(rng: random.Random, day0: float) -> Plan:
-    return plan_days(day0, 7, commute(rng, day0, range(7)), MILD)
 
 
 def main_overvoltage(rng: random.Random, day0: float) -> Plan:
@@ -186,7 +183,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("main:undercharging",),
     ),
     Scenario(
-        "main-smart-alternator", main_smart_alternator,
+        "main-smart-alternator", mild_week,
         "A week of commuting with healthy BMW intelligent charging: 12.5-13.0 V most of the "
         "time with bursts to 14.4-14.8 V, drive averages 13.0-13.6 V.",
         (), ("main-undercharging",),

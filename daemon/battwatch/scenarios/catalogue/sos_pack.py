@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from battwatch.scenarios.backup import LI_ION, LIFEPO4, PackAgeing, PackParams
-from battwatch.scenarios.catalogue.entry import DEFAULT_START, Scenario, at, commute, plan_days
+from battwatch.scenarios.catalogue.entry import DEFAULT_START, Scenario, at, commute, mild_week, plan_days
 from battwatch.scenarios.climate import DAY_S, HOT_AND_COLD, HOT_SOUTH, MILD, TEMPERATE
 from battwatch.scenarios.engine import Plan
 from battwatch.scenarios.faults import Fault
@@ -109,9 +109,6 @@ def sos_hot_long_park(rng: random.Random, day0: float) -> Plan:
     return plan_days(day0, 63, commute(rng, day0, days), HOT_SOUTH, main=main, pack=pack)
 
 
-def sos_age_overdue(rng: random.Random, day0: float) -> Plan:
-    return plan_days(day0, 7, commute(rng, day0, range(7)), MILD)
-
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -204,7 +201,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (), ("sos-self-discharge", "sos-low-voltage"),
     ),
     Scenario(
-        "sos-age-overdue", sos_age_overdue,
+        "sos-age-overdue", mild_week,
         "A week of healthy commuting with an SOS pack installed on 2018-01-10: 6.99 years old at "
         "the start, inside its 4-7 year window, and past its end on day 4.",
         ("sos:age",), sos_installed="2018-01-10",

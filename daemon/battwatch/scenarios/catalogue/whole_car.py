@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from battwatch.scenarios.catalogue.entry import Scenario, commute, plan_days
-from battwatch.scenarios.climate import MILD, TEMPERATE
+from battwatch.scenarios.catalogue.entry import Scenario, commute, mild_week, plan_days
+from battwatch.scenarios.climate import TEMPERATE
 from battwatch.scenarios.engine import Plan
 
 
@@ -14,9 +14,6 @@ def long_healthy_year(rng: random.Random, day0: float) -> Plan:
     days = [d for d in range(365) if d not in holiday]
     return plan_days(day0, 365, commute(rng, day0, days), TEMPERATE)
 
-
-def age_old_batteries(rng: random.Random, day0: float) -> Plan:
-    return plan_days(day0, 7, commute(rng, day0, range(7)), MILD)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -27,7 +24,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (), ("main-decline", "sos-decline"),
     ),
     Scenario(
-        "age-old-batteries", age_old_batteries,
+        "age-old-batteries", mild_week,
         "A week of healthy commuting; the 12 V battery was installed in October 2018 and the "
         "SOS pack in March 2019, so both are past five years.",
         ("main:age", "sos:age"), main_installed="2018-10-01", sos_installed="2019-03-01",
