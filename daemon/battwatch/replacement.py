@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -12,6 +14,8 @@ from battwatch.core.timefmt import iso_utc, parse_time
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
     from battwatch.config import Config
+
+logger = logging.getLogger(__name__)
 
 BATTERIES: Final = ("main", "sos")
 NAMES: Final = {"main": "12 V battery", "sos": "SOS backup battery"}
@@ -121,6 +125,41 @@ def parse_command(payload: bytes) -> dict[str, Any]:
         raise ReplacementError(f"battery: required ({', '.join(BATTERIES)})")
     return body
 
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceCommand:
+    """A replacement asked for over MQTT (the Home Assistant button): raw payload, wall time."""
+
+    payload: bytes
+    received: float
+
+
+def answer_command(store: Store, cfg: Config, cmd: ReplaceCommand, counts: dict[str, int]) -> dict[str, Any]:
+    """A replacement asked for over MQTT, checked as the CLI checks it and recorded: the answer
+    to publish. ``counts`` (received, refused) are the daemon's, shown in its summary."""
+    counts["received"] += 1
+    answer: dict[str, Any] = {"received": datetime.fromtimestamp(cmd.received, UTC).isoformat()}
+    try:
+        body = parse_command(cmd.payload)
+        answer["battery"] = body["battery"]
+        rep = Replacement(body["battery"], parse_when(body.get("date"), cmd.received),
+                          clean_note(body.get("note")), "mqtt")
+        new, notes = check(store, cfg, rep)
+        if new:
+            store.record_replacement(rep.battery, rep.t, rep.note, rep.source, cmd.received)
+        answer.update(result="recorded" if new else "already recorded", note=rep.note,
+                      fitted=datetime.fromtimestamp(rep.t, UTC).date().isoformat(), fitted_t=rep.t, notes=notes)
+    except ReplacementError as e:
+        counts["refused"] += 1
+        logger.warning("replacement command refused (%d so far): %s", counts["refused"], e)
+        answer.update(result="refused", error=str(e))
+    except sqlite3.Error as e:  # a full or failing disk: the owner must hear it was not kept
+        counts["refused"] += 1
+        logger.error("replacement command not stored (%d refused so far): %s", counts["refused"], e)
+        answer.update(result="not stored",
+                      error=f"the store could not record it ({e}); send it again once the store's disk has room")
+    return answer
 
 def run_replaced(args: Any) -> int:
     """``battwatch replaced``: record a new battery in the store; 0 recorded (or already), 2 refused."""

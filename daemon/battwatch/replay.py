@@ -303,7 +303,8 @@ def replay_file(
     Their outbox lives in ``store_dir`` (default: the configured store path).
     """
     from battwatch.adapters.clock import HostClock
-    from battwatch.app import Retention, build_pipeline, open_store
+    from battwatch.parts import build_pipeline, open_store
+    from battwatch.retention import Retention
     from battwatch.sinks import build_sinks
 
     logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)

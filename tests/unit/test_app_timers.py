@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 from battwatch import config
-from battwatch.app import REPLACED_POLL_S, TICK_S, App, PollReplaced
+from battwatch.app import App
 from battwatch.core.model import Tick
+from battwatch.timers import REPLACED_POLL_S, TICK_S, PollReplaced
 
 
 def _app(tmp_path: Path, **kw: object) -> App:
@@ -18,15 +19,15 @@ def _app(tmp_path: Path, **kw: object) -> App:
 def test_tick_and_replacement_look_come_when_due_and_once(tmp_path: Path) -> None:
     app = _app(tmp_path)
     try:
-        assert app._due() is None  # before run(): nothing is due
+        assert app.timers.due() is None  # before run(): nothing is due
         now = time.monotonic()
-        app._next_tick, app._next_poll = now - 1.0, now - 1.0
-        first = app._due()
+        app.timers.next_tick, app.timers.next_poll = now - 1.0, now - 1.0
+        first = app.timers.due()
         assert isinstance(first, Tick) and abs(first.t - time.time()) < 60
-        assert app._next_tick >= now + TICK_S
-        assert isinstance(app._due(), PollReplaced)  # both were due: the look follows the tick
-        assert app._next_poll >= now + REPLACED_POLL_S
-        assert app._due() is None  # each came once, however late the loop was
+        assert app.timers.next_tick >= now + TICK_S
+        assert isinstance(app.timers.due(), PollReplaced)  # both were due: the look follows the tick
+        assert app.timers.next_poll >= now + REPLACED_POLL_S
+        assert app.timers.due() is None  # each came once, however late the loop was
     finally:
         app.store.close()
 
@@ -34,8 +35,8 @@ def test_tick_and_replacement_look_come_when_due_and_once(tmp_path: Path) -> Non
 def test_no_housekeeping_without_the_scheduler(tmp_path: Path) -> None:
     app = _app(tmp_path, use_scheduler=False)
     try:
-        app._next_tick = app._next_poll = time.monotonic() - 1.0
-        assert app._due() is None
+        app.timers.next_tick = app.timers.next_poll = time.monotonic() - 1.0
+        assert app.timers.due() is None
     finally:
         app.store.close()
 
