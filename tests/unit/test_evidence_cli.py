@@ -180,3 +180,18 @@ def test_status_lists_an_easing_as_eased(battwatch_bin: str, tmp_path: Path, rec
     assert "eased" in [e["change"] for e in events]
     text = _run(battwatch_bin, "status", "-c", str(cfg)).stdout
     assert re.search(r"^  \S+ \S+ UTC sos/low_voltage warning eased: ", text, re.M), text
+
+
+def test_status_after_a_stored_replay_names_the_drive_still_under_way(battwatch_bin: str, tmp_path: Path) -> None:
+    """`replay --store` keeps a log's last drive open for the next part: status must not say
+    there was no drive when the workshop log is one 78-minute drive."""
+    rows, _ = _drive(T0, 78)
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, store)
+    assert _run(battwatch_bin, "replay", "-c", str(cfg), str(_write(tmp_path / "one.csv", rows)),
+                "--store", str(store)).returncode == 0
+    main = json.loads(_run(battwatch_bin, "status", "-c", str(cfg), "--json").stdout)["batteries"]["main"]
+    assert main["health"] == "unknown"
+    assert "no drive of" not in main["health_reason"], main["health_reason"]
+    assert main["health_reason"].endswith("no engine start, and the drive under way (78 min so far) is judged "
+                                          "when it ends"), main["health_reason"]

@@ -124,7 +124,8 @@ def _battery(b: BatterySummary | None, kind: str, cfg: Any) -> dict[str, Any]:
     if kind == "main" and battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
     elif battery_cfg is not None:
-        out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {getattr(battery_cfg, 'cells', '?')} cells"
+        cells = getattr(battery_cfg, "cells", "?")
+        out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {cells} cell{'' if cells == 1 else 's'}"
     if b is not None and kind == "sos" and any(a.alert == "step_drop" and a.severity == "critical" for a in b.alerts):
         # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
         out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"

@@ -59,6 +59,19 @@ def _headline(fig: Any, title: str, subtitle: str) -> float:
     return y - 0.011
 
 
+def default_title(data: ReportData) -> str:
+    """"car: 2025-01-06 to 2025-01-13  (7.0 days, 1,433 readings, 12 engine starts)"."""
+    assert data.start is not None and data.end is not None
+    span = duration_text(data.end - data.start)
+    if data.log_start is not None and data.start > data.log_start:
+        what = f"the last {span} of a {duration_text(data.end - data.log_start)} log"
+    else:
+        what = f"{span}, {data.readings:,} readings"
+    # a log without the 12 V channel has no engine starts to count, not zero of them
+    starts = f", {count_of(len(data.starts), 'engine start')}" if data.main_line else ""
+    return f"{data.vehicle}: {day_text(data.start)} to {day_text(data.end)}  ({what}{starts})"
+
+
 def draw_report(data: ReportData, title: str | None = None) -> Any:
     """The report's matplotlib figure (see plot_report); the caller closes it."""
     import matplotlib
@@ -82,15 +95,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
     # a channel the log does not have gets no panel
     has_main, has_sos = bool(data.main_line), bool(data.sos_line) or not data.main_line
     fig = plt.figure(figsize=(16, 10 if has_main and has_sos else 7.5), dpi=100)
-    if title is None:
-        span = duration_text(data.end - data.start)
-        if data.log_start is not None and data.start > data.log_start:
-            what = f"the last {span} of a {duration_text(data.end - data.log_start)} log"
-        else:
-            what = f"{span}, {data.readings:,} readings"
-        title = (f"{data.vehicle}: {day_text(data.start)} to {day_text(data.end)}  ({what}, "
-                 f"{count_of(len(data.starts), 'engine start')})")
-    top = _headline(fig, title, verdict(data))
+    top = _headline(fig, default_title(data) if title is None else title, verdict(data))
     ratios = [r for r, keep in ((4.2, has_main), (3.2, has_sos)) if keep] + [0.9 + 0.3 * max(len(rows), 1)]
     gs = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.07,
                           left=0.095, right=0.775, top=top, bottom=0.065 * 10 / fig.get_figheight())

@@ -298,11 +298,43 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> Brief:
     return Brief(f"{channel} channel{seen}: {_FAULT_HEAD.get(kind, kind)} (the sensor, not the battery)", CHECK_TAP)
 
 
+# What to change when a channel's readings cannot be the configured battery's: battwatch
+# judges 12 V starter batteries only, so for the 12 V channel it is the divider's calibration
+MISMATCH_KEYS: Final = {
+    "main": "If it is 12 V, check [adc.calibration.main] gain",
+    "sos": "Set [battery.sos] chemistry and cells",
+}
+
+
+def _configured(c: dict[str, Any]) -> str:
+    """"a 12 V starter battery" or "the configured 4 NiMH cells" (its nominal voltage left out)."""
+    words = str(c["configured"]).split(",")[0]
+    return words if words.startswith(("a ", "an ")) else f"the configured {words}"
+
+
+def _look_alike(battery: str, alike: Any) -> str | None:
+    """The likeliest battery the readings fit: "a 6 V battery", "1 Li-ion cell"."""
+    if not alike:
+        return None
+    chem, n, nominal = alike[0]
+    if battery == "main":
+        return f"a {float(nominal):g} V battery"
+    return f"{int(n)} {chem} cell{'s' if int(n) > 1 else ''}"
+
+
 def config_mismatch(sev: int, c: dict[str, Any]) -> Brief:
+    battery = str(c.get("battery", ""))
     if sev == NONE:
-        return Brief(f"Readings fit the configured {c['configured']} again", NO_ACTION)
-    return Brief(f"Readings of {float(c['lo']):.2f}-{float(c['hi']):.2f} V cannot come from the configured "
-                 f"{c['configured']}", "Correct the battery in the configuration")
+        return Brief(f"Readings fit {_configured(c)} again", NO_ACTION)
+    seen = f"Readings of {float(c['lo']):.2f}-{float(c['hi']):.2f} V"
+    alike = _look_alike(battery, c.get("alike"))
+    if alike is None:
+        head = f"{seen} cannot come from {_configured(c)}"
+    elif battery == "main":
+        head = f"{seen} look like {alike}, not a 12 V one"
+    else:
+        head = f"{seen} look like {alike}, not {_configured(c)}"
+    return Brief(head, MISMATCH_KEYS.get(battery, "Correct the battery in the configuration"))
 
 
 def replaced_hint(sev: int, c: dict[str, Any]) -> Brief:
