@@ -166,6 +166,17 @@ def test_a_configuration_problem_names_what_the_data_look_like_and_the_key(
     assert "configured a" not in back.headline
 
 
+def test_an_eased_pack_reads_whole_on_the_phone() -> None:
+    """sos-low-voltage-recovery's easing to warning: the level that ends the warning is said
+    whole, not "still under the 5.04 V that ends the…"."""
+    ctx = {"info": 5.12, "warn": 4.88, "crit": 4.4, "info_clear": 5.2, "warn_clear": 5.04, "crit_clear": 4.72,
+           "v": 4.92, "raw": 4.90, "temp": 10.4, "ref": 20.0, "cells": 4, "chem": "nimh", "clear": 5.2}
+    n = notification(_transition("sos/low_voltage", ctx, "warning", "eased"), car_name("x1", "BMW X1 F48"))
+    assert n.title == "Eased to warning: SOS backup battery, BMW X1 F48"
+    assert "…" not in n.text and "5.04 V that ends the warning" in n.text, n.text
+    assert n.text.endswith(f"{briefs.PLAN_SOS}."), n.text
+
+
 def test_a_critical_is_never_replaced_by_another_alerts_info() -> None:
     crit = _transition("sos/low_voltage", CONTEXTS["sos/low_voltage"][0], "critical", "raised")
     info = _transition("sos/decline", CONTEXTS["sos/decline"][0], "info", "raised")

@@ -55,8 +55,8 @@ def _limit(sev: int, c: dict[str, Any]) -> float | None:
 
 
 def _held(value: float, sev: int, c: dict[str, Any], *, low: bool, digits: int = 2, unit: str = "V") -> str:
-    """"below the 4.88 V warning level", or, inside the hysteresis, "still under the 4.93 V
-    that ends the warning"."""
+    """"below the 4.88 V warning level", or, inside the hysteresis, "under the 4.93 V that
+    ends the warning" (short: an eased alert's phone text must keep the action whole)."""
     lim = _limit(sev, c)
     if lim is None:
         return ""
@@ -67,7 +67,7 @@ def _held(value: float, sev: int, c: dict[str, Any], *, low: bool, digits: int =
     clear = _f(c, "crit_clear" if sev == CRITICAL else "warn_clear" if sev == WARNING else "info_clear")
     if clear is None:
         return f", near the {lim:.{digits}f} {unit} {name} level"
-    return f", still {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {name}"
+    return f", {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {name}"
 
 
 def _volts(raw: float, corrected: float | None, temp: float | None, ref: float | None) -> str:
