@@ -12,7 +12,7 @@ from battwatch.core.model import Health
 from battwatch.replay import replay_file
 from battwatch.report.data import collect_report
 from battwatch.report.plot import default_title
-from battwatch.report.text import format_summary
+from battwatch.report.text import format_summary, quiet_words, verdict
 
 T0 = 1_735_725_600  # 2025-01-01 10:00 UTC
 LI1 = {"sos": {"chemistry": "li-ion", "cells": 1}}
@@ -85,3 +85,18 @@ def test_an_unknown_remaining_life_says_what_is_missing() -> None:
                               remaining=Remaining(0.01, "trend", text="due now (by the trend of ...)"))
     assert life_words(by_trend) == "due now (by the trend of ...)"
     assert "latest readings" in trend_gap_words(by_trend)
+
+
+def test_a_log_with_no_verdict_is_no_all_clear_in_the_picture(tmp_path: Path) -> None:
+    """Class 5 in the picture: a one-hour bench discharge judges nothing, so its empty alert row
+    is not a green "no alerts", and the headline keeps to the verdicts."""
+    log = tmp_path / "bench.csv"
+    log.write_text("time,sos_v\n" + "".join(f"{T0 + 60 * i},{4.20 - 0.9 * i / 60:.4f}\n" for i in range(61)))
+    data = collect_report(log, _cfg(tmp_path, **LI1))
+    words, good = quiet_words(data)
+    assert not good and "nothing judged" in words, words
+    head = verdict(data)
+    assert "SOS pack: unknown: no rested reading yet" in head and head.endswith(", remaining life unknown"), head
+    healthy = tmp_path / "healthy.csv"
+    healthy.write_text("time,main_v\n" + "".join(f"{T0 + 600 * i},12.70\n" for i in range(60)))
+    assert quiet_words(collect_report(healthy, _cfg(tmp_path))) == ("no alerts", True)

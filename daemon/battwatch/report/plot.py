@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from battwatch.report.data import ALERT_ORDER, BATTERY_LABEL, DAY_S, AlertSpan, ReportData
-from battwatch.report.text import chemistry_label, count_of, day_text, duration_text, verdict
+from battwatch.report.text import chemistry_label, count_of, day_text, duration_text, quiet_words, verdict
 
 STATE_COLOURS = {"asleep": "#e8eef7", "resting": "#d9ecd9", "awake": "#fff1c9", "running": "#f7d3c7"}
 SEVERITY_COLOURS = {"info": "#6fa8dc", "warning": "#f0a030", "critical": "#d03030"}
@@ -431,8 +431,9 @@ def _timeline(ax: Any, data: ReportData, rows: list[tuple[str, str]], x: Callabl
     handles.append(Line2D([], [], ls="none", marker=">", color="black", ms=6, label="still active at the end"))
     if not rows:
         ax.set_yticks([])
-        ax.text(0.5, 0.5, "no alerts", transform=ax.transAxes, ha="center", va="center", fontsize=12,
-                color="#2e7d32", fontweight="bold")
+        words, good = quiet_words(data)
+        ax.text(0.5, 0.5, words, transform=ax.transAxes, ha="center", va="center", fontsize=12,
+                color="#2e7d32" if good else "#616161", fontweight="bold")
         return handles
     lo, hi = ax.get_xlim()
     min_w = (hi - lo) / 400.0  # a brief alert stays visible

@@ -37,6 +37,20 @@ def chemistry_label(chem: str) -> str:
     return {"nimh": "NiMH", "li-ion": "Li-ion", "lifepo4": "LiFePO4"}.get(chem, chem)
 
 
+def quiet_words(data: ReportData) -> tuple[str, bool]:
+    """The alert row of a log that raised none, and whether it is good news: a green "no
+    alerts" only where a battery was judged; with no verdict at all it is no all-clear."""
+    s = data.summary
+    judged = s is not None and any(b.health.word != "unknown" for b in s.batteries() if b.channel_seen)
+    return ("no alerts", True) if judged else ("no alerts, but nothing judged yet (health unknown)", False)
+
+
+def _life_short(b: BatterySummary | None) -> str:
+    """The picture's headline keeps the analysis' estimate; why there is none is in the text."""
+    text = None if b is None else b.remaining.text
+    return "remaining life unknown" if text is None else f"remaining life: {text}"
+
+
 def verdict(data: ReportData) -> str:
     """One line for the picture's title: what needs doing, and how long each battery has left."""
     parts = []
@@ -45,7 +59,7 @@ def verdict(data: ReportData) -> str:
         if not line:
             parts.append(f"{name}: no readings")
         else:
-            parts.append(f"{name}: {_health(part)}, {_life(part)}")
+            parts.append(f"{name}: {_health(part)}, {_life_short(part)}")
     return " · ".join(parts)
 
 
