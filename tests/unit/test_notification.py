@@ -175,6 +175,8 @@ def test_an_eased_pack_reads_whole_on_the_phone() -> None:
     assert n.title == "Eased to warning: SOS backup battery, BMW X1 F48"
     assert "…" not in n.text and "5.04 V that ends the warning" in n.text, n.text
     assert n.text.endswith(f"{briefs.PLAN_SOS}."), n.text
+    held = briefs.brief("sos", "low_voltage", briefs.CRITICAL, {**ctx, "v": 4.60})
+    assert held.headline.endswith("under the 4.72 V that ends the critical alert"), held.headline
 
 
 def test_a_critical_is_never_replaced_by_another_alerts_info() -> None:

@@ -14,6 +14,8 @@ INFO: Final = 1
 WARNING: Final = 2
 CRITICAL: Final = 3
 LEVEL_WORDS: Final = ("", "information", "warning", "critical")
+# what a level's clearing point ends: "the 5.04 V that ends the warning" (not "the critical")
+HELD_WORDS: Final = ("", "information alert", "warning", "critical alert")
 
 # Repair prices the outputs quote (issue "Battery health analysis and alerts"). Only the SOS
 # pack has a price in the project's sources; a 12 V battery's action carries none.
@@ -67,7 +69,7 @@ def _held(value: float, sev: int, c: dict[str, Any], *, low: bool, digits: int =
     clear = _f(c, "crit_clear" if sev == CRITICAL else "warn_clear" if sev == WARNING else "info_clear")
     if clear is None:
         return f", near the {lim:.{digits}f} {unit} {name} level"
-    return f", {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {name}"
+    return f", {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {HELD_WORDS[sev]}"
 
 
 def _volts(raw: float, corrected: float | None, temp: float | None, ref: float | None) -> str:
