@@ -259,6 +259,9 @@ def render(info: dict[str, Any]) -> str:
     lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
     for a in alerts:
         since = f" since {_when(a['since'])}" if a["since"] else ""
+        if a.get("change") == "eased" and a.get("previous_severity"):
+            # a step down is no new alert (an escalation shows in "raised ... as")
+            since += f", eased from {a['previous_severity']}"
         if a.get("raised") and a["raised"] != a["since"]:
             what = f" as {a['raised_severity']}" if a.get("raised_severity") else ""
             since += f" (raised {_when(a['raised'])}{what})"
