@@ -104,10 +104,15 @@ def _sos_trend(b: BatterySummary) -> str:
     if not tr.significant:
         return f"rested voltage steady{over} (no significant fall)"
     words = f"rested voltage falling {-tr.v_per_day * 1000:.1f} mV a day{over}"
-    if tr.warning_date:
-        words += f"; reaches the warning level around {tr.warning_date}"
-    if tr.end_date:
-        words += f", the critical level around {tr.end_date}"
+    # a projected crossing on or before the last rested day is one the pack has made already
+    last = None if b.rested_at is None else _at(b.rested_at)[:10]
+    ahead = [(name, day) for name, day in (("warning", tr.warning_date), ("critical", tr.end_date)) if day]
+    past = [name for name, day in ahead if last is not None and day <= last]
+    if past:
+        words += f"; already below the {' and '.join(past)} level{'s' if len(past) > 1 else ''}"
+    to_come = [f"the {name} level around {day}" for name, day in ahead if name not in past]
+    if to_come:
+        words += f"; reaches {', '.join(to_come)}"
     return words
 
 

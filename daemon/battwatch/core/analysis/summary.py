@@ -144,7 +144,9 @@ def _life_words(
 ) -> dict[str, Any]:
     if now is not None:
         return {"remaining_life_years": 0.0, "remaining_life_basis": "alert", "remaining_life_alert": now.alert,
-                "remaining_life_text": f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})"}
+                # since it is critical: "raised" with the day of its first information read as
+                # critical for months it was not
+                "remaining_life_text": f"replace now ({_named(now)} since {iso_utc(now.level_since)[:10]})"}
     options: list[tuple[float, str]] = []
     if by_age is not None:
         options.append((by_age, "age"))
