@@ -127,7 +127,7 @@ def test_an_older_store_s_summary_is_shown_in_every_section(tmp_path: Path) -> N
         "last start        lowest 10.42 V, 2024-05-01 07:00:00 UTC at 12.0 °C",
         "  health            action needed",
         "remaining life    replace now (low_voltage critical, raised 2024-05-01)",
-        "trend             rested voltage falling 0.4 mV a day over 30 rested days, the critical level around 2024-06-01",
+        "trend             rested voltage falling 0.4 mV a day over 30 rested days; reaches the critical level around 2024-06-01",
         "Alerts        2 active",
         "CRITICAL sos/low_voltage since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
         "mqtt     DISCONNECTED, backlog 1,234, last error: connection refused",
