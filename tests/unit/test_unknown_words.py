@@ -45,6 +45,11 @@ def test_a_projection_from_the_latest_readings_is_not_contradicted_by_the_trend_
     assert ("  trend             rested voltage: not enough rested days yet for a long-term trend; the remaining "
             "life follows the fall of its latest readings\n") in sos, sos
     assert "SOS backup battery (li-ion, 1 cell)\n" in text  # not "1 cells"
+    # the 12 V battery the log never reached: its health says why, once, and nothing unknown follows
+    main = text[text.index("Starter battery"):text.index("SOS backup battery")]
+    assert main.splitlines()[1:] == ["  health            unknown: no 12 V channel in the readings",
+                                     "  age               unknown: no installation date (set installed in the "
+                                     "configuration)"], main
     report = format_summary(collect_report(log, cfg))
     assert ("  trend: not enough rested days yet for a long-term trend; the remaining life follows the fall of "
             "its latest readings\n") in report, report

@@ -183,6 +183,10 @@ def _render_battery(title: str, b: BatterySummary | None, extra: Mapping[str, An
     if b is None:
         return [*lines, "  no analysis in the store yet"]
     lines.append(f"  health            {b.health.text()}")
+    if not b.channel_seen and b.voltage is None and not b.alerts:
+        # a battery the readings never reached (an SOS-only log): its health says so, and
+        # lines of unknown charge, life and trend would only repeat it
+        return [*lines, _age_line(b, extra)]
     if b.fault is not None:
         lines.append(f"  sensor fault      {b.fault.kind} (its alerts are held until the readings are plausible)")
         lines += _faulted_lines(b, b.fault)  # neither the voltage nor the charge is current
