@@ -105,3 +105,20 @@ def test_a_log_with_no_verdict_is_no_all_clear_in_the_picture(tmp_path: Path) ->
     healthy = tmp_path / "healthy.csv"
     healthy.write_text("time,main_v\n" + "".join(f"{T0 + 600 * i},12.70\n" for i in range(60)))
     assert quiet_words(collect_report(healthy, _cfg(tmp_path))) == ("no alerts", True)
+
+
+def test_the_picture_draws_no_levels_of_a_battery_the_readings_are_not(tmp_path: Path) -> None:
+    """Class 7 in the picture: one Li-ion cell read under the default 4-cell NiMH pack sits
+    wholly under that pack's critical line, a verdict the analysis does not give."""
+    import matplotlib.pyplot as plt
+
+    from battwatch.report.plot import draw_report
+
+    data = collect_report(_pack_running_down(tmp_path / "cell.csv"), _cfg(tmp_path))
+    fig = draw_report(data)
+    try:
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    finally:
+        plt.close(fig)
+    assert not [t for t in texts if t.startswith(("crit", "warn", "info"))], texts
+    assert "levels not drawn: the readings do not fit the configured battery (config_mismatch)" in texts

@@ -184,6 +184,8 @@ def _draw_main(ax_main: Any, data: ReportData, x: Callable[[float], float],
         levels_main.append((th.main_info_v, f"rest info {th.main_info_v:.2f} V", SEVERITY_COLOURS["info"]))
     if data.starts:
         levels_main.append((th.crank_crit_v, f"start crit {th.crank_crit_v:.1f} V", SEVERITY_COLOURS["critical"]))
+    if _mismatched(data, "main"):
+        levels_main = _not_its_levels(ax_main)
     lo_v, hi_v = _fit_range(values, [lv for lv, _, _ in levels_main], 12.0, 13.0)
     ax_main.set_ylim(lo_v, hi_v)
     _levels(ax_main, [lv for lv in levels_main if lo_v <= lv[0] <= hi_v])
@@ -214,6 +216,8 @@ def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end:
         s_levels.append((th.sos_info_v, f"info {th.sos_info_v:.2f} V\n({th.sos_info_v / n:.2f} V/cell)",
                          SEVERITY_COLOURS["info"]))
     s_lo, s_hi = _plot_trend(ax_sos, data, x, x_end, s_lo, s_hi)
+    if _mismatched(data, "sos"):
+        s_levels = _not_its_levels(ax_sos)
     lo, hi = _fit_range([s_lo, s_hi], [lv for lv, _, _ in s_levels], th.sos_warn_v, th.sos_warn_v)
     ax_sos.set_ylim(lo, hi)
     _levels(ax_sos, [lv for lv in s_levels if lo <= lv[0] <= hi], label_h_px=22.0)
@@ -222,6 +226,19 @@ def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end:
     if not data.sos_line:
         _no_data(ax_sos, "no SOS readings in this log")
     legend(ax_sos.get_legend_handles_labels()[0], "SOS pack", ax_sos.get_position().y1)
+
+
+def _mismatched(data: ReportData, battery: str) -> bool:
+    """Whether the log's readings were found not to fit the configured battery (config_mismatch)."""
+    return any(sp.battery == battery and sp.alert == "config_mismatch" for sp in data.spans)
+
+
+def _not_its_levels(ax: Any) -> list[tuple[float, str, str]]:
+    """No levels for readings that are not the configured battery's: every reading under its
+    critical line would read as a verdict the analysis does not give."""
+    ax.text(0.01, 0.97, "levels not drawn: the readings do not fit the configured battery (config_mismatch)",
+            transform=ax.transAxes, ha="left", va="top", fontsize=9, color="#616161")
+    return []
 
 
 def _save_png(fig: Any, out_png: Path) -> None:
