@@ -77,6 +77,7 @@ def test_a_configuration_problem_is_said_once_and_counts_nothing(tmp_path: Path)
     assert "12 V battery: no starts or drives judged (the readings do not fit the configured battery)\n" in report
     assert "0 engine starts" not in report and "0 drives" not in report
     assert "; remaining life unknown\n" in report, report
+    assert "engine start" not in default_title(collect_report(log, cfg))
 
 
 def test_an_unknown_remaining_life_says_what_is_missing() -> None:

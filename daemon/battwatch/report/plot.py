@@ -67,8 +67,10 @@ def default_title(data: ReportData) -> str:
         what = f"the last {span} of a {duration_text(data.end - data.log_start)} log"
     else:
         what = f"{span}, {data.readings:,} readings"
-    # a log without the 12 V channel has no engine starts to count, not zero of them
-    starts = f", {count_of(len(data.starts), 'engine start')}" if data.main_line else ""
+    # a log without the 12 V channel (or whose readings are no 12 V battery's) has no engine
+    # starts to count, not zero of them
+    counted = data.main_line and (data.starts or not _mismatched(data, "main"))
+    starts = f", {count_of(len(data.starts), 'engine start')}" if counted else ""
     return f"{data.vehicle}: {day_text(data.start)} to {day_text(data.end)}  ({what}{starts})"
 
 
