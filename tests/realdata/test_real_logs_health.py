@@ -61,4 +61,6 @@ def test_r27_log_without_an_sos_tap_has_no_sos_verdict(tmp_path: Path, battwatch
     assert got["sos"] == ("unknown", "no SOS readings")
     # a 6 V battery under the default 12 V configuration: no verdict on a 12 V battery, and
     # the reason says the configuration is the problem (config_mismatch, issue 13 class 7)
-    assert got["main"] == ("unknown", "the readings do not fit the configured battery (config_mismatch)"), got
+    assert got["main"][0] == "unknown", got
+    assert got["main"][1].startswith("the readings do not fit the configured battery (config_mismatch): "), got
+    assert "look like a 6 V battery, not a 12 V one" in got["main"][1], got

@@ -16,7 +16,7 @@ def summary_at_end(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("name", "battery", "years", "basis", "alert", "text"), [
     # a shorted cell: two critical alerts, so "replace now", not the 2.9 years its age leaves
-    ("sos-step-drop", "sos", 0.0, "alert", "step_drop", "replace now (step_drop critical, raised 2025-01-15)"),
+    ("sos-step-drop", "sos", 0.0, "alert", "step_drop", "replace now (step_drop critical since 2025-01-15)"),
     # every start below the limit: the warning caps the 1.6 years of age
     ("main-weak-crank", "main", 0.5, "alert", "weak_cranking", "at most 6 months (while weak_cranking warning"),
     # rested below 12.0 V for a week: damaged, not only flat
@@ -30,7 +30,9 @@ def summary_at_end(name: str) -> dict[str, Any]:
     ("age-old-batteries", "sos", 0.56, "age", None,
      "in its replacement window: expected life of 5.5 years reached, at most 1.1 years left"),
     # a falling trend that reaches the critical level within 30 days: replace now
-    ("sos-decline-critical", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical, raised 2025-02-03)"),
+    # critical since April: its information was raised in February ("raised 2025-02-03" read as
+    # critical since then)
+    ("sos-decline-critical", "sos", 0.0, "alert", "low_voltage", "replace now (low_voltage critical since 2025-04-15)"),
     # seven years old, its window closed on day 4
     ("sos-age-overdue", "sos", 0.0, "age", None,
      "overdue by less than a month (past the end of its replacement window at 7 years)"),

@@ -22,6 +22,7 @@ def slot(battery: str, alert: str, level: int, value: float | None = None, since
     s.level = level
     s.value = value
     s.since = since
+    s.level_since = since
     return s
 
 
@@ -48,7 +49,7 @@ def test_an_active_critical_about_the_battery_means_replace_now() -> None:
         got = life(2.1, active=[slot(battery, alert, CRITICAL, 4.05)])
         assert (got["remaining_life_years"], got["remaining_life_basis"], got["remaining_life_alert"]) == (
             0.0, "alert", alert)
-        assert got["remaining_life_text"] == f"replace now ({alert} critical, raised 2025-01-06)"
+        assert got["remaining_life_text"] == f"replace now ({alert} critical since 2025-01-06)"
     # a shorted 12 V cell (a reading at or below 10.5 V) too, but not a flat battery
     dead = life(2.1, active=[slot("main", "low_voltage", CRITICAL, 10.2)])
     assert dead["remaining_life_text"].startswith("replace now (low_voltage critical")

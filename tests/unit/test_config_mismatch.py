@@ -79,7 +79,10 @@ def test_a_6v_battery_on_a_12v_configuration_is_a_configuration_problem() -> Non
     assert not [tr for tr in out if tr.battery == "sos" and tr.alert == "config_mismatch"]
     summary = an.summary(an.last_t or T0).to_json()
     assert summary["main"]["health"] == "unknown"
-    assert summary["main"]["health_reason"] == "the readings do not fit the configured battery (config_mismatch)"
+    # the reason says what the readings look like, as the alert does (issue 13 class 7)
+    reason = summary["main"]["health_reason"]
+    assert reason.startswith("the readings do not fit the configured battery (config_mismatch): readings of ")
+    assert reason.endswith(" V look like a 6 V battery, not a 12 V one"), reason
     assert [a["alert"] for a in summary["main"]["alerts"]] == ["config_mismatch"]
     assert summary["sos"]["health"] == "good"
 

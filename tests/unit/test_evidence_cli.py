@@ -180,3 +180,35 @@ def test_status_lists_an_easing_as_eased(battwatch_bin: str, tmp_path: Path, rec
     assert "eased" in [e["change"] for e in events]
     text = _run(battwatch_bin, "status", "-c", str(cfg)).stdout
     assert re.search(r"^  \S+ \S+ UTC sos/low_voltage warning eased: ", text, re.M), text
+
+
+def test_status_after_a_stored_replay_names_the_drive_still_under_way(battwatch_bin: str, tmp_path: Path) -> None:
+    """`replay --store` keeps a log's last drive open for the next part: status must not say
+    there was no drive when the workshop log is one 78-minute drive."""
+    rows, _ = _drive(T0, 78)
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, store)
+    assert _run(battwatch_bin, "replay", "-c", str(cfg), str(_write(tmp_path / "one.csv", rows)),
+                "--store", str(store)).returncode == 0
+    main = json.loads(_run(battwatch_bin, "status", "-c", str(cfg), "--json").stdout)["batteries"]["main"]
+    assert main["health"] == "unknown"
+    assert "no drive of" not in main["health_reason"], main["health_reason"]
+    assert main["health_reason"].endswith("no engine start, and the drive under way (78 min so far) is judged "
+                                          "when it ends"), main["health_reason"]
+
+
+def test_status_says_an_active_alert_eased_to_its_severity(battwatch_bin: str, tmp_path: Path) -> None:
+    """main-weak-crank ends on a weak_cranking warning eased from critical: the active alert
+    says so, in the text and the JSON, and is not read as a new warning."""
+    log = tmp_path / "weak.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "main-weak-crank", "-o", str(log)], check=True,
+                   capture_output=True, timeout=120)
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, store)
+    assert _run(battwatch_bin, "replay", "-c", str(cfg), str(log), "--store", str(store)).returncode == 0
+    (alert,) = json.loads(_run(battwatch_bin, "status", "-c", str(cfg), "--json").stdout)["alerts"]
+    assert (alert["alert"], alert["severity"], alert["change"], alert["previous_severity"]) == (
+        "weak_cranking", "warning", "eased", "critical"), alert
+    text = _run(battwatch_bin, "status", "-c", str(cfg)).stdout
+    assert re.search(r"^  WARNING  main/weak_cranking since \S+ \S+ UTC, eased from critical \(raised ", text,
+                     re.M), text

@@ -64,8 +64,17 @@ CONTEXTS: dict[str, list[dict[str, Any]]] = {
                           {"battery": "main", "kind": "loose", "count": 17, "window_h": 24.0}],
     "sos/sensor_fault": [{"battery": "sos", "kind": "stuck", "v": 5.213, "hours": 26.5},
                          {"battery": "sos", "kind": "silent", "last_t": T0, "reason": "no frames"}],
-    "main/config_mismatch": [{"configured": "12 V lead-acid battery (6 cells)", "lo": 23.81, "hi": 27.95}],
-    "sos/config_mismatch": [{"configured": "4-cell NiMH pack", "lo": 2.41, "hi": 3.33}],
+    "main/config_mismatch": [
+        {"battery": "main", "configured": "a 12 V starter battery", "lo": 23.81, "hi": 27.95,
+         "alike": [("lead-acid", 12, 24.0)]},
+        {"battery": "main", "configured": "a 12 V starter battery", "lo": 5.78, "hi": 7.79, "alike": []},
+    ],
+    "sos/config_mismatch": [
+        {"battery": "sos", "configured": "16 LiFePO4 cells, 51.2 V", "lo": 10.41, "hi": 13.33,
+         "alike": [("LiFePO4", 4, 12.8), ("NiMH", 10, 12.0)]},
+        {"battery": "sos", "configured": "4 NiMH cells, 4.8 V", "lo": 3.99, "hi": 4.16,
+         "alike": [("Li-ion", 1, 3.6), ("NiMH", 3, 3.6)]},
+    ],
     "main/replaced_hint": [{"battery": "main", "before": 12.31, "after": 12.84, "day": "2025-03-25"}],
     "sos/replaced_hint": [{"battery": "sos", "before": 4.62, "after": 5.31, "day": "2025-03-25"}],
 }
@@ -135,6 +144,39 @@ def _no_word_cut(text: str, tr: AlertTransition) -> None:
     known = {w.strip(".,") for w in words}
     for word in re.findall(r"[\w$.,%°'-]+", text.lower().replace("…", " ")):
         assert word.strip(".,") in known or not word.strip(".,"), (word, text)
+
+
+@pytest.mark.parametrize(("battery", "ctx", "alike", "key"), [
+    ("main", {"battery": "main", "configured": "a 12 V starter battery", "lo": 5.78, "hi": 7.79,
+              "alike": [("lead-acid", 3, 6.0)]}, "look like a 6 V battery, not a 12 V one",
+     "[adc.calibration.main] gain"),
+    ("sos", {"battery": "sos", "configured": "4 NiMH cells, 4.8 V", "lo": 3.99, "hi": 4.16,
+             "alike": [("Li-ion", 1, 3.6), ("NiMH", 3, 3.6)]},
+     "look like 1 Li-ion cell, not the configured 4 NiMH cells", "[battery.sos] chemistry and cells"),
+])
+def test_a_configuration_problem_names_what_the_data_look_like_and_the_key(
+        battery: str, ctx: dict[str, Any], alike: str, key: str) -> None:
+    """Issue 13 class 7 on the phone: what the readings look like and the key to change, no price."""
+    tr = _transition(f"{battery}/config_mismatch", ctx, "warning", "raised")
+    n = notification(tr, car_name("r27", "BMW R27"))
+    assert alike in n.text and key in n.text, n.text
+    assert "configured a" not in n.text and "$" not in n.text and "…" not in n.text
+    assert len(n.title) + len(n.text) <= NOTIFY_MAX_CHARS
+    back = _transition(f"{battery}/config_mismatch", ctx, "warning", "cleared")
+    assert "configured a" not in back.headline
+
+
+def test_an_eased_pack_reads_whole_on_the_phone() -> None:
+    """sos-low-voltage-recovery's easing to warning: the level that ends the warning is said
+    whole, not "still under the 5.04 V that ends the…"."""
+    ctx = {"info": 5.12, "warn": 4.88, "crit": 4.4, "info_clear": 5.2, "warn_clear": 5.04, "crit_clear": 4.72,
+           "v": 4.92, "raw": 4.90, "temp": 10.4, "ref": 20.0, "cells": 4, "chem": "nimh", "clear": 5.2}
+    n = notification(_transition("sos/low_voltage", ctx, "warning", "eased"), car_name("x1", "BMW X1 F48"))
+    assert n.title == "Eased to warning: SOS backup battery, BMW X1 F48"
+    assert "…" not in n.text and "5.04 V that ends the warning" in n.text, n.text
+    assert n.text.endswith(f"{briefs.PLAN_SOS}."), n.text
+    held = briefs.brief("sos", "low_voltage", briefs.CRITICAL, {**ctx, "v": 4.60})
+    assert held.headline.endswith("under the 4.72 V that ends the critical alert"), held.headline
 
 
 def test_a_critical_is_never_replaced_by_another_alerts_info() -> None:

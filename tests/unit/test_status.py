@@ -127,7 +127,7 @@ def test_an_older_store_s_summary_is_shown_in_every_section(tmp_path: Path) -> N
         "last start        lowest 10.42 V, 2024-05-01 07:00:00 UTC at 12.0 °C",
         "  health            action needed",
         "remaining life    replace now (low_voltage critical, raised 2024-05-01)",
-        "trend             rested voltage falling 0.4 mV a day over 30 rested days, the critical level around 2024-06-01",
+        "trend             rested voltage falling 0.4 mV a day over 30 rested days; reaches the critical level around 2024-06-01",
         "Alerts        2 active",
         "CRITICAL sos/low_voltage since 2024-05-01 08:00:00 UTC: SOS pack at 4.41 V at rest",
         "mqtt     DISCONNECTED, backlog 1,234, last error: connection refused",
@@ -301,7 +301,7 @@ def test_a_real_analysis_summary_reads_as_plain_words(tmp_path: Path) -> None:
     main_part = text[text.index("Starter battery"):text.index("SOS backup battery")]
     for line in (
         "  state of charge   unknown: a cell has probably shorted, so the voltage no longer tells the charge",
-        "  remaining life    replace now (step_drop critical, raised 2025-01-15)",
+        "  remaining life    replace now (step_drop critical since 2025-01-15)",
     ):
         assert line in sos, f"{line!r} not in:\n{sos}"
     # a step drop explains the fall: no trend is drawn from it
@@ -480,3 +480,24 @@ def test_a_store_of_another_vehicle_is_said_not_shown_under_the_configured_name(
     assert main(["status", "-c", str(other), "--store", str(store), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["vehicle"] == "van-7" and "config_vehicle" not in data
+
+
+def test_a_level_the_pack_is_already_below_is_not_projected_ahead(tmp_path: Path) -> None:
+    """sos-decline-critical ends at 4.28 V, weeks below its 4.88 V warning and 4.40 V critical
+    levels: not "reaches the warning level around <last day>"; and "replace now" dates the
+    critical alert from its escalation, not from the information raised in February."""
+    from battwatch import scenarios
+    from battwatch.replay import replay_file
+
+    log = tmp_path / "log.csv"
+    subprocess.run([sys.executable, "-m", "battwatch.scenarios", "sos-decline-critical", "-o", str(log)],
+                   check=True, capture_output=True, timeout=120)
+    cfg = config.from_dict({**scenarios.scenario_config("sos-decline-critical"),
+                            "store": {"path": str(tmp_path / "s")}}, env={})
+    replay_file(log, cfg, store_dir=tmp_path / "s")
+    text = status.render(status.collect(cfg, systemd=no_systemd))
+    sos = text[text.index("SOS backup battery"):text.index("Alerts")]
+    assert re.search(r"  trend             rested voltage falling 10\.\d mV a day over \d+ rested days; already "
+                     r"below the warning and critical levels\n", sos), sos
+    assert "reaches" not in sos
+    assert "  remaining life    replace now (low_voltage critical since 2025-04-15)\n" in sos, sos

@@ -124,7 +124,8 @@ def _battery(b: BatterySummary | None, kind: str, cfg: Any) -> dict[str, Any]:
     if kind == "main" and battery_cfg is not None:
         out["type"] = f"{getattr(battery_cfg, 'type', '?')}, {getattr(battery_cfg, 'capacity_ah', 0):g} Ah"
     elif battery_cfg is not None:
-        out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {getattr(battery_cfg, 'cells', '?')} cells"
+        cells = getattr(battery_cfg, "cells", "?")
+        out["type"] = f"{getattr(battery_cfg, 'chemistry', '?')}, {cells} cell{'' if cells == 1 else 's'}"
     if b is not None and kind == "sos" and any(a.alert == "step_drop" and a.severity == "critical" for a in b.alerts):
         # a shorted cell takes a whole cell's voltage away: the level no longer tells the charge
         out["soc_note"] = "a cell has probably shorted, so the voltage no longer tells the charge"
@@ -356,9 +357,17 @@ def collect(cfg: Any, *, now: float | None = None, systemd: SystemdProbe = syste
     info["recent_events"] = [
         {"time": iso_utc(e[0]), "battery": e[1], "alert": e[2], "severity": e[3],
          "state": e[4], "change": change_of(e[4], e[3], e[7] if e[6] == "raised" else None),
-         "message": e[5]}
+         "previous_severity": e[7] if e[6] == "raised" else None, "message": e[5]}
         for e in events
     ]
+    for a in info["alerts"]:
+        # what brought the alert to its severity, when the recent transitions hold it: an
+        # easing is said as one, not read as a new alert
+        last = next((e for e in info["recent_events"] if (e["battery"], e["alert"]) == (a["battery"], a["alert"])),
+                    None)
+        moved = last is not None and last["time"] == a["since"] and last["change"] in ("escalated", "eased")
+        a["change"] = last["change"] if moved and last is not None else None
+        a["previous_severity"] = last["previous_severity"] if moved and last is not None else None
     info["summary"] = summary
     return info
 

@@ -10,10 +10,10 @@ from typing import Any
 from battwatch.core.healthsummary import (
     BatterySummary,
     Fault,
-    Remaining,
     SelfDischarge,
-    Trend,
     VehicleSummary,
+    life_words,
+    trend_gap_words,
 )
 
 
@@ -63,15 +63,6 @@ def _volts(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f} V"
 
 
-def _life(r: Remaining) -> str:
-    if r.text:
-        return r.text  # the analysis' own words: "replace now (...)", "overdue by 4 months (...)"
-    if r.years is None:
-        return "unknown (the analysis has not estimated it yet)"
-    text = "due now" if r.years <= 0.0 else f"about {r.years:.1f} years"
-    return f"{text} (basis: {r.basis})" if r.basis else text
-
-
 def _voltage_line(b: BatterySummary) -> str | None:
     """The last reading and the last rested one, e.g. '12.64 V now; rested 12.61 V (...) at ...'."""
     parts = []
@@ -92,9 +83,10 @@ def _voltage_line(b: BatterySummary) -> str | None:
     return "; ".join(parts) or None
 
 
-def _main_trend(tr: Trend) -> str:
+def _main_trend(b: BatterySummary) -> str:
+    tr = b.trend
     if tr.v_per_day is None:
-        words = "rested voltage: not enough rested days yet for a trend"
+        words = f"rested voltage: {trend_gap_words(b)}"
     elif tr.significant:
         words = f"rested voltage falling {-tr.v_per_day * 1000:.1f} mV a day"
     else:
@@ -104,17 +96,23 @@ def _main_trend(tr: Trend) -> str:
     return words
 
 
-def _sos_trend(tr: Trend) -> str:
+def _sos_trend(b: BatterySummary) -> str:
+    tr = b.trend
     over = f" over {tr.n_days} rested days" if tr.n_days is not None else ""
     if tr.v_per_day is None:
-        return "rested voltage: not enough rested days yet for a trend"
+        return f"rested voltage: {trend_gap_words(b)}"
     if not tr.significant:
         return f"rested voltage steady{over} (no significant fall)"
     words = f"rested voltage falling {-tr.v_per_day * 1000:.1f} mV a day{over}"
-    if tr.warning_date:
-        words += f"; reaches the warning level around {tr.warning_date}"
-    if tr.end_date:
-        words += f", the critical level around {tr.end_date}"
+    # a projected crossing on or before the last rested day is one the pack has made already
+    last = None if b.rested_at is None else _at(b.rested_at)[:10]
+    ahead = [(name, day) for name, day in (("warning", tr.warning_date), ("critical", tr.end_date)) if day]
+    past = [name for name, day in ahead if last is not None and day <= last]
+    if past:
+        words += f"; already below the {' and '.join(past)} level{'s' if len(past) > 1 else ''}"
+    to_come = [f"the {name} level around {day}" for name, day in ahead if name not in past]
+    if to_come:
+        words += f"; reaches {', '.join(to_come)}"
     return words
 
 
@@ -185,6 +183,10 @@ def _render_battery(title: str, b: BatterySummary | None, extra: Mapping[str, An
     if b is None:
         return [*lines, "  no analysis in the store yet"]
     lines.append(f"  health            {b.health.text()}")
+    if not b.channel_seen and b.voltage is None and not b.alerts:
+        # a battery the readings never reached (an SOS-only log): its health says so, and
+        # lines of unknown charge, life and trend would only repeat it
+        return [*lines, _age_line(b, extra)]
     if b.fault is not None:
         lines.append(f"  sensor fault      {b.fault.kind} (its alerts are held until the readings are plausible)")
         lines += _faulted_lines(b, b.fault)  # neither the voltage nor the charge is current
@@ -202,13 +204,13 @@ def _render_battery(title: str, b: BatterySummary | None, extra: Mapping[str, An
         lines.append(f"  fitted            {extra['fitted_text']}")
     if extra.get("replacement_text"):
         lines.append(f"  replacement       {extra['replacement_text']}")
-    lines.append(f"  remaining life    {_life(b.remaining)}")
+    lines.append(f"  remaining life    {life_words(b)}")
     st = b.last_start
     if st is not None:
         when = f", {_at(st.at)}" if st.at is not None else ""
         temp = f" at {st.temp_c:.1f} °C" if st.temp_c is not None else ""
         lines.append(f"  last start        lowest {_volts(st.min_v)}{when}{temp}")
-    lines.append(f"  trend             {_sos_trend(b.trend) if b.battery == 'sos' else _main_trend(b.trend)}")
+    lines.append(f"  trend             {_sos_trend(b) if b.battery == 'sos' else _main_trend(b)}")
     sd = None if b.self_discharge is None else _self_discharge(b.self_discharge)
     if sd:
         lines.append(f"  self-discharge    {sd}")
@@ -266,6 +268,9 @@ def render(info: dict[str, Any]) -> str:
     lines.append(f"Alerts        {len(alerts)} active" if alerts else "Alerts        none active")
     for a in alerts:
         since = f" since {_when(a['since'])}" if a["since"] else ""
+        if a.get("change") == "eased" and a.get("previous_severity"):
+            # a step down is no new alert (an escalation shows in "raised ... as")
+            since += f", eased from {a['previous_severity']}"
         if a.get("raised") and a["raised"] != a["since"]:
             what = f" as {a['raised_severity']}" if a.get("raised_severity") else ""
             since += f" (raised {_when(a['raised'])}{what})"

@@ -172,6 +172,34 @@ class BatterySummary:
         return None if self.fault is not None else self.soc_pct
 
 
+NO_TREND: Final = "not enough rested days yet for a trend"
+
+
+def life_words(b: BatterySummary) -> str:
+    """The remaining life as ``status`` and ``report`` say it: the analysis' own words, or
+    "unknown: ..." with why there is no estimate (neither an age nor a trend); plain
+    "unknown" where nothing about the battery is judged (no readings, a sensor fault,
+    readings that do not fit it), which its health says."""
+    r = b.remaining
+    if r.text:
+        return r.text
+    if r.years is not None:
+        text = "due now" if r.years <= 0.0 else f"about {r.years:.1f} years"
+        return f"{text} (basis: {r.basis})" if r.basis else text
+    if not b.channel_seen or b.fault is not None or any(a.alert == "config_mismatch" for a in b.alerts):
+        return "unknown"  # nothing about this battery is judged: its health says why, once
+    return f"unknown: {b.age_note or 'no age'}, and {NO_TREND}"
+
+
+def trend_gap_words(b: BatterySummary) -> str:
+    """The words for a battery with no rested-voltage trend. A remaining life projected from
+    the fall of the latest readings (a pack running down within days) is said to rest on
+    them, so the two lines never contradict each other."""
+    if b.remaining.basis == "trend":
+        return "not enough rested days yet for a long-term trend; the remaining life follows the fall of its latest readings"
+    return NO_TREND
+
+
 @dataclass(frozen=True, slots=True)
 class VehicleSummary:
     """Both batteries and the vehicle's state; the daemon adds its link, sinks and store.

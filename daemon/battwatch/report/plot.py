@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from battwatch.report.data import ALERT_ORDER, BATTERY_LABEL, DAY_S, AlertSpan, ReportData
-from battwatch.report.text import chemistry_label, count_of, day_text, duration_text, verdict
+from battwatch.report.text import chemistry_label, count_of, day_text, duration_text, quiet_words, verdict
 
 STATE_COLOURS = {"asleep": "#e8eef7", "resting": "#d9ecd9", "awake": "#fff1c9", "running": "#f7d3c7"}
 SEVERITY_COLOURS = {"info": "#6fa8dc", "warning": "#f0a030", "critical": "#d03030"}
@@ -59,6 +59,21 @@ def _headline(fig: Any, title: str, subtitle: str) -> float:
     return y - 0.011
 
 
+def default_title(data: ReportData) -> str:
+    """"car: 2025-01-06 to 2025-01-13  (7.0 days, 1,433 readings, 12 engine starts)"."""
+    assert data.start is not None and data.end is not None
+    span = duration_text(data.end - data.start)
+    if data.log_start is not None and data.start > data.log_start:
+        what = f"the last {span} of a {duration_text(data.end - data.log_start)} log"
+    else:
+        what = f"{span}, {data.readings:,} readings"
+    # a log without the 12 V channel (or whose readings are no 12 V battery's) has no engine
+    # starts to count, not zero of them
+    counted = data.main_line and (data.starts or not _mismatched(data, "main"))
+    starts = f", {count_of(len(data.starts), 'engine start')}" if counted else ""
+    return f"{data.vehicle}: {day_text(data.start)} to {day_text(data.end)}  ({what}{starts})"
+
+
 def draw_report(data: ReportData, title: str | None = None) -> Any:
     """The report's matplotlib figure (see plot_report); the caller closes it."""
     import matplotlib
@@ -82,15 +97,7 @@ def draw_report(data: ReportData, title: str | None = None) -> Any:
     # a channel the log does not have gets no panel
     has_main, has_sos = bool(data.main_line), bool(data.sos_line) or not data.main_line
     fig = plt.figure(figsize=(16, 10 if has_main and has_sos else 7.5), dpi=100)
-    if title is None:
-        span = duration_text(data.end - data.start)
-        if data.log_start is not None and data.start > data.log_start:
-            what = f"the last {span} of a {duration_text(data.end - data.log_start)} log"
-        else:
-            what = f"{span}, {data.readings:,} readings"
-        title = (f"{data.vehicle}: {day_text(data.start)} to {day_text(data.end)}  ({what}, "
-                 f"{count_of(len(data.starts), 'engine start')})")
-    top = _headline(fig, title, verdict(data))
+    top = _headline(fig, default_title(data) if title is None else title, verdict(data))
     ratios = [r for r, keep in ((4.2, has_main), (3.2, has_sos)) if keep] + [0.9 + 0.3 * max(len(rows), 1)]
     gs = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.07,
                           left=0.095, right=0.775, top=top, bottom=0.065 * 10 / fig.get_figheight())
@@ -179,6 +186,8 @@ def _draw_main(ax_main: Any, data: ReportData, x: Callable[[float], float],
         levels_main.append((th.main_info_v, f"rest info {th.main_info_v:.2f} V", SEVERITY_COLOURS["info"]))
     if data.starts:
         levels_main.append((th.crank_crit_v, f"start crit {th.crank_crit_v:.1f} V", SEVERITY_COLOURS["critical"]))
+    if _mismatched(data, "main"):
+        levels_main = _not_its_levels(ax_main)
     lo_v, hi_v = _fit_range(values, [lv for lv, _, _ in levels_main], 12.0, 13.0)
     ax_main.set_ylim(lo_v, hi_v)
     _levels(ax_main, [lv for lv in levels_main if lo_v <= lv[0] <= hi_v])
@@ -209,6 +218,8 @@ def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end:
         s_levels.append((th.sos_info_v, f"info {th.sos_info_v:.2f} V\n({th.sos_info_v / n:.2f} V/cell)",
                          SEVERITY_COLOURS["info"]))
     s_lo, s_hi = _plot_trend(ax_sos, data, x, x_end, s_lo, s_hi)
+    if _mismatched(data, "sos"):
+        s_levels = _not_its_levels(ax_sos)
     lo, hi = _fit_range([s_lo, s_hi], [lv for lv, _, _ in s_levels], th.sos_warn_v, th.sos_warn_v)
     ax_sos.set_ylim(lo, hi)
     _levels(ax_sos, [lv for lv in s_levels if lo <= lv[0] <= hi], label_h_px=22.0)
@@ -217,6 +228,19 @@ def _draw_sos(ax_sos: Any, data: ReportData, x: Callable[[float], float], x_end:
     if not data.sos_line:
         _no_data(ax_sos, "no SOS readings in this log")
     legend(ax_sos.get_legend_handles_labels()[0], "SOS pack", ax_sos.get_position().y1)
+
+
+def _mismatched(data: ReportData, battery: str) -> bool:
+    """Whether the log's readings were found not to fit the configured battery (config_mismatch)."""
+    return any(sp.battery == battery and sp.alert == "config_mismatch" for sp in data.spans)
+
+
+def _not_its_levels(ax: Any) -> list[tuple[float, str, str]]:
+    """No levels for readings that are not the configured battery's: every reading under its
+    critical line would read as a verdict the analysis does not give."""
+    ax.text(0.01, 0.97, "levels not drawn: the readings do not fit the configured battery (config_mismatch)",
+            transform=ax.transAxes, ha="left", va="top", fontsize=9, color="#616161")
+    return []
 
 
 def _save_png(fig: Any, out_png: Path) -> None:
@@ -426,8 +450,9 @@ def _timeline(ax: Any, data: ReportData, rows: list[tuple[str, str]], x: Callabl
     handles.append(Line2D([], [], ls="none", marker=">", color="black", ms=6, label="still active at the end"))
     if not rows:
         ax.set_yticks([])
-        ax.text(0.5, 0.5, "no alerts", transform=ax.transAxes, ha="center", va="center", fontsize=12,
-                color="#2e7d32", fontweight="bold")
+        words, good = quiet_words(data)
+        ax.text(0.5, 0.5, words, transform=ax.transAxes, ha="center", va="center", fontsize=12,
+                color="#2e7d32" if good else "#616161", fontweight="bold")
         return handles
     lo, hi = ax.get_xlim()
     min_w = (hi - lo) / 400.0  # a brief alert stays visible

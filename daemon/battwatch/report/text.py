@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from battwatch.core.healthsummary import BatterySummary
+from battwatch.core.healthsummary import NO_TREND, BatterySummary, life_words, trend_gap_words
 from battwatch.core.timefmt import iso_utc
 from battwatch.report.data import DAY_S, ReportData
 
@@ -26,13 +26,29 @@ def duration_text(seconds: float) -> str:
 
 
 def _life(b: BatterySummary | None) -> str:
-    """The analysis' own words for the remaining life, with what they rest on."""
-    text = None if b is None else b.remaining.text
-    return "remaining life unknown (no installation date)" if text is None else f"remaining life: {text}"
+    """The analysis' own words for the remaining life, with what they rest on (or why none)."""
+    if b is None:
+        return "remaining life unknown"
+    words = life_words(b)
+    return "remaining life unknown" if words == "unknown" else f"remaining life: {words}"
 
 
 def chemistry_label(chem: str) -> str:
     return {"nimh": "NiMH", "li-ion": "Li-ion", "lifepo4": "LiFePO4"}.get(chem, chem)
+
+
+def quiet_words(data: ReportData) -> tuple[str, bool]:
+    """The alert row of a log that raised none, and whether it is good news: a green "no
+    alerts" only where a battery was judged; with no verdict at all it is no all-clear."""
+    s = data.summary
+    judged = s is not None and any(b.health.word != "unknown" for b in s.batteries() if b.channel_seen)
+    return ("no alerts", True) if judged else ("no alerts, but nothing judged yet (health unknown)", False)
+
+
+def _life_short(b: BatterySummary | None) -> str:
+    """The picture's headline keeps the analysis' estimate; why there is none is in the text."""
+    text = None if b is None else b.remaining.text
+    return "remaining life unknown" if text is None else f"remaining life: {text}"
 
 
 def verdict(data: ReportData) -> str:
@@ -43,7 +59,7 @@ def verdict(data: ReportData) -> str:
         if not line:
             parts.append(f"{name}: no readings")
         else:
-            parts.append(f"{name}: {_health(part)}, {_life(part)}")
+            parts.append(f"{name}: {_health(part)}, {_life_short(part)}")
     return " · ".join(parts)
 
 
@@ -54,6 +70,10 @@ def count_of(n: int, what: str) -> str:
 def _health(b: BatterySummary | None) -> str:
     """The analysis' verdict as words ("unknown: no SOS readings")."""
     return "unknown" if b is None else b.health.text()
+
+
+def _mismatch(b: BatterySummary) -> bool:
+    return any(a.alert == "config_mismatch" for a in b.alerts)
 
 
 def _fault_caveat(b: BatterySummary) -> str:
@@ -82,7 +102,11 @@ def _main_summary(data: ReportData, main: BatterySummary | None) -> list[str]:
                    + (f" ({count_of(failed, 'failed start')})" if failed else "")
                    + (f", {low_charge} at too low a charge to judge" if low_charge else "")
                    + f"; lowest {low.min_v:.2f} V on {_when(low.t)}{temp}")
-    lines.append(f"12 V battery: {starts}; {count_of(len(data.drives), 'drive')}")
+    if main is not None and not data.starts and not data.drives and _mismatch(main):
+        # the readings are not a 12 V battery's: "0 engine starts; 0 drives" would be a count of nothing
+        lines.append("12 V battery: no starts or drives judged (the readings do not fit the configured battery)")
+    else:
+        lines.append(f"12 V battery: {starts}; {count_of(len(data.drives), 'drive')}")
     if main is not None and main.rested_voltage is not None:
         v25 = main.rested_voltage_25c
         at25 = "" if v25 is None else f" ({v25:.2f} V at 25 °C)"
@@ -102,7 +126,7 @@ def _sos_summary(data: ReportData, sos: BatterySummary | None) -> list[str]:
                      f"{_at(sos.rested_at)}{_fault_caveat(sos)}")
     fit = data.sos_trend
     if fit is None:
-        lines.append("  trend: not enough rested days yet for a trend")
+        lines.append(f"  trend: {NO_TREND if sos is None else trend_gap_words(sos)}")
     else:
         projected = data.sos_warning_t is not None or data.sos_end_of_life_t is not None
         word = ("significant fall" if fit.falling and projected

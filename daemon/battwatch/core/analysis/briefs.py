@@ -14,6 +14,8 @@ INFO: Final = 1
 WARNING: Final = 2
 CRITICAL: Final = 3
 LEVEL_WORDS: Final = ("", "information", "warning", "critical")
+# what a level's clearing point ends: "the 5.04 V that ends the warning" (not "the critical")
+HELD_WORDS: Final = ("", "information alert", "warning", "critical alert")
 
 # Repair prices the outputs quote (issue "Battery health analysis and alerts"). Only the SOS
 # pack has a price in the project's sources; a 12 V battery's action carries none.
@@ -55,8 +57,8 @@ def _limit(sev: int, c: dict[str, Any]) -> float | None:
 
 
 def _held(value: float, sev: int, c: dict[str, Any], *, low: bool, digits: int = 2, unit: str = "V") -> str:
-    """"below the 4.88 V warning level", or, inside the hysteresis, "still under the 4.93 V
-    that ends the warning"."""
+    """"below the 4.88 V warning level", or, inside the hysteresis, "under the 4.93 V that
+    ends the warning" (short: an eased alert's phone text must keep the action whole)."""
     lim = _limit(sev, c)
     if lim is None:
         return ""
@@ -67,7 +69,7 @@ def _held(value: float, sev: int, c: dict[str, Any], *, low: bool, digits: int =
     clear = _f(c, "crit_clear" if sev == CRITICAL else "warn_clear" if sev == WARNING else "info_clear")
     if clear is None:
         return f", near the {lim:.{digits}f} {unit} {name} level"
-    return f", still {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {name}"
+    return f", {'under' if low else 'over'} the {clear:.{digits}f} {unit} that ends the {HELD_WORDS[sev]}"
 
 
 def _volts(raw: float, corrected: float | None, temp: float | None, ref: float | None) -> str:
@@ -298,11 +300,43 @@ def sensor_fault(sev: int, c: dict[str, Any]) -> Brief:
     return Brief(f"{channel} channel{seen}: {_FAULT_HEAD.get(kind, kind)} (the sensor, not the battery)", CHECK_TAP)
 
 
+# What to change when a channel's readings cannot be the configured battery's: battwatch
+# judges 12 V starter batteries only, so for the 12 V channel it is the divider's calibration
+MISMATCH_KEYS: Final = {
+    "main": "If it is 12 V, check [adc.calibration.main] gain",
+    "sos": "Set [battery.sos] chemistry and cells",
+}
+
+
+def _configured(c: dict[str, Any]) -> str:
+    """"a 12 V starter battery" or "the configured 4 NiMH cells" (its nominal voltage left out)."""
+    words = str(c["configured"]).split(",")[0]
+    return words if words.startswith(("a ", "an ")) else f"the configured {words}"
+
+
+def _look_alike(battery: str, alike: Any) -> str | None:
+    """The likeliest battery the readings fit: "a 6 V battery", "1 Li-ion cell"."""
+    if not alike:
+        return None
+    chem, n, nominal = alike[0]
+    if battery == "main":
+        return f"a {float(nominal):g} V battery"
+    return f"{int(n)} {chem} cell{'s' if int(n) > 1 else ''}"
+
+
 def config_mismatch(sev: int, c: dict[str, Any]) -> Brief:
+    battery = str(c.get("battery", ""))
     if sev == NONE:
-        return Brief(f"Readings fit the configured {c['configured']} again", NO_ACTION)
-    return Brief(f"Readings of {float(c['lo']):.2f}-{float(c['hi']):.2f} V cannot come from the configured "
-                 f"{c['configured']}", "Correct the battery in the configuration")
+        return Brief(f"Readings fit {_configured(c)} again", NO_ACTION)
+    seen = f"Readings of {float(c['lo']):.2f}-{float(c['hi']):.2f} V"
+    alike = _look_alike(battery, c.get("alike"))
+    if alike is None:
+        head = f"{seen} cannot come from {_configured(c)}"
+    elif battery == "main":
+        head = f"{seen} look like {alike}, not a 12 V one"
+    else:
+        head = f"{seen} look like {alike}, not {_configured(c)}"
+    return Brief(head, MISMATCH_KEYS.get(battery, "Correct the battery in the configuration"))
 
 
 def replaced_hint(sev: int, c: dict[str, Any]) -> Brief:

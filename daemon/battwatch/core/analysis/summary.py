@@ -144,7 +144,9 @@ def _life_words(
 ) -> dict[str, Any]:
     if now is not None:
         return {"remaining_life_years": 0.0, "remaining_life_basis": "alert", "remaining_life_alert": now.alert,
-                "remaining_life_text": f"replace now ({_named(now)}, raised {iso_utc(now.since)[:10]})"}
+                # since it is critical: "raised" with the day of its first information read as
+                # critical for months it was not
+                "remaining_life_text": f"replace now ({_named(now)} since {iso_utc(now.level_since)[:10]})"}
     options: list[tuple[float, str]] = []
     if by_age is not None:
         options.append((by_age, "age"))
@@ -224,7 +226,9 @@ def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[s
         return Health("unknown", f"sensor fault ({fault}): the readings are not the battery's")
     mismatch = engine.slots.get((battery, "config_mismatch"))
     if mismatch is not None and mismatch.level:
-        return Health("unknown", "the readings do not fit the configured battery (config_mismatch)")
+        # what the readings look like, in the words the alert's own brief gave them
+        seen = "" if mismatch.brief is None else f": {mismatch.brief.headline[:1].lower()}{mismatch.brief.headline[1:]}"
+        return Health("unknown", f"the readings do not fit the configured battery (config_mismatch){seen}")
     worst = max((s.level for s in engine.active(battery) if not s.sensor), default=0)
     if worst >= CRITICAL:
         return Health("action needed")
@@ -235,7 +239,7 @@ def health(engine: AlertEngine, battery: str, fault: str | None, missing: list[s
     return Health("good")
 
 
-def main_missing(an: BatteryAnalyzer) -> list[str] | None:
+def main_missing(an: BatteryAnalyzer, t: float) -> list[str] | None:
     """What the 12 V verdict lacks (None: a rested reading, a judged start or a judged drive)."""
     main = an.main
     if main.last_rest_t is not None or main.last_crank is not None or main.last_judged_drive is not None:
@@ -243,9 +247,14 @@ def main_missing(an: BatteryAnalyzer) -> list[str] | None:
     if not an.main_seen:
         return ["no 12 V channel in the readings"]
     st = an.cfg.state
+    min_drive = an.cfg.main.charging.min_drive_s
+    d_start = an.tracker.d_start
+    # a drive long enough to judge that has not ended yet (the log or the store stops mid-drive)
+    drive = (f"the drive under way ({(t - d_start) / 60.0:.0f} min so far) is judged when it ends"
+             if d_start is not None and t - d_start >= min_drive else f"no drive of {_hours(min_drive)} or more")
     return [
         f"no rested reading yet: the car has not been parked {_hours(st.rest_min_s)}",
-        f"no engine start, and no drive of {_hours(an.cfg.main.charging.min_drive_s)} or more",
+        f"no engine start, and {drive}",
     ]
 
 
@@ -308,7 +317,7 @@ def _main(an: BatteryAnalyzer, t: float) -> BatterySummary:
     soc = main.soc
     return BatterySummary(
         battery="main",
-        health=health(an.engine, "main", an.w_main.active, main_missing(an)),
+        health=health(an.engine, "main", an.w_main.active, main_missing(an, t)),
         # False: no 12 V reading ever came (an SOS-only tap, a bench log): nothing was judged
         channel_seen=an.main_seen,
         voltage=_r(main.last_v), rested_voltage=_r(main.last_rest_v), rested_at=main.last_rest_t,
