@@ -282,6 +282,22 @@ def test_without_a_temperature_a_low_start_at_the_charging_ceiling_is_informatio
     assert rules._warmest_bound(15.4) is None and rules._warmest_bound(13.1) is None
 
 
+def test_an_average_only_log_gives_no_charging_bound() -> None:
+    """A minute's average mixes the low set-point in and would read warm: no bound from it."""
+    car = Car(make())
+    car.temp = None
+    car.park(8)
+    for v in (9.0, 8.95):
+        car.awake(3)
+        car.reading(13.8, v, 13.8, 60.0)  # the start's window: its minimum, no maximum above the average
+        car.drive(30, avg=14.6, hi=14.6, lo=14.6)  # averages only
+        car.awake(3, 12.75)
+        car.park(8)
+    assert [round(c.v_min, 2) for c in car.an.report_data().cranks] == [9.0, 8.95]
+    assert car.seen() == [("main", "weak_cranking", "info", "raised")]
+    assert "cannot tell" in car.out[0].message
+
+
 def test_a_start_that_cannot_be_judged_does_not_break_a_run_of_weak_ones() -> None:
     car = Car(make())
     car.temp = None

@@ -93,7 +93,6 @@ class MainRules(DailyRules):
         self.pending: tuple[CrankEvent, float | None, bool] | None = None
         self.peaks: deque[tuple[float, float]] = deque()
         self.peaks_keep_s = m.cranking.thermometer_s + cfg.state.failed_start_s + 60.0
-        self.peak_window_s = m.charging.peak_window_s
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
@@ -149,8 +148,10 @@ class MainRules(DailyRules):
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str,
                        vmax: float = 0.0) -> None:
         """A reading while awake, cranking or running (``vmax``: its maximum, or its value)."""
-        if vmax >= self.cfg.cranking.charge_floor_v and (vmax > v or t - t0 <= self.peak_window_s):
-            # it shows the regulator's set-point: its own maximum, or a window short enough
+        if vmax >= self.cfg.cranking.charge_floor_v and (vmax > v or t - t0 <= 1.0):
+            # it shows the regulator's set-point: its own maximum, or a single sample. A longer
+            # window's average mixes in the low set-point and would read warm, which errs the
+            # unsafe way (a stricter limit), so average-only logs give no bound
             peaks = self.peaks
             peaks.append((t, vmax))
             while peaks[0][0] < t - self.peaks_keep_s:
