@@ -92,6 +92,8 @@ class MainRules(DailyRules):
         # only once its outcome is known, up to failed_start_s after it
         self.pending: tuple[CrankEvent, float | None, bool] | None = None
         self.peaks: deque[tuple[float, float]] = deque()
+        self.thermometer_s = m.cranking.thermometer_s
+        self.charge_floor_v = m.cranking.charge_floor_v
         self.peaks_keep_s = m.cranking.thermometer_s + cfg.state.failed_start_s + 60.0
 
     # -- per reading ---------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class MainRules(DailyRules):
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str,
                        vmax: float = 0.0) -> None:
         """A reading while awake, cranking or running (``vmax``: its maximum, or its value)."""
-        if vmax >= self.cfg.cranking.charge_floor_v and (vmax > v or t - t0 <= 1.0):
+        if vmax >= self.charge_floor_v and (vmax > v or t - t0 <= 1.0):
             # it shows the regulator's set-point: its own maximum, or a single sample. A longer
             # window's average mixes in the low set-point and would read warm, which errs the
             # unsafe way (a stricter limit), so average-only logs give no bound
@@ -156,7 +158,7 @@ class MainRules(DailyRules):
             peaks.append((t, vmax))
             while peaks[0][0] < t - self.peaks_keep_s:
                 peaks.popleft()
-        if self.pending is not None and t >= self.pending[0].t + self.cfg.cranking.thermometer_s:
+        if self.pending is not None and t >= self.pending[0].t + self.thermometer_s:
             self.settle(t)
         if running:
             self._overvoltage(t, t0, v)
