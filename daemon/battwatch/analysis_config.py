@@ -208,12 +208,25 @@ class CrankingConfig(Section):
     info_clear_margin_v: Volts = 0.2  # a start must beat the info level by this to clear it [ENG]
     warn_clear_margin_v: Volts = 0.2  # a start must beat the limit by this to count as good [ENG]
     crit_clear_margin_v: Volts = 0.3  # [ENG]
-    # The battery temperature assumed for a start without a temperature reading (a logger with
-    # no sensor). On the cold side on purpose: a healthy battery on a frosty morning cranks to
-    # about 9.3-10 V, which a warm assumption (limit 9.4 V at 10 °C) would call weak; at 0 °C
-    # the limit is 9.14 V and the information level 9.67 V, so healthy cold starts raise no
-    # warning, at the cost of judging a warm weak battery ~0.45 V more leniently [ENG].
-    assumed_temp_c: Annotated[float, Range(ge=-40.0, le=40.0)] = 0.0
+    # A start without a temperature reading (a logger with no sensor) may have been at any
+    # temperature: a frosty morning's start of a used battery and a warm weak one's reach the
+    # same minimum (docs/analysis.md). It is warned about only under the limit of the coldest
+    # temperature it may have been at: this one (the BCI table's coldest row, 0 °F), or the
+    # bound the charging voltage after the start gives (below). Between that limit and the
+    # warm one (9.6 V) it is information that says the two cannot be told apart [ENG].
+    assumed_temp_c: Annotated[float, Range(ge=-40.0, le=40.0)] = -18.0
+    # The charging voltage as a thermometer: regulators raise the set-point in the cold by
+    # 18-30 mV/°C per battery (§2.3 [SRC 33-35]) from 14.4-14.7 V at 25 °C [SRC 34], up to
+    # BMW's 14.8 V ceiling (§2.5 [SRC 20]). The highest charging voltage seen within
+    # thermometer_s of a start bounds the battery's temperature then from below, taking the
+    # least compensation (charge_comp_v_per_c) from the lowest set-point (charge_25c_v): the
+    # start was at least that warm. At the ceiling (charge_top_v) or below charge_floor_v (no
+    # charging plateau: the low set-point of a full battery, a window average) it bounds nothing.
+    thermometer_s: Annotated[float, Range(ge=0.0, le=3600.0)] = 300.0
+    charge_comp_v_per_c: Annotated[float, Range(ge=0.001, le=0.1)] = 0.018
+    charge_25c_v: Volts = 14.4
+    charge_top_v: Volts = 14.8
+    charge_floor_v: Volts = 14.2
     # "Only load-test at ≥ 75 % SoC; otherwise charge first" (§2.4 [SRC 29, 31]): a start of
     # a battery whose last rested state of charge is below this is only judged when it falls
     # under crit_v or fails, and then the message names the low charge [ENG threshold source].
@@ -237,6 +250,8 @@ class CrankingConfig(Section):
         temps = sorted({x for x, _ in self.limit_by_temp_c} | {x for x, _ in self.info_by_temp_c})
         if any(interp(self.info_by_temp_c, x) <= interp(self.limit_by_temp_c, x) for x in temps):
             raise ValueError("info_by_temp_c must lie above limit_by_temp_c at every temperature")
+        if not self.charge_floor_v < self.charge_top_v:
+            raise ValueError("charge_floor_v must be below charge_top_v")
 
 
 @section

@@ -65,3 +65,19 @@ def test_the_second_model_is_another_model() -> None:
     (fall_a, charge_a), (fall_b, charge_b) = out["A"], out["B"]
     assert fall_b >= 0.015 and fall_b > 2 * fall_a  # B's surface charge still fades between 8 and 20 h
     assert charge_a >= 4.14 and charge_b <= 4.11  # A floats the cell at 4.15 V; B charges CC/CV to 4.10 V, then stops
+
+
+def test_the_second_model_compensates_its_charging_voltage_by_a_law_of_its_own() -> None:
+    """The analysis reads the charging voltage after a start as a thermometer: model B must
+    raise it in the cold by another law than A's (§2.3, §2.5), or the sweep proves nothing."""
+    from battwatch.scenarios.lead_acid import AgmParams, AlternatorParams, MainBattery
+    from battwatch.scenarios.second_model import TwoTauAgm
+
+    alt = AlternatorParams()
+    a, b = MainBattery(AgmParams()), TwoTauAgm(AgmParams())
+    law_a = {t: a.charge_setpoint(alt, t) for t in (-10.0, 5.0, 15.0, 25.0, 35.0)}
+    law_b = {t: b.charge_setpoint(alt, t) for t in (-10.0, 5.0, 15.0, 25.0, 35.0)}
+    for law in (law_a, law_b):  # both higher in the cold, both at BMW's 14.8 V ceiling in frost
+        assert law[-10.0] == 14.8 and law[-10.0] >= law[5.0] >= law[15.0] > law[25.0] >= law[35.0]
+    assert law_b[5.0] == 14.8 > law_a[5.0]  # B: full charge below 8 °C; A: 12 mV/°C from 14.5 V
+    assert law_b[25.0] < law_a[25.0] and law_b[15.0] - law_b[25.0] > law_a[15.0] - law_a[25.0]

@@ -103,7 +103,10 @@ def test_the_12v_additions_have_domain_defaults() -> None:
     assert (dc.dip_info_pct, dc.dip_warn_pct, dc.dip_crit_pct, dc.min_dip_v) == (15.0, 25.0, 50.0, 0.05)
     assert m.drain.assumed_soc_pct == 80.0
     assert (m.drain.early_span_s, m.drain.early_every_s, m.drain.early_factor) == (4 * 3600.0, 3600.0, 2.0)
-    assert (cc.low_charge_margin_v, cc.assumed_temp_c) == (0.3, 0.0)
+    assert (cc.low_charge_margin_v, cc.assumed_temp_c) == (0.3, -18.0)
+    # the charging voltage as a thermometer: least compensation, lowest set-point, BMW's ceiling (§2.3, §2.5)
+    assert (cc.charge_comp_v_per_c, cc.charge_25c_v, cc.charge_top_v, cc.charge_floor_v) == (0.018, 14.4, 14.8, 14.2)
+    assert cc.thermometer_s == 300.0
     st = config.defaults("car").analysis.state
     assert (st.crank_merge_s, st.failed_start_s, st.restart_window_s, st.gap_close_s) == (10.0, 120.0, 300.0, 600.0)
     assert config.defaults("car").analysis.sensor.negative_v == -0.2
@@ -137,6 +140,8 @@ def test_the_12v_additions_are_checked() -> None:
     assert "analysis.main.drain: early_every_s must not exceed verdict_every_s" in "\n".join(got)
     got = problems({"main": {"cranking": {"low_charge_margin_v": -0.1, "assumed_temp_c": 60}}})
     assert any("low_charge_margin_v" in p for p in got) and any("assumed_temp_c" in p for p in got)
+    got = problems({"main": {"cranking": {"charge_floor_v": 14.9}}})
+    assert "analysis.main.cranking: charge_floor_v must be below charge_top_v" in "\n".join(got)
 
 
 def test_unknown_keys_are_errors_with_a_hint() -> None:

@@ -223,6 +223,10 @@ class MainBattery:
         self.q_ah = max(0.0, self.q_ah - p.cranking_fraction * i_peak * seconds / 3600.0)
         return v_pre - i_peak * r, v_pre - p.cranking_fraction * i_peak * r, seconds
 
+    def charge_setpoint(self, a: AlternatorParams, temp_c: float) -> float:
+        """The regulator's charging voltage: raised in the cold, within its range (§2.3, §2.5)."""
+        return clamp(a.burst_v_25c + a.burst_temp_coeff_v_per_c * (25.0 - temp_c), *a.burst_range_v)
+
     def acceptance_a(self, temp_c: float) -> float:
         """The largest charging current the battery takes now."""
         p = self.p
@@ -269,7 +273,7 @@ def smart_alternator(
 ) -> RunWindow:
     """A healthy BMW charging system over one window: base set-point plus charging bursts."""
     base = clamp(rng.gauss(a.base_v, a.base_sd_v), *a.base_range_v)
-    burst = clamp(a.burst_v_25c + a.burst_temp_coeff_v_per_c * (25.0 - temp_c), *a.burst_range_v)
+    burst = bat.charge_setpoint(a, temp_c)
     share = rng.uniform(*a.burst_fraction) if rng.random() < a.burst_prob else 0.0
     if braking and share < a.braking_share:
         share = a.braking_share

@@ -4,14 +4,15 @@ The simulator (lead_acid.py, backup.py) and the health rules were written by the
 they share assumptions: one surface-charge time constant, 3 mV/°C on the 12 V battery, a pack
 charged at a constant 0.1 C whenever the car is awake, one relaxation time constant. The detection
 sweeps run every grid through this model as well. It keeps the simulator's interface (the engine
-takes it through ``Plan.main_model`` / ``Plan.pack_model``) and its cranking and alternator, and
+takes it through ``Plan.main_model`` / ``Plan.pack_model``) and its cranking and charging strategy, and
 changes what the rules lean on, each from the physics in the domain notes:
 
 * 12 V: an OCV curve of its own (steeper near full), 4 mV/°C instead of 3 ("12.6 V at 25 °C ≈
   12.5 V at 0 °C", [SRC 37]), a battery core that lags the temperature sensor by hours (the
   electrolyte's thermal mass), and a surface charge in two parts: polarisation that fades in
   minutes and a diffusion part that fades over ``fade_h`` hours (6-18 h: "6+ h to dissipate"
-  [SRC 27], "≥ 8 h" [SRC 28]).
+  [SRC 27], "≥ 8 h" [SRC 28]), and a charging voltage compensated by a law of its own (on the
+  core temperature, full charge below 8 °C, 22 mV/°C above).
 * SOS pack: a charger with its own law (lithium: constant current, then constant voltage with an
   exponential taper, off at C/10 until the rested cell falls to a restart level; NiMH: 0.1 C to
   full, then a C/50 trickle), an on-charge voltage from internal resistance and two-part
@@ -28,7 +29,15 @@ import math
 from dataclasses import dataclass
 
 from battwatch.scenarios.backup import BackupPack, PackAgeing, PackParams
-from battwatch.scenarios.lead_acid import AgmParams, Curve, MainAgeing, MainBattery, Table, clamp
+from battwatch.scenarios.lead_acid import (
+    AgmParams,
+    AlternatorParams,
+    Curve,
+    MainAgeing,
+    MainBattery,
+    Table,
+    clamp,
+)
 
 # A smooth AGM curve, a little steeper in the top 10 % (gassing-free AGM rests high when full).
 AGM_OCV_B: Table = (
@@ -52,6 +61,15 @@ class TwoTauAgm(MainBattery):
         self.slow_rest_tau_s = fade_h * 3600.0 / 3.0  # 95 % gone after fade_h
         self.fast_max_v = 0.10
         self.slow_max_v = 0.20
+
+    def charge_setpoint(self, a: AlternatorParams, temp_c: float) -> float:
+        # A regulator of another make: compensated on the battery core (which lags the sensor),
+        # at the full-charge ceiling below 8 °C (BMW [SRC 24]) and 22 mV/°C lower per degree
+        # above (within -18..-30 mV/°C per battery [SRC 33-35]), never under 14.25 V; A's
+        # follows the sensor at 12 mV/°C from 14.5 V at 25 °C. Same 14.8 V ceiling [SRC 20].
+        core = temp_c if self.core_c is None else self.core_c
+        top = a.burst_range_v[1]
+        return top if core < 8.0 else max(14.25, top - 0.022 * (core - 8.0))
 
     def _follow(self, temp_c: float, dt_s: float) -> None:
         if self.core_c is None:

@@ -346,7 +346,7 @@ class BatteryAnalyzer:
             if tr.woke:
                 main.park_end(t)
                 self._sos_park_end(t)
-            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st])
+            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st], vmax)
         if st != self.state:
             self.state = st
             self.state_name = STATE_NAMES[st]
@@ -393,6 +393,7 @@ class BatteryAnalyzer:
             if tr.drive_out is not None:
                 self._drive(tr.drive_out)
                 tr.drive_out = None
+            self.main.settle(self.last_t)
         return self.tick(t)
 
     def summary(self, t: float, vehicle: str = "", readings: int = 0) -> VehicleSummary:

@@ -87,10 +87,20 @@ class MainRules(DailyRules):
         self.rul_trend_what = ""
         self.fit_t = -1e18  # the last rested point given to the drain rule
         self.ov_avg = WindowMean(m.overvoltage.average_s)
+        # a start without a temperature waits for the charging voltage after it (settle), and
+        # the charging peaks of the last minutes (t, V) are kept for it: a start is handed on
+        # only once its outcome is known, up to failed_start_s after it
+        self.pending: tuple[CrankEvent, float | None, bool] | None = None
+        self.peaks: deque[tuple[float, float]] = deque()
+        self.thermometer_s = m.cranking.thermometer_s
+        self.charge_floor_v = m.cranking.charge_floor_v
+        self.peaks_keep_s = m.cranking.thermometer_s + cfg.state.failed_start_s + 60.0
 
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A resting reading (asleep long enough for the surface charge to fade)."""
+        if self.pending is not None:
+            self.settle(t)
         v25 = v if temp is None else v + self.k * (25.0 - temp)
         self.last_rest_v = v
         self.last_rest_v25 = v25
@@ -110,6 +120,8 @@ class MainRules(DailyRules):
 
     def asleep(self, t: float, v: float, temp: float | None, since: float) -> None:
         """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
+        if self.pending is not None:
+            self.settle(t)
         if t - self.fit_t >= FIT_SAMPLE_S:
             self.fit_t = t
             self.drain.soc = self.soc
@@ -135,8 +147,19 @@ class MainRules(DailyRules):
                 "info_clear": lv.info_clear_v, "warn_clear": lv.warn_clear_v, "crit_clear": lv.crit_clear_v,
                 "from": self.s_low.level if target < self.s_low.level else NONE}
 
-    def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str) -> None:
-        """A reading while awake, cranking or running."""
+    def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str,
+                       vmax: float = 0.0) -> None:
+        """A reading while awake, cranking or running (``vmax``: its maximum, or its value)."""
+        if vmax >= self.charge_floor_v and (vmax > v or t - t0 <= 1.0):
+            # it shows the regulator's set-point: its own maximum, or a single sample. A longer
+            # window's average mixes in the low set-point and would read warm, which errs the
+            # unsafe way (a stricter limit), so average-only logs give no bound
+            peaks = self.peaks
+            peaks.append((t, vmax))
+            while peaks[0][0] < t - self.peaks_keep_s:
+                peaks.popleft()
+        if self.pending is not None and t >= self.pending[0].t + self.thermometer_s:
+            self.settle(t)
         if running:
             self._overvoltage(t, t0, v)
         elif self.ov_avg.n:
@@ -229,9 +252,50 @@ class MainRules(DailyRules):
                 self.first_crank_day = day
             if day - self.first_crank_day <= self.cfg.decline.crank_baseline_days and len(self.base_cranks) < 1000:
                 self.base_cranks.append((temp, y))
-        t_used = cc.assumed_temp_c if temp is None else temp
-        limit = interp(cc.limit_by_temp_c, t_used)
+        if temp is None and not ev.failed and ev.v_min >= cc.crit_v and cc.thermometer_s > 0.0:
+            # no thermometer: the charging voltage of the next minutes tells how warm it was
+            self.settle(ev.t)
+            self.pending = (ev, soc, low_charge)
+            return
+        self._judge(ev, ev.t, soc, low_charge, temp, None)
+
+    def settle(self, t: float) -> None:
+        """Judge the start waiting for its charging voltage (``crank``), with what was seen."""
+        if self.pending is None:
+            return
+        ev, soc, low_charge = self.pending
+        self.pending = None
+        cc = self.cfg.cranking
+        end = ev.t + cc.thermometer_s
+        peak = max((v for ts, v in self.peaks if ev.t < ts <= end), default=None)
+        self._judge(ev, t, soc, low_charge, None, peak)
+
+    def _warmest_bound(self, peak: float | None) -> float | None:
+        """The lowest temperature the battery can have had for the regulator to charge at
+        ``peak`` (CrankingConfig.charge_*); None when it bounds nothing."""
+        cc = self.cfg.cranking
+        if peak is None or not cc.charge_floor_v <= peak < cc.charge_top_v:
+            return None
+        return 25.0 - (peak - cc.charge_25c_v) / cc.charge_comp_v_per_c
+
+    def _judge(self, ev: CrankEvent, t_obs: float, soc: float | None, low_charge: bool, temp: float | None,
+               peak: float | None) -> None:
+        cc = self.cfg.cranking
+        table = cc.limit_by_temp_c
+        warm_limit = max(v for _, v in table)
+        bound = None
+        if temp is None:
+            # the coldest it may have been: the configured one, or what the charging showed
+            bound = self._warmest_bound(peak)
+            t_used = cc.assumed_temp_c if bound is None else max(cc.assumed_temp_c, min(bound, table[-1][0]))
+        else:
+            t_used = temp
+        limit = interp(table, t_used)
         info = interp(cc.info_by_temp_c, t_used)
+        # without a thermometer a start under the warm limit may be a worn battery on a warm day
+        # or a used one on a cold morning: information that says so, not a verdict
+        unsure = temp is None and limit < warm_limit
+        info_top = max(info, warm_limit) if unsure else info
         s = self.s_crank
         level = s.level
         v = ev.v_min
@@ -254,19 +318,27 @@ class MainRules(DailyRules):
             target = CRITICAL
         elif v < limit or (level >= WARNING and v < limit + cc.warn_clear_margin_v):
             target = WARNING
-        elif v < info or (level >= INFO and v < info + cc.info_clear_margin_v):
+        elif v < info_top or (level >= INFO and v < info_top + cc.info_clear_margin_v):
             target = INFO
         else:
             target = NONE
+        # a start that cannot be judged says nothing either way about a warning: it neither
+        # confirms nor breaks a run of starts under their limit by evidence
+        keep = (s.up_since[WARNING], s.up_n[WARNING]) if unsure and target == INFO else None
         self.crank_low_charge = low_charge
-        self.engine.observe(s, ev.t, ev.t, target, v, msg.weak_cranking,
+        self.engine.observe(s, t_obs, t_obs, target, v, msg.weak_cranking,
                             {"v_min": v, "temp": t_used, "assumed": temp is None, "limit": limit, "info": info,
-                             "crit": cc.crit_v, "dip": dip, "failed": ev.failed, "restart": ev.restart,
+                             "crit": cc.crit_v, "dip": ev.dip_v, "failed": ev.failed, "restart": ev.restart,
                              "soc": soc, "low_charge": low_charge, "min_soc": cc.min_soc_pct, "t": ev.t,
-                             "margin": cc.low_charge_margin_v, "info_end": info + cc.info_clear_margin_v,
+                             "margin": cc.low_charge_margin_v, "info_end": info_top + cc.info_clear_margin_v,
                              "warn_end": limit + cc.warn_clear_margin_v, "crit_end": cc.crit_v + cc.crit_clear_margin_v,
-                             "failed_s": self.failed_start_s},
+                             "failed_s": self.failed_start_s, "unsure": unsure and target == INFO,
+                             "warm_limit": warm_limit, "charge_v": None if bound is None else peak,
+                             "limit_table": table},
                             immediate=immediate)
+        if keep is not None and keep[0] is not None and s.level < WARNING and s.up_since[WARNING] is None:
+            s.up_since[WARNING], s.up_n[WARNING] = keep
+            s.busy = True
 
     def drive(self, d: Drive) -> None:
         if self.drive_log is not None:
@@ -305,6 +377,7 @@ class MainRules(DailyRules):
 
     def park_end(self, t: float) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
+        self.settle(t)
         self.drain.park_end(t, self.soc)
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
@@ -426,6 +499,10 @@ class MainRules(DailyRules):
             "dip_level": self.dip_level, "crank_low_charge": self.crank_low_charge,
             "rul": [self.rul_trend_days, self.rul_trend_what],
             "last_judged_drive": self.last_judged_drive,
+            "pending_start": None if self.pending is None else [
+                self.pending[0].t, self.pending[0].v_min, self.pending[0].v_pre, self.pending[0].restart,
+                self.pending[1], self.pending[2]],
+            "charge_peaks": [list(p) for p in self.peaks],
         }
 
     def load(self, d: dict[str, Any]) -> None:
@@ -449,6 +526,9 @@ class MainRules(DailyRules):
         self.rul_trend_days, self.rul_trend_what = d["rul"]
         self.hint_day = float(d.get("hint_day", -1.0))
         self.starts = deque(((float(a), float(b)) for a, b in d.get("starts", [])), maxlen=64)
+        ps = d.get("pending_start")  # saved before it existed: no start waiting
+        self.pending = None if ps is None else (CrankEvent(ps[0], ps[1], ps[2], None, bool(ps[3])), ps[4], bool(ps[5]))
+        self.peaks = deque((float(a), float(b)) for a, b in d.get("charge_peaks", []))
         ld = d.get("last_judged_drive")  # saved before it existed: none known
         self.last_judged_drive = None if ld is None else float(ld)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING
+from battwatch.core.tables import inverse
 
 # Typical repair costs quoted in the messages (issue "Battery health analysis and alerts").
 SOS_PACK_COST = "typically $150-300"
@@ -157,9 +158,13 @@ def main_low_voltage(sev: int, c: dict[str, Any]) -> str:
 def weak_cranking(sev: int, c: dict[str, Any]) -> str:
     v, temp, limit = c["v_min"], c["temp"], c["limit"]
     # the limits in force are the ones at this temperature: say which, and when it is assumed
-    if c.get("assumed"):
-        at = f" (no battery temperature reading: judged at an assumed {temp:.1f} °C)"
-        here = f"at the assumed {temp:.1f} °C"
+    if c.get("assumed") and c.get("charge_v") is not None:
+        at = (f" (no battery temperature reading; the {c['charge_v']:.2f} V the alternator charged at "
+              f"after the start shows at least {temp:.1f} °C: regulators charge higher in the cold)")
+        here = f"at {temp:.1f} °C"
+    elif c.get("assumed"):
+        at = f" (no battery temperature reading: judged as if at {temp:.0f} °C, the coldest it may have been)"
+        here = f"at {temp:.0f} °C"
     else:
         at = _temp(temp)
         here = f"at {temp:.1f} °C"
@@ -169,6 +174,7 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             f"{c['info']:.2f} V a healthy battery holds {here}: cranking is healthy again."
         )
     dip = "" if c.get("dip") is None else f" (a {c['dip']:.2f} V dip)"
+    what = "A stop-start restart" if c.get("restart") else "Engine start"
     soc = c.get("soc")
     low_charge = (
         f" The battery was only about {soc:.0f} % charged when it last rested (a start is a fair "
@@ -189,7 +195,6 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             "all in the cold; if the starter turned briskly, look at the engine (fuel, ignition) instead. "
             f"Have the battery load-tested now and replaced if it fails. {REGISTER} {WEAK_12V_SOS}"
         )
-    what = "A stop-start restart" if c.get("restart") else "Engine start"
     head = f"{what} pulled the 12 V battery down to {v:.2f} V{dip}{at}"
     if sev == CRITICAL:
         # a start just above the limit keeps a raised level (the alert ends only clear of it)
@@ -201,10 +206,29 @@ def weak_cranking(sev: int, c: dict[str, Any]) -> str:
             f", {past}: the battery can barely turn the engine over and the next "
             f"cold start may fail. Have it load-tested and replaced now. {REGISTER} {WEAK_12V_SOS}"
         )
+    if sev == INFO and c.get("unsure"):
+        warm = c["warm_limit"]
+        from_c = inverse(c["limit_table"], v)
+        return (
+            f"{what} pulled the 12 V battery down to {v:.2f} V{dip}. Without a battery temperature reading "
+            f"battwatch cannot tell whether the battery is worn or the morning was cold: a used but sound "
+            f"battery starts this low in frost, a weak one on a warm day. It is above {limit:.2f} V, the "
+            f"load-test limit at {temp:.0f} °C, the coldest it may have been"
+            + ("" if c.get("charge_v") is None else f" by the {c['charge_v']:.2f} V the alternator charged at")
+            + f", and below {warm:.2f} V, the limit at 21 °C and above. If the car was warmer than about "
+            f"{from_c:.0f} °C when it started, have the battery load-tested; a temperature reading "
+            f"would settle it."
+        )
     if sev == INFO:
         level = f"the {c['info']:.2f} V information level {here} (10.5 V at 21 °C and above)"
         past = f"below {level}" if v < c["info"] else (
             f"only just above {level}, short of the {c['info_end']:.2f} V that ends the alert")
+        if v < limit:
+            # a warning still being confirmed (two starts in a row): the words follow the start
+            return head + (
+                f", {past}, and under the {limit:.2f} V load-test limit {here} as well: if the next "
+                f"start is as low, this becomes a warning. The battery may be losing its cranking power."
+            )
         return head + (
             f", {past}, but above the {limit:.2f} V load-test limit: the battery is not as strong as a "
             f"new one. Nothing to do yet: have it tested at the next service."
