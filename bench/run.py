@@ -54,7 +54,7 @@ def _replay_trees(tmp: Path) -> list[tuple[str, Path]]:
     import compileall
 
     out = []
-    for label, tree in _daemon_trees(tmp):
+    for label, tree in _daemon_trees(tmp / "replay-plain"):  # apart from the live section's copy
         dest = tmp / f"replay-{len(out)}"
         shutil.copytree(tree / "battwatch", dest / "battwatch", ignore=shutil.ignore_patterns("__pycache__"))
         for so in tree.glob("*.so"):  # mypyc's shared module sits beside the package
