@@ -53,7 +53,7 @@ def _replay_trees(tmp: Path) -> list[tuple[str, Path]]:
     leaves an installed package: a user's replay does not compile the sources on every run."""
     import compileall
 
-    out = []
+    out: list[tuple[str, Path]] = []
     for label, tree in _daemon_trees(tmp / "replay-plain"):  # apart from the live section's copy
         dest = tmp / f"replay-{len(out)}"
         shutil.copytree(tree / "battwatch", dest / "battwatch", ignore=shutil.ignore_patterns("__pycache__"))
