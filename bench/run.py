@@ -167,7 +167,7 @@ def bench_replay(tmp: Path) -> str:
             "for scripts) against a whole `python -c` process that passes the same file through",
             f"`csv.reader`, same interpreter; at most 3x. Each command ran {REPLAY_RUNS} times, taking turns",
             "after one uncounted run each; wall is the best and the median run, CPU the median of the",
-            "process's user + system time (what a loaded machine does not inflate). The compiled rows run",
+            "process's user + system time (less swayed by other work than wall time). The compiled rows run",
             "the core `make core` built (or the tree `BATTWATCH_BENCH_TREE` names), the plain rows the same",
             "sources without the compiled modules; both with their bytecode compiled ahead, as `pip install`",
             f"leaves them. Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after.",
