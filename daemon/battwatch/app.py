@@ -36,7 +36,7 @@ from battwatch.core.model import (
     Reading,
     Tick,
 )
-from battwatch.core.pipeline import Outbound, build_pipeline
+from battwatch.core.pipeline import Outbound, Pipeline
 from battwatch.core.pisleep import PiSleep
 from battwatch.router import Router
 from battwatch.sinks import Sink, build_sinks
@@ -83,6 +83,13 @@ class ReplaceCommand:
 
     payload: bytes
     received: float
+
+
+def build_pipeline(cfg: Config) -> Pipeline:
+    """The same pipeline for the daemon and for replay."""
+    from battwatch.core.analysis import build_analyzer
+
+    return Pipeline(cfg.vehicle.id, build_analyzer(cfg))
 
 
 def build_decoder(cfg: Config) -> DeviceDecoder:
