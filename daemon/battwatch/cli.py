@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ from battwatch import __version__, core
 from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from battwatch.config import DEFAULT_PATH
 from battwatch.config import load_or_defaults as load_config
-from battwatch.logsetup import setup_logging
 
 DEFAULT_CONFIG = str(DEFAULT_PATH)
 
@@ -68,7 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the store, logs and outboxes tell when the car is driven and parked: nothing for others
     # (the unit says UMask=0027 too; this covers a daemon started by hand)
     os.umask(os.umask(0o027) | 0o027)
+    import logging
+
     from battwatch.app import App
+    from battwatch.logsetup import setup_logging
 
     cfg = load_config(args.config, required=True)
     setup_logging(args.log_level or cfg.logging.level)
@@ -140,7 +141,10 @@ def _replay(args: argparse.Namespace, logs: list[tuple[Path, str]]) -> int:
         return EXIT_USAGE
     cfg = load_config(args.config, required=False,
                       vehicle=replay_vehicle(path) if args.config is None else "replay")
-    setup_logging("warning", stream=sys.stderr)  # the store's and sinks' warnings; stdout is the output
+    if args.store or args.publish:
+        from battwatch.logsetup import setup_logging
+
+        setup_logging("warning", stream=sys.stderr)  # the store's and sinks' warnings; stdout is the output
     try:
         res = replay_file(
             logs,
@@ -285,9 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")
-    from battwatch.commands.import_logs import add_arguments as import_arguments
-
-    import_arguments(s)
+    s.add_argument("sources", nargs="+", metavar="SRC", help="a CSV or text log from another logger")
+    s.add_argument("-o", "--output", metavar="OUT.csv", help="the battwatch CSV log to write (default: standard output)")
+    s.add_argument("--tz", metavar="ZONE",
+                   help="the zone of times written without a UTC offset, e.g. Europe/Berlin (a DST change is handled)")
+    s.add_argument("--start", metavar="TIME",
+                   help="when a log that counts time from its start began (ISO 8601; without an offset: in --tz)")
+    s.add_argument("--column", action="append", default=[], metavar="FIELD=SOURCE[:UNIT]",
+                   help="take a battwatch column (time, main_v, sos_v, temp_c, ...) from the named or numbered "
+                        "source column; units: V, mV, cV for voltages; s, ms, min, h, d or dmy, mdy for times")
+    s.add_argument("--vehicle", metavar="ID", help="write this vehicle id on every row")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import field
 from datetime import date
@@ -405,6 +404,8 @@ def load(path: Path | str, env: dict[str, str] | None = None) -> Config:
         raise ConfigError(str(path), [f"cannot read: {e.strerror}"]) from None
     except UnicodeDecodeError as e:
         raise ConfigError(str(path), [f"not UTF-8 text (byte {e.start})"]) from None
+    import tomllib  # only a file needs it: a replay on the defaults starts without it
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

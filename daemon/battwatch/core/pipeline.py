@@ -9,9 +9,17 @@ from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import AlertTransition, Reading
 
 if TYPE_CHECKING:
+    from battwatch.config import Config
     from battwatch.core.analysis.analyzer import BatteryAnalyzer
 
-__all__ = ["Event", "Outbound", "Pipeline"]
+__all__ = ["Event", "Outbound", "Pipeline", "build_pipeline"]
+
+
+def build_pipeline(cfg: Config) -> Pipeline:
+    """The same pipeline for the daemon and for replay."""
+    from battwatch.core.analysis import build_analyzer
+
+    return Pipeline(cfg.vehicle.id, build_analyzer(cfg))
 
 
 class Pipeline:

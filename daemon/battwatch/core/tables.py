@@ -4,22 +4,31 @@ from __future__ import annotations
 
 Table = tuple[tuple[float, float], ...]
 
+# Both walk the points by index: a zip over a slice of the table cost a new tuple and an
+# iterator per call, and the analysis looks the charge up for most rested readings.
+
 
 def interp(table: Table, x: float) -> float:
     """y at x, linear between the points and held flat beyond the first and last."""
-    if x <= table[0][0]:
-        return table[0][1]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
+    x0, y0 = table[0]
+    if x <= x0:
+        return y0
+    for i in range(1, len(table)):
+        x1, y1 = table[i]
         if x <= x1:
             return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
+        x0, y0 = x1, y1
+    return y0
 
 
 def inverse(table: Table, y: float) -> float:
     """x for a value y of a rising table (clamped to the table's ends)."""
-    if y <= table[0][1]:
-        return table[0][0]
-    for (x0, y0), (x1, y1) in zip(table, table[1:], strict=False):
+    x0, y0 = table[0]
+    if y <= y0:
+        return x0
+    for i in range(1, len(table)):
+        x1, y1 = table[i]
         if y <= y1:
             return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
-    return table[-1][0]
+        x0, y0 = x1, y1
+    return x0

@@ -97,12 +97,17 @@ def theil_sen(xs: list[float], ys: list[float], z: float = 1.645) -> TrendFit | 
     n = len(xs)
     if n < 3:
         return None
+    if len(ys) != n:
+        raise ValueError("theil_sen: xs and ys differ in length")
     slopes: list[float] = []
-    extend = slopes.extend
-    pts = list(zip(xs, ys, strict=True))
+    # by index, without a slice of pairs per point: compiled, the two loops run on plain floats
     for i in range(n - 1):
-        xi, yi = pts[i]
-        extend([(yj - yi) / (xj - xi) for xj, yj in pts[i + 1:] if xj != xi])
+        xi = xs[i]
+        yi = ys[i]
+        for j in range(i + 1, n):
+            xj = xs[j]
+            if xj != xi:
+                slopes.append((ys[j] - yi) / (xj - xi))
     big_n = len(slopes)
     if big_n < 2:
         return None
