@@ -21,8 +21,8 @@ from battwatch.router import Router
 # starts in a fraction of the time (bench/RESULTS.md, replay speed)
 if TYPE_CHECKING:
     from battwatch.adapters.store import Store
-    from battwatch.retention import Retention
     from battwatch.config import Config
+    from battwatch.retention import Retention
     from battwatch.sinks import Sink
 
 __all__ = ["ReplayError", "ReplayResult", "damage_note", "feed_logs", "first_reading", "log_source", "log_sources", "logs_label",
