@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from battwatch.analysis_config import DrainConfig, Table
 from battwatch.core.analysis import messages as msg
@@ -33,6 +33,75 @@ def surface_fall_bound(a_v: float, s1: float, s2: float) -> float:
     return a_v * (math.exp(-s1 / tau) - math.exp(-s2 / tau))
 
 
+class Line(Protocol):
+    """A least-squares line over a park's points, as the verdicts read it."""
+
+    @property
+    def span(self) -> float: ...
+
+    def slope(self) -> float | None: ...
+
+    def mean_z(self) -> float: ...
+
+
+class SleepWindow:
+    """The bounded looks' points (hour, V25, temperature known, hours asleep), added at the end
+    and dropped from the front, with the sums of their least-squares line kept as they go: a
+    look costs O(1) instead of a refit over the window.
+
+    x and y are summed about the sleep's first point, so that dropping a point subtracts small
+    numbers from small sums (no cancellation against hours since 1970 or 12 V).
+    """
+
+    __slots__ = ("pts", "x0", "y0", "sx", "sy", "sxx", "sxy", "sz")
+
+    def __init__(self) -> None:
+        self.pts: deque[tuple[float, float, float, float]] = deque()
+        self.clear()
+
+    def clear(self) -> None:
+        self.pts.clear()
+        self.x0 = self.y0 = self.sx = self.sy = self.sxx = self.sxy = self.sz = 0.0
+
+    def append(self, x: float, y: float, z: float, s_h: float) -> None:
+        if not self.pts:
+            self.clear()
+            self.x0, self.y0 = x, y
+        self.pts.append((x, y, z, s_h))
+        self._sum(x - self.x0, y - self.y0, z, 1.0)
+
+    def popleft(self) -> None:
+        x, y, z, _ = self.pts.popleft()
+        self._sum(x - self.x0, y - self.y0, z, -1.0)
+
+    def _sum(self, dx: float, dy: float, z: float, sign: float) -> None:
+        self.sx += sign * dx
+        self.sy += sign * dy
+        self.sxx += sign * dx * dx
+        self.sxy += sign * dx * dy
+        self.sz += sign * z
+
+    @property
+    def n(self) -> int:
+        return len(self.pts)
+
+    @property
+    def span(self) -> float:
+        return self.pts[-1][0] - self.pts[0][0] if self.pts else 0.0
+
+    def slope(self) -> float | None:
+        n = len(self.pts)
+        if n < 3:
+            return None
+        den = n * self.sxx - self.sx * self.sx
+        if den <= 0.0:
+            return None
+        return (n * self.sxy - self.sx * self.sy) / den
+
+    def mean_z(self) -> float:
+        return self.sz / len(self.pts) if self.pts else 0.0
+
+
 class DrainRule:
     """Fits the rested voltage of each park and judges its fall against the sleep current."""
 
@@ -54,7 +123,7 @@ class DrainRule:
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
         # the bounded looks (DrainConfig.surface_max_v): (hour, V25, temperature known, hours
         # since the last activity) of the park's sleep, from since / bound_ratio on
-        self.pts: deque[tuple[float, float, float, float]] = deque()
+        self.win = SleepWindow()
         self.next_bound_t = 0.0
 
     def point(self, t: float, v25: float, temp: float | None, since: float, soc: float | None) -> None:
@@ -104,27 +173,25 @@ class DrainRule:
         dc = self.cfg
         if since > dc.bound_until_s or dc.surface_max_v <= 0.0:
             return
-        pts = self.pts
+        win = self.win
+        pts = win.pts
         s_h = since / 3600.0
         if pts and s_h < pts[-1][3]:
-            pts.clear()  # new activity without a wake: a new sleep
-        pts.append((t / 3600.0, v25, 0.0 if temp is None else 1.0, s_h))
+            win.clear()  # new activity without a wake: a new sleep
+        win.append(t / 3600.0, v25, 0.0 if temp is None else 1.0, s_h)
         lo = s_h / dc.bound_ratio
         while pts[0][3] < lo:
-            pts.popleft()
+            win.popleft()
         if t < self.next_bound_t:
             return
         s1 = pts[0][3]
         if (s_h - s1) * 3600.0 < dc.bound_min_span_s or len(pts) < 5:
             return
         self.next_bound_t = t + dc.bound_every_s
-        fit = RunningFit()
-        for x, y, z, _ in pts:
-            fit.add(x, y, z)
-        if fit.span <= 0.0:
+        if win.span <= 0.0:
             return
         bound = surface_fall_bound(dc.surface_max_v, s1, s_h) * 1000.0
-        self._verdict(t, fit, dc.bound_factor, bound / fit.span * 12.0)
+        self._verdict(t, win, dc.bound_factor, bound / win.span * 12.0)
 
     def park_end(self, t: float, soc: float | None) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
@@ -135,7 +202,7 @@ class DrainRule:
             self._verdict(t, fit)
         fit.reset()
         self.fit0.reset()
-        self.pts.clear()
+        self.win.clear()
         self.next_bound_t = 0.0
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
@@ -148,7 +215,7 @@ class DrainRule:
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _verdict(self, t: float, fit: RunningFit, factor: float = 0.0, surface: float = 0.0) -> bool:
+    def _verdict(self, t: float, fit: Line, factor: float = 0.0, surface: float = 0.0) -> bool:
         """Judge the park's fall so far (``fit``); True when the next verdict is due within the
         hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
 
@@ -213,7 +280,7 @@ class DrainRule:
     def export(self) -> dict[str, Any]:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
                 "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
-                "bound": [list(p) for p in self.pts], "next_bound_t": self.next_bound_t}
+                "bound": [list(p) for p in self.win.pts], "next_bound_t": self.next_bound_t}
 
     def load(self, d: dict[str, Any]) -> None:
         self.fit.load(d["fit"])
@@ -223,5 +290,7 @@ class DrainRule:
         if "fit0" in d:  # states from before the first looks: none taken in this park
             self.fit0.load(d["fit0"])
         # states from before the bounded looks: none taken in this park
-        self.pts = deque((float(a), float(b), float(c), float(e)) for a, b, c, e in d.get("bound", []))
+        self.win.clear()
+        for a, b, c, e in d.get("bound", []):
+            self.win.append(float(a), float(b), float(c), float(e))
         self.next_bound_t = float(d.get("next_bound_t", 0.0))
