@@ -806,10 +806,16 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"x_quiescent": 24, "capacity_ah": 110, "temp_c": 35, "model": "A"},
         {"x_quiescent": 40, "capacity_ah": 40, "temp_c": 35, "model": "B"},  # a quarter gone in 5 h
         {"x_quiescent": 24, "capacity_ah": 40, "temp_c": 35, "model": "A"},
+        # through ±10 °C days, the core 6 h behind the sensor; the last once late (0.6 A in 70 Ah)
+        {"x_quiescent": 6, "capacity_ah": 40, "temp_c": 0, "day": "swing-6h", "model": "A"},
+        {"x_quiescent": 10, "capacity_ah": 110, "temp_c": 20, "day": "swing-6h", "model": "B"},
+        {"x_quiescent": 10, "capacity_ah": 70, "temp_c": 20, "day": "steady", "model": "A"},
     ],
     "drain-healthy": [
         {"park": "two-weeks", "weather": "cold-nights", "capacity_ah": 110, "fade_h": 18, "model": "B"},
         {"park": "weekend", "weather": "hot", "capacity_ah": 40, "model": "A"},
+        {"park": "weekend", "weather": "day-swing", "capacity_ah": 40, "fade_h": 18, "lag_h": 6, "model": "B"},
+        {"park": "two-weeks", "weather": "day-swing", "capacity_ah": 110, "lag_h": 6, "model": "A"},
     ],
     "sos-level": [
         {"rate_days": 60, "pack": "nimh4", "climate": "mild", "pattern": "twice-daily", "model": "A"},
@@ -847,6 +853,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"fault": "sos-low", "channels": "sos-only", "model": "A"},
         {"fault": "sos-short", "channels": "sos-only", "model": "B"},  # a step off charge, by the pack's own voltage
         {"fault": "main-drain", "channels": "main-only", "model": "B"},
+        {"fault": "main-drain", "channels": "both", "model": "A"},  # once 0.03 h late
         {"fault": "healthy", "channels": "sos-only", "model": "B"},
     ],
     "periods": [

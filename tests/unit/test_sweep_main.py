@@ -140,20 +140,27 @@ def test_the_surface_charge_bound_holds_for_any_mix_of_decays() -> None:
 def test_the_bounded_looks_window_keeps_the_line_of_a_refit() -> None:
     # points added at the end and dropped from the front, as a sleep's looks do: the running
     # sums give the slope, span and mean of a refit over what is left, at every step
-    from battwatch.core.analysis.drain import SleepWindow
+    from battwatch.core.analysis.drain import Lines
     from battwatch.core.analysis.trend import RunningFit
 
     rng = random.Random(7)
-    win = SleepWindow()
+    win = Lines(2, keep=True)
     x = 490_000.0  # hours since 1970
     for step in range(3000):
         x += rng.uniform(0.05, 0.1)
-        win.append(x, 12.6 - 0.004 * step * 0.07 + rng.gauss(0.0, 0.002), float(rng.random() < 0.8), 0.0)
+        v = 12.6 - 0.004 * step * 0.07 + rng.gauss(0.0, 0.002)
+        win.add(x, (v, 20.0 + 10.0 * math.sin(x / 4.0)), float(rng.random() < 0.8))
         while win.n > rng.randint(3, 150):
             win.popleft()
         ref = RunningFit()
-        for px, py, pz, _ in win.pts:
-            ref.add(px, py, pz)
+        for px, ys, pz, _ in win.pts:
+            ref.add(px, ys[0], pz)
+        temp = RunningFit()
+        for px, ys, _, _ in win.pts:
+            temp.add(px, ys[1])
+        assert (win.slope(1) is None) == (temp.slope() is None)
+        if temp.slope() is not None:
+            assert win.slope(1) == pytest.approx(temp.slope(), rel=1e-7, abs=1e-9)
         want = ref.slope()
         got = win.slope()
         assert (got is None) == (want is None)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from battwatch.analysis_config import DrainConfig, Table
 from battwatch.core.analysis import messages as msg
 from battwatch.core.analysis.engine import CRITICAL, WARNING, AlertEngine
 from battwatch.core.analysis.levels import above
-from battwatch.core.analysis.trend import RunningFit
 from battwatch.core.tables import interp
 
 # the sustained-drain bar is a multiple of the expected sleep current, but never of less than
@@ -33,119 +32,191 @@ def surface_fall_bound(a_v: float, s1: float, s2: float) -> float:
     return a_v * (math.exp(-s1 / tau) - math.exp(-s2 / tau))
 
 
-class Line(Protocol):
-    """A least-squares line over a park's points, as the verdicts read it."""
+class Lines:
+    """Least-squares lines of several series (the rested V25, then the sensor's and the
+    candidate cores' temperatures) over the same hours, in O(1) per point. With ``keep`` the
+    points are kept, so that the oldest can be dropped again (the bounded looks' window).
 
-    @property
-    def span(self) -> float: ...
-
-    def slope(self) -> float | None: ...
-
-    def mean_z(self) -> float: ...
-
-
-class SleepWindow:
-    """The bounded looks' points (hour, V25, temperature known, hours asleep), added at the end
-    and dropped from the front, with the sums of their least-squares line kept as they go: a
-    look costs O(1) instead of a refit over the window.
-
-    x and y are summed about the sleep's first point, so that dropping a point subtracts small
-    numbers from small sums (no cancellation against hours since 1970 or 12 V).
+    Every series is summed about the first point it saw (no cancellation against hours since
+    1970 or 12 V when a point is taken out again).
     """
 
-    __slots__ = ("pts", "x0", "y0", "sx", "sy", "sxx", "sxy", "sz")
+    __slots__ = ("keep", "pts", "n", "x0", "y0", "first_x", "last_x", "sx", "sxx", "sz", "sy", "sxy", "temps")
 
-    def __init__(self) -> None:
-        self.pts: deque[tuple[float, float, float, float]] = deque()
-        self.clear()
+    def __init__(self, series: int, keep: bool = False) -> None:
+        self.keep = keep
+        self.pts: deque[tuple[float, tuple[float, ...], float, float]] = deque()
+        self.y0 = [0.0] * series
+        self.sy = [0.0] * series
+        self.sxy = [0.0] * series
+        self.reset()
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         self.pts.clear()
-        self.x0 = self.y0 = self.sx = self.sy = self.sxx = self.sxy = self.sz = 0.0
+        self.n = 0
+        self.temps = True  # the temperature series are known for every point (see load)
+        self.x0 = self.first_x = self.last_x = self.sx = self.sxx = self.sz = 0.0
+        for k in range(len(self.sy)):
+            self.y0[k] = self.sy[k] = self.sxy[k] = 0.0
 
-    def append(self, x: float, y: float, z: float, s_h: float) -> None:
-        if not self.pts:
-            self.clear()
-            self.x0, self.y0 = x, y
-        self.pts.append((x, y, z, s_h))
-        self._sum(x - self.x0, y - self.y0, z, 1.0)
+    def add(self, x: float, ys: tuple[float, ...], z: float, s_h: float = 0.0) -> None:
+        if self.n == 0:
+            self.reset()
+            self.x0 = self.first_x = x
+            self.y0[:] = ys
+        if self.keep:
+            self.pts.append((x, ys, z, s_h))
+        self.n += 1
+        self.last_x = x
+        self._sum(x, ys, z, 1.0)
 
     def popleft(self) -> None:
-        x, y, z, _ = self.pts.popleft()
-        self._sum(x - self.x0, y - self.y0, z, -1.0)
+        """Drop the oldest point (``keep`` only)."""
+        x, ys, z, _ = self.pts.popleft()
+        self.n -= 1
+        self._sum(x, ys, z, -1.0)
+        if self.pts:
+            self.first_x = self.pts[0][0]
 
-    def _sum(self, dx: float, dy: float, z: float, sign: float) -> None:
+    def shift(self, dx: float) -> None:
+        """Move every point ``dx`` along x (a wall-clock step): the sums are about x0, which moves too."""
+        if self.n:
+            self.x0 += dx
+            self.first_x += dx
+            self.last_x += dx
+        if self.keep:
+            self.pts = deque((x + dx, ys, z, s_h) for x, ys, z, s_h in self.pts)
+
+    def _sum(self, x: float, ys: tuple[float, ...], z: float, sign: float) -> None:
+        dx = x - self.x0
         self.sx += sign * dx
-        self.sy += sign * dy
         self.sxx += sign * dx * dx
-        self.sxy += sign * dx * dy
         self.sz += sign * z
-
-    @property
-    def n(self) -> int:
-        return len(self.pts)
+        for k, y in enumerate(ys):
+            dy = y - self.y0[k]
+            self.sy[k] += sign * dy
+            self.sxy[k] += sign * dx * dy
 
     @property
     def span(self) -> float:
-        return self.pts[-1][0] - self.pts[0][0] if self.pts else 0.0
+        return self.last_x - self.first_x if self.n else 0.0
 
-    def slope(self) -> float | None:
-        n = len(self.pts)
+    def slope(self, k: int = 0) -> float | None:
+        """Series ``k``'s slope (per hour); None with fewer than 3 points or no spread."""
+        n = self.n
         if n < 3:
             return None
         den = n * self.sxx - self.sx * self.sx
         if den <= 0.0:
             return None
-        return (n * self.sxy - self.sx * self.sy) / den
+        return (n * self.sxy[k] - self.sx * self.sy[k]) / den
 
     def mean_z(self) -> float:
-        return self.sz / len(self.pts) if self.pts else 0.0
+        return self.sz / self.n if self.n else 0.0
+
+    def to_list(self) -> list[Any]:
+        return [self.n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz, list(self.y0),
+                list(self.sy), list(self.sxy)]
+
+    def load(self, d: list[Any]) -> None:
+        """A state of to_list(); or of the RunningFit kept before (the V25 alone): the
+        temperatures then start with the next park."""
+        self.reset()
+        if len(d) == 10 and isinstance(d[7], list):
+            n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz = d[:7]
+            self.n = int(n)
+            for k in range(min(len(self.sy), len(d[7]))):
+                self.y0[k], self.sy[k], self.sxy[k] = float(d[7][k]), float(d[8][k]), float(d[9][k])
+            return
+        n, x0, sx, sy, sxx, sxy, last_x, sz = (float(v) for v in d[:8])
+        self.n, self.x0, self.first_x, self.last_x = int(n), x0, x0, last_x
+        self.sx, self.sxx, self.sz = sx, sxx, sz
+        self.sy[0], self.sxy[0] = sy, sxy  # about y0 = 0: the same slope
+        self.temps = self.n == 0
 
 
 class DrainRule:
     """Fits the rested voltage of each park and judges its fall against the sleep current."""
 
     def __init__(self, cfg: DrainConfig, table: Table, capacity_ah: float, monitor_ma: float,
-                 engine: AlertEngine) -> None:
+                 engine: AlertEngine, ocv_coeff_v_per_c: float = 0.003) -> None:
         self.cfg = cfg
         self.table = table
         self.capacity_ah = capacity_ah
         self.monitor_ma = monitor_ma
         self.engine = engine
+        self.k = ocv_coeff_v_per_c  # the correction that made the V25 the rule is given
         self.slot = engine.slot("main", "parasitic_drain", cfg.debounce)
         self.soc: float | None = None  # of the last rested reading, set by the caller
-        self.fit = RunningFit()
+        # series of every line: V25, the sensor's temperature, two candidate cores behind it
+        self.fit = Lines(4)
         self.next_verdict_h = cfg.min_span_s / 3600.0
         self.next_early_h = cfg.early_span_s / 3600.0  # the next early look at a heavy drain
         # the first looks: fits over stretches of rested readings, until the fit above
         # reaches early_span_s
-        self.fit0 = RunningFit()
+        self.fit0 = Lines(4)
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
-        # the bounded looks (DrainConfig.surface_max_v): (hour, V25, temperature known, hours
-        # since the last activity) of the park's sleep, from since / bound_ratio on
-        self.win = SleepWindow()
+        # the bounded looks (DrainConfig.surface_max_v): the park's sleep from since / bound_ratio on
+        self.win = Lines(4, keep=True)
         self.next_bound_t = 0.0
+        # the candidate cores (core_lag_max_s / 2 and core_lag_max_s behind the sensor) since
+        # the sleep began
+        self.cores: list[float] | None = None
+        self.core_ts = 0.0  # the sensor's last temperature
+        self.last_since = -1.0
+        self.sleep_start_t: float | None = None  # the last activity before this sleep
+        self.confirm_h: float | None = None  # set by a verdict whose raise wants an earlier second
+
+    def _series(self, t: float, v25: float, temp: float | None, since: float) -> tuple[float, ...]:
+        """The point's values of the four series, the candidate cores followed to ``t``."""
+        if since < self.last_since:
+            self.cores = None  # new activity: a new sleep
+        # the time since the last point by the sleep's own clock: a wall-clock step moves
+        # the last activity with it, so the cores follow only the hours that passed
+        dt_h = max(0.0, since - self.last_since) / 3600.0
+        self.last_since = since
+        self.sleep_start_t = t - since
+        lag_h = self.cfg.core_lag_max_s / 3600.0
+        cores = self.cores
+        if temp is None:
+            if cores is None:
+                return (v25, 0.0, 0.0, 0.0)
+            return (v25, self.core_ts, cores[0], cores[1])  # held where the sensor is silent
+        if cores is None or lag_h <= 0.0:
+            # at the sleep's start the core is taken at the sensor's temperature: the drive
+            # warmed both (the core cools slowest from there)
+            self.cores = cores = [temp, temp]
+        else:
+            for i, lag in enumerate((0.5 * lag_h, lag_h)):
+                cores[i] = temp + (cores[i] - temp) * math.exp(-dt_h / lag)
+        self.core_ts = temp
+        return (v25, temp, cores[0], cores[1])
 
     def point(self, t: float, v25: float, temp: float | None, since: float, soc: float | None) -> None:
         """A rested point for the drain fits (at most one per FIT_SAMPLE_S); ``soc``: the state
         of charge of the last rested reading."""
         self.soc = soc
-        self.bound_point(t, v25, temp, since)
+        ys = self._series(t, v25, temp, since)
+        z = 0.0 if temp is None else 1.0
+        self._bound(t, ys, z, since)
         fit = self.fit
         dc = self.cfg
         x = t / 3600.0
-        z = 0.0 if temp is None else 1.0
         span_h = 0.0
         if since >= self.cfg.rest_min_s:
-            fit.add(x, v25, z)
+            fit.add(x, ys, z)
             span_h = fit.last_x - fit.x0
             if span_h >= self.next_verdict_h:
+                self.confirm_h = None
                 pace = self._verdict(t, fit)
                 # a fall this heavy (or a modest one already past the sustained bar) is judged
                 # again within the hour, so that the debounce's second verdict comes before the
-                # battery is half empty; otherwise as before
+                # battery is half empty; a raise to confirm, before the drain as measured could
+                # have taken a quarter of the charge; otherwise as before
                 if pace:
                     self.next_verdict_h = span_h + dc.early_every_s / 3600.0
+                elif self.confirm_h is not None:
+                    self.next_verdict_h = span_h + self.confirm_h
                 else:
                     self.next_verdict_h += dc.verdict_every_s / 3600.0
             elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
@@ -156,20 +227,23 @@ class DrainRule:
             # its own stretch of first_span_s: the surface charge slows down from one stretch
             # to the next, a drain does not, and the debounce wants two stretches in a row.
             f0 = self.fit0
-            f0.add(x, v25, z)
+            f0.add(x, ys, z)
             if (f0.last_x - f0.x0) * 3600.0 >= dc.first_span_s:
                 if not self._verdict(t, f0, dc.first_factor):
                     s = self.slot
                     if s.busy and s.level < WARNING:
                         s.drop_pending_up(s.level + 1)
                 f0.reset()
-                f0.add(x, v25, z)
+                f0.add(x, ys, z)
 
     def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
-        """A point of the car asleep (at most one per FIT_SAMPLE_S), from the first minutes of
-        sleep on: every bound_every_s, the fall over the last part of the sleep (from since /
-        bound_ratio to now) beyond the most the surface charge can explain is a lower bound on
-        the drain, judged at bound_factor x the levels."""
+        """A point of the car asleep but not rested yet (at most one per FIT_SAMPLE_S)."""
+        self._bound(t, self._series(t, v25, temp, since), 0.0 if temp is None else 1.0, since)
+
+    def _bound(self, t: float, ys: tuple[float, ...], z: float, since: float) -> None:
+        """From the first minutes of sleep on: every bound_every_s, the fall over the last part
+        of the sleep (from since / bound_ratio to now) beyond the most the surface charge can
+        explain is a lower bound on the drain, judged at bound_factor x the levels."""
         dc = self.cfg
         if since > dc.bound_until_s or dc.surface_max_v <= 0.0:
             return
@@ -177,15 +251,15 @@ class DrainRule:
         pts = win.pts
         s_h = since / 3600.0
         if pts and s_h < pts[-1][3]:
-            win.clear()  # new activity without a wake: a new sleep
-        win.append(t / 3600.0, v25, 0.0 if temp is None else 1.0, s_h)
+            win.reset()  # new activity without a wake: a new sleep
+        win.add(t / 3600.0, ys, z, s_h)
         lo = s_h / dc.bound_ratio
         while pts[0][3] < lo:
             win.popleft()
         if t < self.next_bound_t:
             return
         s1 = pts[0][3]
-        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or len(pts) < 5:
+        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or win.n < 5:
             return
         self.next_bound_t = t + dc.bound_every_s
         if win.span <= 0.0:
@@ -202,11 +276,40 @@ class DrainRule:
             self._verdict(t, fit)
         fit.reset()
         self.fit0.reset()
-        self.win.clear()
+        self.win.reset()
         self.next_bound_t = 0.0
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
         self.next_early_h = dc.early_span_s / 3600.0
+
+    def shift(self, delta_s: float) -> None:
+        """The wall clock stepped by ``delta_s``: the park goes on, its times move with the clock."""
+        for line in (self.fit, self.fit0, self.win):
+            line.shift(delta_s / 3600.0)
+        if self.next_bound_t:
+            self.next_bound_t += delta_s
+        if self.sleep_start_t is not None:
+            self.sleep_start_t += delta_s
+
+    def temp_allowance(self, fit: Lines) -> float:
+        """The most of the line's fall (mV per 12 h) that the temperature correction can have
+        added: the V25 is corrected with the sensor's temperature at ``k`` per °C, the battery's
+        OCV may move ``k`` ± temp_coeff_spread_v_per_c with a core up to core_lag_max_s behind
+        the sensor. Its error's slope is c·(core's slope) - k·(sensor's slope), linear in c: the
+        worst case is at an end of the spread, with the sensor itself or one candidate core."""
+        dc = self.cfg
+        if not fit.temps or fit.mean_z() < 0.5:
+            return 0.0
+        slopes = [fit.slope(i) for i in (1, 2, 3)]
+        if any(x is None for x in slopes):
+            return 0.0
+        sensor = slopes[0] or 0.0
+        k = self.k
+        worst = 0.0
+        for c in (max(0.0, k - dc.temp_coeff_spread_v_per_c), k + dc.temp_coeff_spread_v_per_c):
+            for core in slopes:
+                worst = max(worst, k * sensor - c * (core or 0.0))
+        return worst * 12.0 * 1000.0
 
     def _mv_per_pct(self) -> float:
         soc = self.soc
@@ -215,7 +318,7 @@ class DrainRule:
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _verdict(self, t: float, fit: Line, factor: float = 0.0, surface: float = 0.0) -> bool:
+    def _verdict(self, t: float, fit: Lines, factor: float = 0.0, surface: float | None = None) -> bool:
         """Judge the park's fall so far (``fit``); True when the next verdict is due within the
         hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
 
@@ -233,7 +336,12 @@ class DrainRule:
         rate = -slope * 12.0 * 1000.0
         sleep_ma = dc.car_sleep_ma + self.monitor_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
-        excess = rate - expected - surface
+        # the bounded looks' own margin (bound_factor) is what they leave to the temperature:
+        # right after a drive the sensor cools by degrees an hour, and a doubt of a third of a
+        # mV per cell per °C would hide every drain the first hours can show
+        temp_mv = 0.0 if surface is not None else self.temp_allowance(fit)
+        surface = surface or 0.0
+        excess = rate - expected - surface - temp_mv
         heavy = excess >= dc.early_factor * dc.warn_mv_12h
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
@@ -259,6 +367,13 @@ class DrainRule:
                     target = WARNING
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
+        if factor == 0.0 and target > s.level and target >= WARNING and self.sleep_start_t is not None:
+            # the debounce's second verdict comes at the latest halfway to the moment the
+            # fall taken at its face value (the temperature's doubt left in) would have taken a
+            # quarter of the charge since the sleep began
+            face_a = max(0.0, excess + temp_mv) / mv_pct / 100.0 * self.capacity_ah / 12.0 + sleep_ma / 1000.0
+            left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / face_a - t / 3600.0
+            self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
         soc = self.soc
         hours = None
         if soc is not None and total_a > 0:
@@ -273,14 +388,15 @@ class DrainRule:
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
                              "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
                              "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None,
-                             "surface_mv_12h": surface})
+                             "surface_mv_12h": surface, "temp_mv_12h": temp_mv})
         return heavy or (sustained and s.level < WARNING)
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
                 "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
-                "bound": [list(p) for p in self.win.pts], "next_bound_t": self.next_bound_t}
+                "bound": [[x, list(ys), z, sh] for x, ys, z, sh in self.win.pts], "next_bound_t": self.next_bound_t,
+                "cores": self.cores, "core_ts": self.core_ts, "last_since": self.last_since}
 
     def load(self, d: dict[str, Any]) -> None:
         self.fit.load(d["fit"])
@@ -289,8 +405,17 @@ class DrainRule:
         self.next_early_h = float(d.get("next_early_h", self.cfg.early_span_s / 3600.0))
         if "fit0" in d:  # states from before the first looks: none taken in this park
             self.fit0.load(d["fit0"])
-        # states from before the bounded looks: none taken in this park
-        self.win.clear()
-        for a, b, c, e in d.get("bound", []):
-            self.win.append(float(a), float(b), float(c), float(e))
+        # states from before the bounded looks: none taken in this park; from before the
+        # temperatures: the V25 alone, the temperatures from the next sleep on
+        self.win.reset()
+        for x, ys, z, sh in d.get("bound", []):
+            if isinstance(ys, list):
+                self.win.add(float(x), tuple(float(y) for y in ys), float(z), float(sh))
+            else:
+                self.win.add(float(x), (float(ys), 0.0, 0.0, 0.0), float(z), float(sh))
+                self.win.temps = False
         self.next_bound_t = float(d.get("next_bound_t", 0.0))
+        cores = d.get("cores")
+        self.cores = None if cores is None else [float(c) for c in cores]
+        self.core_ts = float(d.get("core_ts", 0.0))
+        self.last_since = float(d.get("last_since", -1.0))
