@@ -144,23 +144,27 @@ def test_the_bounded_looks_window_keeps_the_line_of_a_refit() -> None:
     from battwatch.core.analysis.trend import RunningFit
 
     rng = random.Random(7)
-    win = Lines(2, keep=True)
+    win = Lines(keep=True)
     x = 490_000.0  # hours since 1970
     for step in range(3000):
         x += rng.uniform(0.05, 0.1)
         v = 12.6 - 0.004 * step * 0.07 + rng.gauss(0.0, 0.002)
-        win.add(x, (v, 20.0 + 10.0 * math.sin(x / 4.0)), float(rng.random() < 0.8))
+        temps = (20.0 + 10.0 * math.sin(x / 4.0), 20.0 + 6.0 * math.sin(x / 4.0 - 1.0), 20.0 + 3.0 * math.cos(x / 4.0))
+        win.add(x, (v, *temps), float(rng.random() < 0.8))
         while win.n > rng.randint(3, 150):
             win.popleft()
         ref = RunningFit()
         for px, ys, pz, _ in win.pts:
             ref.add(px, ys[0], pz)
-        temp = RunningFit()
+        refs = [RunningFit() for _ in range(3)]
         for px, ys, _, _ in win.pts:
-            temp.add(px, ys[1])
-        assert (win.slope(1) is None) == (temp.slope() is None)
-        if temp.slope() is not None:
-            assert win.slope(1) == pytest.approx(temp.slope(), rel=1e-7, abs=1e-9)
+            for k in range(3):
+                refs[k].add(px, ys[k + 1])
+        slopes = win.temp_slopes()
+        assert (slopes is None) == (refs[0].slope() is None)
+        if slopes is not None:
+            for got_t, r in zip(slopes, refs, strict=True):
+                assert got_t == pytest.approx(r.slope(), rel=1e-7, abs=1e-9)
         want = ref.slope()
         got = win.slope()
         assert (got is None) == (want is None)

@@ -32,23 +32,26 @@ def surface_fall_bound(a_v: float, s1: float, s2: float) -> float:
     return a_v * (math.exp(-s1 / tau) - math.exp(-s2 / tau))
 
 
-class Lines:
-    """Least-squares lines of several series (the rested V25, then the sensor's and the
-    candidate cores' temperatures) over the same hours, in O(1) per point. With ``keep`` the
-    points are kept, so that the oldest can be dropped again (the bounded looks' window).
+Series = tuple[float, float, float, float]  # V25, the sensor's temperature, two candidate cores
 
-    Every series is summed about the first point it saw (no cancellation against hours since
+
+class Lines:
+    """Least-squares lines of the four series of a drain point (the rested V25, the sensor's
+    and the two candidate cores' temperatures) over the same hours, in O(1) per point. With
+    ``keep`` the points are kept, so that the oldest can be dropped again (the bounded looks'
+    window). The sums are written out per series: this runs for every rested reading.
+
+    x and every series are summed about the first point (no cancellation against hours since
     1970 or 12 V when a point is taken out again).
     """
 
-    __slots__ = ("keep", "pts", "n", "x0", "y0", "first_x", "last_x", "sx", "sxx", "sz", "sy", "sxy", "temps")
+    __slots__ = ("keep", "track", "pts", "n", "x0", "first_x", "last_x", "sx", "sxx", "sz", "temps",
+                 "v0", "t0", "c0", "d0", "sv", "st", "sc", "sd", "sxv", "sxt", "sxc", "sxd")
 
-    def __init__(self, series: int, keep: bool = False) -> None:
+    def __init__(self, keep: bool = False, track: bool = True) -> None:
         self.keep = keep
-        self.pts: deque[tuple[float, tuple[float, ...], float, float]] = deque()
-        self.y0 = [0.0] * series
-        self.sy = [0.0] * series
-        self.sxy = [0.0] * series
+        self.track = track  # False: the V25 alone (the temperatures' sums stay 0)
+        self.pts: deque[tuple[float, Series, float, float]] = deque()
         self.reset()
 
     def reset(self) -> None:
@@ -56,27 +59,60 @@ class Lines:
         self.n = 0
         self.temps = True  # the temperature series are known for every point (see load)
         self.x0 = self.first_x = self.last_x = self.sx = self.sxx = self.sz = 0.0
-        for k in range(len(self.sy)):
-            self.y0[k] = self.sy[k] = self.sxy[k] = 0.0
+        self.v0 = self.t0 = self.c0 = self.d0 = 0.0
+        self.sv = self.st = self.sc = self.sd = 0.0
+        self.sxv = self.sxt = self.sxc = self.sxd = 0.0
 
-    def add(self, x: float, ys: tuple[float, ...], z: float, s_h: float = 0.0) -> None:
+    def add(self, x: float, ys: Series, z: float, s_h: float = 0.0) -> None:
         if self.n == 0:
             self.reset()
             self.x0 = self.first_x = x
-            self.y0[:] = ys
+            self.v0, self.t0, self.c0, self.d0 = ys
         if self.keep:
             self.pts.append((x, ys, z, s_h))
         self.n += 1
         self.last_x = x
-        self._sum(x, ys, z, 1.0)
+        dx = x - self.x0
+        v = ys[0] - self.v0
+        self.sx += dx
+        self.sxx += dx * dx
+        self.sz += z
+        self.sv += v
+        self.sxv += dx * v
+        if self.track:
+            t = ys[1] - self.t0
+            c = ys[2] - self.c0
+            d = ys[3] - self.d0
+            self.st += t
+            self.sc += c
+            self.sd += d
+            self.sxt += dx * t
+            self.sxc += dx * c
+            self.sxd += dx * d
 
     def popleft(self) -> None:
         """Drop the oldest point (``keep`` only)."""
         x, ys, z, _ = self.pts.popleft()
         self.n -= 1
-        self._sum(x, ys, z, -1.0)
         if self.pts:
             self.first_x = self.pts[0][0]
+        dx = x - self.x0
+        v = ys[0] - self.v0
+        self.sx -= dx
+        self.sxx -= dx * dx
+        self.sz -= z
+        self.sv -= v
+        self.sxv -= dx * v
+        if self.track:
+            t = ys[1] - self.t0
+            c = ys[2] - self.c0
+            d = ys[3] - self.d0
+            self.st -= t
+            self.sc -= c
+            self.sd -= d
+            self.sxt -= dx * t
+            self.sxc -= dx * c
+            self.sxd -= dx * d
 
     def shift(self, dx: float) -> None:
         """Move every point ``dx`` along x (a wall-clock step): the sums are about x0, which moves too."""
@@ -87,36 +123,35 @@ class Lines:
         if self.keep:
             self.pts = deque((x + dx, ys, z, s_h) for x, ys, z, s_h in self.pts)
 
-    def _sum(self, x: float, ys: tuple[float, ...], z: float, sign: float) -> None:
-        dx = x - self.x0
-        self.sx += sign * dx
-        self.sxx += sign * dx * dx
-        self.sz += sign * z
-        for k, y in enumerate(ys):
-            dy = y - self.y0[k]
-            self.sy[k] += sign * dy
-            self.sxy[k] += sign * dx * dy
-
     @property
     def span(self) -> float:
         return self.last_x - self.first_x if self.n else 0.0
 
-    def slope(self, k: int = 0) -> float | None:
-        """Series ``k``'s slope (per hour); None with fewer than 3 points or no spread."""
+    def _den(self) -> float:
         n = self.n
-        if n < 3:
+        return n * self.sxx - self.sx * self.sx if n >= 3 else 0.0
+
+    def slope(self) -> float | None:
+        """The V25's slope (per hour); None with fewer than 3 points or no spread."""
+        den = self._den()
+        return (self.n * self.sxv - self.sx * self.sv) / den if den > 0.0 else None
+
+    def temp_slopes(self) -> tuple[float, float, float] | None:
+        """The slopes (°C per hour) of the sensor's temperature and of the two candidate cores."""
+        den = self._den()
+        if den <= 0.0 or not self.track:
             return None
-        den = n * self.sxx - self.sx * self.sx
-        if den <= 0.0:
-            return None
-        return (n * self.sxy[k] - self.sx * self.sy[k]) / den
+        n, sx = self.n, self.sx
+        return ((n * self.sxt - sx * self.st) / den, (n * self.sxc - sx * self.sc) / den,
+                (n * self.sxd - sx * self.sd) / den)
 
     def mean_z(self) -> float:
         return self.sz / self.n if self.n else 0.0
 
     def to_list(self) -> list[Any]:
-        return [self.n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz, list(self.y0),
-                list(self.sy), list(self.sxy)]
+        return [self.n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz,
+                [self.v0, self.t0, self.c0, self.d0], [self.sv, self.st, self.sc, self.sd],
+                [self.sxv, self.sxt, self.sxc, self.sxd]]
 
     def load(self, d: list[Any]) -> None:
         """A state of to_list(); or of the RunningFit kept before (the V25 alone): the
@@ -125,13 +160,14 @@ class Lines:
         if len(d) == 10 and isinstance(d[7], list):
             n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz = d[:7]
             self.n = int(n)
-            for k in range(min(len(self.sy), len(d[7]))):
-                self.y0[k], self.sy[k], self.sxy[k] = float(d[7][k]), float(d[8][k]), float(d[9][k])
+            self.v0, self.t0, self.c0, self.d0 = (float(v) for v in d[7])
+            self.sv, self.st, self.sc, self.sd = (float(v) for v in d[8])
+            self.sxv, self.sxt, self.sxc, self.sxd = (float(v) for v in d[9])
             return
         n, x0, sx, sy, sxx, sxy, last_x, sz = (float(v) for v in d[:8])
         self.n, self.x0, self.first_x, self.last_x = int(n), x0, x0, last_x
         self.sx, self.sxx, self.sz = sx, sxx, sz
-        self.sy[0], self.sxy[0] = sy, sxy  # about y0 = 0: the same slope
+        self.sv, self.sxv = sy, sxy  # about v0 = 0: the same slope
         self.temps = self.n == 0
 
 
@@ -149,25 +185,27 @@ class DrainRule:
         self.slot = engine.slot("main", "parasitic_drain", cfg.debounce)
         self.soc: float | None = None  # of the last rested reading, set by the caller
         # series of every line: V25, the sensor's temperature, two candidate cores behind it
-        self.fit = Lines(4)
+        self.fit = Lines()
         self.next_verdict_h = cfg.min_span_s / 3600.0
         self.next_early_h = cfg.early_span_s / 3600.0  # the next early look at a heavy drain
         # the first looks: fits over stretches of rested readings, until the fit above
         # reaches early_span_s
-        self.fit0 = Lines(4)
+        self.fit0 = Lines(track=False)
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
         # the bounded looks (DrainConfig.surface_max_v): the park's sleep from since / bound_ratio on
-        self.win = Lines(4, keep=True)
+        self.win = Lines(keep=True, track=False)  # the bounded looks leave the temperature to their margin
         self.next_bound_t = 0.0
         # the candidate cores (core_lag_max_s / 2 and core_lag_max_s behind the sensor) since
         # the sleep began
         self.cores: list[float] | None = None
         self.core_ts = 0.0  # the sensor's last temperature
+        self.decay_dt = -1.0  # the step (h) the candidates' decay factors below are for
+        self.decay = (1.0, 1.0)
         self.last_since = -1.0
         self.sleep_start_t: float | None = None  # the last activity before this sleep
         self.confirm_h: float | None = None  # set by a verdict whose raise wants an earlier second
 
-    def _series(self, t: float, v25: float, temp: float | None, since: float) -> tuple[float, ...]:
+    def _series(self, t: float, v25: float, temp: float | None, since: float) -> Series:
         """The point's values of the four series, the candidate cores followed to ``t``."""
         if since < self.last_since:
             self.cores = None  # new activity: a new sleep
@@ -187,8 +225,12 @@ class DrainRule:
             # warmed both (the core cools slowest from there)
             self.cores = cores = [temp, temp]
         else:
-            for i, lag in enumerate((0.5 * lag_h, lag_h)):
-                cores[i] = temp + (cores[i] - temp) * math.exp(-dt_h / lag)
+            if dt_h != self.decay_dt:  # rows come at a steady pace: the two factors are kept
+                self.decay_dt = dt_h
+                self.decay = (math.exp(-2.0 * dt_h / lag_h), math.exp(-dt_h / lag_h))
+            fast, slow = self.decay
+            cores[0] = temp + (cores[0] - temp) * fast
+            cores[1] = temp + (cores[1] - temp) * slow
         self.core_ts = temp
         return (v25, temp, cores[0], cores[1])
 
@@ -198,9 +240,10 @@ class DrainRule:
         self.soc = soc
         ys = self._series(t, v25, temp, since)
         z = 0.0 if temp is None else 1.0
-        self._bound(t, ys, z, since)
-        fit = self.fit
         dc = self.cfg
+        if since <= dc.bound_until_s:
+            self._bound(t, ys, z, since)
+        fit = self.fit
         x = t / 3600.0
         span_h = 0.0
         if since >= self.cfg.rest_min_s:
@@ -240,7 +283,7 @@ class DrainRule:
         """A point of the car asleep but not rested yet (at most one per FIT_SAMPLE_S)."""
         self._bound(t, self._series(t, v25, temp, since), 0.0 if temp is None else 1.0, since)
 
-    def _bound(self, t: float, ys: tuple[float, ...], z: float, since: float) -> None:
+    def _bound(self, t: float, ys: Series, z: float, since: float) -> None:
         """From the first minutes of sleep on: every bound_every_s, the fall over the last part
         of the sleep (from since / bound_ratio to now) beyond the most the surface charge can
         explain is a lower bound on the drain, judged at bound_factor x the levels."""
@@ -300,15 +343,15 @@ class DrainRule:
         dc = self.cfg
         if not fit.temps or fit.mean_z() < 0.5:
             return 0.0
-        slopes = [fit.slope(i) for i in (1, 2, 3)]
-        if any(x is None for x in slopes):
+        slopes = fit.temp_slopes()
+        if slopes is None:
             return 0.0
-        sensor = slopes[0] or 0.0
+        sensor = slopes[0]
         k = self.k
         worst = 0.0
         for c in (max(0.0, k - dc.temp_coeff_spread_v_per_c), k + dc.temp_coeff_spread_v_per_c):
             for core in slopes:
-                worst = max(worst, k * sensor - c * (core or 0.0))
+                worst = max(worst, k * sensor - c * core)
         return worst * 12.0 * 1000.0
 
     def _mv_per_pct(self) -> float:
@@ -336,12 +379,8 @@ class DrainRule:
         rate = -slope * 12.0 * 1000.0
         sleep_ma = dc.car_sleep_ma + self.monitor_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
-        # the bounded looks' own margin (bound_factor) is what they leave to the temperature:
-        # right after a drive the sensor cools by degrees an hour, and a doubt of a third of a
-        # mV per cell per °C would hide every drain the first hours can show
-        temp_mv = 0.0 if surface is not None else self.temp_allowance(fit)
         surface = surface or 0.0
-        excess = rate - expected - surface - temp_mv
+        excess = rate - expected - surface
         heavy = excess >= dc.early_factor * dc.warn_mv_12h
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
@@ -367,13 +406,15 @@ class DrainRule:
                     target = WARNING
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
-        if factor == 0.0 and target > s.level and target >= WARNING and self.sleep_start_t is not None:
-            # the debounce's second verdict comes at the latest halfway to the moment the
-            # fall taken at its face value (the temperature's doubt left in) would have taken a
-            # quarter of the charge since the sleep began
-            face_a = max(0.0, excess + temp_mv) / mv_pct / 100.0 * self.capacity_ah / 12.0 + sleep_ma / 1000.0
-            left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / face_a - t / 3600.0
-            self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
+        temp_mv = 0.0
+        if factor == 0.0 and target > s.level and target >= WARNING and not sustained:
+            temp_mv = self.temp_allowance(fit)
+            if excess - temp_mv >= dc.warn_mv_12h and self.sleep_start_t is not None:
+                # a raise the temperature correction's doubt cannot explain away is confirmed
+                # at the latest halfway to the moment the fall would have taken a quarter of the
+                # charge since the sleep began, not 12 h later
+                left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
+                self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
         soc = self.soc
         hours = None
         if soc is not None and total_a > 0:
@@ -410,7 +451,8 @@ class DrainRule:
         self.win.reset()
         for x, ys, z, sh in d.get("bound", []):
             if isinstance(ys, list):
-                self.win.add(float(x), tuple(float(y) for y in ys), float(z), float(sh))
+                a, b, c, e = (float(y) for y in ys)
+                self.win.add(float(x), (a, b, c, e), float(z), float(sh))
             else:
                 self.win.add(float(x), (float(ys), 0.0, 0.0, 0.0), float(z), float(sh))
                 self.win.temps = False
