@@ -184,16 +184,16 @@ class DrainRule:
         self.k = ocv_coeff_v_per_c  # the correction that made the V25 the rule is given
         self.slot = engine.slot("main", "parasitic_drain", cfg.debounce)
         self.soc: float | None = None  # of the last rested reading, set by the caller
-        # series of every line: V25, the sensor's temperature, two candidate cores behind it
+        # the park's rested fit: the V25, the sensor's temperature and two candidate cores behind it
         self.fit = Lines()
         self.next_verdict_h = cfg.min_span_s / 3600.0
         self.next_early_h = cfg.early_span_s / 3600.0  # the next early look at a heavy drain
         # the first looks: fits over stretches of rested readings, until the fit above
-        # reaches early_span_s
+        # reaches early_span_s (the V25 alone: their factor is their margin)
         self.fit0 = Lines(track=False)
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
         # the bounded looks (DrainConfig.surface_max_v): the park's sleep from since / bound_ratio on
-        self.win = Lines(keep=True, track=False)  # the bounded looks leave the temperature to their margin
+        self.win = Lines(keep=True, track=False)  # the V25 alone: bound_factor is their margin
         self.next_bound_t = 0.0
         # the candidate cores (core_lag_max_s / 2 and core_lag_max_s behind the sensor) since
         # the sleep began
