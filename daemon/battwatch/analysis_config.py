@@ -386,6 +386,17 @@ class DrainConfig(Section):
     bound_min_span_s: Seconds = 1800.0
     bound_until_s: Seconds = 24 * H
     bound_factor: Annotated[float, Range(ge=1.0, le=100.0)] = 2.0
+    # The temperature correction's doubt: the rested voltage is brought to 25 °C with the
+    # sensor's temperature at ocv_temp_coeff_v_per_c, but a battery's OCV may move that
+    # ± temp_coeff_spread_v_per_c (1.5-4.5 mV/°C around the 3 of [SRC 36], a quarter of a mV
+    # per cell either way [ENG]) and its core may be up to core_lag_max_s behind the sensor
+    # (20 kg of lead and acid, warm from the drive or through a ±10 °C day [ENG]). A normal
+    # verdict that wants a raise is confirmed before the drain it measures could take a
+    # quarter of the charge (instead of verdict_every_s later) only when its fall is past the
+    # warning level even after the most such a battery's V25 can fall over the fit, from the
+    # sensor's own history (DrainRule.temp_allowance). 0 and 0: every such raise confirmed early.
+    temp_coeff_spread_v_per_c: Annotated[float, Range(ge=0.0, le=0.01)] = 0.0015
+    core_lag_max_s: Annotated[float, Range(ge=0.0, le=48 * H)] = 6 * H
     # A modest drain over a long park: 3x the expected sleep current from a 110 Ah battery is
     # only ~16 mV per 12 h, under every level above, yet takes a quarter of the charge in six
     # days. So once the fit has measured the extra current to be at least sustained_factor x

@@ -68,10 +68,13 @@ def rng_for(case: Case) -> random.Random:
     return random.Random(case.label())
 
 
-def models(model: str, fade_h: float = 12.0) -> dict[str, Any]:
+def models(model: str, fade_h: float = 12.0, lag_h: float | None = None) -> dict[str, Any]:
+    """The battery models of ``model``; ``lag_h``: the 12 V core's lag behind the temperature
+    sensor in model B (its own 3 h unless given; model A's lag is AgmParams.core_lag_s)."""
     if model == "A":
         return {}
-    return {"main_model": partial(TwoTauAgm, fade_h=fade_h), "pack_model": CcCvPack}
+    lag = {} if lag_h is None else {"core_tau_s": lag_h * HOUR_S}
+    return {"main_model": partial(TwoTauAgm, fade_h=fade_h, **lag), "pack_model": CcCvPack}
 
 
 def pack_params(name: str, **kw: Any) -> PackParams:
@@ -98,8 +101,9 @@ def config(cap: float = 80.0, pack: str = "nimh4", **analysis: Any) -> dict[str,
 
 def run_plan(case: Case, end: float, drives: Iterable[Drive], climate: Climate, **kw: Any) -> list[Reading]:
     fade = kw.pop("fade_h", 12.0)
+    lag = kw.pop("lag_h", None)
     plan = Plan(day0=day0(), end=end, drives=tuple(tidy(drives)), climate=climate,
-                **models(case.model, fade), **kw)
+                **models(case.model, fade, lag), **kw)
     return list(simulate(plan, DEFAULT_START, case.label()))
 
 
@@ -168,11 +172,27 @@ def strip(readings: Iterable[Reading], channel: str) -> list[Reading]:
 DRAIN_K = (3, 6, 10, 24, 40)  # closed-circuit current in multiples of the configured quiescent
 CAPS = (40, 70, 110)
 DRAIN_TEMPS = (-20, 0, 20, 35)
+# The day's temperature through a park: ±3 °C with each model's own core (A: the sensor's
+# temperature, B: 3 h behind it), or a ±10 °C day/night swing with the battery's core 3 or 6 h
+# behind the sensor (A: two stages in series, B: one exponential). The rested voltage is
+# corrected with the sensor's temperature, so through a swing it rises and falls by tens of mV
+# a day that are no drain (A moves 3 mV/°C, as the correction; B 4 mV/°C).
+DAYS: dict[str, tuple[float, float | None]] = {"steady": (3.0, None), "swing-3h": (10.0, 3.0), "swing-6h": (10.0, 6.0)}
+LAGS = {"A": (0, 3, 6), "B": (3, 6)}  # the core's lag (h) in the healthy parks; B's own is 3 h
+
+
+def lagged(case: Case, lag_h: float | None, main: AgmParams) -> dict[str, Any]:
+    """The run_plan keywords for a 12 V core ``lag_h`` hours behind the sensor (None: the model's own)."""
+    if lag_h is None:
+        return {"main": main}
+    if case.model == "A":
+        return {"main": replace(main, core_lag_s=lag_h * HOUR_S)}
+    return {"main": main, "lag_h": lag_h}
 
 
 def drain_cases() -> list[Case]:
-    return [Case("drain", (("x_quiescent", k), ("capacity_ah", c), ("temp_c", t)), m)
-            for k, c, t, m in itertools.product(DRAIN_K, CAPS, DRAIN_TEMPS, MODELS)]
+    return [Case("drain", (("x_quiescent", k), ("capacity_ah", c), ("temp_c", t), ("day", d)), m)
+            for k, c, t, d, m in itertools.product(DRAIN_K, CAPS, DRAIN_TEMPS, DAYS, MODELS)]
 
 
 def build_drain(case: Case) -> Built:
@@ -187,23 +207,25 @@ def build_drain(case: Case) -> Built:
     deadline = key_off + quarter_h * HOUR_S
     end = min(deadline + 12 * HOUR_S, key_off + 10 * DAY_S)
     main = AgmParams(capacity_ah=cap, sleep_current_a=sleep, initial_soc=0.9)
-    readings = run_plan(case, end, drives, steady(temp, 3.0), main=main,
-                        faults=(Fault("drain", key_off, value=total - sleep),))
+    swing, lag = DAYS[p["day"]]
+    readings = run_plan(case, end, drives, steady(temp, swing), faults=(Fault("drain", key_off, value=total - sleep),),
+                        **lagged(case, lag, main))
     return Built(readings, config(cap), (("main", "parasitic_drain", "warning"),), key_off, deadline)
 
 
 def drain_healthy_cases() -> list[Case]:
     out = []
-    for park, weather, cap in itertools.product(("weekend", "two-weeks"), ("mild", "cold-nights", "hot"), (40, 110)):
-        out.append(Case("drain-healthy", (("park", park), ("weather", weather), ("capacity_ah", cap),
-                                         ("fade_h", 2.5 * 3)), "A"))
-        for fade in (6, 12, 18):
-            out.append(Case("drain-healthy", (("park", park), ("weather", weather), ("capacity_ah", cap),
-                                             ("fade_h", fade)), "B"))
+    for park, weather, cap in itertools.product(("weekend", "two-weeks"), WEATHER, (40, 110)):
+        base = (("park", park), ("weather", weather), ("capacity_ah", cap))
+        out += [Case("drain-healthy", (*base, ("fade_h", 2.5 * 3), ("lag_h", lag)), "A") for lag in LAGS["A"]]
+        out += [Case("drain-healthy", (*base, ("fade_h", fade), ("lag_h", lag)), "B")
+                for lag in LAGS["B"] for fade in (6, 12, 18)]
     return out
 
 
-WEATHER = {"mild": steady(15.0, 4.0), "cold-nights": steady(-10.0, 8.0), "hot": steady(30.0, 6.0)}
+# the weather of a healthy park; day-swing: a ±10 °C day, the others' swing is their own
+WEATHER = {"mild": steady(15.0, 4.0), "cold-nights": steady(-10.0, 8.0), "hot": steady(30.0, 6.0),
+           "day-swing": steady(10.0, 10.0)}
 
 
 def build_drain_healthy(case: Case) -> Built:
@@ -213,7 +235,8 @@ def build_drain_healthy(case: Case) -> Built:
     back = 7 if p["park"] == "weekend" else 19  # Monday after the weekend / two weeks later
     drives = weekday_drives(rng, range(5)) + weekday_drives(rng, [back])
     main = AgmParams(capacity_ah=cap, sleep_current_a=healthy_sleep_a(cap), initial_soc=0.92)
-    readings = run_plan(case, at(back + 1), drives, WEATHER[p["weather"]], main=main, fade_h=float(p["fade_h"]))
+    readings = run_plan(case, at(back + 1), drives, WEATHER[p["weather"]], fade_h=float(p["fade_h"]),
+                        **lagged(case, float(p["lag_h"]), main))
     return Built(readings, config(cap))
 
 
@@ -757,8 +780,8 @@ BUILDERS: dict[str, Callable[[Case], Built]] = {
 
 # What each grid measures, for the benchmark table.
 RULES = {
-    "drain": "main/parasitic_drain: drains 3-40x quiescent, 40-110 Ah, -20..35 °C; before a quarter of the charge is gone",
-    "drain-healthy": "healthy parks (weekend, two weeks; mild, cold nights, hot; surface charge fading 6-18 h): nothing above info",
+    "drain": "main/parasitic_drain: drains 3-40x quiescent, 40-110 Ah, -20..35 °C, steady or ±10 °C days with the core 3-6 h behind the sensor; before a quarter of the charge is gone",
+    "drain-healthy": "healthy parks (weekend, two weeks; mild, cold nights, hot, ±10 °C days; surface charge fading 6-18 h; core 0-6 h behind the sensor): nothing above info",
     "sos-level": "sos/low_voltage or decline: packs worn to critical in 60/180 days, 5 packs x 3 climates x 3 driving patterns (+ healthy); warning within 2 days of the level",
     "step": "sos/step_drop critical within 1 h of a shorted cell: any hour, rested/asleep/awake/driving, -20..35 °C",
     "starts": "main/weak_cranking: -20..35 °C, new/used (up to 1.15x resistance, 0.3 V above the limit)/weak (failing the load test of its temperature by 0.6 V), with and without a temperature channel; weak found by the 3rd start (without a temperature channel, where the model's regulator charges at its 14.8 V ceiling: information that says cold and worn cannot be told apart)",
@@ -814,10 +837,16 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"x_quiescent": 24, "capacity_ah": 110, "temp_c": 35, "model": "A"},
         {"x_quiescent": 40, "capacity_ah": 40, "temp_c": 35, "model": "B"},  # a quarter gone in 5 h
         {"x_quiescent": 24, "capacity_ah": 40, "temp_c": 35, "model": "A"},
+        # through ±10 °C days, the core 6 h behind the sensor; the last once late (0.6 A in 70 Ah)
+        {"x_quiescent": 6, "capacity_ah": 40, "temp_c": 0, "day": "swing-6h", "model": "A"},
+        {"x_quiescent": 10, "capacity_ah": 110, "temp_c": 20, "day": "swing-6h", "model": "B"},
+        {"x_quiescent": 10, "capacity_ah": 70, "temp_c": 20, "day": "steady", "model": "A"},
     ],
     "drain-healthy": [
         {"park": "two-weeks", "weather": "cold-nights", "capacity_ah": 110, "fade_h": 18, "model": "B"},
         {"park": "weekend", "weather": "hot", "capacity_ah": 40, "model": "A"},
+        {"park": "weekend", "weather": "day-swing", "capacity_ah": 40, "fade_h": 18, "lag_h": 6, "model": "B"},
+        {"park": "two-weeks", "weather": "day-swing", "capacity_ah": 110, "lag_h": 6, "model": "A"},
     ],
     "sos-level": [
         {"rate_days": 60, "pack": "nimh4", "climate": "mild", "pattern": "twice-daily", "model": "A"},
@@ -860,6 +889,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"fault": "sos-low", "channels": "sos-only", "model": "A"},
         {"fault": "sos-short", "channels": "sos-only", "model": "B"},  # a step off charge, by the pack's own voltage
         {"fault": "main-drain", "channels": "main-only", "model": "B"},
+        {"fault": "main-drain", "channels": "both", "model": "A"},  # once 0.03 h late
         {"fault": "healthy", "channels": "sos-only", "model": "B"},
     ],
     "periods": [

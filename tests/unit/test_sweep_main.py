@@ -136,6 +136,43 @@ def test_the_surface_charge_bound_holds_for_any_mix_of_decays() -> None:
     assert surface_fall_bound(0.3, 1.0, 3.0) == pytest.approx(0.3 * (math.exp(-1 / tau) - math.exp(-3 / tau)))
 
 
+
+def test_the_bounded_looks_window_keeps_the_line_of_a_refit() -> None:
+    # points added at the end and dropped from the front, as a sleep's looks do: the running
+    # sums give the slope, span and mean of a refit over what is left, at every step
+    from battwatch.core.analysis.drain import Lines
+    from battwatch.core.analysis.trend import RunningFit
+
+    rng = random.Random(7)
+    win = Lines(keep=True)
+    x = 490_000.0  # hours since 1970
+    for step in range(3000):
+        x += rng.uniform(0.05, 0.1)
+        v = 12.6 - 0.004 * step * 0.07 + rng.gauss(0.0, 0.002)
+        temps = (20.0 + 10.0 * math.sin(x / 4.0), 20.0 + 6.0 * math.sin(x / 4.0 - 1.0), 20.0 + 3.0 * math.cos(x / 4.0))
+        win.add(x, (v, *temps), float(rng.random() < 0.8))
+        while win.n > rng.randint(3, 150):
+            win.popleft()
+        ref = RunningFit()
+        for px, ys, pz, _ in win.pts:
+            ref.add(px, ys[0], pz)
+        refs = [RunningFit() for _ in range(3)]
+        for px, ys, _, _ in win.pts:
+            for k in range(3):
+                refs[k].add(px, ys[k + 1])
+        slopes = win.temp_slopes()
+        assert (slopes is None) == (refs[0].slope() is None)
+        if slopes is not None:
+            for got_t, r in zip(slopes, refs, strict=True):
+                assert got_t == pytest.approx(r.slope(), rel=1e-7, abs=1e-9)
+        want = ref.slope()
+        got = win.slope()
+        assert (got is None) == (want is None)
+        if want is not None and got is not None:
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert win.span == pytest.approx(ref.span, abs=1e-9)
+        assert win.mean_z() == pytest.approx(ref.mean_z(), abs=1e-12)
+
 HEALTHY = list(itertools.product(
     (40, 80, 110), (-20, 5, 35), (0.0015, 0.0045), (0, 3), (6, 18), ("exp", "power"),
     (0.025, 0.05), (60, 336), (-1.5, 1.5)))

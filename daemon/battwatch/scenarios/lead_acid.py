@@ -47,6 +47,11 @@ class AgmParams:
     capacity_ah: float = 80.0  # a mid-size BMW battery [ENG]; F48 carries 70-90 Ah
     ocv_table: Table = AGM_OCV_TABLE
     ocv_temp_coeff_v_per_c: float = 0.003  # colder reads lower: ≈ 3 mV/°C per 12 V battery [SRC 36]
+    # How long the battery's core takes to follow the temperature sensor (the electrolyte's
+    # thermal mass, the sensor on the casing or in the cabin): two stages of core_lag_s / 2 each
+    # in series, so a day's swing reaches the OCV about core_lag_s late. 0: the core is the
+    # sensor's temperature [ENG].
+    core_lag_s: float = 0.0
     # Effective resistance of the cranking path (cells, straps, cables) in the first tens of ms.
     # [ENG] chosen so that a new 80 Ah battery dips to ~10.8 V warm and ~9.5 V at -10 °C.
     r_int_25c_ohm: float = 0.008
@@ -155,6 +160,22 @@ class MainBattery:
         self.q_ah = p.initial_soc * p.capacity_ah
         self.surface_v = 0.0
         self._ocv = Curve(p.ocv_table)
+        self.stages: list[float] | None = None  # the two lag stages' temperatures, once known
+
+    def _follow(self, temp_c: float, dt_s: float) -> None:
+        lag = self.p.core_lag_s
+        if lag <= 0.0:
+            return
+        if self.stages is None:
+            self.stages = [temp_c, temp_c]
+            return
+        k = math.exp(-dt_s / (0.5 * lag))
+        outer = temp_c + (self.stages[0] - temp_c) * k
+        self.stages = [outer, outer + (self.stages[1] - outer) * k]
+
+    def core_temp(self, temp_c: float) -> float:
+        """The temperature the OCV follows: the sensor's, or the lagging core's."""
+        return temp_c if self.stages is None else self.stages[1]
 
     def age_to(self, t: float) -> None:
         """Apply the ageing reached at time ``t``."""
@@ -175,7 +196,7 @@ class MainBattery:
     def ocv(self, temp_c: float) -> float:
         """Fully rested open-circuit voltage at this SoC and temperature."""
         p = self.p
-        return self._ocv(self.soc) + p.ocv_temp_coeff_v_per_c * (temp_c - 25.0)
+        return self._ocv(self.soc) + p.ocv_temp_coeff_v_per_c * (self.core_temp(temp_c) - 25.0)
 
     def emf(self, temp_c: float) -> float:
         """Open-circuit voltage including what is left of the surface charge."""
@@ -196,6 +217,7 @@ class MainBattery:
         p = self.p
         drop = current_a * self.r_int(temp_c) * p.load_polarisation
         v0 = self.emf(temp_c) - drop
+        self._follow(temp_c, dt_s)
         self.q_ah = max(0.0, self.q_ah - (current_a + self.self_discharge_a(temp_c)) * dt_s / 3600.0)
         tau = p.surface_rest_tau_s if rested else p.surface_load_tau_s
         self.surface_v *= math.exp(-dt_s / tau)
@@ -242,6 +264,7 @@ class MainBattery:
     def charge(self, current_a: float, dt_s: float, temp_c: float) -> None:
         """Book ``dt_s`` seconds of battery current (+ charging) while the engine runs."""
         p = self.p
+        self._follow(temp_c, dt_s)
         self.q_ah -= self.self_discharge_a(temp_c) * dt_s / 3600.0
         self.q_ah = clamp(self.q_ah + current_a * dt_s / 3600.0, 0.0, self.capacity_ah)
         # Surface charge builds while a charging current of a few amps flows, else is drawn off.

@@ -414,14 +414,13 @@ class BatteryAnalyzer:
     def time_jump(self, t: float, delta_s: float) -> None:
         """The wall clock stepped by ``delta_s`` at ``t`` (a Pi without RTC meeting NTP).
 
-        Elapsed durations are kept, not invented: a park's drain is judged on the readings
-        before the step, and every timer (rest since key-off, pending alerts, reminders,
-        silence) moves with the clock, so no rest window, drain rate or trend sees hours
-        that never passed.
+        Elapsed durations are kept, not invented: a park's drain fits and every timer (rest
+        since key-off, pending alerts, reminders, silence) move with the clock, so no rest
+        window, drain rate or trend sees hours that never passed.
         """
         if self.last_t is None:
             return
-        self.main.park_end(self.last_t)
+        self.main.shift(delta_s)
         self._sos_park_end(self.last_t)
         tr = self.tracker
         for name in ("last_activity", "last_charge", "prev_t", "d_start", "rec_t"):

@@ -10,7 +10,6 @@ from battwatch.analysis_config import DrainConfig, Table
 from battwatch.core.analysis import messages as msg
 from battwatch.core.analysis.engine import CRITICAL, WARNING, AlertEngine
 from battwatch.core.analysis.levels import above
-from battwatch.core.analysis.trend import RunningFit
 from battwatch.core.tables import interp
 
 # the sustained-drain bar is a multiple of the expected sleep current, but never of less than
@@ -33,50 +32,234 @@ def surface_fall_bound(a_v: float, s1: float, s2: float) -> float:
     return a_v * (math.exp(-s1 / tau) - math.exp(-s2 / tau))
 
 
+Series = tuple[float, float, float, float]  # V25, the sensor's temperature, two candidate cores
+
+
+class Lines:
+    """Least-squares lines of the four series of a drain point (the rested V25, the sensor's
+    and the two candidate cores' temperatures) over the same hours, in O(1) per point. With
+    ``keep`` the points are kept, so that the oldest can be dropped again (the bounded looks'
+    window). The sums are written out per series: this runs for every rested reading.
+
+    x and every series are summed about the first point (no cancellation against hours since
+    1970 or 12 V when a point is taken out again).
+    """
+
+    __slots__ = ("keep", "track", "pts", "n", "x0", "first_x", "last_x", "sx", "sxx", "sz", "temps",
+                 "v0", "t0", "c0", "d0", "sv", "st", "sc", "sd", "sxv", "sxt", "sxc", "sxd")
+
+    def __init__(self, keep: bool = False, track: bool = True) -> None:
+        self.keep = keep
+        self.track = track  # False: the V25 alone (the temperatures' sums stay 0)
+        self.pts: deque[tuple[float, Series, float, float]] = deque()
+        self.reset()
+
+    def reset(self) -> None:
+        self.pts.clear()
+        self.n = 0
+        self.temps = True  # the temperature series are known for every point (see load)
+        self.x0 = self.first_x = self.last_x = self.sx = self.sxx = self.sz = 0.0
+        self.v0 = self.t0 = self.c0 = self.d0 = 0.0
+        self.sv = self.st = self.sc = self.sd = 0.0
+        self.sxv = self.sxt = self.sxc = self.sxd = 0.0
+
+    def add(self, x: float, ys: Series, z: float, s_h: float = 0.0) -> None:
+        if self.n == 0:
+            self.reset()
+            self.x0 = self.first_x = x
+            self.v0, self.t0, self.c0, self.d0 = ys
+        if self.keep:
+            self.pts.append((x, ys, z, s_h))
+        self.n += 1
+        self.last_x = x
+        dx = x - self.x0
+        v = ys[0] - self.v0
+        self.sx += dx
+        self.sxx += dx * dx
+        self.sz += z
+        self.sv += v
+        self.sxv += dx * v
+        if self.track:
+            t = ys[1] - self.t0
+            c = ys[2] - self.c0
+            d = ys[3] - self.d0
+            self.st += t
+            self.sc += c
+            self.sd += d
+            self.sxt += dx * t
+            self.sxc += dx * c
+            self.sxd += dx * d
+
+    def popleft(self) -> None:
+        """Drop the oldest point (``keep`` only)."""
+        x, ys, z, _ = self.pts.popleft()
+        self.n -= 1
+        if self.pts:
+            self.first_x = self.pts[0][0]
+        dx = x - self.x0
+        v = ys[0] - self.v0
+        self.sx -= dx
+        self.sxx -= dx * dx
+        self.sz -= z
+        self.sv -= v
+        self.sxv -= dx * v
+        if self.track:
+            t = ys[1] - self.t0
+            c = ys[2] - self.c0
+            d = ys[3] - self.d0
+            self.st -= t
+            self.sc -= c
+            self.sd -= d
+            self.sxt -= dx * t
+            self.sxc -= dx * c
+            self.sxd -= dx * d
+
+    def shift(self, dx: float) -> None:
+        """Move every point ``dx`` along x (a wall-clock step): the sums are about x0, which moves too."""
+        if self.n:
+            self.x0 += dx
+            self.first_x += dx
+            self.last_x += dx
+        if self.keep:
+            self.pts = deque((x + dx, ys, z, s_h) for x, ys, z, s_h in self.pts)
+
+    @property
+    def span(self) -> float:
+        return self.last_x - self.first_x if self.n else 0.0
+
+    def _den(self) -> float:
+        n = self.n
+        return n * self.sxx - self.sx * self.sx if n >= 3 else 0.0
+
+    def slope(self) -> float | None:
+        """The V25's slope (per hour); None with fewer than 3 points or no spread."""
+        den = self._den()
+        return (self.n * self.sxv - self.sx * self.sv) / den if den > 0.0 else None
+
+    def temp_slopes(self) -> tuple[float, float, float] | None:
+        """The slopes (°C per hour) of the sensor's temperature and of the two candidate cores."""
+        den = self._den()
+        if den <= 0.0 or not self.track:
+            return None
+        n, sx = self.n, self.sx
+        return ((n * self.sxt - sx * self.st) / den, (n * self.sxc - sx * self.sc) / den,
+                (n * self.sxd - sx * self.sd) / den)
+
+    def mean_z(self) -> float:
+        return self.sz / self.n if self.n else 0.0
+
+    def to_list(self) -> list[Any]:
+        return [self.n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz,
+                [self.v0, self.t0, self.c0, self.d0], [self.sv, self.st, self.sc, self.sd],
+                [self.sxv, self.sxt, self.sxc, self.sxd]]
+
+    def load(self, d: list[Any]) -> None:
+        """A state of to_list(); or of the RunningFit kept before (the V25 alone): the
+        temperatures then start with the next park."""
+        self.reset()
+        if len(d) == 10 and isinstance(d[7], list):
+            n, self.x0, self.first_x, self.last_x, self.sx, self.sxx, self.sz = d[:7]
+            self.n = int(n)
+            self.v0, self.t0, self.c0, self.d0 = (float(v) for v in d[7])
+            self.sv, self.st, self.sc, self.sd = (float(v) for v in d[8])
+            self.sxv, self.sxt, self.sxc, self.sxd = (float(v) for v in d[9])
+            return
+        n, x0, sx, sy, sxx, sxy, last_x, sz = (float(v) for v in d[:8])
+        self.n, self.x0, self.first_x, self.last_x = int(n), x0, x0, last_x
+        self.sx, self.sxx, self.sz = sx, sxx, sz
+        self.sv, self.sxv = sy, sxy  # about v0 = 0: the same slope
+        self.temps = self.n == 0
+
+
 class DrainRule:
     """Fits the rested voltage of each park and judges its fall against the sleep current."""
 
     def __init__(self, cfg: DrainConfig, table: Table, capacity_ah: float, monitor_ma: float,
-                 engine: AlertEngine) -> None:
+                 engine: AlertEngine, ocv_coeff_v_per_c: float = 0.003) -> None:
         self.cfg = cfg
         self.table = table
         self.capacity_ah = capacity_ah
         self.monitor_ma = monitor_ma
         self.engine = engine
+        self.k = ocv_coeff_v_per_c  # the correction that made the V25 the rule is given
         self.slot = engine.slot("main", "parasitic_drain", cfg.debounce)
         self.soc: float | None = None  # of the last rested reading, set by the caller
-        self.fit = RunningFit()
+        # the park's rested fit: the V25, the sensor's temperature and two candidate cores behind it
+        self.fit = Lines()
         self.next_verdict_h = cfg.min_span_s / 3600.0
         self.next_early_h = cfg.early_span_s / 3600.0  # the next early look at a heavy drain
         # the first looks: fits over stretches of rested readings, until the fit above
-        # reaches early_span_s
-        self.fit0 = RunningFit()
+        # reaches early_span_s (the V25 alone: their factor is their margin)
+        self.fit0 = Lines(track=False)
         self.verdicts = 0  # verdicts of this park at the normal span (not the early looks)
-        # the bounded looks (DrainConfig.surface_max_v): (hour, V25, temperature known, hours
-        # since the last activity) of the park's sleep, from since / bound_ratio on
-        self.pts: deque[tuple[float, float, float, float]] = deque()
+        # the bounded looks (DrainConfig.surface_max_v): the park's sleep from since / bound_ratio on
+        self.win = Lines(keep=True, track=False)  # the V25 alone: bound_factor is their margin
         self.next_bound_t = 0.0
+        # the candidate cores (core_lag_max_s / 2 and core_lag_max_s behind the sensor) since
+        # the sleep began
+        self.cores: list[float] | None = None
+        self.core_ts = 0.0  # the sensor's last temperature
+        self.decay_dt = -1.0  # the step (h) the candidates' decay factors below are for
+        self.decay = (1.0, 1.0)
+        self.last_since = -1.0
+        self.sleep_start_t: float | None = None  # the last activity before this sleep
+        self.confirm_h: float | None = None  # set by a verdict whose raise wants an earlier second
+
+    def _series(self, t: float, v25: float, temp: float | None, since: float) -> Series:
+        """The point's values of the four series, the candidate cores followed to ``t``."""
+        if since < self.last_since:
+            self.cores = None  # new activity: a new sleep
+        # the time since the last point by the sleep's own clock: a wall-clock step moves
+        # the last activity with it, so the cores follow only the hours that passed
+        dt_h = max(0.0, since - self.last_since) / 3600.0
+        self.last_since = since
+        self.sleep_start_t = t - since
+        lag_h = self.cfg.core_lag_max_s / 3600.0
+        cores = self.cores
+        if temp is None:
+            if cores is None:
+                return (v25, 0.0, 0.0, 0.0)
+            return (v25, self.core_ts, cores[0], cores[1])  # held where the sensor is silent
+        if cores is None or lag_h <= 0.0:
+            # at the sleep's start the core is taken at the sensor's temperature: the drive
+            # warmed both (the core cools slowest from there)
+            self.cores = cores = [temp, temp]
+        else:
+            if dt_h != self.decay_dt:  # rows come at a steady pace: the two factors are kept
+                self.decay_dt = dt_h
+                self.decay = (math.exp(-2.0 * dt_h / lag_h), math.exp(-dt_h / lag_h))
+            fast, slow = self.decay
+            cores[0] = temp + (cores[0] - temp) * fast
+            cores[1] = temp + (cores[1] - temp) * slow
+        self.core_ts = temp
+        return (v25, temp, cores[0], cores[1])
 
     def point(self, t: float, v25: float, temp: float | None, since: float, soc: float | None) -> None:
         """A rested point for the drain fits (at most one per FIT_SAMPLE_S); ``soc``: the state
         of charge of the last rested reading."""
         self.soc = soc
-        self.bound_point(t, v25, temp, since)
-        fit = self.fit
-        dc = self.cfg
-        x = t / 3600.0
+        ys = self._series(t, v25, temp, since)
         z = 0.0 if temp is None else 1.0
+        dc = self.cfg
+        if since <= dc.bound_until_s:
+            self._bound(t, ys, z, since)
+        fit = self.fit
+        x = t / 3600.0
         span_h = 0.0
         if since >= self.cfg.rest_min_s:
-            fit.add(x, v25, z)
+            fit.add(x, ys, z)
             span_h = fit.last_x - fit.x0
             if span_h >= self.next_verdict_h:
+                self.confirm_h = None
                 pace = self._verdict(t, fit)
                 # a fall this heavy (or a modest one already past the sustained bar) is judged
                 # again within the hour, so that the debounce's second verdict comes before the
-                # battery is half empty; otherwise as before
+                # battery is half empty; a raise to confirm, before the drain as measured could
+                # have taken a quarter of the charge; otherwise as before
                 if pace:
                     self.next_verdict_h = span_h + dc.early_every_s / 3600.0
+                elif self.confirm_h is not None:
+                    self.next_verdict_h = span_h + self.confirm_h
                 else:
                     self.next_verdict_h += dc.verdict_every_s / 3600.0
             elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
@@ -87,44 +270,45 @@ class DrainRule:
             # its own stretch of first_span_s: the surface charge slows down from one stretch
             # to the next, a drain does not, and the debounce wants two stretches in a row.
             f0 = self.fit0
-            f0.add(x, v25, z)
+            f0.add(x, ys, z)
             if (f0.last_x - f0.x0) * 3600.0 >= dc.first_span_s:
                 if not self._verdict(t, f0, dc.first_factor):
                     s = self.slot
                     if s.busy and s.level < WARNING:
                         s.drop_pending_up(s.level + 1)
                 f0.reset()
-                f0.add(x, v25, z)
+                f0.add(x, ys, z)
 
     def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
-        """A point of the car asleep (at most one per FIT_SAMPLE_S), from the first minutes of
-        sleep on: every bound_every_s, the fall over the last part of the sleep (from since /
-        bound_ratio to now) beyond the most the surface charge can explain is a lower bound on
-        the drain, judged at bound_factor x the levels."""
+        """A point of the car asleep but not rested yet (at most one per FIT_SAMPLE_S)."""
+        self._bound(t, self._series(t, v25, temp, since), 0.0 if temp is None else 1.0, since)
+
+    def _bound(self, t: float, ys: Series, z: float, since: float) -> None:
+        """From the first minutes of sleep on: every bound_every_s, the fall over the last part
+        of the sleep (from since / bound_ratio to now) beyond the most the surface charge can
+        explain is a lower bound on the drain, judged at bound_factor x the levels."""
         dc = self.cfg
         if since > dc.bound_until_s or dc.surface_max_v <= 0.0:
             return
-        pts = self.pts
+        win = self.win
+        pts = win.pts
         s_h = since / 3600.0
         if pts and s_h < pts[-1][3]:
-            pts.clear()  # new activity without a wake: a new sleep
-        pts.append((t / 3600.0, v25, 0.0 if temp is None else 1.0, s_h))
+            win.reset()  # new activity without a wake: a new sleep
+        win.add(t / 3600.0, ys, z, s_h)
         lo = s_h / dc.bound_ratio
         while pts[0][3] < lo:
-            pts.popleft()
+            win.popleft()
         if t < self.next_bound_t:
             return
         s1 = pts[0][3]
-        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or len(pts) < 5:
+        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or win.n < 5:
             return
         self.next_bound_t = t + dc.bound_every_s
-        fit = RunningFit()
-        for x, y, z, _ in pts:
-            fit.add(x, y, z)
-        if fit.span <= 0.0:
+        if win.span <= 0.0:
             return
         bound = surface_fall_bound(dc.surface_max_v, s1, s_h) * 1000.0
-        self._verdict(t, fit, dc.bound_factor, bound / fit.span * 12.0)
+        self._verdict(t, win, dc.bound_factor, bound / win.span * 12.0)
 
     def park_end(self, t: float, soc: float | None) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
@@ -135,11 +319,40 @@ class DrainRule:
             self._verdict(t, fit)
         fit.reset()
         self.fit0.reset()
-        self.pts.clear()
+        self.win.reset()
         self.next_bound_t = 0.0
         self.verdicts = 0
         self.next_verdict_h = dc.min_span_s / 3600.0
         self.next_early_h = dc.early_span_s / 3600.0
+
+    def shift(self, delta_s: float) -> None:
+        """The wall clock stepped by ``delta_s``: the park goes on, its times move with the clock."""
+        for line in (self.fit, self.fit0, self.win):
+            line.shift(delta_s / 3600.0)
+        if self.next_bound_t:
+            self.next_bound_t += delta_s
+        if self.sleep_start_t is not None:
+            self.sleep_start_t += delta_s
+
+    def temp_allowance(self, fit: Lines) -> float:
+        """The most of the line's fall (mV per 12 h) that the temperature correction can have
+        added: the V25 is corrected with the sensor's temperature at ``k`` per °C, the battery's
+        OCV may move ``k`` ± temp_coeff_spread_v_per_c with a core up to core_lag_max_s behind
+        the sensor. Its error's slope is c·(core's slope) - k·(sensor's slope), linear in c: the
+        worst case is at an end of the spread, with the sensor itself or one candidate core."""
+        dc = self.cfg
+        if not fit.temps or fit.mean_z() < 0.5:
+            return 0.0
+        slopes = fit.temp_slopes()
+        if slopes is None:
+            return 0.0
+        sensor = slopes[0]
+        k = self.k
+        worst = 0.0
+        for c in (max(0.0, k - dc.temp_coeff_spread_v_per_c), k + dc.temp_coeff_spread_v_per_c):
+            for core in slopes:
+                worst = max(worst, k * sensor - c * core)
+        return worst * 12.0 * 1000.0
 
     def _mv_per_pct(self) -> float:
         soc = self.soc
@@ -148,7 +361,7 @@ class DrainRule:
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
         return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
 
-    def _verdict(self, t: float, fit: RunningFit, factor: float = 0.0, surface: float = 0.0) -> bool:
+    def _verdict(self, t: float, fit: Lines, factor: float = 0.0, surface: float | None = None) -> bool:
         """Judge the park's fall so far (``fit``); True when the next verdict is due within the
         hour: the fall is heavy (early_factor x the warning level) or a sustained drain.
 
@@ -166,6 +379,7 @@ class DrainRule:
         rate = -slope * 12.0 * 1000.0
         sleep_ma = dc.car_sleep_ma + self.monitor_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
+        surface = surface or 0.0
         excess = rate - expected - surface
         heavy = excess >= dc.early_factor * dc.warn_mv_12h
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
@@ -192,6 +406,15 @@ class DrainRule:
                     target = WARNING
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
+        temp_mv = 0.0
+        if factor == 0.0 and target > s.level and target >= WARNING and not sustained:
+            temp_mv = self.temp_allowance(fit)
+            if excess - temp_mv >= dc.warn_mv_12h and self.sleep_start_t is not None:
+                # a raise the temperature correction's doubt cannot explain away is confirmed
+                # at the latest halfway to the moment the fall would have taken a quarter of the
+                # charge since the sleep began, not 12 h later
+                left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
+                self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
         soc = self.soc
         hours = None
         if soc is not None and total_a > 0:
@@ -206,14 +429,15 @@ class DrainRule:
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
                              "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
                              "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None,
-                             "surface_mv_12h": surface})
+                             "surface_mv_12h": surface, "temp_mv_12h": temp_mv})
         return heavy or (sustained and s.level < WARNING)
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
                 "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
-                "bound": [list(p) for p in self.pts], "next_bound_t": self.next_bound_t}
+                "bound": [[x, list(ys), z, sh] for x, ys, z, sh in self.win.pts], "next_bound_t": self.next_bound_t,
+                "cores": self.cores, "core_ts": self.core_ts, "last_since": self.last_since}
 
     def load(self, d: dict[str, Any]) -> None:
         self.fit.load(d["fit"])
@@ -222,6 +446,18 @@ class DrainRule:
         self.next_early_h = float(d.get("next_early_h", self.cfg.early_span_s / 3600.0))
         if "fit0" in d:  # states from before the first looks: none taken in this park
             self.fit0.load(d["fit0"])
-        # states from before the bounded looks: none taken in this park
-        self.pts = deque((float(a), float(b), float(c), float(e)) for a, b, c, e in d.get("bound", []))
+        # states from before the bounded looks: none taken in this park; from before the
+        # temperatures: the V25 alone, the temperatures from the next sleep on
+        self.win.reset()
+        for x, ys, z, sh in d.get("bound", []):
+            if isinstance(ys, list):
+                a, b, c, e = (float(y) for y in ys)
+                self.win.add(float(x), (a, b, c, e), float(z), float(sh))
+            else:
+                self.win.add(float(x), (float(ys), 0.0, 0.0, 0.0), float(z), float(sh))
+                self.win.temps = False
         self.next_bound_t = float(d.get("next_bound_t", 0.0))
+        cores = d.get("cores")
+        self.cores = None if cores is None else [float(c) for c in cores]
+        self.core_ts = float(d.get("core_ts", 0.0))
+        self.last_since = float(d.get("last_since", -1.0))

@@ -51,7 +51,7 @@ class MainRules(DailyRules):
         self.s_crank = engine.slot("main", "weak_cranking", m.cranking.debounce)
         self.s_charge = engine.slot("main", "undercharging", m.charging.debounce)
         self.s_over = engine.slot("main", "overvoltage", m.overvoltage.debounce)
-        self.drain = DrainRule(m.drain, self.table, self.capacity_ah, self.monitor_ma, engine)
+        self.drain = DrainRule(m.drain, self.table, self.capacity_ah, self.monitor_ma, engine, self.k)
         self.s_decline = engine.slot("main", "decline", m.decline.debounce)
         self.s_age = engine.slot("main", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
         self.s_hint = engine.slot("main", HINT_ALERT, Debounce(), refresh=False)
@@ -379,6 +379,11 @@ class MainRules(DailyRules):
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
         self.settle(t)
         self.drain.park_end(t, self.soc)
+
+    def shift(self, delta_s: float) -> None:
+        """The wall clock stepped: the park's drain fits move with it."""
+        self.drain.shift(delta_s)
+        self.fit_t += delta_s
 
     # -- once a day: DailyRules.daily_close ------------------------------------------------------
     def _decline(self, t: float) -> None:
