@@ -17,11 +17,12 @@ from battwatch.core.protocol import MAX_LINE, encode_command
 logger = logging.getLogger(__name__)
 
 READ_MAX = 65536  # bytes per read: many frames when the board sends what it kept
-# Lines are taken at most this often: at 100 frames/s, five frames per wake-up of this thread and
+# Lines are taken at most this often: at 100 frames/s, ten frames per wake-up of this thread and
 # of the main loop instead of one each. A wake-up costs more than a frame's Python on a Pi (and
-# ~50 us of CPU on a loaded VM); 50 ms of delay means nothing to the readings, which carry the
-# board's own times, nor to the silence watchdog (seconds).
-BATCH_S = 0.05
+# ~150 us of CPU on a loaded VM): going from 50 to 100 ms took the daemon from about 130 to 95 us
+# per frame. 100 ms of delay means nothing to the readings, which carry the board's own times,
+# nor to the silence watchdog (seconds); the kernel's 4 KB tty buffer holds over half a second.
+BATCH_S = 0.1
 
 
 def _keep_dtr_on_close(port: Any) -> None:
