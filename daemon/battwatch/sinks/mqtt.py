@@ -158,7 +158,7 @@ class MqttSink:
     def _build_client(self) -> Any:
         m = self.m
         client = paho_client(m, self.client_id, self, __name__, clean_session=m.clean_session)
-        client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)  # type: ignore[arg-type]
+        client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)
         client.max_inflight_messages_set(IN_FLIGHT + 32)
         if self.role == "daemon":
             # set before connecting: the broker keeps it for the session
