@@ -525,11 +525,9 @@ class Collector:
         if client is not None and not self._force:
             self._drain(client)
         if client is not None:
-            try:
-                client.disconnect()
-                client.loop_stop()
-            except Exception:  # noqa: BLE001
-                logger.exception("MQTT disconnect failed")
+            from battwatch.sinks.mqtt_client import stop_client
+
+            stop_client(client, logger)
         if self.sink is not None:
             self.sink.close(0.0 if self._force else self.c.close_timeout_s)
         st = self.status()

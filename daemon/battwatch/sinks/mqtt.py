@@ -21,7 +21,7 @@ from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
 from battwatch.core.notification import car_name
 from battwatch.core.windows import WindowAggregator
-from battwatch.sinks.mqtt_client import paho_client
+from battwatch.sinks.mqtt_client import paho_client, stop_client
 from battwatch.sinks.mqtt_sender import IN_FLIGHT, OutboxSender
 
 if TYPE_CHECKING:
@@ -435,11 +435,7 @@ class MqttSink:
         if self._sender is not None:
             self._sender.join(max(1.0, deadline - time.monotonic()) + 1.0)
         if client is not None:
-            try:
-                client.disconnect()
-                client.loop_stop()
-            except Exception:  # noqa: BLE001
-                logger.exception("MQTT disconnect failed")
+            stop_client(client, logger)
         self.outbox.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

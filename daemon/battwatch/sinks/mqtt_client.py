@@ -64,3 +64,12 @@ def paho_client(m: MqttConfig, client_id: str, owner: object, logger_name: str, 
         if handler is not None:
             setattr(client, f"on_{name}", handler)
     return client
+
+
+def stop_client(client: Any, logger: logging.Logger) -> None:
+    """Disconnect and stop paho's thread; a failure is logged, never raised (a shutdown goes on)."""
+    try:
+        client.disconnect()
+        client.loop_stop()
+    except Exception:  # noqa: BLE001 - whatever paho raises, the rest of the stop must run
+        logger.exception("MQTT disconnect failed")
