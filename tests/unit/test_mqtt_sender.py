@@ -12,7 +12,8 @@ from paho.mqtt.enums import MQTTErrorCode
 from battwatch import config
 from battwatch.core.healthsummary import from_json
 from battwatch.core.model import HealthSummary
-from battwatch.sinks.mqtt import IN_FLIGHT, MqttSink, _Sender
+from battwatch.sinks.mqtt import MqttSink
+from battwatch.sinks.mqtt_sender import IN_FLIGHT, OutboxSender
 
 T0 = 1_735_689_600.0
 
@@ -39,12 +40,12 @@ class RecordingClient:
         return Info(self.mid, MQTTErrorCode.MQTT_ERR_SUCCESS)
 
 
-def _setup(tmp_path: Path, **mqtt: Any) -> tuple[MqttSink, _Sender, RecordingClient]:
+def _setup(tmp_path: Path, **mqtt: Any) -> tuple[MqttSink, OutboxSender, RecordingClient]:
     cfg = config.defaults("car-1", mqtt={"host": "127.0.0.1", "homeassistant": False, **mqtt})
     sink = MqttSink(cfg, tmp_path)
     client = RecordingClient()
     sink._client = client
-    sender = _Sender(sink)
+    sender = OutboxSender(sink)
     sender._note(("connected",), [])
     return sink, sender, client
 
@@ -53,7 +54,7 @@ def _queue(sink: MqttSink, n: int, qos: int = 0, start: int = 0) -> None:
     sink.outbox.append([("readings", "t/r", str(start + i).encode(), qos, False) for i in range(n)], T0)
 
 
-def _ack_all(sender: _Sender) -> None:
+def _ack_all(sender: OutboxSender) -> None:
     acked: list[tuple[int, str]] = []
     for mid in list(sender.handed):
         sender._note(("ack", mid), acked)

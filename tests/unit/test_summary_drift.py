@@ -16,7 +16,8 @@ from battwatch.core.analysis import build_analyzer
 from battwatch.core.model import HealthSummary
 from battwatch.core.pipeline import Pipeline
 from battwatch.sinks.influx import InfluxSink
-from battwatch.sinks.mqtt import MqttSink, _Sender
+from battwatch.sinks.mqtt import MqttSink
+from battwatch.sinks.mqtt_sender import OutboxSender
 
 SCENARIO = "sos-long-park-normal"  # data from 2025
 VEHICLE = "car-1"
@@ -45,7 +46,7 @@ def mqtt_state(cfg: config.Config, s: HealthSummary, tmp_path: Path) -> dict[str
     sink = MqttSink(cfg, tmp_path)
     client = RecordingClient()
     sink._client = client  # type: ignore[assignment]
-    sender = _Sender(sink)
+    sender = OutboxSender(sink)
     sender._note(("connected",), [])
     sink.summary(s)
     sender._pump()

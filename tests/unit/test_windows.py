@@ -114,3 +114,35 @@ def test_float_noise_at_a_boundary_does_not_push_a_reading_a_window_late() -> No
 def test_span_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         WindowAggregator(0)
+
+
+def test_the_window_holds_what_rounding_every_value_as_the_log_does_would_give() -> None:
+    """Means are summed as the CSV log keeps them (a steady value is rounded once) and the range
+    is rounded when read: the same figures as rounding every value of every reading."""
+    import random
+
+    rnd = random.Random(14)
+    agg = WindowAggregator(600)
+    readings = []
+    for i in range(1, 500):
+        v = rnd.choice([12.6004999, 12.6005001, 12.61, 11.9996]) if i % 3 else 12.6 + rnd.uniform(-0.3, 0.3)
+        lo = None if i % 7 == 0 else v - rnd.uniform(0.0, 0.2)
+        hi = float("nan") if i % 11 == 0 else v + rnd.uniform(0.0, 0.2)
+        readings.append(_r(T0 + i, v, lo=lo, hi=hi, temp=rnd.choice([4.05, 4.15, -0.04])))
+    for r in readings:
+        agg.add(r)
+    w = agg.flush()
+    assert w is not None
+    got = w.aggregate("car-1")
+
+    def kept(v: float | None, digits: int = 3) -> float | None:
+        return None if v is None or v != v else round(v, digits)
+
+    means = [kept(r.main_v) for r in readings]
+    lows = [kept(r.main_min_v) or m for r, m in zip(readings, means, strict=True)]
+    highs = [kept(r.main_max_v) or m for r, m in zip(readings, means, strict=True)]
+    temps = [kept(r.temp_c, 1) for r in readings]
+    assert got.n == len(readings)
+    assert got.main_v == round(sum(m for m in means if m is not None) / len(means), 4)
+    assert (got.main_min_v, got.main_max_v) == (min(v for v in lows if v), max(v for v in highs if v))
+    assert got.temp_c == round(sum(t for t in temps if t is not None) / len(temps), 2)

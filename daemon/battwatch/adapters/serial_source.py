@@ -17,11 +17,16 @@ from battwatch.core.protocol import MAX_LINE, encode_command
 logger = logging.getLogger(__name__)
 
 READ_MAX = 65536  # bytes per read: many frames when the board sends what it kept
-# Lines are taken at most this often: at 100 frames/s, five frames per wake-up of this thread and
+# Lines are taken at most this often: at 100 frames/s, ten frames per wake-up of this thread and
 # of the main loop instead of one each. A wake-up costs more than a frame's Python on a Pi (and
-# ~50 us of CPU on a loaded VM); 50 ms of delay means nothing to the readings, which carry the
-# board's own times, nor to the silence watchdog (seconds).
-BATCH_S = 0.05
+# ~150 us of CPU on a loaded VM): going from 50 to 100 ms took the daemon from about 130 to 95 us
+# per frame. 100 ms of delay means nothing to the readings, which carry the board's own times,
+# nor to the silence watchdog (seconds); the kernel's 4 KB tty buffer holds over half a second.
+BATCH_S = 0.1
+# A read of this much means lines arrive faster than one batch holds (a board sending what it
+# kept, a pty fed without pause): read again at once. A tty hands at most 4 KB per read; a
+# batch of 100 frames/s is about 600 bytes.
+BACKLOG_BYTES = 2048
 
 
 def _keep_dtr_on_close(port: Any) -> None:
@@ -246,6 +251,6 @@ class SerialSource:
             for line in lines:
                 if line.strip():
                     put(RawLine(now, line))
-            if self.batch_s > 0 and len(chunk) < READ_MAX:
+            if self.batch_s > 0 and len(chunk) < BACKLOG_BYTES:
                 self._stop.wait(self.batch_s)  # let the next frames gather (BATCH_S)
         return "stopped"

@@ -197,24 +197,11 @@ class Collector:
         self._lock_fd = fd
 
     def _build_client(self) -> Any:
-
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        from battwatch.sinks.mqtt_client import paho_client
 
         m = self.m
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True,
-        )
-        from battwatch.sinks.mqtt import prepare_client
-
-        prepare_client(client, m, __name__)
+        client = paho_client(m, self.client_id, self, __name__, v5=True, manual_ack=True)
         client.reconnect_delay_set(int(math.ceil(m.reconnect_min_s)), int(math.ceil(m.reconnect_max_s)))
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_unsubscribe = self._on_unsubscribe
         return client
 
     def _connect_properties(self) -> Any:
@@ -538,11 +525,9 @@ class Collector:
         if client is not None and not self._force:
             self._drain(client)
         if client is not None:
-            try:
-                client.disconnect()
-                client.loop_stop()
-            except Exception:  # noqa: BLE001
-                logger.exception("MQTT disconnect failed")
+            from battwatch.sinks.mqtt_client import stop_client
+
+            stop_client(client, logger)
         if self.sink is not None:
             self.sink.close(0.0 if self._force else self.c.close_timeout_s)
         st = self.status()

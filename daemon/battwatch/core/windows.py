@@ -77,16 +77,29 @@ C_DIGITS = 1
 class Channel:
     n: int = 0
     total: float = 0.0
-    lo: float = math.inf
+    lo: float = math.inf  # unrounded: rounding keeps order, so low() rounds the lowest once
     hi: float = -math.inf
+    last: float = math.nan  # the last mean folded in and its rounded value: a steady battery
+    last_rounded: float = 0.0  # repeats its value, and round() is most of this class's cost
 
-    def add(self, mean: float | None, lo: float | None, hi: float | None) -> None:
-        if mean is None:
+    def add(self, mean: float | None, lo: float | None, hi: float | None, digits: int) -> None:
+        """Fold in one reading's mean and range (a mean that is missing or not finite is left
+        out; a missing bound is the mean). The mean is rounded to ``digits`` first, as the CSV
+        log keeps it, so a replay of that log sums the same values; ``digits`` is the same at
+        every call on one channel."""
+        if mean is None or not math.isfinite(mean):
             return
+        if mean != self.last:
+            self.last = mean
+            self.last_rounded = round(mean, digits)
         self.n += 1
-        self.total += mean
-        self.lo = min(self.lo, mean if lo is None else lo)
-        self.hi = max(self.hi, mean if hi is None else hi)
+        self.total += self.last_rounded
+        low = mean if lo is None or not math.isfinite(lo) else lo
+        if low < self.lo:
+            self.lo = low
+        high = mean if hi is None or not math.isfinite(hi) else hi
+        if high > self.hi:
+            self.hi = high
 
     def mean(self, digits: int) -> float | None:
         return None if self.n == 0 else round(self.total / self.n, digits + 1)
@@ -124,16 +137,6 @@ class WindowStats:
         )
 
 
-def _mv(v: float | None) -> float | None:
-    # The CSV log keeps millivolts; quantising the same way makes a replay of that log
-    # give the same windows as the live car did.
-    return None if v is None or not math.isfinite(v) else round(v, V_DIGITS)
-
-
-def _dc(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(v, C_DIGITS)
-
-
 class WindowAggregator:
     """Folds readings into one window per ``span_s`` of DATA time, aligned to its multiples.
 
@@ -165,9 +168,10 @@ class WindowAggregator:
             cur = self.current = WindowStats(end - self.span_s, end, t)
         cur.samples += 1
         cur.last_t = t
-        cur.main.add(_mv(r.main_v), _mv(r.main_min_v), _mv(r.main_max_v))
-        cur.sos.add(_mv(r.sos_v), _mv(r.sos_min_v), _mv(r.sos_max_v))
-        cur.temp.add(_dc(r.temp_c), None, None)
+        # quantised as the CSV log keeps them, so a replay of that log gives the same windows
+        cur.main.add(r.main_v, r.main_min_v, r.main_max_v, V_DIGITS)
+        cur.sos.add(r.sos_v, r.sos_min_v, r.sos_max_v, V_DIGITS)
+        cur.temp.add(r.temp_c, None, None, C_DIGITS)
         if state:
             cur.states[state] = cur.states.get(state, 0) + 1
             cur.last_state = state

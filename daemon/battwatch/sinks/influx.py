@@ -108,7 +108,9 @@ class InfluxSink:
         self._thread.start()
 
     def reading(self, r: Reading, state: str) -> None:
-        self._put(enc.to_lines(self.encoder.reading(r, state)))
+        points = self.encoder.reading(r, state)
+        if points:  # a window closed (most readings only fold into the open one)
+            self._put(enc.to_lines(points))
 
     def transition(self, tr: AlertTransition) -> None:
         self._put(enc.to_lines([enc.alert_point(tr, self.tags)]))

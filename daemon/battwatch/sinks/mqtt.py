@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from battwatch.adapters.outbox import Outbox, Stored
+from battwatch.adapters.outbox import Outbox
 from battwatch.core import mqtt_encode as enc
 from battwatch.core.events import Replaced, Rested, Start
 from battwatch.core.ha_discovery import discovery_messages
@@ -21,6 +21,8 @@ from battwatch.core.model import AlertTransition, HealthSummary, Reading
 from battwatch.core.mqtt_state import state_payload
 from battwatch.core.notification import car_name
 from battwatch.core.windows import WindowAggregator
+from battwatch.sinks.mqtt_client import paho_client, stop_client
+from battwatch.sinks.mqtt_sender import IN_FLIGHT, OutboxSender
 
 if TYPE_CHECKING:
     from battwatch.config import Config, MqttConfig
@@ -31,7 +33,6 @@ Role = Literal["daemon", "backfill"]
 
 OUTBOX_NAME = "mqtt-outbox.sqlite3"
 BACKFILL_OUTBOX_NAME = "mqtt-backfill-outbox.sqlite3"
-IN_FLIGHT = 128  # messages handed to paho and not yet acknowledged
 # what goes when the backlog is full, first to last; retained state and alerts never go (a
 # retained topic keeps only its newest row anyway)
 DROP_ORDER = ("readings", "notify", "events")
@@ -48,38 +49,6 @@ CREATE TABLE IF NOT EXISTS alert_kinds (
 DROP TABLE IF EXISTS active_alerts;  -- each transition says what it changed (since, previous)
 """
 
-
-
-def prepare_client(client: Any, m: MqttConfig, logger_name: str) -> None:
-    """What every battwatch paho client gets (the sink and collect): paho's log through a
-    filter that keeps a broker outage quiet, and username, password and TLS from ``[mqtt]``."""
-    import ssl
-
-    paho_log = logging.getLogger(f"{logger_name}.paho")
-    if not any(isinstance(f, _PahoNoise) for f in paho_log.filters):
-        paho_log.addFilter(_PahoNoise())
-    client.enable_logger(paho_log)
-
-    if m.username:
-        client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
-    if m.tls is not None:
-        client.tls_set(
-            ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
-            certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-            keyfile=str(m.tls.key_file) if m.tls.key_file else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-        client.tls_insecure_set(m.tls.insecure)
-
-class _PahoNoise(logging.Filter):
-    """Drops paho's per-attempt errors while the broker is away: our own callbacks report
-    the lost connection and the failed attempts once, at a sensible level."""
-
-    NOISE = ("Client is not connected", "failed to receive on socket")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.NOISE)
 
 
 def _lock(path: Path) -> int | None:
@@ -187,30 +156,13 @@ class MqttSink:
         return None
 
     def _build_client(self) -> Any:
-
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         m = self.m
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=m.clean_session,
-            protocol=mqtt.MQTTv311,
-        )
-        prepare_client(client, m, __name__)
-        client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)  # type: ignore[arg-type]
+        client = paho_client(m, self.client_id, self, __name__, clean_session=m.clean_session)
+        client.reconnect_delay_set(m.reconnect_min_s, m.reconnect_max_s)
         client.max_inflight_messages_set(IN_FLIGHT + 32)
         if self.role == "daemon":
             # set before connecting: the broker keeps it for the session
             client.will_set(self.topics.status, "offline", qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_log = self._on_log
         return client
 
     def start(self) -> None:
@@ -352,7 +304,7 @@ class MqttSink:
     def _send_loop(self) -> None:
         while not self._closed:
             try:
-                _Sender(self).run()
+                OutboxSender(self).run()
                 return
             except Exception:  # noqa: BLE001 - e.g. a disk error: say so, and try again
                 # a fresh sender starts from the oldest row again: at worst a copy, never a gap
@@ -483,11 +435,7 @@ class MqttSink:
         if self._sender is not None:
             self._sender.join(max(1.0, deadline - time.monotonic()) + 1.0)
         if client is not None:
-            try:
-                client.disconnect()
-                client.loop_stop()
-            except Exception:  # noqa: BLE001
-                logger.exception("MQTT disconnect failed")
+            stop_client(client, logger)
         self.outbox.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -558,125 +506,3 @@ def catalogue_kinds(cfg: Config) -> list[tuple[str, str]]:
     except Exception:  # noqa: BLE001 - discovery must not depend on the analysis' internals
         logger.debug("no alert catalogue from the analysis", exc_info=True)
         return []
-
-
-class _Sender:
-    """Publishes outbox rows in id order; state lives on this thread only."""
-
-    def __init__(self, sink: MqttSink) -> None:
-        self.sink = sink
-        self.outbox = sink.outbox
-        self.handed: dict[int, tuple[int, int, str]] = {}  # paho mid -> (row id, qos, stream)
-        self.resend: list[int] = []  # QoS 0 rows paho dropped with a connection: send first
-        self.high = 0  # every row id <= high has been handed to paho once
-        self.connected = False
-        self.discovery_due = False
-        self.stopping = False
-
-    def run(self) -> None:
-        notes = self.sink._notes
-        while not self.stopping:
-            try:
-                items = [notes.get(timeout=1.0)]
-            except queue.Empty:
-                items = []
-            while True:
-                try:
-                    items.append(notes.get_nowait())
-                except queue.Empty:
-                    break
-            acked: list[tuple[int, str]] = []
-            for item in items:
-                self._note(item, acked)
-            if acked:
-                self._delete(acked)
-            if self.connected and not self.stopping:
-                self._pump()
-
-    def _note(self, item: tuple[Any, ...], acked: list[tuple[int, str]]) -> None:
-        kind = item[0]
-        if kind == "ack":
-            entry = self.handed.pop(item[1], None)
-            if entry is not None:
-                acked.append((entry[0], entry[2]))
-        elif kind == "connected":
-            self.connected = True
-            self.discovery_due = self.sink.role == "daemon" and self.sink.m.homeassistant
-        elif kind == "disconnected":
-            self.connected = False
-            # paho re-sends QoS 1/2 messages itself after reconnecting; QoS 0 ones it forgets
-            lost = sorted((row for mid, (row, qos, _) in self.handed.items() if qos == 0))
-            self.handed = {mid: e for mid, e in self.handed.items() if e[1] != 0}
-            self.resend = sorted(set(self.resend) | set(lost))
-        elif kind == "discovery":
-            self.discovery_due = self.sink.role == "daemon" and self.sink.m.homeassistant
-        elif kind == "stop":
-            self.stopping = True
-
-    def _delete(self, acked: list[tuple[int, str]]) -> None:
-        sink = self.sink
-        self.outbox.delivered([row for row, _ in acked])
-        with sink._stats_lock:
-            for _, stream in acked:
-                sink.delivered[stream] = sink.delivered.get(stream, 0) + 1
-        with sink._drained:
-            sink._drained.notify_all()
-
-    def _pump(self) -> None:
-        client = self.sink._client
-        if client is None:
-            return
-        if self.discovery_due:
-            self.discovery_due = False
-            for msg in self.sink._discovery():
-                client.publish(msg.topic, msg.payload, qos=1, retain=True)
-        room = IN_FLIGHT - len(self.handed)
-        while room > 0 and self.connected:
-            rows, from_resend = self._next_rows(room)
-            if not rows:
-                return
-            for row in rows:
-                rid = row[0]
-                if from_resend:
-                    self.resend.remove(rid)
-                # a False return means the row is already taken care of (left to paho, or
-                # back on the resend list) and the connection is gone: stop here, and let
-                # the high-water mark cover only rows really dealt with
-                ok = self._publish(client, row)
-                if not from_resend:
-                    self.high = rid
-                if not ok:
-                    return
-                room -= 1
-
-    def _next_rows(self, limit: int) -> tuple[list[Stored], bool]:
-        """The next rows to publish: QoS 0 rows lost with a connection first, then new ones."""
-        while self.resend:
-            ids = self.resend[:limit]
-            rows = self.outbox.with_ids(ids)
-            if rows:
-                return rows, True
-            del self.resend[: len(ids)]  # all dropped from the backlog meanwhile
-        return self.outbox.after(self.high, limit), False
-
-    def _publish(self, client: Any, row: Stored) -> bool:
-        from paho.mqtt.enums import MQTTErrorCode
-
-        rid, stream, topic, payload, qos, retain = row
-        try:
-            info = client.publish(topic, payload, qos=qos, retain=bool(retain))
-        except ValueError as e:  # a message the broker can never take: set it aside, say so
-            self.outbox.set_aside([row], f"unpublishable on {topic}: {e}")
-            return True
-        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self.handed[info.mid] = (rid, qos, stream)
-            return True
-        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            # the connection dropped under us; paho's on_connect will tell us when it is back
-            self.connected = False
-            if qos > 0:
-                # paho keeps a QoS 1/2 message queued and sends it after reconnecting
-                self.handed[info.mid] = (rid, qos, stream)
-                return False
-        self.resend = sorted({*self.resend, rid})
-        return False
