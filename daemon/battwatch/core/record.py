@@ -94,5 +94,11 @@ R = TypeVar("R", bound=Record)
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
 def record(cls: type[R]) -> type[R]:
-    """Make a Record subclass a frozen, slotted dataclass without generating its methods."""
-    return dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)(cls)
+    """Make a Record subclass a frozen, slotted dataclass without generating its methods.
+
+    Record's __init__ sets every field from its argument or default: a class that needs
+    __post_init__ or a field(init=False) stays a plain dataclass."""
+    out = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)(cls)
+    if hasattr(out, "__post_init__") or not all(f.init for f in dataclasses.fields(out)):  # type: ignore[arg-type]
+        raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
+    return out
