@@ -13,6 +13,8 @@ from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
 
+from battwatch.core.record import Record
+
 # Why not pydantic: the daemon must stay within 40 MB resident on a Pi Zero 2 W, and pydantic
 # alone took 8 MB to import and ~15 MB more to build the ~40 config models (the daemon went
 # from 40.9 MB to 30.6 MB without it). This module is the part of it the configuration used.
@@ -90,8 +92,13 @@ class Check:
 # -- sections -----------------------------------------------------------------------------------
 
 
-class Section:
-    """The base of every configuration section; ``check`` holds rules across its keys."""
+class Section(Record):
+    """The base of every configuration section; ``check`` holds rules across its keys.
+
+    Its __init__, frozen attributes, equality, hash and repr come from Record, written once
+    instead of generated (compiled from source) for each of the ~45 sections: that code
+    generation was most of every command's start-up.
+    """
 
     __slots__ = ()
     # Keys an earlier release had and this one dropped, with what to write instead: an old
@@ -104,45 +111,15 @@ class Section:
         It runs whenever the keys it reads are valid, even if other keys of the section are not.
         """
 
-    # Equality, hash and repr as dataclass writes them, but written once here instead of
-    # generated (compiled from source) for each of the ~45 sections: every command loads the
-    # configuration at start-up, in two thirds of the time this way.
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return _values(self) == _values(other)
-
-    def __hash__(self) -> int:
-        return hash(_values(self))
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _names(type(self)))
-        return f"{type(self).__qualname__}({inner})"
-
-
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _names(cls: type[Section]) -> tuple[str, ...]:
-    """The field names of a section class, in order (looked up once per class)."""
-    names = _NAMES.get(cls)
-    if names is None:
-        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    return names
-
-
-def _values(obj: Section) -> tuple[Any, ...]:
-    return tuple(getattr(obj, name) for name in _names(type(obj)))
-
 
 S = TypeVar("S", bound=Section)
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field,))
 def section(cls: type[S]) -> type[S]:
-    """Make a Section subclass a frozen, slotted, keyword-only dataclass (equality, hash and
-    repr come from Section)."""
-    return dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)(cls)
+    """Make a Section subclass a frozen, slotted, keyword-only dataclass (its methods come from
+    Record)."""
+    return dataclass(init=False, slots=True, kw_only=True, eq=False, repr=False)(cls)
 
 
 # -- validation ---------------------------------------------------------------------------------

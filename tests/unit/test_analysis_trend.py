@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from battwatch.core.analysis.trend import RunningFit, TrendFit, median, ols3, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import (
+    RunningFit,
+    SlidingTheilSen,
+    TrendFit,
+    median,
+    ols3,
+    theil_sen,
+    z_two_sided,
+)
 
 
 def test_theil_sen_recovers_an_exact_line() -> None:
@@ -125,3 +133,42 @@ def test_a_crossing_beyond_the_horizon_is_no_projection() -> None:
     assert fit.days_until(4.88, 89.0) == pytest.approx((5.3 - 0.00004 * 89 - 4.88) / 0.00004)  # ~29 years
     assert fit.days_until(4.88, 89.0, horizon=5 * 365.25) is None
     assert fit.days_until(5.29, 89.0, horizon=5 * 365.25) == pytest.approx((5.3 - 0.00004 * 89 - 5.29) / 0.00004)
+
+
+def _window(points: list[tuple[float, float]], last: float, days: float) -> tuple[list[float], list[float]]:
+    inside = [(x, y) for x, y in points if x > last - days]
+    return [x for x, _ in inside], [y for _, y in inside]
+
+
+def test_the_sliding_fit_is_theil_sens_fit_as_the_window_grows_slides_and_jumps() -> None:
+    rnd = random.Random(7)
+    sen = SlidingTheilSen()
+    points: list[tuple[float, float]] = []
+    day = 0.0
+    moved = 0
+    for step in range(300):
+        for _ in range(rnd.choice([0, 1, 1, 2, 7])):
+            # whole and half days (ties in x), values rounded to mV (ties in slope)
+            day += rnd.choice([1.0, 1.0, 2.0, 0.5])
+            points.append((day, round(12.6 - 1e-4 * day + rnd.gauss(0.0, 0.02), 3)))
+        if step == 150:
+            points = [(x, y + 0.01) for x, y in points]  # every value changed: fitted afresh
+        xs, ys = _window(points, day, 40.0)
+        kept_before = len(sen.slopes) > 0
+        assert sen.fit(xs, ys, 1.645) == theil_sen(xs, ys, 1.645), step
+        moved += kept_before and len(xs) >= 3
+    assert moved > 200  # most fits had the slopes of the one before to start from
+
+
+def test_the_sliding_fit_keeps_nothing_it_could_not_reuse_exactly() -> None:
+    sen = SlidingTheilSen(max_pairs=100)
+    xs = [float(i) for i in range(10)]
+    ys = [12.5 - 0.01 * x for x in xs]
+    ys[4] = math.nan  # a NaN sorts anywhere: its fit is theil_sen's, and it is not kept
+    assert repr(sen.fit(xs, ys, 1.645)) == repr(theil_sen(xs, ys, 1.645))
+    assert sen.slopes == []
+    xs = [float(i) for i in range(20)]  # 190 pairs, above max_pairs
+    ys = [12.5 - 0.01 * x for x in xs]
+    assert sen.fit(xs, ys, 1.645) == theil_sen(xs, ys, 1.645)
+    assert sen.slopes == []
+    assert sen.fit(xs[:2], ys[:2], 1.645) is None

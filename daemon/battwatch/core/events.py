@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from battwatch.core.model import AlertTransition, Battery, Reading
+from battwatch.core.record import Record, record
 
 # How the analysis judged a start against the load-test limit at its temperature: ok,
 # below (the limit), critical (under the critical voltage, or a failed start), or not
@@ -14,8 +14,8 @@ from battwatch.core.model import AlertTransition, Battery, Reading
 StartVerdict = Literal["ok", "below", "critical", "low charge", "restart"]
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+@record
+class Start(Record):
     """An engine start, handed on once its outcome is known (VehicleTracker), as judged."""
 
     t: float  # the reading that holds the minimum
@@ -45,8 +45,8 @@ class Rested(NamedTuple):
     temp_c: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Drive:
+@record
+class Drive(Record):
     """A drive, closed when the engine stopped or the data ended."""
 
     t: float  # its end
@@ -59,8 +59,8 @@ class Drive:
     recovery_v: float | None  # the voltage about 10 s after the start (None: not seen)
 
 
-@dataclass(frozen=True, slots=True)
-class Replaced:
+@record
+class Replaced(Record):
     """A battery replacement the analysis applied at data time ``t`` (its alerts clear after it)."""
 
     t: float

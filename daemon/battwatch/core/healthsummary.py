@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from battwatch.core.model import Health
+from battwatch.core.record import Record, record
 from battwatch.core.timefmt import iso_utc
 
 # The JSON form's version. 1: summaries stored before the form had a version (the same keys,
@@ -21,8 +22,8 @@ class SummaryError(ValueError):
     """A stored or received summary that cannot be read, with where (key path) and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class ActiveAlert:
+@record
+class ActiveAlert(Record):
     """An alert active now: its current words (the latest supporting verdict, refreshed at
     most hourly), not necessarily those of the transition that raised it."""
 
@@ -37,8 +38,8 @@ class ActiveAlert:
     flapping: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Remaining:
+@record
+class Remaining(Record):
     """Remaining life in years, what it rests on (age, trend or alert) and the same in words."""
 
     years: float | None = None
@@ -50,8 +51,8 @@ class Remaining:
     by_trend_years: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Trend:
+@record
+class Trend(Record):
     """The rested-voltage trend (both batteries) and what it projects (the pack).
 
     ``limit``: what the 12 V trend's remaining life runs towards; ``in_sight``: falling
@@ -69,8 +70,8 @@ class Trend:
     short_term: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+@record
+class Start(Record):
     """The last judged engine start: its lowest voltage, when, and at what temperature."""
 
     min_v: float
@@ -78,8 +79,8 @@ class Start:
     temp_c: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
+@record
+class Fault(Record):
     """The channel's active sensor fault: its kind, when it was raised, and its first sign
     (readings from then on are not the battery's)."""
 
@@ -88,8 +89,8 @@ class Fault:
     first_sign: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SelfDischarge:
+@record
+class SelfDischarge(Record):
     """The pack's self-discharge: the last park's rate and the baseline in force for it; while
     the alert is active, the park it judged and the baseline it judged against."""
 
@@ -106,8 +107,8 @@ class SelfDischarge:
     alert_baseline_pct_per_day: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GoodRested:
+@record
+class GoodRested(Record):
     """A rested reading known to be the battery's (before a sensor fault's first sign)."""
 
     voltage: float
@@ -115,8 +116,8 @@ class GoodRested:
     soc_pct: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class BatterySummary:
+@record
+class BatterySummary(Record):
     """What the analysis knows of one battery now. Age is None (never 0 or negative) when
     there is no fitted date or the data are from before it; ``age_note`` then says why."""
 
@@ -200,8 +201,8 @@ def trend_gap_words(b: BatterySummary) -> str:
     return NO_TREND
 
 
-@dataclass(frozen=True, slots=True)
-class VehicleSummary:
+@record
+class VehicleSummary(Record):
     """Both batteries and the vehicle's state; the daemon adds its link, sinks and store.
 
     ``main``/``sos`` are None without an analysis (a pipeline with none)."""

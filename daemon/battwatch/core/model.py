@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from battwatch.core.record import Record, record
 
 if TYPE_CHECKING:
     from battwatch.core.healthsummary import VehicleSummary
@@ -34,8 +35,8 @@ def change_of(state: str, severity: str, previous: str | None) -> Change:
     return "escalated" if new > old else "eased" if new < old else "refreshed"
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
+@record
+class Health(Record):
     """The one-word verdict on a battery, and for "unknown" what evidence is missing.
 
     Made once by the analysis (battwatch.core.analysis.summary) and carried in the summary
@@ -111,8 +112,8 @@ FLAG_BOOT = 0x08
 FLAG_BUFFERED = 0x10
 
 
-@dataclass(frozen=True, slots=True)
-class Hello:
+@record
+class Hello(Record):
     """A ``BWH`` frame: who the device is."""
 
     proto: int
@@ -123,16 +124,16 @@ class Hello:
     uptime_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceTime:
+@record
+class DeviceTime(Record):
     """A ``BWT`` frame: the device's own clock at a given uptime."""
 
     uptime_ms: int
     unix_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
+@record
+class Ack(Record):
     """A ``BWA`` frame: the device's answer to a command."""
 
     command: str
@@ -140,8 +141,8 @@ class Ack:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+@record
+class Command(Record):
     """A ``BWC`` command from the Pi to the device."""
 
     name: str
@@ -151,16 +152,16 @@ class Command:
 DeviceMessage = Frame | Hello | DeviceTime | Ack
 
 
-@dataclass(frozen=True, slots=True)
-class LinkUp:
+@record
+class LinkUp(Record):
     """The serial link is open again."""
 
     t: float
     port: str
 
 
-@dataclass(frozen=True, slots=True)
-class LinkDown:
+@record
+class LinkDown(Record):
     """The serial link closed (unplugged adapter, device gone) or stayed silent too long."""
 
     t: float
@@ -168,15 +169,15 @@ class LinkDown:
     silent: bool = False  # True: the port is open but no valid frame arrived in time
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+@record
+class Tick(Record):
     """Periodic housekeeping (retention, summaries); carries the time it stands for."""
 
     t: float
 
 
-@dataclass(frozen=True, slots=True)
-class HealthSummary:
+@record
+class HealthSummary(Record):
     """The current health of both batteries, typed (battwatch.core.healthsummary)."""
 
     t: float
@@ -184,8 +185,8 @@ class HealthSummary:
     data: VehicleSummary
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+@record
+class Facts(Record):
     """What was measured, as numbers: each output formats these, none parses them from text.
 
     Field names end in their unit (docs/mqtt.md "Payloads"); None: not measured for this alert.
@@ -220,8 +221,8 @@ FACT_FIELDS: tuple[str, ...] = (
 NO_FACTS = Facts()
 
 
-@dataclass(frozen=True, slots=True)
-class AlertTransition:
+@record
+class AlertTransition(Record):
     """An alert was raised, escalated, eased, refreshed (a reminder) or cleared.
 
     Every word an output shows is here, made once by the analysis

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from battwatch.core.model import NO_FACTS, Facts
+from battwatch.core.record import Record, record
 
 # the engine's severities (battwatch.core.analysis.engine imports this module: no import back)
 NONE: Final = 0
@@ -26,8 +26,8 @@ CHECK_TAP: Final = "Check the tap, its fuse and connector, and the logger"
 NO_ACTION: Final = "No action needed"
 
 
-@dataclass(frozen=True, slots=True)
-class Brief:
+@record
+class Brief(Record):
     """What a phone shows of one alert at one severity: made here, never cut from the full text.
 
     ``headline`` is the key measurement against its limit, a sentence without its full stop;

@@ -21,7 +21,7 @@ from battwatch.core.analysis.engine import CRITICAL, INFO, NONE, WARNING, AlertE
 from battwatch.core.analysis.levels import WindowMean, above, below, days_target
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
 from battwatch.core.analysis.state import CrankEvent, Drive
-from battwatch.core.analysis.trend import TrendFit, median, ols3, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import SlidingTheilSen, TrendFit, median, ols3, z_two_sided
 from battwatch.core.tables import interp, inverse
 
 # pack.py takes these from here
@@ -69,6 +69,7 @@ class MainRules(DailyRules):
         self.failed_start_s = cfg.state.failed_start_s
         self.daily_until_s = cfg.state.rest_min_s + cfg.trend.rest_window_s
         self.z = z_two_sided(cfg.trend.confidence)
+        self.sen = SlidingTheilSen()  # the trend window's fit, moved along rather than redone
         self.next_fit_day = 0
         # what the summary shows
         self.last_v: float | None = None
@@ -396,7 +397,7 @@ class MainRules(DailyRules):
         xs, ys = self.daily.window(today, tc.window_days)
         fit = None
         if len(xs) >= tc.min_points:
-            fit = theil_sen(xs, ys, self.z)
+            fit = self.sen.fit(xs, ys, self.z)
         self.ocv_fit = fit
         # a decline that matters (TrendConfig.min_slope_v_per_cell_day, 6 cells), reaching the
         # level before age decides (horizon_years_past_life past age.crit_years)

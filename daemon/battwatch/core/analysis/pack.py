@@ -21,7 +21,15 @@ from battwatch.core.analysis.lead_acid import (
 )
 from battwatch.core.analysis.packstep import OWN, RESTED, StepRule
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
-from battwatch.core.analysis.trend import RunningFit, TrendFit, falling_lately, median, theil_sen, z_two_sided
+from battwatch.core.analysis.trend import (
+    RunningFit,
+    SlidingTheilSen,
+    TrendFit,
+    falling_lately,
+    median,
+    theil_sen,
+    z_two_sided,
+)
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
 HAND_MIN_S: Final = 3600.0  # rested readings a fall in hand needs before it projects anything [ENG]
@@ -87,6 +95,7 @@ class PackRules(DailyRules):
         keep = int(cfg.trend.window_days) + 7
         self.daily = DailySeries(cfg.trend.daily_sample_s, keep, record)
         self.z = z_two_sided(cfg.trend.confidence)
+        self.sen = SlidingTheilSen()  # the trend window's fit, moved along rather than redone
         self.next_fit_day = 0
         self.daily_until_s = cfg.state.sos_rest_min_s + cfg.trend.rest_window_s
         self.fit = RunningFit()  # self-discharge of the current park: V per cell
@@ -449,7 +458,7 @@ class PackRules(DailyRules):
         tc = self.trend_cfg
         today = t / DAY_S
         xs, ys = self.daily.window(today, tc.window_days)
-        fit = theil_sen(xs, ys, self.z) if len(xs) >= tc.min_points else None
+        fit = self.sen.fit(xs, ys, self.z) if len(xs) >= tc.min_points else None
         self.trend = fit
         _, _, warn, _, crit, _ = self.levels
         s = self.s_decline

@@ -99,19 +99,45 @@ def theil_sen(xs: list[float], ys: list[float], z: float = 1.645) -> TrendFit | 
         return None
     if len(ys) != n:
         raise ValueError("theil_sen: xs and ys differ in length")
+    slopes = _slopes_from(xs, ys, n)
+    slopes.sort()
+    return _fit(slopes, xs, ys, z)
+
+
+def _slopes_from(xs: list[float], ys: list[float], first: int) -> list[float]:
+    """The slopes of the pairs (i < j) with ``i < first``; ties in x are skipped."""
     slopes: list[float] = []
+    n = len(xs)
     # by index, without a slice of pairs per point: compiled, the two loops run on plain floats
-    for i in range(n - 1):
+    for i in range(min(first, n - 1)):
         xi = xs[i]
         yi = ys[i]
         for j in range(i + 1, n):
             xj = xs[j]
             if xj != xi:
                 slopes.append((ys[j] - yi) / (xj - xi))
+    return slopes
+
+
+def _slopes_to(xs: list[float], ys: list[float], last: int) -> list[float]:
+    """The slopes of the pairs (i < j) with ``j >= last``; ties in x are skipped."""
+    slopes: list[float] = []
+    for j in range(max(last, 1), len(xs)):
+        xj = xs[j]
+        yj = ys[j]
+        for i in range(j):
+            xi = xs[i]
+            if xj != xi:
+                slopes.append((yj - ys[i]) / (xj - xi))
+    return slopes
+
+
+def _fit(slopes: list[float], xs: list[float], ys: list[float], z: float) -> TrendFit | None:
+    """The Theil-Sen line and Sen's interval from the sorted pairwise slopes of (xs, ys)."""
+    n = len(xs)
     big_n = len(slopes)
     if big_n < 2:
         return None
-    slopes.sort()
     m = big_n // 2
     slope = slopes[m] if big_n % 2 else 0.5 * (slopes[m - 1] + slopes[m])
     intercept = median([y - slope * x for x, y in zip(xs, ys, strict=True)])
@@ -121,6 +147,81 @@ def theil_sen(xs: list[float], ys: list[float], z: float = 1.645) -> TrendFit | 
     lower = slopes[max(0, min(big_n - 1, lo_rank - 1))]
     upper = slopes[max(0, min(big_n - 1, hi_rank))]
     return TrendFit(slope, intercept, lower, upper, n, min(xs), max(xs))
+
+
+def _plain(slopes: list[float]) -> bool:
+    """No NaN and no negative zero: equal slopes are then interchangeable, so a sorted list
+    built in another order is the same list."""
+    for s in slopes:
+        if s != s or (s == 0.0 and math.copysign(1.0, s) < 0.0):
+            return False
+    return True
+
+
+class SlidingTheilSen:
+    """theil_sen over a window that moves a few points between fits (the daily series' trend
+    window: points join at its end and leave at its start).
+
+    The sorted slopes of the last fit are kept; a fit takes out the slopes of the pairs whose
+    points left and merges in those of the pairs with a point that joined, O(n * changed +
+    pairs) instead of all the pairs sorted again. The slopes are the same numbers in the same
+    sorted order, so the fit is exactly theil_sen's; any other window is fitted afresh.
+    """
+
+    __slots__ = ("xs", "ys", "slopes", "max_pairs")
+
+    def __init__(self, max_pairs: int = 5000) -> None:
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.slopes: list[float] = []
+        self.max_pairs = max_pairs  # a wider window (default: 90 days, 4005 pairs) is not kept: memory
+
+    def fit(self, xs: list[float], ys: list[float], z: float) -> TrendFit | None:
+        n = len(xs)
+        if n < 3:
+            return None
+        if len(ys) != n:
+            raise ValueError("theil_sen: xs and ys differ in length")
+        slopes = self._moved(xs, ys)
+        if slopes is None:  # as theil_sen: the same slopes in the same order before the sort
+            slopes = _slopes_from(xs, ys, n)
+            slopes.sort()
+        if len(slopes) <= self.max_pairs and _plain(slopes):
+            self.xs, self.ys, self.slopes = list(xs), list(ys), slopes
+        else:
+            self.xs, self.ys, self.slopes = [], [], []
+        return _fit(slopes, xs, ys, z)
+
+    def _moved(self, xs: list[float], ys: list[float]) -> list[float] | None:
+        """The sorted slopes of (xs, ys) from those of the last window, or None when the
+        window did not move that way."""
+        old_x, old_y = self.xs, self.ys
+        if not old_x:
+            return None
+        gone = 0
+        while gone < len(old_x) and old_x[gone] < xs[0]:
+            gone += 1
+        kept = len(old_x) - gone
+        if kept < 2 or kept > len(xs) or old_x[gone:] != xs[:kept] or old_y[gone:] != ys[:kept]:
+            return None
+        removed = _slopes_from(old_x, old_y, gone)
+        added = _slopes_to(xs, ys, kept)
+        if not (_plain(removed) and _plain(added)):
+            return None
+        removed.sort()
+        slopes: list[float] = []
+        k = 0
+        for s in self.slopes:
+            if k < len(removed) and s == removed[k]:
+                k += 1
+            else:
+                slopes.append(s)
+        if k != len(removed):
+            return None
+        added.sort()
+        slopes += added  # two sorted runs: the sort merges them in one pass
+        slopes.sort()
+        return slopes
 
 
 class RunningFit:
