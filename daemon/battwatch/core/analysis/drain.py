@@ -250,7 +250,6 @@ class DrainRule:
             fit.add(x, ys, z)
             span_h = fit.last_x - fit.x0
             if span_h >= self.next_verdict_h:
-                self.confirm_h = None
                 pace = self._verdict(t, fit)
                 # a fall this heavy (or a modest one already past the sustained bar) is judged
                 # again within the hour, so that the debounce's second verdict comes before the
@@ -371,6 +370,9 @@ class DrainRule:
         most of the fall (mV per 12 h) that the surface charge can explain, left out of the
         excess (the bounded looks).
         """
+        # read just after the look that set it (a reset here, not before the call, because
+        # mypy, and so the compiled core, would take the attribute for None after it)
+        self.confirm_h = None
         slope = fit.slope()  # V per hour
         if slope is None:
             return False
