@@ -83,12 +83,17 @@ class _Gunzip(io.RawIOBase):
             return b""
         return out
 
+    def _ended(self) -> bool:
+        return self._done
+
     def readinto(self, b: Any) -> int:
         while not self._out:
             if self._done:
                 return 0
             chunk = self._step()
-            if self._done and not self._damage:
+            # the attribute again through a method: after the test above mypy would take it
+            # for False here, and a compiled build would leave the branch out
+            if self._ended() and not self._damage:
                 self._out, self._tail = self._tail + chunk, b""
                 continue
             data = self._tail + chunk

@@ -218,7 +218,7 @@ class BatteryAnalyzer:
             if ok and not self.fit_sos.done:
                 if self.fit_sos.feed(t, s):
                     ok = False
-                elif self.fit_sos.done:
+                elif self.fit_sos.fits():
                     w.max_v = self.sos.max_v
             if ok:
                 sos = self.sos
