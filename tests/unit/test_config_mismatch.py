@@ -184,3 +184,32 @@ def test_the_mismatch_ends_when_the_readings_fit_and_survives_a_restart() -> Non
     assert main[0] == ("config_mismatch", "cleared")
     assert "fit the configuration again" in next(tr.message for tr in out if tr.alert == "config_mismatch")
     assert not again.engine.slots[("main", "low_voltage")].muted
+
+
+@pytest.mark.parametrize(("rest", "charge", "cells"), [
+    (3.80, 4.15, "1 Li-ion cell"),  # an 18650 cell, one column imported onto the 12 V channel
+    (3.30, 3.45, "1 LiFePO4 cell"),
+    (5.20, 5.60, "4 NiMH cells"),  # a BMW TCB pack
+])
+def test_a_backup_pack_in_the_12v_column_is_named_with_the_import_option(rest: float, charge: float,
+                                                                         cells: str) -> None:
+    """Issue 13 (class 7): a pack's readings on the 12 V channel are no "4 V battery (2 lead-acid
+    cells)": they look like an SOS pack on the 12 V column, and the import option moves them."""
+    an = make()
+    out = run(an, 2, rest, charge, 5.30, 5.45)
+    main = [tr for tr in out if tr.battery == "main"]
+    assert [(tr.alert, tr.severity, tr.state) for tr in main] == [("config_mismatch", "warning", "raised")]
+    m = main[0]
+    assert "an SOS backup pack on the 12 V column (" in m.message and cells in m.message, m.message
+    assert "lead-acid" not in m.message and "--column sos_v=" in m.message
+    assert m.headline is not None and "on the 12 V column" in m.headline and cells in m.headline
+    assert m.action is not None and "--column sos_v=" in m.action
+
+
+def test_a_6v_battery_is_still_a_6v_battery_not_a_pack() -> None:
+    """A 6 V lead-acid battery's readings also fit 5 NiMH cells (and 2 Li-ion cells rest where a
+    6 V battery charges): the battery wins."""
+    an = make()
+    out = run(an, 2, 6.40, 7.20, 5.30, 5.45)
+    m = next(tr for tr in out if tr.alert == "config_mismatch")
+    assert "looks like a 6 V battery (3 lead-acid cells)" in m.message and "SOS" not in m.message

@@ -91,7 +91,7 @@ class BatteryAnalyzer:
             "main", 6 * CELL_FLOOR["lead_acid"], sc.main_max_v, "a 12 V starter battery", ("lead_acid", 6), ("lead_acid",),
             "battwatch judges 12 V starter batteries only. If the battery is a 12 V one, the divider "
             "or the calibration is wrong: check the tap and [adc.calibration.main] gain.",
-            self.engine, FIT_JUDGE_S, FIT_MIN_N)
+            self.engine, FIT_JUDGE_S, FIT_MIN_N, packs=True)
         bs = cfg.battery.sos
         lim = self.sos.lim
         self.fit_sos = FitWatch(
