@@ -213,3 +213,24 @@ def test_a_6v_battery_is_still_a_6v_battery_not_a_pack() -> None:
     out = run(an, 2, 6.40, 7.20, 5.30, 5.45)
     m = next(tr for tr in out if tr.alert == "config_mismatch")
     assert "looks like a 6 V battery (3 lead-acid cells)" in m.message and "SOS" not in m.message
+
+
+def test_a_battery_that_does_not_fit_tells_no_vehicle_state() -> None:
+    """Issue 13 (class 7): a 6 V battery resting 22 h is no car "awake": the states are told by
+    a 12 V battery's thresholds, so while the readings do not fit, the state is unknown (in the
+    typed summary, and so in status, MQTT and the picture)."""
+    from battwatch.core.pipeline import Pipeline
+
+    an = make()
+    pipe = Pipeline("car", an)
+    states = []
+    for r in day_of(6.40, 7.20, 5.30, 5.45, T0, random.Random(3)):
+        pipe.reading(r)
+        states.append(pipe.state)
+    assert set(states) == {"unknown"}, set(states)
+    assert an.summary(an.last_t or T0).to_json()["state"] == "unknown"
+    # a 12 V battery's states are told from its first reading
+    an = make()
+    pipe = Pipeline("car", an)
+    pipe.reading(day_of(12.6, 14.2, 5.30, 5.45, T0, random.Random(3))[0])
+    assert pipe.state != "unknown"

@@ -30,8 +30,8 @@ MAX_CELLS: Final = 16
 # reads the same: a 6 V motorcycle battery stays one.
 PACK_LOOKS: Final = {"li-ion": 2, "lifepo4": 2, "nimh": 10}
 PACK_KEYS: Final = ("If the readings are an SOS backup pack's, put them on the SOS channel: import the file "
-                    "with --column sos_v=COLUMN (a file with one voltage column fills the 12 V column), "
-                    "or on a board wire the pack to the SOS input.")
+                    "again with 'battwatch import FILE --column sos_v=COLUMN' (a file with one voltage "
+                    "column fills the 12 V column), or on a board wire the pack to the SOS input.")
 # The most any pack battwatch can be configured for reads on charge ([battery.sos] cells <= 16).
 PACK_CEILING_V: Final = MAX_CELLS * max(hi for _, hi in CELL_SPAN.values()) * 1.05
 
