@@ -117,3 +117,29 @@ def test_a_healthy_pack_gets_no_life_from_days_of_readings(case: Case) -> None:
     short = [f"day {(t - at(0)) / DAY_S:.0f}: {text!r}"
              for t, _, text, days_scale in daily_lives(built.readings, built.config) if days_scale]
     assert not short, "\n".join(short[:5])
+
+
+def test_the_run_down_in_hand_survives_a_restart() -> None:
+    """The last days' rested readings are kept in the saved state (JSON): a daemon restarted in
+    the middle of a run-down tells the same remaining life as one that ran through."""
+    import json
+
+    case = Case("rundown", (("speed_days", 9), ("pack", "li-ion1"), ("channels", "both")), "A")
+    readings, cfg, _ = build_rundown(case)
+    cut = at(5)
+    whole = build_analyzer(config_mod.from_dict(cfg, env={}))
+    first = build_analyzer(config_mod.from_dict(cfg, env={}))
+    for r in readings:
+        if r.t < cut:
+            first.feed(r)
+    again = build_analyzer(config_mod.from_dict(cfg, env={}))
+    again.import_state(json.loads(json.dumps(first.export_state())))
+    for r in readings:
+        if r.t >= at(6):
+            break
+        whole.feed(r)
+        if r.t >= cut:
+            again.feed(r)
+    a, b = whole.summary(at(6)).sos, again.summary(at(6)).sos
+    assert a is not None and b is not None
+    assert a.remaining.text == b.remaining.text and "rested readings of the last" in (a.remaining.text or "")
