@@ -37,6 +37,7 @@ COMPILED = [
     "daemon/battwatch/core/analysis/pack.py",
     "daemon/battwatch/core/analysis/packstep.py",
     "daemon/battwatch/core/analysis/plausibility.py",
+    "daemon/battwatch/core/analysis/rundown.py",
     "daemon/battwatch/core/analysis/state.py",
     "daemon/battwatch/core/analysis/trend.py",
 ]

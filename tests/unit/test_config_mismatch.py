@@ -184,3 +184,53 @@ def test_the_mismatch_ends_when_the_readings_fit_and_survives_a_restart() -> Non
     assert main[0] == ("config_mismatch", "cleared")
     assert "fit the configuration again" in next(tr.message for tr in out if tr.alert == "config_mismatch")
     assert not again.engine.slots[("main", "low_voltage")].muted
+
+
+@pytest.mark.parametrize(("rest", "charge", "cells"), [
+    (3.80, 4.15, "1 Li-ion cell"),  # an 18650 cell, one column imported onto the 12 V channel
+    (3.30, 3.45, "1 LiFePO4 cell"),
+    (5.20, 5.60, "4 NiMH cells"),  # a BMW TCB pack
+])
+def test_a_backup_pack_in_the_12v_column_is_named_with_the_import_option(rest: float, charge: float,
+                                                                         cells: str) -> None:
+    """Issue 13 (class 7): a pack's readings on the 12 V channel are no "4 V battery (2 lead-acid
+    cells)": they look like an SOS pack on the 12 V column, and the import option moves them."""
+    an = make()
+    out = run(an, 2, rest, charge, 5.30, 5.45)
+    main = [tr for tr in out if tr.battery == "main"]
+    assert [(tr.alert, tr.severity, tr.state) for tr in main] == [("config_mismatch", "warning", "raised")]
+    m = main[0]
+    assert "an SOS backup pack on the 12 V column (" in m.message and cells in m.message, m.message
+    assert "lead-acid" not in m.message and "--column sos_v=" in m.message
+    assert m.headline is not None and "on the 12 V column" in m.headline and cells in m.headline
+    assert m.action is not None and "--column sos_v=" in m.action
+
+
+def test_a_6v_battery_is_still_a_6v_battery_not_a_pack() -> None:
+    """A 6 V lead-acid battery's readings also fit 5 NiMH cells (and 2 Li-ion cells rest where a
+    6 V battery charges): the battery wins."""
+    an = make()
+    out = run(an, 2, 6.40, 7.20, 5.30, 5.45)
+    m = next(tr for tr in out if tr.alert == "config_mismatch")
+    assert "looks like a 6 V battery (3 lead-acid cells)" in m.message and "SOS" not in m.message
+
+
+def test_a_battery_that_does_not_fit_tells_no_vehicle_state() -> None:
+    """Issue 13 (class 7): a 6 V battery resting 22 h is no car "awake": the states are told by
+    a 12 V battery's thresholds, so while the readings do not fit, the state is unknown (in the
+    typed summary, and so in status, MQTT and the picture)."""
+    from battwatch.core.pipeline import Pipeline
+
+    an = make()
+    pipe = Pipeline("car", an)
+    states = []
+    for r in day_of(6.40, 7.20, 5.30, 5.45, T0, random.Random(3)):
+        pipe.reading(r)
+        states.append(pipe.state)
+    assert set(states) == {"unknown"}, set(states)
+    assert an.summary(an.last_t or T0).to_json()["state"] == "unknown"
+    # a 12 V battery's states are told from its first reading
+    an = make()
+    pipe = Pipeline("car", an)
+    pipe.reading(day_of(12.6, 14.2, 5.30, 5.45, T0, random.Random(3))[0])
+    assert pipe.state != "unknown"

@@ -160,6 +160,8 @@ def test_a_configuration_problem_names_what_the_data_look_like_and_the_key(
     tr = _transition(f"{battery}/config_mismatch", ctx, "warning", "raised")
     n = notification(tr, car_name("r27", "BMW R27"))
     assert alike in n.text and key in n.text, n.text
+    # the title says it is the set-up, not a weak battery, and still how severe
+    assert n.title.startswith("Set-up problem (warning): "), n.title
     assert "configured a" not in n.text and "$" not in n.text and "…" not in n.text
     assert len(n.title) + len(n.text) <= NOTIFY_MAX_CHARS
     back = _transition(f"{battery}/config_mismatch", ctx, "warning", "cleared")

@@ -25,6 +25,9 @@ PRIORITY: Final[dict[str, tuple[Priority, Interruption]]] = {
 }
 ALL_CLEAR: Final[tuple[Priority, Interruption]] = ("low", "passive")
 
+# alerts about the set-up, not the battery: their title says so, or an owner reads "Warning:
+# 12 V battery" as a weak battery
+SETUP_ALERTS: Final = frozenset({"config_mismatch"})
 _LEAD: Final[dict[str, str]] = {
     "raised": "", "escalated": "Now ", "eased": "Eased to ", "refreshed": "Still ", "cleared": "",
 }
@@ -84,7 +87,8 @@ def _lower_first(text: str) -> str:
 def notification(tr: AlertTransition, car: str) -> Notification:
     """The push for transition ``tr`` of car ``car`` (see ``car_name``).
 
-    Title: how bad, which battery in words, which car. Text: the alert, its key measurement
+    Title: how bad, which battery in words, which car; for a problem of the set-up rather
+    than the battery, "Set-up problem (warning)". Text: the alert, its key measurement
     against its limit, and what to do with its cost; when that does not fit NOTIFY_MAX_CHARS
     with the title, the alert's name goes first, then the cost's wording, and only then is the
     measurement cut, at a word. A recovery is a short all-clear.
@@ -98,7 +102,8 @@ def notification(tr: AlertTransition, car: str) -> Notification:
         pri: tuple[Priority, Interruption] = ALL_CLEAR
         tail = ""
     else:
-        title = f"{_LEAD.get(change, '')}{tr.severity}: {battery}, {car}"
+        how = f"set-up problem ({tr.severity})" if tr.alert in SETUP_ALERTS else tr.severity
+        title = f"{_LEAD.get(change, '')}{how}: {battery}, {car}"
         title = title[:1].upper() + title[1:]
         pri = PRIORITY.get(tr.severity, PRIORITY["warning"])
         tail = tr.action.strip().rstrip(".")

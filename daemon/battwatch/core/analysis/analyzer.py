@@ -91,7 +91,7 @@ class BatteryAnalyzer:
             "main", 6 * CELL_FLOOR["lead_acid"], sc.main_max_v, "a 12 V starter battery", ("lead_acid", 6), ("lead_acid",),
             "battwatch judges 12 V starter batteries only. If the battery is a 12 V one, the divider "
             "or the calibration is wrong: check the tap and [adc.calibration.main] gain.",
-            self.engine, FIT_JUDGE_S, FIT_MIN_N)
+            self.engine, FIT_JUDGE_S, FIT_MIN_N, packs=True)
         bs = cfg.battery.sos
         lim = self.sos.lim
         self.fit_sos = FitWatch(
@@ -403,8 +403,13 @@ class BatteryAnalyzer:
     @property
     def vehicle_state(self) -> str:
         """The vehicle state now: "unknown" while the 12 V channel, which tells the states
-        apart, has a sensor fault."""
-        return UNKNOWN_STATE if self.w_main.active is not None else self.state_name
+        apart, has a sensor fault, or while its readings have not fitted the configured
+        battery (config_mismatch, or on the way to it): the states' thresholds are a 12 V
+        battery's, and a 6 V battery at rest would read as a car awake."""
+        fm = self.fit_main
+        if self.w_main.active is not None or fm.active or (not fm.done and fm.n):
+            return UNKNOWN_STATE
+        return self.state_name
 
 
     def take_renotifications(self) -> list[AlertTransition]:

@@ -306,6 +306,7 @@ MISMATCH_KEYS: Final = {
     "main": "If it is 12 V, check [adc.calibration.main] gain",
     "sos": "Set [battery.sos] chemistry and cells",
 }
+PACK_ON_MAIN_KEY: Final = "If so, import it with --column sos_v=COLUMN"
 
 
 def _configured(c: dict[str, Any]) -> str:
@@ -329,6 +330,9 @@ def config_mismatch(sev: int, c: dict[str, Any]) -> Brief:
     if sev == NONE:
         return Brief(f"Readings fit {_configured(c)} again", NO_ACTION)
     seen = f"Readings of {float(c['lo']):.2f}-{float(c['hi']):.2f} V"
+    if c.get("pack"):
+        cells = _look_alike("sos", c.get("alike"))
+        return Brief(f"{seen} look like an SOS pack ({cells}) on the 12 V column", PACK_ON_MAIN_KEY)
     alike = _look_alike(battery, c.get("alike"))
     if alike is None:
         head = f"{seen} cannot come from {_configured(c)}"

@@ -684,8 +684,12 @@ def config_mismatch(sev: int, c: dict[str, Any]) -> str:
         return (f"The {name} readings fit the configuration again ({c['v']:.2f} V, as {c['configured']} "
                 f"can read); its alerts resume.")
     kind = "battery" if main else "pack"
-    alike = ", or ".join(
-        f"a {nominal:g} V {kind} ({n} {chem} cell{'s' if n > 1 else ''})" for chem, n, nominal in c["alike"])
+    if c.get("pack"):  # a backup pack's readings in the 12 V column
+        alike = "an SOS backup pack on the 12 V column (" + ", or ".join(
+            f"{n} {chem} cell{'s' if n > 1 else ''}, {nominal:g} V" for chem, n, nominal in c["alike"]) + ")"
+    else:
+        alike = ", or ".join(
+            f"a {nominal:g} V {kind} ({n} {chem} cell{'s' if n > 1 else ''})" for chem, n, nominal in c["alike"])
     reads = (f"at least {c['fit_lo']:.1f} V in use, even worn" if c["hi"] < c["fit_lo"]
              else f"{c['fit_lo']:.1f}-{c['fit_hi']:.1f} V in use")
     return (f"The {name} readings cannot come from the configured battery ({c['configured']}, which reads "

@@ -21,6 +21,7 @@ from battwatch.core.analysis.lead_acid import (
 )
 from battwatch.core.analysis.packstep import OWN, RESTED, StepRule
 from battwatch.core.analysis.replaced import HINT_ALERT, hint_text, step_up
+from battwatch.core.analysis.rundown import RunDown, beyond_healthy, run_life
 from battwatch.core.analysis.trend import (
     RunningFit,
     SlidingTheilSen,
@@ -32,7 +33,6 @@ from battwatch.core.analysis.trend import (
 )
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
-HAND_MIN_S: Final = 3600.0  # rested readings a fall in hand needs before it projects anything [ENG]
 
 
 def band_of(table: tuple[tuple[float, float], ...], v: float) -> int:
@@ -103,6 +103,7 @@ class PackRules(DailyRules):
         # days): the fall in hand, which the remaining life may not contradict (life_trend)
         self.hand = RunningFit()
         self.hand_t = -1e18
+        self.run = RunDown()  # ... and of the last days, across drives (rundown.run_life)
         self.fit_t = -1e18
         self.park_v0 = 0.0  # the first point of the park's fit (V per cell at t_ref)
         # the healthy self-discharge at 20 °C (% per day): the floor of every baseline
@@ -183,6 +184,7 @@ class PackRules(DailyRules):
         if t - self.hand_t >= FIT_SAMPLE_S:
             self.hand_t = t
             self.hand.add(t / DAY_S, v)
+        self.run.add(t, v, temp)
         if since <= self.daily_until_s:
             d = self.daily
             if t - d.last_sample >= d.sample_s:
@@ -412,7 +414,8 @@ class PackRules(DailyRules):
         if crude >= 0.0 or (ys[-1] - crit) / -crude > tc.clear_days:
             return
         fit = theil_sen(xs, ys, self.z)
-        if fit is None or not fit.declining(self.min_slope):
+        # a healthy pack's days of self-discharge in the heat, or a cool spell, is no run-down
+        if fit is None or not fit.declining(self.min_slope) or not beyond_healthy(self, fit, xs[-1]):
             return
         days_crit = fit.days_until(crit, today, min(tc.clear_days, self.horizon_days(t)))
         if days_crit is None:
@@ -424,35 +427,17 @@ class PackRules(DailyRules):
     def life_trend(self) -> tuple[TrendFit | None, float | None, float | None, bool]:
         """(fit, days to the warning level, days to the critical level, short-term): the trend the
         remaining life and the projected dates rest on. The long-term one, unless the last days'
-        line reaches the critical level sooner (or only it reaches it)."""
+        line reaches the critical level sooner (or only it reaches it), or sooner still the
+        run-down of the last days' rested readings (rundown.run_life)."""
         sc = self.short_days_crit
         dc = self.trend_days_crit
+        run = run_life(self)
+        if run is not None and (dc is None or run[0] < dc) and (sc is None or run[0] < sc):
+            fit = run[2]
+            return fit, fit.days_until(self.levels[2], fit.last_day, self.trend_cfg.clear_days), run[0], True
         if self.short is not None and sc is not None and (dc is None or sc < dc):
             return self.short, self.short_days_warn, sc, True
         return self.trend, self.trend_days_warn, dc, False
-
-    def hand_life(self) -> tuple[float, float] | None:
-        """(days to the critical level, hours of readings) by the fall of the current stretch
-        off charge, where it gets there sooner than ``life_trend``; None otherwise.
-
-        Only while the pack is low (low_voltage at warning or above) and no step explains the
-        fall: the daily values need days to speak, and a pack already low that loses a tenth
-        of a volt an hour (a cell run down by a load, a leak) reaches the critical level within
-        hours; no remaining life may promise more than that fall leaves. It needs an hour of
-        rested readings falling significantly. A healthy pack is not low, and a low one parked
-        loses millivolts a day, which project months, never less than the daily trends.
-        """
-        h = self.hand
-        if self.s_low.level < WARNING or self.s_step.level or h.n < 4 or h.span * DAY_S < HAND_MIN_S:
-            return None
-        fit = h.trend(self.z)
-        if fit is None or not fit.declining(self.min_slope):
-            return None
-        days = fit.days_until(self.levels[4], h.last_x, self.trend_cfg.clear_days)
-        other = self.life_trend()[2]
-        if days is None or (other is not None and other <= days):
-            return None
-        return days, h.span * 24.0
 
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
@@ -562,7 +547,7 @@ class PackRules(DailyRules):
         return {
             "installed": str(self.installed), "daily": self.daily.export(), "step": self.steps.export(),
             "fit": self.fit.to_list(), "last_rate": self.last_rate, "hand": self.hand.to_list(),
-            "hand_t": self.hand_t,
+            "hand_t": self.hand_t, "run": self.run.export(),
             "last_v": self.last_v, "park_v0": self.park_v0, "band_rates": self.base_rates, "baselines": self.baselines,
             "band_means": self.base_means,
             "last_band": self.last_band, "sd_band": self.sd_band,
@@ -587,6 +572,8 @@ class PackRules(DailyRules):
         if "hand" in d:  # older states: the stretch's fall is measured afresh
             self.hand.load(d["hand"])
             self.hand_t = float(d["hand_t"])
+        if "run" in d:  # older states: the last days are gathered afresh
+            self.run.load(d["run"])
         self.last_rate = d["last_rate"]
         if "band_rates" in d and len(d["band_rates"]) == len(self.base_rates):
             self.park_v0 = float(d["park_v0"])

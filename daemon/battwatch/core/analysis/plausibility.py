@@ -24,6 +24,14 @@ CELL_FLOOR: Final = {"lead_acid": 1.60, "nimh": 1.06, "li-ion": 3.00, "lifepo4":
 CELL_NOMINAL: Final = {"lead_acid": 2.0, "nimh": 1.2, "li-ion": 3.6, "lifepo4": 3.2}
 CHEM_NAMES: Final = {"lead_acid": "lead-acid", "nimh": "NiMH", "li-ion": "Li-ion", "lifepo4": "LiFePO4"}
 MAX_CELLS: Final = 16
+# The backup packs a 12 V column's readings may really be (one voltage column fills the 12 V
+# channel on import): the most cells of each chemistry an SOS / eCall pack is made of [ENG].
+# They are taken for such a pack only when no lead-acid battery of 3 cells or more (6 V up)
+# reads the same: a 6 V motorcycle battery stays one.
+PACK_LOOKS: Final = {"li-ion": 2, "lifepo4": 2, "nimh": 10}
+PACK_KEYS: Final = ("If the readings are an SOS backup pack's, put them on the SOS channel: import the file "
+                    "again with 'battwatch import FILE --column sos_v=COLUMN' (a file with one voltage "
+                    "column fills the 12 V column), or on a board wire the pack to the SOS input.")
 # The most any pack battwatch can be configured for reads on charge ([battery.sos] cells <= 16).
 PACK_CEILING_V: Final = MAX_CELLS * max(hi for _, hi in CELL_SPAN.values()) * 1.05
 
@@ -39,6 +47,14 @@ def look_alikes(lo: float, hi: float, chems: tuple[str, ...]) -> list[tuple[str,
     return [(c, n) for n in range(1, MAX_CELLS + 1) for c in chems if fits(c, n, lo, hi)]
 
 
+def pack_look_alikes(lo: float, hi: float) -> list[tuple[str, int]]:
+    """The backup packs (PACK_LOOKS) that 12 V channel readings from ``lo`` to ``hi`` volts look
+    like, fewest cells first; none when a lead-acid battery of 6 V or more reads the same."""
+    if any(n >= 3 for _, n in look_alikes(lo, hi, ("lead_acid",))):
+        return []
+    return [(c, n) for c, n in look_alikes(lo, hi, tuple(PACK_LOOKS)) if n <= PACK_LOOKS[c]]
+
+
 class FitWatch:
     """Watches one channel until its readings are seen to fit the configured battery.
 
@@ -49,14 +65,17 @@ class FitWatch:
     ``judge_s`` of data (and ``min_n`` readings) not one reading fits, and they fit another
     system, the configuration is wrong: ``config_mismatch`` is raised once, naming what the
     readings look like and the keys to change, and the battery's other alerts are withdrawn
-    and held (``AlertEngine.mute``) until a reading fits again.
+    and held (``AlertEngine.mute``) until a reading fits again. On the 12 V channel
+    (``packs``), readings that look like a backup pack and like no 6 V or bigger battery are
+    said to be an SOS pack on the 12 V column, with the import option that moves them.
     """
 
     __slots__ = ("battery", "lo", "hi", "judge_s", "min_n", "configured", "chems", "keys", "engine", "slot", "own",
-                 "done", "active", "t_first", "n", "v_lo", "v_hi")
+                 "packs", "pack", "done", "active", "t_first", "n", "v_lo", "v_hi")
 
     def __init__(self, battery: str, lo: float, hi: float, configured: str, own: tuple[str, int],
-                 chems: tuple[str, ...], keys: str, engine: AlertEngine, judge_s: float, min_n: int) -> None:
+                 chems: tuple[str, ...], keys: str, engine: AlertEngine, judge_s: float, min_n: int,
+                 packs: bool = False) -> None:
         self.battery = battery
         self.lo = lo
         self.hi = hi
@@ -65,6 +84,8 @@ class FitWatch:
         self.own = own  # the configured (chemistry, cells): a worn one of them is no mismatch
         self.keys = keys  # the configuration keys to check, for the message
         self.engine = engine
+        self.packs = packs  # the 12 V channel: its readings may be a backup pack's
+        self.pack = False  # the mismatch raised is a backup pack on the 12 V channel
         self.judge_s = judge_s
         self.min_n = min_n
         self.slot: Slot = engine.slot(battery, "config_mismatch", Debounce(), refresh=False)
@@ -99,7 +120,10 @@ class FitWatch:
             self.v_hi = v
         self.n += 1
         if not self.active and self.n >= self.min_n and t - self.t_first >= self.judge_s:
-            alike = [a for a in look_alikes(self.v_lo, self.v_hi, self.chems) if a != self.own]
+            alike = pack_look_alikes(self.v_lo, self.v_hi) if self.packs else []
+            self.pack = bool(alike)
+            if not alike:
+                alike = [a for a in look_alikes(self.v_lo, self.v_hi, self.chems) if a != self.own]
             if alike:
                 self.active = True
                 self.engine.force(self.slot, t, WARNING, v, msg.config_mismatch, self._ctx(v, alike))
@@ -119,7 +143,8 @@ class FitWatch:
 
     def _ctx(self, v: float, alike: list[tuple[str, int]] | None = None) -> dict[str, Any]:
         return {"battery": self.battery, "lo": self.v_lo, "hi": self.v_hi, "v": v, "configured": self.configured,
-                "fit_lo": self.lo, "fit_hi": self.hi, "keys": self.keys,
+                "fit_lo": self.lo, "fit_hi": self.hi, "keys": PACK_KEYS if self.pack else self.keys,
+                "pack": self.pack,
                 "alike": [(CHEM_NAMES[c], n, n * CELL_NOMINAL[c]) for c, n in self._likeliest(alike or [])[:3]]}
 
     def _likeliest(self, alike: list[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -129,10 +154,12 @@ class FitWatch:
         return sorted(alike, key=lambda a: abs(a[1] * CELL_NOMINAL[a[0]] * 1.05 - mid))
 
     def export(self) -> list[float]:
-        return [float(self.done), float(self.active), self.t_first, float(self.n), self.v_lo, self.v_hi]
+        return [float(self.done), float(self.active), self.t_first, float(self.n), self.v_lo, self.v_hi,
+                float(self.pack)]
 
     def load(self, d: list[float]) -> None:
-        done, active, self.t_first, n, self.v_lo, self.v_hi = d
+        done, active, self.t_first, n, self.v_lo, self.v_hi, pack = (list(d) + [0.0])[:7]  # older: no pack
+        self.pack = bool(pack)
         self.done = bool(done)
         self.active = bool(active)
         self.n = int(n)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
 from battwatch.core.analysis.messages import span
+from battwatch.core.analysis.rundown import hand_life, run_life
 from battwatch.core.healthsummary import (
     ActiveAlert,
     BatterySummary,
@@ -347,11 +348,18 @@ def _sos(an: BatteryAnalyzer, t: float) -> BatterySummary:
     sos_vc = sos.last_rest_vc()
     lo, hi = sos.life
     now, cap = life_verdicts(an.engine.active("sos"))
-    # the long-term trend, or the last days' where it reaches the critical level sooner
+    # the long-term trend, or the last days' (daily values, or the run-down of the rested
+    # readings) where it reaches the critical level sooner
     tr, days_warn, days_crit, short = sos.life_trend()
-    # ... or, while the pack is low, the fall of its readings since the last charge if sooner
-    hand = sos.hand_life()
     life_days, life_what = days_crit, "rested voltage towards the critical level"
+    n_days = None if tr is None else tr.n  # the daily values behind the trend shown
+    run = run_life(sos)
+    if run is not None and tr is run[2]:
+        life_what = (f"rested readings of the last {run[1]:.0f} h, falling {-tr.slope * 1000.0:.0f} mV a day, "
+                     "towards the critical level")
+        n_days = max(1, round(run[1] / 24.0))  # hourly readings: the days they span
+    # ... or, while the pack is low, the fall of its readings since the last charge if sooner
+    hand = hand_life(sos)
     if hand is not None:
         life_days, life_what = hand[0], f"readings of the last {hand[1]:.0f} h towards the critical level"
     remaining = remaining_life(
@@ -378,7 +386,7 @@ def _sos(an: BatteryAnalyzer, t: float) -> BatterySummary:
         trend=Trend(
             v_per_day=None if tr is None else _r(tr.slope, 5),
             significant=None if tr is None else tr.falling,
-            n_days=None if tr is None else tr.n,
+            n_days=n_days,
             limit="the critical level" if days_crit is not None else None,
             # falling steeply enough to matter and towards a level reached within the horizon;
             # False: "no decline in sight", whatever the statistics
