@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 Table = tuple[tuple[float, float], ...]
 
 # Both walk the points by index: a zip over a slice of the table cost a new tuple and an
@@ -32,3 +34,21 @@ def inverse(table: Table, y: float) -> float:
             return x0 if y1 == y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
         x0, y0 = x1, y1
     return x0
+
+
+def band_of(table: tuple[tuple[float, float], ...], v: float) -> int:
+    """The segment of the SoC table a voltage lies on (the end segments carried on beyond the ends).
+
+    Within one segment a volt is worth the same % of charge, so rates in volts compare like with
+    like there; across segments they do not (NiMH: 5 mV per % near full, 0.7 on the plateau).
+    """
+    i = 1
+    n = len(table)
+    while i < n - 1 and v > table[i][0]:
+        i += 1
+    return i - 1
+
+
+def v_per_pct(table: tuple[tuple[float, float], ...], band: int) -> float:
+    (x0, y0), (x1, y1) = table[band], table[band + 1]
+    return (x1 - x0) / (y1 - y0) if y1 > y0 else math.inf

@@ -31,26 +31,9 @@ from battwatch.core.analysis.trend import (
     theil_sen,
     z_two_sided,
 )
+from battwatch.core.tables import band_of, v_per_pct
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
-
-
-def band_of(table: tuple[tuple[float, float], ...], v: float) -> int:
-    """The segment of the SoC table a voltage lies on (the end segments carried on beyond the ends).
-
-    Within one segment a volt is worth the same % of charge, so rates in volts compare like with
-    like there; across segments they do not (NiMH: 5 mV per % near full, 0.7 on the plateau).
-    """
-    i = 1
-    n = len(table)
-    while i < n - 1 and v > table[i][0]:
-        i += 1
-    return i - 1
-
-
-def v_per_pct(table: tuple[tuple[float, float], ...], band: int) -> float:
-    (x0, y0), (x1, y1) = table[band], table[band + 1]
-    return (x1 - x0) / (y1 - y0) if y1 > y0 else math.inf
 
 
 class PackRules(DailyRules):
