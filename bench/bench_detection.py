@@ -18,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
 sys.path.insert(0, str(ROOT / "tests" / "realdata"))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 SHOWN_FAILURES = 6  # per grid and model in RESULTS.md; the file has them all
 
@@ -82,6 +84,33 @@ def run_real_logs() -> list[str]:
     return lines
 
 
+def _harsh_park(case: tuple) -> tuple[tuple, list]:
+    from test_sweep_main import healthy_loud
+
+    return case, healthy_loud(*case, 10.0)
+
+
+def run_carmodel_parks(workers: int) -> tuple[list[str], list[str]]:
+    """Every healthy park of tests/carmodel.py through ±10 °C days (test_sweep_main.HARSH; the
+    tests run a fixed 24): the lines of the section, and the failing cases."""
+    from multiprocessing import get_context
+
+    from test_sweep_main import HARSH
+
+    t0 = time.perf_counter()
+    with get_context("fork").Pool(workers) as pool:
+        res = pool.map(_harsh_park, HARSH, chunksize=8)
+    loud = [f"carmodel-healthy {c}: {t}" for c, t in res if t]
+    wall = time.perf_counter() - t0
+    return [
+        "### Healthy parks of the second car model through ±10 °C days",
+        "",
+        "`tests/carmodel.py` (a battery warm from the drive, 3 or 6 h behind its sensor, an OCV moving 1.5, 3 or",
+        f"4.5 mV/°C, a surface charge fading over 6 or 18 h): {len(HARSH):,} parks of 60 h or two weeks in",
+        f"{wall:.0f} s; parasitic_drain above information in **{len(loud)}**.",
+    ], loud
+
+
 def run(grids: Sequence[str] | None = None) -> str:
     from grids import GRIDS, RULES, cases
     from harness import run_all
@@ -110,6 +139,8 @@ def run(grids: Sequence[str] | None = None) -> str:
                 shown.append(f"* **{g}, model {m}**: {len(mb)} failing, e.g.")
                 shown += [f"  * `{o.line()[5:]}`" for o in mb[:SHOWN_FAILURES]]
     wall = time.perf_counter() - t0
+    parks, loud = run_carmodel_parks(workers) if grids is None or "drain-healthy" in names else ([], [])
+    failures += loud
     same, n, disagree = cli_agreement(sample_for_cli)
     (HERE / "detection-failures.txt").write_text(
         "# every failing case of the last detection benchmark (bench/bench_detection.py)\n" + "\n".join(failures) + "\n")
@@ -130,6 +161,8 @@ def run(grids: Sequence[str] | None = None) -> str:
         *rules,
         "",
         *table,
+        "",
+        *parks,
         "",
         f"Through the installed `battwatch replay --jsonl` command, {same} of {n} sampled cases (one per grid)",
         "gave the same transitions as in process" + (f"; differing: {', '.join(disagree)}." if disagree else "."),

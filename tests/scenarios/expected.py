@@ -34,8 +34,12 @@ EXPECTED: dict[str, list[Expect]] = {
     "main-parasitic-drain": [
         # 435 mA from an 80 Ah battery that ended Monday at ~85 %
         ("main", "low_voltage", "info", "raised", 0.5, 2.0),
-        # two 12-hour verdicts of ~65 mV per 12 h (> 50 mV beyond the expected 50 mA)
-        ("main", "parasitic_drain", "warning", "raised", 1.2, 3.0),
+        # ~59 mV per 12 h beyond the expected 50 mA, but the mild days' temperature correction
+        # can explain 34 mV of it over the first 8 h of fit and 9 mV over 20 h: information
+        # first (day ~1.96), the warning once the fall is past 50 mV beyond that doubt and
+        # confirmed (day ~2.35); a quarter of the charge is gone on day ~2.64
+        ("main", "parasitic_drain", "info", "raised", 1.5, 2.5),
+        ("main", "parasitic_drain", "warning", "raised", 1.5, 2.6),
         ("main", "low_voltage", "warning", "raised", 1.5, 4.0),
     ],
     "main-heavy-drain": [

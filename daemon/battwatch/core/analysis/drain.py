@@ -368,7 +368,10 @@ class DrainRule:
         rest_min_s) only speaks of a heavy fall, and then only to raise: warning past ``factor``
         x the warning level, critical past ``factor`` x the critical level. ``surface``: the
         most of the fall (mV per 12 h) that the surface charge can explain, left out of the
-        excess (the bounded looks).
+        excess (the bounded looks). On the park's rested fit, whatever raises the alert (an early
+        look, a level, the sustained bar, the hourly pace) counts only the excess beyond the most
+        the temperature correction can have added (temp_allowance); holding and stepping down
+        go by the excess as measured.
         """
         # read just after the look that set it (a reset here, not before the call, because
         # mypy, and so the compiled core, would take the attribute for None after it)
@@ -383,40 +386,52 @@ class DrainRule:
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
         surface = surface or 0.0
         excess = rate - expected - surface
-        heavy = excess >= dc.early_factor * dc.warn_mv_12h
+        doubt = self.temp_allowance(fit) if fit is self.fit else 0.0
+        heavy = excess - doubt >= dc.early_factor * dc.warn_mv_12h
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
         sustained = False
+        held_back = False  # a warning or more that only the temperature's doubt keeps down
         if factor > 0.0:
-            if excess < factor * dc.warn_mv_12h:
+            sure = excess - doubt
+            if sure < factor * dc.warn_mv_12h:
                 return False
-            target = CRITICAL if excess >= factor * dc.crit_mv_12h else WARNING
+            target = CRITICAL if sure >= factor * dc.crit_mv_12h else WARNING
             if target <= s.level:
                 # a short span's look never counts towards stepping down, nor resets the
                 # evidence a longer fit gathers towards the next level
                 return True
         else:
             self.verdicts += 1
-            target = above(excess, s.level, dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h,
-                           dc.warn_clear_mv_12h, dc.crit_mv_12h, dc.crit_clear_mv_12h)
+            lv = (dc.info_mv_12h, dc.info_clear_mv_12h, dc.warn_mv_12h, dc.warn_clear_mv_12h, dc.crit_mv_12h,
+                  dc.crit_clear_mv_12h)
+            target = above(excess, s.level, *lv)
+            if target > s.level:
+                # a raise counts only the fall the temperature correction cannot have made;
+                # holding and stepping down go by the fall as measured
+                face = target
+                target = max(s.level, above(excess - doubt, s.level, *lv))
+                held_back = face >= WARNING and target < face
             if target < WARNING:
                 # a modest drain shows over a long park: the extra current against the expected
                 # sleep current, once the fall it caused is more than a healthy park can show
-                fall = excess / 12.0 * fit.span
-                bar = dc.sustained_clear_factor if s.level >= WARNING else dc.sustained_factor
-                if extra_a * 1000.0 >= bar * max(sleep_ma, SUSTAINED_MIN_MA) and fall >= dc.sustained_fall_mv:
+                held = s.level >= WARNING
+                sure = excess if held else excess - doubt
+                fall = sure / 12.0 * fit.span
+                bar = dc.sustained_clear_factor if held else dc.sustained_factor
+                sure_a = max(0.0, sure) / mv_pct / 100.0 * self.capacity_ah / 12.0
+                if sure_a * 1000.0 >= bar * max(sleep_ma, SUSTAINED_MIN_MA) and fall >= dc.sustained_fall_mv:
                     target = WARNING
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
-        temp_mv = 0.0
-        if factor == 0.0 and target > s.level and target >= WARNING and not sustained:
-            temp_mv = self.temp_allowance(fit)
-            if excess - temp_mv >= dc.warn_mv_12h and self.sleep_start_t is not None:
-                # a raise the temperature correction's doubt cannot explain away is confirmed
-                # at the latest halfway to the moment the fall would have taken a quarter of the
-                # charge since the sleep began, not 12 h later
-                left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
-                self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
+        raising = target > s.level and target >= WARNING and not sustained
+        if factor == 0.0 and (raising or held_back) and self.sleep_start_t is not None:
+            # a raise past the temperature's doubt is confirmed, and one that only the doubt
+            # holds back looked at again over a longer fit (a smaller doubt), at the latest
+            # halfway to the moment the fall would have taken a quarter of the charge since
+            # the sleep began, not 12 h later
+            left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
+            self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
         soc = self.soc
         hours = None
         if soc is not None and total_a > 0:
@@ -431,7 +446,7 @@ class DrainRule:
                              "sustained": sustained, "fall_mv": excess / 12.0 * fit.span,
                              "sustained_factor": dc.sustained_factor, "ref_ma": max(sleep_ma, SUSTAINED_MIN_MA),
                              "quarter_h": 0.25 * self.capacity_ah / total_a if total_a > 0.0 else None,
-                             "surface_mv_12h": surface, "temp_mv_12h": temp_mv})
+                             "surface_mv_12h": surface, "temp_mv_12h": doubt})
         return heavy or (sustained and s.level < WARNING)
 
     # -- persistence ---------------------------------------------------------------------------

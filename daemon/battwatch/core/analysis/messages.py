@@ -353,9 +353,10 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
         bar = c["early_crit"] if sev == CRITICAL else c["early_warn"]
         level = (f", {excess:.0f} mV more: past {bar:.0f} mV per 12 h, {c['early_factor']:g}x the "
                  f"{_level_of(sev, c):.0f} mV {_LEVEL_NAMES[sev]} level, the bar for a measurement this short")
-    elif c.get("sustained"):
+    elif c.get("sustained") and sev >= WARNING:
         # under the per-12-h levels, but kept up long enough to show: the current, not the rate
-        # (a sustained drain draws at least SUSTAINED_MIN_MA, so quarter_h is known)
+        # (a sustained drain draws at least SUSTAINED_MIN_MA, so quarter_h is known); the
+        # information a sustained verdict can raise first (its debounce) says the level it passed
         extra_ma = c["extra_a"] * 1000.0
         level = (f", {excess:.0f} mV more: about {extra_ma:.0f} mA beyond the expected sleep current "
                  f"({extra_ma / c['ref_ma']:.1f}x it; a warning from {c['sustained_factor']:g}x), kept up over "
@@ -363,6 +364,11 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
                  f"A drain this size takes a quarter of the charge in {_hours(c['quarter_h'])}")
     else:
         level = f", {excess:.0f} mV more, past the {_level_of(sev, c):.0f} mV per 12 h {_LEVEL_NAMES[sev]} level"
+        doubt = c.get("temp_mv_12h") or 0.0
+        if sev < CRITICAL and doubt >= 1.0 and excess > _level_of(sev + 1, c):
+            # past the next level as measured, held below it by the temperature's doubt
+            level += (f" (up to {doubt:.0f} mV of it may come from the temperature correction, with the battery "
+                      f"lagging its sensor: not yet the {_LEVEL_NAMES[sev + 1]} level)")
     amps = c["extra_a"]
     hours = c.get("hours_to_half")
     soc = c.get("soc")
