@@ -60,12 +60,30 @@ class RunDown:
         self.memo = None
 
     def export(self) -> list[Any]:
-        return [self.last_t, [list(p) for p in self.points]]
+        # the memo too: a restart that refitted at once would project from other points than
+        # a run without one until the next refit
+        memo: list[Any] | None = None
+        if self.memo is not None:
+            day, out = self.memo
+            line = None
+            if out is not None:
+                f = out[2]
+                line = [out[0], out[1], [f.slope, f.intercept, f.lower, f.upper, f.n, f.first_day, f.last_day]]
+            memo = [day, line]
+        return [self.last_t, [list(p) for p in self.points], memo]
 
     def load(self, d: list[Any]) -> None:
         self.last_t = float(d[0])
         self.points = deque((float(a), float(b), float(c)) for a, b, c in d[1])
         self.memo = None
+        if len(d) > 2 and d[2] is not None:  # states saved before the memo was kept have none
+            day, line = d[2]
+            out = None
+            if line is not None:
+                s, i, lo, hi, n, x0, x1 = line[2]
+                out = (float(line[0]), float(line[1]),
+                       TrendFit(float(s), float(i), float(lo), float(hi), int(n), float(x0), float(x1)))
+            self.memo = (float(day), out)
 
 
 def run_life(p: PackRules) -> tuple[float, float, TrendFit] | None:
