@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from battwatch.core.analysis import persist, refit
 from battwatch.core.analysis import summary as summary_mod
 from battwatch.core.analysis.engine import AlertEngine
 from battwatch.core.analysis.faults import NO_STEP, ChannelWatch
@@ -16,7 +16,6 @@ from battwatch.core.analysis.packstep import AWAKE as K_AWAKE
 from battwatch.core.analysis.packstep import RELAXING as K_RELAXING
 from battwatch.core.analysis.packstep import RUNNING as K_RUNNING
 from battwatch.core.analysis.plausibility import CELL_FLOOR, CELL_SPAN, PACK_CEILING_V, FitWatch
-from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.analysis.state import (
     ASLEEP,
     AWAKE,
@@ -31,7 +30,7 @@ from battwatch.core.analysis.state import (
 )
 from battwatch.core.analysis.trend import TrendFit
 from battwatch.core.events import Drive as DriveEvent
-from battwatch.core.events import Event, Replaced, Rested, Start, StartVerdict
+from battwatch.core.events import Event, Rested, Start, StartVerdict
 from battwatch.core.healthsummary import VehicleSummary
 from battwatch.core.model import AlertTransition, Battery, Reading
 from battwatch.core.tables import interp
@@ -39,7 +38,6 @@ from battwatch.core.tables import interp
 if TYPE_CHECKING:
     from battwatch.config import Config
 
-STATE_VERSION: Final = 1
 HOUSEKEEP_S: Final = 3600.0  # reminders are checked at most once an hour of data time
 REST_EVERY_S: Final = 3600.0  # at most one Rested event per battery per hour of data time
 # config_mismatch: this much data time, and this many readings, none of them fitting [ENG]:
@@ -445,89 +443,19 @@ class BatteryAnalyzer:
 
     # -- a battery replaced (docs/analysis.md "After a replacement") -----------------------------
     def schedule_replacement(self, battery: str, when: float, note: str = "") -> bool:
-        """The owner says ``battery`` was replaced at data time ``when``.
-
-        It takes effect at the first reading at or after ``when`` (at the next one when the
-        analysis is past it already), so a log replayed across it gives what the daemon gave.
-        False when it changes nothing: applied already, or older than a later one applied.
-        """
-        if battery not in ("main", "sos") or when <= self.fitted.get(battery, -math.inf):
-            return False
-        if any(p[0] == when and p[1] == battery for p in self.pending):
-            return False
-        self.pending.append((when, battery, note))
-        self.pending.sort()
-        self.next_replaced = self.pending[0][0]
-        return True
+        """The owner says ``battery`` was replaced at data time ``when`` (see ``refit.schedule``)."""
+        return refit.schedule(self, battery, when, note)
 
     def _replaced_due(self, t: float) -> None:
-        last = self.last_t
-        while self.pending and self.pending[0][0] <= t:
-            when, battery, note = self.pending.pop(0)
-            # told late (the analysis is past the date): the reset is at the first data after
-            self.replace_battery(battery, when, when if last is None or when > last else t, note)
-        self.next_replaced = self.pending[0][0] if self.pending else math.inf
+        refit.apply_due(self, t)
 
     def replace_battery(self, battery: str, when: float, at: float, note: str = "") -> bool:
-        """A new ``battery`` fitted at ``when``, applied at data time ``at``: its alerts clear
-        ("cleared: battery replaced on ..."), its age counts from ``when``, and its trend,
-        baselines, drain and start references start afresh. A replacement dated before the
-        configured ``installed`` changes nothing: the later date wins. False: nothing changed."""
-        old: MainRules | PackRules = self.main if battery == "main" else self.sos
-        if old.installed_t is not None and when < old.installed_t:
-            return False
-        if when <= self.fitted.get(battery, -math.inf):
-            return False
-        text = cleared_text(battery, when, note)
-
-        def cleared(sev: int, ctx: Any) -> str:
-            return text
-
-        engine = self.engine
-        for slot in list(engine.slots.values()):
-            if slot.battery == battery and not slot.sensor and slot.level > 0:
-                engine.force(slot, at, 0, None, cleared, {"replaced_on": utc_date(when).isoformat()})
-        self.fitted[battery] = when
-        self.fitted_note[battery] = note
-        self._refit(battery, when, old)
-        self.events.append(Replaced(at, self.vehicle, "main" if battery == "main" else "sos", when, note))
-        return True
-
-    def _refit(self, battery: str, when: float, old: MainRules | PackRules | None = None) -> None:
-        """Fresh rules for the battery fitted at ``when`` (its own slots: no pending verdict,
-        no flapping history); the report's full histories carry on across the change."""
-        installed = utc_date(when)
-        if battery == "main":
-            main = MainRules(self.cfg, dc_replace(self.battery_cfg.main, installed=installed), self.engine,
-                             self.record)
-            main.installed_t = when
-            if isinstance(old, MainRules):
-                main.last_v = old.last_v
-                main.crank_log = old.crank_log
-                main.drive_log = old.drive_log
-                main.daily.history = old.daily.history
-            self.main = main
-        else:
-            sos = PackRules(self.cfg, dc_replace(self.battery_cfg.sos, installed=installed), self.engine,
-                            self.record)
-            sos.installed_t = when
-            if isinstance(old, PackRules):
-                sos.last_v = old.last_v
-                sos.step_v = old.step_v
-                sos.daily.history = old.daily.history
-            if self.own_mode:  # no 12 V channel: the new pack is judged on its own readings too
-                sos.own_mode(True)
-            self.sos = sos
+        """A new ``battery`` fitted at ``when``, applied at data time ``at`` (see ``refit.replace_battery``)."""
+        return refit.replace_battery(self, battery, when, at, note)
 
     def fitted_date(self, battery: str) -> tuple[str | None, str]:
-        """The date the battery counts its age from and where it comes from: "installed" (the
-        configuration), "replaced" (battwatch replaced; the later date wins) or none."""
-        rules: MainRules | PackRules = self.main if battery == "main" else self.sos
-        when = self.fitted.get(battery)
-        if when is not None and rules.installed_t == when:
-            return utc_date(when).isoformat(), "replaced"
-        configured = self.battery_cfg.main.installed if battery == "main" else self.battery_cfg.sos.installed
-        return (None, "none") if configured is None else (str(configured), "installed")
+        """The date the battery counts its age from and where it comes from (see ``refit.fitted_date``)."""
+        return refit.fitted_date(self, battery)
 
     # -- time ----------------------------------------------------------------------------------
     def _first(self, t: float) -> None:
@@ -591,62 +519,15 @@ class BatteryAnalyzer:
                 rd.sos_end_of_life_day = today + days_crit
         return rd
 
-    # -- persistence -----------------------------------------------------------------------------
+    # -- persistence (persist.py) ---------------------------------------------------------------
     def export_state(self) -> dict[str, Any]:
         """Everything a restart needs (alerts, clocks, baselines, daily series); bounded in size."""
-        return {
-            "version": STATE_VERSION,
-            "vehicle": self.vehicle,
-            "first_t": self.first_t,
-            "last_t": self.last_t,
-            "dt_ref": self.dt_ref,
-            "main_seen": self.main_seen,
-            "own_mode": self.own_mode,
-            "state": self.state,
-            "engine": self.engine.export(),
-            "tracker": self.tracker.export(),
-            "main": self.main.export(),
-            "sos": self.sos.export(),
-            "w_main": self.w_main.export(),
-            "w_sos": self.w_sos.export(),
-            "fit": [self.fit_main.export(), self.fit_sos.export()],
-            "replaced": {b: [when, self.fitted_note.get(b, "")] for b, when in self.fitted.items()},
-        }
+        return persist.export_state(self)
 
     def import_state(self, d: dict[str, Any]) -> None:
-        if d.get("version") != STATE_VERSION:
-            raise ValueError(f"analysis state version {d.get('version')!r}, expected {STATE_VERSION}")
-        # the batteries replaced so far first: their rules (and alert slots) are built anew
-        for battery, (when, note) in dict(d.get("replaced", {})).items():
-            if battery in ("main", "sos"):
-                rules: MainRules | PackRules = self.main if battery == "main" else self.sos
-                if rules.installed_t is None or float(when) >= rules.installed_t:
-                    self._refit(battery, float(when))
-                self.fitted[battery] = float(when)
-                self.fitted_note[battery] = str(note)
-        self.pending = [p for p in self.pending if p[0] > self.fitted.get(p[1], -math.inf)]
-        self.next_replaced = self.pending[0][0] if self.pending else math.inf
-        self.first_t = d["first_t"]
-        self.last_t = d["last_t"]
-        self.dt_ref = d["dt_ref"]
-        self.main_seen = bool(d["main_seen"])
-        self.own_mode = bool(d.get("own_mode", False))
-        self.sos.own_mode(self.own_mode)
-        self.state = int(d["state"])
-        self.state_name = STATE_NAMES[self.state]
+        persist.import_state(self, d)
         if self.last_t is not None:
             self.day_end = (self.last_t // DAY_S + 1.0) * DAY_S
             self.next_hk = self.last_t + HOUSEKEEP_S
             # hourly Rested events pick up where the saved analysis left them
             self.next_rest_main = self.next_rest_sos = (self.last_t // REST_EVERY_S + 1.0) * REST_EVERY_S
-        self.engine.load(d["engine"])
-        self.tracker.load(d["tracker"])
-        self.main.load(d["main"])
-        self.sos.load(d["sos"])
-        self.w_main.load(d["w_main"])
-        self.w_sos.load(d["w_sos"])
-        if "fit" in d:  # states from before config_mismatch: watched afresh
-            self.fit_main.load(d["fit"][0])
-            self.fit_sos.load(d["fit"][1])
-            if self.fit_sos.done:
-                self.w_sos.max_v = self.sos.max_v
