@@ -13,7 +13,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
 
-from battwatch.core.record import Record
+from battwatch.core.record import Record, record
 
 # Why not pydantic: the daemon must stay within 40 MB resident on a Pi Zero 2 W, and pydantic
 # alone took 8 MB to import and ~15 MB more to build the ~40 config models (the daemon went
@@ -49,8 +49,8 @@ class Secret:
 # -- constraints, written as typing.Annotated metadata ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Range:
+@record
+class Range(Record):
     """Bounds of a number; None leaves that side open."""
 
     ge: float | None = None
@@ -72,8 +72,8 @@ class Range:
         return " and ".join(f"{op} {_num(getattr(self, k))}" for k, op in bounds if getattr(self, k) is not None)
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+@record
+class Pattern(Record):
     """A string must contain a match (anchor the regex with ^ and $ to mean the whole string)."""
 
     regex: str
@@ -82,8 +82,8 @@ class Pattern:
         return re.search(self.regex, v) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+@record
+class Check(Record):
     """A rule on one value: ``fn`` raises ValueError(what is expected) when the value breaks it."""
 
     fn: Callable[[Any], None]

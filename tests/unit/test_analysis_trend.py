@@ -71,6 +71,16 @@ def test_days_until_a_level() -> None:
     assert TrendFit(0.0, 1.0, -0.1, 0.1, 30, 0, 29).days_until(2.0, 0.0) is None
 
 
+def test_z_is_the_normal_quantile_to_the_last_digits() -> None:
+    from statistics import NormalDist
+
+    for confidence in (0.51, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999):
+        want = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+        assert z_two_sided(confidence) == pytest.approx(want, rel=1e-14, abs=1e-15)
+    # far out the rounding of the confidence itself dominates: 0.5 + c/2 and 1 - c round apart
+    assert z_two_sided(0.99999) == pytest.approx(NormalDist().inv_cdf(0.999995), rel=1e-11)
+
+
 def test_z_and_median() -> None:
     assert z_two_sided(0.90) == pytest.approx(1.6449, abs=1e-3)
     assert median([3.0, 1.0, 2.0]) == 2.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from battwatch.core.analysis.engine import CRITICAL, SEVERITY_NAMES, WARNING, AlertEngine, Slot
@@ -18,6 +17,7 @@ from battwatch.core.healthsummary import (
     Trend,
 )
 from battwatch.core.model import Health
+from battwatch.core.record import Record, record
 from battwatch.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def life_verdicts(
     return now, cap
 
 
-@dataclass(frozen=True)
-class AgeLife:
+@record
+class AgeLife(Record):
     """What the age rule of a battery says about its life, in years (docs/analysis.md §6).
 
     ``typical``: the expected life (12 V: per type; pack: the middle of ``lifespan_years``);
