@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from test_summary_drift import summary_installed
 
-from battwatch.core.fleet_points import health_summary
 from battwatch.core import influx_encode as enc
 from battwatch.core import influx_health as ih
+from battwatch.core.fleet_points import health_summary
 from battwatch.core.healthsummary import (
     ActiveAlert,
     BatterySummary,
