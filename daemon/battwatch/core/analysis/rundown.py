@@ -67,8 +67,7 @@ class RunDown:
             day, out = self.memo
             line = None
             if out is not None:
-                f = out[2]
-                line = [out[0], out[1], [f.slope, f.intercept, f.lower, f.upper, f.n, f.first_day, f.last_day]]
+                line = [out[0], out[1], out[2].to_list()]
             memo = [day, line]
         return [self.last_t, [list(p) for p in self.points], memo]
 
@@ -78,11 +77,8 @@ class RunDown:
         self.memo = None
         if len(d) > 2 and d[2] is not None:  # states saved before the memo was kept have none
             day, line = d[2]
-            out = None
-            if line is not None:
-                s, i, lo, hi, n, x0, x1 = line[2]
-                out = (float(line[0]), float(line[1]),
-                       TrendFit(float(s), float(i), float(lo), float(hi), int(n), float(x0), float(x1)))
+            fit = None if line is None else TrendFit.of(line[2])
+            out = None if line is None or fit is None else (float(line[0]), float(line[1]), fit)
             self.memo = (float(day), out)
 
 
