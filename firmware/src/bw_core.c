@@ -525,6 +525,13 @@ bool bw_poll(bw_state_t *s) {
         did = true;
     }
     if (s->closed) {
+        /* the window may have closed after the clock was read above: the uptime catches up
+         * with its end, or the frame's 64-bit uptime would come out 2^32 ms behind */
+        uint32_t ahead = s->closed_end - (uint32_t)s->uptime;
+        if ((int32_t)ahead > 0) {
+            s->uptime += ahead;
+            now = s->closed_end; /* and the frame is not taken for late below */
+        }
         uint8_t flags = s->closed_fast ? BW_F_FAST : 0;
         if (s->boot_pending) flags |= BW_F_BOOT;
         if (s->pi == BW_PI_OFF) flags |= BW_F_BUFFERED; /* nobody to send it to: kept */

@@ -26,7 +26,16 @@ void bw_hal_tx_write(const char *p, uint8_t n) {
 void bw_hal_pi_power(bool on) { pi_on = on; }
 bool bw_hal_ignition(void) { return ignition; }
 uint8_t bw_hal_lock(void) { return 0; }
-void bw_hal_unlock(uint8_t saved) { (void)saved; }
+/* the timer interrupt that lands as soon as the main loop lets go of the lock: armed by a test */
+static int ticks_at_unlock;
+static bw_state_t st;
+void bw_hal_unlock(uint8_t saved) {
+    (void)saved;
+    while (ticks_at_unlock > 0) {
+        ticks_at_unlock--;
+        bw_tick(&st);
+    }
+}
 
 static int failures, checks;
 #define CHECK(cond, ...)                                              \
@@ -53,8 +62,6 @@ static const bw_board_t NANO = {
     .has_sos = true,
     .has_pi_switch = true,
 };
-
-static bw_state_t st;
 
 static void reset(void) {
     tx_len = 0;
@@ -299,6 +306,23 @@ static void test_windows(void) {
     CHECK(field("$BWD,", 0, 10) == 0x06, "saturated: %lx", field("$BWD,", 0, 10));
 }
 
+/* a window that closes between the main loop's reading of the clock and its look at the
+ * closed flag ends after the uptime the loop holds: its frame's uptime is still the right one */
+static void test_window_closed_behind_the_loop(void) {
+    reset();
+    cmd("BWC,FAST,10,100");
+    run(20, 640, 711, 175);
+    while (st.win_start + st.win_len != st.now_ms + 1) run(1, 640, 711, 175);
+    tx_len = 0;
+    tx[0] = 0;
+    ticks_at_unlock = 1;
+    poll_all();
+    CHECK(ticks_at_unlock == 0 && count_lines("$BWD,") == 1, "one frame: %s", tx);
+    long up = field("$BWD,", 0, 1);
+    CHECK(up == (long)st.now_ms, "uptime %ld, the window ended at %lu", up, (unsigned long)st.now_ms);
+    CHECK(field("$BWD,", 0, 10) == 0x01, "a fast frame, not buffered: %lx", field("$BWD,", 0, 10));
+}
+
 /* -- the ring ------------------------------------------------------------------------------ */
 static void test_ring(void) {
     reset();
@@ -492,6 +516,7 @@ int main(void) {
     test_hello_after_boot();
     test_commands();
     test_windows();
+    test_window_closed_behind_the_loop();
     test_ring();
     test_power();
     test_differential_sos();
