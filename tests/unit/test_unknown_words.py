@@ -166,6 +166,7 @@ def test_a_log_without_the_12v_channel_tells_no_vehicle_state(tmp_path: Path, ca
     text = status.render(info)
     assert "Vehicle       unknown (no 12 V channel in the readings, and only it tells the states apart)\n" in text
     assert "awake" not in text and "asleep" not in text and "parked" not in text
+    assert "SOS 3.45 V\n" in text  # the last reading's line leaves the state to the line above
     cfg_path = tmp_path / "battwatch.toml"
     cfg_path.write_text(f'[vehicle]\nid = "bench"\n[store]\npath = "{tmp_path / "store"}"\n')
     assert main(["status", "-c", str(cfg_path), "--json"]) == 0

@@ -246,7 +246,8 @@ def render(info: dict[str, Any]) -> str:
         lines.append(f"Note          {info['note']}")
     last = info.get("last_reading")
     if last:
-        state = f", {last['state']}" if last.get("state") else ""
+        # an unknown state is said once, with its reason, on the Vehicle line
+        state = f", {last['state']}" if last.get("state") and last["state"] != "unknown" else ""
         temp = f", {last['temp_c']:.1f} °C" if _number(last.get("temp_c")) is not None else ""
         summary = info.get("summary")
 
