@@ -34,9 +34,7 @@ from battwatch.core.analysis.trend import (
 from battwatch.core.tables import band_of, v_per_pct
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
-# the daily values that must still fall for the long-term line to be taken at its word (a line
-# drawn through a dip the pack is climbing out of projects a crossing its last week denies)
-LATELY_DAYS: Final = 7.0
+LATELY_DAYS: Final = 7.0  # the last days that must still fall for a long-term line to project
 
 
 class PackRules(DailyRules):
@@ -417,9 +415,11 @@ class PackRules(DailyRules):
         run-down of the last days' rested readings (rundown.run_life)."""
         sc = self.short_days_crit
         dw, dc = self.trend_days_warn, self.trend_days_crit
-        if dc is not None or dw is not None:
-            if self.s_decline.level < WARNING and not self._still_falling():
-                dw = dc = None
+        if (dw is not None or dc is not None) and self.s_decline.level < WARNING and not self._still_falling():
+            # decline rises only on a line its last week confirms, and the remaining life and the
+            # dates stand on the same evidence: a healthy NiMH pack that charged poorly through a
+            # hot month and climbs back is promised no crossing (once the alert stands, its line does)
+            dw = dc = None
         run = run_life(self)
         if run is not None and (dc is None or run[0] < dc) and (sc is None or run[0] < sc):
             fit = run[2]
@@ -429,16 +429,9 @@ class PackRules(DailyRules):
         return self.trend, dw, dc, False
 
     def _still_falling(self) -> bool:
-        """Whether the last week's daily values still fall (see LATELY_DAYS).
-
-        The decline alert is raised only on a line the last week confirms, and the remaining life
-        and the projected dates stand on the same evidence: a healthy pack that lost charge in a
-        heat wave (a NiMH pack charges poorly in the heat) and is recovering is promised no
-        crossing. Once the alert stands, its line does too (a worn pack's good week is noise)."""
+        """Whether the last ``LATELY_DAYS`` of daily values still fall (True without any)."""
         pts = self.daily.points
-        if not pts:
-            return True
-        return falling_lately(*self.daily.window(pts[-1][0] + 0.5, LATELY_DAYS), self.z)
+        return not pts or falling_lately(*self.daily.window(pts[-1][0] + 0.5, LATELY_DAYS), self.z)
 
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
