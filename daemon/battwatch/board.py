@@ -90,9 +90,9 @@ class Board:
         # first: a board that keeps frames until acknowledged then sends them after its hello
         self.source.send(Command("ACK"))
         self.source.send(Command("HELLO"))
-        awake = self._car_awake()
-        self._told_awake = awake
-        rate = self._sleep_rate_hz() if awake is False else adc.frame_rate_hz
+        # a car not known asleep (no 12 V reading yet) gets the full rate, as an awake one would
+        self._told_awake = self._car_awake() is not False
+        rate = adc.frame_rate_hz if self._told_awake else self._sleep_rate_hz()
         self.source.send(Command("RATE", (f"{rate:g}",)))
         self.source.send(Command("TRIG", (str(adc.crank_trigger_mv), "50")))
         self._time_sent = False

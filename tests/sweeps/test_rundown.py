@@ -119,6 +119,20 @@ def test_a_healthy_pack_gets_no_life_from_days_of_readings(case: Case) -> None:
     assert not short, "\n".join(short[:5])
 
 
+@pytest.mark.parametrize("case", [*HEALTHY, Case("sos-level", (("rate_days", 0), ("pack", "nimh3"), ("climate", "hot-south"),
+                                                           ("pattern", "twice-daily")), "B")],
+                         ids=lambda c: c.label())
+def test_a_healthy_pack_climbing_out_of_a_dip_is_promised_no_crossing(case: Case) -> None:
+    """A NiMH pack that charges poorly through a hot month loses a third of a volt and wins it
+    back; the long-term line through that dip (36 daily values, falling 9 mV a day) read "about
+    3 months" from day 36 while the last week rose. No day of a healthy pack's summary gives it
+    less than a year."""
+    built = build_sos(case)
+    short = [f"day {(t - at(0)) / DAY_S:.0f}: {text!r}" for t, life, text, _ in daily_lives(built.readings, built.config)
+             if life is not None and life < YEAR_DAYS]
+    assert not short, "\n".join(short[:5])
+
+
 def test_the_run_down_in_hand_survives_a_restart() -> None:
     """The last days' rested readings are kept in the saved state (JSON): a daemon restarted in
     the middle of a run-down tells the same remaining life as one that ran through."""

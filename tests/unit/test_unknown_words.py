@@ -123,3 +123,63 @@ def test_the_picture_draws_no_levels_of_a_battery_the_readings_are_not(tmp_path:
         plt.close(fig)
     assert not [t for t in texts if t.startswith(("crit", "warn", "info"))], texts
     assert "levels not drawn: the readings do not fit the configured battery (config_mismatch)" in texts
+
+
+class _States:
+    """A sink of the router that keeps each reading's vehicle state (what the store, the MQTT
+    readings and the InfluxDB windows are given)."""
+
+    name = "states"
+
+    def __init__(self) -> None:
+        self.readings: list[tuple[object, str]] = []
+
+    def start(self) -> None: ...
+    def reading(self, r: object, state: str) -> None:
+        self.readings.append((r, state))
+    def transition(self, tr: object) -> None: ...
+    def summary(self, s: object) -> None: ...
+    def flush(self) -> None: ...
+    def close(self, timeout: float = 5.0) -> None: ...
+    def status(self) -> dict[str, object]:
+        return {}
+
+
+def test_a_log_without_the_12v_channel_tells_no_vehicle_state(tmp_path: Path, capsys: object) -> None:
+    """Class 5: only the 12 V channel tells a car asleep from one awake; an SOS-only log was
+    shown as "Vehicle awake". Every output that shows the state says unknown, and why."""
+    import json
+
+    from battwatch.cli import main
+    from battwatch.core.ha_discovery import SENSORS
+    from battwatch.core.influx_encode import F_STATE, ReadingEncoder
+    from battwatch.core.model import HealthSummary
+    from battwatch.core.mqtt_state import state_payload
+
+    log = _pack_running_down(tmp_path / "pack.csv")
+    cfg = _cfg(tmp_path, **LI1)
+    sink = _States()
+    replay_file(log, cfg, store_dir=tmp_path / "store", sinks=[sink])  # type: ignore[list-item]
+    assert {state for _, state in sink.readings} == {"unknown"}
+    info = status.collect(cfg, systemd=lambda: None)
+    assert info["vehicle_state"] == "unknown" and info["last_reading"]["state"] == "unknown"
+    text = status.render(info)
+    assert "Vehicle       unknown (no 12 V channel in the readings, and only it tells the states apart)\n" in text
+    assert "awake" not in text and "asleep" not in text and "parked" not in text
+    assert "SOS 3.45 V\n" in text  # the last reading's line leaves the state to the line above
+    cfg_path = tmp_path / "battwatch.toml"
+    cfg_path.write_text(f'[vehicle]\nid = "bench"\n[store]\npath = "{tmp_path / "store"}"\n')
+    assert main(["status", "-c", str(cfg_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert data["vehicle_state"] == "unknown" and data["summary"]["state"] == "unknown"
+    # the retained MQTT state, and Home Assistant's sensor reading it
+    summary = info["summary"]
+    body = json.loads(state_payload(HealthSummary(summary.t, summary.vehicle, summary)))
+    assert body["state"] == "unknown"
+    assert next(s for s in SENSORS if s.object_id == "vehicle_state").template == "{{ value_json.state }}"
+    # InfluxDB's windows
+    enc = ReadingEncoder("bench", {"vehicle": "bench"})
+    points = [p for r, state in sink.readings for p in enc.reading(r, state)]  # type: ignore[arg-type]
+    assert points and {dict(p.fields).get(F_STATE) for p in points} == {"unknown"}
+    # the report's picture shades no state
+    assert collect_report(log, cfg).states == ()

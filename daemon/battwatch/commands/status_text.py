@@ -17,6 +17,15 @@ from battwatch.core.healthsummary import (
 )
 
 
+def _why_no_state(main: BatterySummary | None) -> str:
+    """Why the vehicle state is unknown: only the 12 V channel tells the states apart."""
+    if main is not None and not main.channel_seen:
+        return "no 12 V channel in the readings, and only it tells the states apart"
+    if main is None or main.fault is not None:
+        return "the 12 V channel, which tells the states apart, has a sensor fault"
+    return "the 12 V readings have not fitted the configured battery, whose levels tell the states apart"
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -237,7 +246,8 @@ def render(info: dict[str, Any]) -> str:
         lines.append(f"Note          {info['note']}")
     last = info.get("last_reading")
     if last:
-        state = f", {last['state']}" if last.get("state") else ""
+        # an unknown state is said once, with its reason, on the Vehicle line
+        state = f", {last['state']}" if last.get("state") and last["state"] != "unknown" else ""
         temp = f", {last['temp_c']:.1f} °C" if _number(last.get("temp_c")) is not None else ""
         summary = info.get("summary")
 
@@ -253,13 +263,14 @@ def render(info: dict[str, Any]) -> str:
         lines.append("Last reading  none yet")
     n = info["readings"]
     lines.append(f"Store         {info['store']} ({n:,} reading{'' if n == 1 else 's'})")
+    summary = info.get("summary")
     if info.get("vehicle_state"):
         state = info["vehicle_state"]
         if state == "unknown":
-            state = "unknown (the 12 V channel, which tells the states apart, has a sensor fault)"
+            main = summary.battery("main") if isinstance(summary, VehicleSummary) else None
+            state = f"unknown ({_why_no_state(main)})"
         lines.append(f"Vehicle       {state}")
     lines.append("")
-    summary = info.get("summary")
     for kind, title in (("main", "Starter battery 12 V"), ("sos", "SOS backup battery")):
         b = summary.battery(kind) if isinstance(summary, VehicleSummary) else None
         lines += _render_battery(title, b, info["batteries"][kind])

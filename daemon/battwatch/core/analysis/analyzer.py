@@ -400,12 +400,13 @@ class BatteryAnalyzer:
 
     @property
     def vehicle_state(self) -> str:
-        """The vehicle state now: "unknown" while the 12 V channel, which tells the states
-        apart, has a sensor fault, or while its readings have not fitted the configured
-        battery (config_mismatch, or on the way to it): the states' thresholds are a 12 V
-        battery's, and a 6 V battery at rest would read as a car awake."""
+        """The vehicle state now: "unknown" until the 12 V channel, which tells the states
+        apart, has given a reading (an SOS-only log has no evidence of the car at all), while
+        it has a sensor fault, or while its readings have not fitted the configured battery
+        (config_mismatch, or on the way to it): the states' thresholds are a 12 V battery's,
+        and a 6 V battery at rest would read as a car awake."""
         fm = self.fit_main
-        if self.w_main.active is not None or fm.active or (not fm.done and fm.n):
+        if not self.main_seen or self.w_main.active is not None or fm.active or (not fm.done and fm.n):
             return UNKNOWN_STATE
         return self.state_name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from battwatch.core.analysis.briefs import LEVEL_WORDS
@@ -292,7 +293,13 @@ def parasitic_drain(sev: int, c: dict[str, Any]) -> str:
     else:
         level = f", {excess:.0f} mV more, past the {level_of(sev, c):.0f} mV per 12 h {LEVEL_WORDS[sev]} level"
         doubt = c.get("temp_mv_12h") or 0.0
-        if sev < CRITICAL and doubt >= 1.0 and excess > level_of(sev + 1, c):
+        nxt = level_of(sev + 1, c) if sev < CRITICAL else math.inf
+        if excess - doubt >= nxt:
+            # past the next level even without the fall the temperature may have made: that
+            # level is raised once the debounce's later verdicts find it too
+            level += (f" (and past the {nxt:.0f} mV {LEVEL_WORDS[sev + 1]} level too: this becomes "
+                      f"{LEVEL_WORDS[sev + 1]} if later verdicts confirm it)")
+        elif doubt >= 1.0 and excess > nxt:
             # past the next level as measured, held below it by the temperature's doubt
             level += (f" (up to {doubt:.0f} mV of it may come from the temperature correction, with the battery "
                       f"lagging its sensor: not yet the {LEVEL_WORDS[sev + 1]} level)")

@@ -34,6 +34,7 @@ from battwatch.core.analysis.trend import (
 from battwatch.core.tables import band_of, v_per_pct
 
 MONTH_DAYS: Final = 30.4375  # "% per month" of the datasheets
+LATELY_DAYS: Final = 7.0  # the last days that must still fall for a long-term line to project
 
 
 class PackRules(DailyRules):
@@ -413,14 +414,24 @@ class PackRules(DailyRules):
         line reaches the critical level sooner (or only it reaches it), or sooner still the
         run-down of the last days' rested readings (rundown.run_life)."""
         sc = self.short_days_crit
-        dc = self.trend_days_crit
+        dw, dc = self.trend_days_warn, self.trend_days_crit
+        if (dw is not None or dc is not None) and self.s_decline.level < WARNING and not self._still_falling():
+            # decline rises only on a line its last week confirms, and the remaining life and the
+            # dates stand on the same evidence: a healthy NiMH pack that charged poorly through a
+            # hot month and climbs back is promised no crossing (once the alert stands, its line does)
+            dw = dc = None
         run = run_life(self)
         if run is not None and (dc is None or run[0] < dc) and (sc is None or run[0] < sc):
             fit = run[2]
             return fit, fit.days_until(self.levels[2], fit.last_day, self.trend_cfg.clear_days), run[0], True
         if self.short is not None and sc is not None and (dc is None or sc < dc):
             return self.short, self.short_days_warn, sc, True
-        return self.trend, self.trend_days_warn, dc, False
+        return self.trend, dw, dc, False
+
+    def _still_falling(self) -> bool:
+        """Whether the last ``LATELY_DAYS`` of daily values still fall (True without any)."""
+        pts = self.daily.points
+        return not pts or falling_lately(*self.daily.window(pts[-1][0] + 0.5, LATELY_DAYS), self.z)
 
     def _decline(self, t: float) -> None:
         tc = self.trend_cfg
@@ -450,7 +461,7 @@ class PackRules(DailyRules):
             self.trend_days_crit <= tc.crit_days or (level >= CRITICAL and self.trend_days_crit <= tc.warn_days)
         ):
             target = CRITICAL
-        if target > level and not falling_lately(*self.daily.window(today, 7.0), self.z):
+        if target > level and not falling_lately(*self.daily.window(today, LATELY_DAYS), self.z):
             # wear takes a pack down week after week; a level that fell and is coming back (a
             # pack settling to the car's charging after it was fitted, a cold spell) is a line
             # through a dip, which the last week contradicts: a worn pack's next week decides
