@@ -344,7 +344,7 @@ class BatteryAnalyzer:
             if tr.woke:
                 main.park_end(t)
                 self._sos_park_end(t)
-            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st], vmax)
+            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st], vmax, temp)
         if st != self.state:
             self.state = st
             self.state_name = STATE_NAMES[st]
