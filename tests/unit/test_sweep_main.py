@@ -209,10 +209,26 @@ def test_charging_an_average_hides_is_seen_as_a_v25_above_full_that_does_not_fal
     # ends inside the first row that falls, so the origin is that row's end
     an = analyzer()
     t = T0
-    for v in (12.4, 13.05, 13.1, 13.1, 12.98, 12.93, 12.9, 12.88) + (12.87,) * 30:
+    for v in (12.4, 13.05, 13.12, 13.14, 12.98, 12.93, 12.9, 12.88) + (12.87,) * 30:
         t += 600.0
         alerts(an.feed(Reading(t, v, v, v, 5.3, 5.3, 5.3, 25.0, 600.0)))
     assert an.main.drain.drain_start_t == T0 + 5 * 600.0
+
+
+def test_a_full_battery_resting_above_the_tables_100_percent_does_not_move_the_charges_end() -> None:
+    # asleep after the drive at a V25 above 12.80 V, a millivolt up and down: no charge
+    an = analyzer()
+    t = T0
+    drive = list(trip(t, 25.0, random.Random(4), minutes=5))
+    for r in drive:
+        alerts(an.feed(r))
+    t = drive[-1].t
+    for i in range(300):
+        t += 60.0
+        v = 12.85 + 0.001 * (i % 2)
+        alerts(an.feed(Reading(t, v, v - 0.001, v + 0.001, 5.3, 5.3, 5.3, 25.0, 60.0)))
+    start = an.main.drain.drain_start_t
+    assert start is not None and start <= drive[-1].t + 900.0 + 60.0
 
 
 HEALTHY = list(itertools.product(

@@ -339,7 +339,7 @@ class BatteryAnalyzer:
             if t >= self.next_rest_main:
                 self._rested("main", t, v, temp, since)
         elif st == ASLEEP:
-            main.asleep(t, v, temp, t - tr.last_activity)  # type: ignore[operator]
+            main.asleep(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)

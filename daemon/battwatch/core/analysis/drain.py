@@ -202,12 +202,12 @@ class DrainRule:
         self.decay_dt = -1.0  # the step (h) the candidates' decay factors below are for
         self.decay = (1.0, 1.0)
         self.last_since = -1.0
-        # The charging's end (see awake): the surface charge fades, and a drain draws, from there,
+        # The charging's end (see watch_charge): the surface charge fades, and a drain draws, from there,
         # not from the last activity after it. None until seen, and after a gap in the readings.
         self.charge_t: float | None = None
         self.full_v25 = interp(table, 100.0)
         self.charged = False  # the last awake reading may have charged: its successor ends the charge
-        self.awake_v25 = math.inf  # the V25 of the last reading given to awake
+        self.awake_v25 = math.inf  # the last awake reading's V25
         self.awake_t = -math.inf
         self.seen_t = -math.inf  # the last reading of any state (the caller sets it for the sleeping ones)
         self.gap_s = gap_s
@@ -289,15 +289,13 @@ class DrainRule:
                 f0.reset()
                 f0.add(x, ys, z)
 
-    def awake(self, t: float, t0: float, v25: float, running: bool) -> None:
-        """A reading of the car awake or running over ``t0``-``t`` (or asleep after one that may
-        have charged): may it have charged?
+    def watch_charge(self, t: float, t0: float, v25: float, running: bool) -> None:
+        """A reading of the car awake or running over ``t0``-``t``: may it have charged?
 
-        Charging is seen as the running state, and, where a long row's average hides it (or
-        holds so still that the car looks asleep), as a V25 above the table's 100 % that is not
-        falling (a fading surface charge only falls; a load that stops lets it recover, which
-        only counts the charge as later). The charge may have ended anywhere inside the next
-        row, so that row's end is taken.
+        Charging is seen as the running state, and, where a long row's average hides it, as a
+        V25 above the table's 100 % that is not falling (a fading surface charge only falls; a
+        load that stops lets it recover, which only counts the charge as later). The charge may
+        have ended anywhere inside the next row, so that row's end is taken.
         """
         if t0 - self.seen_t > self.gap_s:
             self.charge_t = None  # a drive may have gone on unseen
@@ -309,6 +307,14 @@ class DrainRule:
         self.charged = charged
         self.awake_v25 = v25
         self.awake_t = self.seen_t = t
+
+    def sleeping(self, t: float, t0: float) -> None:
+        """A reading of the car asleep after a gap, or after one that may have charged: the
+        charge ended in it at the latest. (A sleeping car's rows are steady and below the
+        charging level: a V25 above 100 % that holds still there is a full battery, not a charge.)"""
+        self.charge_t = None if t0 - self.seen_t > self.gap_s else t
+        self.charged = False
+        self.seen_t = t
 
     def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
         """A point of the car asleep but not rested yet (at most one per FIT_SAMPLE_S)."""

@@ -101,7 +101,11 @@ class MainRules(DailyRules):
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A resting reading (asleep long enough for the surface charge to fade)."""
-        self.drain.seen_t = t
+        dr = self.drain
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:
+            dr.sleeping(t, t0)
+        else:
+            dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         v25 = v if temp is None else v + self.k * (25.0 - temp)
@@ -121,12 +125,13 @@ class MainRules(DailyRules):
             self.fit_t = t
             self.drain.point(t, v25, temp, since, self.soc)
 
-    def asleep(self, t: float, v: float, temp: float | None, since: float) -> None:
+    def asleep(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
         dr = self.drain
-        if dr.charged:  # the reading before may have charged: the charge ends here at the earliest
-            dr.awake(t, t, v if temp is None else v + self.k * (25.0 - temp), False)
-        dr.seen_t = t
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:
+            dr.sleeping(t, t0)
+        else:
+            dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         if t - self.fit_t >= FIT_SAMPLE_S:
@@ -167,7 +172,7 @@ class MainRules(DailyRules):
                 peaks.popleft()
         if self.pending is not None and t >= self.pending[0].t + self.thermometer_s:
             self.settle(t)
-        self.drain.awake(t, t0, v if temp is None else v + self.k * (25.0 - temp), running)
+        self.drain.watch_charge(t, t0, v if temp is None else v + self.k * (25.0 - temp), running)
         if running:
             self._overvoltage(t, t0, v)
         elif self.ov_avg.n:
