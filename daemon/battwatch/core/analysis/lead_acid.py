@@ -101,11 +101,7 @@ class MainRules(DailyRules):
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A resting reading (asleep long enough for the surface charge to fade)."""
-        dr = self.drain
-        if dr.charged or t0 - dr.seen_t > dr.gap_s:
-            dr.sleeping(t, t0)
-        else:
-            dr.seen_t = t
+        self.drain.sleeping(t, t0)
         if self.pending is not None:
             self.settle(t)
         v25 = v if temp is None else v + self.k * (25.0 - temp)
@@ -127,11 +123,7 @@ class MainRules(DailyRules):
 
     def asleep(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
-        dr = self.drain
-        if dr.charged or t0 - dr.seen_t > dr.gap_s:
-            dr.sleeping(t, t0)
-        else:
-            dr.seen_t = t
+        self.drain.sleeping(t, t0)
         if self.pending is not None:
             self.settle(t)
         if t - self.fit_t >= FIT_SAMPLE_S:
