@@ -309,13 +309,12 @@ class DrainRule:
         self.awake_t = self.seen_t = t
 
     def sleeping(self, t: float, t0: float) -> None:
-        """A reading of the car asleep, rested or not: after one that may have charged, the
+        """A reading of the car asleep, rested or not, after one that may have charged: the
         charge ended in it at the latest (a sleeping car's rows are steady and below the charging
-        level: a V25 above 100 % that holds still there is a full battery, not a charge); after
-        a gap, the charge is forgotten."""
-        if self.charged or t0 - self.seen_t > self.gap_s:
-            self.charge_t = None if t0 - self.seen_t > self.gap_s else t
-            self.charged = False
+        level: a V25 above 100 % that holds still there is a full battery, not a charge); or
+        after a gap: the charge is forgotten. The caller keeps seen_t on the other rows."""
+        self.charge_t = None if t0 - self.seen_t > self.gap_s else t
+        self.charged = False
         self.seen_t = t
 
     def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:

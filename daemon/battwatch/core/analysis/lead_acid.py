@@ -101,7 +101,10 @@ class MainRules(DailyRules):
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A resting reading (asleep long enough for the surface charge to fade)."""
-        self.drain.sleeping(t, t0)
+        dr = self.drain
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:  # the drain's look at the charge, when it has one
+            dr.sleeping(t, t0)
+        dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         v25 = v if temp is None else v + self.k * (25.0 - temp)
@@ -123,7 +126,10 @@ class MainRules(DailyRules):
 
     def asleep(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
-        self.drain.sleeping(t, t0)
+        dr = self.drain
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:  # the drain's look at the charge, when it has one
+            dr.sleeping(t, t0)
+        dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         if t - self.fit_t >= FIT_SAMPLE_S:
