@@ -173,6 +173,64 @@ def test_the_bounded_looks_window_keeps_the_line_of_a_refit() -> None:
         assert win.span == pytest.approx(ref.span, abs=1e-9)
         assert win.mean_z() == pytest.approx(ref.mean_z(), abs=1e-12)
 
+def sleep_after_a_drive(gap_s: float) -> tuple[float, float | None]:
+    """A drive, 40 min awake with a load switching (after a ``gap_s`` silence), then two hours
+    asleep: (the drive's last charging window, the drain's origin)."""
+    an = analyzer()
+    t = T0
+    drive = list(trip(t, 20.0, random.Random(3), minutes=5))
+    for r in drive:
+        alerts(an.feed(r))
+    charge_end, t = drive[-4].t, drive[-1].t
+    t += gap_s
+    for i in range(40):
+        t += 60.0
+        v = 12.35 if i % 2 else 12.55
+        alerts(an.feed(Reading(t, v, v - 0.2, v + 0.01, 5.3, 5.298, 5.302, 20.0, 60.0)))
+    for _ in range(120):
+        t += 60.0
+        alerts(an.feed(Reading(t, 12.62, 12.619, 12.621, 5.3, 5.298, 5.302, 20.0, 60.0)))
+    return charge_end, an.main.drain.drain_start_t
+
+
+def test_the_surface_charge_and_the_drain_are_timed_from_the_charging_not_the_last_load() -> None:
+    # an awake car's loads after the drive only take the surface charge sooner: the bounded
+    # looks, and the deadline a raise is confirmed before, count from the charging's end (the
+    # running state, which lasts run_exit_s past the last charging window, and one row more)
+    charge_end, start = sleep_after_a_drive(0.0)
+    assert start is not None and charge_end < start <= charge_end + 900.0 + 120.0
+    # after a silence a drive may have gone on unseen: from the sleep's own start, as before
+    charge_end, start = sleep_after_a_drive(1800.0)
+    assert start is not None and start >= charge_end + 1800.0 + 40 * 60.0 - 120.0
+
+
+def test_charging_an_average_hides_is_seen_as_a_v25_above_full_that_does_not_fall() -> None:
+    # 10-min averages of a drive whose charging never reaches 13.2 V on average: the charge
+    # ends inside the first row that falls, so the origin is that row's end
+    an = analyzer()
+    t = T0
+    for v in (12.4, 13.05, 13.12, 13.14, 12.98, 12.93, 12.9, 12.88) + (12.87,) * 30:
+        t += 600.0
+        alerts(an.feed(Reading(t, v, v, v, 5.3, 5.3, 5.3, 25.0, 600.0)))
+    assert an.main.drain.drain_start_t == T0 + 5 * 600.0
+
+
+def test_a_full_battery_resting_above_the_tables_100_percent_does_not_move_the_charges_end() -> None:
+    # asleep after the drive at a V25 above 12.80 V, a millivolt up and down: no charge
+    an = analyzer()
+    t = T0
+    drive = list(trip(t, 25.0, random.Random(4), minutes=5))
+    for r in drive:
+        alerts(an.feed(r))
+    t = drive[-1].t
+    for i in range(300):
+        t += 60.0
+        v = 12.85 + 0.001 * (i % 2)
+        alerts(an.feed(Reading(t, v, v - 0.001, v + 0.001, 5.3, 5.3, 5.3, 25.0, 60.0)))
+    start = an.main.drain.drain_start_t
+    assert start is not None and start <= drive[-1].t + 900.0 + 60.0
+
+
 HEALTHY = list(itertools.product(
     (40, 80, 110), (-20, 5, 35), (0.0015, 0.0045), (0, 3), (6, 18), ("exp", "power"),
     (0.025, 0.05), (60, 336), (-1.5, 1.5)))

@@ -339,12 +339,12 @@ class BatteryAnalyzer:
             if t >= self.next_rest_main:
                 self._rested("main", t, v, temp, since)
         elif st == ASLEEP:
-            main.asleep(t, v, temp, t - tr.last_activity)  # type: ignore[operator]
+            main.asleep(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)
                 self._sos_park_end(t)
-            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st], vmax)
+            main.active_reading(t, t0, v, st == RUNNING, st == CRANKING, STATE_NAMES[st], vmax, temp)
         if st != self.state:
             self.state = st
             self.state_name = STATE_NAMES[st]

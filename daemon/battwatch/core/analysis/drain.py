@@ -175,7 +175,7 @@ class DrainRule:
     """Fits the rested voltage of each park and judges its fall against the sleep current."""
 
     def __init__(self, cfg: DrainConfig, table: Table, capacity_ah: float, monitor_ma: float,
-                 engine: AlertEngine, ocv_coeff_v_per_c: float = 0.003) -> None:
+                 engine: AlertEngine, ocv_coeff_v_per_c: float = 0.003, gap_s: float = 600.0) -> None:
         self.cfg = cfg
         self.table = table
         self.capacity_ah = capacity_ah
@@ -202,7 +202,17 @@ class DrainRule:
         self.decay_dt = -1.0  # the step (h) the candidates' decay factors below are for
         self.decay = (1.0, 1.0)
         self.last_since = -1.0
-        self.sleep_start_t: float | None = None  # the last activity before this sleep
+        # The charging's end (see watch_charge): the surface charge fades, and a drain draws, from there,
+        # not from the last activity after it. None until seen, and after a gap in the readings.
+        self.charge_t: float | None = None
+        self.full_v25 = interp(table, 100.0)
+        self.charged = False  # the last awake reading may have charged: its successor ends the charge
+        self.awake_v25 = math.inf  # the last awake reading's V25
+        self.awake_t = -math.inf
+        self.seen_t = -math.inf  # the last reading of any state (the caller sets it for the sleeping ones)
+        self.gap_s = gap_s
+        self.win_since = -1.0  # the bounded looks' sleep clock (a new sleep restarts their window)
+        self.drain_start_t: float | None = None  # the charging's end if known, else the sleep's start
         self.confirm_h: float | None = None  # set by a verdict whose raise wants an earlier second
 
     def _series(self, t: float, v25: float, temp: float | None, since: float) -> Series:
@@ -213,7 +223,8 @@ class DrainRule:
         # the last activity with it, so the cores follow only the hours that passed
         dt_h = max(0.0, since - self.last_since) / 3600.0
         self.last_since = since
-        self.sleep_start_t = t - since
+        ct = self.charge_t
+        self.drain_start_t = t - since if ct is None else ct
         lag_h = self.cfg.core_lag_max_s / 3600.0
         cores = self.cores
         if temp is None:
@@ -278,6 +289,34 @@ class DrainRule:
                 f0.reset()
                 f0.add(x, ys, z)
 
+    def watch_charge(self, t: float, t0: float, v25: float, running: bool) -> None:
+        """A reading of the car awake or running over ``t0``-``t``: may it have charged?
+
+        Charging is seen as the running state, and, where a long row's average hides it, as a
+        V25 above the table's 100 % that is not falling (a fading surface charge only falls; a
+        load that stops lets it recover, which only counts the charge as later). The charge may
+        have ended anywhere inside the next row, so that row's end is taken.
+        """
+        if t0 - self.seen_t > self.gap_s:
+            self.charge_t = None  # a drive may have gone on unseen
+            self.charged = False
+        prev = self.awake_v25 if self.awake_t == self.seen_t else math.inf
+        charged = running or (v25 > self.full_v25 and v25 >= prev)
+        if charged or self.charged:
+            self.charge_t = t
+        self.charged = charged
+        self.awake_v25 = v25
+        self.awake_t = self.seen_t = t
+
+    def sleeping(self, t: float, t0: float) -> None:
+        """A reading of the car asleep, rested or not, after one that may have charged: the
+        charge ended in it at the latest (a sleeping car's rows are steady and below the charging
+        level: a V25 above 100 % that holds still there is a full battery, not a charge); or
+        after a gap: the charge is forgotten. The caller keeps seen_t on the other rows."""
+        self.charge_t = None if t0 - self.seen_t > self.gap_s else t
+        self.charged = False
+        self.seen_t = t
+
     def bound_point(self, t: float, v25: float, temp: float | None, since: float) -> None:
         """A point of the car asleep but not rested yet (at most one per FIT_SAMPLE_S)."""
         self._bound(t, self._series(t, v25, temp, since), 0.0 if temp is None else 1.0, since)
@@ -291,9 +330,12 @@ class DrainRule:
             return
         win = self.win
         pts = win.pts
-        s_h = since / 3600.0
-        if pts and s_h < pts[-1][3]:
+        if since < self.win_since:
             win.reset()  # new activity without a wake: a new sleep
+        self.win_since = since
+        # the hours the surface charge has faded: since the charging's end when it is known
+        start = self.drain_start_t
+        s_h = (since if start is None else t - start) / 3600.0
         win.add(t / 3600.0, ys, z, s_h)
         lo = s_h / dc.bound_ratio
         while pts[0][3] < lo:
@@ -330,8 +372,12 @@ class DrainRule:
             line.shift(delta_s / 3600.0)
         if self.next_bound_t:
             self.next_bound_t += delta_s
-        if self.sleep_start_t is not None:
-            self.sleep_start_t += delta_s
+        if self.drain_start_t is not None:
+            self.drain_start_t += delta_s
+        if self.charge_t is not None:
+            self.charge_t += delta_s
+        self.awake_t += delta_s
+        self.seen_t += delta_s
 
     def temp_allowance(self, fit: Lines) -> float:
         """The most of the line's fall (mV per 12 h) that the temperature correction can have
@@ -425,12 +471,12 @@ class DrainRule:
                     sustained = True
         total_a = extra_a + sleep_ma / 1000.0
         raising = target > s.level and target >= WARNING and not sustained
-        if factor == 0.0 and (raising or held_back) and self.sleep_start_t is not None:
+        if factor == 0.0 and (raising or held_back) and self.drain_start_t is not None:
             # a raise past the temperature's doubt is confirmed, and one that only the doubt
             # holds back looked at again over a longer fit (a smaller doubt), at the latest
             # halfway to the moment the fall would have taken a quarter of the charge since
-            # the sleep began, not 12 h later
-            left_h = self.sleep_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
+            # the charging ended (else the sleep began), not 12 h later
+            left_h = self.drain_start_t / 3600.0 + 0.25 * self.capacity_ah / total_a - t / 3600.0
             self.confirm_h = min(dc.verdict_every_s / 3600.0, max(dc.early_every_s / 3600.0, 0.5 * left_h))
         soc = self.soc
         hours = None
@@ -454,7 +500,9 @@ class DrainRule:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
                 "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
                 "bound": [[x, list(ys), z, sh] for x, ys, z, sh in self.win.pts], "next_bound_t": self.next_bound_t,
-                "cores": self.cores, "core_ts": self.core_ts, "last_since": self.last_since}
+                "cores": self.cores, "core_ts": self.core_ts, "last_since": self.last_since,
+                "charge_t": self.charge_t, "charged": self.charged, "win_since": self.win_since,
+                "seen_t": None if self.seen_t == -math.inf else self.seen_t}
 
     def load(self, d: dict[str, Any]) -> None:
         self.fit.load(d["fit"])
@@ -478,3 +526,10 @@ class DrainRule:
         self.cores = None if cores is None else [float(c) for c in cores]
         self.core_ts = float(d.get("core_ts", 0.0))
         self.last_since = float(d.get("last_since", -1.0))
+        # states from before the charging's end was kept: the sleep's start, as then
+        ct, st = d.get("charge_t"), d.get("seen_t")
+        self.charge_t = None if ct is None else float(ct)
+        self.charged = bool(d.get("charged", False))
+        self.seen_t = -math.inf if st is None else float(st)
+        self.awake_t = -math.inf
+        self.win_since = float(d.get("win_since", self.last_since))

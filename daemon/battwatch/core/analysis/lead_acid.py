@@ -51,7 +51,8 @@ class MainRules(DailyRules):
         self.s_crank = engine.slot("main", "weak_cranking", m.cranking.debounce)
         self.s_charge = engine.slot("main", "undercharging", m.charging.debounce)
         self.s_over = engine.slot("main", "overvoltage", m.overvoltage.debounce)
-        self.drain = DrainRule(m.drain, self.table, self.capacity_ah, self.monitor_ma, engine, self.k)
+        self.drain = DrainRule(m.drain, self.table, self.capacity_ah, self.monitor_ma, engine, self.k,
+                               cfg.state.gap_close_s)
         self.s_decline = engine.slot("main", "decline", m.decline.debounce)
         self.s_age = engine.slot("main", "age", Debounce(), renotify_s=cfg.alerts.renotify_age_s)
         self.s_hint = engine.slot("main", HINT_ALERT, Debounce(), refresh=False)
@@ -100,6 +101,10 @@ class MainRules(DailyRules):
     # -- per reading ---------------------------------------------------------------------------
     def rested(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A resting reading (asleep long enough for the surface charge to fade)."""
+        dr = self.drain
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:  # the drain's look at the charge, when it has one
+            dr.sleeping(t, t0)
+        dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         v25 = v if temp is None else v + self.k * (25.0 - temp)
@@ -119,8 +124,12 @@ class MainRules(DailyRules):
             self.fit_t = t
             self.drain.point(t, v25, temp, since, self.soc)
 
-    def asleep(self, t: float, v: float, temp: float | None, since: float) -> None:
+    def asleep(self, t: float, t0: float, v: float, temp: float | None, since: float) -> None:
         """A reading of the car asleep but not rested yet: the drain's bounded looks use it."""
+        dr = self.drain
+        if dr.charged or t0 - dr.seen_t > dr.gap_s:  # the drain's look at the charge, when it has one
+            dr.sleeping(t, t0)
+        dr.seen_t = t
         if self.pending is not None:
             self.settle(t)
         if t - self.fit_t >= FIT_SAMPLE_S:
@@ -149,7 +158,7 @@ class MainRules(DailyRules):
                 "from": self.s_low.level if target < self.s_low.level else NONE}
 
     def active_reading(self, t: float, t0: float, v: float, running: bool, cranking: bool, state: str,
-                       vmax: float = 0.0) -> None:
+                       vmax: float = 0.0, temp: float | None = None) -> None:
         """A reading while awake, cranking or running (``vmax``: its maximum, or its value)."""
         if vmax >= self.charge_floor_v and (vmax > v or t - t0 <= 1.0):
             # it shows the regulator's set-point: its own maximum, or a single sample. A longer
@@ -161,6 +170,7 @@ class MainRules(DailyRules):
                 peaks.popleft()
         if self.pending is not None and t >= self.pending[0].t + self.thermometer_s:
             self.settle(t)
+        self.drain.watch_charge(t, t0, v if temp is None else v + self.k * (25.0 - temp), running)
         if running:
             self._overvoltage(t, t0, v)
         elif self.ov_avg.n:
