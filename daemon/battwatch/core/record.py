@@ -120,12 +120,12 @@ def frozen(cls: type[R], kw_only: bool = False) -> type[R]:
         if _is_classvar(hint):
             continue
         value = body.pop(name, dataclasses.MISSING)
-        f = value if isinstance(value, dataclasses.Field) else dataclasses.field(default=value)
+        f: Any = value if isinstance(value, dataclasses.Field) else dataclasses.field(default=value)
         if not f.init:
             raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
-        f.name, f.type, f._field_type = name, hint, _FIELD  # type: ignore[attr-defined]
+        f.name, f.type, f._field_type = name, hint, _FIELD
         if f.kw_only is dataclasses.MISSING:
-            f.kw_only = kw_only  # type: ignore[assignment]
+            f.kw_only = kw_only
         fields[name] = f
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
@@ -134,7 +134,8 @@ def frozen(cls: type[R], kw_only: bool = False) -> type[R]:
     body["__slots__"] = tuple(n for n in fields if n not in inherited_slots)
     body.pop("__dict__", None)
     body.pop("__weakref__", None)
-    out = type(cls)(cls.__name__, cls.__bases__, body)
+    make: Any = type(cls)  # the class's metaclass, as dataclass(slots=True) remakes it
+    out: type[R] = make(cls.__name__, cls.__bases__, body)
     out.__qualname__ = cls.__qualname__
     return out
 
