@@ -96,6 +96,20 @@ R = TypeVar("R", bound=Record)
 _FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009
 
 
+_PARAMS: dict[bool, Any] = {}
+
+
+def _params(kw_only: bool) -> Any:
+    """The __dataclass_params__ dataclass() would give (a dataclass may subclass a record):
+    taken from an empty class once, as its fields differ between Python versions."""
+    made = _PARAMS.get(kw_only)
+    if made is None:
+        probe: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True, kw_only=kw_only)(
+            type("Probe", (), {}))
+        made = _PARAMS[kw_only] = probe.__dataclass_params__
+    return made
+
+
 def _is_classvar(hint: Any) -> bool:
     if isinstance(hint, str):  # the annotations are text under "from __future__ import annotations"
         return hint.startswith(("ClassVar", "typing.ClassVar"))
@@ -130,6 +144,7 @@ def frozen(cls: type[R], kw_only: bool = False) -> type[R]:
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
     body["__dataclass_fields__"] = fields
+    body["__dataclass_params__"] = _params(kw_only)
     body["__match_args__"] = tuple(n for n, f in fields.items() if not f.kw_only)
     body["__slots__"] = tuple(n for n in fields if n not in inherited_slots)
     body.pop("__dict__", None)
