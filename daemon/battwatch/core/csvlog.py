@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Final, TextIO, TypeVar, cast
+from typing import Final, TextIO, TypeVar
 
 from battwatch.core.model import AlertTransition, Reading
 from battwatch.core.pipeline import Outbound, Pipeline
@@ -16,7 +16,7 @@ from battwatch.core.timefmt import MAX_T, MIN_T, IsoTimes, iso_utc, parse_time, 
 # tuple.__new__ skips the NamedTuple's Python-level constructor: a third of a microsecond a row
 _new_reading: Final = tuple.__new__
 
-F = TypeVar("F", bound=float)
+F = TypeVar("F")
 
 # Column order used when battwatch writes a log; readers accept any order.
 COLUMNS: tuple[str, ...] = (
@@ -111,13 +111,14 @@ class RowParser:
         memo[x] = v
         return v
 
-    def _num_or(self, x: str, default: F) -> F:
+    def _num_or(self, x: str, default: F) -> F | float:
         """A window extreme: a row without one stands for a single sample, its average.
 
-        Typed with a type variable, the compiled method hands the memo's float object through;
-        typed float, it unboxed it and the Reading got a freshly boxed copy."""
+        Typed with an unbounded type variable, the compiled method takes and returns objects and
+        hands the memo's float through; typed float (or bound to float), it unboxed the value
+        and the Reading got a freshly boxed copy."""
         v = self._num(x)
-        return default if v is None else cast(F, v)
+        return default if v is None else v
 
     def parse(self, row: list[str]) -> Reading:
         """One row to a Reading; raises RowError with a reason a person can act on.
