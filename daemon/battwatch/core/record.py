@@ -101,11 +101,13 @@ _PARAMS: dict[bool, Any] = {}
 
 def _params(kw_only: bool) -> Any:
     """The __dataclass_params__ dataclass() would give (a dataclass may subclass a record):
-    taken from an empty class once, as its fields differ between Python versions."""
+    taken from an empty class once, as its fields differ between Python versions. The class
+    has a docstring: for one without, dataclass() writes one from inspect.signature(), which
+    cost as much as the rest of the start-up work saved here."""
     made = _PARAMS.get(kw_only)
     if made is None:
         probe: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True, kw_only=kw_only)(
-            type("Probe", (), {}))
+            type("Probe", (), {"__doc__": "a class only for its dataclass parameters"}))
         made = _PARAMS[kw_only] = probe.__dataclass_params__
     return made
 
