@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -243,27 +244,20 @@ def _config_arg(p: argparse.ArgumentParser, required_default: bool) -> None:
                        help="configuration file (default: embedded defaults)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="battwatch",
-        description="12 V starter battery and SOS backup battery monitor for vehicles.",
-    )
-    build = "compiled core" if core.compiled() else "pure-Python core"
-    p.add_argument("--version", action="version", version=f"battwatch {__version__} ({build})")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    s = sub.add_parser("run", help="run the daemon (logs to stdout for journald)")
+def _run_args(s: argparse.ArgumentParser) -> None:
     _config_arg(s, True)
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="how much the daemon logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("check-config", help="validate a configuration file and list every problem")
+
+def _check_config_args(s: argparse.ArgumentParser) -> None:
     _config_arg(s, True)
     s.add_argument("--show", action="store_true", help="print the effective configuration (secrets masked)")
     s.set_defaults(func=cmd_check_config)
 
-    s = sub.add_parser("replay", help="run a CSV log through the daemon's pipeline")
+
+def _replay_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help="configuration file (default: embedded defaults, as the vehicle the log's first row names)")
@@ -278,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send readings and alerts through the configured sinks (MQTT, InfluxDB): a backfill")
     s.set_defaults(func=cmd_replay)
 
-    s = sub.add_parser("report", help="history of a CSV log as text and one picture (--plot)")
+
+def _report_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("log", metavar="LOG", nargs="+", help=LOG_HELP)
     _config_arg(s, False)
     s.add_argument("--plot", metavar="FILE.png", help="also draw the history as one PNG picture")
@@ -288,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show only the first N skipped-row warnings (default: every one; the count is always given)")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("import", help="convert other loggers' voltage files into a battwatch CSV log")
+
+def _import_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("sources", nargs="+", metavar="SRC", help="a CSV or text log from another logger")
     s.add_argument("-o", "--output", metavar="OUT.csv", help="the battwatch CSV log to write (default: standard output)")
     s.add_argument("--tz", metavar="ZONE",
@@ -301,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vehicle", metavar="ID", help="write this vehicle id on every row")
     s.set_defaults(func=cmd_import)
 
-    s = sub.add_parser("adc-sim", help="emulate the ADC firmware on a pseudo-terminal")
+
+def _adc_sim_args(s: argparse.ArgumentParser) -> None:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="LOG.csv", help="replay this log")
     src.add_argument("--scenario", metavar="NAME", help="a built-in scenario (--list-scenarios)")
@@ -322,13 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a board without a real-time clock: send no BWT clock frames")
     s.set_defaults(func=cmd_adc_sim)
 
-    s = sub.add_parser("demo", help="months of a car in about a minute, no hardware, no services")
+
+def _demo_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--scenario", default="demo", help="built-in scenario (default: demo)")
     s.add_argument("--seconds", type=float, default=60.0, help="target duration (default 60)")
     s.add_argument("--keep", metavar="DIR", help="keep the demo's store in DIR")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("calibrate", help="derive gain and offset from two multimeter readings")
+
+def _calibrate_args(s: argparse.ArgumentParser) -> None:
     _config_arg(s, True)  # read for the live procedure (port, baud rate); --point needs none
     s.add_argument("--channel", choices=["main", "sos"], required=True,
                    help="the tap to calibrate: main (the 12 V battery) or sos (the backup pack)")
@@ -338,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", help="ADC port (default: [adc] port of the configuration)")
     s.set_defaults(func=cmd_calibrate)
 
-    s = sub.add_parser("status", help="health of both batteries, alerts and link from the store")
+
+def _status_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none, the store names the vehicle)")
     s.add_argument("--store", metavar="DIR",
@@ -346,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
 
-    s = sub.add_parser("replaced", help="tell battwatch a battery was replaced: its alerts, age and trends start afresh")
+
+def _replaced_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("-c", "--config", default=None, metavar="PATH",
                    help=f"configuration file (default {DEFAULT_CONFIG}; with --store alone: none needed)")
     s.add_argument("--battery", required=True, choices=["sos", "main"], help="which battery is new")
@@ -356,16 +357,51 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", metavar="DIR", help="the store to record it in (default: [store] path)")
     s.set_defaults(func=cmd_replaced)
 
-    s = sub.add_parser("collect", help="fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)")
+
+def _collect_args(s: argparse.ArgumentParser) -> None:
     _config_arg(s, True)
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="how much the collector logs (default: [logging] level of the configuration, info)")
     s.set_defaults(func=cmd_collect)
+
+
+# command: (its line in the help, what adds its options); in the order the help lists them
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "run": ("run the daemon (logs to stdout for journald)", _run_args),
+    "check-config": ("validate a configuration file and list every problem", _check_config_args),
+    "replay": ("run a CSV log through the daemon's pipeline", _replay_args),
+    "report": ("history of a CSV log as text and one picture (--plot)", _report_args),
+    "import": ("convert other loggers' voltage files into a battwatch CSV log", _import_args),
+    "adc-sim": ("emulate the ADC firmware on a pseudo-terminal", _adc_sim_args),
+    "demo": ("months of a car in about a minute, no hardware, no services", _demo_args),
+    "calibrate": ("derive gain and offset from two multimeter readings", _calibrate_args),
+    "status": ("health of both batteries, alerts and link from the store", _status_args),
+    "replaced": ("tell battwatch a battery was replaced: its alerts, age and trends start afresh", _replaced_args),
+    "collect": ("fleet collector: many cars' MQTT messages into InfluxDB (docs/collect.md)", _collect_args),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command``, only that command's options are added (the others'
+    sixty-odd arguments took longer to build than a short log takes to replay)."""
+    p = argparse.ArgumentParser(
+        prog="battwatch",
+        description="12 V starter battery and SOS backup battery monitor for vehicles.",
+    )
+    build = "compiled core" if core.compiled() else "pure-Python core"
+    p.add_argument("--version", action="version", version=f"battwatch {__version__} ({build})")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (text, add) in COMMANDS.items():
+        if command is None or name == command:
+            add(sub.add_parser(name, help=text))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    # a command named first is the only one parsed: help, --version and mistakes get them all
+    only = words[0] if words and words[0] in COMMANDS else None
+    args = build_parser(only).parse_args(words)
     from battwatch.config import ConfigError, StoreError
 
     try:

@@ -8,12 +8,11 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
 
-from battwatch.core.record import Record, record
+from battwatch.core.record import Record, frozen, record
 
 # Why not pydantic: the daemon must stay within 40 MB resident on a Pi Zero 2 W, and pydantic
 # alone took 8 MB to import and ~15 MB more to build the ~40 config models (the daemon went
@@ -119,7 +118,7 @@ S = TypeVar("S", bound=Section)
 def section(cls: type[S]) -> type[S]:
     """Make a Section subclass a frozen, slotted, keyword-only dataclass (its methods come from
     Record)."""
-    return dataclass(init=False, slots=True, kw_only=True, eq=False, repr=False)(cls)
+    return frozen(cls, kw_only=True)
 
 
 # -- validation ---------------------------------------------------------------------------------

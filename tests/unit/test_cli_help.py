@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,21 @@ def test_a_misspelt_demo_scenario_gets_a_did_you_mean() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "unknown scenario 'sos-declin'; did you mean 'sos-decline'?" in done.stderr
+
+
+def test_a_command_parsed_alone_has_the_options_and_help_it_has_among_all() -> None:
+    """main() builds only the named command's options: they must be the very ones of the whole parser."""
+    whole = build_parser()
+    every: Any = next(a for a in whole._actions if a.dest == "command").choices
+    for name, full in every.items():
+        alone = build_parser(name)
+        choices: Any = next(a for a in alone._actions if a.dest == "command").choices
+        assert list(choices) == [name]
+        assert choices[name].format_help() == full.format_help(), name
+        assert alone.parse_args([name, *_minimal(name)]) == whole.parse_args([name, *_minimal(name)])
+
+
+def _minimal(command: str) -> list[str]:
+    """The fewest arguments the command accepts."""
+    return {"replay": ["a.csv"], "report": ["a.csv"], "import": ["a.txt"], "adc-sim": ["--list-scenarios"],
+            "calibrate": ["--channel", "main"], "replaced": ["--battery", "sos"]}.get(command, [])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from typing import Any, ClassVar
 
 import pytest
 
-from battwatch.core.record import Record, record
+from battwatch.core.record import Record, frozen, record
 
 
 @record
@@ -53,3 +54,43 @@ def test_a_class_that_needs_more_than_its_fields_set_is_no_record() -> None:
         class Later(Record):
             x: float
             y: float = dataclasses.field(init=False, default=0.0)
+    with pytest.raises(TypeError, match="no __post_init__"):
+        @record
+        class After(Record):
+            x: float
+
+            def __post_init__(self) -> None:
+                pass
+
+
+@record
+class Labelled(Point):
+    NOTE: ClassVar[str] = "a class constant, no field"
+    unit: str = "V"
+
+
+def test_a_record_made_from_a_record_is_the_dataclass_dataclass_would_make() -> None:
+    @dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)
+    class Plain(Point):  # type: ignore[misc]  # as dataclass() remade it, unfrozen
+        NOTE: ClassVar[str] = "a class constant, no field"
+        unit: str = "V"
+
+    ours, theirs = dataclasses.fields(Labelled), dataclasses.fields(Plain)
+    assert [(f.name, f.type, f.default, f.default_factory, f.kw_only) for f in ours] == \
+        [(f.name, f.type, f.default, f.default_factory, f.kw_only) for f in theirs]
+    assert getattr(Labelled, "__slots__") == getattr(Plain, "__slots__") == ("unit",)  # noqa: B009
+    assert Labelled.__match_args__ == Plain.__match_args__
+    assert Labelled.NOTE == "a class constant, no field" and Labelled.__qualname__ == "Labelled"
+    item = Labelled(1.0, unit="A")
+    assert (item.x, item.label, item.tags, item.unit) == (1.0, "here", [], "A") and not hasattr(item, "__dict__")
+    assert dataclasses.asdict(item) == {"x": 1.0, "label": "here", "tags": [], "unit": "A"}
+
+
+def test_keyword_only_records_match_no_positional_pattern() -> None:
+    @dataclasses.dataclass(init=False, repr=False, eq=False, slots=True, kw_only=True)
+    class Plain(Record):
+        a: int = 1
+
+    Ours: Any = frozen(type("Ours", (Record,), {"__annotations__": {"a": "int"}, "a": 1, "__slots__": ()}), kw_only=True)
+    assert Ours.__match_args__ == Plain.__match_args__ == ()
+    assert [f.kw_only for f in dataclasses.fields(Ours)] == [f.kw_only for f in dataclasses.fields(Plain)] == [True]

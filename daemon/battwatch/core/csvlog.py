@@ -109,11 +109,6 @@ class RowParser:
         memo[x] = v
         return v
 
-    def _num_or(self, x: str, default: float) -> float:
-        """A window extreme: a row without one stands for a single sample, its average."""
-        v = self._num(x)
-        return default if v is None else v
-
     def parse(self, row: list[str]) -> Reading:
         """One row to a Reading; raises RowError with a reason a person can act on.
 
@@ -148,27 +143,34 @@ class RowParser:
         temp = self._num(row[ctemp])
         if temp is not None and not TEMP_MIN_C <= temp <= TEMP_MAX_C:
             return None
-        main_min: float | None
-        main_max: float | None
-        sos_min: float | None
-        sos_max: float | None
+        # a window extreme left empty stands for a single sample: its average. The extremes
+        # stay the memo's own float objects (declared optional, compiled code keeps them boxed):
+        # a float-typed helper unboxed each one and boxed a new copy for the Reading.
+        main_min: float | None = None
+        main_max: float | None = None
+        sos_min: float | None = None
+        sos_max: float | None = None
         if main is not None:
-            main_min = self._num_or(row[cmn], main)
-            main_max = self._num_or(row[cmx], main)
+            main_min = self._num(row[cmn])
+            if main_min is None:
+                main_min = main
+            main_max = self._num(row[cmx])
+            if main_max is None:
+                main_max = main
             # in order and within the physical range; a nan or inf anywhere fails it too
             if not -V_LIMIT <= main_min <= main <= main_max <= V_LIMIT:
                 return None
         elif sos is None:
             return None
-        else:
-            main_min = main_max = None
         if sos is not None:
-            sos_min = self._num_or(row[csn], sos)
-            sos_max = self._num_or(row[csx], sos)
+            sos_min = self._num(row[csn])
+            if sos_min is None:
+                sos_min = sos
+            sos_max = self._num(row[csx])
+            if sos_max is None:
+                sos_max = sos
             if not -V_LIMIT <= sos_min <= sos <= sos_max <= V_LIMIT:
                 return None
-        else:
-            sos_min = sos_max = None
         vehicle = row[self._vehicle] or self.default_vehicle
         self._last_t = t
         return self._new(Reading, (t, main, main_min, main_max, sos, sos_min, sos_max, temp, 0.0, vehicle, 0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 # dataclass() compiles an __init__, __setattr__, __delattr__, __eq__, __hash__ and __repr__
 # from source for every class: ~0.5 ms each, and a replay's start-up loads dozens of them.
@@ -91,6 +91,71 @@ class Record:
 
 R = TypeVar("R", bound=Record)
 
+# fields() lists only the Field objects marked as fields; dataclass() marks them with this
+# module constant, which has no public name
+_FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009
+
+
+_PARAMS: dict[bool, Any] = {}
+
+
+def _params(kw_only: bool) -> Any:
+    """The __dataclass_params__ dataclass() would give (a dataclass may subclass a record):
+    taken from an empty class once, as its fields differ between Python versions. The class
+    has a docstring: for one without, dataclass() writes one from inspect.signature(), which
+    cost as much as the rest of the start-up work saved here."""
+    made = _PARAMS.get(kw_only)
+    if made is None:
+        probe: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True, kw_only=kw_only)(
+            type("Probe", (), {"__doc__": "a class only for its dataclass parameters"}))
+        made = _PARAMS[kw_only] = probe.__dataclass_params__
+    return made
+
+
+def _is_classvar(hint: Any) -> bool:
+    if isinstance(hint, str):  # the annotations are text under "from __future__ import annotations"
+        return hint.startswith(("ClassVar", "typing.ClassVar"))
+    return hint is ClassVar or getattr(hint, "__origin__", None) is ClassVar
+
+
+def frozen(cls: type[R], kw_only: bool = False) -> type[R]:
+    """``cls`` remade as a slotted dataclass whose methods all come from Record.
+
+    dataclass(init=False, eq=False, repr=False, slots=True) gives the same class, but takes a
+    fifth of a millisecond each to inspect every annotation: a replay's start-up makes
+    seventy of them (the configuration's sections and the core's records).
+    """
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    inherited_slots: set[str] = set()
+    for base in cls.__mro__[-1:0:-1]:
+        fields.update(base.__dict__.get("__dataclass_fields__", {}))
+        slots = base.__dict__.get("__slots__", ())
+        inherited_slots.update((slots,) if isinstance(slots, str) else slots)
+    body = dict(cls.__dict__)
+    for name, hint in body.get("__annotations__", {}).items():
+        if _is_classvar(hint):
+            continue
+        value = body.pop(name, dataclasses.MISSING)
+        f: Any = value if isinstance(value, dataclasses.Field) else dataclasses.field(default=value)
+        if not f.init:
+            raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
+        f.name, f.type, f._field_type = name, hint, _FIELD
+        if f.kw_only is dataclasses.MISSING:
+            f.kw_only = kw_only
+        fields[name] = f
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
+    body["__dataclass_fields__"] = fields
+    body["__dataclass_params__"] = _params(kw_only)
+    body["__match_args__"] = tuple(n for n, f in fields.items() if not f.kw_only)
+    body["__slots__"] = tuple(n for n in fields if n not in inherited_slots)
+    body.pop("__dict__", None)
+    body.pop("__weakref__", None)
+    make: Any = type(cls)  # the class's metaclass, as dataclass(slots=True) remakes it
+    out: type[R] = make(cls.__name__, cls.__bases__, body)
+    out.__qualname__ = cls.__qualname__
+    return out
+
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
 def record(cls: type[R]) -> type[R]:
@@ -98,7 +163,4 @@ def record(cls: type[R]) -> type[R]:
 
     Record's __init__ sets every field from its argument or default: a class that needs
     __post_init__ or a field(init=False) stays a plain dataclass."""
-    out = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)(cls)
-    if hasattr(out, "__post_init__") or not all(f.init for f in dataclasses.fields(out)):  # type: ignore[arg-type]
-        raise TypeError(f"{cls.__qualname__}: a record has no __post_init__ and no field(init=False)")
-    return out
+    return frozen(cls)
