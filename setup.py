@@ -39,6 +39,7 @@ COMPILED = [
     "daemon/battwatch/core/analysis/persist.py",
     "daemon/battwatch/core/analysis/plausibility.py",
     "daemon/battwatch/core/analysis/refit.py",
+    "daemon/battwatch/core/analysis/replaced.py",
     "daemon/battwatch/core/analysis/rundown.py",
     "daemon/battwatch/core/analysis/state.py",
     "daemon/battwatch/core/analysis/trend.py",

@@ -158,69 +158,69 @@ class BatteryAnalyzer:
             self.next_hk = t + HOUSEKEEP_S
             self.engine.housekeep(t)
         self.last_t = t
+        tb = self.last_t  # t boxed once: the channels' last_t take this object rather than a box each
         t0 = t - dt
         main_ok = False
         if v is not None:
+            # plain floats from here on: compiled, each use of an optional one unboxes it again
+            vf: float = v
+            lo: float = vf if vmin is None else vmin
+            hi: float = vf if vmax is None else vmax
             if not self.main_seen:
                 self.main_seen = True
-            if vmin is None:
-                vmin = v
-            if vmax is None:
-                vmax = v
             w = self.w_main
-            if w.quiet and vmin >= w.open_v and vmax <= w.max_v and (vmin != vmax) == w.has_spread:
-                w.last_t = t
+            if w.quiet and lo >= w.open_v and hi <= w.max_v and (lo != hi) == w.has_spread:
+                w.last_t = tb
                 main_ok = True
                 if not w.has_spread:  # average-only rows: follow runs of identical values
-                    if v != w.run_v:
-                        w.new_run(t0, v, self.state)
+                    if vf != w.run_v:
+                        w.new_run(t0, vf, self.state)
                     else:
                         w.run_n += 1
                         if t >= w.run_check:
                             self._judge_run(w, t, temp)
                             main_ok = w.active is None
-            elif v > w.max_v and self.fit_main.takes(t, v):
+            elif vf > w.max_v and self.fit_main.takes(t, vf):
                 main_ok = False  # more than a 12 V battery reads: the configuration's problem
             else:
-                main_ok = w.check(t, t0, v, vmin, vmax)
+                main_ok = w.check(t, t0, vf, lo, hi)
             if main_ok:
                 fm = self.fit_main
-                if fm.done or not fm.feed(t, v):
+                if fm.done or not fm.feed(t, vf):
                     if self.own_mode:  # a 12 V channel that fits after all: rested readings again
                         self.own_mode = False
                         self.sos.own_mode(False)
-                    self._main(t, t0, v, vmin, vmax, dt, temp)
+                    self._main(t, t0, vf, lo, hi, dt, temp)
                 else:
                     main_ok = False  # not the configured battery: no states, no verdicts
         elif self.main_seen:
             self._missing(self.w_main, t)
         if s is not None:
-            if smin is None:
-                smin = s
-            if smax is None:
-                smax = s
+            sf: float = s
+            slo: float = sf if smin is None else smin
+            shi: float = sf if smax is None else smax
             w = self.w_sos
-            if w.quiet and smin >= w.open_v and smax <= w.max_v and (smin != smax) == w.has_spread:
-                w.last_t = t
+            if w.quiet and slo >= w.open_v and shi <= w.max_v and (slo != shi) == w.has_spread:
+                w.last_t = tb
                 ok = True
                 if not w.has_spread:
-                    if s != w.run_v:
-                        w.new_run(t0, s, self.state)
+                    if sf != w.run_v:
+                        w.new_run(t0, sf, self.state)
                     else:
                         w.run_n += 1
                         if t >= w.run_check:
                             self._judge_run(w, t, temp)
                             ok = w.active is None
             else:
-                ok = w.check(t, t0, s, smin, smax)
+                ok = w.check(t, t0, sf, slo, shi)
             if ok and not self.fit_sos.done:
-                if self.fit_sos.feed(t, s):
+                if self.fit_sos.feed(t, sf):
                     ok = False
                 elif self.fit_sos.fits():
                     w.max_v = self.sos.max_v
             if ok:
                 sos = self.sos
-                sos.last_v = s
+                sos.last_v = sf
                 if main_ok:
                     st = self.state
                     if self.tracker.pending_dip is not None:
@@ -230,14 +230,14 @@ class BatteryAnalyzer:
                     elif st <= RESTING:
                         since = t - self.tracker.last_activity  # type: ignore[operator]
                         if since >= self.sos_rest_s:
-                            sos.rested(t, t0, s, temp, since)
+                            sos.rested(t, t0, sf, temp, since)
                             if t >= self.next_rest_sos:
-                                self._rested("sos", t, s, temp, since)
+                                self._rested("sos", t, sf, temp, since)
                         else:
-                            sos.unrested(t, t0, s, temp, K_RELAXING)
+                            sos.unrested(t, t0, sf, temp, K_RELAXING)
                     elif st != CRANKING:
                         # a shorted cell is found in any state, against readings of the same kind
-                        sos.unrested(t, t0, s, temp, K_AWAKE if st == AWAKE else K_RUNNING)
+                        sos.unrested(t, t0, sf, temp, K_AWAKE if st == AWAKE else K_RUNNING)
                 elif not self.main_seen or self.fit_main.active:
                     # no 12 V channel at all (or one that fits no configured battery): the pack's own voltage shows when it is on
                     # charge, and its level and trend are judged on the readings off charge
@@ -246,13 +246,13 @@ class BatteryAnalyzer:
                     if not self.own_mode:
                         self.own_mode = True
                         sos.own_mode(True)
-                    if not sos.own_charge(t, s):
+                    if not sos.own_charge(t, sf):
                         since = t - (self.first_t if sos.own_t is None else sos.own_t)  # type: ignore[operator]
-                        sos.own_step(t, t0, s, temp, since)
+                        sos.own_step(t, t0, sf, temp, since)
                         if since >= self.sos_rest_s:
-                            sos.rested(t, t0, s, temp, since, known=False)
+                            sos.rested(t, t0, sf, temp, since, known=False)
                             if t >= self.next_rest_sos:
-                                self._rested("sos", t, s, temp, since)
+                                self._rested("sos", t, sf, temp, since)
         elif self.w_sos.seen:
             self._missing(self.w_sos, t)
         if self.engine.out or self.events:

@@ -163,6 +163,7 @@ class AlertEngine:
         self.vehicle = vehicle
         self.cfg = cfg
         self.slots: dict[tuple[str, str], Slot] = {}
+        self.slot_list: list[Slot] = []  # the slots' values, for the hourly walk (compiled, a list walks faster)
         self.out: list[AlertTransition] = []
         self.renotifications: list[AlertTransition] = []
         self._renotify = (0.0, 0.0, cfg.renotify_warning_s, cfg.renotify_critical_s)
@@ -173,6 +174,7 @@ class AlertEngine:
     ) -> Slot:
         s = Slot(battery, alert, debounce, crit_for_s=crit_for_s, renotify_s=renotify_s, refresh=refresh)
         self.slots[(battery, alert)] = s
+        self.slot_list = list(self.slots.values())
         return s
 
     # -- verdicts ------------------------------------------------------------------------------
@@ -366,7 +368,7 @@ class AlertEngine:
     # -- reminders -----------------------------------------------------------------------------
     def housekeep(self, t: float) -> None:
         """Queue reminders of alerts still active after their re-notification period."""
-        for s in self.slots.values():
+        for s in self.slot_list:
             if s.level < WARNING and s.renotify_s is None:
                 continue
             if s.level == NONE:

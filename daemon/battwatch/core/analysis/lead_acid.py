@@ -77,6 +77,8 @@ class MainRules(DailyRules):
         self.last_rest_v: float | None = None
         self.last_rest_v25: float | None = None
         self.last_rest_t: float | None = None
+        self.soc_v25 = math.nan  # the voltage soc_pct was looked up for (nan: none yet)
+        self.soc_pct: float | None = None
         self.last_crank: CrankEvent | None = None
         self.last_judged_drive: float | None = None  # end of the last drive the charging rule judged
         # the last start that weak_cranking judged came from a battery below the charge gate:
@@ -141,7 +143,12 @@ class MainRules(DailyRules):
     def soc(self) -> float | None:
         """State of charge (%) from the last resting voltage and the battery type's table."""
         v25 = self.last_rest_v25
-        return None if v25 is None else inverse(self.table, v25)
+        if v25 is None:
+            return None
+        if v25 != self.soc_v25:  # a resting voltage mostly repeats: the table is walked on a change
+            self.soc_v25 = v25
+            self.soc_pct = inverse(self.table, v25)
+        return self.soc_pct
 
     def _low_ctx(self, target: int, v: float, v25: float, temp: float | None) -> dict[str, Any]:
         # every level goes into the context: the engine may raise a lower severity than the

@@ -58,9 +58,9 @@ class PackRules(DailyRules):
         info_clear = None if lim.info_clear_v is None else lim.info_clear_v * n
         self.levels = (info, info_clear, lim.warn_v * n, lim.warn_clear_v * n, lim.crit_v * n, lim.crit_clear_v * n)
         self.max_v = s.max_factor * lim.nominal_v * n + 1.0
-        self.k_temp = lim.temp_coeff_v_per_c * n  # pack volts per °C
+        self.k_temp: float = lim.temp_coeff_v_per_c * n  # pack V per °C (float: compiled, native arithmetic)
         self.t_ref = s.temp_ref_c
-        self.top = self.levels[2] if info is None else info  # above this nothing can be raised
+        self.top: float = self.levels[2] if info is None else info  # above this nothing can be raised
         self.sd_rest_s = s.self_discharge.rest_min_s
         self.s_low = engine.slot("sos", "low_voltage", s.low_voltage.debounce, crit_for_s=s.low_voltage.crit_for_s)
         # its words describe the step that raised it (from what, to what): a later reading

@@ -63,7 +63,11 @@ class StepRule:
         self.stretch_t = -math.inf  # when the current stretch of readings of one kind began
         self.floor_used = False  # the last reference was the rested level (for the words)
         self.ep_src = [False] * KINDS  # the episode's level of each kind is the rested one
-        self.pre = (0.5 * lim.step_warn_v, 0.5 * lim.step_crit_v)  # cheap pre-checks: rested, others
+        # cheap pre-checks (rested, others) and the gap a rested level stays good for, as
+        # attributes: read on every reading, no tuple or configuration look-up
+        self.pre_rested: float = 0.5 * lim.step_warn_v
+        self.pre_other: float = 0.5 * lim.step_crit_v
+        self.max_gap_s: float = cfg.max_gap_s
         self.cells = 1
         self.chem = ""
         self.ref_c: float | None = None  # the temperature rested values were brought to
@@ -76,13 +80,13 @@ class StepRule:
             self.stretch_t = t
         if self.ep is None and not self.slot.busy:
             if kind == RESTED:
-                high = self.last_v[RESTED] - self.pre[0]
+                high = self.last_v[RESTED] - self.pre_rested
             else:
                 # against its own kind, and the rested level while that is recent
                 high = self.last_v[kind]
-                if self.last_v[RESTED] > high and t - self.last_t[RESTED] <= self.cfg.max_gap_s:
+                if self.last_v[RESTED] > high and t - self.last_t[RESTED] <= self.max_gap_s:
                     high = self.last_v[RESTED]
-                high -= self.pre[1]
+                high -= self.pre_other
             if v > high:  # the common case (an empty ring's -inf passes too)
                 if t - self.last_t[kind] >= RING_S:
                     self._add(kind, t, v)

@@ -76,7 +76,8 @@ class VehicleTracker:
     """
 
     __slots__ = (
-        "cfg", "_charging_v", "_dip_v", "_step_v", "_step_gap", "_rest_min", "post_start_s", "max_dt", "state", "last_activity", "last_charge", "prev_v", "prev_t",
+        "cfg", "_charging_v", "_dip_v", "_step_v", "_step_gap", "_rest_min", "_gap_close", "_charging_max",
+        "_asleep_after", "_run_exit", "post_start_s", "max_dt", "state", "last_activity", "last_charge", "prev_v", "prev_t",
         "pending_dip", "open_crank", "crank_out", "drive_out", "woke", "slept",
         "d_start", "d_sum", "d_dt", "d_max", "d_last", "d_charged", "snap", "act_snap",
         "merge_s", "failed_s", "recovery_after_s", "oc_ran", "rec_t", "d_recovery", "peak_window_s", "d_peak_s",
@@ -90,6 +91,10 @@ class VehicleTracker:
         self._step_v = cfg.activity_step_v
         self._step_gap = cfg.activity_step_max_gap_s
         self._rest_min = cfg.rest_min_s
+        self._gap_close = cfg.gap_close_s
+        self._charging_max = cfg.charging_max_v
+        self._asleep_after = cfg.asleep_after_s
+        self._run_exit = cfg.run_exit_s
         self.post_start_s = charging.post_start_skip_s
         self.recovery_after_s = charging.recovery_after_s
         self.peak_window_s = charging.peak_window_s
@@ -148,7 +153,7 @@ class VehicleTracker:
             la = self.last_activity = t
         was = self.state
         self.woke = False
-        if was >= AWAKE and self.prev_t > NO_TIME and t - dt - self.prev_t > c.gap_close_s:
+        if was >= AWAKE and self.prev_t > NO_TIME and t - dt - self.prev_t > self._gap_close:
             # Nothing was measured for a while with the car awake or running (an ignition-
             # switched logger, a lost link): whatever happened then is unknown, so the drive
             # ends at the last reading before the gap and the rest clock starts afresh.
@@ -161,12 +166,12 @@ class VehicleTracker:
             self.crank_out = oc
             self.open_crank = oc = None
         prev_v = self.prev_v
-        recent = prev_v is not None and t - self.prev_t <= c.activity_step_max_gap_s
-        charging = v >= c.charging_v or (vmax >= c.charging_max_v and not asleep_before)
-        activity = charging or v - vmin >= c.activity_dip_v
+        recent = prev_v is not None and t - self.prev_t <= self._step_gap
+        charging = v >= self._charging_v or (vmax >= self._charging_max and not asleep_before)
+        activity = charging or v - vmin >= self._dip_v
         if recent:
             step = v - prev_v  # type: ignore[operator]
-            if step >= c.activity_step_v or -step >= c.activity_step_v:
+            if step >= self._step_v or -step >= self._step_v:
                 activity = True
         # -- a start? -------------------------------------------------------------------------
         if activity and vmin >= c.crank_floor_v:
@@ -188,7 +193,7 @@ class VehicleTracker:
                         self.oc_ran = True
                     if not oc.restart:
                         self.rec_t = t + self.recovery_after_s
-                elif asleep_before and not charging and t - la >= c.asleep_after_s:
+                elif asleep_before and not charging and t - la >= self._asleep_after:
                     # a lone dip in a sleeping car: a start only if the car turns out to be awake
                     self.pending_dip = CrankEvent(t, vmin, pre, temp)
                     return self._quiet(t, la)
@@ -229,15 +234,15 @@ class VehicleTracker:
                 self._open_drive(t)
                 self.d_charged = True
             state = RUNNING
-        elif t - la < c.asleep_after_s:
+        elif t - la < self._asleep_after:
             if (was == RUNNING or was == CRANKING) and (
-                not self.d_charged or t - self.last_charge < c.run_exit_s
+                not self.d_charged or t - self.last_charge < self._run_exit
             ):
                 state = RUNNING
             else:
                 state = AWAKE
         else:
-            state = RESTING if t - la >= c.rest_min_s else ASLEEP
+            state = RESTING if t - la >= self._rest_min else ASLEEP
         if state >= AWAKE:
             if asleep_before:
                 self.woke = True
@@ -264,7 +269,7 @@ class VehicleTracker:
                     self.d_charged = True
                     self.snap = (self.d_sum, self.d_dt, self.d_max, t)
                     self.peak_snap = (self.d_peak_s, self.d_peak_v)
-                if v - vmin >= c.activity_dip_v:  # loads switching: the engine still runs
+                if v - vmin >= self._dip_v:  # loads switching: the engine still runs
                     self.act_snap = (self.d_sum, self.d_dt, self.d_max, t)
                     self.act_peak_snap = (self.d_peak_s, self.d_peak_v)
             if state != AWAKE:

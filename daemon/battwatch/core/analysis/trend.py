@@ -195,10 +195,11 @@ class SlidingTheilSen:
         if len(ys) != n:
             raise ValueError("theil_sen: xs and ys differ in length")
         slopes = self._moved(xs, ys)
+        plain = slopes is not None  # kept slopes and checked new ones: plain already
         if slopes is None:  # as theil_sen: the same slopes in the same order before the sort
             slopes = _slopes_from(xs, ys, n)
             slopes.sort()
-        if len(slopes) <= self.max_pairs and _plain(slopes):
+        if len(slopes) <= self.max_pairs and (plain or _plain(slopes)):
             self.xs, self.ys, self.slopes = list(xs), list(ys), slopes
         else:
             self.xs, self.ys, self.slopes = [], [], []
@@ -221,15 +222,21 @@ class SlidingTheilSen:
         if not (_plain(removed) and _plain(added)):
             return None
         removed.sort()
+        # both sorted: each removed slope is looked for from the last one found, and the runs
+        # of kept slopes between them are copied whole rather than one by one
+        old = self.slopes
+        n_old = len(old)
         slopes: list[float] = []
-        k = 0
-        for s in self.slopes:
-            if k < len(removed) and s == removed[k]:
-                k += 1
-            else:
-                slopes.append(s)
-        if k != len(removed):
-            return None
+        lo = 0
+        for r in removed:
+            i = lo
+            while i < n_old and old[i] < r:
+                i += 1
+            if i == n_old or old[i] != r:
+                return None
+            slopes += old[lo:i]
+            lo = i + 1
+        slopes += old[lo:]
         added.sort()
         slopes += added  # two sorted runs: the sort merges them in one pass
         slopes.sort()
