@@ -429,6 +429,7 @@ def other_sections(names: list[str] | None = None) -> list[str]:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = mod  # a worker process finds the module's functions by its name
         spec.loader.exec_module(mod)
         print(f"running {path.name} ...", flush=True)
         out.append(mod.run())
