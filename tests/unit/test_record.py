@@ -30,7 +30,7 @@ def test_a_record_is_built_compared_hashed_and_shown_as_a_frozen_dataclass() -> 
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.x = 2.0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        del p.x  # type: ignore[misc]
+        del p.x
 
 
 @pytest.mark.parametrize(
