@@ -282,7 +282,6 @@ class Formatter(argparse.HelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
 
 
-
 def _config_arg(p: argparse.ArgumentParser, required_default: bool) -> None:
     if required_default:
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="PATH",
