@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+import gc
 
-from battwatch import __version__, core
-from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
-from battwatch.config import DEFAULT_PATH
-from battwatch.config import load_or_defaults as load_config
+# What a command loads (modules, classes, functions, the configuration's sections) lives as long
+# as the process, so the cyclic collector, which ran twenty times over it in a one-row replay's
+# start-up (a tenth of it), can free nothing there: it is off while these imports load, and
+# while a replay loads its own (cmd_replay), then on again as it was.
+_COLLECTING = gc.isenabled()
+gc.disable()
+try:
+    import argparse
+    import os
+    import sys
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
+    from battwatch import __version__, core
+    from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+    from battwatch.config import DEFAULT_PATH
+    from battwatch.config import load_or_defaults as load_config
+finally:
+    gc.freeze()
+    if _COLLECTING:
+        gc.enable()
 
 DEFAULT_CONFIG = str(DEFAULT_PATH)
 
@@ -113,7 +126,14 @@ def log_problem(path: Path) -> str | None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from battwatch.replay import ReplayError, log_sources
+    collecting = gc.isenabled()
+    gc.disable()  # while the replay's modules load (see the imports above)
+    try:
+        from battwatch.replay import ReplayError, log_sources
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
 
     try:
         with log_sources(args.log) as logs:
@@ -233,6 +253,33 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------
+
+
+def terminal_columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() gives it: $COLUMNS, else the width
+    of the terminal on standard output, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    out = sys.__stdout__
+    if out is None:
+        return 80
+    try:
+        return os.get_terminal_size(out.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, given the width it would find itself: without one it imports
+    shutil (and with it bz2, lzma and fnmatch, ~2 ms) for every option a command adds."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
 
 
 def _config_arg(p: argparse.ArgumentParser, required_default: bool) -> None:
@@ -387,13 +434,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="battwatch",
         description="12 V starter battery and SOS backup battery monitor for vehicles.",
+        formatter_class=Formatter,
     )
     build = "compiled core" if core.compiled() else "pure-Python core"
     p.add_argument("--version", action="version", version=f"battwatch {__version__} ({build})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (text, add) in COMMANDS.items():
         if command is None or name == command:
-            add(sub.add_parser(name, help=text))
+            add(sub.add_parser(name, help=text, formatter_class=Formatter))
     return p
 
 

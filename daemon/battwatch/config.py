@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from battwatch.analysis_config import AnalysisConfig
 from battwatch.configbase import TOML_TYPED, Check, Pattern, Range, Secret, Section, plain, section, validate
+from battwatch.core.record import field
 
 DEFAULT_PATH = Path("/etc/battwatch/battwatch.toml")
 VEHICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # safe in MQTT topics and Influx tags

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import re
 import types
 import typing
@@ -12,7 +11,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
 
-from battwatch.core.record import Record, frozen, record
+from battwatch.core.record import MISSING, Record, defaults, field, field_names, frozen, record
 
 # Why not pydantic: the daemon must stay within 40 MB resident on a Pi Zero 2 W, and pydantic
 # alone took 8 MB to import and ~15 MB more to build the ~40 config models (the daemon went
@@ -114,7 +113,7 @@ class Section(Record):
 S = TypeVar("S", bound=Section)
 
 
-@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
 def section(cls: type[S]) -> type[S]:
     """Make a Section subclass a frozen, slotted, keyword-only dataclass (its methods come from
     Record)."""
@@ -301,8 +300,7 @@ def _fields(cls: type[Section]) -> tuple[tuple[str, Any, bool], ...]:
     if spec is None:
         hints = typing.get_type_hints(cls, include_extras=True)
         spec = _FIELDS[cls] = tuple(
-            (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]  # a Section is a dataclass
+            (name, hints[name], default is MISSING and factory is MISSING) for name, default, factory in defaults(cls)
         )
     return spec
 
@@ -361,8 +359,8 @@ def validate(cls: type[S], raw: Any, path: str, problems: list[str]) -> S:
 
 
 def _default(cls: type[Section], name: str) -> Any:
-    f = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]  # a Section is a dataclass
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    default, factory = next((d, f) for n, d, f in defaults(cls) if n == name)
+    return default if default is not MISSING else factory()
 
 
 def _rule_holds(obj: Section, unset: set[str], where: str, problems: list[str]) -> bool:
@@ -386,10 +384,10 @@ def plain(value: Any) -> Any:
     """JSON-able data: sections as dicts without None, tuples as lists, dates and paths as text."""
     if isinstance(value, Section):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):  # type: ignore[arg-type]
-            v = getattr(value, f.name)
+        for name in field_names(type(value)):
+            v = getattr(value, name)
             if v is not None:
-                out[f.name] = plain(v)
+                out[name] = plain(v)
         return out
     if isinstance(value, Secret):
         return MASK

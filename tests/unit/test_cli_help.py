@@ -67,3 +67,17 @@ def _minimal(command: str) -> list[str]:
     """The fewest arguments the command accepts."""
     return {"replay": ["a.csv"], "report": ["a.csv"], "import": ["a.txt"], "adc-sim": ["--list-scenarios"],
             "calibrate": ["--channel", "main"], "replaced": ["--battery", "sos"]}.get(command, [])
+
+
+@pytest.mark.parametrize("columns", [None, "57", "0", "wide"])
+def test_the_help_is_as_wide_as_shutil_says_the_terminal_is(monkeypatch: pytest.MonkeyPatch,
+                                                            columns: str | None) -> None:
+    import shutil
+
+    from battwatch.cli import terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns

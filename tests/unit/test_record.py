@@ -30,7 +30,7 @@ def test_a_record_is_built_compared_hashed_and_shown_as_a_frozen_dataclass() -> 
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.x = 2.0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        del p.x  # type: ignore[misc]
+        del p.x
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,22 @@ def test_keyword_only_records_match_no_positional_pattern() -> None:
     Ours: Any = frozen(type("Ours", (Record,), {"__annotations__": {"a": "int"}, "a": 1, "__slots__": ()}), kw_only=True)
     assert Ours.__match_args__ == Plain.__match_args__ == ()
     assert [f.kw_only for f in dataclasses.fields(Ours)] == [f.kw_only for f in dataclasses.fields(Plain)] == [True]
+
+
+def test_records_own_field_and_replace_give_what_dataclasses_give() -> None:
+    from battwatch.core.record import field, replace
+
+    @record
+    class Bag(Record):
+        name: str
+        items: list[str] = field(default_factory=list)
+        count: int = field(default=3)
+
+    bag = Bag("a")
+    assert bag.items == [] and bag.items is not Bag("b").items and bag.count == 3
+    assert replace(bag, count=4) == dataclasses.replace(bag, count=4) == Bag("a", [], 4)
+    assert [(f.name, f.default, f.default_factory) for f in dataclasses.fields(Bag)] == \
+        [("name", dataclasses.MISSING, dataclasses.MISSING), ("items", dataclasses.MISSING, list),
+         ("count", 3, dataclasses.MISSING)]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'size'"):
+        replace(bag, size=2)

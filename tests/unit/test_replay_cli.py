@@ -267,9 +267,12 @@ def test_a_cut_short_gzip_log_replays_up_to_its_last_whole_line(battwatch_bin: s
 
 
 # what a plain replay must not load: each is used only with --store or --publish, by other
-# commands, or for a configuration file (the user feels every import at each replay's start)
+# commands, or for a configuration file (the user feels every import at each replay's start);
+# dataclasses (with inspect, ast and dis) only when something asks a record for its dataclass
+# side, shutil (with bz2 and lzma) only for a stdin spool, not for argparse's width
 OPTION_ONLY_MODULES = ("battwatch.app", "battwatch.adapters.store", "battwatch.adapters.clock", "battwatch.sinks",
-                       "battwatch.importlog", "battwatch.logsetup", "sqlite3", "logging", "tomllib", "json")
+                       "battwatch.importlog", "battwatch.logsetup", "sqlite3", "logging", "tomllib", "json",
+                       "dataclasses", "shutil")
 
 
 def test_a_plain_replay_loads_no_store_sink_logging_or_toml_module(bad_rows_log: Path) -> None:

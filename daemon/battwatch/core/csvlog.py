@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import chain
 from typing import Final, TextIO
 
@@ -221,15 +220,19 @@ class RowParser:
         )
 
 
-@dataclass(slots=True)
 class ReplayResult:
-    rows: int = 0
-    readings: int = 0
-    skipped: int = 0
-    transitions: list[AlertTransition] = field(default_factory=list)
-    first_t: float | None = None
-    last_t: float | None = None
-    unknown_columns: list[str] = field(default_factory=list)
+    """What a replay did: rows read, readings analysed, rows skipped, the alerts' transitions."""
+
+    # a plain class, not a dataclass: in a compiled module dataclass() still writes its
+    # methods at import, for every start-up
+    def __init__(self) -> None:
+        self.rows = 0
+        self.readings = 0
+        self.skipped = 0
+        self.transitions: list[AlertTransition] = []
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.unknown_columns: list[str] = []
 
 
 class _Taken:

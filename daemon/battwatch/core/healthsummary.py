@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from battwatch.core.model import Health
-from battwatch.core.record import Record, record
+from battwatch.core.record import Record, field, field_names, record, replace
 from battwatch.core.timefmt import iso_utc
 
 # The JSON form's version. 1: summaries stored before the form had a version (the same keys,
@@ -288,7 +287,7 @@ def battery_json(b: BatterySummary) -> dict[str, Any]:
     return out
 
 
-_SD_KEYS: Final = tuple(SelfDischarge.__dataclass_fields__)
+_SD_KEYS: Final = field_names(SelfDischarge)
 
 
 def vehicle_json(s: VehicleSummary) -> dict[str, Any]:

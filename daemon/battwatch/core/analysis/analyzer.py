@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from battwatch.core.analysis import persist, refit
@@ -47,17 +46,20 @@ FIT_JUDGE_S: Final = 1800.0
 FIT_MIN_N: Final = 3
 
 
-@dataclass(slots=True)
 class ReportData:
     """What ``battwatch report`` plots, collected by an analyzer built with ``record=True``."""
 
-    cranks: list[CrankEvent] = field(default_factory=list)
-    drives: list[Drive] = field(default_factory=list)
-    main_daily: list[tuple[float, float]] = field(default_factory=list)  # (day number, V at 25 °C)
-    sos_daily: list[tuple[float, float]] = field(default_factory=list)  # (day number, V)
-    sos_trend: TrendFit | None = None
-    sos_warning_day: float | None = None  # day number the trend reaches the warning level
-    sos_end_of_life_day: float | None = None  # ... and the critical level
+    # a plain class, not a dataclass: in a compiled module dataclass() still writes its
+    # methods at import, for every start-up
+    def __init__(self, cranks: list[CrankEvent], drives: list[Drive], main_daily: list[tuple[float, float]],
+                 sos_daily: list[tuple[float, float]], sos_trend: TrendFit | None) -> None:
+        self.cranks = cranks
+        self.drives = drives
+        self.main_daily = main_daily  # (day number, V at 25 °C)
+        self.sos_daily = sos_daily  # (day number, V)
+        self.sos_trend = sos_trend
+        self.sos_warning_day: float | None = None  # day number the trend reaches the warning level
+        self.sos_end_of_life_day: float | None = None  # ... and the critical level
 
 
 class BatteryAnalyzer:

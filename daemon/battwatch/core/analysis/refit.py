@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any
 
 from battwatch.core.analysis.lead_acid import MainRules
 from battwatch.core.analysis.pack import PackRules
 from battwatch.core.analysis.replaced import cleared_text, utc_date
 from battwatch.core.events import Replaced
+from battwatch.core.record import replace as dc_replace
 
 if TYPE_CHECKING:
     from battwatch.core.analysis.analyzer import BatteryAnalyzer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from battwatch.analysis_config import ChargingConfig, StateConfig
@@ -20,38 +19,45 @@ NO_TIME: Final = -1e18  # "never happened" for the clocks below
 NOT_DUE: Final = 1e18  # "nothing pending" for a time something is due
 
 
-@dataclass(frozen=True, slots=True)
+# CrankEvent and Drive are plain classes, their fields Final (read-only once compiled), not frozen
+# dataclasses: in a compiled module dataclass() still writes their methods at import, a
+# millisecond of every start-up, and nothing compares, hashes or prints them.
+
+
 class CrankEvent:
     """One engine start: the lowest voltage and the voltage just before it."""
 
-    t: float
-    v_min: float
-    v_pre: float | None  # None when no reading close enough before the start
-    temp_c: float | None
-    restart: bool = False  # a warm restart with the engine hot (stop-start), not a start after a park
-    failed: bool = False  # another attempt followed with no sign of the engine running in between
+    def __init__(self, t: float, v_min: float, v_pre: float | None, temp_c: float | None,
+                 restart: bool = False, failed: bool = False) -> None:
+        self.t: Final = t
+        self.v_min: Final = v_min
+        self.v_pre: Final = v_pre  # None when no reading close enough before the start
+        self.temp_c: Final = temp_c
+        self.restart: Final = restart  # a warm restart with the engine hot (stop-start), not a start after a park
+        self.failed: Final = failed  # another attempt followed with no sign of the engine running in between
 
     @property
     def dip_v(self) -> float | None:
         return None if self.v_pre is None else self.v_pre - self.v_min
 
 
-@dataclass(frozen=True, slots=True)
 class Drive:
     """One drive as the charging rule judges it."""
 
-    start: float
-    end: float
-    duration_s: float  # start to the last charging evidence (or to the last running reading)
-    avg_v: float
-    max_v: float
-    charged: bool  # the charging system showed itself at least once
-    recovery_v: float | None = None  # the voltage about 10 s after the start (None: not seen)
-    # the part of the drive seen at peak resolution (windows that reported their own maximum,
-    # or short enough, ChargingConfig.peak_window_s, for the average to follow the alternator's
-    # set-point) and the highest voltage in it
-    peak_s: float = 0.0
-    peak_v: float = 0.0
+    def __init__(self, start: float, end: float, duration_s: float, avg_v: float, max_v: float, charged: bool,
+                 recovery_v: float | None = None, peak_s: float = 0.0, peak_v: float = 0.0) -> None:
+        self.start: Final = start
+        self.end: Final = end
+        self.duration_s: Final = duration_s  # start to the last charging evidence (or to the last running reading)
+        self.avg_v: Final = avg_v
+        self.max_v: Final = max_v
+        self.charged: Final = charged  # the charging system showed itself at least once
+        self.recovery_v: Final = recovery_v  # the voltage about 10 s after the start (None: not seen)
+        # the part of the drive seen at peak resolution (windows that reported their own maximum,
+        # or short enough, ChargingConfig.peak_window_s, for the average to follow the alternator's
+        # set-point) and the highest voltage in it
+        self.peak_s: Final = peak_s
+        self.peak_v: Final = peak_v
 
 
 class VehicleTracker:

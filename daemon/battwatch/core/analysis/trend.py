@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Final
 
 
-@dataclass(frozen=True, slots=True)
 class TrendFit:
     """A straight line through (day, value) points with its slope interval."""
 
-    slope: float  # value units per day
-    intercept: float  # value at day 0
-    lower: float  # slope interval at the chosen confidence
-    upper: float
-    n: int
-    first_day: float
-    last_day: float
+    # a plain class, its fields Final (read-only once compiled), not a frozen dataclass: in a
+    # compiled module dataclass() still writes its methods at import, for every start-up
+    def __init__(self, slope: float, intercept: float, lower: float, upper: float, n: int,
+                 first_day: float, last_day: float) -> None:
+        self.slope: Final = slope  # value units per day
+        self.intercept: Final = intercept  # value at day 0
+        self.lower: Final = lower  # slope interval at the chosen confidence
+        self.upper: Final = upper
+        self.n: Final = n
+        self.first_day: Final = first_day
+        self.last_day: Final = last_day
+
+    # compared, hashed and shown by value, as the dataclass it was (a refit is checked equal)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrendFit):
+            return NotImplemented
+        return self.to_list() == other.to_list()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_list()))
+
+    def __repr__(self) -> str:
+        return (f"TrendFit(slope={self.slope!r}, intercept={self.intercept!r}, lower={self.lower!r}, "
+                f"upper={self.upper!r}, n={self.n!r}, first_day={self.first_day!r}, last_day={self.last_day!r})")
 
     def at(self, day: float) -> float:
         return self.intercept + self.slope * day
