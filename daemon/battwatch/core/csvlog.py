@@ -61,8 +61,8 @@ _MAX_DIGITS: Final = 15
 
 def _number(s: str, i: i64, n: i64) -> tuple[float, i64]:
     """The number written from s[i] up to the next comma (or s[n]) as ``[-]digits[.digits]``,
-    exactly float()'s, and where it ends; nan when the field is empty or written otherwise
-    (an exponent, a space, too many digits)."""
+    exactly float()'s, and the index where it ends; (nan, that index) for an empty field,
+    (nan, -1) for one written otherwise (an exponent, a space, more than 15 digits)."""
     neg = i < n and ord(s[i]) == 45  # "-"
     k: i64 = i + 1 if neg else i
     m: i64 = 0
@@ -71,8 +71,10 @@ def _number(s: str, i: i64, n: i64) -> tuple[float, i64]:
     while k < n:
         c: i64 = ord(s[k])
         if 48 <= c <= 57:
-            m = m * 10 + c - 48
             digits += 1
+            if digits > _MAX_DIGITS:
+                return math.nan, -1  # before m could outgrow 64 bits
+            m = m * 10 + c - 48
             if point >= 0:
                 point += 1
         elif c == 46 and point < 0:  # "."
@@ -82,8 +84,8 @@ def _number(s: str, i: i64, n: i64) -> tuple[float, i64]:
         else:
             return math.nan, -1
         k += 1
-    if digits == 0 or digits > _MAX_DIGITS:
-        return math.nan, (k if k == i else -1)
+    if digits == 0:
+        return math.nan, (k if k == i else -1)  # an empty field, or a sign or point alone
     v = float(m)
     if point > 0:
         scale = 10.0
@@ -92,6 +94,19 @@ def _number(s: str, i: i64, n: i64) -> tuple[float, i64]:
             point -= 1
         v /= scale
     return (-v if neg else v), k
+
+
+def _window(avg: float, lo: float, hi: float) -> tuple[float, float, bool]:
+    """A channel's extremes as a Reading holds them, and whether they are usable: none (nan)
+    without an average, whatever the row says; the average for an empty one; unusable when
+    out of order or beyond the physical range (a nan or inf anywhere fails that too)."""
+    if avg != avg:
+        return math.nan, math.nan, True
+    if lo != lo:
+        lo = avg
+    if hi != hi:
+        hi = avg
+    return lo, hi, -V_LIMIT <= lo <= avg <= hi <= V_LIMIT
 
 
 def _or_none(v: float) -> float | None:
@@ -315,26 +330,12 @@ class RowParser:
             return None
         if temp == temp and not TEMP_MIN_C <= temp <= TEMP_MAX_C:
             return None
-        if main == main:
-            if main_min != main_min:
-                main_min = main
-            if main_max != main_max:
-                main_max = main
-            if not -V_LIMIT <= main_min <= main <= main_max <= V_LIMIT:
-                return None
-        elif sos != sos:
+        main_min, main_max, ok = _window(main, main_min, main_max)
+        if not ok:
             return None
-        else:
-            main_min = main_max = nan  # a channel without an average has no extremes either
-        if sos == sos:
-            if sos_min != sos_min:
-                sos_min = sos
-            if sos_max != sos_max:
-                sos_max = sos
-            if not -V_LIMIT <= sos_min <= sos <= sos_max <= V_LIMIT:
-                return None
-        else:
-            sos_min = sos_max = nan
+        sos_min, sos_max, ok = _window(sos, sos_min, sos_max)
+        if not ok or (main != main and sos != sos):
+            return None
         self._last_t = t
         return self._new(self._reading, (
             t, _or_none(main), _or_none(main_min), _or_none(main_max), _or_none(sos),
