@@ -66,6 +66,27 @@ def test_quick_iso_reader_matches_datetime_on_every_time() -> None:
     assert quick > 10_000  # the runs really went the quick way
 
 
+def test_reading_a_time_where_it_lies_in_a_line_matches_datetime() -> None:
+    """IsoTimes.at, the compiled replay's reader: a time inside a line (first field or not,
+    anything after it) is read as parse reads it alone, or left to parse (-1)."""
+    rng = random.Random(20261207)
+    reader = IsoTimes()
+    read_in_place = 0
+    for text in _random_times(rng, 20_000):
+        head = rng.choice(["", "car,", "x,12.5,"])
+        tail = rng.choice(["", ",12.5,5.3", ",car", "\r\n", ",Z,+00:00"])
+        line = head + text + tail
+        n = len(line.rstrip("\r\n"))
+        t, j = reader.at(line, len(head), n)
+        if j >= 0:
+            read_in_place += 1
+            assert (t, j) == (_reference(text), len(head) + len(text)), line
+        else:
+            assert t == -1.0
+            _outcome(reader.parse, text)  # as the replay does: the date and offset of this time
+    assert read_in_place > 10_000
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    # a 64-bit machine integer when compiled (no tagging or overflow checks in the character
+    # loops); only ever an annotation, so plain Python never imports it
+    from mypy_extensions import i64
 
 # The times a reading may carry: a clock before 2000 or after 2099 is a wrong clock or a wrong
 # unit (Unix milliseconds read as seconds: year 56986), never data. Everything that stores or
@@ -69,6 +74,53 @@ def _digits(s: str, i: int, j: int) -> int:
     return n
 
 
+def _written_at(s: str, i: i64, word: str) -> bool:
+    """Whether ``word`` is written in ``s`` at index ``i``: str.startswith at an index,
+    which compiled code does character by character with no call and no slice."""
+    n: i64 = len(word)
+    for k in range(n):
+        if ord(s[i + k]) != ord(word[k]):
+            return False
+    return True
+
+
+def _two(s: str, i: i64) -> i64:
+    """The two-digit number written at s[i], or -1."""
+    a: i64 = ord(s[i])
+    b: i64 = ord(s[i + 1])
+    return a * 10 + b - 528 if 48 <= a <= 57 and 48 <= b <= 57 else -1  # 528: "00"
+
+
+def _clock_us(s: str, i: i64, end: i64) -> i64:
+    """IsoTimes.parse's reading of the clock for IsoTimes.at: the microseconds since midnight
+    of a time "YYYY-MM-DDTHH:MM:SS[.mmm|.uuuuuu]" written in s[i:end], or -1 for any other
+    shape. Written with machine integers and character codes for compiled code; parse keeps
+    its own reading, which is quicker as plain Python."""
+    if ord(s[i + 13]) != 58 or ord(s[i + 16]) != 58:  # ":"
+        return -1
+    h = _two(s, i + 11)
+    m = _two(s, i + 14)
+    sec = _two(s, i + 17)
+    n = end - i
+    us: i64 = -1
+    if n == 19:
+        us = 0
+    elif n == 23 and ord(s[i + 19]) == 46:  # "." and milliseconds
+        ms = _two(s, i + 20)
+        d: i64 = ord(s[i + 22])
+        if ms >= 0 and 48 <= d <= 57:
+            us = (ms * 10 + d - 48) * 1000
+    elif n == 26 and ord(s[i + 19]) == 46:  # microseconds
+        u1 = _two(s, i + 20)
+        u2 = _two(s, i + 22)
+        u3 = _two(s, i + 24)
+        if u1 >= 0 and u2 >= 0 and u3 >= 0:
+            us = (u1 * 100 + u2) * 100 + u3
+    if 0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60 and us >= 0:
+        return ((h * 60 + m) * 60 + sec) * 1_000_000 + us
+    return -1
+
+
 class IsoTimes:
     """ISO 8601 text to Unix seconds, quick for a run of times sharing a date and an offset.
 
@@ -104,6 +156,25 @@ class IsoTimes:
                 if 0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60 and us >= 0:
                     return (self.day_us + ((h * 60 + m) * 60 + s) * 1_000_000 + us) / 1e6
         return self._full(text)
+
+    def at(self, s: str, i: i64, n: i64) -> tuple[float, i64]:
+        """The quick path alone, for a time written in s from index i up to a comma or to
+        index n, read where it lies: (Unix seconds, the index after it), or (-1.0, -1) when
+        it is not written on the date and with the offset remembered."""
+        sfx = self.suffix
+        if not sfx or n - i < 19 + len(sfx):
+            return -1.0, -1
+        if not (s.startswith(self.prefix) if i == 0 else _written_at(s, i, self.prefix)):
+            return -1.0, -1
+        # the first offset after the clock ends the time; _clock_us then checks that only
+        # the clock's digits lie before it
+        end: i64 = s.find(sfx, i + 19, n)
+        j: i64 = end + len(sfx)
+        if end >= 0 and (j == n or ord(s[j]) == 44):  # "," or the end: the whole field
+            us = _clock_us(s, i, end)
+            if us >= 0:
+                return float(self.day_us + us) / 1e6, j  # what int / float does
+        return -1.0, -1
 
     def _full(self, text: str) -> float | None:
         dt = datetime.fromisoformat(_upper_z(text))
