@@ -179,7 +179,6 @@ class RowParser:
             if col >= 0:
                 kinds[col] = k
         self._kinds = tuple(kinds)
-        self.scanning = SCAN  # feed_log reads lines with scan() first
 
     def _num(self, x: str) -> float | None:
         """A field's number (None when empty); ValueError if it is not one."""
@@ -476,6 +475,7 @@ def feed_log(
     max_warnings: int = -1,
     after_t: float | None = None,
     readings_too: bool = True,
+    scan: bool = SCAN,
 ) -> ReplayResult:
     """Push every row of a CSV log through ``pipeline``, handing what it gives out to ``route``
     (a Router's route; with ``readings_too`` false, only what holds more than the reading, so
@@ -490,8 +490,8 @@ def feed_log(
 
     Logs are plain numbers and ISO times, so a line without a quote is split on commas,
     which gives the fields csv.reader would at a fraction of its cost (compiled, the line is
-    first read in place by RowParser.scan, cheaper still); a line with a quote goes to the
-    csv module itself (quoted commas, fields across lines).
+    first read in place by RowParser.scan, cheaper still; ``scan`` says whether to try it); a
+    line with a quote goes to the csv module itself (quoted commas, fields across lines).
     """
     res = ReplayResult()
     it = iter(lines)
@@ -520,7 +520,6 @@ def feed_log(
     rows = skipped = 0
     shown = max_warnings if max_warnings >= 0 else -1
     first_t: float | None = None
-    scanning = parser.scanning
     # the hot loop of replay and report: one scan (or split and parse), one call into the
     # pipeline per row
     for line in it:
@@ -547,7 +546,7 @@ def feed_log(
                     if isinstance(out, AlertTransition):
                         transitions.append(out)
             continue
-        r = parser.scan(line) if scanning else None
+        r = parser.scan(line) if scan else None
         if r is None:
             row = line.rstrip("\r\n").split(",")
             if len(row) == 1 and not row[0]:
