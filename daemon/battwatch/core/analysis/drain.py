@@ -206,6 +206,10 @@ class DrainRule:
         self.bound_min_span_s: float = cfg.bound_min_span_s
         self.bound_every_s: float = cfg.bound_every_s
         self.bound_factor: float = cfg.bound_factor
+        # ... and what every verdict reads before its first way out (a bounded look every 15 min)
+        self.sleep_ma: float = cfg.car_sleep_ma + monitor_ma
+        self.warn_mv: float = cfg.warn_mv_12h
+        self.crit_mv: float = cfg.crit_mv_12h
         self.soc: float | None = None  # of the last rested reading, set by the caller
         self.mv_soc = math.nan  # the charge _mv_per_pct last answered for (a rested charge mostly repeats)
         self.mv_pct = 1.0
@@ -458,21 +462,21 @@ class DrainRule:
         dc = self.cfg
         mv_pct = self._mv_per_pct()
         rate = -slope * 12.0 * 1000.0
-        sleep_ma = dc.car_sleep_ma + self.monitor_ma
+        sleep_ma = self.sleep_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
         surface = surface or 0.0
         excess = rate - expected - surface
         doubt = self.temp_allowance(fit) if fit is self.fit else 0.0
-        heavy = excess - doubt >= dc.early_factor * dc.warn_mv_12h
+        heavy = excess - doubt >= self.early_factor * self.warn_mv
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
         sustained = False
         held_back = False  # a warning or more that only the temperature's doubt keeps down
         if factor > 0.0:
             sure = excess - doubt
-            if sure < factor * dc.warn_mv_12h:
+            if sure < factor * self.warn_mv:
                 return False
-            target = CRITICAL if sure >= factor * dc.crit_mv_12h else WARNING
+            target = CRITICAL if sure >= factor * self.crit_mv else WARNING
             if target <= s.level:
                 # a short span's look never counts towards stepping down, nor resets the
                 # evidence a longer fit gathers towards the next level
