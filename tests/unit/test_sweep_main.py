@@ -193,6 +193,25 @@ def sleep_after_a_drive(gap_s: float) -> tuple[float, float | None]:
     return charge_end, an.main.drain.drain_start_t
 
 
+def test_the_bounded_looks_window_knows_its_oldest_point() -> None:
+    # the bounded looks read the oldest point's s_h and x from attributes, not from the deque
+    from battwatch.core.analysis.drain import Lines
+
+    rng = random.Random(3)
+    win = Lines(keep=True, track=False)
+    x = s_h = 0.0
+    for _ in range(2000):
+        x += rng.uniform(0.05, 0.1)
+        s_h += rng.uniform(0.05, 0.1)
+        win.add(x, (12.5, 0.0, 0.0, 0.0), 1.0, s_h)
+        while win.n > 1 and rng.random() < 0.5:
+            win.popleft()
+        assert win.head_s == win.pts[0][3]
+        assert win.first_x == win.pts[0][0]
+        if rng.random() < 0.01:
+            win.reset()
+
+
 def test_the_surface_charge_and_the_drain_are_timed_from_the_charging_not_the_last_load() -> None:
     # an awake car's loads after the drive only take the surface charge sooner: the bounded
     # looks, and the deadline a raise is confirmed before, count from the charging's end (the

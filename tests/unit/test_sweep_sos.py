@@ -13,6 +13,7 @@ crosses the level, when the cell shorts), not from a first run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -395,3 +396,28 @@ def test_a_gap_in_an_sos_only_log_restarts_the_rest() -> None:
     alerts(an.feed(after))
     assert an.sos.own_t == after.t
     assert an.sos.fit.n == 0 and not sos_of(an.engine.take(), "self_discharge")
+
+
+def test_the_step_rule_keeps_the_last_entries_of_each_kind_across_a_restart() -> None:
+    # the entries of a kind are the last RING_LEN, oldest first, however many came; a saved
+    # state gives the same entries and the same newest one back
+    from battwatch.core.analysis.packstep import AWAKE, RESTED, RING_LEN, RING_S
+
+    cfg = config.defaults("ring-car")
+    steps = build_analyzer(cfg).sos.steps
+    got = []
+    for i in range(5 * RING_LEN + 7):
+        t = 1.75e9 + i * RING_S
+        v = 5.3 + 0.001 * (i % 5)
+        steps.feed(t, t - RING_S, v, RESTED)
+        got.append((t, v))
+        assert steps.ring(RESTED) == got[-RING_LEN:]
+        assert (steps.last_t[RESTED], steps.last_v[RESTED]) == got[-1]
+    assert steps.ring(AWAKE) == []
+    saved = steps.export()
+    assert saved["rings"][RESTED] == [list(p) for p in got[-RING_LEN:]]
+    again = build_analyzer(cfg).sos.steps
+    again.load(saved)
+    assert again.export() == saved
+    assert (again.last_t[RESTED], again.last_v[RESTED]) == got[-1]
+    assert again.last_t[AWAKE] == -math.inf

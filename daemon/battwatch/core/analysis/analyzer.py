@@ -230,7 +230,9 @@ class BatteryAnalyzer:
                         # minutes): the window may hold key-on, and the pack on charge with it
                         pass
                     elif st <= RESTING:
-                        since = t - self.tracker.last_activity  # type: ignore[operator]
+                        # a float local: compiled, a float subtraction rather than a generic one
+                        act: float = self.tracker.last_activity  # type: ignore[assignment]
+                        since = t - act
                         if since >= self.sos_rest_s:
                             sos.rested(t, t0, sf, temp, since)
                             if t >= self.next_rest_sos:
@@ -299,7 +301,9 @@ class BatteryAnalyzer:
             self.next_rest_main = nxt
         else:
             self.next_rest_sos = nxt
-        self.events.append(Rested(t, self.vehicle, battery, v, since, temp))
+        # what Rested(...) does, without its __new__: a Python function (namedtuple's), ~10 times
+        # the cost of the tuple when the analysis is compiled
+        self.events.append(tuple.__new__(Rested, (t, self.vehicle, battery, v, since, temp)))
 
     def _sos_park_end(self, t: float) -> None:
         if self.own_mode:
@@ -335,13 +339,15 @@ class BatteryAnalyzer:
         if tr.drive_out is not None:
             self._drive(tr.drive_out)
             tr.drive_out = None
+        # set by update() (a float local: compiled, float subtractions rather than generic ones)
+        la: float = tr.last_activity  # type: ignore[assignment]
         if st == RESTING:
-            since = t - tr.last_activity  # type: ignore[operator]
+            since = t - la
             main.rested(t, t0, v, temp, since)
             if t >= self.next_rest_main:
                 self._rested("main", t, v, temp, since)
         elif st == ASLEEP:
-            main.asleep(t, t0, v, temp, t - tr.last_activity)  # type: ignore[operator]
+            main.asleep(t, t0, v, temp, t - la)
         elif st >= AWAKE:
             if tr.woke:
                 main.park_end(t)

@@ -45,7 +45,7 @@ class Lines:
     1970 or 12 V when a point is taken out again).
     """
 
-    __slots__ = ("keep", "track", "pts", "n", "x0", "first_x", "last_x", "sx", "sxx", "sz", "temps",
+    __slots__ = ("keep", "track", "pts", "n", "x0", "first_x", "last_x", "head_s", "sx", "sxx", "sz", "temps",
                  "v0", "t0", "c0", "d0", "sv", "st", "sc", "sd", "sxv", "sxt", "sxc", "sxd")
 
     def __init__(self, keep: bool = False, track: bool = True) -> None:
@@ -59,6 +59,7 @@ class Lines:
         self.n = 0
         self.temps = True  # the temperature series are known for every point (see load)
         self.x0 = self.first_x = self.last_x = self.sx = self.sxx = self.sz = 0.0
+        self.head_s = 0.0  # the oldest kept point's s_h (``keep``), read on every bounded point
         self.v0 = self.t0 = self.c0 = self.d0 = 0.0
         self.sv = self.st = self.sc = self.sd = 0.0
         self.sxv = self.sxt = self.sxc = self.sxd = 0.0
@@ -67,6 +68,7 @@ class Lines:
         if self.n == 0:
             self.reset()
             self.x0 = self.first_x = x
+            self.head_s = s_h
             self.v0, self.t0, self.c0, self.d0 = ys
         if self.keep:
             self.pts.append((x, ys, z, s_h))
@@ -95,7 +97,11 @@ class Lines:
         x, ys, z, _ = self.pts.popleft()
         self.n -= 1
         if self.pts:
-            self.first_x = self.pts[0][0]
+            head = self.pts[0]
+            self.first_x = head[0]
+            self.head_s = head[3]
+        else:
+            self.head_s = -math.inf  # the next popleft fails as pts[0] did
         dx = x - self.x0
         v = ys[0] - self.v0
         self.sx -= dx
@@ -183,7 +189,30 @@ class DrainRule:
         self.engine = engine
         self.k = ocv_coeff_v_per_c  # the correction that made the V25 the rule is given
         self.slot = engine.slot("main", "parasitic_drain", cfg.debounce)
+        # what every point reads, as float attributes: compiled, no look-up in the configuration
+        # and no unboxing per row
+        self.rest_min_s: float = cfg.rest_min_s
+        self.min_span_s: float = cfg.min_span_s
+        self.early_span_s: float = cfg.early_span_s
+        self.first_span_s: float = cfg.first_span_s
+        self.early_every_h: float = cfg.early_every_s / 3600.0
+        self.verdict_every_h: float = cfg.verdict_every_s / 3600.0
+        self.early_factor: float = cfg.early_factor
+        self.first_factor: float = cfg.first_factor
+        self.lag_h: float = cfg.core_lag_max_s / 3600.0
+        self.bound_until_s: float = cfg.bound_until_s
+        self.surface_max_v: float = cfg.surface_max_v
+        self.bound_ratio: float = cfg.bound_ratio
+        self.bound_min_span_s: float = cfg.bound_min_span_s
+        self.bound_every_s: float = cfg.bound_every_s
+        self.bound_factor: float = cfg.bound_factor
+        # ... and what every verdict reads before its first way out (a bounded look every 15 min)
+        self.sleep_ma: float = cfg.car_sleep_ma + monitor_ma
+        self.warn_mv: float = cfg.warn_mv_12h
+        self.crit_mv: float = cfg.crit_mv_12h
         self.soc: float | None = None  # of the last rested reading, set by the caller
+        self.mv_soc = math.nan  # the charge _mv_per_pct last answered for (a rested charge mostly repeats)
+        self.mv_pct = 1.0
         # the park's rested fit: the V25, the sensor's temperature and two candidate cores behind it
         self.fit = Lines()
         self.next_verdict_h = cfg.min_span_s / 3600.0
@@ -197,10 +226,11 @@ class DrainRule:
         self.next_bound_t = 0.0
         # the candidate cores (core_lag_max_s / 2 and core_lag_max_s behind the sensor) since
         # the sleep began
-        self.cores: list[float] | None = None
+        self.has_cores = False  # core_fast and core_slow follow this sleep (else: not yet)
+        self.core_fast = self.core_slow = 0.0
         self.core_ts = 0.0  # the sensor's last temperature
         self.decay_dt = -1.0  # the step (h) the candidates' decay factors below are for
-        self.decay = (1.0, 1.0)
+        self.decay_fast = self.decay_slow = 1.0
         self.last_since = -1.0
         # The charging's end (see watch_charge): the surface charge fades, and a drain draws, from there,
         # not from the last activity after it. None until seen, and after a gap in the readings.
@@ -218,32 +248,35 @@ class DrainRule:
     def _series(self, t: float, v25: float, temp: float | None, since: float) -> Series:
         """The point's values of the four series, the candidate cores followed to ``t``."""
         if since < self.last_since:
-            self.cores = None  # new activity: a new sleep
+            self.has_cores = False  # new activity: a new sleep
         # the time since the last point by the sleep's own clock: a wall-clock step moves
         # the last activity with it, so the cores follow only the hours that passed
         dt_h = max(0.0, since - self.last_since) / 3600.0
         self.last_since = since
         ct = self.charge_t
         self.drain_start_t = t - since if ct is None else ct
-        lag_h = self.cfg.core_lag_max_s / 3600.0
-        cores = self.cores
+        lag_h = self.lag_h
         if temp is None:
-            if cores is None:
+            if not self.has_cores:
                 return (v25, 0.0, 0.0, 0.0)
-            return (v25, self.core_ts, cores[0], cores[1])  # held where the sensor is silent
-        if cores is None or lag_h <= 0.0:
+            return (v25, self.core_ts, self.core_fast, self.core_slow)  # held where the sensor is silent
+        tc: float = temp
+        if not self.has_cores or lag_h <= 0.0:
             # at the sleep's start the core is taken at the sensor's temperature: the drive
             # warmed both (the core cools slowest from there)
-            self.cores = cores = [temp, temp]
+            self.has_cores = True
+            fast = slow = tc
         else:
             if dt_h != self.decay_dt:  # rows come at a steady pace: the two factors are kept
                 self.decay_dt = dt_h
-                self.decay = (math.exp(-2.0 * dt_h / lag_h), math.exp(-dt_h / lag_h))
-            fast, slow = self.decay
-            cores[0] = temp + (cores[0] - temp) * fast
-            cores[1] = temp + (cores[1] - temp) * slow
-        self.core_ts = temp
-        return (v25, temp, cores[0], cores[1])
+                self.decay_fast = math.exp(-2.0 * dt_h / lag_h)
+                self.decay_slow = math.exp(-dt_h / lag_h)
+            fast = tc + (self.core_fast - tc) * self.decay_fast
+            slow = tc + (self.core_slow - tc) * self.decay_slow
+        self.core_fast = fast
+        self.core_slow = slow
+        self.core_ts = tc
+        return (v25, tc, fast, slow)
 
     def point(self, t: float, v25: float, temp: float | None, since: float, soc: float | None) -> None:
         """A rested point for the drain fits (at most one per FIT_SAMPLE_S); ``soc``: the state
@@ -251,13 +284,12 @@ class DrainRule:
         self.soc = soc
         ys = self._series(t, v25, temp, since)
         z = 0.0 if temp is None else 1.0
-        dc = self.cfg
-        if since <= dc.bound_until_s:
+        if since <= self.bound_until_s:
             self._bound(t, ys, z, since)
         fit = self.fit
         x = t / 3600.0
         span_h = 0.0
-        if since >= self.cfg.rest_min_s:
+        if since >= self.rest_min_s:
             fit.add(x, ys, z)
             span_h = fit.last_x - fit.x0
             if span_h >= self.next_verdict_h:
@@ -267,22 +299,22 @@ class DrainRule:
                 # battery is half empty; a raise to confirm, before the drain as measured could
                 # have taken a quarter of the charge; otherwise as before
                 if pace:
-                    self.next_verdict_h = span_h + dc.early_every_s / 3600.0
+                    self.next_verdict_h = span_h + self.early_every_h
                 elif self.confirm_h is not None:
                     self.next_verdict_h = span_h + self.confirm_h
                 else:
-                    self.next_verdict_h += dc.verdict_every_s / 3600.0
-            elif span_h >= self.next_early_h and span_h * 3600.0 < dc.min_span_s:
-                self.next_early_h = span_h + dc.early_every_s / 3600.0
-                self._verdict(t, fit, dc.early_factor)
-        if fit.n == 0 or span_h * 3600.0 < dc.early_span_s:
+                    self.next_verdict_h += self.verdict_every_h
+            elif span_h >= self.next_early_h and span_h * 3600.0 < self.min_span_s:
+                self.next_early_h = span_h + self.early_every_h
+                self._verdict(t, fit, self.early_factor)
+        if fit.n == 0 or span_h * 3600.0 < self.early_span_s:
             # Before the fit above speaks, the first looks at a drain that cannot wait, each on
             # its own stretch of first_span_s: the surface charge slows down from one stretch
             # to the next, a drain does not, and the debounce wants two stretches in a row.
             f0 = self.fit0
             f0.add(x, ys, z)
-            if (f0.last_x - f0.x0) * 3600.0 >= dc.first_span_s:
-                if not self._verdict(t, f0, dc.first_factor):
+            if (f0.last_x - f0.x0) * 3600.0 >= self.first_span_s:
+                if not self._verdict(t, f0, self.first_factor):
                     s = self.slot
                     if s.busy and s.level < WARNING:
                         s.drop_pending_up(s.level + 1)
@@ -325,11 +357,9 @@ class DrainRule:
         """From the first minutes of sleep on: every bound_every_s, the fall over the last part
         of the sleep (from since / bound_ratio to now) beyond the most the surface charge can
         explain is a lower bound on the drain, judged at bound_factor x the levels."""
-        dc = self.cfg
-        if since > dc.bound_until_s or dc.surface_max_v <= 0.0:
+        if since > self.bound_until_s or self.surface_max_v <= 0.0:
             return
         win = self.win
-        pts = win.pts
         if since < self.win_since:
             win.reset()  # new activity without a wake: a new sleep
         self.win_since = since
@@ -337,19 +367,19 @@ class DrainRule:
         start = self.drain_start_t
         s_h = (since if start is None else t - start) / 3600.0
         win.add(t / 3600.0, ys, z, s_h)
-        lo = s_h / dc.bound_ratio
-        while pts[0][3] < lo:
+        lo = s_h / self.bound_ratio
+        while win.head_s < lo:
             win.popleft()
         if t < self.next_bound_t:
             return
-        s1 = pts[0][3]
-        if (s_h - s1) * 3600.0 < dc.bound_min_span_s or win.n < 5:
+        s1 = win.head_s
+        if (s_h - s1) * 3600.0 < self.bound_min_span_s or win.n < 5:
             return
-        self.next_bound_t = t + dc.bound_every_s
+        self.next_bound_t = t + self.bound_every_s
         if win.span <= 0.0:
             return
-        bound = surface_fall_bound(dc.surface_max_v, s1, s_h) * 1000.0
-        self._verdict(t, win, dc.bound_factor, bound / win.span * 12.0)
+        bound = surface_fall_bound(self.surface_max_v, s1, s_h) * 1000.0
+        self._verdict(t, win, self.bound_factor, bound / win.span * 12.0)
 
     def park_end(self, t: float, soc: float | None) -> None:
         """The car woke up: judge the park's drain if it was long enough and not judged yet."""
@@ -403,8 +433,12 @@ class DrainRule:
         soc = self.soc
         if soc is None:
             soc = self.cfg.assumed_soc_pct
+        if soc == self.mv_soc:
+            return self.mv_pct
         lo, hi = max(0.0, soc - 5.0), min(100.0, soc + 5.0)
-        return max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
+        self.mv_soc = soc
+        self.mv_pct = max(1.0, (interp(self.table, hi) - interp(self.table, lo)) / (hi - lo) * 1000.0)
+        return self.mv_pct
 
     def _verdict(self, t: float, fit: Lines, factor: float = 0.0, surface: float | None = None) -> bool:
         """Judge the park's fall so far (``fit``); True when the next verdict is due within the
@@ -428,21 +462,21 @@ class DrainRule:
         dc = self.cfg
         mv_pct = self._mv_per_pct()
         rate = -slope * 12.0 * 1000.0
-        sleep_ma = dc.car_sleep_ma + self.monitor_ma
+        sleep_ma = self.sleep_ma
         expected = sleep_ma / 1000.0 * 12.0 / self.capacity_ah * 100.0 * mv_pct
         surface = surface or 0.0
         excess = rate - expected - surface
         doubt = self.temp_allowance(fit) if fit is self.fit else 0.0
-        heavy = excess - doubt >= dc.early_factor * dc.warn_mv_12h
+        heavy = excess - doubt >= self.early_factor * self.warn_mv
         extra_a = max(0.0, excess) / mv_pct / 100.0 * self.capacity_ah / 12.0
         s = self.slot
         sustained = False
         held_back = False  # a warning or more that only the temperature's doubt keeps down
         if factor > 0.0:
             sure = excess - doubt
-            if sure < factor * dc.warn_mv_12h:
+            if sure < factor * self.warn_mv:
                 return False
-            target = CRITICAL if sure >= factor * dc.crit_mv_12h else WARNING
+            target = CRITICAL if sure >= factor * self.crit_mv else WARNING
             if target <= s.level:
                 # a short span's look never counts towards stepping down, nor resets the
                 # evidence a longer fit gathers towards the next level
@@ -500,7 +534,7 @@ class DrainRule:
         return {"fit": self.fit.to_list(), "next_verdict_h": self.next_verdict_h, "verdicts": self.verdicts,
                 "next_early_h": self.next_early_h, "fit0": self.fit0.to_list(),
                 "bound": [[x, list(ys), z, sh] for x, ys, z, sh in self.win.pts], "next_bound_t": self.next_bound_t,
-                "cores": self.cores, "core_ts": self.core_ts, "last_since": self.last_since,
+                "cores": [self.core_fast, self.core_slow] if self.has_cores else None, "core_ts": self.core_ts, "last_since": self.last_since,
                 "charge_t": self.charge_t, "charged": self.charged, "win_since": self.win_since,
                 "seen_t": None if self.seen_t == -math.inf else self.seen_t}
 
@@ -523,7 +557,9 @@ class DrainRule:
                 self.win.temps = False
         self.next_bound_t = float(d.get("next_bound_t", 0.0))
         cores = d.get("cores")
-        self.cores = None if cores is None else [float(c) for c in cores]
+        self.has_cores = cores is not None
+        if cores is not None:
+            self.core_fast, self.core_slow = (float(c) for c in cores)
         self.core_ts = float(d.get("core_ts", 0.0))
         self.last_since = float(d.get("last_since", -1.0))
         # states from before the charging's end was kept: the sleep's start, as then

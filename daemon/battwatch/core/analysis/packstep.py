@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any, Final
 
 from battwatch.analysis_config import CellLimits, SosStep
@@ -51,7 +50,11 @@ class StepRule:
         self.lim = lim
         self.engine = engine
         self.slot: Slot = engine.slot("sos", "step_drop", cfg.debounce, refresh=False)
-        self.rings: list[deque[tuple[float, float]]] = [deque(maxlen=RING_LEN) for _ in range(KINDS)]
+        # each kind's entries as two plain lists of times and values, of which ring() gives the
+        # last RING_LEN: compiled, an entry costs two appends (a deque of tuples cost a method
+        # call and a tuple more, every reading)
+        self.ring_t: list[list[float]] = [[] for _ in range(KINDS)]
+        self.ring_v: list[list[float]] = [[] for _ in range(KINDS)]
         # the newest ring entry of each kind as plain floats, read on every reading
         self.last_t = [-math.inf] * KINDS
         self.last_v = [-math.inf] * KINDS
@@ -109,9 +112,25 @@ class StepRule:
         self.kind_was = -1
 
     def _add(self, kind: int, t: float, v: float) -> None:
-        self.rings[kind].append((t, v))
+        rt = self.ring_t[kind]
+        rv = self.ring_v[kind]
+        rt.append(t)
+        rv.append(v)
+        if len(rt) >= 2 * RING_LEN:  # the older half goes at once: O(1) a reading on average
+            del rt[:RING_LEN]
+            del rv[:RING_LEN]
         self.last_t[kind] = t
         self.last_v[kind] = v
+
+    def ring(self, kind: int) -> list[tuple[float, float]]:
+        """The (t, V) of the last RING_LEN entries of ``kind``, oldest first."""
+        return list(zip(self.ring_t[kind][-RING_LEN:], self.ring_v[kind][-RING_LEN:], strict=True))
+
+    def _set_ring(self, kind: int, pairs: Any) -> None:
+        """Fill ``kind``'s entries from saved (t, V) pairs (the last RING_LEN of them are kept)."""
+        kept = [(float(a), float(b)) for a, b in pairs][-RING_LEN:]
+        self.ring_t[kind] = [a for a, _ in kept]
+        self.ring_v[kind] = [b for _, b in kept]
 
     def reference(self, kind: int, t: float) -> float | None:
         """The level of ``kind`` just before ``t`` (None: nothing to compare with).
@@ -124,7 +143,7 @@ class StepRule:
         Running also falls back on the last on-charge values within ``max_gap_s`` (the
         on-charge level hardly depends on the charge).
         """
-        ring = self.rings[kind]
+        ring = self.ring(kind)
         if kind == RESTED:
             if not ring:
                 return None
@@ -213,13 +232,13 @@ class StepRule:
 
     # -- persistence ---------------------------------------------------------------------------
     def export(self) -> dict[str, Any]:
-        return {"rings": [[list(x) for x in r] for r in self.rings], "ep": self.ep, "ep_kind": self.ep_kind,
+        return {"rings": [[[a, b] for a, b in self.ring(k)] for k in range(KINDS)], "ep": self.ep, "ep_kind": self.ep_kind,
                 "ep_src": self.ep_src, "kind_was": self.kind_was, "stretch_t": self.stretch_t}
 
     def load(self, d: dict[str, Any]) -> None:
         if "rings" in d:
             for k, ring in enumerate(d["rings"][:KINDS]):
-                self.rings[k] = deque(((float(a), float(b)) for a, b in ring), maxlen=RING_LEN)
+                self._set_ring(k, ring)
             ep = d.get("ep")  # states from before OWN have one kind fewer
             self.ep = None if ep is None else [None if x is None else float(x) for x in ep] + [None] * (KINDS - len(ep))
             self.ep_kind = int(d.get("ep_kind", RESTED))
@@ -228,11 +247,11 @@ class StepRule:
             self.kind_was = int(d.get("kind_was", RESTED))
             self.stretch_t = float(d.get("stretch_t", -math.inf))
         else:  # a state from before the kinds: its rested ring and the level before its step
-            self.rings[RESTED] = deque(((float(a), float(b)) for a, b in d["ring"]), maxlen=RING_LEN)
+            self._set_ring(RESTED, d["ring"])
             before = d.get("step_frozen")
             if before is None and self.slot.busy:
                 before = d.get("step_ref")
             self.ep = None if before is None else [float(before)] + [None] * (KINDS - 1)
         for k in range(KINDS):
-            ring = self.rings[k]
-            self.last_t[k], self.last_v[k] = ring[-1] if ring else (-math.inf, -math.inf)
+            rt = self.ring_t[k]
+            self.last_t[k], self.last_v[k] = (rt[-1], self.ring_v[k][-1]) if rt else (-math.inf, -math.inf)

@@ -149,7 +149,8 @@ class VehicleTracker:
             ):
                 self.prev_v = v
                 self.prev_t = t
-                st = RESTING if t - self.last_activity >= self._rest_min else ASLEEP  # type: ignore[operator]
+                act: float = self.last_activity  # type: ignore[assignment]  # compiled: a float subtraction
+                st = RESTING if t - act >= self._rest_min else ASLEEP
                 self.state = st
                 return st
         c = self.cfg
