@@ -19,6 +19,7 @@ from setuptools import setup
 # whole analysis. They import nothing but the standard library and each other.
 COMPILED = [
     "daemon/battwatch/core/csvlog.py",
+    "daemon/battwatch/core/numscan.py",
     "daemon/battwatch/core/pipeline.py",
     "daemon/battwatch/core/timefmt.py",
     "daemon/battwatch/core/protocol.py",
