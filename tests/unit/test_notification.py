@@ -230,3 +230,12 @@ def test_the_full_text_does_not_repeat_an_unchanged_corrected_value() -> None:
     assert text.count("5.11 V") == 1 and "at 18.2 °C" in text
     changed = messages.sos_low_voltage(1, {**CONTEXTS["sos/low_voltage"][0], "from": 0})
     assert "4.55 V at -8.3 °C, 4.62 V at 20 °C" in changed
+
+
+@pytest.mark.parametrize(("cells", "article"), [(1, "a"), (4, "a"), (8, "an"), (11, "an"), (12, "a"), (18, "an")])
+def test_the_pack_takes_the_article_its_number_is_said_with(cells: int, article: str) -> None:
+    """ "below the 9.76 V warning level for a 8-cell NiMH pack" read aloud."""
+    from battwatch.core.analysis import messages
+
+    context = {**CONTEXTS["sos/low_voltage"][1], "from": 0, "cells": cells}
+    assert f" for {article} {cells}-cell " in messages.sos_low_voltage(2, context)

@@ -24,6 +24,12 @@ def _pack(c: dict[str, Any]) -> str:
     return f"{c['cells']}-cell {CHEM_NAMES.get(c['chem'], c['chem'])} pack"
 
 
+def _a_pack(c: dict[str, Any]) -> str:
+    """"a 4-cell NiMH pack", or "an" where the number is said with a vowel first (8, 11, 18, 80 ...)."""
+    n = str(c["cells"])
+    return f"{'an' if n.startswith('8') or n in ('11', '18') else 'a'} {_pack(c)}"
+
+
 def _sos_rested(c: dict[str, Any]) -> str:
     """"rested at 4.84 V (1.21 V per cell)", with the temperature correction when one was made."""
     v, cells, temp = c["v"], c["cells"], c.get("temp")
@@ -42,14 +48,14 @@ def _sos_rested(c: dict[str, Any]) -> str:
 
 def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
     if sev == NONE:
-        return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for a {_pack(c)}."
+        return f"SOS backup battery {_sos_rested(c)}, back above {c['clear']:.2f} V for {_a_pack(c)}."
     coming_down = int(c.get("from") or NONE) > sev  # a de-escalation: the words say why the lower level holds
     head = f"SOS backup battery {_sos_rested(c)}, {level_words(sev, c['v'], c, low=True)} "
     trend = c.get("trend_date")
     if sev == INFO and c.get("parked_days") is not None:
         own = bool(c.get("own"))
         return head + (
-            f"for a {_pack(c)}, after {days_words(c['parked_days'])} "
+            f"for {_a_pack(c)}, after {days_words(c['parked_days'])} "
             f"{'off charge' if own else 'parked'} at {c['park_temp']:.0f} °C on average. A healthy pack "
             f"loses about {c['expected_pct']:.0f} % of its charge in that time ({c['healthy_pct_month']:g} % "
             f"a month at 20 °C, faster when warm), which explains the fall: "
@@ -59,20 +65,20 @@ def sos_low_voltage(sev: int, c: dict[str, Any]) -> str:
         )
     if sev == INFO:
         return head + (
-            f"for a {_pack(c)}. Still enough for an emergency call; watch the trend."
+            f"for {_a_pack(c)}. Still enough for an emergency call; watch the trend."
         )
     if sev == WARNING and coming_down:
         return head + (
-            f"for a {_pack(c)}. The pack is taking charge again, but one that ran this low "
+            f"for {_a_pack(c)}. The pack is taking charge again, but one that ran this low "
             f"is likely worn: {PLAN[:1].lower()}{PLAN[1:]}"
         )
     if sev == WARNING:
         ahead = f"; at the current trend it reaches the critical level around {trend}" if trend else ""
         return head + (
-            f"for a {_pack(c)}. The pack is running down{ahead}. {PLAN}"
+            f"for {_a_pack(c)}. The pack is running down{ahead}. {PLAN}"
         )
     return head + (
-        f"for a {_pack(c)}: it can probably no longer hold an emergency call for the "
+        f"for {_a_pack(c)}: it can probably no longer hold an emergency call for the "
         f"required minutes. {REPLACE} {SOS_NEXT_SUSPECTS}"
     )
 
@@ -144,9 +150,9 @@ def sos_decline(sev: int, c: dict[str, Any]) -> str:
             f"warning level within {c['clear_days']:.0f} days."
         )
     reach = (
-        f"is already at the {c['warn_level']:.2f} V warning level for a {_pack(c)}"
+        f"is already at the {c['warn_level']:.2f} V warning level for {_a_pack(c)}"
         if c.get("warn_past") else
-        f"reaches the {c['warn_level']:.2f} V warning level for a {_pack(c)} around {c['warn_date']}"
+        f"reaches the {c['warn_level']:.2f} V warning level for {_a_pack(c)} around {c['warn_date']}"
     )
     head = (
         f"The SOS backup battery's rested voltage is falling {-c['slope_mv']:.2f} mV per day "
