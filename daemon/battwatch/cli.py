@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import gc
 
-# What a command loads (modules, classes, functions, the configuration's sections) lives as long
-# as the process, so the cyclic collector, which ran twenty times over it in a one-row replay's
-# start-up (a tenth of it), can free nothing there: it is off while these imports load, and
-# while a replay loads its own (cmd_replay), then on again as it was.
-_COLLECTING = gc.isenabled()
-gc.disable()
-try:
+
+class _Lifelong:
+    """A block whose imports live as long as the process (modules, classes, functions, the
+    configuration's sections): the cyclic collector, which ran twenty times over them in a
+    one-row replay's start-up (a tenth of it), can free nothing there, so it is off while they
+    load and they are frozen out of its sight after; then it is on again if it was."""
+
+    def __enter__(self) -> None:
+        self.collecting = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.freeze()
+        if self.collecting:
+            gc.enable()
+
+
+with _Lifelong():
     import argparse
     import os
     import sys
@@ -22,10 +33,6 @@ try:
     from battwatch.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE
     from battwatch.config import DEFAULT_PATH
     from battwatch.config import load_or_defaults as load_config
-finally:
-    gc.freeze()
-    if _COLLECTING:
-        gc.enable()
 
 DEFAULT_CONFIG = str(DEFAULT_PATH)
 
@@ -126,14 +133,8 @@ def log_problem(path: Path) -> str | None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    collecting = gc.isenabled()
-    gc.disable()  # while the replay's modules load (see the imports above)
-    try:
+    with _Lifelong():  # a replay's own modules (see the imports above)
         from battwatch.replay import ReplayError, log_sources
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
 
     try:
         with log_sources(args.log) as logs:
